@@ -1,0 +1,644 @@
+/*
+ * smtpc — an SMTP/LMTP client library.
+ *
+ * This file is the whole public API. Anything not declared here is private and may change at any time.
+ *
+ * Conventions (see docs/api-conventions.md):
+ *  - Every fallible function returns an smtpc_status: SMTPC_OK (0) or a negative SMTPC_E* code.
+ *    smtpc_strerror() gives static text for a code; smtpc_client_errmsg() gives the detail of the last
+ *    failure on a client handle.
+ *  - Handles are opaque. A handle returned through a `**out` parameter is owned by the caller and is
+ *    released with its matching *_free() function; *_free(NULL) does nothing.
+ *  - Pointers returned directly (const) are borrowed: they stay valid for the lifetime stated on the
+ *    function, and must not be freed.
+ *  - Strings passed in are (pointer, length) pairs. A length of SMTPC_NTS means "NUL-terminated".
+ *    Data passed in is validated as the bytes that would go on the wire: CR, LF and NUL are refused
+ *    in every command argument, so a string cut short at an embedded NUL is never sent silently.
+ *  - Callbacks take a `void *userdata` last. A callback must not unwind (C++ exceptions, longjmp,
+ *    Rust panics) into the library.
+ *
+ * Threads: distinct handles may be used from distinct threads at the same time. One handle must be
+ * used by one thread at a time. smtpc_strerror() and the version functions are safe from any thread.
+ * The library changes no process-global state (no signal handlers, no locale).
+ */
+#ifndef SMTPC_H
+#define SMTPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Version and export                                                                             */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** Release version of these headers. The library's own version is smtpc_version_number(). */
+#define SMTPC_VERSION_MAJOR 0
+#define SMTPC_VERSION_MINOR 1
+#define SMTPC_VERSION_PATCH 0
+#define SMTPC_VERSION_STRING "0.1.0"
+/** Version as one number, MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0 is 100). */
+#define SMTPC_VERSION_NUMBER (SMTPC_VERSION_MAJOR * 10000 + SMTPC_VERSION_MINOR * 100 + SMTPC_VERSION_PATCH)
+
+#ifndef SMTPC_API
+#if defined(_WIN32) && defined(SMTPC_BUILDING_DLL)
+#define SMTPC_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(SMTPC_USING_DLL)
+#define SMTPC_API __declspec(dllimport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define SMTPC_API __attribute__((visibility("default")))
+#else
+#define SMTPC_API
+#endif
+#endif
+
+/** Length value meaning "the string is NUL-terminated; measure it". */
+#define SMTPC_NTS ((size_t)-1)
+
+/** Default TCP ports. */
+#define SMTPC_SMTP_PORT 25
+#define SMTPC_LMTP_PORT 2003
+
+/**
+ * The library's version as SMTPC_VERSION_NUMBER computes it, for comparing the library actually
+ * loaded with the headers a program was built against. Thread-safe.
+ */
+SMTPC_API unsigned int smtpc_version_number(void);
+
+/** The library's version as a static NUL-terminated string such as "0.1.0". Thread-safe. */
+SMTPC_API const char *smtpc_version(void);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Status codes                                                                                   */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * Result of every fallible call. Values are stable: codes are only ever appended, never renumbered.
+ * The comment after each code names the Python smtplib exception it corresponds to, where one does.
+ */
+typedef int smtpc_status;
+
+enum smtpc_status_code {
+    SMTPC_OK = 0,
+    /** An argument was invalid (NULL handle, CR/LF/NUL in a command argument, over a length limit,
+     *  malformed address). Nothing was sent. (ValueError) */
+    SMTPC_EINVAL = -1,
+    /** Memory could not be allocated. (MemoryError) */
+    SMTPC_ENOMEM = -2,
+    /** A bug in the library: an unexpected internal error was caught at the API boundary. */
+    SMTPC_EINTERNAL = -3,
+    /** The call is not valid in the handle's current state, e.g. connect() while connected. */
+    SMTPC_ESTATE = -4,
+    /** The client is not connected. (SMTPServerDisconnected: "please run connect() first") */
+    SMTPC_ENOTCONN = -5,
+    /** The host name could not be resolved. (socket.gaierror) */
+    SMTPC_ERESOLVE = -6,
+    /** No connection could be made to any address of the host; see smtpc_client_os_error(). (OSError) */
+    SMTPC_ECONNECT = -7,
+    /** A deadline passed: connect, a reply, or a write. The connection is closed. (TimeoutError) */
+    SMTPC_ETIMEOUT = -8,
+    /** A socket error other than a clean close (e.g. connection reset); see smtpc_client_os_error().
+     *  The connection is closed. (OSError) */
+    SMTPC_EIO = -9,
+    /** The server closed the connection unexpectedly. (SMTPServerDisconnected) */
+    SMTPC_EDISCONNECTED = -10,
+    /** The server sent something that is not a valid SMTP reply (bad code, mismatched multiline codes,
+     *  bare CR or LF, NUL, over-long line or reply, unsolicited data). The connection is closed. */
+    SMTPC_EPROTOCOL = -11,
+    /** The greeting was not 220. The reply is kept; the connection is closed. (SMTPConnectError) */
+    SMTPC_EGREETING = -12,
+    /** Neither EHLO nor HELO was accepted. The reply is kept. (SMTPHeloError) */
+    SMTPC_EHELO = -13,
+    /** The command got a 4xx or 5xx reply. The reply is kept. (SMTPResponseException) */
+    SMTPC_EREPLY = -14,
+    /** The server answered 421 (service closing). The reply is kept and the connection is closed. */
+    SMTPC_ECLOSING = -15,
+    /** MAIL FROM was refused. The reply is kept. (SMTPSenderRefused) */
+    SMTPC_ESENDER_REFUSED = -16,
+    /** Every recipient was refused; each one's reply is in the result. (SMTPRecipientsRefused) */
+    SMTPC_ERECIPIENTS_REFUSED = -17,
+    /** DATA, or the message after it, was refused. The reply is kept. (SMTPDataError) */
+    SMTPC_EDATA_REFUSED = -18,
+    /** The connection was lost after the whole message had been sent and before the server's reply
+     *  to it: the message may or may not have been delivered. Resending risks a duplicate. */
+    SMTPC_EDELIVERY_UNKNOWN = -19,
+    /** The server does not offer an extension the call needs (e.g. SMTPUTF8). Nothing was sent.
+     *  (SMTPNotSupportedError) */
+    SMTPC_ENOTSUPPORTED = -20,
+    /** Authentication failed. The reply is kept. (SMTPAuthenticationError) */
+    SMTPC_EAUTH = -21,
+    /** A user callback asked to abort the operation. */
+    SMTPC_EUSER = -22
+};
+
+/**
+ * Static, NUL-terminated English text describing a status code ("unknown status" for an unknown
+ * code). Never NULL. Thread-safe.
+ */
+SMTPC_API const char *smtpc_strerror(smtpc_status status);
+
+/**
+ * Static, NUL-terminated symbolic name of a status code, e.g. "SMTPC_EPROTOCOL" ("SMTPC_UNKNOWN"
+ * for an unknown code). Never NULL. Thread-safe.
+ */
+SMTPC_API const char *smtpc_status_name(smtpc_status status);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Replies                                                                                        */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** A server reply: a code, an optional enhanced status code (RFC 3463) and one or more text lines. */
+typedef struct smtpc_reply smtpc_reply;
+
+/** The three-digit reply code (200..599). 0 for a NULL reply. */
+SMTPC_API int smtpc_reply_code(const smtpc_reply *reply);
+
+/**
+ * The enhanced status code ("2.1.0"), NUL-terminated, or "" when the reply does not start with one
+ * whose class matches the reply code. Borrowed from the reply. "" for a NULL reply.
+ */
+SMTPC_API const char *smtpc_reply_enhanced(const smtpc_reply *reply);
+
+/**
+ * The reply text joined as Python's smtplib joins it: each line's text after the code and separator,
+ * stripped of spaces and tabs at both ends, joined with "\n". The enhanced status code, if any, stays
+ * in the text. NUL-terminated (replies never contain NUL); *len (if len is not NULL) gets the length.
+ * Borrowed from the reply. "" for a NULL reply.
+ */
+SMTPC_API const char *smtpc_reply_text(const smtpc_reply *reply, size_t *len);
+
+/** Number of lines in the reply (at least 1). 0 for a NULL reply. */
+SMTPC_API size_t smtpc_reply_line_count(const smtpc_reply *reply);
+
+/**
+ * Line `index` of the reply as received, after the code and separator and without the CRLF,
+ * NUL-terminated; *len (if not NULL) gets its length. Borrowed from the reply. NULL when index is out
+ * of range or reply is NULL.
+ */
+SMTPC_API const char *smtpc_reply_line(const smtpc_reply *reply, size_t index, size_t *len);
+
+/**
+ * Copy a reply so that it outlives the object it was borrowed from.
+ * @param[out] out the copy, owned by the caller; release it with smtpc_reply_free().
+ * @return SMTPC_OK; SMTPC_EINVAL when out or reply is NULL; SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_reply_dup(smtpc_reply **out, const smtpc_reply *reply);
+
+/** Free a reply made by smtpc_reply_dup(). NULL is a no-op. Never pass a borrowed reply. */
+SMTPC_API void smtpc_reply_free(smtpc_reply *reply);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Envelopes: sender, recipients and their ESMTP options for smtpc_client_sendmail()              */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** A message envelope. Not tied to a client: one envelope may be sent through several clients. */
+typedef struct smtpc_envelope smtpc_envelope;
+
+/**
+ * Create an empty envelope (sender "", the null reverse-path; no recipients; no options).
+ * @param[out] out the new envelope, owned by the caller; release with smtpc_envelope_free().
+ * @return SMTPC_OK; SMTPC_EINVAL when out is NULL; SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_envelope_new(smtpc_envelope **out);
+
+/** Free an envelope. NULL is a no-op. */
+SMTPC_API void smtpc_envelope_free(smtpc_envelope *env);
+
+/**
+ * Set the sender (reverse-path). `addr` is a bare address ("a@example.org"), the same in angle
+ * brackets, or "" for the null reverse-path "<>". The address is checked as smtpc_client_mail()
+ * checks it.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, CR/LF/NUL or other control character, malformed or
+ *         over-long address: local part > 64, domain > 255, path > 256 octets, or invalid UTF-8);
+ *         SMTPC_ENOMEM. On error the envelope is unchanged.
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_sender(smtpc_envelope *env, const char *addr, size_t len);
+
+/**
+ * Append a recipient (forward-path), checked as the sender is; "" is refused. Recipients keep their
+ * order; duplicates are kept (the server decides).
+ * @return SMTPC_OK; SMTPC_EINVAL; SMTPC_ENOMEM. On error the envelope is unchanged.
+ */
+SMTPC_API smtpc_status smtpc_envelope_add_recipient(smtpc_envelope *env, const char *addr, size_t len);
+
+/**
+ * Append an ESMTP parameter for MAIL FROM (e.g. "BODY=8BITMIME", "SMTPUTF8", "RET=HDRS"). As in
+ * smtplib, options are sent only to a server that answered EHLO. "SMTPUTF8" is refused with
+ * SMTPC_ENOTSUPPORTED at send time when the server does not offer it. Do not pass SIZE: the library
+ * adds SIZE itself when the server offers it.
+ * @return SMTPC_OK; SMTPC_EINVAL (empty, contains a space, a control character or a non-ASCII byte,
+ *         or is a SIZE parameter); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_envelope_add_mail_option(smtpc_envelope *env, const char *opt, size_t len);
+
+/**
+ * Append an ESMTP parameter sent with every RCPT TO (e.g. "NOTIFY=SUCCESS,FAILURE").
+ * @return SMTPC_OK; SMTPC_EINVAL (as for mail options); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_envelope_add_rcpt_option(smtpc_envelope *env, const char *opt, size_t len);
+
+/** Number of recipients in the envelope (0 for NULL). */
+SMTPC_API size_t smtpc_envelope_recipient_count(const smtpc_envelope *env);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Per-recipient results                                                                          */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** What became of one recipient of a transaction. */
+typedef enum smtpc_rcpt_state {
+    /** Not attempted: the transaction stopped before its RCPT TO was answered. */
+    SMTPC_RCPT_NOT_ATTEMPTED = 0,
+    /** RCPT TO was refused; smtpc_result_rcpt_reply() has the reply. */
+    SMTPC_RCPT_REFUSED = 1,
+    /** RCPT TO was accepted and the message has not been sent (yet). */
+    SMTPC_RCPT_ACCEPTED = 2,
+    /** The message was accepted for this recipient; smtpc_result_data_reply() has the reply. */
+    SMTPC_RCPT_DELIVERED = 3,
+    /** The message was refused for this recipient (DATA or the final reply failed). */
+    SMTPC_RCPT_FAILED = 4,
+    /** The connection was lost after the message was sent and before this recipient's reply. */
+    SMTPC_RCPT_UNKNOWN = 5
+} smtpc_rcpt_state;
+
+/**
+ * The outcome of a mail transaction, recipient by recipient. In LMTP mode every accepted recipient
+ * gets its own reply after the message (RFC 2033); in SMTP mode the one final reply applies to all.
+ */
+typedef struct smtpc_result smtpc_result;
+
+/** Number of recipients in the result (0 for NULL). */
+SMTPC_API size_t smtpc_result_count(const smtpc_result *res);
+
+/** The reply to MAIL FROM, or NULL when it was not answered. Borrowed from the result. */
+SMTPC_API const smtpc_reply *smtpc_result_mail_reply(const smtpc_result *res);
+
+/**
+ * Recipient `index` as given by the caller, NUL-terminated; *len (if not NULL) gets its length.
+ * Borrowed from the result. NULL when index is out of range.
+ */
+SMTPC_API const char *smtpc_result_recipient(const smtpc_result *res, size_t index, size_t *len);
+
+/** State of recipient `index`; SMTPC_RCPT_NOT_ATTEMPTED when index is out of range. */
+SMTPC_API smtpc_rcpt_state smtpc_result_state(const smtpc_result *res, size_t index);
+
+/** The reply to RCPT TO for recipient `index`, or NULL when it was not answered. Borrowed. */
+SMTPC_API const smtpc_reply *smtpc_result_rcpt_reply(const smtpc_result *res, size_t index);
+
+/**
+ * The reply that decided the message's fate for recipient `index`: the reply to DATA when DATA was
+ * refused, else the reply after the message (for LMTP, this recipient's own). NULL when none
+ * applies. Borrowed.
+ */
+SMTPC_API const smtpc_reply *smtpc_result_data_reply(const smtpc_result *res, size_t index);
+
+/** Number of recipients in state SMTPC_RCPT_DELIVERED. */
+SMTPC_API size_t smtpc_result_delivered_count(const smtpc_result *res);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Client sessions                                                                                */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** One SMTP or LMTP client session. Reusable: after quit/close it may connect again. */
+typedef struct smtpc_client smtpc_client;
+
+/** Which protocol a client speaks. */
+typedef enum smtpc_protocol {
+    /** SMTP (RFC 5321): EHLO/HELO, default port 25. */
+    SMTPC_PROTOCOL_SMTP = 0,
+    /** LMTP (RFC 2033): LHLO, default port 2003, one reply per recipient after the message. */
+    SMTPC_PROTOCOL_LMTP = 1
+} smtpc_protocol;
+
+/**
+ * Create a client. Nothing is sent until smtpc_client_connect().
+ * Defaults: local host name = this machine's fully qualified name (looked up at the first HELO/EHLO,
+ * as smtplib does: when it has no dot, the literal "[a.b.c.d]" of the local address is used);
+ * connect timeout 30 s; command timeout 300 s; no source address; no trace.
+ * @param[out] out the new client, owned by the caller; release with smtpc_client_free().
+ * @return SMTPC_OK; SMTPC_EINVAL (out NULL or unknown protocol); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol);
+
+/** Close the connection (without QUIT) and free the client. NULL is a no-op. */
+SMTPC_API void smtpc_client_free(smtpc_client *client);
+
+/** The protocol the client was created with. */
+SMTPC_API smtpc_protocol smtpc_client_protocol(const smtpc_client *client);
+
+/**
+ * Detail of the last failure on this client: NUL-terminated English text naming what failed, e.g.
+ * "RCPT TO refused: 550 5.1.1 no such user" or "connect to 127.0.0.1:2525: Connection refused".
+ * "" after a successful call. Borrowed; valid until the next call on this client. Never NULL
+ * (a NULL client gives "").
+ */
+SMTPC_API const char *smtpc_client_errmsg(const smtpc_client *client);
+
+/** The status returned by the last call on this client (SMTPC_OK after a success). */
+SMTPC_API smtpc_status smtpc_client_last_status(const smtpc_client *client);
+
+/**
+ * The operating-system error number (errno) behind the last SMTPC_ECONNECT or SMTPC_EIO, else 0.
+ */
+SMTPC_API int smtpc_client_os_error(const smtpc_client *client);
+
+/* --- Options (take effect at the next connect or command) ------------------------------------- */
+
+/**
+ * Set the name sent with HELO/EHLO/LHLO. A copy is kept. SMTPC_NTS length allowed.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client, empty, over 255 octets, space or control character);
+ *         SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_set_local_hostname(smtpc_client *client, const char *name, size_t len);
+
+/**
+ * The local host name used for HELO/EHLO: the one set, or the looked-up default once it has been
+ * looked up, else "". Borrowed; valid until the next call on this client that changes it.
+ */
+SMTPC_API const char *smtpc_client_local_hostname(const smtpc_client *client);
+
+/**
+ * Timeout for establishing the TCP or Unix-socket connection (all addresses together) and
+ * receiving the greeting, in milliseconds. 0 means no limit.
+ * @return SMTPC_OK; SMTPC_EINVAL when client is NULL.
+ */
+SMTPC_API smtpc_status smtpc_client_set_connect_timeout(smtpc_client *client, uint32_t ms);
+
+/**
+ * Timeout for each command: from sending it until its whole reply has arrived, in milliseconds.
+ * Each step of a transaction (a pipelined batch, each block of the message, the final reply) gets a
+ * fresh absolute deadline; it is not reset by each byte that arrives. 0 means no limit.
+ * @return SMTPC_OK; SMTPC_EINVAL when client is NULL.
+ */
+SMTPC_API smtpc_status smtpc_client_set_command_timeout(smtpc_client *client, uint32_t ms);
+
+/**
+ * Bind the outgoing socket to a local address before connecting (smtplib's source_address).
+ * `host` is a numeric address or a name (NULL or "" for any address); `port` 0 for any port.
+ * Ignored for Unix sockets.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client, control character in host); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_set_source_address(smtpc_client *client, const char *host, size_t len,
+                                                       uint16_t port);
+
+/**
+ * Use the PIPELINING extension (RFC 2920) in smtpc_client_sendmail() when the server offers it.
+ * On by default; turn it off to force one command per round trip.
+ * @return SMTPC_OK; SMTPC_EINVAL when client is NULL.
+ */
+SMTPC_API smtpc_status smtpc_client_set_pipelining(smtpc_client *client, int enabled);
+
+/** Direction or nature of a traced protocol event. */
+typedef enum smtpc_trace_kind {
+    /** A command line the client sent (with its CRLF). */
+    SMTPC_TRACE_SEND = 1,
+    /** A reply line the client received (with its CRLF). */
+    SMTPC_TRACE_RECV = 2,
+    /** A block of the message body as sent (dot-stuffed, CRLF line ends, and the final ".\r\n"). */
+    SMTPC_TRACE_DATA = 3,
+    /** A note from the library (connection opened or closed, address tried). */
+    SMTPC_TRACE_INFO = 4
+} smtpc_trace_kind;
+
+/**
+ * Trace callback. `data`/`len` is the traced text, borrowed for the duration of the call (not
+ * NUL-terminated). `time_us` is the wall-clock time in microseconds since the Unix epoch at trace
+ * level 2 and 0 at level 1. The callback must not call back into the same client.
+ */
+typedef void (*smtpc_trace_fn)(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us,
+                               void *userdata);
+
+/**
+ * Set the trace level and callback, as smtplib's set_debuglevel(): 0 off, 1 every line sent and
+ * received, 2 the same with timestamps. Authentication payloads are never traced in clear.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client, level outside 0..2, level > 0 with a NULL fn).
+ */
+SMTPC_API smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, smtpc_trace_fn fn, void *userdata);
+
+/* --- Connection ------------------------------------------------------------------------------- */
+
+/**
+ * Connect and read the greeting (smtplib's connect()).
+ * `host` is a host name, an IPv4 or IPv6 address ("::1", or "[::1]"), or, when it starts with '/',
+ * the path of a Unix-domain socket. When `port` is 0, a ":port" suffix of host is used as smtplib
+ * does (only when host holds exactly one ':'; "[v6]:port" is understood too), else the protocol's
+ * default port. Every address the name resolves to is tried in turn, within the connect timeout.
+ * The greeting is smtpc_client_last_reply() afterwards.
+ * @return SMTPC_OK (greeting 220); SMTPC_EINVAL (NULL, empty, control characters, non-numeric or
+ *         out-of-range port suffix, over-long socket path); SMTPC_ESTATE (already connected);
+ *         SMTPC_ERESOLVE; SMTPC_ECONNECT; SMTPC_ETIMEOUT; SMTPC_EGREETING (non-220 greeting, reply
+ *         kept, connection closed); SMTPC_EDISCONNECTED; SMTPC_EPROTOCOL; SMTPC_EIO; SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_connect(smtpc_client *client, const char *host, size_t len, uint16_t port);
+
+/** 1 when the client holds an open connection, else 0. */
+SMTPC_API int smtpc_client_is_connected(const smtpc_client *client);
+
+/**
+ * Send QUIT, read its reply and close the connection (smtplib's quit()). The connection is closed
+ * and the HELO/EHLO state and features cleared whatever the outcome.
+ * @return SMTPC_OK; SMTPC_ENOTCONN; SMTPC_EREPLY (non-2xx reply); SMTPC_EDISCONNECTED, SMTPC_EIO,
+ *         SMTPC_ETIMEOUT, SMTPC_EPROTOCOL.
+ */
+SMTPC_API smtpc_status smtpc_client_quit(smtpc_client *client);
+
+/**
+ * Close the connection without QUIT (smtplib's close()) and clear the HELO/EHLO state and features.
+ * Safe to call when not connected.
+ */
+SMTPC_API void smtpc_client_close(smtpc_client *client);
+
+/* --- Replies and server features -------------------------------------------------------------- */
+
+/**
+ * The last reply received on this client (the greeting after connect, then each command's reply;
+ * after smtpc_client_sendmail(), the reply that ended it). NULL when none. Borrowed: valid until the
+ * next call on this client that talks to the server, or smtpc_client_free().
+ */
+SMTPC_API const smtpc_reply *smtpc_client_last_reply(const smtpc_client *client);
+
+/**
+ * The reply to the last HELO (smtplib's helo_resp), or NULL when no HELO was answered on this
+ * connection. Borrowed: valid until the next HELO/EHLO, close, quit or free.
+ */
+SMTPC_API const smtpc_reply *smtpc_client_helo_reply(const smtpc_client *client);
+
+/**
+ * The reply to the last EHLO or LHLO (smtplib's ehlo_resp), or NULL when none was answered on this
+ * connection. Borrowed: valid until the next HELO/EHLO, close, quit or free.
+ */
+SMTPC_API const smtpc_reply *smtpc_client_ehlo_reply(const smtpc_client *client);
+
+/** 1 when the server accepted EHLO/LHLO on this connection (smtplib's does_esmtp), else 0. */
+SMTPC_API int smtpc_client_does_esmtp(const smtpc_client *client);
+
+/**
+ * 1 when the server's EHLO reply lists the extension `name` (case-insensitive, smtplib's
+ * has_extn()), else 0. An "AUTH=..." line counts as AUTH.
+ */
+SMTPC_API int smtpc_client_has_extn(const smtpc_client *client, const char *name, size_t len);
+
+/**
+ * The parameters of extension `name` (case-insensitive) as smtplib's esmtp_features holds them:
+ * the text after the keyword, stripped ("10240000" for SIZE; for AUTH every mechanism of every AUTH
+ * and AUTH= line, each preceded by a space). NUL-terminated; *out_len (if not NULL) gets the length.
+ * Borrowed: valid until the next HELO/EHLO, close, quit or free. NULL when the server did not
+ * list the extension.
+ */
+SMTPC_API const char *smtpc_client_extn_params(const smtpc_client *client, const char *name, size_t len,
+                                               size_t *out_len);
+
+/** Number of extensions in the feature map (0 when no EHLO was answered). */
+SMTPC_API size_t smtpc_client_extn_count(const smtpc_client *client);
+
+/**
+ * Extension `index` of the feature map, in the order the server first listed it: its keyword in
+ * lower case (as smtplib's dict keys), NUL-terminated. *params (if not NULL) gets its parameters as
+ * smtpc_client_extn_params() gives them. Borrowed as for smtpc_client_extn_params(). NULL when index
+ * is out of range.
+ */
+SMTPC_API const char *smtpc_client_extn_at(const smtpc_client *client, size_t index, const char **params);
+
+/* --- Commands ----------------------------------------------------------------------------------- */
+/*
+ * Unless stated otherwise each command below:
+ *  - returns SMTPC_OK for a 2xx or 3xx reply and SMTPC_EREPLY for a 4xx or 5xx reply, with the reply
+ *    in smtpc_client_last_reply();
+ *  - returns SMTPC_ECLOSING for a 421 reply, after closing the connection;
+ *  - returns SMTPC_ENOTCONN when not connected and SMTPC_EINVAL for a bad argument, having sent nothing;
+ *  - may return SMTPC_EDISCONNECTED, SMTPC_EIO, SMTPC_ETIMEOUT or SMTPC_EPROTOCOL, after closing the
+ *    connection, and SMTPC_ENOMEM.
+ */
+
+/**
+ * Send HELO (smtplib's helo()). `name` NULL or empty uses the local host name. Clears the feature map.
+ * In LMTP mode HELO is not part of the protocol and SMTPC_ESTATE is returned.
+ */
+SMTPC_API smtpc_status smtpc_client_helo(smtpc_client *client, const char *name, size_t len);
+
+/**
+ * Send EHLO (LHLO in LMTP mode) and, on 250, fill the feature map (smtplib's ehlo()). `name` NULL or
+ * empty uses the local host name.
+ */
+SMTPC_API smtpc_status smtpc_client_ehlo(smtpc_client *client, const char *name, size_t len);
+
+/**
+ * Send EHLO, and HELO if EHLO is refused, unless either was already answered on this connection
+ * (smtplib's ehlo_or_helo_if_needed()).
+ * @return SMTPC_OK; SMTPC_EHELO when both were refused (the HELO reply is kept); the connection
+ *         errors listed above.
+ */
+SMTPC_API smtpc_status smtpc_client_ehlo_or_helo_if_needed(smtpc_client *client);
+
+/**
+ * Send an arbitrary command (smtplib's docmd()): "cmd" alone or "cmd args". For private extensions.
+ * cmd must be non-empty and contain no space or control character; args may be NULL or empty and
+ * must contain no CR, LF or NUL. The whole line must fit in 512 octets with its CRLF.
+ */
+SMTPC_API smtpc_status smtpc_client_docmd(smtpc_client *client, const char *cmd, size_t cmd_len,
+                                          const char *args, size_t args_len);
+
+/** Send NOOP (smtplib's noop()). */
+SMTPC_API smtpc_status smtpc_client_noop(smtpc_client *client);
+
+/** Send RSET (smtplib's rset()): ends the current mail transaction. */
+SMTPC_API smtpc_status smtpc_client_rset(smtpc_client *client);
+
+/** Send VRFY with an address or name (smtplib's verify()/vrfy()). */
+SMTPC_API smtpc_status smtpc_client_vrfy(smtpc_client *client, const char *what, size_t len);
+
+/** Send EXPN with a list name (smtplib's expn()). */
+SMTPC_API smtpc_status smtpc_client_expn(smtpc_client *client, const char *what, size_t len);
+
+/** Send HELP, with an optional argument (NULL or empty for none) (smtplib's help()). */
+SMTPC_API smtpc_status smtpc_client_help(smtpc_client *client, const char *what, size_t len);
+
+/**
+ * Send MAIL FROM:<addr> with optional ESMTP parameters (smtplib's mail()). `options` is a
+ * space-separated parameter list ("BODY=8BITMIME SMTPUTF8"), NULL or empty for none; as in smtplib,
+ * it is sent only when the server answered EHLO. Starts a new transaction: the recipient list of
+ * smtpc_client_last_result() is cleared.
+ * @return as above, and SMTPC_ENOTSUPPORTED when the options ask for SMTPUTF8 and the server does not
+ *         offer it; SMTPC_EINVAL for a malformed address (see smtpc_envelope_set_sender()), an option
+ *         with a control character, or a non-ASCII address without SMTPUTF8.
+ */
+SMTPC_API smtpc_status smtpc_client_mail(smtpc_client *client, const char *addr, size_t addr_len,
+                                         const char *options, size_t options_len);
+
+/**
+ * Send RCPT TO:<addr> with optional ESMTP parameters (smtplib's rcpt()); the recipient and its reply
+ * are added to smtpc_client_last_result().
+ */
+SMTPC_API smtpc_status smtpc_client_rcpt(smtpc_client *client, const char *addr, size_t addr_len,
+                                         const char *options, size_t options_len);
+
+/**
+ * Send DATA and, after a 354, the message (smtplib's data()). The message is sent as
+ * smtpc_client_sendmail() sends it: lone CR and lone LF become CRLF, lines starting with '.' are
+ * dot-stuffed, a final CRLF is added when missing, then ".\r\n". In LMTP mode one reply is read for
+ * each recipient accepted since MAIL, and recorded in smtpc_client_last_result(); the last reply read
+ * is smtpc_client_last_reply().
+ * @return SMTPC_OK when the message was accepted (LMTP: for at least one recipient);
+ *         SMTPC_EDATA_REFUSED when DATA got a reply other than 354; SMTPC_EREPLY when the message was
+ *         refused (LMTP: for every recipient); SMTPC_EDELIVERY_UNKNOWN when the connection was lost
+ *         after the message was sent; and the errors above.
+ */
+SMTPC_API smtpc_status smtpc_client_data(smtpc_client *client, const char *msg, size_t msg_len);
+
+/* --- Sending mail -------------------------------------------------------------------------------- */
+
+/**
+ * Send one message to every recipient of `env`, with smtplib's sendmail() semantics:
+ *  - EHLO, or HELO if EHLO is refused, unless already done on this connection;
+ *  - MAIL FROM with SIZE=<n> when the server offers SIZE (n = the message size after line-end
+ *    normalisation), then the envelope's mail options, both only to an ESMTP server;
+ *  - RCPT TO for each recipient with the envelope's recipient options;
+ *  - DATA and the message, encoded as smtpc_client_data() describes (no bare CR or LF ever reaches
+ *    the wire). When the server offers PIPELINING (and it is enabled) MAIL, every RCPT and DATA go out
+ *    in one write and the replies are read afterwards.
+ * After a refused sender, all recipients refused, or a refused message, RSET is sent (unless the
+ * reply was 421, which closes the connection). Every recipient's outcome is in
+ * smtpc_client_last_result(), whatever the status.
+ * @return SMTPC_OK when at least one recipient was accepted and the message was accepted (LMTP: for
+ *         at least one recipient; the others are SMTPC_RCPT_FAILED in the result);
+ *         SMTPC_EINVAL (NULL argument, no recipients); SMTPC_ENOTCONN; SMTPC_EHELO;
+ *         SMTPC_ENOTSUPPORTED (SMTPUTF8 asked for and not offered, nothing sent after EHLO);
+ *         SMTPC_ESENDER_REFUSED; SMTPC_ERECIPIENTS_REFUSED; SMTPC_EDATA_REFUSED (reply kept);
+ *         SMTPC_EDELIVERY_UNKNOWN; SMTPC_EDISCONNECTED, SMTPC_EIO, SMTPC_ETIMEOUT, SMTPC_EPROTOCOL
+ *         (connection closed); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_sendmail(smtpc_client *client, const smtpc_envelope *env, const char *msg,
+                                             size_t msg_len);
+
+/**
+ * Message source for smtpc_client_sendmail_stream(): copy up to `cap` bytes of the message into
+ * `buf` and store the number copied in *len; store 0 at the end of the message. Return 0 to go on,
+ * non-zero to abort the transaction (the connection is then closed, since a message cannot be
+ * withdrawn once DATA was accepted, and SMTPC_EUSER is returned).
+ */
+typedef int (*smtpc_read_fn)(char *buf, size_t cap, size_t *len, void *userdata);
+
+/**
+ * As smtpc_client_sendmail(), with the message read from `read` in blocks, so that a message of any
+ * size is sent in constant memory. SIZE is declared only when `size_hint` is not 0 (the caller's
+ * claim of the message size after line-end normalisation). `read` is not called before the server
+ * has accepted DATA, and never after it returned 0 bytes or non-zero.
+ * @return as smtpc_client_sendmail(), and SMTPC_EUSER when `read` aborted.
+ */
+SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_envelope *env,
+                                                    smtpc_read_fn read, void *userdata, uint64_t size_hint);
+
+/**
+ * The per-recipient outcome of the last transaction on this client (sendmail, or MAIL/RCPT/DATA
+ * sent one by one), or NULL when none was started. Borrowed: valid until the next MAIL, sendmail,
+ * close, quit or smtpc_client_free().
+ */
+SMTPC_API const smtpc_result *smtpc_client_last_result(const smtpc_client *client);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTPC_H */
