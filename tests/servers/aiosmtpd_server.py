@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+"""SMTP/LMTP test server for the smtpc integration tests, built on aiosmtpd.
+
+Run it with /usr/bin/python3 (the Debian python3-aiosmtpd package exists only for that interpreter).
+
+It listens on loopback (a free TCP port chosen by the kernel, or a Unix socket path), prints
+"READY <port>" or "READY <path>" on stdout, and records every message it receives into the spool
+directory as one JSON file per message (msg-NNNNNN.json, written atomically). With --sessions DIR it
+also writes one JSON file per connection (session-NNNNNN.json) with every byte the client sent, when
+the connection closes. It stops cleanly on SIGTERM or SIGINT.
+
+Behaviour that tests rely on (addresses are matched on their local part, case-insensitively):
+  MAIL FROM  local part starting with "refuse"  -> 550 5.7.1 (sender refused)
+  RCPT TO    local part starting with "reject"  -> 550 5.1.1 (recipient refused)
+             local part starting with "defer"   -> 450 4.2.1 (recipient refused, temporary)
+  After DATA, LMTP: local part starting with "fail" -> 550 5.1.1 for that recipient, others 250
+  After DATA, SMTP: any recipient starting with "fail" -> 554 5.6.0 for the message
+Mail parameters accepted: BODY=7BIT|8BITMIME, SIZE=n, SMTPUTF8 (only when offered), RET, ENVID.
+Recipient parameters accepted: NOTIFY, ORCPT. Anything else -> 555 5.5.4.
+MAIL FROM:<> (null sender) is accepted.
+
+Message JSON keys (hex values are the exact bytes):
+  seq, session, mode ("smtp"|"lmtp"), helo, esmtp (bool), mail_from, mail_from_hex,
+  mail_options (list), mail_options_hex (hex of the options joined with one space),
+  rcpt_tos (list), rcpt_tos_hex (list), rcpt_options (list of lists, one per recipient),
+  rcpt_options_hex (list: hex of each recipient's options joined with one space),
+  content_hex (message after dot-unstuffing, as received, CRLF line ends kept),
+  raw_hex (every byte the client sent on this connection up to the end of the message),
+  replies (list: the final reply line(s) sent after the message).
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import sys
+
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, syntax
+
+ARGS = None
+COUNTERS = {"msg": 0, "session": 0}
+
+
+def local_part(addr):
+    return addr.rpartition("@")[0].lower() if "@" in addr else addr.lower()
+
+
+def write_json(directory, name, obj):
+    tmp = os.path.join(directory, "." + name + ".tmp")
+    with open(tmp, "w", encoding="ascii") as f:
+        json.dump(obj, f, sort_keys=True, indent=1)
+        f.write("\n")
+    os.rename(tmp, os.path.join(directory, name))
+
+
+def parse_path(arg):
+    """Split '<addr> params' or 'addr params'; returns (addr, [params]) or (None, None)."""
+    arg = arg.strip()
+    m = re.match(r"^<([^<>]*)>(.*)$", arg)
+    if m:
+        return m.group(1), m.group(2).split()
+    m = re.match(r"^([^\s<>]+)(.*)$", arg)
+    if m:
+        return m.group(1), m.group(2).split()
+    return None, None
+
+
+class Mixin:
+    """Shared by the SMTP and LMTP servers: raw capture, MAIL and RCPT with our own rules."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        COUNTERS["session"] += 1
+        self.x_session = COUNTERS["session"]
+        self.x_raw = bytearray()
+
+    def data_received(self, data):
+        self.x_raw += data
+        super().data_received(data)
+
+    def connection_lost(self, error):
+        if ARGS.sessions:
+            try:
+                write_json(ARGS.sessions, "session-%06d.json" % self.x_session,
+                           {"session": self.x_session, "raw_hex": bytes(self.x_raw).hex()})
+            except OSError as e:  # pragma: no cover
+                print("aiosmtpd_server: cannot write session: %s" % e, file=sys.stderr)
+        super().connection_lost(error)
+
+    @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_MAIL(self, arg):
+        if await self.check_helo_needed():
+            return
+        if arg is None or arg[:5].upper() != "FROM:":
+            await self.push("501 5.5.4 Syntax: MAIL FROM:<address>")
+            return
+        addr, params = parse_path(arg[5:])
+        if addr is None:
+            await self.push("501 5.1.7 Bad sender address syntax")
+            return
+        if params and not self.session.extended_smtp:
+            await self.push("501 5.5.4 Parameters need EHLO")
+            return
+        if getattr(self.envelope, "x_have_mail", False):
+            await self.push("503 5.5.1 Error: nested MAIL command")
+            return
+        for p in params:
+            key, eq, value = p.partition("=")
+            key = key.upper()
+            if key == "BODY" and value.upper() in ("7BIT", "8BITMIME"):
+                continue
+            if key == "SMTPUTF8" and not eq and self.enable_SMTPUTF8:
+                continue
+            if key == "SIZE" and value.isdigit():
+                if self.data_size_limit and int(value) > self.data_size_limit:
+                    await self.push("552 5.3.4 Message size exceeds fixed limit")
+                    return
+                continue
+            if key in ("RET", "ENVID") and value:
+                continue
+            await self.push("555 5.5.4 Unsupported MAIL parameter: %s" % key)
+            return
+        if local_part(addr).startswith("refuse"):
+            await self.push("550 5.7.1 <%s>: Sender address rejected" % addr)
+            return
+        self.envelope.x_have_mail = True
+        self.envelope.mail_from = addr
+        self.envelope.mail_options = list(params)
+        self.envelope.x_rcpt_options = []
+        await self.push("250 2.1.0 Sender OK")
+
+    @syntax("RCPT TO: <address>", extended=" [SP <mail-parameters>]")
+    async def smtp_RCPT(self, arg):
+        if await self.check_helo_needed():
+            return
+        if not getattr(self.envelope, "x_have_mail", False):
+            await self.push("503 5.5.1 Error: need MAIL command")
+            return
+        if arg is None or arg[:3].upper() != "TO:":
+            await self.push("501 5.5.4 Syntax: RCPT TO:<address>")
+            return
+        addr, params = parse_path(arg[3:])
+        if not addr:
+            await self.push("501 5.1.3 Bad recipient address syntax")
+            return
+        if params and not self.session.extended_smtp:
+            await self.push("501 5.5.4 Parameters need EHLO")
+            return
+        for p in params:
+            key, _, value = p.partition("=")
+            if key.upper() in ("NOTIFY", "ORCPT") and value:
+                continue
+            await self.push("555 5.5.4 Unsupported RCPT parameter: %s" % key.upper())
+            return
+        lp = local_part(addr)
+        if lp.startswith("reject"):
+            await self.push("550 5.1.1 <%s>: Recipient address rejected" % addr)
+            return
+        if lp.startswith("defer"):
+            await self.push("450 4.2.1 <%s>: Mailbox busy, try later" % addr)
+            return
+        self.envelope.rcpt_tos.append(addr)
+        self.envelope.x_rcpt_options.append(list(params))
+        await self.push("250 2.1.5 Recipient OK")
+
+
+class TestSMTP(Mixin, SMTP):
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname):
+        if ARGS.no_ehlo:
+            await self.push("502 5.5.1 EHLO not supported here")
+            return
+        await super().smtp_EHLO(hostname)
+
+
+class TestLMTP(Mixin, LMTP):
+    pass
+
+
+class Handler:
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # The 5-argument hook replaces aiosmtpd's own bookkeeping of the name.
+        session.host_name = hostname
+        last = responses[-1]
+        body = responses[:-1]
+        for extra in ARGS.ehlo_extra:
+            body.append("250-" + extra)
+        return body + [last]
+
+    async def handle_DATA(self, server, session, envelope):
+        COUNTERS["msg"] += 1
+        seq = COUNTERS["msg"]
+        rcpts = list(envelope.rcpt_tos)
+        ropts = list(getattr(envelope, "x_rcpt_options", [[] for _ in rcpts]))
+        if ARGS.mode == "lmtp":
+            replies = []
+            for r in rcpts:
+                if local_part(r).startswith("fail"):
+                    replies.append("550 5.1.1 <%s>: delivery failed" % r)
+                else:
+                    replies.append("250 2.0.0 <%s>: delivered as %d" % (r, seq))
+        else:
+            if any(local_part(r).startswith("fail") for r in rcpts):
+                replies = ["554 5.6.0 Message refused"]
+            else:
+                replies = ["250 2.0.0 OK: queued as %d" % seq]
+        record = {
+            "seq": seq,
+            "session": server.x_session,
+            "mode": ARGS.mode,
+            "helo": session.host_name,
+            "esmtp": bool(session.extended_smtp),
+            "mail_from": envelope.mail_from,
+            "mail_from_hex": envelope.mail_from.encode("utf-8", "surrogateescape").hex(),
+            "mail_options": list(envelope.mail_options),
+            "mail_options_hex": " ".join(envelope.mail_options).encode("utf-8", "surrogateescape").hex(),
+            "rcpt_tos": rcpts,
+            "rcpt_tos_hex": [r.encode("utf-8", "surrogateescape").hex() for r in rcpts],
+            "rcpt_options": ropts,
+            "rcpt_options_hex": [" ".join(o).encode("utf-8", "surrogateescape").hex() for o in ropts],
+            "content_hex": bytes(envelope.original_content).hex(),
+            "raw_hex": bytes(server.x_raw).hex(),
+            "replies": replies,
+        }
+        write_json(ARGS.spool, "msg-%06d.json" % seq, record)
+        return "\r\n".join(replies)
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mode", choices=("smtp", "lmtp"), default="smtp")
+    ap.add_argument("--host", default="127.0.0.1", help="loopback address to bind (127.0.0.1 or ::1)")
+    ap.add_argument("--unix", metavar="PATH", help="listen on this Unix socket path instead of TCP")
+    ap.add_argument("--spool", required=True, help="directory for msg-*.json files")
+    ap.add_argument("--sessions", help="directory for session-*.json files (raw bytes per connection)")
+    ap.add_argument("--hostname", default="smtpc.test", help="server name in the greeting and EHLO")
+    ap.add_argument("--ident", default="smtpc-test-server", help="text after the name in the greeting")
+    ap.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8")
+    ap.add_argument("--size", type=int, default=33554432, help="SIZE limit to offer (0: no SIZE)")
+    ap.add_argument("--no-ehlo", action="store_true", help="refuse EHLO with 502 (SMTP mode)")
+    ap.add_argument("--ehlo-extra", action="append", default=[], metavar="LINE",
+                    help="extra EHLO keyword line (without the 250-), may repeat")
+    ARGS = ap.parse_args()
+
+    if ARGS.host not in ("127.0.0.1", "::1", "localhost"):
+        ap.error("--host must be a loopback address")
+    for d in (ARGS.spool, ARGS.sessions):
+        if d and not os.path.isdir(d):
+            ap.error("no such directory: %s" % d)
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="aiosmtpd_server: %(levelname)s %(name)s: %(message)s")
+
+    handler = Handler()
+    cls = TestLMTP if ARGS.mode == "lmtp" else TestSMTP
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    def factory():
+        return cls(handler, hostname=ARGS.hostname, ident=ARGS.ident,
+                   enable_SMTPUTF8=not ARGS.no_smtputf8,
+                   data_size_limit=ARGS.size if ARGS.size > 0 else None,
+                   decode_data=False, loop=loop)
+
+    async def run():
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        if ARGS.unix:
+            if os.path.exists(ARGS.unix):
+                os.unlink(ARGS.unix)
+            server = await loop.create_unix_server(factory, path=ARGS.unix)
+            where = ARGS.unix
+        else:
+            server = await loop.create_server(factory, host=ARGS.host, port=0, reuse_address=False)
+            where = str(server.sockets[0].getsockname()[1])
+        sys.stdout.write("READY %s\n" % where)
+        sys.stdout.flush()
+        await stop.wait()
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), 2)
+        except asyncio.TimeoutError:
+            pass
+        if ARGS.unix:
+            try:
+                os.unlink(ARGS.unix)
+            except OSError:
+                pass
+
+    try:
+        loop.run_until_complete(run())
+    finally:
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
