@@ -10,8 +10,10 @@ Usage:
 It listens on a free loopback TCP port (127.0.0.1, port 0) or on the Unix socket PATH, prints
 "READY <port|path>" on stdout (flushed), accepts N connections (default 1) one after the other and
 plays the script on each. Every byte received is appended to the transcript file, exactly and as
-soon as it arrives (the file is created empty before READY). It exits when the script has been
-played on every connection, on SIGTERM, or after --max-time seconds (default 60).
+soon as it arrives (the file is created empty before READY). When the script has been played on
+every connection it prints "DONE 0" (every step ran as scripted) or "DONE 1" on stdout, flushed,
+and exits; by then the transcript is complete. It also exits on SIGTERM, or after --max-time
+seconds (default 60).
 
 Exit status: 0 when every step ran as scripted; 1 when an "expect" did not match or a read step
 hit end of file or its timeout; 2 on a usage or script error.
@@ -209,7 +211,11 @@ class Connection:
     def drain_pending(self):
         """Read whatever is already queued (no waiting), so that a close is a FIN, not a reset."""
         while not self.eof:
-            if not self._recv(time.monotonic() + 0.05):
+            try:
+                r, _, _ = select.select([self.sock], [], [], 0)
+            except InterruptedError:
+                continue
+            if not r or not self._recv(time.monotonic() + 1.0):
                 break
 
     def send(self, data):
@@ -416,6 +422,9 @@ def main(argv):
                 os.unlink(args.unix)
             except OSError:
                 pass
+    # Tell the test that the script is over and every byte received is in the transcript.
+    sys.stdout.write("DONE %d\n" % (0 if ok else 1))
+    sys.stdout.flush()
     return 0 if ok else 1
 
 
