@@ -1,0 +1,234 @@
+// C facade: client sessions. Each entry point checks its handle and arguments, then calls the C++
+// client inside guarded() so that no exception escapes.
+#include "guard.hpp"
+
+using namespace smtpc::detail;
+
+namespace {
+
+// Calls f(view) after converting (p, len); an invalid pair is recorded on the client as SMTPC_EINVAL.
+template <class F> smtpc_status with_view(smtpc_client *c, const char *p, size_t len, F &&f) {
+    if (!c) return SMTPC_EINVAL;
+    std::string_view v;
+    if (!to_view(p, len, v)) return c->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
+    return guarded(c, [&] { return f(v); });
+}
+
+template <class F> smtpc_status with_views(smtpc_client *c, const char *p1, size_t l1, const char *p2, size_t l2,
+                                           F &&f) {
+    if (!c) return SMTPC_EINVAL;
+    std::string_view v1, v2;
+    if (!to_view(p1, l1, v1) || !to_view(p2, l2, v2))
+        return c->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
+    return guarded(c, [&] { return f(v1, v2); });
+}
+
+}  // namespace
+
+extern "C" {
+
+smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol) {
+    if (!out) return SMTPC_EINVAL;
+    *out = nullptr;
+    if (protocol != SMTPC_PROTOCOL_SMTP && protocol != SMTPC_PROTOCOL_LMTP) return SMTPC_EINVAL;
+    return guarded(nullptr, [&] {
+        *out = new smtpc_client(protocol);
+        return SMTPC_OK;
+    });
+}
+
+void smtpc_client_free(smtpc_client *client) { delete client; }
+
+smtpc_protocol smtpc_client_protocol(const smtpc_client *client) {
+    return client ? client->impl.protocol() : SMTPC_PROTOCOL_SMTP;
+}
+
+const char *smtpc_client_errmsg(const smtpc_client *client) { return client ? client->impl.errmsg().c_str() : ""; }
+
+smtpc_status smtpc_client_last_status(const smtpc_client *client) {
+    return client ? client->impl.status() : SMTPC_EINVAL;
+}
+
+int smtpc_client_os_error(const smtpc_client *client) { return client ? client->impl.os_error() : 0; }
+
+smtpc_status smtpc_client_set_local_hostname(smtpc_client *client, const char *name, size_t len) {
+    return with_view(client, name, len, [&](std::string_view v) { return client->impl.set_local_hostname(v); });
+}
+
+const char *smtpc_client_local_hostname(const smtpc_client *client) {
+    return client ? client->impl.local_hostname().c_str() : "";
+}
+
+smtpc_status smtpc_client_set_connect_timeout(smtpc_client *client, uint32_t ms) {
+    if (!client) return SMTPC_EINVAL;
+    client->impl.set_connect_timeout(ms);
+    return client->impl.record(SMTPC_OK);
+}
+
+smtpc_status smtpc_client_set_command_timeout(smtpc_client *client, uint32_t ms) {
+    if (!client) return SMTPC_EINVAL;
+    client->impl.set_command_timeout(ms);
+    return client->impl.record(SMTPC_OK);
+}
+
+smtpc_status smtpc_client_set_source_address(smtpc_client *client, const char *host, size_t len, uint16_t port) {
+    return with_view(client, host, len, [&](std::string_view v) { return client->impl.set_source_address(v, port); });
+}
+
+smtpc_status smtpc_client_set_pipelining(smtpc_client *client, int enabled) {
+    if (!client) return SMTPC_EINVAL;
+    client->impl.set_pipelining(enabled != 0);
+    return client->impl.record(SMTPC_OK);
+}
+
+smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, smtpc_trace_fn fn, void *userdata) {
+    if (!client) return SMTPC_EINVAL;
+    return guarded(client, [&] { return client->impl.set_trace(level, fn, userdata); });
+}
+
+smtpc_status smtpc_client_connect(smtpc_client *client, const char *host, size_t len, uint16_t port) {
+    if (client && !host) return client->impl.record(SMTPC_EINVAL, "NULL host");
+    return with_view(client, host, len, [&](std::string_view v) { return client->impl.connect(v, port); });
+}
+
+int smtpc_client_is_connected(const smtpc_client *client) { return client && client->impl.connected() ? 1 : 0; }
+
+smtpc_status smtpc_client_quit(smtpc_client *client) {
+    if (!client) return SMTPC_EINVAL;
+    return guarded(client, [&] { return client->impl.quit(); });
+}
+
+void smtpc_client_close(smtpc_client *client) {
+    if (!client) return;
+    guarded(client, [&] {
+        client->impl.close();
+        return client->impl.record(SMTPC_OK);
+    });
+}
+
+const smtpc_reply *smtpc_client_last_reply(const smtpc_client *client) {
+    return client ? client->impl.engine().last_reply() : nullptr;
+}
+
+const smtpc_reply *smtpc_client_helo_reply(const smtpc_client *client) {
+    return client ? client->impl.engine().helo_reply() : nullptr;
+}
+
+const smtpc_reply *smtpc_client_ehlo_reply(const smtpc_client *client) {
+    return client ? client->impl.engine().ehlo_reply() : nullptr;
+}
+
+int smtpc_client_does_esmtp(const smtpc_client *client) {
+    return client && client->impl.engine().does_esmtp() ? 1 : 0;
+}
+
+int smtpc_client_has_extn(const smtpc_client *client, const char *name, size_t len) {
+    std::string_view v;
+    if (!client || !name || !to_view(name, len, v)) return 0;
+    return client->impl.engine().features().has(v) ? 1 : 0;
+}
+
+const char *smtpc_client_extn_params(const smtpc_client *client, const char *name, size_t len, size_t *out_len) {
+    std::string_view v;
+    const std::string *p = nullptr;
+    if (client && name && to_view(name, len, v)) p = client->impl.engine().features().params(v);
+    if (out_len) *out_len = p ? p->size() : 0;
+    return p ? p->c_str() : nullptr;
+}
+
+size_t smtpc_client_extn_count(const smtpc_client *client) {
+    return client ? client->impl.engine().features().size() : 0;
+}
+
+const char *smtpc_client_extn_at(const smtpc_client *client, size_t index, const char **params) {
+    if (!client || index >= client->impl.engine().features().size()) {
+        if (params) *params = nullptr;
+        return nullptr;
+    }
+    const auto &item = client->impl.engine().features().at(index);
+    if (params) *params = item.second.c_str();
+    return item.first.c_str();
+}
+
+smtpc_status smtpc_client_helo(smtpc_client *client, const char *name, size_t len) {
+    return with_view(client, name, len, [&](std::string_view v) { return client->impl.helo(v); });
+}
+
+smtpc_status smtpc_client_ehlo(smtpc_client *client, const char *name, size_t len) {
+    return with_view(client, name, len, [&](std::string_view v) { return client->impl.ehlo(v); });
+}
+
+smtpc_status smtpc_client_ehlo_or_helo_if_needed(smtpc_client *client) {
+    if (!client) return SMTPC_EINVAL;
+    return guarded(client, [&] { return client->impl.ehlo_or_helo_if_needed(); });
+}
+
+smtpc_status smtpc_client_docmd(smtpc_client *client, const char *cmd, size_t cmd_len, const char *args,
+                                size_t args_len) {
+    return with_views(client, cmd, cmd_len, args, args_len,
+                      [&](std::string_view c, std::string_view a) { return client->impl.docmd(c, a); });
+}
+
+smtpc_status smtpc_client_noop(smtpc_client *client) {
+    if (!client) return SMTPC_EINVAL;
+    return guarded(client, [&] { return client->impl.simple(Cmd::Other, "NOOP", {}, "NOOP"); });
+}
+
+smtpc_status smtpc_client_rset(smtpc_client *client) {
+    if (!client) return SMTPC_EINVAL;
+    return guarded(client, [&] { return client->impl.simple(Cmd::Rset, "RSET", {}, "RSET"); });
+}
+
+smtpc_status smtpc_client_vrfy(smtpc_client *client, const char *what, size_t len) {
+    return with_view(client, what, len, [&](std::string_view v) {
+        if (v.empty()) return client->impl.record(SMTPC_EINVAL, "VRFY needs an argument");
+        return client->impl.simple(Cmd::Other, "VRFY", v, "VRFY argument");
+    });
+}
+
+smtpc_status smtpc_client_expn(smtpc_client *client, const char *what, size_t len) {
+    return with_view(client, what, len, [&](std::string_view v) {
+        if (v.empty()) return client->impl.record(SMTPC_EINVAL, "EXPN needs an argument");
+        return client->impl.simple(Cmd::Other, "EXPN", v, "EXPN argument");
+    });
+}
+
+smtpc_status smtpc_client_help(smtpc_client *client, const char *what, size_t len) {
+    return with_view(client, what, len,
+                     [&](std::string_view v) { return client->impl.simple(Cmd::Other, "HELP", v, "HELP argument"); });
+}
+
+smtpc_status smtpc_client_mail(smtpc_client *client, const char *addr, size_t addr_len, const char *options,
+                               size_t options_len) {
+    return with_views(client, addr, addr_len, options, options_len,
+                      [&](std::string_view a, std::string_view o) { return client->impl.mail(a, o); });
+}
+
+smtpc_status smtpc_client_rcpt(smtpc_client *client, const char *addr, size_t addr_len, const char *options,
+                               size_t options_len) {
+    return with_views(client, addr, addr_len, options, options_len,
+                      [&](std::string_view a, std::string_view o) { return client->impl.rcpt(a, o); });
+}
+
+smtpc_status smtpc_client_data(smtpc_client *client, const char *msg, size_t msg_len) {
+    return with_view(client, msg, msg_len, [&](std::string_view m) { return client->impl.data(m); });
+}
+
+smtpc_status smtpc_client_sendmail(smtpc_client *client, const smtpc_envelope *env, const char *msg,
+                                   size_t msg_len) {
+    if (client && !env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
+    return with_view(client, msg, msg_len, [&](std::string_view m) { return client->impl.sendmail(*env, m); });
+}
+
+smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_envelope *env, smtpc_read_fn read,
+                                          void *userdata, uint64_t size_hint) {
+    if (!client) return SMTPC_EINVAL;
+    if (!env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
+    return guarded(client, [&] { return client->impl.sendmail_stream(*env, read, userdata, size_hint); });
+}
+
+const smtpc_result *smtpc_client_last_result(const smtpc_client *client) {
+    return client ? client->impl.engine().result() : nullptr;
+}
+
+}  // extern "C"

@@ -1,0 +1,341 @@
+#include "client.hpp"
+
+#include "../proto/command.hpp"
+
+#include <arpa/inet.h>
+#include <chrono>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+namespace smtpc::detail {
+
+namespace {
+
+constexpr std::size_t kBufferSize = 64 * 1024;
+
+}  // namespace
+
+std::string default_local_hostname() {
+    char name[256] = {0};
+    if (::gethostname(name, sizeof name - 1) != 0) name[0] = '\0';
+    std::string fqdn = name;
+    addrinfo hints{};
+    hints.ai_flags = AI_CANONNAME;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo *res = nullptr;
+    if (name[0] && ::getaddrinfo(name, nullptr, &hints, &res) == 0 && res) {
+        if (res->ai_canonname) fqdn = res->ai_canonname;
+    }
+    if (fqdn.find('.') != std::string::npos) {
+        if (res) ::freeaddrinfo(res);
+        return fqdn;
+    }
+    std::string addr = "127.0.0.1";
+    for (addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET) continue;
+        char text[INET_ADDRSTRLEN];
+        auto *in = reinterpret_cast<sockaddr_in *>(ai->ai_addr);
+        if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) addr = text;
+        break;
+    }
+    if (res) ::freeaddrinfo(res);
+    return "[" + addr + "]";
+}
+
+Client::Client(smtpc_protocol protocol) : engine_(protocol) { engine_.set_trace(this); }
+
+Client::~Client() { drop_connection(); }
+
+smtpc_status Client::record(smtpc_status status, std::string message, int os_error) {
+    status_ = status;
+    errmsg_ = status == SMTPC_OK ? std::string() : std::move(message);
+    os_error_ = os_error;
+    return status;
+}
+
+void Client::trace(smtpc_trace_kind kind, std::string_view text) {
+    if (trace_level_ <= 0 || !trace_fn_) return;
+    std::int64_t us = 0;
+    if (trace_level_ >= 2)
+        us = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+    trace_fn_(kind, text.data(), text.size(), us, trace_userdata_);
+}
+
+smtpc_status Client::set_local_hostname(std::string_view name) {
+    if (Check c = check_hostname(name); !c) return record(c);
+    local_hostname_.assign(name);
+    return record(SMTPC_OK);
+}
+
+smtpc_status Client::set_source_address(std::string_view host, std::uint16_t port) {
+    if (Check c = check_text_argument(host, "source address"); !c) return record(c);
+    if (host.find_first_of(" \t") != std::string_view::npos) return record(Check::invalid("space in source address"));
+    source_host_.assign(host);
+    source_port_ = port;
+    return record(SMTPC_OK);
+}
+
+smtpc_status Client::set_trace(int level, smtpc_trace_fn fn, void *userdata) {
+    if (level < 0 || level > 2) return record(Check::invalid("trace level must be 0, 1 or 2"));
+    if (level > 0 && !fn) return record(Check::invalid("trace level > 0 needs a callback"));
+    trace_level_ = level;
+    trace_fn_ = fn;
+    trace_userdata_ = userdata;
+    return record(SMTPC_OK);
+}
+
+std::string Client::hello_name(std::string_view name) {
+    if (!name.empty()) return std::string(name);
+    if (local_hostname_.empty()) local_hostname_ = default_local_hostname();
+    return local_hostname_;
+}
+
+void Client::drop_connection() {
+    if (stream_) {
+        stream_->close();
+        stream_.reset();
+        info("connection closed");
+    }
+    engine_.end_connection();
+}
+
+smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
+    if (stream_) return record(SMTPC_ESTATE, "already connected; quit or close first");
+    if (host_in.empty()) return record(Check::invalid("empty host"));
+    for (char ch : host_in) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c <= 0x20 || c == 0x7f) return record(Check::invalid("space or control character in host"));
+    }
+    ConnectSpec spec;
+    spec.host.assign(host_in);
+    spec.port = port;
+    if (spec.host.front() != '/' && !split_host_port(spec.host, spec.port))
+        return record(Check::invalid("nonnumeric or out-of-range port in host"));
+    if (spec.host.empty()) return record(Check::invalid("empty host"));
+    if (spec.port == 0)
+        spec.port = engine_.protocol() == SMTPC_PROTOCOL_LMTP ? SMTPC_LMTP_PORT : SMTPC_SMTP_PORT;
+    spec.source_host = source_host_;
+    spec.source_port = source_port_;
+
+    engine_.clear_result();
+    Deadline deadline = Deadline::after_ms(connect_timeout_ms_);
+    info("connecting to " + spec.host + (spec.host.front() == '/' ? "" : " port " + std::to_string(spec.port)));
+    ConnectResult cr = connect_socket(spec, deadline);
+    if (cr.status != SMTPC_OK) return record(cr.status, cr.message, cr.os_error);
+    stream_ = std::move(cr.stream);
+    info("connected");
+    engine_.begin_connection();
+    return pump(nullptr, &deadline);
+}
+
+void Client::close() {
+    drop_connection();
+    engine_.clear_result();
+}
+
+smtpc_status Client::quit() {
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    smtpc_status st = run(engine_.begin_command(Cmd::Quit, "QUIT\r\n"));
+    close();
+    return st;
+}
+
+// A command may go out only on an open connection on which the server has nothing to say: a reply
+// waiting now would otherwise be taken as the answer to our command.
+smtpc_status Client::ready_for_command() {
+    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    int idle = stream_->peek_idle();
+    if (idle == 0) return SMTPC_OK;
+    if (idle < 0) {
+        drop_connection();
+        return record(SMTPC_EDISCONNECTED, "connection closed by the server");
+    }
+    if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
+    Deadline now = Deadline::after_ms(1);
+    IoResult r = stream_->read(buffer_.data(), buffer_.size(), now);
+    std::string_view got(buffer_.data(), r.ok() ? r.bytes : 0);
+    drop_connection();
+    if (got.substr(0, 3) == "421")
+        return record(SMTPC_ECLOSING, "service closing: the server sent 421 while the connection was idle");
+    return record(SMTPC_EPROTOCOL, "unsolicited data from the server while the connection was idle");
+}
+
+smtpc_status Client::run(const Check &started, BodySource *body) {
+    if (!started) return record(started);
+    return pump(body, nullptr);
+}
+
+void Client::read_some(const Deadline &deadline) {
+    if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
+    IoResult r = stream_->read(buffer_.data(), buffer_.size(), deadline);
+    if (!r.ok()) {
+        os_error_ = r.os_error;
+        engine_.failed(r.status, r.message);
+    } else if (r.bytes == 0) {
+        engine_.received_eof();
+    } else {
+        engine_.received(buffer_.data(), r.bytes);
+    }
+}
+
+void Client::supply_body(BodySource &body) {
+    if (!body.read) {
+        std::size_t n = body.memory.size() < kBufferSize ? body.memory.size() : kBufferSize;
+        if (n == 0) {
+            engine_.body_end();
+            return;
+        }
+        engine_.body(body.memory.data(), n);
+        body.memory.remove_prefix(n);
+        return;
+    }
+    if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
+    std::size_t got = 0;
+    int rc = body.read(buffer_.data(), buffer_.size(), &got, body.userdata);
+    if (rc != 0) {
+        engine_.body_aborted("the read callback returned " + std::to_string(rc));
+        return;
+    }
+    if (got > buffer_.size()) {
+        engine_.body_aborted("the read callback reported more bytes than the buffer holds");
+        return;
+    }
+    if (got == 0) engine_.body_end();
+    else engine_.body(buffer_.data(), got);
+}
+
+smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
+    os_error_ = 0;
+    std::uint64_t step = engine_.step();
+    Deadline deadline = fixed ? *fixed : Deadline::after_ms(command_timeout_ms_);
+    for (;;) {
+        if (!fixed && engine_.step() != step) {
+            step = engine_.step();
+            deadline = Deadline::after_ms(command_timeout_ms_);
+        }
+        Engine::Want want = engine_.want();
+        if (want == Engine::Want::Done) break;
+        if (want == Engine::Want::Write) {
+            std::string_view out = engine_.output();
+            bool readable = false;
+            IoResult r = stream_->write(out.data(), out.size(), deadline, engine_.expects_reply(), readable);
+            if (!r.ok()) {
+                os_error_ = r.os_error;
+                // The server may have said why before it closed; take its reply if there is one.
+                if (stream_->peek_idle() > 0) read_some(Deadline::after_ms(1));
+                engine_.failed(r.status, r.message);
+            } else if (readable) {
+                read_some(deadline);  // drain replies so neither side blocks on a full buffer
+            } else {
+                engine_.output_written(r.bytes);
+            }
+        } else if (want == Engine::Want::Body) {
+            if (!body) {
+                engine_.body_aborted("no message to send");
+                continue;
+            }
+            supply_body(*body);
+        } else {
+            read_some(deadline);
+        }
+    }
+    if (engine_.must_close()) drop_connection();
+    smtpc_status st = engine_.status();
+    return record(st, engine_.message(), st == SMTPC_EIO || st == SMTPC_EDISCONNECTED ? os_error_ : 0);
+}
+
+smtpc_status Client::simple(Cmd cmd, std::string_view verb, std::string_view arg, const char *what) {
+    if (Check c = check_text_argument(arg, what); !c) return record(c);
+    std::string line;
+    if (Check c = make_line(verb, arg, kMaxCommandLine, line); !c) return record(c);
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    return run(engine_.begin_command(cmd, std::move(line)));
+}
+
+smtpc_status Client::helo(std::string_view name) {
+    if (engine_.protocol() == SMTPC_PROTOCOL_LMTP) return record(SMTPC_ESTATE, "HELO is not part of LMTP; use LHLO");
+    std::string n = hello_name(name);
+    if (Check c = check_hostname(n); !c) return record(c);
+    return simple(Cmd::Helo, "HELO", n, "HELO name");
+}
+
+smtpc_status Client::ehlo(std::string_view name) {
+    std::string n = hello_name(name);
+    if (Check c = check_hostname(n); !c) return record(c);
+    return simple(Cmd::Ehlo, engine_.protocol() == SMTPC_PROTOCOL_LMTP ? "LHLO" : "EHLO", n, "EHLO name");
+}
+
+smtpc_status Client::ehlo_or_helo_if_needed() {
+    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    if (engine_.helo_reply() || engine_.ehlo_reply()) return record(SMTPC_OK);
+    smtpc_status st = ehlo({});
+    if (st != SMTPC_OK && st != SMTPC_EREPLY) return st;
+    const Reply *r = engine_.last_reply();
+    if (r && r->code >= 200 && r->code < 300) return record(SMTPC_OK);
+    if (engine_.protocol() == SMTPC_PROTOCOL_LMTP) return record(SMTPC_EHELO, "LHLO refused: " + errmsg_);
+    st = helo({});
+    if (st == SMTPC_EREPLY) return record(SMTPC_EHELO, "EHLO and HELO refused; " + errmsg_);
+    return st;
+}
+
+smtpc_status Client::docmd(std::string_view cmd, std::string_view args) {
+    if (Check c = check_hostname(cmd); !c) return record(Check::invalid("command must be one word without control characters"));
+    return simple(Cmd::Other, cmd, args, "command arguments");
+}
+
+smtpc_status Client::mail(std::string_view addr, std::string_view options) {
+    Address a;
+    if (Check c = parse_address(addr, true, a); !c) return record(c);
+    std::vector<std::string> opts;
+    if (Check c = parse_options(options, opts); !c) return record(c);
+    std::string line;
+    if (Check c = engine_.build_mail(a, std::move(opts), line); !c) return record(c);
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    return run(engine_.begin_command(Cmd::Mail, std::move(line)));
+}
+
+smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
+    Address a;
+    if (Check c = parse_address(addr, false, a); !c) return record(c);
+    std::vector<std::string> opts;
+    if (Check c = parse_options(options, opts); !c) return record(c);
+    std::string line;
+    bool utf8 = engine_.does_esmtp() && engine_.features().has("smtputf8");
+    if (Check c = engine_.build_rcpt(a, opts, utf8, line); !c) return record(c);
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    return run(engine_.begin_command(Cmd::Rcpt, std::move(line), a.value));
+}
+
+smtpc_status Client::data(std::string_view msg) {
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    BodySource body{msg, nullptr, nullptr};
+    return run(engine_.begin_data(), &body);
+}
+
+smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {
+    if (env.recipients.empty()) return record(Check::invalid("no recipients"));
+    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    BodySource body{msg, nullptr, nullptr};
+    return run(engine_.begin_sendmail(env, DataEncoder::normalized_size(msg.data(), msg.size()), pipelining_),
+               &body);
+}
+
+smtpc_status Client::sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata,
+                                     std::uint64_t size_hint) {
+    if (env.recipients.empty()) return record(Check::invalid("no recipients"));
+    if (!read) return record(Check::invalid("no read callback"));
+    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    BodySource body{{}, read, userdata};
+    std::optional<std::uint64_t> size;
+    if (size_hint) size = size_hint;
+    return run(engine_.begin_sendmail(env, size, pipelining_), &body);
+}
+
+}  // namespace smtpc::detail

@@ -1,0 +1,100 @@
+// The blocking client: drives the sans-IO engine over a transport stream, with deadlines, tracing
+// and the error state the C API reports. One method per C API call; all return an smtpc_status and
+// leave the detail in status()/errmsg()/os_error().
+#pragma once
+
+#include "../proto/engine.hpp"
+#include "../transport/socket.hpp"
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace smtpc::detail {
+
+class Client final : private TraceSink {
+public:
+    explicit Client(smtpc_protocol protocol);
+    ~Client();
+    Client(const Client &) = delete;
+    Client &operator=(const Client &) = delete;
+
+    smtpc_protocol protocol() const { return engine_.protocol(); }
+
+    // --- error state of the last call
+    smtpc_status status() const { return status_; }
+    const std::string &errmsg() const { return errmsg_; }
+    int os_error() const { return os_error_; }
+    smtpc_status record(smtpc_status status, std::string message = {}, int os_error = 0);
+    smtpc_status record(const Check &c) { return record(c.status, c.message); }
+
+    // --- options
+    smtpc_status set_local_hostname(std::string_view name);
+    const std::string &local_hostname() const { return local_hostname_; }
+    void set_connect_timeout(std::uint32_t ms) { connect_timeout_ms_ = ms; }
+    void set_command_timeout(std::uint32_t ms) { command_timeout_ms_ = ms; }
+    smtpc_status set_source_address(std::string_view host, std::uint16_t port);
+    void set_pipelining(bool on) { pipelining_ = on; }
+    smtpc_status set_trace(int level, smtpc_trace_fn fn, void *userdata);
+
+    // --- connection
+    smtpc_status connect(std::string_view host, std::uint16_t port);
+    bool connected() const { return stream_ != nullptr; }
+    smtpc_status quit();
+    void close();
+
+    // --- commands
+    smtpc_status helo(std::string_view name);
+    smtpc_status ehlo(std::string_view name);
+    smtpc_status ehlo_or_helo_if_needed();
+    smtpc_status docmd(std::string_view cmd, std::string_view args);
+    smtpc_status simple(Cmd cmd, std::string_view verb, std::string_view arg, const char *what);
+    smtpc_status mail(std::string_view addr, std::string_view options);
+    smtpc_status rcpt(std::string_view addr, std::string_view options);
+    smtpc_status data(std::string_view msg);
+    smtpc_status sendmail(const Envelope &env, std::string_view msg);
+    smtpc_status sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata, std::uint64_t size_hint);
+
+    const Engine &engine() const { return engine_; }
+
+private:
+    // Where the message body comes from while the engine wants it.
+    struct BodySource {
+        std::string_view memory;
+        smtpc_read_fn read = nullptr;
+        void *userdata = nullptr;
+    };
+
+    void trace(smtpc_trace_kind kind, std::string_view text) override;
+    void info(const std::string &text) { trace(SMTPC_TRACE_INFO, text); }
+    smtpc_status ready_for_command();
+    smtpc_status run(const Check &started, BodySource *body = nullptr);
+    smtpc_status pump(BodySource *body, const Deadline *fixed);
+    void read_some(const Deadline &deadline);
+    void supply_body(BodySource &body);
+    void drop_connection();
+    std::string hello_name(std::string_view name);
+
+    Engine engine_;
+    std::unique_ptr<Stream> stream_;
+    std::string buffer_;  // receive and message-source buffer
+
+    smtpc_status status_ = SMTPC_OK;
+    std::string errmsg_;
+    int os_error_ = 0;
+
+    std::string local_hostname_;
+    std::uint32_t connect_timeout_ms_ = 30000;
+    std::uint32_t command_timeout_ms_ = 300000;
+    std::string source_host_;
+    std::uint16_t source_port_ = 0;
+    bool pipelining_ = true;
+    int trace_level_ = 0;
+    smtpc_trace_fn trace_fn_ = nullptr;
+    void *trace_userdata_ = nullptr;
+};
+
+// This machine's fully qualified name, or "[a.b.c.d]" when it has none (smtplib's rule).
+std::string default_local_hostname();
+
+}  // namespace smtpc::detail

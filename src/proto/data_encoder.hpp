@@ -1,0 +1,32 @@
+// The message body encoder for DATA (RFC 5321 sections 2.3.8 and 4.5.2).
+//
+// Streaming: the message may arrive in blocks split anywhere (even between CR and LF) and the output
+// is the same as for the whole message at once. Lone CR and lone LF become CRLF, so no bare CR or LF
+// ever reaches the wire (SMTP smuggling); a '.' starting a line is doubled; a final CRLF is added
+// when missing, then the ".\r\n" terminator.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace smtpc::detail {
+
+class DataEncoder {
+public:
+    void reset() { *this = DataEncoder(); }
+    // Appends the encoding of data[0..len) to out.
+    void encode(const char *data, std::size_t len, std::string &out);
+    // Appends the missing final CRLF, if any, and the terminator.
+    void finish(std::string &out);
+
+    // The size of the message after line-end normalisation, before dot-stuffing: what SIZE declares.
+    static std::uint64_t normalized_size(const char *data, std::size_t len);
+
+private:
+    bool line_start_ = true;
+    bool pending_cr_ = false;
+    bool any_ = false;
+};
+
+}  // namespace smtpc::detail

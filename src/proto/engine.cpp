@@ -1,0 +1,450 @@
+#include "engine.hpp"
+
+namespace smtpc::detail {
+
+namespace {
+
+constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
+
+bool positive(const Reply &r) { return r.code >= 200 && r.code < 300; }
+bool rcpt_accepted(const Reply &r) { return r.code == 250 || r.code == 251; }  // as smtplib
+
+}  // namespace
+
+Engine::Engine(smtpc_protocol protocol, ReplyLimits limits) : protocol_(protocol), parser_(limits) {
+    parser_.set_line_observer([this](std::string_view line) {
+        if (trace_) trace_->trace(SMTPC_TRACE_RECV, line);
+    });
+}
+
+// Reply text made safe for an error message: control and 8-bit bytes escaped, length capped.
+std::string Engine::describe(const Reply &r) const {
+    static const char hex[] = "0123456789abcdef";
+    std::string s = std::to_string(r.code);
+    if (!r.text.empty()) s.push_back(' ');
+    for (char ch : r.text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (s.size() > 300) {
+            s.append("...");
+            break;
+        }
+        if (c == '\n') s.append(" / ");
+        else if (c < 0x20 || c >= 0x7f) s.append("\\x").append(1, hex[c >> 4]).append(1, hex[c & 15]);
+        else s.push_back(ch);
+    }
+    return s;
+}
+
+void Engine::begin_connection() {
+    end_connection();
+    parser_.reset();
+    close_ = false;
+    last_reply_.reset();
+    start(Op::Greeting);
+    pending_.push_back({Cmd::Greeting, 0, false});
+    ++step_;
+}
+
+void Engine::end_connection() {
+    helo_reply_.reset();
+    ehlo_reply_.reset();
+    does_esmtp_ = false;
+    features_.clear();
+    pending_.clear();
+    out_.clear();
+    out_pos_ = 0;
+    awaiting_body_ = false;
+}
+
+void Engine::start(Op op) {
+    op_ = op;
+    done_ = false;
+    status_ = SMTPC_OK;
+    message_.clear();
+    pending_.clear();
+    out_.clear();
+    out_pos_ = 0;
+    awaiting_body_ = false;
+    reply_locked_ = false;
+    send_ = Send{};
+    encoder_.reset();
+}
+
+void Engine::queue(Cmd cmd, std::string_view line, std::size_t index, bool internal) {
+    out_.append(line);
+    pending_.push_back({cmd, index, internal});
+    ++step_;
+    if (trace_) trace_->trace(SMTPC_TRACE_SEND, line);
+}
+
+void Engine::finish(smtpc_status status, std::string message) {
+    done_ = true;
+    status_ = status;
+    message_ = std::move(message);
+}
+
+void Engine::fatal(smtpc_status status, std::string message) {
+    close_ = true;
+    pending_.clear();
+    awaiting_body_ = false;
+    finish(status, std::move(message));
+}
+
+Check Engine::build_mail(const Address &sender, std::vector<std::string> options, std::string &line) const {
+    if (!does_esmtp_) options.clear();  // as smtplib: parameters only for an ESMTP server
+    bool utf8 = false;
+    for (const auto &o : options) utf8 = utf8 || option_is(o, "SMTPUTF8");
+    if (utf8 && !features_.has("smtputf8"))
+        return {SMTPC_ENOTSUPPORTED, "SMTPUTF8 requested but the server does not offer it"};
+    if (sender.non_ascii && !utf8) return Check::invalid("a non-ASCII address needs the SMTPUTF8 mail option");
+    return make_path_command("MAIL FROM:", sender, options, line);
+}
+
+Check Engine::build_rcpt(const Address &rcpt, const std::vector<std::string> &options, bool utf8,
+                         std::string &line) const {
+    if (rcpt.non_ascii && !utf8) return Check::invalid("a non-ASCII address needs the SMTPUTF8 mail option");
+    static const std::vector<std::string> none;
+    return make_path_command("RCPT TO:", rcpt, does_esmtp_ ? options : none, line);
+}
+
+Check Engine::begin_command(Cmd cmd, std::string line, std::string_view rcpt_address) {
+    start(Op::Command);
+    verb_ = line.substr(0, line.find_first_of(" \r"));
+    std::size_t index = 0;
+    if (cmd == Cmd::Mail) {
+        result_.emplace();
+    } else if (cmd == Cmd::Rcpt) {
+        if (!result_) result_.emplace();
+        result_->recipients.push_back(RecipientResult{std::string(rcpt_address), SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
+        index = result_->recipients.size() - 1;
+    }
+    queue(cmd, line, index);
+    return {};
+}
+
+Check Engine::begin_data() {
+    start(Op::Data);
+    verb_ = "DATA";
+    queue(Cmd::Data, "DATA\r\n");
+    return {};
+}
+
+Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining) {
+    if (env.recipients.empty()) return Check::invalid("no recipients");
+    std::vector<std::string> options;
+    if (size && features_.has("size")) options.push_back("SIZE=" + std::to_string(*size));
+    options.insert(options.end(), env.mail_options.begin(), env.mail_options.end());
+    std::string mail_line;
+    if (Check c = build_mail(env.sender, options, mail_line); !c) return c;
+    bool utf8 = false;
+    for (const auto &o : env.mail_options) utf8 = utf8 || option_is(o, "SMTPUTF8");
+    utf8 = utf8 && does_esmtp_;
+    std::vector<std::string> rcpt_lines(env.recipients.size());
+    for (std::size_t i = 0; i < env.recipients.size(); ++i)
+        if (Check c = build_rcpt(env.recipients[i], env.rcpt_options, utf8, rcpt_lines[i]); !c) return c;
+
+    start(Op::Sendmail);
+    result_.emplace();
+    result_->recipients.reserve(env.recipients.size());
+    for (const auto &r : env.recipients)
+        result_->recipients.push_back(RecipientResult{r.value, SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
+    send_.rcpt_lines = std::move(rcpt_lines);
+    send_.pipelined = allow_pipelining && does_esmtp_ && features_.has("pipelining");
+    queue(Cmd::Mail, mail_line);
+    if (send_.pipelined) {
+        for (std::size_t i = 0; i < send_.rcpt_lines.size(); ++i) queue(Cmd::Rcpt, send_.rcpt_lines[i], i);
+        queue(Cmd::Data, "DATA\r\n");
+    }
+    return {};
+}
+
+Engine::Want Engine::want() const {
+    if (done_) return Want::Done;
+    if (out_pos_ < out_.size()) return Want::Write;
+    if (awaiting_body_) return Want::Body;
+    return Want::Read;
+}
+
+void Engine::output_written(std::size_t n) {
+    out_pos_ += n;
+    if (out_pos_ >= out_.size()) {
+        out_.clear();
+        out_pos_ = 0;
+    }
+}
+
+void Engine::body(const char *data, std::size_t len) {
+    std::size_t before = out_.size();
+    encoder_.encode(data, len, out_);
+    ++step_;
+    if (trace_ && out_.size() > before) trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
+}
+
+void Engine::body_end() {
+    std::size_t before = out_.size();
+    encoder_.finish(out_);
+    if (trace_) trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
+    awaiting_body_ = false;
+    ++step_;
+    send_.final_received = 0;
+    if (protocol_ == SMTPC_PROTOCOL_LMTP && result_) {
+        for (std::size_t i = 0; i < result_->recipients.size(); ++i)
+            if (result_->recipients[i].state == SMTPC_RCPT_ACCEPTED) pending_.push_back({Cmd::DataEnd, i, false});
+    }
+    if (pending_.empty()) pending_.push_back({Cmd::DataEnd, kNoIndex, false});
+    send_.final_expected = pending_.size();
+}
+
+void Engine::body_aborted(std::string why) {
+    fatal(SMTPC_EUSER, "message source aborted: " + why + " (connection closed so nothing is delivered)");
+}
+
+void Engine::received(const char *data, std::size_t len) {
+    std::size_t off = 0;
+    while (off < len && !done_) {
+        std::size_t used = 0;
+        ReplyParser::Result r = parser_.feed(data + off, len - off, used);
+        off += used;
+        if (r == ReplyParser::Result::Error) {
+            fatal(SMTPC_EPROTOCOL, "invalid reply from the server: " + parser_.error());
+            return;
+        }
+        if (r == ReplyParser::Result::NeedMore) break;
+        Reply reply = parser_.take_reply();
+        if (pending_.empty()) {
+            fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server: " + describe(reply));
+            return;
+        }
+        Pending p = pending_.front();
+        pending_.pop_front();
+        on_reply(p, std::move(reply));
+    }
+    // Nothing may follow the last expected reply: a server that talks out of turn would otherwise
+    // have its words taken as the reply to our next command.
+    if (done_ && !close_ && (off < len || parser_.mid_reply()))
+        fatal(SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+}
+
+void Engine::received_eof() {
+    failed(SMTPC_EDISCONNECTED, parser_.mid_reply() ? "connection closed by the server in the middle of a reply"
+                                                    : "connection closed by the server");
+}
+
+void Engine::failed(smtpc_status status, std::string message) {
+    if (done_) return;
+    bool message_sent = out_pos_ >= out_.size() && !pending_.empty() && pending_.front().cmd == Cmd::DataEnd;
+    if (message_sent) {
+        if (result_)
+            for (const Pending &p : pending_) {
+                if (p.index != kNoIndex) result_->recipients[p.index].state = SMTPC_RCPT_UNKNOWN;
+                else
+                    for (auto &rr : result_->recipients)
+                        if (rr.state == SMTPC_RCPT_ACCEPTED) rr.state = SMTPC_RCPT_UNKNOWN;
+            }
+        fatal(SMTPC_EDELIVERY_UNKNOWN,
+              message + " after the message was sent: it may or may not have been delivered");
+        return;
+    }
+    fatal(status, std::move(message));
+}
+
+void Engine::on_reply(const Pending &p, Reply &&r) {
+    if (!reply_locked_ && !p.internal) last_reply_ = r;
+    switch (op_) {
+    case Op::Greeting:
+        if (r.code == 220) finish(SMTPC_OK);
+        else fatal(SMTPC_EGREETING, "greeting refused: " + describe(r));
+        break;
+    case Op::Command: on_command_reply(p, r); break;
+    case Op::Data: on_data_reply(p, r); break;
+    case Op::Sendmail: on_sendmail_reply(p, r); break;
+    case Op::None: fatal(SMTPC_EINTERNAL, "reply with no operation in progress"); break;
+    }
+}
+
+void Engine::on_command_reply(const Pending &p, const Reply &r) {
+    switch (p.cmd) {
+    case Cmd::Helo: helo_reply_ = r; break;
+    case Cmd::Ehlo:
+        ehlo_reply_ = r;
+        features_.clear();
+        if (r.code == 250) {
+            does_esmtp_ = true;
+            features_.parse(r);
+        }
+        break;
+    case Cmd::Mail: result_->mail_reply = r; break;
+    case Cmd::Rcpt: {
+        RecipientResult &rr = result_->recipients[p.index];
+        rr.rcpt_reply = r;
+        rr.state = rcpt_accepted(r) ? SMTPC_RCPT_ACCEPTED : SMTPC_RCPT_REFUSED;
+        break;
+    }
+    case Cmd::Quit: close_ = true; break;
+    default: break;
+    }
+    if (r.code == 421 && p.cmd != Cmd::Quit) fatal(SMTPC_ECLOSING, "service closing: " + describe(r));
+    else if (r.code >= 400) finish(SMTPC_EREPLY, verb_ + " failed: " + describe(r));
+    else finish(SMTPC_OK);
+}
+
+void Engine::on_data_reply(const Pending &p, const Reply &r) {
+    if (p.cmd == Cmd::DataEnd) {
+        on_final_reply(p, r);
+        return;
+    }
+    if (r.code == 354) {
+        awaiting_body_ = true;
+        return;
+    }
+    if (result_)
+        for (auto &rr : result_->recipients)
+            if (rr.state == SMTPC_RCPT_ACCEPTED) {
+                rr.state = SMTPC_RCPT_FAILED;
+                rr.data_reply = r;
+            }
+    if (r.code == 421) fatal(SMTPC_EDATA_REFUSED, "DATA refused, service closing: " + describe(r));
+    else finish(SMTPC_EDATA_REFUSED, "DATA refused: " + describe(r));
+}
+
+void Engine::on_final_reply(const Pending &p, const Reply &r) {
+    if (result_) {
+        auto settle = [&](RecipientResult &rr) {
+            rr.data_reply = r;
+            rr.state = positive(r) ? SMTPC_RCPT_DELIVERED : SMTPC_RCPT_FAILED;
+        };
+        if (p.index != kNoIndex) settle(result_->recipients[p.index]);
+        else
+            for (auto &rr : result_->recipients)
+                if (rr.state == SMTPC_RCPT_ACCEPTED) settle(rr);
+    }
+    ++send_.final_received;
+    if (r.code == 421) close_ = true;
+    if (!pending_.empty()) return;  // LMTP: more recipients' replies to come
+
+    std::size_t delivered = 0;
+    if (result_)
+        for (const auto &rr : result_->recipients) delivered += rr.state == SMTPC_RCPT_DELIVERED;
+    bool ok = send_.final_expected > 1 ? delivered > 0 : positive(r);
+    if (ok) {
+        finish(SMTPC_OK);
+        if (close_) pending_.clear();
+        return;
+    }
+    std::string msg = (send_.final_expected > 1 ? "message refused for every recipient: " : "message refused: ") +
+                      describe(r);
+    if (op_ == Op::Data) {
+        if (close_) fatal(SMTPC_ECLOSING, "service closing: " + describe(r));
+        else finish(SMTPC_EREPLY, msg);
+        return;
+    }
+    last_reply_ = r;
+    reply_locked_ = true;
+    if (close_ || protocol_ == SMTPC_PROTOCOL_LMTP) {
+        // LMTP transactions end with the last reply; an RSET would add nothing.
+        if (close_) fatal(SMTPC_EDATA_REFUSED, msg);
+        else finish(SMTPC_EDATA_REFUSED, msg);
+        return;
+    }
+    send_.verdict = SMTPC_EDATA_REFUSED;
+    send_.verdict_message = std::move(msg);
+    queue(Cmd::Rset, "RSET\r\n", 0, true);
+}
+
+std::size_t Engine::accepted_count() const {
+    std::size_t n = 0;
+    if (result_)
+        for (const auto &rr : result_->recipients) n += rr.state == SMTPC_RCPT_ACCEPTED;
+    return n;
+}
+
+// Records a failed transaction's outcome, keeps the reply that decided it, and ends the transaction
+// with RSET as smtplib does (a 421 closes instead).
+void Engine::abandon(smtpc_status status, std::string message, const Reply &decisive) {
+    if (!reply_locked_) {
+        last_reply_ = decisive;
+        reply_locked_ = true;
+        send_.verdict = status;
+        send_.verdict_message = std::move(message);
+    }
+    if (decisive.code == 421) {
+        fatal(send_.verdict, send_.verdict_message + " (service closing)");
+        return;
+    }
+    if (send_.pipelined && !pending_.empty()) return;  // RSET once the whole batch is answered
+    queue(Cmd::Rset, "RSET\r\n", 0, true);
+}
+
+void Engine::after_rcpts() {
+    if (accepted_count() == 0) {
+        const Reply &last = *result_->recipients.back().rcpt_reply;
+        abandon(SMTPC_ERECIPIENTS_REFUSED,
+                "all " + std::to_string(result_->recipients.size()) + " recipients refused; last: " + describe(last),
+                last);
+        return;
+    }
+    queue(Cmd::Data, "DATA\r\n");
+}
+
+void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
+    switch (p.cmd) {
+    case Cmd::Mail:
+        result_->mail_reply = r;
+        if (r.code != 250) {
+            send_.mail_failed = true;
+            abandon(SMTPC_ESENDER_REFUSED, "MAIL FROM refused: " + describe(r), r);
+            return;
+        }
+        if (!send_.pipelined) queue(Cmd::Rcpt, send_.rcpt_lines[0], 0);
+        return;
+    case Cmd::Rcpt: {
+        RecipientResult &rr = result_->recipients[p.index];
+        rr.rcpt_reply = r;
+        rr.state = rcpt_accepted(r) ? SMTPC_RCPT_ACCEPTED : SMTPC_RCPT_REFUSED;
+        if (r.code == 421) {
+            abandon(send_.mail_failed ? SMTPC_ESENDER_REFUSED : SMTPC_ERECIPIENTS_REFUSED,
+                    "RCPT TO refused: " + describe(r), r);
+            return;
+        }
+        if (send_.pipelined || send_.mail_failed) return;
+        if (p.index + 1 < send_.rcpt_lines.size()) queue(Cmd::Rcpt, send_.rcpt_lines[p.index + 1], p.index + 1);
+        else after_rcpts();
+        return;
+    }
+    case Cmd::Data: {
+        if (!send_.mail_failed && accepted_count() == 0 && !reply_locked_) {
+            const Reply &last = *result_->recipients.back().rcpt_reply;
+            last_reply_ = last;
+            reply_locked_ = true;
+            send_.verdict = SMTPC_ERECIPIENTS_REFUSED;
+            send_.verdict_message = "all " + std::to_string(result_->recipients.size()) +
+                                    " recipients refused; last: " + describe(last);
+        }
+        if (r.code == 354) {
+            if (reply_locked_) {
+                // The server waits for a message we must not send; only closing discards the transaction.
+                fatal(send_.verdict, send_.verdict_message + " (server accepted DATA anyway; connection closed)");
+                return;
+            }
+            awaiting_body_ = true;
+            return;
+        }
+        if (!reply_locked_)
+            for (auto &rr : result_->recipients)
+                if (rr.state == SMTPC_RCPT_ACCEPTED) {
+                    rr.state = SMTPC_RCPT_FAILED;
+                    rr.data_reply = r;
+                }
+        abandon(SMTPC_EDATA_REFUSED, "DATA refused: " + describe(r), r);
+        return;
+    }
+    case Cmd::DataEnd: on_final_reply(p, r); return;
+    case Cmd::Rset:
+        if (r.code == 421) close_ = true;
+        finish(send_.verdict, send_.verdict_message);
+        return;
+    default: fatal(SMTPC_EINTERNAL, "unexpected command in a transaction"); return;
+    }
+}
+
+}  // namespace smtpc::detail

@@ -1,0 +1,156 @@
+// The sans-IO SMTP/LMTP session engine. The one place that holds the session state machine.
+//
+// It never touches a socket or a clock: an operation is started with begin_*(), then the driver
+// pumps it by asking want() and answering with output()/output_written(), body()/body_end(),
+// received()/received_eof() or failed(), until want() is Done; status() then tells the outcome.
+//
+// Commands whose replies are outstanding sit in one queue and replies are matched to them in order,
+// so pipelined batches (RFC 2920) and one-at-a-time exchanges are the same code.
+#pragma once
+
+#include "data_encoder.hpp"
+#include "features.hpp"
+#include "reply.hpp"
+#include "transaction.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smtpc::detail {
+
+class TraceSink {
+public:
+    virtual void trace(smtpc_trace_kind kind, std::string_view text) = 0;
+
+protected:
+    ~TraceSink() = default;
+};
+
+enum class Cmd : std::uint8_t { Greeting, Helo, Ehlo, Mail, Rcpt, Data, DataEnd, Rset, Quit, Other };
+
+class Engine {
+public:
+    enum class Want { Write, Read, Body, Done };
+
+    explicit Engine(smtpc_protocol protocol, ReplyLimits limits = {});
+
+    smtpc_protocol protocol() const { return protocol_; }
+    void set_trace(TraceSink *sink) { trace_ = sink; }
+
+    // --- connection lifecycle
+    // A new connection is open: forget the previous session and wait for the greeting.
+    void begin_connection();
+    // The connection is gone: forget HELO/EHLO state and features. The last result is kept.
+    void end_connection();
+    // Forget the last transaction's result (explicit close or quit by the caller).
+    void clear_result() { result_.reset(); }
+
+    // --- operations; each returns a failed Check, having queued nothing, when it cannot start
+    // `rcpt_address` names the recipient of a RCPT command in the result.
+    Check begin_command(Cmd cmd, std::string line, std::string_view rcpt_address = {});
+    Check begin_data();
+    Check begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining);
+
+    // MAIL FROM / RCPT TO lines with smtplib's rules: parameters only for an ESMTP server, SMTPUTF8
+    // only when offered, a non-ASCII address only with SMTPUTF8.
+    Check build_mail(const Address &sender, std::vector<std::string> options, std::string &line) const;
+    Check build_rcpt(const Address &rcpt, const std::vector<std::string> &options, bool utf8,
+                     std::string &line) const;
+
+    // --- pumping
+    Want want() const;
+    std::string_view output() const { return std::string_view(out_).substr(out_pos_); }
+    void output_written(std::size_t n);
+    bool expects_reply() const { return !pending_.empty(); }
+    void body(const char *data, std::size_t len);
+    void body_end();
+    void body_aborted(std::string why);
+    void received(const char *data, std::size_t len);
+    void received_eof();
+    // The transport failed (timeout, reset, ...): the operation ends with `status` unless the
+    // message was already sent, in which case its fate is unknown.
+    void failed(smtpc_status status, std::string message);
+    // Bumped whenever a new step starts (a command batch is queued, a body block is supplied): the
+    // driver gives each step a fresh deadline.
+    std::uint64_t step() const { return step_; }
+
+    // --- outcome of the finished operation
+    smtpc_status status() const { return status_; }
+    const std::string &message() const { return message_; }
+    // The connection must be closed: fatal error, 421, or QUIT answered.
+    bool must_close() const { return close_; }
+
+    // --- session state
+    const Reply *last_reply() const { return last_reply_ ? &*last_reply_ : nullptr; }
+    const Reply *helo_reply() const { return helo_reply_ ? &*helo_reply_ : nullptr; }
+    const Reply *ehlo_reply() const { return ehlo_reply_ ? &*ehlo_reply_ : nullptr; }
+    bool does_esmtp() const { return does_esmtp_; }
+    const Features &features() const { return features_; }
+    const Result *result() const { return result_ ? &*result_ : nullptr; }
+
+private:
+    enum class Op { None, Greeting, Command, Data, Sendmail };
+    struct Pending {
+        Cmd cmd;
+        std::size_t index;  // recipient index for Rcpt and DataEnd
+        bool internal;      // sent by the library on its own (RSET after a failure)
+    };
+
+    void start(Op op);
+    void queue(Cmd cmd, std::string_view line, std::size_t index = 0, bool internal = false);
+    void finish(smtpc_status status, std::string message = {});
+    void fatal(smtpc_status status, std::string message);
+    void on_reply(const Pending &p, Reply &&r);
+    void on_command_reply(const Pending &p, const Reply &r);
+    void on_data_reply(const Pending &p, const Reply &r);
+    void on_sendmail_reply(const Pending &p, const Reply &r);
+    void on_final_reply(const Pending &p, const Reply &r);
+    void after_rcpts();
+    void abandon(smtpc_status status, std::string message, const Reply &decisive);
+    std::size_t accepted_count() const;
+    std::string describe(const Reply &r) const;
+
+    smtpc_protocol protocol_;
+    TraceSink *trace_ = nullptr;
+    ReplyParser parser_;
+
+    // Operation in progress.
+    Op op_ = Op::None;
+    bool done_ = true;
+    bool close_ = false;
+    smtpc_status status_ = SMTPC_OK;
+    std::string message_;
+    std::deque<Pending> pending_;
+    std::string out_;
+    std::size_t out_pos_ = 0;
+    std::string verb_;  // first word of the command in progress, for messages
+    bool awaiting_body_ = false;
+    bool reply_locked_ = false;  // last_reply_ holds the reply that decided the outcome
+    std::uint64_t step_ = 0;
+    DataEncoder encoder_;
+
+    // Transaction in progress (sendmail and low-level DATA).
+    struct Send {
+        bool pipelined = false;
+        bool mail_failed = false;
+        std::size_t next_rcpt = 0;
+        std::vector<std::string> rcpt_lines;
+        smtpc_status verdict = SMTPC_OK;  // decided outcome, reported once RSET is answered
+        std::string verdict_message;
+        std::size_t final_expected = 0;
+        std::size_t final_received = 0;
+    } send_;
+
+    // Session.
+    std::optional<Reply> last_reply_;
+    std::optional<Reply> helo_reply_;
+    std::optional<Reply> ehlo_reply_;
+    bool does_esmtp_ = false;
+    Features features_;
+    std::optional<Result> result_;
+};
+
+}  // namespace smtpc::detail

@@ -1,0 +1,38 @@
+// Envelopes and per-recipient results: the data of one mail transaction.
+#pragma once
+
+#include "command.hpp"
+#include "reply.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+// Public opaque types, completed here (see reply.hpp for why).
+struct smtpc_envelope {
+    smtpc::detail::Address sender;                  // empty: the null reverse-path
+    std::vector<smtpc::detail::Address> recipients;
+    std::vector<std::string> mail_options;
+    std::vector<std::string> rcpt_options;
+};
+
+namespace smtpc::detail {
+
+struct RecipientResult {
+    std::string address;
+    smtpc_rcpt_state state = SMTPC_RCPT_NOT_ATTEMPTED;
+    std::optional<Reply> rcpt_reply;
+    std::optional<Reply> data_reply;
+};
+
+}  // namespace smtpc::detail
+
+struct smtpc_result {
+    std::optional<smtpc::detail::Reply> mail_reply;
+    std::vector<smtpc::detail::RecipientResult> recipients;
+};
+
+namespace smtpc::detail {
+using Envelope = ::smtpc_envelope;
+using Result = ::smtpc_result;
+}  // namespace smtpc::detail

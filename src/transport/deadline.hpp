@@ -1,0 +1,41 @@
+// Absolute deadlines on the monotonic clock. A deadline is fixed when a step starts and is not moved
+// by progress within the step.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace smtpc::detail {
+
+class Deadline {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    static Deadline never() { return Deadline(); }
+    // `ms` == 0 means no limit.
+    static Deadline after_ms(std::uint32_t ms) {
+        Deadline d;
+        if (ms) {
+            d.limited_ = true;
+            d.at_ = Clock::now() + std::chrono::milliseconds(ms);
+        }
+        return d;
+    }
+
+    bool limited() const { return limited_; }
+    bool expired() const { return limited_ && Clock::now() >= at_; }
+    // Milliseconds left for poll(): -1 for no limit, 0 when expired, rounded up otherwise.
+    int poll_timeout() const {
+        if (!limited_) return -1;
+        auto left = std::chrono::duration_cast<std::chrono::microseconds>(at_ - Clock::now()).count();
+        if (left <= 0) return 0;
+        auto ms = (left + 999) / 1000;
+        return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+    }
+
+private:
+    bool limited_ = false;
+    Clock::time_point at_{};
+};
+
+}  // namespace smtpc::detail

@@ -1,0 +1,295 @@
+#include "socket.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace smtpc::detail {
+
+namespace {
+
+std::string os_message(int err) {
+    char buf[256];
+    // GNU strerror_r may return a static string instead of filling buf.
+    const char *s = strerror_r(err, buf, sizeof buf);
+    return s ? std::string(s) : std::string("error ") + std::to_string(err);
+}
+
+// poll() one descriptor until an event or the deadline, retrying EINTR with the time that is left.
+// Returns the revents, 0 on timeout, -1 on error (errno set).
+int wait_fd(int fd, short events, const Deadline &deadline) {
+    for (;;) {
+        pollfd p{fd, events, 0};
+        int n = ::poll(&p, 1, deadline.poll_timeout());
+        if (n > 0) return p.revents;
+        if (n == 0) {
+            if (deadline.expired()) return 0;
+            continue;  // woke up early (rounding): the deadline has not passed yet
+        }
+        if (errno != EINTR) return -1;
+    }
+}
+
+bool is_loopback(const sockaddr_storage &ss) {
+    if (ss.ss_family == AF_UNIX) return true;
+    if (ss.ss_family == AF_INET) {
+        auto *in = reinterpret_cast<const sockaddr_in *>(&ss);
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        auto *in6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
+
+class SocketStream final : public Stream {
+public:
+    explicit SocketStream(int fd) : fd_(fd) {}
+    ~SocketStream() override { close(); }
+
+    IoResult read(char *buf, std::size_t cap, const Deadline &deadline) override {
+        for (;;) {
+            ssize_t n = ::recv(fd_, buf, cap, 0);
+            if (n >= 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "receive");
+            int ev = wait_fd(fd_, POLLIN, deadline);
+            if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
+            if (ev < 0) return fail(errno, "poll");
+        }
+    }
+
+    IoResult write(const char *buf, std::size_t len, const Deadline &deadline, bool also_readable,
+                   bool &readable) override {
+        readable = false;
+        for (;;) {
+            ssize_t n = ::send(fd_, buf, len, MSG_NOSIGNAL);
+            if (n >= 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "send");
+            int ev = wait_fd(fd_, static_cast<short>(POLLOUT | (also_readable ? POLLIN : 0)), deadline);
+            if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
+            if (ev < 0) return fail(errno, "poll");
+            if (also_readable && (ev & POLLIN) && !(ev & POLLOUT)) {
+                readable = true;
+                return {SMTPC_OK, 0, 0, {}};
+            }
+        }
+    }
+
+    int peek_idle() override {
+        char c;
+        for (;;) {
+            ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n > 0) return 1;
+            if (n == 0) return -1;
+            if (errno == EINTR) continue;
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+        }
+    }
+
+    bool peer_is_local() const override {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getpeername(fd_, reinterpret_cast<sockaddr *>(&ss), &len) != 0) return false;
+        return is_loopback(ss);
+    }
+
+    void close() override {
+        if (fd_ >= 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+
+private:
+    static IoResult fail(int err, const char *what) {
+        smtpc_status st = (err == EPIPE || err == ECONNRESET) ? SMTPC_EDISCONNECTED : SMTPC_EIO;
+        std::string msg = std::string(what) + ": " + os_message(err);
+        if (err == ECONNRESET) msg = "connection reset by the server";
+        if (err == EPIPE) msg = "connection closed by the server";
+        return {st, 0, err, msg};
+    }
+
+    int fd_;
+};
+
+// Starts a non-blocking connect and waits for it; on success the fd is returned connected.
+int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const ConnectSpec &spec,
+                const Deadline &deadline, int &err, std::string &what) {
+    int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        err = errno;
+        what = "socket";
+        return -1;
+    }
+    if (family != AF_UNIX) {
+        int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (!spec.source_host.empty() || spec.source_port) {
+            addrinfo hints{};
+            hints.ai_family = family;
+            hints.ai_socktype = SOCK_STREAM;
+            hints.ai_flags = AI_PASSIVE;
+            addrinfo *src = nullptr;
+            std::string port = std::to_string(spec.source_port);
+            int rc = ::getaddrinfo(spec.source_host.empty() ? nullptr : spec.source_host.c_str(), port.c_str(),
+                                   &hints, &src);
+            if (rc != 0 || !src) {
+                if (src) ::freeaddrinfo(src);
+                ::close(fd);
+                err = EADDRNOTAVAIL;
+                what = "source address " + spec.source_host + ": " + gai_strerror(rc);
+                return -1;
+            }
+            int b = ::bind(fd, src->ai_addr, src->ai_addrlen);
+            int berr = errno;
+            ::freeaddrinfo(src);
+            if (b != 0) {
+                ::close(fd);
+                err = berr;
+                what = "bind to source address";
+                return -1;
+            }
+        }
+    }
+    int rc;
+    do rc = ::connect(fd, addr, addrlen);
+    while (rc != 0 && errno == EINTR);  // Linux: a retried connect is safe until it reports EALREADY
+    if (rc == 0) return fd;
+    if (errno != EINPROGRESS && errno != EALREADY) {
+        err = errno;
+        what = "connect";
+        ::close(fd);
+        return -1;
+    }
+    // An interrupted or pending connect is finished by poll() plus SO_ERROR, never by a second connect.
+    int ev = wait_fd(fd, POLLOUT, deadline);
+    if (ev == 0) {
+        ::close(fd);
+        err = ETIMEDOUT;
+        what = "timeout";
+        return -1;
+    }
+    int soerr = 0;
+    socklen_t slen = sizeof soerr;
+    if (ev < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0) soerr = errno;
+    if (soerr != 0) {
+        err = soerr;
+        what = "connect";
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+}  // namespace
+
+bool split_host_port(std::string &host, std::uint16_t &port) {
+    std::string port_text;
+    if (!host.empty() && host.front() == '[') {
+        std::size_t close = host.find(']');
+        if (close == std::string::npos) return false;
+        std::string rest = host.substr(close + 1);
+        if (!rest.empty()) {
+            if (rest.front() != ':') return false;
+            port_text = rest.substr(1);
+            if (port_text.empty()) return false;
+        }
+        host = host.substr(1, close - 1);
+    } else if (host.find(':') != std::string::npos && host.find(':') == host.rfind(':')) {
+        std::size_t colon = host.find(':');
+        port_text = host.substr(colon + 1);
+        host.resize(colon);
+        if (port_text.empty()) return false;
+    }
+    if (port_text.empty()) return true;
+    unsigned long value = 0;
+    for (char c : port_text) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<unsigned long>(c - '0');
+        if (value > 65535) return false;
+    }
+    if (port == 0) port = static_cast<std::uint16_t>(value);
+    return true;
+}
+
+ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) {
+    ConnectResult res;
+    if (!spec.host.empty() && spec.host.front() == '/') {
+        sockaddr_un sun{};
+        sun.sun_family = AF_UNIX;
+        if (spec.host.size() >= sizeof sun.sun_path) {
+            res.status = SMTPC_EINVAL;
+            res.message = "Unix socket path longer than " + std::to_string(sizeof sun.sun_path - 1) + " octets";
+            return res;
+        }
+        std::memcpy(sun.sun_path, spec.host.data(), spec.host.size());
+        int err = 0;
+        std::string what;
+        int fd = connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sun), sizeof sun, spec, deadline, err, what);
+        if (fd < 0) {
+            res.status = err == ETIMEDOUT ? SMTPC_ETIMEOUT : SMTPC_ECONNECT;
+            res.os_error = err;
+            res.message = "connect to " + spec.host + ": " + os_message(err);
+            return res;
+        }
+        res.stream = std::make_unique<SocketStream>(fd);
+        return res;
+    }
+
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    addrinfo *list = nullptr;
+    std::string port = std::to_string(spec.port);
+    int rc = ::getaddrinfo(spec.host.c_str(), port.c_str(), &hints, &list);
+    if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY) {
+        // AI_ADDRCONFIG hides ::1 on hosts without a global IPv6 address; ask again without it.
+        hints.ai_flags = 0;
+        rc = ::getaddrinfo(spec.host.c_str(), port.c_str(), &hints, &list);
+    }
+    if (rc != 0 || !list) {
+        if (list) ::freeaddrinfo(list);
+        res.status = SMTPC_ERESOLVE;
+        res.message = "cannot resolve " + spec.host + ": " + gai_strerror(rc);
+        return res;
+    }
+    int last_err = 0;
+    std::string last_what;
+    for (addrinfo *ai = list; ai; ai = ai->ai_next) {
+        if (deadline.expired()) {
+            last_err = ETIMEDOUT;
+            break;
+        }
+        int err = 0;
+        std::string what;
+        int fd = connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, spec, deadline, err, what);
+        if (fd >= 0) {
+            ::freeaddrinfo(list);
+            res.stream = std::make_unique<SocketStream>(fd);
+            return res;
+        }
+        last_err = err;
+        last_what = what;
+    }
+    ::freeaddrinfo(list);
+    res.status = last_err == ETIMEDOUT ? SMTPC_ETIMEOUT : SMTPC_ECONNECT;
+    res.os_error = last_err;
+    res.message = "connect to " + spec.host + " port " + port + ": " +
+                  (last_what.rfind("source", 0) == 0 ? last_what : os_message(last_err));
+    return res;
+}
+
+}  // namespace smtpc::detail

@@ -1,0 +1,34 @@
+// Plain TCP and Unix-domain sockets: non-blocking file descriptors driven by poll() with absolute
+// deadlines; MSG_NOSIGNAL on every send so a reset never raises SIGPIPE; close-on-exec everywhere.
+#pragma once
+
+#include "stream.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace smtpc::detail {
+
+struct ConnectSpec {
+    std::string host;         // name, IPv4/IPv6 literal, or absolute path of a Unix socket
+    std::uint16_t port = 0;
+    std::string source_host;  // empty: any
+    std::uint16_t source_port = 0;
+};
+
+struct ConnectResult {
+    smtpc_status status = SMTPC_OK;  // SMTPC_OK, SMTPC_EINVAL, SMTPC_ERESOLVE, SMTPC_ECONNECT, SMTPC_ETIMEOUT
+    int os_error = 0;
+    std::string message;
+    std::unique_ptr<Stream> stream;
+};
+
+// Tries each address of the host in turn until one connects or the deadline passes.
+ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline);
+
+// Splits "host:port" as smtplib does (only when host holds exactly one ':') and "[v6]:port";
+// strips brackets from "[v6]". Returns false for a non-numeric or out-of-range port.
+bool split_host_port(std::string &host, std::uint16_t &port);
+
+}  // namespace smtpc::detail

@@ -1,0 +1,40 @@
+// A byte stream to the server: plain socket now, TLS later (a TLS stream wraps the socket, so STARTTLS
+// can replace the stream in the middle of a session).
+#pragma once
+
+#include "deadline.hpp"
+
+#include "smtpc.h"
+
+#include <cstddef>
+#include <string>
+
+namespace smtpc::detail {
+
+struct IoResult {
+    smtpc_status status = SMTPC_OK;  // SMTPC_OK, SMTPC_ETIMEOUT, SMTPC_EIO, SMTPC_EDISCONNECTED
+    std::size_t bytes = 0;           // bytes moved; 0 with SMTPC_OK from read() means end of stream
+    int os_error = 0;
+    std::string message;
+    bool ok() const { return status == SMTPC_OK; }
+};
+
+class Stream {
+public:
+    virtual ~Stream() = default;
+
+    // Reads what is available (at least one byte), waiting until the deadline.
+    virtual IoResult read(char *buf, std::size_t cap, const Deadline &deadline) = 0;
+    // Writes some of buf (at least one byte), waiting until the deadline. When `also_readable` is set
+    // and input arrives before the socket becomes writable, returns with bytes == 0 and
+    // `readable` set, so the caller can drain replies and avoid a pipelining deadlock.
+    virtual IoResult write(const char *buf, std::size_t len, const Deadline &deadline, bool also_readable,
+                           bool &readable) = 0;
+    // Without waiting: 0 when nothing is waiting to be read, 1 when data is, -1 at end of stream or error.
+    virtual int peek_idle() = 0;
+    // True when the peer is on this machine (loopback address or Unix socket), from the socket itself.
+    virtual bool peer_is_local() const = 0;
+    virtual void close() = 0;
+};
+
+}  // namespace smtpc::detail
