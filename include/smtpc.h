@@ -513,8 +513,9 @@ SMTPC_API const char *smtpc_client_extn_at(const smtpc_client *client, size_t in
  */
 
 /**
- * Send HELO (smtplib's helo()). `name` NULL or empty uses the local host name. Clears the feature map.
- * In LMTP mode HELO is not part of the protocol and SMTPC_ESTATE is returned.
+ * Send HELO (smtplib's helo()). `name` NULL or empty uses the local host name. As in smtplib, the
+ * feature map of an earlier EHLO is left as it is. In LMTP mode HELO is not part of the protocol and
+ * SMTPC_ESTATE is returned.
  */
 SMTPC_API smtpc_status smtpc_client_helo(smtpc_client *client, const char *name, size_t len);
 
@@ -558,7 +559,8 @@ SMTPC_API smtpc_status smtpc_client_help(smtpc_client *client, const char *what,
 /**
  * Send MAIL FROM:<addr> with optional ESMTP parameters (smtplib's mail()). `options` is a
  * space-separated parameter list ("BODY=8BITMIME SMTPUTF8"), NULL or empty for none; as in smtplib,
- * it is sent only when the server answered EHLO. Starts a new transaction: the recipient list of
+ * it is sent only when the server answered EHLO. The line may be up to 512 octets with its CRLF, or
+ * 2048 when it carries parameters. Starts a new transaction: the recipient list of
  * smtpc_client_last_result() is cleared.
  * @return as above, and SMTPC_ENOTSUPPORTED when the options ask for SMTPUTF8 and the server does not
  *         offer it; SMTPC_EINVAL for a malformed address (see smtpc_envelope_set_sender()), an option
@@ -569,7 +571,8 @@ SMTPC_API smtpc_status smtpc_client_mail(smtpc_client *client, const char *addr,
 
 /**
  * Send RCPT TO:<addr> with optional ESMTP parameters (smtplib's rcpt()); the recipient and its reply
- * are added to smtpc_client_last_result().
+ * are added to smtpc_client_last_result(). Address and length rules as for smtpc_client_mail(); a
+ * non-ASCII address is accepted only when the server offers SMTPUTF8.
  */
 SMTPC_API smtpc_status smtpc_client_rcpt(smtpc_client *client, const char *addr, size_t addr_len,
                                          const char *options, size_t options_len);
@@ -632,8 +635,9 @@ SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const 
 
 /**
  * The per-recipient outcome of the last transaction on this client (sendmail, or MAIL/RCPT/DATA
- * sent one by one), or NULL when none was started. Borrowed: valid until the next MAIL, sendmail,
- * close, quit or smtpc_client_free().
+ * sent one by one), or NULL when none was started. It survives a connection the server or a failure
+ * closed, so the outcome can be read after any error. Borrowed: valid until the next MAIL, sendmail,
+ * connect, smtpc_client_close(), smtpc_client_quit() or smtpc_client_free().
  */
 SMTPC_API const smtpc_result *smtpc_client_last_result(const smtpc_client *client);
 
