@@ -287,6 +287,13 @@ def main():
             await asyncio.wait_for(server.wait_closed(), 2)
         except asyncio.TimeoutError:
             pass
+        # Close what is still open (a client may not have said QUIT yet) so no task is left pending.
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
         if ARGS.unix:
             try:
                 os.unlink(ARGS.unix)
