@@ -44,7 +44,10 @@ script stops, the connection is closed and the exit status becomes 1, unless "op
 
 Connection steps:
   {"sleep": 0.5}                         sleep
-  {"close": true}                        close (FIN); ends the script
+  {"close": true}                        close; ends the script. Bytes the peer sent that were not
+                                         read turn the close into a reset (that is the kernel's
+                                         rule); add "drain": true to read what is already queued
+                                         (up to 1 MiB) first
   {"shutdown_write": true}               shutdown(SHUT_WR): FIN, but keep reading
   {"rst": true}                          SO_LINGER 0 then close: the peer sees a reset; ends
   {"stop_reading": true, "max": 30}      stop reading, keep the socket open until killed (or
@@ -52,8 +55,9 @@ Connection steps:
   {"set_rcvbuf": BYTES}                  SO_RCVBUF on the accepted socket (prefer --rcvbuf,
                                          which is set on the listening socket before accept)
 
-When the steps run out the connection is closed (FIN), after reading whatever the peer already
-sent (so that the close is a FIN, not a reset caused by unread data).
+When the steps run out the connection is closed, after reading what the peer already sent (up to
+1 MiB, without waiting), so that the close is a FIN rather than a reset. send_then_close does the
+same.
 """
 
 import argparse
@@ -208,9 +212,11 @@ class Connection:
         self.buf.clear()
         return data
 
-    def drain_pending(self):
-        """Read whatever is already queued (no waiting), so that a close is a FIN, not a reset."""
-        while not self.eof:
+    def drain_pending(self, cap=1024 * 1024):
+        """Read what is already queued (no waiting, at most `cap` bytes), so that a close is a FIN,
+        not a reset caused by unread data."""
+        start = len(self.buf)
+        while not self.eof and len(self.buf) - start < cap:
             try:
                 r, _, _ = select.select([self.sock], [], [], 0)
             except InterruptedError:
@@ -310,7 +316,8 @@ def play(conn, steps, log):
             elif "sleep" in step:
                 time.sleep(number(step, "sleep"))
             elif "close" in step:
-                conn.drain_pending()
+                if step.get("drain"):
+                    conn.drain_pending()
                 conn.close()
                 return True
             elif "shutdown_write" in step:
@@ -353,7 +360,8 @@ def main(argv):
     log = Log(args.log)
 
     def on_term(signum, frame):
-        log("signal %d, exiting" % signum)
+        if signum != signal.SIGTERM:
+            log("--max-time reached, exiting")
         os._exit(0 if signum == signal.SIGTERM else 1)
 
     signal.signal(signal.SIGTERM, on_term)
