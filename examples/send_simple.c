@@ -62,18 +62,12 @@ static char *read_file(const char *path, size_t *len) {
 
 static const char *state_name(smtpc_rcpt_state state) {
     switch (state) {
-    case SMTPC_RCPT_NOT_ATTEMPTED:
-        return "not attempted";
-    case SMTPC_RCPT_REFUSED:
-        return "refused";
-    case SMTPC_RCPT_ACCEPTED:
-        return "accepted";
-    case SMTPC_RCPT_DELIVERED:
-        return "delivered";
-    case SMTPC_RCPT_FAILED:
-        return "failed";
-    case SMTPC_RCPT_UNKNOWN:
-        return "unknown (connection lost)";
+    case SMTPC_RCPT_NOT_ATTEMPTED: return "not attempted";
+    case SMTPC_RCPT_REFUSED: return "refused";
+    case SMTPC_RCPT_ACCEPTED: return "accepted";
+    case SMTPC_RCPT_DELIVERED: return "delivered";
+    case SMTPC_RCPT_FAILED: return "failed";
+    case SMTPC_RCPT_UNKNOWN: return "unknown (connection lost)";
     }
     return "?";
 }

@@ -15,8 +15,9 @@ static_assert(SMTPC_NTS == static_cast<std::size_t>(-1), "SMTPC_NTS is SIZE_MAX"
 static_assert(SMTPC_OK == 0 && SMTPC_EINVAL == -1 && SMTPC_EUSER == -22, "status codes are stable");
 static_assert(static_cast<int>(SMTPC_PROTOCOL_SMTP) == 0 && static_cast<int>(SMTPC_PROTOCOL_LMTP) == 1,
               "protocol values are stable");
-static_assert(std::is_same<decltype(&smtpc_client_new), smtpc_status (*)(smtpc_client **, smtpc_protocol)>::value,
-              "smtpc_client_new has the documented signature");
+static_assert(
+    std::is_same<decltype(&smtpc_client_new), smtpc_status (*)(smtpc_client **, smtpc_protocol)>::value,
+    "smtpc_client_new has the documented signature");
 static_assert(std::is_same<smtpc_read_fn, int (*)(char *, std::size_t, std::size_t *, void *)>::value,
               "smtpc_read_fn has the documented signature");
 
@@ -32,7 +33,7 @@ void use_callbacks(smtpc_client *client, const smtpc_envelope *env) {
         (void)smtpc_client_sendmail_stream(client, env, read, nullptr, 0);
     }
 }
-} // namespace
+}  // namespace
 
 // Referenced so the anonymous-namespace function is not unused; never called.
 void smtpc_headertest_cxx17(smtpc_client *client, const smtpc_envelope *env);
