@@ -99,11 +99,7 @@ static void test_421_ehlo_no_helo_fallback(void **state)
     fault_start(f);
     fault_client(f, 5000, 5000);
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
-    smtpc_status st = smtpc_client_ehlo_or_helo_if_needed(f->client);
-    if (st != SMTPC_ECLOSING && st != SMTPC_EHELO) {
-        fail_msg("ehlo_or_helo_if_needed returned %s, expected SMTPC_ECLOSING (or SMTPC_EHELO)",
-                 smtpc_status_name(st));
-    }
+    ASSERT_STATUS(f, smtpc_client_ehlo_or_helo_if_needed(f->client), SMTPC_ECLOSING);
     assert_closed_with_421(f);
     assert_int_equal(fault_finish(f, 0), 0);
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);
@@ -176,13 +172,8 @@ static void test_421_pipelined_rcpt(void **state)
     fault_clock_start(f);
     smtpc_status st = smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS);
     assert_true(fault_elapsed_ms(f) < FAST_MS);
-    /* The header documents SMTPC_ECLOSING for a 421 and SMTPC_ERECIPIENTS_REFUSED for sendmail's
-     * refused recipients (smtplib raises SMTPRecipientsRefused on a 421 to RCPT); either is a clean
-     * report of this case. */
-    if (st != SMTPC_ECLOSING && st != SMTPC_ERECIPIENTS_REFUSED) {
-        fail_msg("sendmail returned %s, expected SMTPC_ECLOSING or SMTPC_ERECIPIENTS_REFUSED (errmsg \"%s\")",
-                 smtpc_status_name(st), smtpc_client_errmsg(f->client));
-    }
+    /* As smtplib's sendmail(), which raises SMTPRecipientsRefused on a 421 to RCPT. */
+    ASSERT_STATUS(f, st, SMTPC_ERECIPIENTS_REFUSED);
     assert_closed_with_421(f);
     const smtpc_result *res = smtpc_client_last_result(f->client);
     assert_int_equal(smtpc_result_count(res), 3);
@@ -211,11 +202,7 @@ static void test_421_rcpt_lockstep(void **state)
     fault_client(f, 5000, 5000);
     fault_envelope(f, "r1@example.org", "r2@example.org", "r3@example.org", NULL);
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
-    smtpc_status st = smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS);
-    if (st != SMTPC_ECLOSING && st != SMTPC_ERECIPIENTS_REFUSED) {
-        fail_msg("sendmail returned %s, expected SMTPC_ECLOSING or SMTPC_ERECIPIENTS_REFUSED (errmsg \"%s\")",
-                 smtpc_status_name(st), smtpc_client_errmsg(f->client));
-    }
+    ASSERT_STATUS(f, smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS), SMTPC_ERECIPIENTS_REFUSED);
     assert_closed_with_421(f);
     const smtpc_result *res = smtpc_client_last_result(f->client);
     assert_rcpt(res, 0, SMTPC_RCPT_ACCEPTED, 250);
@@ -276,6 +263,50 @@ static void test_421_final_dot(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA MSG_WIRE);
 }
 
+/* smtpc_client_rcpt() answered with 421 -> SMTPC_ECLOSING; the recipient is refused with the 421. */
+static void test_421_rcpt_command(void **state)
+{
+    fault_fixture *f = *state;
+    sc_hello(f, 0);
+    sc_expect(f, "MAIL ");
+    sc_send(f, RPL_OK);
+    sc_expect(f, "RCPT ");
+    sc_send(f, RPL_421);
+    sc_expect_eof(f, 5.0);
+    fault_start(f);
+    fault_client(f, 5000, 5000);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_ehlo(f->client, NULL, 0), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_mail(f->client, "s@example.org", SMTPC_NTS, NULL, 0), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_rcpt(f->client, "r1@example.org", SMTPC_NTS, NULL, 0), SMTPC_ECLOSING);
+    assert_closed_with_421(f);
+    const smtpc_result *res = smtpc_client_last_result(f->client);
+    assert_int_equal(smtpc_result_count(res), 1);
+    assert_rcpt(res, 0, SMTPC_RCPT_REFUSED, 421);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org"));
+}
+
+/* smtpc_client_data(): 421 after the final dot -> SMTPC_ECLOSING, connection closed, no QUIT. */
+static void test_421_final_dot_data_command(void **state)
+{
+    fault_fixture *f = *state;
+    sc_hello(f, 0);
+    sc_expect(f, "DATA");
+    sc_send(f, RPL_354);
+    sc_read_data(f);
+    sc_send(f, RPL_421);
+    sc_expect_eof(f, 5.0);
+    fault_start(f);
+    fault_client(f, 5000, 5000);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_ehlo(f->client, NULL, 0), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_data(f->client, MSG, SMTPC_NTS), SMTPC_ECLOSING);
+    assert_closed_with_421(f);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_DATA MSG_WIRE);
+}
+
 /* NOOP answered with 421: SMTPC_ECLOSING; the next command fails without being sent. */
 static void test_421_noop(void **state)
 {
@@ -332,6 +363,8 @@ int main(void)
         T(test_421_rcpt_lockstep),
         T(test_421_data),
         T(test_421_final_dot),
+        T(test_421_rcpt_command),
+        T(test_421_final_dot_data_command),
         T(test_421_noop),
         T(test_421_then_reconnect),
     };
