@@ -1,0 +1,2 @@
+#include "unit_common.hpp"
+int main(void) { return 0; }
