@@ -131,7 +131,17 @@ enum smtpc_status_code {
     /** Authentication failed. The reply is kept. (SMTPAuthenticationError) */
     SMTPC_EAUTH = -21,
     /** A user callback asked to abort the operation. */
-    SMTPC_EUSER = -22
+    SMTPC_EUSER = -22,
+    /** The TLS handshake or TLS I/O failed (protocol error, alert, unexpected end of the TLS stream).
+     *  smtpc_client_errmsg() has OpenSSL's reason. The connection is closed. (ssl.SSLError) */
+    SMTPC_ETLS = -23,
+    /** The server's certificate failed verification (untrusted, expired, self-signed, name mismatch);
+     *  smtpc_client_tls_verify_result() tells which. The connection is closed; there is never a
+     *  plaintext fallback. (ssl.SSLCertVerificationError) */
+    SMTPC_ETLS_VERIFY = -24,
+    /** The TLS policy requires TLS and the server does not offer STARTTLS, refused it, or only HELO
+     *  works. Nothing but EHLO/HELO was sent in plaintext; the connection is closed. */
+    SMTPC_ETLS_REQUIRED = -25
 };
 
 /**
@@ -640,6 +650,190 @@ SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const 
  * connect, smtpc_client_close(), smtpc_client_quit() or smtpc_client_free().
  */
 SMTPC_API const smtpc_result *smtpc_client_last_result(const smtpc_client *client);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* TLS                                                                                            */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * A TLS configuration (the analogue of Python's ssl.SSLContext): trust store, client certificate,
+ * verification switches, protocol floor and ciphers. Reference-counted: a client given a
+ * configuration keeps it alive, so the caller may free its own reference at any time.
+ * Defaults: the system trust store, peer verification and host-name verification on, TLS 1.2 as
+ * the minimum version, OpenSSL's default ciphers at security level 2, no client certificate.
+ * Thread-safety: configure it before handing it to clients; once shared, it may be used by clients
+ * on several threads at once, but must not be changed while any of them is connecting.
+ */
+typedef struct smtpc_tls_config smtpc_tls_config;
+
+/** TLS protocol versions for smtpc_tls_config_set_min_version(). */
+typedef enum smtpc_tls_version {
+    SMTPC_TLS_VERSION_1_2 = 12,
+    SMTPC_TLS_VERSION_1_3 = 13
+} smtpc_tls_version;
+
+/**
+ * Create a TLS configuration with the secure defaults above.
+ * @param[out] out the configuration, owned by the caller; release with smtpc_tls_config_free().
+ * @return SMTPC_OK; SMTPC_EINVAL (out NULL); SMTPC_ENOMEM; SMTPC_ETLS (OpenSSL could not set up).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_new(smtpc_tls_config **out);
+
+/** Drop the caller's reference. Clients that use the configuration keep theirs. NULL is a no-op. */
+SMTPC_API void smtpc_tls_config_free(smtpc_tls_config *cfg);
+
+/**
+ * Detail of the last failed call on this configuration (OpenSSL's reason), "" after a success.
+ * Borrowed; valid until the next call on the configuration. Never NULL.
+ */
+SMTPC_API const char *smtpc_tls_config_errmsg(const smtpc_tls_config *cfg);
+
+/**
+ * Trust the CA certificates in the PEM file `path` instead of the system store (may be combined with
+ * smtpc_tls_config_set_ca_path() and smtpc_tls_config_add_ca_der()).
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL, empty, NUL inside); SMTPC_ETLS (unreadable or no certificate).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_ca_file(smtpc_tls_config *cfg, const char *path, size_t len);
+
+/**
+ * Trust the CA certificates in directory `path` (OpenSSL's hashed-name layout, c_rehash) instead
+ * of the system store.
+ * @return SMTPC_OK; SMTPC_EINVAL; SMTPC_ETLS.
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_ca_path(smtpc_tls_config *cfg, const char *path, size_t len);
+
+/**
+ * Trust one CA certificate given in DER form (as Python's get_ca_certs(binary_form=True) gives them)
+ * instead of the system store.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (not a DER certificate); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned char *der, size_t len);
+
+/**
+ * Present a client certificate: `cert_path` is a PEM file with the certificate (and optionally its
+ * chain), `key_path` a PEM private key (NULL or "" when the key is in cert_path), `password` the
+ * key's pass phrase (NULL when unencrypted). The password is not kept.
+ * @return SMTPC_OK; SMTPC_EINVAL; SMTPC_ETLS (unreadable, wrong password, or key not matching).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_client_cert(smtpc_tls_config *cfg, const char *cert_path,
+                                                        size_t cert_len, const char *key_path, size_t key_len,
+                                                        const char *password, size_t password_len);
+
+/**
+ * Verify the server's certificate chain (default 1). Turning it off also turns off host-name
+ * verification; such a connection counts as unauthenticated (for AUTH's plaintext rule).
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_verify_peer(smtpc_tls_config *cfg, int enabled);
+
+/**
+ * Verify that the certificate names the server (RFC 6125; no partial wildcards; IP addresses
+ * checked as addresses) (default 1). Only meaningful with peer verification on.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_verify_hostname(smtpc_tls_config *cfg, int enabled);
+
+/**
+ * Lowest TLS version to accept (default SMTPC_TLS_VERSION_1_2).
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg or unknown version).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_min_version(smtpc_tls_config *cfg, smtpc_tls_version version);
+
+/**
+ * OpenSSL cipher list for TLS 1.2 (e.g. "ECDHE+AESGCM:ECDHE+CHACHA20"). TLS 1.3 suites are
+ * OpenSSL's defaults.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (no cipher in the list is usable).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_ciphers(smtpc_tls_config *cfg, const char *list, size_t len);
+
+/** When the client uses TLS. */
+typedef enum smtpc_tls_policy {
+    /**
+     * The default. Implicit TLS when connecting to port 465; otherwise STARTTLS is required, except
+     * with a peer on this machine (a loopback address or a Unix socket, judged from the socket), where
+     * it is used when offered. Rationale: docs/tls.md.
+     */
+    SMTPC_TLS_AUTO = 0,
+    /** No TLS unless smtpc_client_starttls() is called (Python smtplib's behaviour). */
+    SMTPC_TLS_NONE = 1,
+    /** STARTTLS when the server offers it, plaintext otherwise. A TLS failure is still an error. */
+    SMTPC_TLS_OPPORTUNISTIC = 2,
+    /** STARTTLS or fail with SMTPC_ETLS_REQUIRED before anything but EHLO/HELO is sent. */
+    SMTPC_TLS_REQUIRED = 3,
+    /** TLS from the first byte (RFC 8314, smtplib's SMTP_SSL); default port 465 for SMTP. */
+    SMTPC_TLS_IMPLICIT = 4
+} smtpc_tls_policy;
+
+/**
+ * Use `cfg` for this client's TLS (a reference is kept). NULL returns to a private default
+ * configuration. Takes effect at the next connect or STARTTLS.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client).
+ */
+SMTPC_API smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_tls_config *cfg);
+
+/**
+ * Set when TLS is used, for connect (SMTPC_TLS_IMPLICIT) and for the high-level calls that say
+ * hello on their own (smtpc_client_ehlo_or_helo_if_needed(), smtpc_client_sendmail(), ...). With
+ * SMTPC_TLS_REQUIRED (or AUTO to a remote peer), MAIL, RCPT and DATA are also refused with
+ * SMTPC_ETLS_REQUIRED on a connection that is not encrypted.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client or unknown policy).
+ */
+SMTPC_API smtpc_status smtpc_client_set_tls_policy(smtpc_client *client, smtpc_tls_policy policy);
+
+/**
+ * The name to send as SNI and to verify the certificate against, when it differs from the host
+ * given to connect (e.g. connecting to an address or a Unix socket). NULL or "" to use the host.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client, space or control character); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_set_tls_server_name(smtpc_client *client, const char *name, size_t len);
+
+/**
+ * FOR TESTING ONLY: accept any certificate from the server on this client. The connection is
+ * encrypted but not authenticated, so a man in the middle can read everything; AUTH treats it as
+ * plaintext. Off by default; never turn it on in production code.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client).
+ */
+SMTPC_API smtpc_status smtpc_client_set_tls_insecure_skip_verify_for_testing(smtpc_client *client, int enabled);
+
+/**
+ * Send STARTTLS and run the TLS handshake (RFC 3207, smtplib's starttls()). Sends EHLO first when
+ * no HELO/EHLO was answered on this connection. Afterwards all state learnt before TLS (EHLO reply,
+ * features, HELO reply) is forgotten; the next high-level call, or the caller, sends EHLO again.
+ * If the server sends anything after its 220 reply, even part of a line, nothing more is sent and the
+ * connection is closed (response-injection defence); commands are never pipelined past STARTTLS.
+ * @return SMTPC_OK; SMTPC_ENOTCONN; SMTPC_ESTATE (already encrypted); SMTPC_ENOTSUPPORTED (STARTTLS
+ *         not offered); SMTPC_EHELO; SMTPC_EREPLY (refused; reply kept, connection still open);
+ *         SMTPC_ECLOSING; SMTPC_EPROTOCOL (data after the 220 reply); SMTPC_ETLS; SMTPC_ETLS_VERIFY;
+ *         SMTPC_ETIMEOUT; SMTPC_EDISCONNECTED; SMTPC_EIO; SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_starttls(smtpc_client *client);
+
+/** 1 when the connection is encrypted, else 0. */
+SMTPC_API int smtpc_client_tls_active(const smtpc_client *client);
+
+/**
+ * 1 when the connection is encrypted and the server's certificate and name were verified, else 0.
+ */
+SMTPC_API int smtpc_client_tls_verified(const smtpc_client *client);
+
+/**
+ * Facts about the TLS connection as NUL-terminated strings, "" when not encrypted. Borrowed; valid
+ * until the connection is closed. `smtpc_client_tls_version`: "TLSv1.3"; `smtpc_client_tls_cipher`:
+ * "TLS_AES_256_GCM_SHA384"; `smtpc_client_tls_peer_subject`: the certificate subject in OpenSSL's
+ * one-line RFC 2253 form; `smtpc_client_tls_peer_fingerprint`: SHA-256 of the DER certificate as
+ * 64 lower-case hex digits.
+ */
+SMTPC_API const char *smtpc_client_tls_version(const smtpc_client *client);
+SMTPC_API const char *smtpc_client_tls_cipher(const smtpc_client *client);
+SMTPC_API const char *smtpc_client_tls_peer_subject(const smtpc_client *client);
+SMTPC_API const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *client);
+
+/**
+ * The certificate verification result of the last handshake: 0 when verified (or never tried),
+ * else OpenSSL's X509_V_ERR_* code (e.g. 10 expired, 18 self-signed, 20 unknown issuer, 62 host name
+ * mismatch). smtpc_client_errmsg() has the matching text after an SMTPC_ETLS_VERIFY.
+ */
+SMTPC_API long smtpc_client_tls_verify_result(const smtpc_client *client);
 
 #ifdef __cplusplus
 }

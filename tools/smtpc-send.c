@@ -16,10 +16,17 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: smtpc-send [--server URL] [-f FROM] [--helo NAME] [--timeout SECONDS] [--trace]\n"
-            "                  [--no-pipelining] RECIPIENT...\n"
+            "                  [--no-pipelining] [TLS options] RECIPIENT...\n"
             "Reads a message on standard input and sends it to each RECIPIENT.\n"
-            "  --server URL   smtp://host[:port] (default smtp://localhost), lmtp://host[:port],\n"
-            "                 or lmtp:///absolute/path/to/socket\n"
+            "  --server URL   smtp://host[:port] (default smtp://localhost), smtps://host[:port] (implicit\n"
+            "                 TLS, default port 465), lmtp://host[:port], or lmtp:///absolute/path/to/socket\n"
+            "  --starttls=required|opportunistic|off\n"
+            "                 default: required, except opportunistic to a server on this machine\n"
+            "  --cafile FILE  trust the CA certificates in FILE (PEM) instead of the system store\n"
+            "  --capath DIR   trust the CA certificates in DIR (hashed names) instead of the system store\n"
+            "  --cert FILE    client certificate (PEM); --key FILE its key if not in the same file;\n"
+            "                 --key-password-file FILE the key's pass phrase\n"
+            "  --tls-min 1.2|1.3  lowest TLS version accepted (default 1.2)\n"
             "  -f FROM        envelope sender (default: the null sender <>)\n"
             "  --helo NAME    name sent with EHLO/LHLO (default: this host's name)\n"
             "  --timeout S    per-command timeout in seconds (default 300)\n"
@@ -49,10 +56,15 @@ static int read_stdin(char *buf, size_t cap, size_t *len, void *userdata) {
 }
 
 /* Splits URL into protocol and the host string smtpc_client_connect() takes. */
-static int parse_url(const char *url, smtpc_protocol *protocol, const char **host) {
+static int parse_url(const char *url, smtpc_protocol *protocol, const char **host, int *implicit_tls) {
+    *implicit_tls = 0;
     if (strncmp(url, "smtp://", 7) == 0) {
         *protocol = SMTPC_PROTOCOL_SMTP;
         *host = url + 7;
+    } else if (strncmp(url, "smtps://", 8) == 0) {
+        *protocol = SMTPC_PROTOCOL_SMTP;
+        *host = url + 8;
+        *implicit_tls = 1;
     } else if (strncmp(url, "lmtp://", 7) == 0) {
         *protocol = SMTPC_PROTOCOL_LMTP;
         *host = url + 7;
@@ -62,6 +74,23 @@ static int parse_url(const char *url, smtpc_protocol *protocol, const char **hos
     if (**host == '\0') return -1;
     if (*protocol == SMTPC_PROTOCOL_SMTP && **host == '/') return -1; /* sockets only for LMTP URLs */
     return 0;
+}
+
+/* Reads the first line of a file (a pass phrase) into buf. */
+static int read_secret(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    size_t n;
+    if (!f) return -1;
+    n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int tls_fail(smtpc_tls_config *cfg, const char *what) {
+    fprintf(stderr, "smtpc-send: %s: %s\n", what, smtpc_tls_config_errmsg(cfg));
+    return 2;
 }
 
 static int fail(smtpc_client *client, const char *what, smtpc_status st) {
@@ -75,6 +104,10 @@ static void print_reply(const char *label, const smtpc_reply *r) {
 
 int main(int argc, char **argv) {
     const char *url = "smtp://localhost", *from = "", *helo = NULL, *host = NULL;
+    const char *cafile = NULL, *capath = NULL, *cert = NULL, *key = NULL, *key_pw_file = NULL, *tls_min = NULL;
+    const char *starttls = NULL;
+    int implicit_tls = 0;
+    smtpc_tls_config *tls = NULL;
     unsigned long timeout_s = 300;
     int tracing = 0, pipelining = 1, i, first_rcpt = 0, exit_code = 0;
     smtpc_protocol protocol = SMTPC_PROTOCOL_SMTP;
@@ -95,7 +128,14 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "smtpc-send: invalid --timeout\n");
                 return 2;
             }
-        } else if (strcmp(a, "--trace") == 0) tracing = 1;
+        } else if (strncmp(a, "--starttls=", 11) == 0) starttls = a + 11;
+        else if (strcmp(a, "--cafile") == 0 && i + 1 < argc) cafile = argv[++i];
+        else if (strcmp(a, "--capath") == 0 && i + 1 < argc) capath = argv[++i];
+        else if (strcmp(a, "--cert") == 0 && i + 1 < argc) cert = argv[++i];
+        else if (strcmp(a, "--key") == 0 && i + 1 < argc) key = argv[++i];
+        else if (strcmp(a, "--key-password-file") == 0 && i + 1 < argc) key_pw_file = argv[++i];
+        else if (strcmp(a, "--tls-min") == 0 && i + 1 < argc) tls_min = argv[++i];
+        else if (strcmp(a, "--trace") == 0) tracing = 1;
         else if (strcmp(a, "--no-pipelining") == 0) pipelining = 0;
         else if (strcmp(a, "--version") == 0) {
             printf("smtpc-send %s\n", smtpc_version());
@@ -120,7 +160,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (parse_url(url, &protocol, &host) != 0) {
+    if (parse_url(url, &protocol, &host, &implicit_tls) != 0) {
         fprintf(stderr, "smtpc-send: unsupported server URL %s\n", url);
         return 2;
     }
@@ -129,6 +169,65 @@ int main(int argc, char **argv) {
         fprintf(stderr, "smtpc-send: out of memory\n");
         smtpc_envelope_free(env);
         return 3;
+    }
+    if (starttls) {
+        smtpc_tls_policy policy;
+        if (strcmp(starttls, "required") == 0) policy = SMTPC_TLS_REQUIRED;
+        else if (strcmp(starttls, "opportunistic") == 0) policy = SMTPC_TLS_OPPORTUNISTIC;
+        else if (strcmp(starttls, "off") == 0) policy = SMTPC_TLS_NONE;
+        else {
+            fprintf(stderr, "smtpc-send: --starttls takes required, opportunistic or off\n");
+            exit_code = 2;
+            goto out;
+        }
+        if (implicit_tls) {
+            fprintf(stderr, "smtpc-send: --starttls does not apply to smtps:// (TLS from the start)\n");
+            exit_code = 2;
+            goto out;
+        }
+        smtpc_client_set_tls_policy(client, policy);
+    }
+    if (implicit_tls) smtpc_client_set_tls_policy(client, SMTPC_TLS_IMPLICIT);
+    if (cafile || capath || cert || tls_min) {
+        if (smtpc_tls_config_new(&tls) != SMTPC_OK) {
+            fprintf(stderr, "smtpc-send: cannot set up TLS\n");
+            exit_code = 3;
+            goto out;
+        }
+        if (cafile && smtpc_tls_config_set_ca_file(tls, cafile, SMTPC_NTS) != SMTPC_OK) {
+            exit_code = tls_fail(tls, "--cafile");
+            goto out;
+        }
+        if (capath && smtpc_tls_config_set_ca_path(tls, capath, SMTPC_NTS) != SMTPC_OK) {
+            exit_code = tls_fail(tls, "--capath");
+            goto out;
+        }
+        if (cert) {
+            char pw[1024] = "";
+            smtpc_status cst;
+            if (key_pw_file && read_secret(key_pw_file, pw, sizeof pw) != 0) {
+                fprintf(stderr, "smtpc-send: cannot read %s\n", key_pw_file);
+                exit_code = 2;
+                goto out;
+            }
+            cst = smtpc_tls_config_set_client_cert(tls, cert, SMTPC_NTS, key, SMTPC_NTS, key_pw_file ? pw : NULL,
+                                                   SMTPC_NTS);
+            memset(pw, 0, sizeof pw);
+            if (cst != SMTPC_OK) {
+                exit_code = tls_fail(tls, "--cert");
+                goto out;
+            }
+        }
+        if (tls_min) {
+            smtpc_tls_version v = strcmp(tls_min, "1.3") == 0 ? SMTPC_TLS_VERSION_1_3 : SMTPC_TLS_VERSION_1_2;
+            if (strcmp(tls_min, "1.2") != 0 && strcmp(tls_min, "1.3") != 0) {
+                fprintf(stderr, "smtpc-send: --tls-min takes 1.2 or 1.3\n");
+                exit_code = 2;
+                goto out;
+            }
+            smtpc_tls_config_set_min_version(tls, v);
+        }
+        smtpc_client_set_tls_config(client, tls);
     }
     if (smtpc_envelope_set_sender(env, from, SMTPC_NTS) != SMTPC_OK) {
         fprintf(stderr, "smtpc-send: invalid sender address\n");
@@ -188,6 +287,7 @@ int main(int argc, char **argv) {
     if (smtpc_client_is_connected(client)) smtpc_client_quit(client);
 
 out:
+    smtpc_tls_config_free(tls);
     smtpc_client_free(client);
     smtpc_envelope_free(env);
     return exit_code;

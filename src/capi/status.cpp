@@ -36,6 +36,9 @@ constexpr StatusInfo kStatuses[] = {
     {SMTPC_ENOTSUPPORTED, "SMTPC_ENOTSUPPORTED", "server does not support the requested extension"},
     {SMTPC_EAUTH, "SMTPC_EAUTH", "authentication failed"},
     {SMTPC_EUSER, "SMTPC_EUSER", "aborted by a callback"},
+    {SMTPC_ETLS, "SMTPC_ETLS", "TLS failure"},
+    {SMTPC_ETLS_VERIFY, "SMTPC_ETLS_VERIFY", "server certificate verification failed"},
+    {SMTPC_ETLS_REQUIRED, "SMTPC_ETLS_REQUIRED", "TLS is required but not available"},
 };
 
 const StatusInfo *find_status(smtpc_status code) {

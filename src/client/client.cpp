@@ -99,7 +99,47 @@ void Client::drop_connection() {
         stream_.reset();
         info("connection closed");
     }
+    tls_facts_.reset();
     engine_.end_connection();
+}
+
+smtpc_status Client::set_tls_server_name(std::string_view name) {
+    if (!name.empty())
+        if (Check c = check_hostname(name); !c) return record(c);
+    tls_server_name_.assign(name);
+    return record(SMTPC_OK);
+}
+
+std::shared_ptr<TlsConfig> Client::tls_config() {
+    if (!tls_config_) {
+        std::string error;
+        tls_config_ = TlsConfig::create(error);
+        if (!tls_config_) record(SMTPC_ETLS, "cannot set up TLS: " + error);
+    }
+    return tls_config_;
+}
+
+// Replaces the plain stream by a TLS stream over it. On failure the connection is closed.
+smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
+    std::shared_ptr<TlsConfig> cfg = tls_config();
+    if (!cfg) {
+        drop_connection();
+        return status_;
+    }
+    const std::string &name = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
+    info("TLS handshake" + (name.empty() ? std::string() : " with " + name));
+    HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, tls_skip_verify_, deadline);
+    tls_verify_result_ = hs.facts.verify_result;
+    if (hs.status != SMTPC_OK) {
+        stream_ = std::move(hs.inner);
+        drop_connection();
+        return record(hs.status, hs.message);
+    }
+    stream_ = std::move(hs.stream);
+    tls_facts_ = std::make_unique<TlsFacts>(std::move(hs.facts));
+    info("TLS established: " + tls_facts_->version + " " + tls_facts_->cipher +
+         (tls_facts_->verified ? ", certificate verified" : ", certificate NOT verified"));
+    return record(SMTPC_OK);
 }
 
 smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
@@ -115,8 +155,12 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     if (spec.host.front() != '/' && !split_host_port(spec.host, spec.port))
         return record(Check::invalid("nonnumeric or out-of-range port in host"));
     if (spec.host.empty()) return record(Check::invalid("empty host"));
-    if (spec.port == 0)
-        spec.port = engine_.protocol() == SMTPC_PROTOCOL_LMTP ? SMTPC_LMTP_PORT : SMTPC_SMTP_PORT;
+    if (spec.port == 0) {
+        if (tls_policy_ == SMTPC_TLS_IMPLICIT && engine_.protocol() == SMTPC_PROTOCOL_SMTP) spec.port = 465;
+        else spec.port = engine_.protocol() == SMTPC_PROTOCOL_LMTP ? SMTPC_LMTP_PORT : SMTPC_SMTP_PORT;
+    }
+    bool implicit = tls_policy_ == SMTPC_TLS_IMPLICIT || (tls_policy_ == SMTPC_TLS_AUTO && spec.port == 465 &&
+                                                         spec.host.front() != '/');
     spec.source_host = source_host_;
     spec.source_port = source_port_;
 
@@ -126,7 +170,12 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     ConnectResult cr = connect_socket(spec, deadline);
     if (cr.status != SMTPC_OK) return record(cr.status, cr.message, cr.os_error);
     stream_ = std::move(cr.stream);
+    connected_host_ = spec.host.front() == '/' ? std::string() : spec.host;
+    starttls_refused_ = false;
+    tls_verify_result_ = 0;
     info("connected");
+    if (implicit)
+        if (smtpc_status st = start_tls_on_stream(deadline); st != SMTPC_OK) return st;
     engine_.begin_connection();
     return pump(nullptr, &deadline);
 }
@@ -269,6 +318,73 @@ smtpc_status Client::ehlo(std::string_view name) {
 }
 
 smtpc_status Client::ehlo_or_helo_if_needed() {
+    if (smtpc_status st = hello_if_needed(); st != SMTPC_OK) {
+        if (st == SMTPC_EHELO && tls_required_now()) {
+            drop_connection();
+            return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused EHLO, so STARTTLS "
+                                               "cannot be negotiated; " + errmsg_);
+        }
+        return st;
+    }
+    return apply_tls_policy();
+}
+
+bool Client::tls_required_now() const {
+    if (tls_active()) return false;
+    if (tls_policy_ == SMTPC_TLS_REQUIRED || tls_policy_ == SMTPC_TLS_IMPLICIT) return true;
+    return tls_policy_ == SMTPC_TLS_AUTO && stream_ && !stream_->peer_is_local();
+}
+
+smtpc_status Client::tls_required_guard() {
+    if (!stream_ || !tls_required_now()) return SMTPC_OK;
+    return record(SMTPC_ETLS_REQUIRED, "TLS is required and the connection is not encrypted; "
+                                       "call starttls or ehlo_or_helo_if_needed first");
+}
+
+// Upgrades the connection as the TLS policy says, then says hello again over TLS.
+smtpc_status Client::apply_tls_policy() {
+    if (tls_active() || tls_policy_ == SMTPC_TLS_NONE) return record(SMTPC_OK);
+    bool required = tls_required_now();
+    if (!engine_.does_esmtp() || !engine_.features().has("starttls")) {
+        if (!required) return record(SMTPC_OK);
+        drop_connection();
+        return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server does not offer STARTTLS");
+    }
+    if (starttls_refused_) return record(SMTPC_OK);
+    smtpc_status st = starttls();
+    if (st == SMTPC_EREPLY || st == SMTPC_ECLOSING) {
+        if (!required && st == SMTPC_EREPLY) {  // opportunistic: go on in plaintext, and do not ask again
+            starttls_refused_ = true;
+            return record(SMTPC_OK);
+        }
+        drop_connection();
+        return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused STARTTLS: " + errmsg_);
+    }
+    if (st != SMTPC_OK) return st;
+    return hello_if_needed();
+}
+
+smtpc_status Client::starttls() {
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    if (tls_active()) return record(SMTPC_ESTATE, "the connection is already encrypted");
+    if (smtpc_status st = hello_if_needed(); st != SMTPC_OK) return st;
+    if (!engine_.does_esmtp() || !engine_.features().has("starttls"))
+        return record(SMTPC_ENOTSUPPORTED, "STARTTLS extension not supported by the server");
+    if (smtpc_status st = run(engine_.begin_command(Cmd::StartTls, "STARTTLS\r\n")); st != SMTPC_OK) return st;
+    // Anything the server sent after its 220 would be taken as coming over TLS: refuse it
+    // (CVE-2011-0411 class). Data in the same read as the reply was already refused by the engine.
+    if (int idle = stream_->peek_idle(); idle != 0) {
+        drop_connection();
+        if (idle < 0) return record(SMTPC_EDISCONNECTED, "connection closed by the server after its reply to STARTTLS");
+        return record(SMTPC_EPROTOCOL, "the server sent data after its reply to STARTTLS (response injection?); "
+                                       "connection closed");
+    }
+    if (smtpc_status st = start_tls_on_stream(Deadline::after_ms(command_timeout_ms_)); st != SMTPC_OK) return st;
+    engine_.end_connection();  // RFC 3207 4.2: forget everything learnt before TLS
+    return record(SMTPC_OK);
+}
+
+smtpc_status Client::hello_if_needed() {
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
     if (engine_.helo_reply() || engine_.ehlo_reply()) return record(SMTPC_OK);
     smtpc_status st = ehlo({});
@@ -287,6 +403,7 @@ smtpc_status Client::docmd(std::string_view cmd, std::string_view args) {
 }
 
 smtpc_status Client::mail(std::string_view addr, std::string_view options) {
+    if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     Address a;
     if (Check c = parse_address(addr, true, a); !c) return record(c);
     std::vector<std::string> opts;
@@ -298,6 +415,7 @@ smtpc_status Client::mail(std::string_view addr, std::string_view options) {
 }
 
 smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
+    if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     Address a;
     if (Check c = parse_address(addr, false, a); !c) return record(c);
     std::vector<std::string> opts;
@@ -310,6 +428,7 @@ smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
 }
 
 smtpc_status Client::data(std::string_view msg) {
+    if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     BodySource body{msg, nullptr, nullptr};
     return run(engine_.begin_data(), &body);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "../proto/engine.hpp"
+#include "../tls/tls_stream.hpp"
 #include "../transport/socket.hpp"
 
 #include <memory>
@@ -36,6 +37,16 @@ public:
     smtpc_status set_source_address(std::string_view host, std::uint16_t port);
     void set_pipelining(bool on) { pipelining_ = on; }
     smtpc_status set_trace(int level, smtpc_trace_fn fn, void *userdata);
+    void set_tls_config(std::shared_ptr<TlsConfig> cfg) { tls_config_ = std::move(cfg); }
+    void set_tls_policy(smtpc_tls_policy p) { tls_policy_ = p; }
+    smtpc_status set_tls_server_name(std::string_view name);
+    void set_tls_skip_verify(bool on) { tls_skip_verify_ = on; }
+
+    // --- TLS
+    smtpc_status starttls();
+    bool tls_active() const { return tls_facts_ != nullptr; }
+    const TlsFacts *tls_facts() const { return tls_facts_.get(); }
+    long tls_verify_result() const { return tls_verify_result_; }
 
     // --- connection
     smtpc_status connect(std::string_view host, std::uint16_t port);
@@ -68,6 +79,12 @@ private:
     void trace(smtpc_trace_kind kind, std::string_view text) override;
     void info(const std::string &text) { trace(SMTPC_TRACE_INFO, text); }
     smtpc_status ready_for_command();
+    smtpc_status hello_if_needed();
+    smtpc_status apply_tls_policy();
+    smtpc_status tls_required_guard();
+    bool tls_required_now() const;
+    smtpc_status start_tls_on_stream(const Deadline &deadline);
+    std::shared_ptr<TlsConfig> tls_config();
     smtpc_status run(const Check &started, BodySource *body = nullptr);
     smtpc_status pump(BodySource *body, const Deadline *fixed);
     void read_some(const Deadline &deadline);
@@ -92,6 +109,15 @@ private:
     int trace_level_ = 0;
     smtpc_trace_fn trace_fn_ = nullptr;
     void *trace_userdata_ = nullptr;
+
+    std::shared_ptr<TlsConfig> tls_config_;
+    smtpc_tls_policy tls_policy_ = SMTPC_TLS_AUTO;
+    std::string tls_server_name_;
+    bool tls_skip_verify_ = false;
+    std::string connected_host_;  // host given to connect, for SNI and certificate checks
+    std::unique_ptr<TlsFacts> tls_facts_;
+    long tls_verify_result_ = 0;
+    bool starttls_refused_ = false;  // opportunistic policy: the server refused STARTTLS on this connection
 };
 
 // This machine's fully qualified name, or "[a.b.c.d]" when it has none (smtplib's rule).

@@ -29,7 +29,7 @@ protected:
     ~TraceSink() = default;
 };
 
-enum class Cmd : std::uint8_t { Greeting, Helo, Ehlo, Mail, Rcpt, Data, DataEnd, Rset, Quit, Other };
+enum class Cmd : std::uint8_t { Greeting, Helo, Ehlo, StartTls, Mail, Rcpt, Data, DataEnd, Rset, Quit, Other };
 
 class Engine {
 public:

@@ -105,6 +105,8 @@ public:
         return is_loopback(ss);
     }
 
+    int native_handle() const override { return fd_; }
+
     void close() override {
         if (fd_ >= 0) {
             ::close(fd_);

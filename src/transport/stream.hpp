@@ -34,7 +34,10 @@ public:
     virtual int peek_idle() = 0;
     // True when the peer is on this machine (loopback address or Unix socket), from the socket itself.
     virtual bool peer_is_local() const = 0;
+    // Shut the stream down in an orderly way where the protocol has one (TLS close_notify), then close.
     virtual void close() = 0;
+    // The socket's file descriptor, for a TLS layer to run on; -1 once closed.
+    virtual int native_handle() const = 0;
 };
 
 }  // namespace smtpc::detail

@@ -1,0 +1,171 @@
+// C facade: TLS configurations and the client's TLS calls.
+#include "guard.hpp"
+
+#include <openssl/crypto.h>
+
+using namespace smtpc::detail;
+
+struct smtpc_tls_config {
+    std::shared_ptr<TlsConfig> ref;
+};
+
+namespace {
+
+// A path argument: non-empty, no NUL inside (it goes to C functions that stop at NUL).
+bool path_arg(const char *p, size_t len, std::string &out) {
+    std::string_view v;
+    if (!p || !to_view(p, len, v) || v.empty() || v.find('\0') != std::string_view::npos) return false;
+    out.assign(v);
+    return true;
+}
+
+template <class F> smtpc_status cfg_call(smtpc_tls_config *cfg, F &&f) {
+    if (!cfg) return SMTPC_EINVAL;
+    return guarded(nullptr, [&] { return f(*cfg->ref); });
+}
+
+const TlsFacts *facts(const smtpc_client *c) { return c ? c->impl.tls_facts() : nullptr; }
+
+}  // namespace
+
+extern "C" {
+
+smtpc_status smtpc_tls_config_new(smtpc_tls_config **out) {
+    if (!out) return SMTPC_EINVAL;
+    *out = nullptr;
+    return guarded(nullptr, [&] {
+        std::string error;
+        std::shared_ptr<TlsConfig> cfg = TlsConfig::create(error);
+        if (!cfg) return SMTPC_ETLS;
+        *out = new smtpc_tls_config{std::move(cfg)};
+        return SMTPC_OK;
+    });
+}
+
+void smtpc_tls_config_free(smtpc_tls_config *cfg) { delete cfg; }
+
+const char *smtpc_tls_config_errmsg(const smtpc_tls_config *cfg) { return cfg ? cfg->ref->error().c_str() : ""; }
+
+smtpc_status smtpc_tls_config_set_ca_file(smtpc_tls_config *cfg, const char *path, size_t len) {
+    std::string p;
+    if (!path_arg(path, len, p)) return SMTPC_EINVAL;
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ca_file(p); });
+}
+
+smtpc_status smtpc_tls_config_set_ca_path(smtpc_tls_config *cfg, const char *path, size_t len) {
+    std::string p;
+    if (!path_arg(path, len, p)) return SMTPC_EINVAL;
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ca_path(p); });
+}
+
+smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned char *der, size_t len) {
+    if (!der || len == 0 || len > 1024 * 1024) return SMTPC_EINVAL;
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.add_ca_der(der, len); });
+}
+
+smtpc_status smtpc_tls_config_set_client_cert(smtpc_tls_config *cfg, const char *cert_path, size_t cert_len,
+                                              const char *key_path, size_t key_len, const char *password,
+                                              size_t password_len) {
+    std::string cert, key;
+    std::string_view k, pw;
+    if (!path_arg(cert_path, cert_len, cert) || !to_view(key_path, key_len, k) || !to_view(password, password_len, pw))
+        return SMTPC_EINVAL;
+    if (k.find('\0') != std::string_view::npos) return SMTPC_EINVAL;
+    key.assign(k);
+    return cfg_call(cfg, [&](TlsConfig &c) {
+        std::string secret(pw);
+        smtpc_status st = c.set_client_cert(cert, key, secret);
+        if (!secret.empty()) OPENSSL_cleanse(&secret[0], secret.size());
+        return st;
+    });
+}
+
+smtpc_status smtpc_tls_config_set_verify_peer(smtpc_tls_config *cfg, int enabled) {
+    return cfg_call(cfg, [&](TlsConfig &c) {
+        c.set_verify_peer(enabled != 0);
+        return SMTPC_OK;
+    });
+}
+
+smtpc_status smtpc_tls_config_set_verify_hostname(smtpc_tls_config *cfg, int enabled) {
+    return cfg_call(cfg, [&](TlsConfig &c) {
+        c.set_verify_hostname(enabled != 0);
+        return SMTPC_OK;
+    });
+}
+
+smtpc_status smtpc_tls_config_set_min_version(smtpc_tls_config *cfg, smtpc_tls_version version) {
+    if (version != SMTPC_TLS_VERSION_1_2 && version != SMTPC_TLS_VERSION_1_3) return SMTPC_EINVAL;
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_min_version(version); });
+}
+
+smtpc_status smtpc_tls_config_set_ciphers(smtpc_tls_config *cfg, const char *list, size_t len) {
+    std::string l;
+    if (!path_arg(list, len, l)) return SMTPC_EINVAL;
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ciphers(l); });
+}
+
+smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_tls_config *cfg) {
+    if (!client) return SMTPC_EINVAL;
+    client->impl.set_tls_config(cfg ? cfg->ref : nullptr);
+    return client->impl.record(SMTPC_OK);
+}
+
+smtpc_status smtpc_client_set_tls_policy(smtpc_client *client, smtpc_tls_policy policy) {
+    if (!client) return SMTPC_EINVAL;
+    if (policy < SMTPC_TLS_AUTO || policy > SMTPC_TLS_IMPLICIT)
+        return client->impl.record(SMTPC_EINVAL, "unknown TLS policy");
+    client->impl.set_tls_policy(policy);
+    return client->impl.record(SMTPC_OK);
+}
+
+smtpc_status smtpc_client_set_tls_server_name(smtpc_client *client, const char *name, size_t len) {
+    if (!client) return SMTPC_EINVAL;
+    std::string_view v;
+    if (!to_view(name, len, v)) return client->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
+    return guarded(client, [&] { return client->impl.set_tls_server_name(v); });
+}
+
+smtpc_status smtpc_client_set_tls_insecure_skip_verify_for_testing(smtpc_client *client, int enabled) {
+    if (!client) return SMTPC_EINVAL;
+    client->impl.set_tls_skip_verify(enabled != 0);
+    return client->impl.record(SMTPC_OK);
+}
+
+smtpc_status smtpc_client_starttls(smtpc_client *client) {
+    if (!client) return SMTPC_EINVAL;
+    return guarded(client, [&] { return client->impl.starttls(); });
+}
+
+int smtpc_client_tls_active(const smtpc_client *client) { return facts(client) ? 1 : 0; }
+
+int smtpc_client_tls_verified(const smtpc_client *client) {
+    const TlsFacts *f = facts(client);
+    return f && f->verified ? 1 : 0;
+}
+
+const char *smtpc_client_tls_version(const smtpc_client *client) {
+    const TlsFacts *f = facts(client);
+    return f ? f->version.c_str() : "";
+}
+
+const char *smtpc_client_tls_cipher(const smtpc_client *client) {
+    const TlsFacts *f = facts(client);
+    return f ? f->cipher.c_str() : "";
+}
+
+const char *smtpc_client_tls_peer_subject(const smtpc_client *client) {
+    const TlsFacts *f = facts(client);
+    return f ? f->peer_subject.c_str() : "";
+}
+
+const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *client) {
+    const TlsFacts *f = facts(client);
+    return f ? f->peer_fingerprint.c_str() : "";
+}
+
+long smtpc_client_tls_verify_result(const smtpc_client *client) {
+    return client ? client->impl.tls_verify_result() : 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,260 @@
+#include "tls_stream.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <climits>
+#include <poll.h>
+
+namespace smtpc::detail {
+
+namespace {
+
+// poll() for the direction OpenSSL asked for; 1 ready, 0 deadline passed, -1 error.
+int wait_for(int fd, int ssl_error, const Deadline &deadline) {
+    short events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+    for (;;) {
+        pollfd p{fd, events, 0};
+        int n = ::poll(&p, 1, deadline.poll_timeout());
+        if (n > 0) return 1;
+        if (n == 0) {
+            if (deadline.expired()) return 0;
+            continue;
+        }
+        if (errno != EINTR) return -1;
+    }
+}
+
+bool is_ip_literal(const std::string &name) {
+    unsigned char buf[16];
+    return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
+}
+
+std::string hex(const unsigned char *p, unsigned n) {
+    static const char digits[] = "0123456789abcdef";
+    std::string s;
+    s.reserve(n * 2);
+    for (unsigned i = 0; i < n; ++i) {
+        s.push_back(digits[p[i] >> 4]);
+        s.push_back(digits[p[i] & 15]);
+    }
+    return s;
+}
+
+TlsFacts read_facts(SSL *ssl, bool verified) {
+    TlsFacts f;
+    f.verified = verified;
+    f.verify_result = SSL_get_verify_result(ssl);
+    f.version = SSL_get_version(ssl);
+    const char *cipher = SSL_get_cipher_name(ssl);
+    f.cipher = cipher ? cipher : "";
+    X509 *cert = SSL_get1_peer_certificate(ssl);
+    if (cert) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+            char *data = nullptr;
+            long len = BIO_get_mem_data(bio, &data);
+            if (data && len > 0) f.peer_subject.assign(data, static_cast<std::size_t>(len));
+        }
+        BIO_free(bio);
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int md_len = 0;
+        if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) f.peer_fingerprint = hex(md, md_len);
+        X509_free(cert);
+    }
+    return f;
+}
+
+class TlsStream final : public Stream {
+public:
+    TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config, SSL *ssl)
+        : inner_(std::move(inner)), config_(std::move(config)), ssl_(ssl) {}
+    ~TlsStream() override { close(); }
+
+    IoResult read(char *buf, std::size_t cap, const Deadline &deadline) override {
+        int want = static_cast<int>(cap > INT_MAX ? INT_MAX : cap);
+        for (;;) {
+            ERR_clear_error();
+            int n = SSL_read(ssl_, buf, want);
+            if (n > 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
+            int e = SSL_get_error(ssl_, n);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                int w = wait_for(native_handle(), e, deadline);
+                if (w == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
+                if (w < 0) return {SMTPC_EIO, 0, errno, "poll failed"};
+                continue;
+            }
+            return failure(e, n, "TLS read");
+        }
+    }
+
+    IoResult write(const char *buf, std::size_t len, const Deadline &deadline, bool also_readable,
+                   bool &readable) override {
+        readable = false;
+        // A write OpenSSL could not finish must be retried with the same length (the buffer may move).
+        std::size_t n = retry_len_ ? retry_len_ : (len > 65536 ? 65536 : len);
+        if (n > len) n = len;
+        for (;;) {
+            ERR_clear_error();
+            int w = SSL_write(ssl_, buf, static_cast<int>(n));
+            if (w > 0) {
+                retry_len_ = 0;
+                return {SMTPC_OK, static_cast<std::size_t>(w), 0, {}};
+            }
+            int e = SSL_get_error(ssl_, w);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                retry_len_ = 0;
+                return failure(e, w, "TLS write");
+            }
+            retry_len_ = n;
+            short events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+            if (also_readable) events = static_cast<short>(events | POLLIN);
+            for (;;) {
+                pollfd p{native_handle(), events, 0};
+                int r = ::poll(&p, 1, deadline.poll_timeout());
+                if (r > 0) {
+                    if (also_readable && e == SSL_ERROR_WANT_WRITE && (p.revents & POLLIN) && !(p.revents & POLLOUT)) {
+                        readable = true;
+                        return {SMTPC_OK, 0, 0, {}};
+                    }
+                    break;
+                }
+                if (r == 0 && deadline.expired())
+                    return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
+                if (r < 0 && errno != EINTR) return {SMTPC_EIO, 0, errno, "poll failed"};
+            }
+        }
+    }
+
+    int peek_idle() override {
+        if (SSL_pending(ssl_) > 0) return 1;
+        int s = inner_->peek_idle();
+        if (s <= 0) return s;
+        // Bytes on the socket may be a record without application data (a TLS 1.3 session ticket):
+        // let OpenSSL look.
+        char c;
+        ERR_clear_error();
+        int n = SSL_peek(ssl_, &c, 1);
+        if (n > 0) return 1;
+        int e = SSL_get_error(ssl_, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+        ERR_clear_error();
+        return -1;
+    }
+
+    bool peer_is_local() const override { return inner_->peer_is_local(); }
+    int native_handle() const override { return inner_ ? inner_->native_handle() : -1; }
+
+    void close() override {
+        if (ssl_) {
+            ERR_clear_error();
+            SSL_shutdown(ssl_);  // send close_notify; the peer's is not waited for
+            ERR_clear_error();
+            SSL_free(ssl_);
+            ssl_ = nullptr;
+        }
+        if (inner_) inner_->close();
+    }
+
+private:
+    IoResult failure(int e, int rc, const char *what) {
+        if (e == SSL_ERROR_ZERO_RETURN) return {SMTPC_OK, 0, 0, {}};  // close_notify: a clean end
+        if (e == SSL_ERROR_SYSCALL) {
+            int err = errno;
+            ERR_clear_error();
+            if (rc == 0 || err == 0)
+                return {SMTPC_EDISCONNECTED, 0, 0, "connection closed by the server without TLS close_notify"};
+            if (err == ECONNRESET || err == EPIPE)
+                return {SMTPC_EDISCONNECTED, 0, err, "connection reset by the server"};
+            return {SMTPC_EIO, 0, err, std::string(what) + " failed"};
+        }
+        unsigned long code = ERR_peek_error();
+        if (ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+            ERR_clear_error();
+            return {SMTPC_EDISCONNECTED, 0, 0, "connection closed by the server without TLS close_notify"};
+        }
+        return {SMTPC_ETLS, 0, 0, std::string(what) + " failed: " + openssl_error_text("TLS error")};
+    }
+
+    std::unique_ptr<Stream> inner_;
+    std::shared_ptr<TlsConfig> config_;  // keeps the SSL_CTX alive as long as the SSL
+    SSL *ssl_;
+    std::size_t retry_len_ = 0;
+};
+
+}  // namespace
+
+HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
+                              const std::string &server_name, bool skip_verify, const Deadline &deadline) {
+    HandshakeResult res;
+    auto fail = [&](smtpc_status st, std::string msg) {
+        res.status = st;
+        res.message = std::move(msg);
+        res.inner = std::move(inner);
+        return std::move(res);
+    };
+    ERR_clear_error();
+    SSL *ssl = SSL_new(config->ctx());
+    if (!ssl) return fail(SMTPC_ENOMEM, "SSL_new: " + openssl_error_text("out of memory"));
+    struct Owner {  // frees the SSL on every early return
+        SSL *p;
+        ~Owner() { SSL_free(p); }
+    } owner{ssl};
+    if (SSL_set_fd(ssl, inner->native_handle()) != 1) return fail(SMTPC_ETLS, openssl_error_text("SSL_set_fd"));
+
+    bool verify = !skip_verify && config->verify_peer();
+    bool check_name = verify && config->verify_hostname();
+    SSL_set_verify(ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    bool ip = is_ip_literal(server_name);
+    if (!ip && !server_name.empty() && SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1)
+        return fail(SMTPC_ETLS, "server name " + server_name + ": " + openssl_error_text("cannot set SNI"));
+    if (check_name) {
+        if (server_name.empty())
+            return fail(SMTPC_ETLS_VERIFY,
+                        "no server name to verify the certificate against (see smtpc_client_set_tls_server_name)");
+        if (ip) {
+            if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str()) != 1)
+                return fail(SMTPC_ETLS, "cannot verify IP address " + server_name);
+        } else {
+            SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            if (SSL_set1_host(ssl, server_name.c_str()) != 1)
+                return fail(SMTPC_ETLS, "cannot verify host name " + server_name);
+        }
+    }
+
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_connect(ssl);
+        if (r == 1) break;
+        int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            int w = wait_for(inner->native_handle(), e, deadline);
+            if (w == 0) return fail(SMTPC_ETIMEOUT, "timed out during the TLS handshake");
+            if (w < 0) return fail(SMTPC_ETLS, "poll failed during the TLS handshake");
+            continue;
+        }
+        long vr = SSL_get_verify_result(ssl);
+        res.facts.verify_result = vr;
+        if (verify && vr != X509_V_OK)
+            return fail(SMTPC_ETLS_VERIFY, std::string("certificate verification failed: ") +
+                                               X509_verify_cert_error_string(vr) + " (X509 error " +
+                                               std::to_string(vr) + ")");
+        if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+            return fail(SMTPC_ETLS, "connection closed by the server during the TLS handshake");
+        return fail(SMTPC_ETLS, "TLS handshake failed: " + openssl_error_text("unknown error"));
+    }
+    if (verify && SSL_get_verify_result(ssl) != X509_V_OK) {  // never trust the handshake result alone
+        long vr = SSL_get_verify_result(ssl);
+        res.facts.verify_result = vr;
+        return fail(SMTPC_ETLS_VERIFY,
+                    std::string("certificate verification failed: ") + X509_verify_cert_error_string(vr));
+    }
+    res.facts = read_facts(ssl, check_name);
+    owner.p = nullptr;
+    res.stream = std::make_unique<TlsStream>(std::move(inner), std::move(config), ssl);
+    return res;
+}
+
+}  // namespace smtpc::detail
