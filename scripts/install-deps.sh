@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building and testing smtpc needs. Fast when all are present
+# (no apt at all); otherwise one `apt-get update`, then one non-interactive install.
+# Postfix is preseeded with "No configuration" so that installing it starts nothing on port 25: the
+# tests run their own private Postfix instances.
+set -euo pipefail
+
+packages=(
+    # build
+    cmake make g++ gcc binutils pkg-config
+    # the library's one runtime dependency
+    libssl-dev openssl
+    # C tests
+    libcmocka-dev
+    # Python binding and its tests, and the Python test servers (Debian's /usr/bin/python3)
+    swig python3 python3-dev python3-pytest python3-aiosmtpd
+    # real-server integration tests
+    postfix sasl2-bin libsasl2-modules
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing+=("$pkg")
+    fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-deps: all ${#packages[@]} packages already installed"
+    exit 0
+fi
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"

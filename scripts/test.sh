@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds smtpc and runs the whole test suite twice:
+#   1. build/       warnings as errors (-DSMTPC_WERROR=ON), every test including the Python binding;
+#   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer (-DSMTPC_SANITIZE=ON), every test
+#                   except the Python binding (label "python": an instrumented extension module needs
+#                   libasan preloaded into the interpreter).
+# Exits non-zero on the first failure. Build directories can be moved with BUILD_DIR/ASAN_BUILD_DIR.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+build_dir=${BUILD_DIR:-build}
+asan_dir=${ASAN_BUILD_DIR:-build-asan}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+bash scripts/install-deps.sh
+
+# Debian's interpreter: it is the one with python3-pytest and python3-aiosmtpd.
+python_args=()
+if [[ -x /usr/bin/python3 ]]; then
+    python_args=(-DPython3_EXECUTABLE=/usr/bin/python3)
+fi
+
+echo "=== [1/2] build with warnings as errors ($build_dir)"
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMTPC_WERROR=ON "${python_args[@]}"
+cmake --build "$build_dir" --parallel "$jobs"
+echo "=== [1/2] ctest ($build_dir)"
+(cd "$build_dir" && ctest --output-on-failure --no-tests=error --timeout 600)
+
+echo "=== [2/2] build with ASan + UBSan ($asan_dir)"
+export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cmake -S . -B "$asan_dir" -DCMAKE_BUILD_TYPE=Debug -DSMTPC_WERROR=ON -DSMTPC_SANITIZE=ON \
+    -DSMTPC_BUILD_PYTHON=OFF "${python_args[@]}"
+cmake --build "$asan_dir" --parallel "$jobs"
+echo "=== [2/2] ctest ($asan_dir)"
+(cd "$asan_dir" && ctest --output-on-failure --no-tests=error --timeout 600 --label-exclude python)
+
+echo "=== all tests passed (normal and sanitizer builds)"
