@@ -51,8 +51,15 @@
     (const char *args, size_t args_len),
     (const char *addr, size_t addr_len),
     (const char *options, size_t options_len),
-    (const char *msg, size_t msg_len)
+    (const char *msg, size_t msg_len),
+    (const char *path, size_t len),
+    (const char *list, size_t len),
+    (const char *cert_path, size_t cert_len),
+    (const char *key_path, size_t key_len),
+    (const char *password, size_t password_len)
 };
+/* Binary data (a DER certificate). */
+%apply (const char *SMTPC_BYTES, size_t SMTPC_LENGTH) { (const unsigned char *der, size_t len) };
 
 /* --- Output parameters ---------------------------------------------------------------------------- */
 /* Handle constructors: the new handle becomes the return value. */
@@ -67,6 +74,7 @@
 SMTPC_OUT_HANDLE(smtpc_client)
 SMTPC_OUT_HANDLE(smtpc_envelope)
 SMTPC_OUT_HANDLE(smtpc_reply)
+SMTPC_OUT_HANDLE(smtpc_tls_config)
 
 /* Lengths of returned strings: not needed by languages that measure the string themselves. */
 %typemap(in, numinputs=0) size_t *len (size_t temp = 0), size_t *out_len (size_t temp = 0) {
@@ -83,11 +91,13 @@ SMTPC_OUT_HANDLE(smtpc_reply)
 
 /* --- Status codes ------------------------------------------------------------------------------ */
 %{
-/* The client's own error text when the call's first argument is a client, else NULL. */
-#define SMTPC_SWIG_DETAIL(arg)                                                                      \
-    _Generic((arg), smtpc_client *: smtpc_client_errmsg((const smtpc_client *)(const void *)(arg)), \
-             const smtpc_client *: smtpc_client_errmsg((const smtpc_client *)(const void *)(arg)), \
-             default: (const char *)NULL)
+/* The handle's own error text when the call's first argument is a client or a TLS configuration,
+ * else NULL (the status text is used). */
+#define SMTPC_SWIG_DETAIL(arg)                                                                          \
+    _Generic((arg),                                                                                     \
+        smtpc_client *: smtpc_client_errmsg((const smtpc_client *)(const void *)(arg)),                 \
+        smtpc_tls_config *: smtpc_tls_config_errmsg((const smtpc_tls_config *)(const void *)(arg)),     \
+        default: (const char *)NULL)
 %}
 
 %typemap(out) smtpc_status {

@@ -34,7 +34,7 @@
 
 #include <cmocka.h>
 
-#define NUM_CODES 23 /* SMTPC_OK .. SMTPC_EUSER; codes appended later are not checked here yet */
+#define NUM_CODES 26 /* SMTPC_OK .. SMTPC_ETLS_REQUIRED: extend the table below with every new code */
 
 static const char *const status_names[NUM_CODES] = {
     "SMTPC_OK",
@@ -60,6 +60,9 @@ static const char *const status_names[NUM_CODES] = {
     "SMTPC_ENOTSUPPORTED",
     "SMTPC_EAUTH",
     "SMTPC_EUSER",
+    "SMTPC_ETLS",
+    "SMTPC_ETLS_VERIFY",
+    "SMTPC_ETLS_REQUIRED",
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -159,6 +162,11 @@ static void test_null_client(void **state) {
     assert_int_equal(smtpc_client_rcpt(NULL, "a@example.org", SMTPC_NTS, NULL, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_data(NULL, "x\r\n", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_quit(NULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_starttls(NULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_tls_config(NULL, NULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_tls_policy(NULL, SMTPC_TLS_NONE), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_tls_server_name(NULL, "mail.example.org", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_tls_insecure_skip_verify_for_testing(NULL, 0), SMTPC_EINVAL);
 
     smtpc_envelope *env = NULL;
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
@@ -257,6 +265,25 @@ static void test_fresh_client(void **state) {
     assert_int_equal(smtpc_client_set_local_hostname(c, "client.example.orgXYZ", 18), SMTPC_OK);
     assert_string_equal(smtpc_client_local_hostname(c), "client.example.org");
 
+    /* TLS settings and facts of a client that is not connected. */
+    assert_int_equal(smtpc_client_tls_active(c), 0);
+    assert_int_equal(smtpc_client_tls_verified(c), 0);
+    assert_string_equal(smtpc_client_tls_version(c), "");
+    assert_string_equal(smtpc_client_tls_cipher(c), "");
+    assert_string_equal(smtpc_client_tls_peer_subject(c), "");
+    assert_string_equal(smtpc_client_tls_peer_fingerprint(c), "");
+    assert_int_equal(smtpc_client_tls_verify_result(c), 0);
+    assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_REQUIRED), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_tls_policy(c, (smtpc_tls_policy)99), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_AUTO), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_tls_server_name(c, "mail.example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_tls_server_name(c, "mail example", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_tls_server_name(c, "mail\r\n", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_tls_server_name(c, NULL, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_tls_insecure_skip_verify_for_testing(c, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_tls_config(c, NULL), SMTPC_OK);
+    assert_int_equal(smtpc_client_starttls(c), SMTPC_ENOTCONN);
+
     /* Every command on a client that is not connected: SMTPC_ENOTCONN, nothing sent. */
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_ENOTCONN);
     assert_int_equal(smtpc_client_helo(c, "x.example", SMTPC_NTS), SMTPC_ENOTCONN);
@@ -332,6 +359,59 @@ static void test_connect_arguments(void **state) {
     assert_int_equal(smtpc_client_last_status(c), SMTPC_ECONNECT);
     assert_true(strlen(smtpc_client_errmsg(c)) > 0);
     assert_int_equal(smtpc_client_is_connected(c), 0);
+    smtpc_client_free(c);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* TLS configuration                                                                               */
+/* ---------------------------------------------------------------------------------------------- */
+
+static void test_tls_config(void **state) {
+    (void)state;
+    assert_int_equal(smtpc_tls_config_new(NULL), SMTPC_EINVAL);
+    smtpc_tls_config_free(NULL);
+    assert_int_equal(smtpc_tls_config_set_ca_file(NULL, "ca.pem", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_ca_path(NULL, "certs", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_add_ca_der(NULL, (const unsigned char *)"x", 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_client_cert(NULL, "c.pem", SMTPC_NTS, NULL, 0, NULL, 0),
+                     SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_verify_peer(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_verify_hostname(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_min_version(NULL, SMTPC_TLS_VERSION_1_2), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_ciphers(NULL, "HIGH", SMTPC_NTS), SMTPC_EINVAL);
+
+    smtpc_tls_config *cfg = NULL;
+    assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
+    assert_non_null(cfg);
+    assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
+
+    assert_int_equal(smtpc_tls_config_set_ca_file(cfg, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_ca_file(cfg, "", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_ca_file(cfg, "ca\0.pem", 6), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_ca_file(cfg, "/nonexistent/smtpc-ca.pem", SMTPC_NTS), SMTPC_ETLS);
+    assert_true(strlen(smtpc_tls_config_errmsg(cfg)) > 0);
+    assert_int_equal(smtpc_tls_config_set_ca_path(cfg, "", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)"not DER", 7), SMTPC_ETLS);
+    assert_int_equal(
+        smtpc_tls_config_set_client_cert(cfg, "/nonexistent/smtpc-client.pem", SMTPC_NTS, NULL, 0, NULL, 0),
+        SMTPC_ETLS);
+    assert_int_equal(smtpc_tls_config_set_verify_peer(cfg, 1), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_set_verify_hostname(cfg, 1), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_set_min_version(cfg, SMTPC_TLS_VERSION_1_3), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_set_min_version(cfg, SMTPC_TLS_VERSION_1_2), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_set_min_version(cfg, (smtpc_tls_version)11), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "ECDHE+AESGCM", SMTPC_NTS), SMTPC_OK);
+    assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
+    assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "NO-SUCH-CIPHER", SMTPC_NTS), SMTPC_ETLS);
+
+    /* A client keeps its own reference: the caller may drop its reference first. */
+    smtpc_client *c = NULL;
+    assert_int_equal(smtpc_client_new(&c, SMTPC_PROTOCOL_SMTP), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_tls_config(c, cfg), SMTPC_OK);
+    smtpc_tls_config_free(cfg);
+    assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_NONE), SMTPC_OK);
     smtpc_client_free(c);
 }
 
@@ -693,12 +773,17 @@ static void test_session_commands(void **state) {
     assert_int_equal(smtpc_client_vrfy(c, "a\nb", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_is_connected(c), 1);
 
-    /* HELO, as in smtplib, leaves the feature map of the earlier EHLO as it is. */
+    /* STARTTLS is not offered by this server: refused before anything is sent. */
+    assert_int_equal(smtpc_client_starttls(c), SMTPC_ENOTSUPPORTED);
+    assert_int_equal(smtpc_client_tls_active(c), 0);
+
+    /* An accepted HELO makes the session plain SMTP: feature map cleared, does_esmtp 0. */
     assert_int_equal(smtpc_client_helo(c, NULL, 0), SMTPC_OK);
     assert_non_null(smtpc_client_helo_reply(c));
     assert_int_equal(smtpc_reply_code(smtpc_client_helo_reply(c)), 250);
-    assert_int_equal(smtpc_client_extn_count(c), 3);
-    assert_int_equal(smtpc_client_has_extn(c, "SIZE", SMTPC_NTS), 1);
+    assert_int_equal(smtpc_client_extn_count(c), 0);
+    assert_int_equal(smtpc_client_has_extn(c, "SIZE", SMTPC_NTS), 0);
+    assert_int_equal(smtpc_client_does_esmtp(c), 0);
 
     /* QUIT closes; the client can connect again; close() closes without QUIT. */
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
@@ -873,6 +958,7 @@ int main(void) {
         cmocka_unit_test(test_fresh_client),
         cmocka_unit_test(test_connect_arguments),
         cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_tls_config),
     };
     const struct CMUnitTest online[] = {
         cmocka_unit_test(test_session_commands),
