@@ -523,8 +523,10 @@ SMTPC_API const char *smtpc_client_extn_at(const smtpc_client *client, size_t in
  */
 
 /**
- * Send HELO (smtplib's helo()). `name` NULL or empty uses the local host name. As in smtplib, the
- * feature map of an earlier EHLO is left as it is. In LMTP mode HELO is not part of the protocol and
+ * Send HELO (smtplib's helo()). `name` NULL or empty uses the local host name. An accepted HELO makes
+ * the session a plain SMTP one: the feature map of an earlier EHLO is cleared and
+ * smtpc_client_does_esmtp() becomes 0, so no ESMTP parameter follows (smtplib keeps the stale map,
+ * and a server then refuses those parameters). In LMTP mode HELO is not part of the protocol and
  * SMTPC_ESTATE is returned.
  */
 SMTPC_API smtpc_status smtpc_client_helo(smtpc_client *client, const char *name, size_t len);

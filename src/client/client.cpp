@@ -424,7 +424,7 @@ smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
     bool utf8 = engine_.does_esmtp() && engine_.features().has("smtputf8");
     if (Check c = engine_.build_rcpt(a, opts, utf8, line); !c) return record(c);
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    return run(engine_.begin_command(Cmd::Rcpt, std::move(line), a.value));
+    return run(engine_.begin_command(Cmd::Rcpt, std::move(line), a.original));
 }
 
 smtpc_status Client::data(std::string_view msg) {

@@ -48,6 +48,7 @@ Check parse_address(std::string_view in, bool allow_empty, Address &out) {
     if (a.empty()) {
         if (!allow_empty) return Check::invalid("empty address");
         out = Address{};
+        out.original.assign(in.data(), in.size());
         return {};
     }
     if (a.size() + 2 > kMaxPath)
@@ -86,6 +87,7 @@ Check parse_address(std::string_view in, bool allow_empty, Address &out) {
         return Check::invalid("address local part longer than " + std::to_string(kMaxLocalPart) + " octets");
     }
     out.value.assign(a.data(), a.size());
+    out.original.assign(in.data(), in.size());
     out.non_ascii = non_ascii;
     return {};
 }

@@ -27,8 +27,9 @@ struct Check {
 
 // A mailbox for MAIL FROM or RCPT TO, without its angle brackets.
 struct Address {
-    std::string value;
+    std::string value;       // without angle brackets, as sent
     bool non_ascii = false;  // needs SMTPUTF8
+    std::string original{};  // as the caller gave it, for results
 };
 
 // Checks an address given bare or in angle brackets. An empty address is the null reverse-path and

@@ -147,7 +147,7 @@ Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> s
     result_.emplace();
     result_->recipients.reserve(env.recipients.size());
     for (const auto &r : env.recipients)
-        result_->recipients.push_back(RecipientResult{r.value, SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
+        result_->recipients.push_back(RecipientResult{r.original, SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
     send_.rcpt_lines = std::move(rcpt_lines);
     send_.pipelined = allow_pipelining && does_esmtp_ && features_.has("pipelining");
     queue(Cmd::Mail, mail_line);
@@ -264,7 +264,13 @@ void Engine::on_reply(const Pending &p, Reply &&r) {
 
 void Engine::on_command_reply(const Pending &p, const Reply &r) {
     switch (p.cmd) {
-    case Cmd::Helo: helo_reply_ = r; break;
+    case Cmd::Helo:
+        helo_reply_ = r;
+        if (positive(r)) {  // the server now speaks plain SMTP: no ESMTP parameter may follow
+            does_esmtp_ = false;
+            features_.clear();
+        }
+        break;
     case Cmd::Ehlo:
         ehlo_reply_ = r;
         features_.clear();
