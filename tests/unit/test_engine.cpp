@@ -1,2 +1,1241 @@
+// Unit tests of the sans-IO session engine (src/proto/engine.*): transcripts driven as the blocking
+// client (src/client/client.cpp) drives it: begin_*(), then want() answered with output()/
+// output_written(), received()/received_eof(), body()/body_end() or failed(), until Done.
+//
+// Every test checks the exact bytes the engine asks to write, the status and message, must_close(),
+// last_reply() and the per-recipient result.
+#include "proto/engine.hpp"
+
 #include "unit_common.hpp"
-int main(void) { return 0; }
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+using smtpc::detail::Address;
+using smtpc::detail::Check;
+using smtpc::detail::Cmd;
+using smtpc::detail::Engine;
+using smtpc::detail::Envelope;
+using smtpc::detail::Reply;
+using smtpc::detail::Result;
+using Want = smtpc::detail::Engine::Want;
+
+namespace {
+
+// -------------------------------------------------------------------------------------------------
+// Driver helpers. Each takes the caller's file and line so a failure points at the test.
+
+const char *want_name(Want w) {
+    switch (w) {
+    case Want::Write: return "Write";
+    case Want::Read: return "Read";
+    case Want::Body: return "Body";
+    case Want::Done: return "Done";
+    }
+    return "?";
+}
+
+void expect_want(const Engine &e, Want w, const char *file, int line) {
+    if (e.want() == w) return;
+    print_error("want() is %s, expected %s (status %s \"%s\", pending output \"%s\")\n", want_name(e.want()),
+                want_name(w), smtpc_status_name(e.status()), e.message().c_str(),
+                unit::escaped(e.output()).c_str());
+    _fail(file, line);
+}
+#define EXPECT_WANT(e, w) expect_want((e), (w), __FILE__, __LINE__)
+
+// The engine wants to write exactly `bytes`; they are then marked written.
+void expect_output(Engine &e, std::string_view bytes, const char *file, int line) {
+    expect_want(e, Want::Write, file, line);
+    if (e.output() != bytes) {
+        print_error("output differs\n  actual:   \"%s\"\n  expected: \"%s\"\n", unit::escaped(e.output()).c_str(),
+                    unit::escaped(bytes).c_str());
+        _fail(file, line);
+    }
+    e.output_written(bytes.size());
+}
+#define EXPECT_OUTPUT(e, bytes) expect_output((e), (bytes), __FILE__, __LINE__)
+
+// The engine waits for a reply; `bytes` arrive.
+void feed(Engine &e, std::string_view bytes, const char *file, int line) {
+    expect_want(e, Want::Read, file, line);
+    e.received(bytes.data(), bytes.size());
+}
+#define FEED(e, bytes) feed((e), (bytes), __FILE__, __LINE__)
+
+void expect_status(const Engine &e, smtpc_status st, std::string_view message, const char *file, int line) {
+    expect_want(e, Want::Done, file, line);
+    if (e.status() != st || e.message() != message) {
+        print_error("status %s \"%s\"\n  expected %s \"%s\"\n", smtpc_status_name(e.status()), e.message().c_str(),
+                    smtpc_status_name(st), std::string(message).c_str());
+        _fail(file, line);
+    }
+}
+#define EXPECT_STATUS(e, st, msg) expect_status((e), (st), (msg), __FILE__, __LINE__)
+
+void expect_reply(const Reply *r, int code, std::string_view text, const char *what, const char *file, int line) {
+    if (!r) {
+        print_error("%s: no reply, expected %d \"%s\"\n", what, code, std::string(text).c_str());
+        _fail(file, line);
+        return;
+    }
+    if (r->code != code || r->text != text) {
+        print_error("%s: reply %d \"%s\", expected %d \"%s\"\n", what, r->code, unit::escaped(r->text).c_str(), code,
+                    unit::escaped(text).c_str());
+        _fail(file, line);
+    }
+}
+#define EXPECT_LAST_REPLY(e, code, text) expect_reply((e).last_reply(), (code), (text), "last_reply", __FILE__, __LINE__)
+#define EXPECT_REPLY(r, code, text) expect_reply((r), (code), (text), #r, __FILE__, __LINE__)
+
+const char *state_name(smtpc_rcpt_state s) {
+    switch (s) {
+    case SMTPC_RCPT_NOT_ATTEMPTED: return "NOT_ATTEMPTED";
+    case SMTPC_RCPT_REFUSED: return "REFUSED";
+    case SMTPC_RCPT_ACCEPTED: return "ACCEPTED";
+    case SMTPC_RCPT_DELIVERED: return "DELIVERED";
+    case SMTPC_RCPT_FAILED: return "FAILED";
+    case SMTPC_RCPT_UNKNOWN: return "UNKNOWN";
+    }
+    return "?";
+}
+
+void expect_states(const Engine &e, std::initializer_list<smtpc_rcpt_state> states, const char *file, int line) {
+    const Result *res = e.result();
+    if (!res) {
+        print_error("no result\n");
+        _fail(file, line);
+        return;
+    }
+    std::string got, want;
+    for (const auto &r : res->recipients) got += std::string(state_name(r.state)) + " ";
+    for (smtpc_rcpt_state s : states) want += std::string(state_name(s)) + " ";
+    if (got != want) {
+        print_error("recipient states: %s\n  expected:        %s\n", got.c_str(), want.c_str());
+        _fail(file, line);
+    }
+}
+#define EXPECT_STATES(e, ...) expect_states((e), {__VA_ARGS__}, __FILE__, __LINE__)
+
+const smtpc::detail::RecipientResult &rcpt(const Engine &e, std::size_t i) {
+    assert_non_null(e.result());
+    assert_true(i < e.result()->recipients.size());
+    return e.result()->recipients[i];
+}
+
+Envelope envelope(std::string_view sender, std::initializer_list<std::string_view> rcpts,
+                  std::vector<std::string> mail_options = {}, std::vector<std::string> rcpt_options = {}) {
+    Envelope env;
+    if (Check c = smtpc::detail::parse_address(sender, true, env.sender); !c)
+        fail_msg("bad test sender: %s", c.message.c_str());
+    for (std::string_view r : rcpts) {
+        Address a;
+        if (Check c = smtpc::detail::parse_address(r, false, a); !c) fail_msg("bad test recipient: %s", c.message.c_str());
+        env.recipients.push_back(a);
+    }
+    env.mail_options = std::move(mail_options);
+    env.rcpt_options = std::move(rcpt_options);
+    return env;
+}
+
+void expect_started(const Check &c, const char *file, int line) {
+    if (c) return;
+    print_error("operation refused to start: %s \"%s\"\n", smtpc_status_name(c.status), c.message.c_str());
+    _fail(file, line);
+}
+#define EXPECT_STARTED(check) expect_started((check), __FILE__, __LINE__)
+
+const char kGreeting[] = "220 mx.example.org ESMTP\r\n";
+const char kEhloPipelining[] =
+    "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
+const char kEhloNoPipelining[] = "250-mx.example.org\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n";
+const char kEhloNoSize[] = "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
+const char kEhloUtf8[] = "250-mx.example.org\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n";
+
+void connect(Engine &e) {
+    e.begin_connection();
+    FEED(e, kGreeting);
+    EXPECT_STATUS(e, SMTPC_OK, "");
+}
+
+// Greeting, then EHLO (LHLO for LMTP) answered with `reply`.
+void connect_ehlo(Engine &e, std::string_view reply) {
+    connect(e);
+    bool lmtp = e.protocol() == SMTPC_PROTOCOL_LMTP;
+    EXPECT_STARTED(e.begin_command(Cmd::Ehlo, lmtp ? "LHLO client.example\r\n" : "EHLO client.example\r\n"));
+    EXPECT_OUTPUT(e, lmtp ? "LHLO client.example\r\n" : "EHLO client.example\r\n");
+    FEED(e, reply);
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_true(e.does_esmtp());
+}
+
+void connect_helo(Engine &e) {
+    connect(e);
+    EXPECT_STARTED(e.begin_command(Cmd::Helo, "HELO client.example\r\n"));
+    EXPECT_OUTPUT(e, "HELO client.example\r\n");
+    FEED(e, "250 mx.example.org\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_false(e.does_esmtp());
+}
+
+// After 354: supply `body` in one block and end it; the engine writes `wire` (the dot-stuffed body and
+// the terminator, possibly in several writes).
+void send_body(Engine &e, std::string_view body, std::string_view wire, const char *file, int line) {
+    expect_want(e, Want::Body, file, line);
+    std::string written;
+    if (!body.empty()) {
+        e.body(body.data(), body.size());
+        while (e.want() == Want::Write) {
+            written.append(e.output());
+            e.output_written(e.output().size());
+        }
+        expect_want(e, Want::Body, file, line);
+    }
+    e.body_end();
+    while (e.want() == Want::Write) {
+        written.append(e.output());
+        e.output_written(e.output().size());
+    }
+    if (written != wire) {
+        print_error("message bytes differ\n  actual:   \"%s\"\n  expected: \"%s\"\n", unit::escaped(written).c_str(),
+                    unit::escaped(wire).c_str());
+        _fail(file, line);
+    }
+    expect_want(e, Want::Read, file, line);
+}
+#define SEND_BODY(e, body, wire) send_body((e), (body), (wire), __FILE__, __LINE__)
+
+// -------------------------------------------------------------------------------------------------
+// Greeting
+
+void test_greeting_ok(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    std::uint64_t step = e.step();
+    e.begin_connection();
+    assert_true(e.step() > step);
+    EXPECT_WANT(e, Want::Read);
+    EXPECT_BYTES(e.output(), "");
+    assert_true(e.expects_reply());
+    FEED(e, "220 mx.example.org ESMTP ready\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_false(e.must_close());
+    assert_false(e.expects_reply());
+    EXPECT_LAST_REPLY(e, 220, "mx.example.org ESMTP ready");
+    assert_false(e.does_esmtp());
+    assert_null(e.helo_reply());
+    assert_null(e.ehlo_reply());
+    assert_null(e.result());
+
+    // The same greeting one byte at a time.
+    Engine b(SMTPC_PROTOCOL_SMTP);
+    b.begin_connection();
+    std::string_view g = "220-mx.example.org\r\n220 ESMTP ready\r\n";
+    for (std::size_t i = 0; i < g.size(); ++i) FEED(b, g.substr(i, 1));
+    EXPECT_STATUS(b, SMTPC_OK, "");
+    EXPECT_LAST_REPLY(b, 220, "mx.example.org\nESMTP ready");
+}
+
+void test_greeting_refused(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    e.begin_connection();
+    FEED(e, "554 5.3.2 No service here\r\n");
+    EXPECT_STATUS(e, SMTPC_EGREETING, "greeting refused: 554 5.3.2 No service here");
+    assert_true(e.must_close());
+    EXPECT_LAST_REPLY(e, 554, "5.3.2 No service here");
+    assert_string_equal(e.last_reply()->enhanced.c_str(), "5.3.2");
+
+    Engine m(SMTPC_PROTOCOL_SMTP);
+    m.begin_connection();
+    FEED(m, "554-mx.example.org\r\n554 go away\r\n");
+    EXPECT_STATUS(m, SMTPC_EGREETING, "greeting refused: 554 mx.example.org / go away");
+    assert_true(m.must_close());
+
+    Engine c(SMTPC_PROTOCOL_SMTP);
+    c.begin_connection();
+    FEED(c, "421 4.3.2 busy\r\n");
+    EXPECT_STATUS(c, SMTPC_EGREETING, "greeting refused: 421 4.3.2 busy");
+    assert_true(c.must_close());
+
+    // A new connection on the same engine starts clean.
+    c.begin_connection();
+    assert_false(c.must_close());
+    assert_null(c.last_reply());
+    FEED(c, kGreeting);
+    EXPECT_STATUS(c, SMTPC_OK, "");
+}
+
+void test_greeting_protocol_errors(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    e.begin_connection();
+    FEED(e, "220 mx ready\n");
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "invalid reply from the server: bare LF in reply");
+    assert_true(e.must_close());
+    assert_null(e.last_reply());
+
+    e.begin_connection();
+    FEED(e, "220Go\r\n");
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "invalid reply from the server: malformed reply line (bad separator)");
+    assert_true(e.must_close());
+
+    // A second reply in the same segment as the greeting (A.1-style injection).
+    e.begin_connection();
+    FEED(e, "220 mx ready\r\n250 extra\r\n");
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    assert_true(e.must_close());
+
+    // A partial line after it counts too (nodemailer #1835 case).
+    e.begin_connection();
+    FEED(e, "220 mx ready\r\n250-AUTH PLAIN");
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    assert_true(e.must_close());
+
+    e.begin_connection();
+    e.received_eof();
+    EXPECT_STATUS(e, SMTPC_EDISCONNECTED, "connection closed by the server");
+    assert_true(e.must_close());
+
+    // "250" then EOF: a reply cut short (B.15).
+    e.begin_connection();
+    FEED(e, "220");
+    EXPECT_WANT(e, Want::Read);
+    e.received_eof();
+    EXPECT_STATUS(e, SMTPC_EDISCONNECTED, "connection closed by the server in the middle of a reply");
+    assert_true(e.must_close());
+
+    e.begin_connection();
+    e.failed(SMTPC_ETIMEOUT, "timed out waiting for the greeting");
+    EXPECT_STATUS(e, SMTPC_ETIMEOUT, "timed out waiting for the greeting");
+    assert_true(e.must_close());
+}
+
+// -------------------------------------------------------------------------------------------------
+// EHLO / HELO
+
+void test_ehlo_fills_features(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect(e);
+    EXPECT_STARTED(e.begin_command(Cmd::Ehlo, "EHLO client.example\r\n"));
+    EXPECT_OUTPUT(e, "EHLO client.example\r\n");
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, "250-mx.example.org Hello\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-AUTH PLAIN\r\n"
+            "250-AUTH=LOGIN\r\n250 8BITMIME\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_true(e.does_esmtp());
+    assert_false(e.must_close());
+    EXPECT_REPLY(e.ehlo_reply(), 250, "mx.example.org Hello\nPIPELINING\nSIZE 10240000\nAUTH PLAIN\nAUTH=LOGIN\n8BITMIME");
+    EXPECT_LAST_REPLY(e, 250, "mx.example.org Hello\nPIPELINING\nSIZE 10240000\nAUTH PLAIN\nAUTH=LOGIN\n8BITMIME");
+    assert_null(e.helo_reply());
+    assert_int_equal(e.features().size(), 4);
+    assert_true(e.features().has("PIPELINING"));
+    EXPECT_BYTES(*e.features().params("size"), "10240000");
+    EXPECT_BYTES(*e.features().params("AUTH"), " PLAIN LOGIN");
+    assert_true(e.features().has("8bitmime"));
+}
+
+void test_ehlo_refused_then_helo(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect(e);
+    EXPECT_STARTED(e.begin_command(Cmd::Ehlo, "EHLO client.example\r\n"));
+    EXPECT_OUTPUT(e, "EHLO client.example\r\n");
+    FEED(e, "502 5.5.2 Error: command not recognized\r\n");
+    EXPECT_STATUS(e, SMTPC_EREPLY, "EHLO failed: 502 5.5.2 Error: command not recognized");
+    assert_false(e.must_close());
+    assert_false(e.does_esmtp());
+    assert_int_equal(e.features().size(), 0);
+    EXPECT_REPLY(e.ehlo_reply(), 502, "5.5.2 Error: command not recognized");
+
+    EXPECT_STARTED(e.begin_command(Cmd::Helo, "HELO client.example\r\n"));
+    EXPECT_OUTPUT(e, "HELO client.example\r\n");
+    FEED(e, "250 mx.example.org\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_REPLY(e.helo_reply(), 250, "mx.example.org");
+    assert_false(e.does_esmtp());
+
+    // end_connection forgets HELO/EHLO state.
+    e.end_connection();
+    assert_null(e.helo_reply());
+    assert_null(e.ehlo_reply());
+    assert_false(e.does_esmtp());
+}
+
+void test_lhlo(void **) {
+    Engine e(SMTPC_PROTOCOL_LMTP);
+    connect_ehlo(e, kEhloPipelining);
+    assert_true(e.features().has("pipelining"));
+    Engine r(SMTPC_PROTOCOL_LMTP);
+    connect(r);
+    EXPECT_STARTED(r.begin_command(Cmd::Ehlo, "LHLO client.example\r\n"));
+    EXPECT_OUTPUT(r, "LHLO client.example\r\n");
+    FEED(r, "500 5.5.1 what\r\n");
+    EXPECT_STATUS(r, SMTPC_EREPLY, "LHLO failed: 500 5.5.1 what");
+}
+
+// -------------------------------------------------------------------------------------------------
+// sendmail: pipelined and lock-step batches
+
+const char kBatchMixed[] = "MAIL FROM:<a@x.org> SIZE=123\r\n"
+                           "RCPT TO:<b@y.org>\r\n"
+                           "RCPT TO:<c@y.org>\r\n"
+                           "RCPT TO:<d@y.org>\r\n"
+                           "RCPT TO:<e@y.org>\r\n"
+                           "DATA\r\n";
+const char kRepliesMixed[] = "250 2.1.0 Ok\r\n"
+                             "250 2.1.5 Ok\r\n"
+                             "251 2.1.5 User not local; will forward\r\n"
+                             "550 5.1.1 <d@y.org>: Recipient address rejected\r\n"
+                             "452 4.2.2 Mailbox full\r\n"
+                             "354 End data with <CR><LF>.<CR><LF>\r\n";
+
+Envelope mixed_envelope() { return envelope("<a@x.org>", {"b@y.org", "<c@y.org>", "d@y.org", "e@y.org"}); }
+
+// After the mixed batch's replies: states and replies as recorded, then the message and a final 250.
+void finish_mixed(Engine &e) {
+    EXPECT_WANT(e, Want::Body);
+    EXPECT_STATES(e, SMTPC_RCPT_ACCEPTED, SMTPC_RCPT_ACCEPTED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_REFUSED);
+    EXPECT_REPLY(&*e.result()->mail_reply, 250, "2.1.0 Ok");
+    EXPECT_REPLY(&*rcpt(e, 0).rcpt_reply, 250, "2.1.5 Ok");
+    EXPECT_REPLY(&*rcpt(e, 1).rcpt_reply, 251, "2.1.5 User not local; will forward");
+    EXPECT_REPLY(&*rcpt(e, 2).rcpt_reply, 550, "5.1.1 <d@y.org>: Recipient address rejected");
+    EXPECT_REPLY(&*rcpt(e, 3).rcpt_reply, 452, "4.2.2 Mailbox full");
+    EXPECT_BYTES(rcpt(e, 2).rcpt_reply->enhanced, "5.1.1");
+    EXPECT_BYTES(rcpt(e, 0).address, "b@y.org");
+    EXPECT_BYTES(rcpt(e, 1).address, "<c@y.org>");  // as the caller gave it (smtpc_result_recipient)
+    SEND_BODY(e, "Subject: t\r\n\r\n.hidden\r\nend", "Subject: t\r\n\r\n..hidden\r\nend\r\n.\r\n");
+    FEED(e, "250 2.0.0 Ok: queued as ABC123\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_false(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_REFUSED);
+    EXPECT_REPLY(&*rcpt(e, 0).data_reply, 250, "2.0.0 Ok: queued as ABC123");
+    EXPECT_REPLY(&*rcpt(e, 1).data_reply, 250, "2.0.0 Ok: queued as ABC123");
+    assert_false(rcpt(e, 2).data_reply.has_value());
+    assert_false(rcpt(e, 3).data_reply.has_value());
+    EXPECT_LAST_REPLY(e, 250, "2.0.0 Ok: queued as ABC123");
+}
+
+void test_sendmail_pipelined_batch(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(mixed_envelope(), 123, true));
+    // MAIL, every RCPT and DATA in one write, before any reply.
+    EXPECT_OUTPUT(e, kBatchMixed);
+    EXPECT_WANT(e, Want::Read);
+    assert_true(e.expects_reply());
+    EXPECT_STATES(e, SMTPC_RCPT_NOT_ATTEMPTED, SMTPC_RCPT_NOT_ATTEMPTED, SMTPC_RCPT_NOT_ATTEMPTED,
+                  SMTPC_RCPT_NOT_ATTEMPTED);
+    FEED(e, kRepliesMixed);
+    finish_mixed(e);
+}
+
+// The reply batch fed whole, byte by byte, and split in two at every position: the same outcome.
+void test_sendmail_pipelined_splits(void **) {
+    std::string_view replies = SV(kRepliesMixed);
+    for (std::size_t mode = 0; mode <= replies.size() + 1; ++mode) {
+        Engine e(SMTPC_PROTOCOL_SMTP);
+        connect_ehlo(e, kEhloPipelining);
+        EXPECT_STARTED(e.begin_sendmail(mixed_envelope(), 123, true));
+        EXPECT_OUTPUT(e, kBatchMixed);
+        if (mode == replies.size() + 1) {
+            for (std::size_t i = 0; i < replies.size(); ++i) FEED(e, replies.substr(i, 1));
+        } else {
+            if (mode > 0) FEED(e, replies.substr(0, mode));
+            if (mode < replies.size()) FEED(e, replies.substr(mode));
+        }
+        finish_mixed(e);
+    }
+}
+
+void test_sendmail_lockstep(void **) {
+    // The server does not offer PIPELINING: one command, one reply.
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoPipelining);
+    EXPECT_STARTED(e.begin_sendmail(mixed_envelope(), 123, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=123\r\n");
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, "250 2.1.0 Ok\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, "250 2.1.5 Ok\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<c@y.org>\r\n");
+    FEED(e, "251 2.1.5 User not local; will forward\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<d@y.org>\r\n");
+    FEED(e, "550 5.1.1 <d@y.org>: Recipient address rejected\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<e@y.org>\r\n");
+    FEED(e, "452 4.2.2 Mailbox full\r\n");
+    EXPECT_OUTPUT(e, "DATA\r\n");
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, "354 End data with <CR><LF>.<CR><LF>\r\n");
+    finish_mixed(e);
+
+    // PIPELINING offered but disabled by the caller: lock-step too.
+    Engine d(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(d, kEhloPipelining);
+    EXPECT_STARTED(d.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 10, false));
+    EXPECT_OUTPUT(d, "MAIL FROM:<a@x.org> SIZE=10\r\n");
+    FEED(d, "250 ok\r\n");
+    EXPECT_OUTPUT(d, "RCPT TO:<b@y.org>\r\n");
+    FEED(d, "250 ok\r\n");
+    EXPECT_OUTPUT(d, "RCPT TO:<c@y.org>\r\n");
+    FEED(d, "250 ok\r\n");
+    EXPECT_OUTPUT(d, "DATA\r\n");
+    FEED(d, "354 go\r\n");
+    SEND_BODY(d, "hi\n", "hi\r\n.\r\n");
+    FEED(d, "250 ok\r\n");
+    EXPECT_STATUS(d, SMTPC_OK, "");
+    EXPECT_STATES(d, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_DELIVERED);
+
+    // A HELO session is never pipelined, whatever the caller allows.
+    Engine h(SMTPC_PROTOCOL_SMTP);
+    connect_helo(h);
+    EXPECT_STARTED(h.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 10, true));
+    EXPECT_OUTPUT(h, "MAIL FROM:<a@x.org>\r\n");
+    EXPECT_WANT(h, Want::Read);
+}
+
+// -------------------------------------------------------------------------------------------------
+// MAIL FROM options
+
+void test_size_and_options(void **) {
+    // SIZE listed: SIZE=<n> first, then the caller's options; RCPT options on every RCPT.
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("", {"b@y.org", "c@y.org"}, {"BODY=8BITMIME", "RET=HDRS"},
+                                            {"NOTIFY=SUCCESS,FAILURE"}),
+                                   4096, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<> SIZE=4096 BODY=8BITMIME RET=HDRS\r\n"
+                     "RCPT TO:<b@y.org> NOTIFY=SUCCESS,FAILURE\r\n"
+                     "RCPT TO:<c@y.org> NOTIFY=SUCCESS,FAILURE\r\n"
+                     "DATA\r\n");
+
+    // SIZE not listed: no SIZE, even with a size given.
+    Engine n(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(n, kEhloNoSize);
+    EXPECT_STARTED(n.begin_sendmail(envelope("a@x.org", {"b@y.org"}, {"BODY=8BITMIME"}), 4096, true));
+    EXPECT_OUTPUT(n, "MAIL FROM:<a@x.org> BODY=8BITMIME\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+
+    // SIZE listed but no size known (streaming without a hint): no SIZE.
+    Engine u(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(u, kEhloPipelining);
+    EXPECT_STARTED(u.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true));
+    EXPECT_OUTPUT(u, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+
+    // SIZE=0 for an empty size is still declared when given.
+    Engine z(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(z, kEhloPipelining);
+    EXPECT_STARTED(z.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 0, true));
+    EXPECT_OUTPUT(z, "MAIL FROM:<a@x.org> SIZE=0\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+}
+
+void test_helo_session_drops_options(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_helo(e);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}, {"BODY=8BITMIME", "SMTPUTF8"}, {"NOTIFY=NEVER"}),
+                                   999, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_OUTPUT(e, "DATA\r\n");
+
+    // EHLO refused (so features empty, not ESMTP) then HELO: same.
+    Engine r(SMTPC_PROTOCOL_SMTP);
+    connect(r);
+    EXPECT_STARTED(r.begin_command(Cmd::Ehlo, "EHLO c\r\n"));
+    EXPECT_OUTPUT(r, "EHLO c\r\n");
+    FEED(r, "502 no\r\n");
+    EXPECT_STARTED(r.begin_command(Cmd::Helo, "HELO c\r\n"));
+    EXPECT_OUTPUT(r, "HELO c\r\n");
+    FEED(r, "250 ok\r\n");
+    EXPECT_STARTED(r.begin_sendmail(envelope("a@x.org", {"b@y.org"}, {"BODY=8BITMIME"}), 999, true));
+    EXPECT_OUTPUT(r, "MAIL FROM:<a@x.org>\r\n");
+}
+
+void test_smtputf8(void **) {
+    // Requested and not offered: ENOTSUPPORTED, nothing queued, nothing changed.
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    std::uint64_t step = e.step();
+    Check c = e.begin_sendmail(envelope("a@x.org", {"b@y.org"}, {"SMTPUTF8"}), 10, true);
+    assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
+    EXPECT_BYTES(c.message, "SMTPUTF8 requested but the server does not offer it");
+    EXPECT_WANT(e, Want::Done);
+    EXPECT_BYTES(e.output(), "");
+    assert_false(e.expects_reply());
+    assert_null(e.result());
+    assert_int_equal(e.step(), step);
+    // Case-insensitive option name.
+    c = e.begin_sendmail(envelope("a@x.org", {"b@y.org"}, {"smtputf8"}), 10, true);
+    assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
+    EXPECT_WANT(e, Want::Done);
+
+    // A non-ASCII address without SMTPUTF8: refused before anything is queued.
+    c = e.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"b@y.org"}), 10, true);
+    assert_int_equal(c.status, SMTPC_EINVAL);
+    EXPECT_BYTES(c.message, "a non-ASCII address needs the SMTPUTF8 mail option");
+    c = e.begin_sendmail(envelope("a@x.org", {"b@y.org", "j\xc3\xb6rg@y.org"}), 10, true);
+    assert_int_equal(c.status, SMTPC_EINVAL);
+    EXPECT_BYTES(c.message, "a non-ASCII address needs the SMTPUTF8 mail option");
+    EXPECT_WANT(e, Want::Done);
+    assert_null(e.result());
+
+    // No recipients.
+    c = e.begin_sendmail(envelope("a@x.org", {}), 10, true);
+    assert_int_equal(c.status, SMTPC_EINVAL);
+    EXPECT_BYTES(c.message, "no recipients");
+    EXPECT_WANT(e, Want::Done);
+
+    // Offered and requested: UTF-8 addresses go out as they are.
+    Engine u(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(u, kEhloUtf8);
+    EXPECT_STARTED(u.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"\xe7\x94\xa8@y.org"}, {"SMTPUTF8"}), 10, true));
+    EXPECT_OUTPUT(u, "MAIL FROM:<j\xc3\xb6rg@x.org> SMTPUTF8\r\nRCPT TO:<\xe7\x94\xa8@y.org>\r\nDATA\r\n");
+}
+
+// -------------------------------------------------------------------------------------------------
+// Refusals
+
+void test_mail_refused_lockstep(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(e, "550 5.7.1 Sender rejected\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 2.0.0 Ok\r\n");
+    EXPECT_STATUS(e, SMTPC_ESENDER_REFUSED, "MAIL FROM refused: 550 5.7.1 Sender rejected");
+    assert_false(e.must_close());
+    EXPECT_LAST_REPLY(e, 550, "5.7.1 Sender rejected");
+    EXPECT_REPLY(&*e.result()->mail_reply, 550, "5.7.1 Sender rejected");
+    EXPECT_STATES(e, SMTPC_RCPT_NOT_ATTEMPTED, SMTPC_RCPT_NOT_ATTEMPTED);
+    assert_false(rcpt(e, 0).rcpt_reply.has_value());
+}
+
+void test_mail_refused_pipelined(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(e, "550 5.7.1 Sender rejected\r\n503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n");
+    // RSET only once the whole batch is answered.
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, "503 5.5.1 need RCPT\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 2.0.0 Ok\r\n");
+    EXPECT_STATUS(e, SMTPC_ESENDER_REFUSED, "MAIL FROM refused: 550 5.7.1 Sender rejected");
+    assert_false(e.must_close());
+    EXPECT_LAST_REPLY(e, 550, "5.7.1 Sender rejected");
+    EXPECT_STATES(e, SMTPC_RCPT_REFUSED, SMTPC_RCPT_REFUSED);
+}
+
+void test_mail_421(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(e, "421 4.3.2 Shutting down\r\n");
+    EXPECT_STATUS(e, SMTPC_ESENDER_REFUSED, "MAIL FROM refused: 421 4.3.2 Shutting down (service closing)");
+    assert_true(e.must_close());
+    EXPECT_BYTES(e.output(), "");  // no RSET after 421
+    EXPECT_LAST_REPLY(e, 421, "4.3.2 Shutting down");
+    EXPECT_STATES(e, SMTPC_RCPT_NOT_ATTEMPTED);
+}
+
+void test_mixed_rcpt_results_pipelined_four_codes(void **) {
+    // 250, 251 accepted; 550, 452 refused (452 is temporary but still a refusal of that recipient).
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(mixed_envelope(), 123, true));
+    EXPECT_OUTPUT(e, kBatchMixed);
+    FEED(e, kRepliesMixed);
+    finish_mixed(e);
+    assert_int_equal(e.result()->recipients.size(), 4);
+}
+
+void test_all_refused_lockstep(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
+    FEED(e, "550 5.1.1 no such user b\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<c@y.org>\r\n");
+    FEED(e, "550 5.1.1 no such user c\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");  // no DATA
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED, "all 2 recipients refused; last: 550 5.1.1 no such user c");
+    assert_false(e.must_close());
+    EXPECT_LAST_REPLY(e, 550, "5.1.1 no such user c");
+    EXPECT_STATES(e, SMTPC_RCPT_REFUSED, SMTPC_RCPT_REFUSED);
+    EXPECT_REPLY(&*rcpt(e, 0).rcpt_reply, 550, "5.1.1 no such user b");
+}
+
+void test_all_refused_pipelined(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n550 5.1.1 no b\r\n452 4.5.3 too many\r\n554 5.5.1 Error: no valid recipients\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED, "all 2 recipients refused; last: 452 4.5.3 too many");
+    assert_false(e.must_close());
+    EXPECT_LAST_REPLY(e, 452, "4.5.3 too many");
+    EXPECT_STATES(e, SMTPC_RCPT_REFUSED, SMTPC_RCPT_REFUSED);
+    assert_false(rcpt(e, 0).data_reply.has_value());
+}
+
+// RFC 2920: a server may answer DATA with 354 although every RCPT failed; the message must not go.
+void test_354_after_all_refused_pipelined(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n550 5.1.1 no b\r\n550 5.1.1 no c\r\n354 go ahead\r\n");
+    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED,
+                  "all 2 recipients refused; last: 550 5.1.1 no c (server accepted DATA anyway; connection closed)");
+    assert_true(e.must_close());
+    EXPECT_BYTES(e.output(), "");  // not one message byte, no RSET, no terminator
+    EXPECT_LAST_REPLY(e, 550, "5.1.1 no c");
+    EXPECT_STATES(e, SMTPC_RCPT_REFUSED, SMTPC_RCPT_REFUSED);
+}
+
+void test_data_refused(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_OUTPUT(e, "RCPT TO:<c@y.org>\r\n");
+    FEED(e, "550 no\r\n");
+    EXPECT_OUTPUT(e, "DATA\r\n");
+    FEED(e, "554 5.5.1 Error: no valid recipients\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "DATA refused: 554 5.5.1 Error: no valid recipients");
+    assert_false(e.must_close());
+    EXPECT_LAST_REPLY(e, 554, "5.5.1 Error: no valid recipients");
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED, SMTPC_RCPT_REFUSED);
+    EXPECT_REPLY(&*rcpt(e, 0).data_reply, 554, "5.5.1 Error: no valid recipients");
+
+    // Pipelined, DATA 421: closes, no RSET.
+    Engine c(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(c, kEhloPipelining);
+    EXPECT_STARTED(c.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(c, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(c, "250 ok\r\n250 ok\r\n421 4.3.0 bye\r\n");
+    EXPECT_STATUS(c, SMTPC_EDATA_REFUSED, "DATA refused: 421 4.3.0 bye (service closing)");
+    assert_true(c.must_close());
+    EXPECT_BYTES(c.output(), "");
+    EXPECT_LAST_REPLY(c, 421, "4.3.0 bye");
+    EXPECT_STATES(c, SMTPC_RCPT_FAILED);
+}
+
+void test_message_refused(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n");
+    SEND_BODY(e, "spam", "spam\r\n.\r\n");
+    FEED(e, "554 5.7.1 Message rejected as spam\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "message refused: 554 5.7.1 Message rejected as spam");
+    assert_false(e.must_close());
+    EXPECT_LAST_REPLY(e, 554, "5.7.1 Message rejected as spam");
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED, SMTPC_RCPT_REFUSED);
+    EXPECT_REPLY(&*rcpt(e, 0).data_reply, 554, "5.7.1 Message rejected as spam");
+
+    Engine c(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(c, kEhloPipelining);
+    EXPECT_STARTED(c.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(c, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(c, "250 ok\r\n250 ok\r\n354 go\r\n");
+    SEND_BODY(c, "x\r\n", "x\r\n.\r\n");
+    FEED(c, "421 4.3.0 shutting down\r\n");
+    EXPECT_STATUS(c, SMTPC_EDATA_REFUSED, "message refused: 421 4.3.0 shutting down");
+    assert_true(c.must_close());
+    EXPECT_BYTES(c.output(), "");
+    EXPECT_STATES(c, SMTPC_RCPT_FAILED);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Delivery unknown, 421 mid-batch
+
+void test_eof_after_final_dot(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org", "d@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\n"
+                     "DATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n");
+    SEND_BODY(e, "hello\r\n", "hello\r\n.\r\n");
+    e.received_eof();
+    EXPECT_STATUS(e, SMTPC_EDELIVERY_UNKNOWN,
+                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    assert_true(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_UNKNOWN, SMTPC_RCPT_REFUSED, SMTPC_RCPT_UNKNOWN);
+    EXPECT_LAST_REPLY(e, 354, "go");
+
+    // A timeout or reset after the dot is the same.
+    Engine t(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(t, kEhloPipelining);
+    EXPECT_STARTED(t.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(t, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(t, "250 ok\r\n250 ok\r\n354 go\r\n");
+    SEND_BODY(t, "x", "x\r\n.\r\n");
+    t.failed(SMTPC_ETIMEOUT, "timed out waiting for a reply");
+    EXPECT_STATUS(t, SMTPC_EDELIVERY_UNKNOWN,
+                  "timed out waiting for a reply after the message was sent: it may or may not have been delivered");
+    EXPECT_STATES(t, SMTPC_RCPT_UNKNOWN);
+
+    // A partial final reply then EOF: still unknown.
+    Engine p(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(p, kEhloPipelining);
+    EXPECT_STARTED(p.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(p, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(p, "250 ok\r\n250 ok\r\n354 go\r\n");
+    SEND_BODY(p, "x", "x\r\n.\r\n");
+    FEED(p, "25");
+    p.received_eof();
+    EXPECT_STATUS(p, SMTPC_EDELIVERY_UNKNOWN,
+                  "connection closed by the server in the middle of a reply after the message was sent: it may or "
+                  "may not have been delivered");
+    EXPECT_STATES(p, SMTPC_RCPT_UNKNOWN);
+}
+
+void test_eof_before_final_dot(void **) {
+    // The terminator was not (fully) written: the server cannot have taken the message.
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_WANT(e, Want::Body);
+    e.body("abc", 3);
+    e.body_end();
+    EXPECT_WANT(e, Want::Write);
+    EXPECT_BYTES(e.output(), "abc\r\n.\r\n");
+    e.output_written(6);  // "abc\r\n." written, "\r\n" not
+    EXPECT_WANT(e, Want::Write);
+    e.failed(SMTPC_EIO, "write failed: Connection reset by peer");
+    EXPECT_STATUS(e, SMTPC_EIO, "write failed: Connection reset by peer");
+    assert_true(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_ACCEPTED);
+
+    // EOF while the engine waits for the body.
+    Engine b(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(b, kEhloPipelining);
+    EXPECT_STARTED(b.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(b, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(b, "250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_WANT(b, Want::Body);
+    b.received_eof();
+    EXPECT_STATUS(b, SMTPC_EDISCONNECTED, "connection closed by the server");
+    EXPECT_STATES(b, SMTPC_RCPT_ACCEPTED);
+
+    // EOF after MAIL and the first RCPT reply of a lock-step transaction.
+    Engine l(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(l, kEhloNoPipelining);
+    EXPECT_STARTED(l.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(l, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(l, "250 ok\r\n");
+    EXPECT_OUTPUT(l, "RCPT TO:<b@y.org>\r\n");
+    FEED(l, "250 ok\r\n");
+    EXPECT_OUTPUT(l, "RCPT TO:<c@y.org>\r\n");
+    l.received_eof();
+    EXPECT_STATUS(l, SMTPC_EDISCONNECTED, "connection closed by the server");
+    EXPECT_STATES(l, SMTPC_RCPT_ACCEPTED, SMTPC_RCPT_NOT_ATTEMPTED);
+}
+
+void test_421_in_pipelined_rcpts(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org", "d@y.org", "e@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\n"
+                     "RCPT TO:<e@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n421 4.7.0 Too many errors, closing\r\n");
+    // smtplib raises SMTPRecipientsRefused on a 421 to RCPT; the connection is closed, no RSET.
+    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED, "RCPT TO refused: 421 4.7.0 Too many errors, closing (service closing)");
+    assert_true(e.must_close());
+    EXPECT_BYTES(e.output(), "");
+    EXPECT_LAST_REPLY(e, 421, "4.7.0 Too many errors, closing");
+    EXPECT_STATES(e, SMTPC_RCPT_ACCEPTED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_NOT_ATTEMPTED, SMTPC_RCPT_NOT_ATTEMPTED);
+    EXPECT_REPLY(&*rcpt(e, 1).rcpt_reply, 421, "4.7.0 Too many errors, closing");
+    assert_false(rcpt(e, 2).rcpt_reply.has_value());
+    assert_false(rcpt(e, 3).rcpt_reply.has_value());
+}
+
+// -------------------------------------------------------------------------------------------------
+// LMTP
+
+// LHLO, then a pipelined batch for b, c, d (+ refused x when with_refused) answered, then the body.
+void lmtp_to_final(Engine &e, bool with_refused) {
+    connect_ehlo(e, kEhloPipelining);
+    if (with_refused) {
+        EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "x@y.org", "c@y.org", "d@y.org"}), 5, true));
+        EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<x@y.org>\r\n"
+                         "RCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n");
+        FEED(e, "250 ok\r\n250 ok\r\n550 5.1.1 no x\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    } else {
+        EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org", "d@y.org"}), 5, true));
+        EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\n"
+                         "RCPT TO:<d@y.org>\r\nDATA\r\n");
+        FEED(e, "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    }
+    SEND_BODY(e, "hi\r\n", "hi\r\n.\r\n");
+}
+
+void test_lmtp_mixed_final_replies(void **) {
+    Engine e(SMTPC_PROTOCOL_LMTP);
+    lmtp_to_final(e, false);
+    FEED(e, "250 2.1.5 b delivered\r\n");
+    EXPECT_WANT(e, Want::Read);  // two more replies expected
+    assert_true(e.expects_reply());
+    FEED(e, "550 5.1.1 c unknown\r\n452 4.2.2 d over quota\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_false(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_FAILED, SMTPC_RCPT_FAILED);
+    EXPECT_REPLY(&*rcpt(e, 0).data_reply, 250, "2.1.5 b delivered");
+    EXPECT_REPLY(&*rcpt(e, 1).data_reply, 550, "5.1.1 c unknown");
+    EXPECT_REPLY(&*rcpt(e, 2).data_reply, 452, "4.2.2 d over quota");
+    EXPECT_LAST_REPLY(e, 452, "4.2.2 d over quota");
+    EXPECT_BYTES(e.output(), "");  // no RSET
+
+    // Only accepted recipients get a final reply: 3 expected of 4 recipients.
+    Engine r(SMTPC_PROTOCOL_LMTP);
+    lmtp_to_final(r, true);
+    FEED(r, "250 ok b\r\n250 ok c\r\n");
+    EXPECT_WANT(r, Want::Read);
+    FEED(r, "250 ok d\r\n");
+    EXPECT_STATUS(r, SMTPC_OK, "");
+    EXPECT_STATES(r, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_DELIVERED);
+    EXPECT_REPLY(&*rcpt(r, 2).data_reply, 250, "ok c");
+    assert_false(rcpt(r, 1).data_reply.has_value());
+}
+
+void test_lmtp_none_delivered(void **) {
+    Engine e(SMTPC_PROTOCOL_LMTP);
+    lmtp_to_final(e, false);
+    FEED(e, "550 5.1.1 b unknown\r\n550 5.1.1 c unknown\r\n452 4.2.2 d over quota\r\n");
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "message refused for every recipient: 452 4.2.2 d over quota");
+    assert_false(e.must_close());
+    EXPECT_BYTES(e.output(), "");  // the transaction ended with the last reply: no RSET
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED, SMTPC_RCPT_FAILED, SMTPC_RCPT_FAILED);
+    EXPECT_LAST_REPLY(e, 452, "4.2.2 d over quota");
+}
+
+void test_lmtp_final_replies_split(void **) {
+    std::string_view replies = "250 2.1.5 b delivered\r\n550 5.1.1 c unknown\r\n452 4.2.2 d over quota\r\n";
+    for (std::size_t i = 1; i < replies.size(); ++i) {
+        Engine e(SMTPC_PROTOCOL_LMTP);
+        lmtp_to_final(e, false);
+        FEED(e, replies.substr(0, i));
+        FEED(e, replies.substr(i));
+        EXPECT_STATUS(e, SMTPC_OK, "");
+        EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_FAILED, SMTPC_RCPT_FAILED);
+        EXPECT_LAST_REPLY(e, 452, "4.2.2 d over quota");
+    }
+}
+
+void test_lmtp_eof_between_final_replies(void **) {
+    Engine e(SMTPC_PROTOCOL_LMTP);
+    lmtp_to_final(e, true);
+    FEED(e, "250 ok b\r\n");
+    e.received_eof();
+    EXPECT_STATUS(e, SMTPC_EDELIVERY_UNKNOWN,
+                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    assert_true(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_UNKNOWN, SMTPC_RCPT_UNKNOWN);
+}
+
+void test_lmtp_extra_reply(void **) {
+    // A fourth final reply for three accepted recipients.
+    Engine e(SMTPC_PROTOCOL_LMTP);
+    lmtp_to_final(e, true);
+    FEED(e, "250 ok b\r\n250 ok c\r\n250 ok d\r\n250 ok x\r\n");
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    assert_true(e.must_close());
+    // The recipients' outcomes stay as recorded.
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_DELIVERED);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Unsolicited and extra data
+
+void test_unsolicited_reply_while_sending_body(void **) {
+    // A reply while nothing is pending (the engine waits for the body after 354).
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_WANT(e, Want::Body);
+    assert_false(e.expects_reply());
+    e.received("250 2.0.0 Ok\r\n", 14);  // as the client's pump does when the socket is readable
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unsolicited reply from the server: 250 2.0.0 Ok");
+    assert_true(e.must_close());
+    EXPECT_BYTES(e.output(), "");
+
+    // The same reply glued to the 354.
+    Engine g(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(g, kEhloPipelining);
+    EXPECT_STARTED(g.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(g, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(g, "250 ok\r\n250 ok\r\n354 go\r\n250 2.0.0 Ok\r\n");
+    EXPECT_STATUS(g, SMTPC_EPROTOCOL, "unsolicited reply from the server: 250 2.0.0 Ok");
+    assert_true(g.must_close());
+    EXPECT_STATES(g, SMTPC_RCPT_ACCEPTED);
+}
+
+void test_extra_data_after_last_reply(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect(e);
+    EXPECT_STARTED(e.begin_command(Cmd::Other, "NOOP\r\n"));
+    EXPECT_OUTPUT(e, "NOOP\r\n");
+    FEED(e, "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n");
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    assert_true(e.must_close());
+
+    e.begin_connection();
+    FEED(e, kGreeting);
+    EXPECT_STARTED(e.begin_command(Cmd::Other, "NOOP\r\n"));
+    EXPECT_OUTPUT(e, "NOOP\r\n");
+    FEED(e, "250 2.0.0 Ok\r\nX");
+    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    assert_true(e.must_close());
+
+    // After the final reply of a transaction: the message was delivered and the result says so.
+    Engine s(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(s, kEhloPipelining);
+    EXPECT_STARTED(s.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(s, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(s, "250 ok\r\n250 ok\r\n354 go\r\n");
+    SEND_BODY(s, "x", "x\r\n.\r\n");
+    FEED(s, "250 2.0.0 queued\r\n221 bye\r\n");
+    EXPECT_STATUS(s, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    assert_true(s.must_close());
+    EXPECT_STATES(s, SMTPC_RCPT_DELIVERED);
+
+    // A malformed reply inside a pipelined batch.
+    Engine m(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(m, kEhloPipelining);
+    EXPECT_STARTED(m.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(m, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(m, "250 ok\r\n250-ok\r\n251 ok\r\n354 go\r\n");
+    EXPECT_STATUS(m, SMTPC_EPROTOCOL, "invalid reply from the server: multiline reply with mismatched codes 250 and 251");
+    assert_true(m.must_close());
+    EXPECT_STATES(m, SMTPC_RCPT_NOT_ATTEMPTED);
+}
+
+// KNOWN CORE BUG (see the unit-test report): the two tests below fail against the current engine.
+//
+// A reply that arrives before its command was written answers nothing the client sent (catalogue
+// B.23: "unsolicited bytes before the client sends a command -> E_PROTOCOL; in lock-step mode the
+// read buffer must be empty before each write"). The engine matches replies against its pending
+// queue, which already holds commands still waiting in output(), so it takes such a reply as the
+// answer to a command the server has not seen. The client's pump calls received() while output is
+// pending (when the socket is readable), so this is reachable with a real server.
+// Expected: SMTPC_EPROTOCOL, must_close(), nothing more to write. (The message text is the fix's
+// choice and is not checked.)
+
+void expect_protocol_failure(const Engine &e, const char *what, const char *file, int line) {
+    if (e.want() == Want::Done && e.status() == SMTPC_EPROTOCOL && e.must_close()) return;
+    print_error("CORE BUG: %s; want()=%s status=%s \"%s\" must_close=%d, pending output \"%s\"\n", what,
+                want_name(e.want()), smtpc_status_name(e.status()), e.message().c_str(), e.must_close(),
+                unit::escaped(e.output()).c_str());
+    _fail(file, line);
+}
+
+void test_lockstep_reply_before_command_written(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    // Two replies to the one MAIL command: the second cannot answer RCPT, which was not sent yet.
+    FEED(e, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
+    expect_protocol_failure(e, "lock-step: a reply that came before RCPT was written was taken as RCPT's reply",
+                            __FILE__, __LINE__);
+}
+
+void test_pipelined_reply_before_command_written(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_WANT(e, Want::Write);
+    EXPECT_BYTES(e.output(), "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    // Only the MAIL line has been written when three replies arrive (the pump reads while writing).
+    e.output_written(std::string_view("MAIL FROM:<a@x.org> SIZE=5\r\n").size());
+    EXPECT_WANT(e, Want::Write);
+    e.received("250 ok\r\n250 ok\r\n354 go\r\n", 24);
+    expect_protocol_failure(e, "pipelined: replies to RCPT and DATA came before they were written and were accepted",
+                            __FILE__, __LINE__);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Low-level commands
+
+void run_command(Engine &e, std::string_view line, std::string_view reply) {
+    EXPECT_STARTED(e.begin_command(Cmd::Other, std::string(line)));
+    EXPECT_OUTPUT(e, line);
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, reply);
+}
+
+void test_low_level_commands(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect(e);
+    run_command(e, "NOOP\r\n", "250 2.0.0 Ok\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_LAST_REPLY(e, 250, "2.0.0 Ok");
+
+    run_command(e, "VRFY postmaster\r\n", "252 2.0.0 postmaster\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+
+    // 3xx is not a failure for a low-level command.
+    run_command(e, "XDATA\r\n", "354 go on\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+
+    run_command(e, "VRFY nobody\r\n", "550 5.1.1 <nobody>: Recipient address rejected\r\n");
+    EXPECT_STATUS(e, SMTPC_EREPLY, "VRFY failed: 550 5.1.1 <nobody>: Recipient address rejected");
+    assert_false(e.must_close());
+    EXPECT_LAST_REPLY(e, 550, "5.1.1 <nobody>: Recipient address rejected");
+
+    run_command(e, "HELP\r\n", "450 4.7.1 later\r\n");
+    EXPECT_STATUS(e, SMTPC_EREPLY, "HELP failed: 450 4.7.1 later");
+    assert_false(e.must_close());
+
+    // Reply text in messages: newlines shown as " / ", control and 8-bit bytes escaped.
+    run_command(e, "NOOP\r\n", "502-first\r\n502 bad \x1b[31mred\xff\r\n");
+    EXPECT_STATUS(e, SMTPC_EREPLY, "NOOP failed: 502 first / bad \\x1b[31mred\\xff");
+
+    run_command(e, "NOOP\r\n", "421 4.3.2 Service shutting down\r\n");
+    EXPECT_STATUS(e, SMTPC_ECLOSING, "service closing: 421 4.3.2 Service shutting down");
+    assert_true(e.must_close());
+    EXPECT_LAST_REPLY(e, 421, "4.3.2 Service shutting down");
+
+    // QUIT: 221 closes without error.
+    Engine q(SMTPC_PROTOCOL_SMTP);
+    connect(q);
+    EXPECT_STARTED(q.begin_command(Cmd::Quit, "QUIT\r\n"));
+    EXPECT_OUTPUT(q, "QUIT\r\n");
+    FEED(q, "221 2.0.0 Bye\r\n");
+    EXPECT_STATUS(q, SMTPC_OK, "");
+    assert_true(q.must_close());
+
+    // EOF while waiting for a command's reply.
+    Engine d(SMTPC_PROTOCOL_SMTP);
+    connect(d);
+    run_command(d, "NOOP\r\n", "250-a\r\n");
+    EXPECT_WANT(d, Want::Read);
+    d.received_eof();
+    EXPECT_STATUS(d, SMTPC_EDISCONNECTED, "connection closed by the server in the middle of a reply");
+    assert_true(d.must_close());
+}
+
+void test_low_level_transaction(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_command(Cmd::Mail, "MAIL FROM:<a@x.org>\r\n"));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\n");
+    FEED(e, "250 2.1.0 Ok\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_non_null(e.result());
+    EXPECT_REPLY(&*e.result()->mail_reply, 250, "2.1.0 Ok");
+    assert_int_equal(e.result()->recipients.size(), 0);
+
+    EXPECT_STARTED(e.begin_command(Cmd::Rcpt, "RCPT TO:<b@y.org>\r\n", "b@y.org"));
+    EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
+    FEED(e, "250 2.1.5 Ok\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_STARTED(e.begin_command(Cmd::Rcpt, "RCPT TO:<c@y.org>\r\n", "c@y.org"));
+    EXPECT_OUTPUT(e, "RCPT TO:<c@y.org>\r\n");
+    FEED(e, "550 5.1.1 no\r\n");
+    EXPECT_STATUS(e, SMTPC_EREPLY, "RCPT failed: 550 5.1.1 no");
+    EXPECT_STATES(e, SMTPC_RCPT_ACCEPTED, SMTPC_RCPT_REFUSED);
+    EXPECT_BYTES(rcpt(e, 1).address, "c@y.org");
+
+    EXPECT_STARTED(e.begin_data());
+    EXPECT_OUTPUT(e, "DATA\r\n");
+    FEED(e, "354 go\r\n");
+    SEND_BODY(e, ".\r\n", "..\r\n.\r\n");
+    FEED(e, "250 2.0.0 queued\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED);
+
+    // DATA refused at the low level: SMTPC_EDATA_REFUSED, no RSET of its own.
+    EXPECT_STARTED(e.begin_command(Cmd::Mail, "MAIL FROM:<a@x.org>\r\n"));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STARTED(e.begin_command(Cmd::Rcpt, "RCPT TO:<b@y.org>\r\n", "b@y.org"));
+    EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STARTED(e.begin_data());
+    EXPECT_OUTPUT(e, "DATA\r\n");
+    FEED(e, "554 5.5.1 no\r\n");
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "DATA refused: 554 5.5.1 no");
+    EXPECT_BYTES(e.output(), "");
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED);
+
+    // Message refused at the low level: SMTPC_EREPLY.
+    EXPECT_STARTED(e.begin_command(Cmd::Mail, "MAIL FROM:<a@x.org>\r\n"));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STARTED(e.begin_command(Cmd::Rcpt, "RCPT TO:<b@y.org>\r\n", "b@y.org"));
+    EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STARTED(e.begin_data());
+    EXPECT_OUTPUT(e, "DATA\r\n");
+    FEED(e, "354 go\r\n");
+    SEND_BODY(e, "x", "x\r\n.\r\n");
+    FEED(e, "550 5.7.1 rejected\r\n");
+    EXPECT_STATUS(e, SMTPC_EREPLY, "message refused: 550 5.7.1 rejected");
+    EXPECT_BYTES(e.output(), "");
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED);
+}
+
+}  // namespace
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_greeting_ok),
+        cmocka_unit_test(test_greeting_refused),
+        cmocka_unit_test(test_greeting_protocol_errors),
+        cmocka_unit_test(test_ehlo_fills_features),
+        cmocka_unit_test(test_ehlo_refused_then_helo),
+        cmocka_unit_test(test_lhlo),
+        cmocka_unit_test(test_sendmail_pipelined_batch),
+        cmocka_unit_test(test_sendmail_pipelined_splits),
+        cmocka_unit_test(test_sendmail_lockstep),
+        cmocka_unit_test(test_size_and_options),
+        cmocka_unit_test(test_helo_session_drops_options),
+        cmocka_unit_test(test_smtputf8),
+        cmocka_unit_test(test_mail_refused_lockstep),
+        cmocka_unit_test(test_mail_refused_pipelined),
+        cmocka_unit_test(test_mail_421),
+        cmocka_unit_test(test_mixed_rcpt_results_pipelined_four_codes),
+        cmocka_unit_test(test_all_refused_lockstep),
+        cmocka_unit_test(test_all_refused_pipelined),
+        cmocka_unit_test(test_354_after_all_refused_pipelined),
+        cmocka_unit_test(test_data_refused),
+        cmocka_unit_test(test_message_refused),
+        cmocka_unit_test(test_eof_after_final_dot),
+        cmocka_unit_test(test_eof_before_final_dot),
+        cmocka_unit_test(test_421_in_pipelined_rcpts),
+        cmocka_unit_test(test_lmtp_mixed_final_replies),
+        cmocka_unit_test(test_lmtp_none_delivered),
+        cmocka_unit_test(test_lmtp_final_replies_split),
+        cmocka_unit_test(test_lmtp_eof_between_final_replies),
+        cmocka_unit_test(test_lmtp_extra_reply),
+        cmocka_unit_test(test_unsolicited_reply_while_sending_body),
+        cmocka_unit_test(test_extra_data_after_last_reply),
+        cmocka_unit_test(test_lockstep_reply_before_command_written),
+        cmocka_unit_test(test_pipelined_reply_before_command_written),
+        cmocka_unit_test(test_low_level_commands),
+        cmocka_unit_test(test_low_level_transaction),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
