@@ -282,6 +282,51 @@ static void test_unsolicited_late_reply(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, W_NOOP);
 }
 
+/*
+ * The reply to the final dot arrives together with the 354, before the client has sent the message:
+ * it answers nothing the client sent and must not be taken as the message's acceptance (a reply to
+ * a command not yet written). Nothing of the message may be sent after it.
+ */
+static void early_final_reply(fault_fixture *f, int pipelining)
+{
+    sc_hello(f, pipelining);
+    sc_expect(f, "MAIL ");
+    if (!pipelining) {
+        sc_send(f, RPL_OK);
+    }
+    sc_expect(f, "RCPT ");
+    if (!pipelining) {
+        sc_send(f, RPL_OK);
+    }
+    sc_expect(f, "DATA");
+    sc_send(f, pipelining ? RPL_OK RPL_OK RPL_354 "250 2.0.0 queued early\r\n" : RPL_354 "250 2.0.0 queued early\r\n");
+    sc_expect_eof(f, 5.0);
+    fault_start(f);
+    fault_client(f, 5000, 5000);
+    fault_envelope(f, "r1@example.org", NULL);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    smtpc_status st = smtpc_client_sendmail(f->client, f->env, "x\r\n", SMTPC_NTS);
+    smtpc_rcpt_state rs = smtpc_result_state(smtpc_client_last_result(f->client), 0);
+    if (st == SMTPC_OK || rs == SMTPC_RCPT_DELIVERED) {
+        fail_msg("sendmail returned %s with the recipient %s: a reply sent before the message was taken as its "
+                 "acceptance", smtpc_status_name(st), rs == SMTPC_RCPT_DELIVERED ? "delivered" : "not delivered");
+    }
+    ASSERT_STATUS(f, st, SMTPC_EPROTOCOL);
+    assert_int_equal(smtpc_client_is_connected(f->client), 0);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA);
+}
+
+static void test_final_reply_before_message(void **state)
+{
+    early_final_reply(*state, 0);
+}
+
+static void test_final_reply_before_message_pipelined(void **state)
+{
+    early_final_reply(*state, 1);
+}
+
 /* ---- Valid edge cases ------------------------------------------------------------------------- */
 
 /* "250\r\n": a code with no text is a valid reply. */
@@ -507,6 +552,8 @@ int main(void)
         T(test_unsolicited_partial_after_greeting),
         T(test_unsolicited_after_reply),
         T(test_unsolicited_late_reply),
+        T(test_final_reply_before_message),
+        T(test_final_reply_before_message_pipelined),
         T(test_code_without_text),
         T(test_8bit_text_kept),
         T(test_enhanced_codes),
