@@ -327,6 +327,30 @@ static void test_final_reply_before_message_pipelined(void **state)
     early_final_reply(*state, 1);
 }
 
+/* EHLO and HELO both refused: SMTPC_EHELO after one try each, no loop, no MAIL (B.21). */
+static void test_ehlo_and_helo_refused_no_retry(void **state)
+{
+    fault_fixture *f = *state;
+    sc_send(f, RPL_GREETING);
+    sc_expect(f, "EHLO ");
+    sc_send(f, "500 5.5.1 what\r\n");
+    sc_expect(f, "HELO ");
+    sc_send(f, "501 5.5.4 no\r\n");
+    sc_expect(f, "QUIT");
+    sc_send(f, RPL_BYE);
+    sc_expect_eof(f, 5.0);
+    fault_start(f);
+    fault_client(f, 5000, 5000);
+    fault_envelope(f, "r1@example.org", NULL);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_sendmail(f->client, f->env, "x\r\n", SMTPC_NTS), SMTPC_EHELO);
+    fault_assert_reply(smtpc_client_last_reply(f->client), 501, "5.5.4 no");
+    assert_int_equal(smtpc_client_is_connected(f->client), 1);
+    ASSERT_STATUS(f, smtpc_client_quit(f->client), SMTPC_OK);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_HELO W_QUIT);
+}
+
 /* ---- Valid edge cases ------------------------------------------------------------------------- */
 
 /* "250\r\n": a code with no text is a valid reply. */
@@ -554,6 +578,7 @@ int main(void)
         T(test_unsolicited_late_reply),
         T(test_final_reply_before_message),
         T(test_final_reply_before_message_pipelined),
+        T(test_ehlo_and_helo_refused_no_retry),
         T(test_code_without_text),
         T(test_8bit_text_kept),
         T(test_enhanced_codes),

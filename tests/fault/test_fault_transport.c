@@ -62,6 +62,48 @@ static void test_connection_refused(void **state)
     assert_true(strlen(smtpc_client_errmsg(f->client)) > 0);
 }
 
+/*
+ * A "blackhole" on loopback: a listener with backlog 0 whose accept queue is full (and that never
+ * accepts) drops further SYNs, so connect() gets no answer. The connect timeout must end it.
+ */
+static void test_connect_no_synack(void **state)
+{
+    fault_fixture *f = *state;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(lfd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    socklen_t slen = sizeof sa;
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &slen), 0);
+    enum { FILLERS = 3 };
+    int fillers[FILLERS];
+    for (int i = 0; i < FILLERS; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(fillers[i] >= 0);
+        (void)connect(fillers[i], (struct sockaddr *)&sa, sizeof sa);
+    }
+    struct timespec settle = {0, 100 * 1000 * 1000};
+    nanosleep(&settle, NULL);
+
+    fault_client(f, 800, 5000);
+    fault_clock_start(f);
+    smtpc_status st = smtpc_client_connect(f->client, "127.0.0.1", SMTPC_NTS, ntohs(sa.sin_port));
+    long long ms = fault_elapsed_ms(f);
+    for (int i = 0; i < FILLERS; i++) {
+        close(fillers[i]);
+    }
+    close(lfd);
+    ASSERT_STATUS(f, st, SMTPC_ETIMEOUT);
+    if (ms < 700 || ms >= 1800) {
+        fail_msg("connect returned after %lld ms; the connect timeout was 800 ms", ms);
+    }
+    assert_int_equal(smtpc_client_is_connected(f->client), 0);
+}
+
 /* The ":port" suffix form reaches the same closed port. */
 static void test_connection_refused_port_suffix(void **state)
 {
@@ -341,6 +383,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_connection_refused),
         T(test_connection_refused_port_suffix),
+        T(test_connect_no_synack),
         T(test_unix_socket_missing),
         T(test_unresolvable_name),
         T(test_rst_during_body_no_sigpipe),
