@@ -56,7 +56,12 @@
     (const char *list, size_t len),
     (const char *cert_path, size_t cert_len),
     (const char *key_path, size_t key_len),
-    (const char *password, size_t password_len)
+    (const char *password, size_t password_len),
+    (const char *user, size_t user_len),
+    (const char *mechanism, size_t mech_len),
+    (const char *token, size_t token_len),
+    (const char *authzid, size_t len),
+    (const char *data, size_t len)
 };
 /* Binary data (a DER certificate). */
 %apply (const char *SMTPC_BYTES, size_t SMTPC_LENGTH) { (const unsigned char *der, size_t len) };
@@ -114,6 +119,7 @@ SMTPC_OUT_HANDLE(smtpc_tls_config)
 /* Callbacks need per-language trampolines. */
 %ignore smtpc_client_set_trace;
 %ignore smtpc_client_sendmail_stream;
+%ignore smtpc_client_auth;
 
 /* Export macro only. */
 #define SMTPC_API
