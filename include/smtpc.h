@@ -141,7 +141,13 @@ enum smtpc_status_code {
     SMTPC_ETLS_VERIFY = -24,
     /** The TLS policy requires TLS and the server does not offer STARTTLS, refused it, or only HELO
      *  works. Nothing but EHLO/HELO was sent in plaintext; the connection is closed. */
-    SMTPC_ETLS_REQUIRED = -25
+    SMTPC_ETLS_REQUIRED = -25,
+    /** The server offers AUTH, but none of the mechanisms the call may use. Nothing was sent. */
+    SMTPC_EAUTH_MECHANISM = -26,
+    /** Authentication refused by the client: the connection is neither TLS with a verified
+     *  certificate nor to a peer on this machine, and smtpc_client_set_allow_insecure_auth() was not
+     *  called. No credential was sent. */
+    SMTPC_EAUTH_INSECURE = -27
 };
 
 /**
@@ -836,6 +842,122 @@ SMTPC_API const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *clie
  * mismatch). smtpc_client_errmsg() has the matching text after an SMTPC_ETLS_VERIFY.
  */
 SMTPC_API long smtpc_client_tls_verify_result(const smtpc_client *client);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Authentication (RFC 4954)                                                                      */
+/* ---------------------------------------------------------------------------------------------- */
+/*
+ * Plaintext rule: every AUTH call below refuses with SMTPC_EAUTH_INSECURE, sending nothing, unless the
+ * connection is TLS with a verified certificate and host name, or the peer is on this machine (a
+ * loopback address or a Unix socket, decided from the connected socket's address, not the host name),
+ * or smtpc_client_set_allow_insecure_auth() allowed it. Credentials are never traced: AUTH lines and
+ * responses appear in the trace as "AUTH <MECH> ****" and "****".
+ *
+ * Unless stated otherwise each AUTH call:
+ *  - sends EHLO first when needed, applying the TLS policy (see smtpc_client_ehlo_or_helo_if_needed);
+ *  - returns SMTPC_ENOTSUPPORTED when the server does not offer AUTH, SMTPC_EAUTH_MECHANISM when it
+ *    does not offer the mechanism, SMTPC_EAUTH_INSECURE (above), SMTPC_EINVAL for a bad argument,
+ *    having sent nothing;
+ *  - returns SMTPC_OK on 235; SMTPC_EAUTH for any other reply (the reply is kept: 535 wrong
+ *    credentials, 534, 538, 454, 503 ...), for an invalid challenge (not base64, too long), for more
+ *    than 5 challenges, or for a SCRAM server signature that does not verify — after cancelling the
+ *    exchange with "*" where the protocol allows; SMTPC_ECLOSING on 421;
+ *  - may return the connection errors of the commands above.
+ * No call retries with another mechanism after a failure.
+ */
+
+/**
+ * Allow AUTH over a connection that is neither TLS-verified nor local (see the plaintext rule).
+ * Off by default. For test set-ups and tunnels the library cannot see; the password can be read by
+ * anyone on the path.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client).
+ */
+SMTPC_API smtpc_status smtpc_client_set_allow_insecure_auth(smtpc_client *client, int allow);
+
+/**
+ * Authorisation identity (the identity to act as) sent by PLAIN and SCRAM; NULL or "" for none.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client, NUL, CR or LF inside); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_client_set_authzid(smtpc_client *client, const char *authzid, size_t len);
+
+/**
+ * Log in with a user name and password (smtplib's login()), with the strongest mechanism the server
+ * offers among SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN and LOGIN. Initial responses are sent
+ * with the AUTH command. After a failure no weaker mechanism is tried (smtplib's order of trying
+ * each in turn can be had with smtpc_client_auth_password()).
+ * @return see the AUTH rules above.
+ */
+SMTPC_API smtpc_status smtpc_client_login(smtpc_client *client, const char *user, size_t user_len,
+                                          const char *password, size_t password_len);
+
+/**
+ * Authenticate with one named password mechanism: "PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1" or
+ * "SCRAM-SHA-256" (case-insensitive). `initial_response_ok` as smtplib's auth(): when non-zero the
+ * first response goes with the AUTH command (or after an empty 334 when the line would exceed 512
+ * octets); when zero it is sent after the server's first challenge.
+ * @return see the AUTH rules above; SMTPC_EINVAL also for an unknown mechanism name, or a NUL in the
+ *         user name or password of PLAIN.
+ */
+SMTPC_API smtpc_status smtpc_client_auth_password(smtpc_client *client, const char *mechanism, size_t mech_len,
+                                                  const char *user, size_t user_len, const char *password,
+                                                  size_t password_len, int initial_response_ok);
+
+/**
+ * Output buffer for a response or token that a callback hands to the library (the bytes are
+ * copied, and wiped after use).
+ */
+typedef struct smtpc_auth_response smtpc_auth_response;
+
+/**
+ * Store `len` bytes as the response. May be called once per callback invocation; a later call
+ * replaces the earlier bytes.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL resp, or NULL data with a non-zero length); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_auth_response_set(smtpc_auth_response *resp, const char *data, size_t len);
+
+/**
+ * Token source for OAuth mechanisms: store the access token with smtpc_auth_response_set(). Return 0
+ * on success, non-zero to abort (SMTPC_EUSER, nothing sent).
+ */
+typedef int (*smtpc_token_fn)(smtpc_auth_response *token, void *userdata);
+
+/**
+ * Authenticate with an OAuth 2.0 bearer token: `mechanism` "XOAUTH2" (Google, Microsoft) or
+ * "OAUTHBEARER" (RFC 7628). The token is `token` when it is not NULL, else it is asked of `fn`
+ * (which may then fetch or refresh it). When the server answers with an error challenge (a JSON
+ * document), the library answers as the mechanism requires and the JSON is included in
+ * smtpc_client_errmsg() with the final reply.
+ * @return see the AUTH rules above; SMTPC_EINVAL (unknown mechanism, no token and no fn, CR/LF/NUL or
+ *         0x01 bytes in user or token); SMTPC_EUSER (fn aborted).
+ */
+SMTPC_API smtpc_status smtpc_client_auth_oauth2(smtpc_client *client, const char *mechanism, size_t mech_len,
+                                                const char *user, size_t user_len, const char *token,
+                                                size_t token_len, smtpc_token_fn fn, void *userdata);
+
+/**
+ * A custom SASL mechanism (smtplib's authobject): called with `is_initial` 1 and no challenge
+ * (NULL, 0) to ask for an initial response — leave `resp` unset for none — and then with `is_initial`
+ * 0 and each decoded challenge from the server. Set the response with smtpc_auth_response_set()
+ * (leaving it unset sends an empty response) and return 0; return non-zero to abort (the exchange is
+ * cancelled with "*" and SMTPC_EUSER returned). `challenge` is borrowed for the call.
+ */
+typedef int (*smtpc_auth_fn)(const char *challenge, size_t challenge_len, int is_initial, smtpc_auth_response *resp,
+                             void *userdata);
+
+/**
+ * Authenticate with a mechanism implemented by `fn` (smtplib's auth()). `mechanism` is the SASL name
+ * sent with AUTH (letters, digits, '-' and '_', at most 20 characters); the server must offer it.
+ * `initial_response_ok` as for smtpc_client_auth_password().
+ * @return see the AUTH rules above; SMTPC_EUSER when fn aborted.
+ */
+SMTPC_API smtpc_status smtpc_client_auth(smtpc_client *client, const char *mechanism, size_t mech_len,
+                                         smtpc_auth_fn fn, void *userdata, int initial_response_ok);
+
+/**
+ * The mechanism of the last successful authentication on this connection ("SCRAM-SHA-256"), or ""
+ * when not authenticated. Borrowed; valid until the connection is closed.
+ */
+SMTPC_API const char *smtpc_client_auth_mechanism(const smtpc_client *client);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,8 @@ constexpr StatusInfo kStatuses[] = {
     {SMTPC_ETLS, "SMTPC_ETLS", "TLS failure"},
     {SMTPC_ETLS_VERIFY, "SMTPC_ETLS_VERIFY", "server certificate verification failed"},
     {SMTPC_ETLS_REQUIRED, "SMTPC_ETLS_REQUIRED", "TLS is required but not available"},
+    {SMTPC_EAUTH_MECHANISM, "SMTPC_EAUTH_MECHANISM", "no suitable authentication mechanism"},
+    {SMTPC_EAUTH_INSECURE, "SMTPC_EAUTH_INSECURE", "refusing to send credentials over an insecure connection"},
 };
 
 const StatusInfo *find_status(smtpc_status code) {

@@ -1,5 +1,6 @@
 #include "client.hpp"
 
+#include "../auth/policy.hpp"
 #include "../proto/command.hpp"
 
 #include <arpa/inet.h>
@@ -100,6 +101,7 @@ void Client::drop_connection() {
         info("connection closed");
     }
     tls_facts_.reset();
+    auth_mechanism_.clear();
     engine_.end_connection();
 }
 
@@ -172,6 +174,7 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     stream_ = std::move(cr.stream);
     connected_host_ = spec.host.front() == '/' ? std::string() : spec.host;
     starttls_refused_ = false;
+    connected_port_ = spec.port;
     tls_verify_result_ = 0;
     info("connected");
     if (implicit)
@@ -455,6 +458,135 @@ smtpc_status Client::sendmail_stream(const Envelope &env, smtpc_read_fn read, vo
     std::optional<std::uint64_t> size;
     if (size_hint) size = size_hint;
     return run(engine_.begin_sendmail(env, size, pipelining_), &body);
+}
+
+}  // namespace smtpc::detail
+
+namespace smtpc::detail {
+
+namespace {
+
+// What a password or token may not contain for every mechanism (and PLAIN forbids NUL, RFC 4616).
+bool has_byte(std::string_view s, const char *bytes, std::size_t n) {
+    return s.find_first_of(std::string_view(bytes, n)) != std::string_view::npos;
+}
+
+bool valid_mechanism_name(std::string_view m) {
+    if (m.empty() || m.size() > 20) return false;
+    for (char c : m)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    return true;
+}
+
+std::string upper(std::string_view s) {
+    std::string out(s);
+    for (char &c : out)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return out;
+}
+
+}  // namespace
+
+smtpc_status Client::set_authzid(std::string_view authzid) {
+    if (has_byte(authzid, "\0\r\n", 3)) return record(Check::invalid("NUL, CR or LF in the authorisation identity"));
+    authzid_.assign(authzid);
+    return record(SMTPC_OK);
+}
+
+bool Client::server_offers_mechanism(std::string_view mechanism) const {
+    const std::string *list = engine_.features().params("auth");
+    if (!list) return false;
+    std::size_t pos = 0;
+    while (pos < list->size()) {
+        std::size_t end = list->find(' ', pos);
+        if (end == std::string::npos) end = list->size();
+        if (end > pos && iequals(std::string_view(*list).substr(pos, end - pos), mechanism)) return true;
+        pos = end + 1;
+    }
+    return false;
+}
+
+smtpc_status Client::prepare_auth(std::string_view mechanism) {
+    if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
+    if (!engine_.does_esmtp() || !engine_.features().has("auth"))
+        return record(SMTPC_ENOTSUPPORTED, "AUTH extension not supported by the server");
+    if (!mechanism.empty() && !server_offers_mechanism(mechanism))
+        return record(SMTPC_EAUTH_MECHANISM,
+                      "the server does not offer " + std::string(mechanism) + " (it offers:" +
+                          *engine_.features().params("auth") + ")");
+    sockaddr_storage peer{};
+    bool known = stream_->peer_address(peer);
+    bool verified = tls_facts_ && tls_facts_->verified;
+    if (!credentials_permitted(known ? &peer : nullptr, verified, allow_insecure_auth_))
+        return record(SMTPC_EAUTH_INSECURE,
+                      tls_facts_ ? "refusing to authenticate: the server's TLS certificate was not verified"
+                                 : "refusing to authenticate over an unencrypted connection to a remote server "
+                                   "(use TLS, or allow it explicitly)");
+    return record(SMTPC_OK);
+}
+
+smtpc_status Client::authenticate(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok) {
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    std::string name(mech->name());
+    smtpc_status st = run(engine_.begin_auth(std::move(mech), initial_response_ok));
+    if (st == SMTPC_OK) auth_mechanism_ = std::move(name);
+    return st;
+}
+
+smtpc_status Client::login(std::string_view user, std::string_view password) {
+    if (smtpc_status st = prepare_auth({}); st != SMTPC_OK) return st;
+    static const char *const preference[] = {"SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN"};
+    for (const char *m : preference)
+        if (server_offers_mechanism(m)) return auth_password(m, user, password, true);
+    return record(SMTPC_EAUTH_MECHANISM, "no suitable authentication mechanism (the server offers:" +
+                                             *engine_.features().params("auth") + ")");
+}
+
+smtpc_status Client::auth_password(std::string_view mechanism_in, std::string_view user, std::string_view password,
+                                   bool initial_response_ok) {
+    std::string mechanism = upper(mechanism_in);
+    std::unique_ptr<SaslMechanism> mech;
+    if (has_byte(user, "\0", 1) || has_byte(password, "\0", 1))
+        return record(Check::invalid("NUL in the user name or password"));
+    if (mechanism == "PLAIN") mech = make_plain(authzid_, user, password);
+    else if (mechanism == "LOGIN") mech = make_login(user, password);
+    else if (mechanism == "CRAM-MD5") mech = make_cram_md5(user, password);
+    else if (mechanism == "SCRAM-SHA-1") mech = make_scram("SHA-1", authzid_, user, password);
+    else if (mechanism == "SCRAM-SHA-256") mech = make_scram("SHA-256", authzid_, user, password);
+    else return record(Check::invalid("unknown password mechanism " + mechanism));
+    if (smtpc_status st = prepare_auth(mechanism); st != SMTPC_OK) return st;
+    return authenticate(std::move(mech), initial_response_ok);
+}
+
+smtpc_status Client::auth_oauth2(std::string_view mechanism_in, std::string_view user, std::string_view token,
+                                 smtpc_token_fn fn, void *userdata) {
+    std::string mechanism = upper(mechanism_in);
+    if (mechanism != "XOAUTH2" && mechanism != "OAUTHBEARER")
+        return record(Check::invalid("unknown OAuth mechanism " + mechanism));
+    if (token.empty() && !fn) return record(Check::invalid("no token and no token callback"));
+    static const char forbidden[] = {'\0', '\r', '\n', '\x01'};
+    if (has_byte(user, forbidden, sizeof forbidden)) return record(Check::invalid("control byte in the user name"));
+    if (smtpc_status st = prepare_auth(mechanism); st != SMTPC_OK) return st;
+    SecretString fetched;
+    if (token.empty()) {
+        smtpc_auth_response resp{&fetched};
+        if (fn(&resp, userdata) != 0) return record(SMTPC_EUSER, "the token callback aborted");
+        if (fetched.str().empty()) return record(Check::invalid("the token callback gave no token"));
+        token = fetched.str();
+    }
+    if (has_byte(token, forbidden, sizeof forbidden)) return record(Check::invalid("control byte in the token"));
+    const std::string &host = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
+    return authenticate(make_oauth(mechanism, user, token, host, connected_port_), true);
+}
+
+smtpc_status Client::auth_custom(std::string_view mechanism, smtpc_auth_fn fn, void *userdata,
+                                 bool initial_response_ok) {
+    if (!fn) return record(Check::invalid("no authentication callback"));
+    if (!valid_mechanism_name(mechanism)) return record(Check::invalid("invalid SASL mechanism name"));
+    std::string name = upper(mechanism);
+    if (smtpc_status st = prepare_auth(name); st != SMTPC_OK) return st;
+    return authenticate(make_callback(name, fn, userdata), initial_response_ok);
 }
 
 }  // namespace smtpc::detail

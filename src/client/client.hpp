@@ -42,6 +42,17 @@ public:
     smtpc_status set_tls_server_name(std::string_view name);
     void set_tls_skip_verify(bool on) { tls_skip_verify_ = on; }
 
+    // --- AUTH
+    void set_allow_insecure_auth(bool on) { allow_insecure_auth_ = on; }
+    smtpc_status set_authzid(std::string_view authzid);
+    smtpc_status login(std::string_view user, std::string_view password);
+    smtpc_status auth_password(std::string_view mechanism, std::string_view user, std::string_view password,
+                               bool initial_response_ok);
+    smtpc_status auth_oauth2(std::string_view mechanism, std::string_view user, std::string_view token,
+                             smtpc_token_fn fn, void *userdata);
+    smtpc_status auth_custom(std::string_view mechanism, smtpc_auth_fn fn, void *userdata, bool initial_response_ok);
+    const std::string &auth_mechanism() const { return auth_mechanism_; }
+
     // --- TLS
     smtpc_status starttls();
     bool tls_active() const { return tls_facts_ != nullptr; }
@@ -80,6 +91,10 @@ private:
     void info(const std::string &text) { trace(SMTPC_TRACE_INFO, text); }
     smtpc_status ready_for_command();
     smtpc_status hello_if_needed();
+    // EHLO if needed, then the checks every AUTH call makes before sending anything.
+    smtpc_status prepare_auth(std::string_view mechanism);
+    bool server_offers_mechanism(std::string_view mechanism) const;
+    smtpc_status authenticate(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok);
     smtpc_status apply_tls_policy();
     smtpc_status tls_required_guard();
     bool tls_required_now() const;
@@ -117,7 +132,12 @@ private:
     std::string connected_host_;  // host given to connect, for SNI and certificate checks
     std::unique_ptr<TlsFacts> tls_facts_;
     long tls_verify_result_ = 0;
-    bool starttls_refused_ = false;  // opportunistic policy: the server refused STARTTLS on this connection
+    bool starttls_refused_ = false;
+    std::uint16_t connected_port_ = 0;
+
+    bool allow_insecure_auth_ = false;
+    std::string authzid_;
+    std::string auth_mechanism_;  // after a successful AUTH on this connection  // opportunistic policy: the server refused STARTTLS on this connection
 };
 
 // This machine's fully qualified name, or "[a.b.c.d]" when it has none (smtplib's rule).

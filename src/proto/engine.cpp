@@ -1,5 +1,9 @@
 #include "engine.hpp"
 
+#include "../auth/base64.hpp"
+
+#include <openssl/crypto.h>
+
 namespace smtpc::detail {
 
 namespace {
@@ -57,6 +61,14 @@ void Engine::end_connection() {
 }
 
 void Engine::start(Op op) {
+    if (wipe_output_ && !out_.empty()) OPENSSL_cleanse(&out_[0], out_.size());
+    wipe_output_ = false;
+    auth_.reset();
+    auth_challenges_ = 0;
+    if (!auth_deferred_.empty()) OPENSSL_cleanse(&auth_deferred_[0], auth_deferred_.size());
+    auth_deferred_.clear();
+    auth_failure_ = SMTPC_OK;
+    auth_failure_message_.clear();
     op_ = op;
     done_ = false;
     status_ = SMTPC_OK;
@@ -70,11 +82,11 @@ void Engine::start(Op op) {
     encoder_.reset();
 }
 
-void Engine::queue(Cmd cmd, std::string_view line, std::size_t index, bool internal) {
+void Engine::queue(Cmd cmd, std::string_view line, std::size_t index, bool internal, std::string_view shown) {
     out_.append(line);
     pending_.push_back({cmd, index, internal});
     ++step_;
-    if (trace_) trace_->trace(SMTPC_TRACE_SEND, line);
+    if (trace_) trace_->trace(SMTPC_TRACE_SEND, shown.empty() ? line : shown);
 }
 
 void Engine::finish(smtpc_status status, std::string message) {
@@ -166,6 +178,7 @@ Engine::Want Engine::want() const {
 }
 
 void Engine::output_written(std::size_t n) {
+    if (wipe_output_) OPENSSL_cleanse(&out_[out_pos_], n);
     out_pos_ += n;
     if (out_pos_ >= out_.size()) {
         out_.clear();
@@ -258,6 +271,7 @@ void Engine::on_reply(const Pending &p, Reply &&r) {
     case Op::Command: on_command_reply(p, r); break;
     case Op::Data: on_data_reply(p, r); break;
     case Op::Sendmail: on_sendmail_reply(p, r); break;
+    case Op::Auth: on_auth_reply(p, r); break;
     case Op::None: fatal(SMTPC_EINTERNAL, "reply with no operation in progress"); break;
     }
 }
@@ -451,6 +465,104 @@ void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
         return;
     default: fatal(SMTPC_EINTERNAL, "unexpected command in a transaction"); return;
     }
+}
+
+}  // namespace smtpc::detail
+
+namespace smtpc::detail {
+
+Check Engine::begin_auth(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok) {
+    SecretString first;
+    std::string error;
+    SaslMechanism::Step step = initial_response_ok ? mech->initial(first, error) : SaslMechanism::Step::None;
+    if (step == SaslMechanism::Step::Abort) return {mech->abort_status(), error};
+    start(Op::Auth);
+    wipe_output_ = true;
+    verb_ = "AUTH";
+    std::string name(mech->name());
+    std::string line = "AUTH " + name;
+    std::string shown = line + "\r\n";
+    if (step == SaslMechanism::Step::Respond) {
+        std::string encoded = first.str().empty() ? std::string("=") : base64_encode(first.str());
+        // RFC 4954 section 4: an initial response that would make the line too long waits for the 334.
+        if (line.size() + 1 + encoded.size() + 2 <= kMaxCommandLine) {
+            line.append(" ").append(encoded);
+            shown = "AUTH " + name + " ****\r\n";
+        } else {
+            auth_deferred_ = std::move(encoded);
+        }
+        OPENSSL_cleanse(&encoded[0], encoded.size());
+    }
+    line.append("\r\n");
+    auth_ = std::move(mech);
+    queue(Cmd::Auth, line, 0, false, shown);
+    OPENSSL_cleanse(&line[0], line.size());
+    return {};
+}
+
+void Engine::cancel_auth(smtpc_status status, std::string message) {
+    auth_failure_ = status;
+    auth_failure_message_ = std::move(message);
+    queue(Cmd::AuthCancel, "*\r\n", 0, true);
+}
+
+void Engine::on_auth_reply(const Pending &p, const Reply &r) {
+    if (p.cmd == Cmd::AuthCancel) {
+        if (r.code == 421) close_ = true;
+        finish(auth_failure_, auth_failure_message_);
+        return;
+    }
+    if (r.code == 334) {
+        if (++auth_challenges_ > kMaxAuthChallenges) {
+            cancel_auth(SMTPC_EAUTH, "authentication cancelled: the server sent more than " +
+                                         std::to_string(kMaxAuthChallenges) + " challenges");
+            return;
+        }
+        std::string challenge;
+        std::string_view text = r.lines.size() == 1 ? std::string_view(r.lines[0]) : std::string_view();
+        while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+        if (r.lines.size() != 1 || !base64_decode(text, challenge)) {
+            cancel_auth(SMTPC_EAUTH, "authentication cancelled: the server's challenge is not valid base64");
+            return;
+        }
+        if (!auth_deferred_.empty()) {
+            std::string line = auth_deferred_ + "\r\n";
+            OPENSSL_cleanse(&auth_deferred_[0], auth_deferred_.size());
+            auth_deferred_.clear();
+            queue(Cmd::Auth, line, 0, false, "****\r\n");
+            OPENSSL_cleanse(&line[0], line.size());
+            return;
+        }
+        SecretString response;
+        std::string error;
+        if (auth_->respond(challenge, response, error) == SaslMechanism::Step::Abort) {
+            cancel_auth(auth_->abort_status(), "authentication cancelled: " + error);
+            return;
+        }
+        std::string line = base64_encode(response.str()) + "\r\n";
+        queue(Cmd::Auth, line, 0, false, "****\r\n");
+        OPENSSL_cleanse(&line[0], line.size());
+        return;
+    }
+    if (r.code == 235) {
+        if (!auth_->complete()) {
+            fatal(SMTPC_EAUTH, "the server accepted authentication without proving its identity (" +
+                                   std::string(auth_->name()) + " exchange incomplete); connection closed");
+            return;
+        }
+        finish(SMTPC_OK);
+        return;
+    }
+    std::string msg = std::string(auth_->name()) + " authentication failed: " + describe(r);
+    std::string detail = auth_->failure_detail();
+    if (!detail.empty()) {
+        Reply d;
+        d.text = detail;
+        std::string shown = describe(d);
+        msg += " (server said: " + shown.substr(shown.find(' ') + 1) + ")";
+    }
+    if (r.code == 421) fatal(SMTPC_ECLOSING, msg);
+    else finish(SMTPC_EAUTH, msg);
 }
 
 }  // namespace smtpc::detail

@@ -8,6 +8,7 @@
 // so pipelined batches (RFC 2920) and one-at-a-time exchanges are the same code.
 #pragma once
 
+#include "../auth/sasl.hpp"
 #include "data_encoder.hpp"
 #include "features.hpp"
 #include "reply.hpp"
@@ -29,7 +30,12 @@ protected:
     ~TraceSink() = default;
 };
 
-enum class Cmd : std::uint8_t { Greeting, Helo, Ehlo, StartTls, Mail, Rcpt, Data, DataEnd, Rset, Quit, Other };
+enum class Cmd : std::uint8_t {
+    Greeting, Helo, Ehlo, StartTls, Auth, AuthCancel, Mail, Rcpt, Data, DataEnd, Rset, Quit, Other
+};
+
+// At most this many 334 challenges in one AUTH exchange (as smtplib's _MAXCHALLENGE).
+constexpr int kMaxAuthChallenges = 5;
 
 class Engine {
 public:
@@ -52,6 +58,8 @@ public:
     // `rcpt_address` names the recipient of a RCPT command in the result.
     Check begin_command(Cmd cmd, std::string line, std::string_view rcpt_address = {});
     Check begin_data();
+    // AUTH with `mech`; credentials never appear in the trace.
+    Check begin_auth(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok);
     Check begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining);
 
     // MAIL FROM / RCPT TO lines with smtplib's rules: parameters only for an ESMTP server, SMTPUTF8
@@ -92,7 +100,7 @@ public:
     const Result *result() const { return result_ ? &*result_ : nullptr; }
 
 private:
-    enum class Op { None, Greeting, Command, Data, Sendmail };
+    enum class Op { None, Greeting, Command, Data, Sendmail, Auth };
     struct Pending {
         Cmd cmd;
         std::size_t index;  // recipient index for Rcpt and DataEnd
@@ -100,7 +108,9 @@ private:
     };
 
     void start(Op op);
-    void queue(Cmd cmd, std::string_view line, std::size_t index = 0, bool internal = false);
+    // `shown` replaces the line in the trace (credentials).
+    void queue(Cmd cmd, std::string_view line, std::size_t index = 0, bool internal = false,
+               std::string_view shown = {});
     void finish(smtpc_status status, std::string message = {});
     void fatal(smtpc_status status, std::string message);
     void on_reply(const Pending &p, Reply &&r);
@@ -108,6 +118,8 @@ private:
     void on_data_reply(const Pending &p, const Reply &r);
     void on_sendmail_reply(const Pending &p, const Reply &r);
     void on_final_reply(const Pending &p, const Reply &r);
+    void on_auth_reply(const Pending &p, const Reply &r);
+    void cancel_auth(smtpc_status status, std::string message);
     void after_rcpts();
     void abandon(smtpc_status status, std::string message, const Reply &decisive);
     std::size_t accepted_count() const;
@@ -131,6 +143,14 @@ private:
     bool reply_locked_ = false;  // last_reply_ holds the reply that decided the outcome
     std::uint64_t step_ = 0;
     DataEncoder encoder_;
+    bool wipe_output_ = false;  // the output holds credentials: wipe it once written
+
+    // AUTH exchange in progress.
+    std::unique_ptr<SaslMechanism> auth_;
+    int auth_challenges_ = 0;
+    std::string auth_deferred_;  // initial response too long for the AUTH line, sent after the first 334
+    smtpc_status auth_failure_ = SMTPC_OK;
+    std::string auth_failure_message_;
 
     // Transaction in progress (sendmail and low-level DATA).
     struct Send {

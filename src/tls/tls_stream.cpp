@@ -144,7 +144,7 @@ public:
         return -1;
     }
 
-    bool peer_is_local() const override { return inner_->peer_is_local(); }
+    bool peer_address(sockaddr_storage &out) const override { return inner_->peer_address(out); }
     int native_handle() const override { return inner_ ? inner_->native_handle() : -1; }
 
     void close() override {

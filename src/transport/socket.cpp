@@ -1,5 +1,7 @@
 #include "socket.hpp"
 
+#include "address.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -36,20 +38,6 @@ int wait_fd(int fd, short events, const Deadline &deadline) {
         }
         if (errno != EINTR) return -1;
     }
-}
-
-bool is_loopback(const sockaddr_storage &ss) {
-    if (ss.ss_family == AF_UNIX) return true;
-    if (ss.ss_family == AF_INET) {
-        auto *in = reinterpret_cast<const sockaddr_in *>(&ss);
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss.ss_family == AF_INET6) {
-        auto *in6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return in6->sin6_addr.s6_addr[12] == 127;
-    }
-    return false;
 }
 
 class SocketStream final : public Stream {
@@ -98,11 +86,9 @@ public:
         }
     }
 
-    bool peer_is_local() const override {
-        sockaddr_storage ss{};
-        socklen_t len = sizeof ss;
-        if (::getpeername(fd_, reinterpret_cast<sockaddr *>(&ss), &len) != 0) return false;
-        return is_loopback(ss);
+    bool peer_address(sockaddr_storage &out) const override {
+        socklen_t len = sizeof out;
+        return ::getpeername(fd_, reinterpret_cast<sockaddr *>(&out), &len) == 0;
     }
 
     int native_handle() const override { return fd_; }
@@ -196,6 +182,20 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
 }
 
 }  // namespace
+
+bool is_local_address(const sockaddr_storage &ss) {
+    if (ss.ss_family == AF_UNIX) return true;
+    if (ss.ss_family == AF_INET) {
+        auto *in = reinterpret_cast<const sockaddr_in *>(&ss);
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss.ss_family == AF_INET6) {
+        auto *in6 = reinterpret_cast<const sockaddr_in6 *>(&ss);
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return true;
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return in6->sin6_addr.s6_addr[12] == 127;
+    }
+    return false;
+}
 
 bool split_host_port(std::string &host, std::uint16_t &port) {
     std::string port_text;

@@ -2,6 +2,7 @@
 // can replace the stream in the middle of a session).
 #pragma once
 
+#include "address.hpp"
 #include "deadline.hpp"
 
 #include "smtpc.h"
@@ -32,8 +33,13 @@ public:
                            bool &readable) = 0;
     // Without waiting: 0 when nothing is waiting to be read, 1 when data is, -1 at end of stream or error.
     virtual int peek_idle() = 0;
-    // True when the peer is on this machine (loopback address or Unix socket), from the socket itself.
-    virtual bool peer_is_local() const = 0;
+    // The connected peer's address, from the socket itself (getpeername); false when unknown.
+    virtual bool peer_address(sockaddr_storage &out) const = 0;
+    // True when the peer is on this machine (loopback address or Unix socket).
+    bool peer_is_local() const {
+        sockaddr_storage ss{};
+        return peer_address(ss) && is_local_address(ss);
+    }
     // Shut the stream down in an orderly way where the protocol has one (TLS close_notify), then close.
     virtual void close() = 0;
     // The socket's file descriptor, for a TLS layer to run on; -1 once closed.

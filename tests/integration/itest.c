@@ -66,12 +66,21 @@ int itest_start_aiosmtpd(itest_server *srv, int unix_socket, const char *const e
 
 int itest_start_postfix(itest_server *srv)
 {
+    return itest_start_postfix_args(srv, NULL);
+}
+
+int itest_start_postfix_args(itest_server *srv, const char *const extra[])
+{
     if (make_dirs(srv) != 0)
         return -1;
     char script[1024];
     if (harness_server_script(script, sizeof script, "postfix_server.py") != 0)
         return -1;
-    const char *argv[] = {HARNESS_PYTHON, script, "--spool", srv->spool, "--sessions", srv->sessions, NULL};
+    const char *argv[32] = {HARNESS_PYTHON, script, "--spool", srv->spool, "--sessions", srv->sessions};
+    size_t n = 6;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
     if (harness_server_start_timeout(argv, 60000, &srv->proc) != 0) {
         harness_remove_tree(srv->dir);
         srv->dir[0] = '\0';
@@ -321,10 +330,9 @@ void itest_msg_free(itest_msg *m)
     memset(m, 0, sizeof *m);
 }
 
-int itest_load_session(const itest_server *srv, size_t index, int timeout_ms, char **raw, size_t *len)
+static int load_session_json(const itest_server *srv, size_t index, int timeout_ms, char **json)
 {
-    *raw = NULL;
-    *len = 0;
+    *json = NULL;
     /* aiosmtpd_server.py numbers connections from 1 in order of arrival. */
     char name[64], path[1200];
     snprintf(name, sizeof name, "session-%06zu.json", index + 1);
@@ -339,10 +347,73 @@ int itest_load_session(const itest_server *srv, size_t index, int timeout_ms, ch
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    return harness_read_file(path, json, NULL);
+}
+
+int itest_load_session(const itest_server *srv, size_t index, int timeout_ms, char **raw, size_t *len)
+{
+    *raw = NULL;
+    *len = 0;
     char *json;
-    if (harness_read_file(path, &json, NULL) != 0)
+    if (load_session_json(srv, index, timeout_ms, &json) != 0)
         return -1;
     int rc = get_hex(json, "raw_hex", raw, len);
+    free(json);
+    return rc;
+}
+
+/* The value of `key` in json: hex-decoded for "*_hex" keys, else the string, number or literal. */
+static int get_field(const char *json, const char *key, char **out, size_t *len)
+{
+    size_t dummy;
+    if (len == NULL)
+        len = &dummy;
+    *out = NULL;
+    *len = 0;
+    size_t klen = strlen(key);
+    if (klen > 4 && strcmp(key + klen - 4, "_hex") == 0)
+        return get_hex(json, key, out, len);
+    const char *p = find_key(json, key);
+    if (p == NULL)
+        return -1;
+    if (*p == '"') {
+        *out = read_string(p, NULL);
+    } else {
+        size_t n = strcspn(p, ",\n\r}]");
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        *out = strndup(p, n);
+    }
+    if (*out == NULL)
+        return -1;
+    *len = strlen(*out);
+    return 0;
+}
+
+int itest_load_session_field(const itest_server *srv, size_t index, int timeout_ms, const char *key, char **out,
+                             size_t *len)
+{
+    *out = NULL;
+    char *json;
+    if (load_session_json(srv, index, timeout_ms, &json) != 0)
+        return -1;
+    int rc = get_field(json, key, out, len);
+    if (rc != 0)
+        fprintf(stderr, "itest: no key %s in session record #%zu\n", key, index);
+    free(json);
+    return rc;
+}
+
+int itest_load_msg_field(const itest_server *srv, size_t index, int timeout_ms, const char *key, char **out,
+                         size_t *len)
+{
+    *out = NULL;
+    char *json;
+    if (load_nth(srv->spool, "msg-", index, timeout_ms, &json) != 0)
+        return -1;
+    int rc = get_field(json, key, out, len);
+    if (rc != 0)
+        fprintf(stderr, "itest: no key %s in message record #%zu\n", key, index);
     free(json);
     return rc;
 }

@@ -35,6 +35,13 @@ int itest_start_aiosmtpd(itest_server *srv, int unix_socket, const char *const e
 /** Start tests/servers/postfix_server.py (spool = its sink's). Returns 0 or -1. */
 int itest_start_postfix(itest_server *srv);
 
+/**
+ * As itest_start_postfix(), with extra arguments for postfix_server.py (NULL-terminated list, may be
+ * NULL), e.g. "--tls-cert", FILE, "--tls-key", FILE (the TLS port is then the next line on the
+ * server's stdout: "TLSPORT <port>", see harness_server_read_line()).
+ */
+int itest_start_postfix_args(itest_server *srv, const char *const extra[]);
+
 /** Stop the server and remove its directory. Safe on a zeroed struct. */
 void itest_stop(itest_server *srv);
 
@@ -73,6 +80,18 @@ void itest_msg_free(itest_msg *m);
  * closes. Returns 0 or -1; *raw is malloc()ed.
  */
 int itest_load_session(const itest_server *srv, size_t index, int timeout_ms, char **raw, size_t *len);
+
+/**
+ * One field of a record written by aiosmtpd_server.py: the session file of the `index`th connection
+ * (0-based, waiting as itest_load_session() does) or message number `index` (0-based, waiting for it
+ * as itest_load_msg() does). A key ending in "_hex" gives the decoded bytes, another string key its
+ * text, a number or true/false its literal text. *out is malloc()ed and NUL-terminated (not counted
+ * in *len; len may be NULL). Returns 0 or -1 (no record in time, or no such key).
+ */
+int itest_load_session_field(const itest_server *srv, size_t index, int timeout_ms, const char *key, char **out,
+                             size_t *len);
+int itest_load_msg_field(const itest_server *srv, size_t index, int timeout_ms, const char *key, char **out,
+                         size_t *len);
 
 /** Number of session-*.json files now (connections closed so far). */
 size_t itest_session_count(const itest_server *srv);

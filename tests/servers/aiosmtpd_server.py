@@ -26,20 +26,37 @@ Message JSON keys (hex values are the exact bytes):
   rcpt_options_hex (list: hex of each recipient's options joined with one space),
   content_hex (message after dot-unstuffing, as received, CRLF line ends kept),
   raw_hex (every byte the client sent on this connection up to the end of the message),
-  replies (list: the final reply line(s) sent after the message).
+  replies (list: the final reply line(s) sent after the message),
+  tls ("none" | "starttls" | "implicit": how the connection was encrypted when the message came),
+  tls_version ("" or e.g. "TLSv1.3").
+
+Session JSON keys: session, raw_hex (every byte the client sent, decrypted after TLS), and for TLS:
+  plain_hex (bytes received in clear, before STARTTLS), tls_hex (bytes received decrypted over TLS),
+  tls_wire_hex (the encrypted bytes as they came on the wire after STARTTLS or from the first byte
+  with --implicit-tls), tls ("none" | "starttls" | "implicit"), tls_established (the handshake
+  completed), tls_version, client_cert_cn (common name of the client's verified certificate, or "").
+
+TLS (all off by default; without them the server behaves exactly as before):
+  --tls-cert FILE --tls-key FILE   offer STARTTLS with this certificate and key (PEM)
+  --implicit-tls                   TLS from the first byte instead of STARTTLS (SMTPS, RFC 8314)
+  --require-client-cert CAFILE     ask for a client certificate and refuse the handshake without
+                                   one signed by a CA in CAFILE
+  --tls-max-version 1.2|1.3        highest TLS version offered (default: OpenSSL's)
 """
 
 import argparse
 import asyncio
+import asyncio.sslproto
 import json
 import logging
 import os
 import re
 import signal
+import ssl
 import sys
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
 ARGS = None
 COUNTERS = {"msg": 0, "session": 0}
@@ -69,6 +86,48 @@ def parse_path(arg):
     return None, None
 
 
+_OriginalSSLProtocol = asyncio.sslproto.SSLProtocol
+
+
+class TapSSLProtocol(_OriginalSSLProtocol):
+    """asyncio's TLS layer, recording the encrypted bytes it receives into the SMTP protocol's
+    x_wire (so a test can check that nothing came in clear after STARTTLS). Installed for both
+    STARTTLS (aiosmtpd builds an SSLProtocol itself) and implicit TLS (the event loop does)."""
+
+    def _x_record(self, data):
+        app = getattr(self, "_app_protocol", None)
+        if isinstance(app, Mixin):
+            app.x_wire += data
+
+    def get_buffer(self, n):  # Python >= 3.11: a buffered protocol
+        self._x_buffer = super().get_buffer(n)
+        return self._x_buffer
+
+    def buffer_updated(self, nbytes):
+        self._x_record(bytes(self._x_buffer[:nbytes]))
+        super().buffer_updated(nbytes)
+
+    def data_received(self, data):  # older Pythons
+        self._x_record(bytes(data))
+        super().data_received(data)
+
+    def connection_lost(self, exc):
+        app = getattr(self, "_app_protocol", None)
+        if isinstance(app, Mixin) and not app.x_made:
+            # An implicit-TLS handshake that failed: the SMTP protocol never saw the connection,
+            # but the test still gets its session record.
+            app.x_tls_mode = "implicit"
+            app.x_write_session()
+        super().connection_lost(exc)
+
+
+if not hasattr(_OriginalSSLProtocol, "buffer_updated"):  # pragma: no cover
+    del TapSSLProtocol.get_buffer
+    del TapSSLProtocol.buffer_updated
+elif not hasattr(_OriginalSSLProtocol, "data_received"):
+    del TapSSLProtocol.data_received
+
+
 class Mixin:
     """Shared by the SMTP and LMTP servers: raw capture, MAIL and RCPT with our own rules."""
 
@@ -77,18 +136,63 @@ class Mixin:
         COUNTERS["session"] += 1
         self.x_session = COUNTERS["session"]
         self.x_raw = bytearray()
+        self.x_plain = bytearray()  # received in clear
+        self.x_tls = bytearray()    # received decrypted over TLS
+        self.x_wire = bytearray()   # received encrypted (after STARTTLS, or all with implicit TLS)
+        self.x_tls_mode = "none"
+        self.x_tls_ok = False
+        self.x_tls_version = ""
+        self.x_client_cn = ""
+        self.x_made = False
+
+    def connection_made(self, transport):
+        after_starttls = self.x_made and self.x_tls_mode == "starttls"
+        self.x_made = True
+        if not after_starttls and transport.get_extra_info("sslcontext") is not None:
+            self.x_tls_mode = "implicit"
+        super().connection_made(transport)
+        if self.x_tls_mode != "none":
+            # Both calls come after a completed handshake: the loop calls us only then for implicit
+            # TLS, and aiosmtpd's TLS layer calls us again once STARTTLS's handshake is done.
+            self.x_tls_ok = True
+            obj = transport.get_extra_info("ssl_object")
+            if obj is not None:
+                self.x_tls_version = obj.version() or ""
+                cert = obj.getpeercert()
+                for rdn in (cert or {}).get("subject", ()):
+                    for key, value in rdn:
+                        if key == "commonName":
+                            self.x_client_cn = value
 
     def data_received(self, data):
         self.x_raw += data
+        if self.x_tls_mode == "none":
+            self.x_plain += data
+        else:
+            self.x_tls += data
         super().data_received(data)
 
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg):
+        if not arg and self.tls_context:
+            self.x_tls_mode = "starttls"  # what arrives from now on comes through the TLS layer
+        await super().smtp_STARTTLS(arg)
+
+    def x_write_session(self):
+        if not ARGS.sessions:
+            return
+        try:
+            write_json(ARGS.sessions, "session-%06d.json" % self.x_session,
+                       {"session": self.x_session, "raw_hex": bytes(self.x_raw).hex(),
+                        "plain_hex": bytes(self.x_plain).hex(), "tls_hex": bytes(self.x_tls).hex(),
+                        "tls_wire_hex": bytes(self.x_wire).hex(), "tls": self.x_tls_mode,
+                        "tls_established": self.x_tls_ok, "tls_version": self.x_tls_version,
+                        "client_cert_cn": self.x_client_cn})
+        except OSError as e:  # pragma: no cover
+            print("aiosmtpd_server: cannot write session: %s" % e, file=sys.stderr)
+
     def connection_lost(self, error):
-        if ARGS.sessions:
-            try:
-                write_json(ARGS.sessions, "session-%06d.json" % self.x_session,
-                           {"session": self.x_session, "raw_hex": bytes(self.x_raw).hex()})
-            except OSError as e:  # pragma: no cover
-                print("aiosmtpd_server: cannot write session: %s" % e, file=sys.stderr)
+        self.x_write_session()
         super().connection_lost(error)
 
     @syntax("MAIL FROM: <address>", extended=" [SP <mail-parameters>]")
@@ -191,6 +295,15 @@ class Handler:
             body.append("250-" + extra)
         return body + [last]
 
+    async def handle_exception(self, error):
+        if isinstance(error, TLSSetupException):
+            # A failed STARTTLS handshake is what the TLS tests provoke: one line, no traceback.
+            cause = error.__cause__
+            print("aiosmtpd_server: STARTTLS handshake failed: %r" % (cause,), file=sys.stderr)
+        else:
+            logging.getLogger("aiosmtpd_server").exception("SMTP session exception")
+        return "500 Error: (%s) %s" % (error.__class__.__name__, error)
+
     async def handle_DATA(self, server, session, envelope):
         COUNTERS["msg"] += 1
         seq = COUNTERS["msg"]
@@ -225,6 +338,8 @@ class Handler:
             "content_hex": bytes(envelope.original_content).hex(),
             "raw_hex": bytes(server.x_raw).hex(),
             "replies": replies,
+            "tls": server.x_tls_mode if server.x_tls_ok else "none",
+            "tls_version": server.x_tls_version,
         }
         write_json(ARGS.spool, "msg-%06d.json" % seq, record)
         return "\r\n".join(replies)
@@ -245,6 +360,13 @@ def main():
     ap.add_argument("--no-ehlo", action="store_true", help="refuse EHLO with 502 (SMTP mode)")
     ap.add_argument("--ehlo-extra", action="append", default=[], metavar="LINE",
                     help="extra EHLO keyword line (without the 250-), may repeat")
+    ap.add_argument("--tls-cert", metavar="FILE", help="certificate (PEM): offer STARTTLS")
+    ap.add_argument("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
+    ap.add_argument("--implicit-tls", action="store_true",
+                    help="TLS from the first byte (needs --tls-cert/--tls-key); no STARTTLS")
+    ap.add_argument("--require-client-cert", metavar="CAFILE",
+                    help="require a client certificate signed by a CA in CAFILE")
+    ap.add_argument("--tls-max-version", choices=("1.2", "1.3"), help="highest TLS version offered")
     ARGS = ap.parse_args()
 
     if ARGS.host not in ("127.0.0.1", "::1", "localhost"):
@@ -252,6 +374,25 @@ def main():
     for d in (ARGS.spool, ARGS.sessions):
         if d and not os.path.isdir(d):
             ap.error("no such directory: %s" % d)
+    if bool(ARGS.tls_cert) != bool(ARGS.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    if (ARGS.implicit_tls or ARGS.require_client_cert or ARGS.tls_max_version) and not ARGS.tls_cert:
+        ap.error("--implicit-tls, --require-client-cert and --tls-max-version need --tls-cert/--tls-key")
+
+    tls_context = None
+    if ARGS.tls_cert:
+        tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_context.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        if ARGS.require_client_cert:
+            tls_context.verify_mode = ssl.CERT_REQUIRED
+            tls_context.load_verify_locations(cafile=ARGS.require_client_cert)
+            # aiosmtpd warns about CERT_REQUIRED on every connection: that is what we want here.
+            logging.getLogger("mail.log").setLevel(logging.ERROR)
+        if ARGS.tls_max_version == "1.2":
+            tls_context.maximum_version = ssl.TLSVersion.TLSv1_2
+        elif ARGS.tls_max_version == "1.3":
+            tls_context.maximum_version = ssl.TLSVersion.TLSv1_3
+        asyncio.sslproto.SSLProtocol = TapSSLProtocol
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="aiosmtpd_server: %(levelname)s %(name)s: %(message)s")
@@ -262,10 +403,15 @@ def main():
     asyncio.set_event_loop(loop)
 
     def factory():
+        kwargs = {}
+        if tls_context is not None and not ARGS.implicit_tls:
+            kwargs["tls_context"] = tls_context
         return cls(handler, hostname=ARGS.hostname, ident=ARGS.ident,
                    enable_SMTPUTF8=not ARGS.no_smtputf8,
                    data_size_limit=ARGS.size if ARGS.size > 0 else None,
-                   decode_data=False, loop=loop)
+                   decode_data=False, loop=loop, **kwargs)
+
+    implicit = tls_context if ARGS.implicit_tls else None
 
     async def run():
         stop = asyncio.Event()
@@ -274,10 +420,11 @@ def main():
         if ARGS.unix:
             if os.path.exists(ARGS.unix):
                 os.unlink(ARGS.unix)
-            server = await loop.create_unix_server(factory, path=ARGS.unix)
+            server = await loop.create_unix_server(factory, path=ARGS.unix, ssl=implicit)
             where = ARGS.unix
         else:
-            server = await loop.create_server(factory, host=ARGS.host, port=0, reuse_address=False)
+            server = await loop.create_server(factory, host=ARGS.host, port=0, reuse_address=False,
+                                              ssl=implicit)
             where = str(server.sockets[0].getsockname()[1])
         sys.stdout.write("READY %s\n" % where)
         sys.stdout.flush()

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Start a private Postfix instance on loopback for the smtpc integration tests.
 
-Usage: /usr/bin/python3 postfix_server.py --spool DIR [--sessions DIR]
+Usage: /usr/bin/python3 postfix_server.py --spool DIR [--sessions DIR] [--tls-cert FILE --tls-key FILE]
 
 Must run as root (Postfix's master runs as root and drops to the "postfix" user). It:
   1. starts a sink (aiosmtpd_server.py from this directory, SMTP mode) on a free loopback port that
@@ -13,6 +13,10 @@ Must run as root (Postfix's master runs as root and drops to the "postfix" user)
      refuses senders whose local part starts with "refuse" at MAIL FROM (550 5.7.1) and recipients
      whose local part starts with "reject" at RCPT TO (550 5.1.1);
   3. prints "READY <port>" once the port answers with this instance's own banner;
+     with --tls-cert/--tls-key, the port also offers STARTTLS (smtpd_tls_security_level=may) and a
+     second listener on another free 127.0.0.1 port speaks TLS from the first byte
+     (smtpd_tls_wrappermode=yes); its port follows on the next line as "TLSPORT <port>" (the READY
+     line keeps its format, so callers that do not ask for TLS see no change);
   4. on SIGTERM/SIGINT stops Postfix (waits for its master to exit), stops the sink and removes the
      temporary directory.
 Postfix's own log goes to <tempdir>/maillog and is copied to stderr at exit when SMTPC_POSTFIX_LOG=1.
@@ -114,7 +118,47 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-def main_cf(top, sink_port, token):
+def tls_banner_ok(port, token, timeout):
+    """As banner_ok, over TLS from the first byte (the certificate is not checked here)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+                with ctx.wrap_socket(raw) as s:
+                    s.settimeout(2)
+                    data = b""
+                    while b"\r\n" not in data:
+                        chunk = s.recv(1024)
+                        if not chunk:
+                            break
+                        data += chunk
+                    try:
+                        s.sendall(b"QUIT\r\n")
+                    except OSError:
+                        pass
+                    return token.encode() in data
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def tls_cf(cert, key):
+    if not cert:
+        return ["smtpd_tls_security_level ="]
+    return [
+        "smtpd_tls_security_level = may",
+        "smtpd_tls_cert_file = %s" % cert,
+        "smtpd_tls_key_file = %s" % key,
+        "smtpd_tls_loglevel = 1",
+        "smtpd_tls_received_header = no",
+    ]
+
+
+def main_cf(top, sink_port, token, tls_cert=None, tls_key=None):
     conf = os.path.join(top, "conf")
     return "\n".join([
         "compatibility_level = 3.6",
@@ -154,16 +198,19 @@ def main_cf(top, sink_port, token):
         "biff = no",
         "maillog_file_prefixes = %s" % top,
         "maillog_file = %s/maillog" % top,
-        "smtpd_tls_security_level =",
+    ] + tls_cf(tls_cert, tls_key) + [
         "smtp_tls_security_level =",
         "",
     ])
 
 
 class Instance:
-    def __init__(self, spool, sessions):
+    def __init__(self, spool, sessions, tls_cert=None, tls_key=None):
         self.spool = spool
         self.sessions = sessions
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.tls_port = None
         self.top = None
         self.sink = None
         self.started = False
@@ -196,10 +243,19 @@ class Instance:
         for attempt in range(5):
             port = free_port()
             token = "smtpc-postfix-" + secrets.token_hex(6)
+            port_line = "127.0.0.1:%d inet n - n - - smtpd" % port
+            if self.tls_cert:
+                self.tls_port = free_port()
+                while self.tls_port == port:
+                    self.tls_port = free_port()
+                port_line += ("\n127.0.0.1:%d inet n - n - - smtpd\n"
+                              "  -o smtpd_tls_wrappermode=yes\n"
+                              "  -o smtpd_tls_security_level=encrypt\n"
+                              "tlsmgr    unix  -       -       n       1000?   1       tlsmgr" % self.tls_port)
             with open(os.path.join(conf, "main.cf"), "w") as f:
-                f.write(main_cf(self.top, int(sink_port), token))
+                f.write(main_cf(self.top, int(sink_port), token, self.tls_cert, self.tls_key))
             with open(os.path.join(conf, "master.cf"), "w") as f:
-                f.write(MASTER_CF.format(port_line="127.0.0.1:%d inet n - n - - smtpd" % port))
+                f.write(MASTER_CF.format(port_line=port_line))
             if attempt == 0:
                 r = subprocess.run(["postfix", "-c", conf, "check"], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
@@ -210,7 +266,7 @@ class Instance:
             if r.returncode != 0:
                 raise RuntimeError("postfix start failed: %s" % r.stderr.decode(errors="replace"))
             self.started = True
-            if banner_ok(port, token, 15):
+            if banner_ok(port, token, 15) and (not self.tls_cert or tls_banner_ok(self.tls_port, token, 15)):
                 return port
             log("port %d did not answer with our banner; retrying on another port" % port)
             self.stop_postfix()
@@ -271,7 +327,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spool", required=True, help="directory for the sink's msg-*.json files")
     ap.add_argument("--sessions", help="directory for the sink's session-*.json files")
+    ap.add_argument("--tls-cert", metavar="FILE", help="server certificate (PEM): offer STARTTLS and "
+                    "listen for implicit TLS on a second port")
+    ap.add_argument("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
+    if args.tls_cert:
+        args.tls_cert = os.path.abspath(args.tls_cert)
+        args.tls_key = os.path.abspath(args.tls_key)
     if os.geteuid() != 0:
         log("must run as root")
         return 2
@@ -288,10 +352,12 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    inst = Instance(args.spool, args.sessions)
+    inst = Instance(args.spool, args.sessions, args.tls_cert, args.tls_key)
     try:
         port = inst.start()
         sys.stdout.write("READY %d\n" % port)
+        if inst.tls_port:
+            sys.stdout.write("TLSPORT %d\n" % inst.tls_port)
         sys.stdout.flush()
         while not stopping["flag"]:
             time.sleep(0.1)
