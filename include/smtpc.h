@@ -652,6 +652,29 @@ SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const 
                                                     smtpc_read_fn read, void *userdata, uint64_t size_hint);
 
 /**
+ * Send an RFC 5322 message with the envelope taken from its headers where `env` gives none, as
+ * Python's smtplib send_message() does:
+ *  - when the message has exactly one Resent-Date field, the Resent- fields below are used instead
+ *    (Resent-Sender, Resent-From, Resent-To, Resent-Bcc, Resent-Cc); more than one is an error;
+ *  - the sender is the first address of the Sender field, else of the From field, unless `env` had
+ *    smtpc_envelope_set_sender() called on it;
+ *  - the recipients are every address of the To, Bcc and Cc fields (in that order), unless `env` has
+ *    recipients; display names, groups, comments, quoted local parts and folded fields are understood;
+ *  - the Bcc and Resent-Bcc fields are never transmitted, whatever the envelope; the rest of the
+ *    message is sent as it is (encoded as for smtpc_client_sendmail()), read straight from `msg`
+ *    without a copy;
+ *  - when an envelope address is not ASCII, SMTPUTF8 and BODY=8BITMIME are added to the mail options
+ *    if the server offers SMTPUTF8, and SMTPC_ENOTSUPPORTED is returned, with nothing sent after EHLO,
+ *    if it does not.
+ * `env` may be NULL; its mail and recipient options are used when given.
+ * @return as smtpc_client_sendmail(); SMTPC_EINVAL also when the message has no usable sender field
+ *         or no recipient, an address in the fields is malformed, or there is more than one Resent-
+ *         block.
+ */
+SMTPC_API smtpc_status smtpc_client_send_message(smtpc_client *client, const smtpc_envelope *env, const char *msg,
+                                                 size_t msg_len);
+
+/**
  * The per-recipient outcome of the last transaction on this client (sendmail, or MAIL/RCPT/DATA
  * sent one by one), or NULL when none was started. It survives a connection the server or a failure
  * closed, so the outcome can be read after any error. Borrowed: valid until the next MAIL, sendmail,

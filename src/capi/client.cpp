@@ -227,6 +227,11 @@ smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_enve
     return guarded(client, [&] { return client->impl.sendmail_stream(*env, read, userdata, size_hint); });
 }
 
+smtpc_status smtpc_client_send_message(smtpc_client *client, const smtpc_envelope *env, const char *msg,
+                                       size_t msg_len) {
+    return with_view(client, msg, msg_len, [&](std::string_view m) { return client->impl.send_message(env, m); });
+}
+
 const smtpc_result *smtpc_client_last_result(const smtpc_client *client) {
     return client ? client->impl.engine().result() : nullptr;
 }

@@ -55,6 +55,7 @@ smtpc_status smtpc_envelope_set_sender(smtpc_envelope *env, const char *addr, si
         Address parsed;
         if (!parse_address(a, true, parsed)) return SMTPC_EINVAL;
         env->sender = std::move(parsed);
+        env->sender_set = true;
         return SMTPC_OK;
     });
 }

@@ -1,6 +1,7 @@
 #include "client.hpp"
 
 #include "../auth/policy.hpp"
+#include "../message/headers.hpp"
 #include "../proto/command.hpp"
 
 #include <arpa/inet.h>
@@ -235,13 +236,15 @@ void Client::read_some(const Deadline &deadline) {
 
 void Client::supply_body(BodySource &body) {
     if (!body.read) {
-        std::size_t n = body.memory.size() < kBufferSize ? body.memory.size() : kBufferSize;
-        if (n == 0) {
+        while (!body.memory.empty() && body.memory.front().empty()) body.memory.erase(body.memory.begin());
+        if (body.memory.empty()) {
             engine_.body_end();
             return;
         }
-        engine_.body(body.memory.data(), n);
-        body.memory.remove_prefix(n);
+        std::string_view &piece = body.memory.front();
+        std::size_t n = piece.size() < kBufferSize ? piece.size() : kBufferSize;
+        engine_.body(piece.data(), n);
+        piece.remove_prefix(n);
         return;
     }
     if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
@@ -433,31 +436,32 @@ smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
 smtpc_status Client::data(std::string_view msg) {
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    BodySource body{msg, nullptr, nullptr};
+    BodySource body{{msg}, nullptr, nullptr};
     return run(engine_.begin_data(), &body);
 }
 
-smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {
+// The common path of sendmail, sendmail_stream and send_message.
+smtpc_status Client::transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size) {
     if (env.recipients.empty()) return record(Check::invalid("no recipients"));
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
     if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
+    if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    BodySource body{msg, nullptr, nullptr};
-    return run(engine_.begin_sendmail(env, DataEncoder::normalized_size(msg.data(), msg.size()), pipelining_),
-               &body);
+    return run(engine_.begin_sendmail(env, size, pipelining_), &body);
+}
+
+smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {
+    BodySource body{{msg}, nullptr, nullptr};
+    return transact(env, body, DataEncoder::normalized_size(msg.data(), msg.size()));
 }
 
 smtpc_status Client::sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata,
                                      std::uint64_t size_hint) {
-    if (env.recipients.empty()) return record(Check::invalid("no recipients"));
     if (!read) return record(Check::invalid("no read callback"));
-    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
-    if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     BodySource body{{}, read, userdata};
     std::optional<std::uint64_t> size;
     if (size_hint) size = size_hint;
-    return run(engine_.begin_sendmail(env, size, pipelining_), &body);
+    return transact(env, body, size);
 }
 
 }  // namespace smtpc::detail
@@ -587,6 +591,79 @@ smtpc_status Client::auth_custom(std::string_view mechanism, smtpc_auth_fn fn, v
     std::string name = upper(mechanism);
     if (smtpc_status st = prepare_auth(name); st != SMTPC_OK) return st;
     return authenticate(make_callback(name, fn, userdata), initial_response_ok);
+}
+
+}  // namespace smtpc::detail
+
+namespace smtpc::detail {
+
+// smtplib's send_message(): the envelope comes from the headers where the caller gives none —
+// sender from (Resent-)Sender or (Resent-)From, recipients from (Resent-)To, Bcc and Cc — and the
+// Bcc and Resent-Bcc fields are never transmitted. The message is sent as it is, minus those fields,
+// straight from the caller's buffer.
+smtpc_status Client::send_message(const Envelope *given, std::string_view msg) {
+    MessageHeaders headers = parse_headers(msg);
+    std::size_t resent_blocks = headers.all("Resent-Date").size();
+    if (resent_blocks > 1) return record(Check::invalid("the message has more than one Resent- header block"));
+    std::string prefix = resent_blocks == 1 ? "Resent-" : "";
+
+    Envelope env;
+    if (given) {
+        env.mail_options = given->mail_options;
+        env.rcpt_options = given->rcpt_options;
+    }
+    if (given && given->sender_set) {
+        env.sender = given->sender;
+    } else {
+        const HeaderField *field = headers.first(prefix + "Sender");
+        if (!field) field = headers.first(prefix + "From");
+        if (!field) return record(Check::invalid("the message has no " + prefix + "From or " + prefix + "Sender field"));
+        std::vector<std::string> addrs = parse_address_list(field->value());
+        if (addrs.empty()) return record(Check::invalid("no address in the " + std::string(field->name) + " field"));
+        if (Check c = parse_address(addrs.front(), true, env.sender); !c)
+            return record(c.status, std::string(field->name) + " field: " + c.message);
+    }
+    if (given && !given->recipients.empty()) {
+        env.recipients = given->recipients;
+    } else {
+        for (const char *name : {"To", "Bcc", "Cc"})
+            for (const HeaderField *field : headers.all(prefix + name))
+                for (const std::string &a : parse_address_list(field->value())) {
+                    Address addr;
+                    if (Check c = parse_address(a, false, addr); !c)
+                        return record(c.status, std::string(field->name) + " field: " + c.message);
+                    env.recipients.push_back(std::move(addr));
+                }
+        if (env.recipients.empty()) return record(Check::invalid("no recipient in the " + prefix + "To, Bcc or Cc fields"));
+    }
+
+    bool international = env.sender.non_ascii;
+    for (const auto &r : env.recipients) international = international || r.non_ascii;
+    if (international) {
+        if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+        if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
+        if (!engine_.does_esmtp() || !engine_.features().has("smtputf8"))
+            return record(SMTPC_ENOTSUPPORTED, "the addresses need SMTPUTF8 and the server does not offer it");
+        auto has_option = [&](std::string_view keyword) {
+            for (const auto &o : env.mail_options)
+                if (option_is(o, keyword)) return true;
+            return false;
+        };
+        if (!has_option("SMTPUTF8")) env.mail_options.emplace_back("SMTPUTF8");
+        if (!has_option("BODY")) env.mail_options.emplace_back("BODY=8BITMIME");
+    }
+
+    // The message minus Bcc and Resent-Bcc: the pieces between the fields that are left out.
+    BodySource body;
+    std::size_t from = 0;
+    for (const HeaderField &f : headers.fields) {
+        if (!iequals(f.name, "Bcc") && !iequals(f.name, "Resent-Bcc")) continue;
+        std::size_t at = static_cast<std::size_t>(f.raw.data() - msg.data());
+        if (at > from) body.memory.push_back(msg.substr(from, at - from));
+        from = at + f.raw.size();
+    }
+    body.memory.push_back(msg.substr(from));
+    return transact(env, body, DataEncoder::normalized_size(body.memory));
 }
 
 }  // namespace smtpc::detail

@@ -76,13 +76,15 @@ public:
     smtpc_status data(std::string_view msg);
     smtpc_status sendmail(const Envelope &env, std::string_view msg);
     smtpc_status sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata, std::uint64_t size_hint);
+    // `env` may be null; what it leaves unset comes from the message's headers.
+    smtpc_status send_message(const Envelope *env, std::string_view msg);
 
     const Engine &engine() const { return engine_; }
 
 private:
     // Where the message body comes from while the engine wants it.
     struct BodySource {
-        std::string_view memory;
+        std::vector<std::string_view> memory;  // the message in memory, possibly in pieces
         smtpc_read_fn read = nullptr;
         void *userdata = nullptr;
     };
@@ -101,6 +103,7 @@ private:
     smtpc_status start_tls_on_stream(const Deadline &deadline);
     std::shared_ptr<TlsConfig> tls_config();
     smtpc_status run(const Check &started, BodySource *body = nullptr);
+    smtpc_status transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size);
     smtpc_status pump(BodySource *body, const Deadline *fixed);
     void read_some(const Deadline &deadline);
     void supply_body(BodySource &body);

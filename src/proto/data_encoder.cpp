@@ -46,17 +46,24 @@ void DataEncoder::finish(std::string &out) {
 }
 
 std::uint64_t DataEncoder::normalized_size(const char *data, std::size_t len) {
-    std::uint64_t size = len;
-    for (std::size_t i = 0; i < len; ++i) {
-        if (data[i] == '\r') {
-            if (i + 1 < len && data[i + 1] == '\n') ++i;
-            else ++size;  // lone CR gains an LF
-        } else if (data[i] == '\n') {
-            ++size;  // lone LF gains a CR
+    return normalized_size(std::vector<std::string_view>{std::string_view(data, len)});
+}
+
+std::uint64_t DataEncoder::normalized_size(const std::vector<std::string_view> &pieces) {
+    std::uint64_t size = 0;
+    bool after_cr = false;  // the previous byte was a CR (possibly at the end of the previous piece)
+    char last = '\0';
+    for (std::string_view p : pieces) {
+        size += p.size();
+        for (char c : p) {
+            if (after_cr && c != '\n') ++size;  // the lone CR before gains an LF
+            if (c == '\n' && !after_cr) ++size;  // lone LF gains a CR
+            after_cr = c == '\r';
         }
+        if (!p.empty()) last = p.back();
     }
-    bool ends_with_eol = len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r');
-    if (!ends_with_eol) size += 2;
+    if (after_cr) ++size;
+    if (size == 0 || (last != '\n' && last != '\r')) size += 2;  // final CRLF added
     return size;
 }
 

@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace smtpc::detail {
 
@@ -22,6 +24,8 @@ public:
 
     // The size of the message after line-end normalisation, before dot-stuffing: what SIZE declares.
     static std::uint64_t normalized_size(const char *data, std::size_t len);
+    // The same for a message held in pieces (which may split a CRLF).
+    static std::uint64_t normalized_size(const std::vector<std::string_view> &pieces);
 
 private:
     bool line_start_ = true;
