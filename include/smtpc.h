@@ -608,6 +608,23 @@ SMTPC_API smtpc_status smtpc_client_rcpt(smtpc_client *client, const char *addr,
  */
 SMTPC_API smtpc_status smtpc_client_data(smtpc_client *client, const char *msg, size_t msg_len);
 
+/**
+ * Send bytes exactly as given, reading nothing (smtplib's send(); putcmd() is send() of "cmd args\r\n").
+ * Unlike every other call, nothing is checked: the caller is responsible for the bytes, including
+ * CR, LF and NUL. Meant for the Python drop-in and for protocol experiments.
+ * @return SMTPC_OK; SMTPC_ENOTCONN; SMTPC_EINVAL (NULL data with a length); SMTPC_EDISCONNECTED,
+ *         SMTPC_EIO, SMTPC_ETIMEOUT (connection closed).
+ */
+SMTPC_API smtpc_status smtpc_client_send_raw(smtpc_client *client, const char *data, size_t len);
+
+/**
+ * Read one reply (smtplib's getreply()), after smtpc_client_send_raw(). The reply is
+ * smtpc_client_last_reply().
+ * @return SMTPC_OK for 2xx/3xx; SMTPC_EREPLY for 4xx/5xx; SMTPC_ECLOSING for 421 (connection closed);
+ *         SMTPC_ENOTCONN; SMTPC_EDISCONNECTED, SMTPC_EIO, SMTPC_ETIMEOUT, SMTPC_EPROTOCOL.
+ */
+SMTPC_API smtpc_status smtpc_client_read_reply(smtpc_client *client);
+
 /* --- Sending mail -------------------------------------------------------------------------------- */
 
 /**

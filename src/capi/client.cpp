@@ -214,6 +214,15 @@ smtpc_status smtpc_client_data(smtpc_client *client, const char *msg, size_t msg
     return with_view(client, msg, msg_len, [&](std::string_view m) { return client->impl.data(m); });
 }
 
+smtpc_status smtpc_client_send_raw(smtpc_client *client, const char *data, size_t len) {
+    return with_view(client, data, len, [&](std::string_view d) { return client->impl.send_raw(d); });
+}
+
+smtpc_status smtpc_client_read_reply(smtpc_client *client) {
+    if (!client) return SMTPC_EINVAL;
+    return guarded(client, [&] { return client->impl.read_reply(); });
+}
+
 smtpc_status smtpc_client_sendmail(smtpc_client *client, const smtpc_envelope *env, const char *msg,
                                    size_t msg_len) {
     if (client && !env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");

@@ -433,6 +433,16 @@ smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
     return run(engine_.begin_command(Cmd::Rcpt, std::move(line), a.original));
 }
 
+smtpc_status Client::send_raw(std::string_view bytes) {
+    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    return run(engine_.begin_raw(bytes));
+}
+
+smtpc_status Client::read_reply() {
+    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    return run(engine_.begin_read_reply());
+}
+
 smtpc_status Client::data(std::string_view msg) {
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;

@@ -74,6 +74,8 @@ public:
     smtpc_status mail(std::string_view addr, std::string_view options);
     smtpc_status rcpt(std::string_view addr, std::string_view options);
     smtpc_status data(std::string_view msg);
+    smtpc_status send_raw(std::string_view bytes);
+    smtpc_status read_reply();
     smtpc_status sendmail(const Envelope &env, std::string_view msg);
     smtpc_status sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata, std::uint64_t size_hint);
     // `env` may be null; what it leaves unset comes from the message's headers.

@@ -134,6 +134,23 @@ Check Engine::begin_command(Cmd cmd, std::string line, std::string_view rcpt_add
     return {};
 }
 
+Check Engine::begin_raw(std::string_view bytes) {
+    start(Op::Raw);
+    verb_ = "raw send";
+    out_.append(bytes);
+    ++step_;
+    if (trace_) trace_->trace(SMTPC_TRACE_SEND, bytes);
+    return {};
+}
+
+Check Engine::begin_read_reply() {
+    start(Op::Command);
+    verb_ = "command";
+    pending_.push_back({Cmd::Other, 0, false});
+    ++step_;
+    return {};
+}
+
 Check Engine::begin_data() {
     start(Op::Data);
     verb_ = "DATA";
@@ -174,6 +191,7 @@ Engine::Want Engine::want() const {
     if (done_) return Want::Done;
     if (out_pos_ < out_.size()) return Want::Write;
     if (awaiting_body_) return Want::Body;
+    if (op_ == Op::Raw) return Want::Done;  // raw bytes written, no reply expected
     return Want::Read;
 }
 
@@ -269,6 +287,7 @@ void Engine::on_reply(const Pending &p, Reply &&r) {
         else fatal(SMTPC_EGREETING, "greeting refused: " + describe(r));
         break;
     case Op::Command: on_command_reply(p, r); break;
+    case Op::Raw: fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server: " + describe(r)); break;
     case Op::Data: on_data_reply(p, r); break;
     case Op::Sendmail: on_sendmail_reply(p, r); break;
     case Op::Auth: on_auth_reply(p, r); break;

@@ -58,6 +58,10 @@ public:
     // `rcpt_address` names the recipient of a RCPT command in the result.
     Check begin_command(Cmd cmd, std::string line, std::string_view rcpt_address = {});
     Check begin_data();
+    // Raw bytes out with no reply expected (smtplib's send()/putcmd()); the caller vouches for them.
+    Check begin_raw(std::string_view bytes);
+    // Wait for one reply to something sent raw (smtplib's getreply()).
+    Check begin_read_reply();
     // AUTH with `mech`; credentials never appear in the trace.
     Check begin_auth(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok);
     Check begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining);
@@ -100,7 +104,7 @@ public:
     const Result *result() const { return result_ ? &*result_ : nullptr; }
 
 private:
-    enum class Op { None, Greeting, Command, Data, Sendmail, Auth };
+    enum class Op { None, Greeting, Command, Raw, Data, Sendmail, Auth };
     struct Pending {
         Cmd cmd;
         std::size_t index;  // recipient index for Rcpt and DataEnd
