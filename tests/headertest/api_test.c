@@ -34,7 +34,7 @@
 
 #include <cmocka.h>
 
-#define NUM_CODES 26 /* SMTPC_OK .. SMTPC_ETLS_REQUIRED: extend the table below with every new code */
+#define NUM_CODES 28 /* SMTPC_OK .. SMTPC_EAUTH_INSECURE: extend the table below with every new code */
 
 static const char *const status_names[NUM_CODES] = {
     "SMTPC_OK",
@@ -63,6 +63,8 @@ static const char *const status_names[NUM_CODES] = {
     "SMTPC_ETLS",
     "SMTPC_ETLS_VERIFY",
     "SMTPC_ETLS_REQUIRED",
+    "SMTPC_EAUTH_MECHANISM",
+    "SMTPC_EAUTH_INSECURE",
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -167,6 +169,10 @@ static void test_null_client(void **state) {
     assert_int_equal(smtpc_client_set_tls_policy(NULL, SMTPC_TLS_NONE), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_tls_server_name(NULL, "mail.example.org", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_tls_insecure_skip_verify_for_testing(NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_allow_insecure_auth(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_authzid(NULL, "a", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_login(NULL, "user", SMTPC_NTS, "secret", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_auth_response_set(NULL, "x", 1), SMTPC_EINVAL);
 
     smtpc_envelope *env = NULL;
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
@@ -213,8 +219,20 @@ static void trace_count(smtpc_trace_kind kind, const char *data, size_t len, int
     }
 }
 
+/* A custom SASL mechanism that must never be called in these tests. */
+static int auth_never(const char *challenge, size_t challenge_len, int is_initial, smtpc_auth_response *resp,
+                      void *userdata) {
+    (void)challenge;
+    (void)challenge_len;
+    (void)is_initial;
+    (void)resp;
+    (*(int *)userdata)++;
+    return 1;
+}
+
 static void test_fresh_client(void **state) {
     (void)state;
+    int calls_auth = 0;
     smtpc_client *c = NULL;
     assert_int_equal(smtpc_client_new(&c, SMTPC_PROTOCOL_SMTP), SMTPC_OK);
 
@@ -283,6 +301,23 @@ static void test_fresh_client(void **state) {
     assert_int_equal(smtpc_client_set_tls_insecure_skip_verify_for_testing(c, 0), SMTPC_OK);
     assert_int_equal(smtpc_client_set_tls_config(c, NULL), SMTPC_OK);
     assert_int_equal(smtpc_client_starttls(c), SMTPC_ENOTCONN);
+
+    /* AUTH settings and calls on a client that is not connected. */
+    assert_string_equal(smtpc_client_auth_mechanism(c), "");
+    assert_int_equal(smtpc_client_set_allow_insecure_auth(c, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_authzid(c, "admin", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_authzid(c, "ad\r\nmin", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_authzid(c, "ad\0min", 6), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_authzid(c, NULL, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_login(c, "user", SMTPC_NTS, "secret", SMTPC_NTS), SMTPC_ENOTCONN);
+    assert_int_equal(
+        smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "secret", SMTPC_NTS, 1),
+        SMTPC_ENOTCONN);
+    assert_int_equal(
+        smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, "token", SMTPC_NTS, NULL, NULL),
+        SMTPC_ENOTCONN);
+    assert_int_equal(smtpc_client_auth(c, "X-TEST", SMTPC_NTS, auth_never, &calls_auth, 1), SMTPC_ENOTCONN);
+    assert_int_equal(calls_auth, 0);
 
     /* Every command on a client that is not connected: SMTPC_ENOTCONN, nothing sent. */
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_ENOTCONN);
@@ -771,6 +806,12 @@ static void test_session_commands(void **state) {
     assert_int_equal(smtpc_client_docmd(c, "", SMTPC_NTS, NULL, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_docmd(c, "XCUSTOM", SMTPC_NTS, "a\r\nQUIT", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_vrfy(c, "a\nb", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_is_connected(c), 1);
+
+    /* AUTH is not offered by this server: refused before anything is sent (a loopback peer, so the
+     * plaintext rule allows it). */
+    assert_int_equal(smtpc_client_login(c, "user", SMTPC_NTS, "secret", SMTPC_NTS), SMTPC_ENOTSUPPORTED);
+    assert_string_equal(smtpc_client_auth_mechanism(c), "");
     assert_int_equal(smtpc_client_is_connected(c), 1);
 
     /* STARTTLS is not offered by this server: refused before anything is sent. */
