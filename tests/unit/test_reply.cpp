@@ -5,32 +5,15 @@
 // transcript gives the same replies whole, byte by byte, and split anywhere into 2 or 3 pieces.
 #include "proto/reply.hpp"
 
+#include "alloc_tracker.hpp"
 #include "unit_common.hpp"
 
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
 using smtpc::detail::Reply;
 using smtpc::detail::ReplyLimits;
 using smtpc::detail::ReplyParser;
-
-// ---------------------------------------------------------------------------------------------
-// Allocation tracking: the largest single allocation made while g_track is set. Used to show that
-// the parser refuses an over-long line before buffering it.
-namespace {
-bool g_track = false;
-std::size_t g_max_alloc = 0;
-}  // namespace
-
-void *operator new(std::size_t n) {
-    if (g_track && n > g_max_alloc) g_max_alloc = n;
-    if (void *p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void *p) noexcept { std::free(p); }
-void operator delete(void *p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -317,32 +300,32 @@ void test_megabyte_line_memory_bounded(void **) {
     {
         ReplyParser p;
         std::size_t used = 0;
-        g_max_alloc = 0;
-        g_track = true;
+        unit::alloc_tracking(true);
         ReplyParser::Result r = p.feed(huge.data(), huge.size(), used);
-        g_track = false;
+        unit::alloc_tracking(false);
         assert_true(r == ReplyParser::Result::Error);
         EXPECT_BYTES(p.error(), "reply line longer than 4096 octets");
-        if (g_max_alloc > 16 * 1024) fail_msg("parser allocated %zu bytes at once for a refused line", g_max_alloc);
+        if (unit::alloc_tracked_max() > 16 * 1024)
+            fail_msg("parser allocated %zu bytes at once for a refused line", unit::alloc_tracked_max());
     }
     // In 1 KB reads: the error comes with the read that crosses 4096 octets (the 4th).
     {
         ReplyParser p;
         std::size_t total = 0, calls = 0;
         ReplyParser::Result r = ReplyParser::Result::NeedMore;
-        g_max_alloc = 0;
-        g_track = true;
+        unit::alloc_tracking(true);
         for (std::size_t off = 0; off < huge.size() && r == ReplyParser::Result::NeedMore; off += 1024) {
             std::size_t used = 0;
             r = p.feed(huge.data() + off, 1024, used);
             total += used;
             ++calls;
         }
-        g_track = false;
+        unit::alloc_tracking(false);
         assert_true(r == ReplyParser::Result::Error);
         assert_int_equal(calls, 4);
         assert_int_equal(total, 3072);
-        if (g_max_alloc > 16 * 1024) fail_msg("parser allocated %zu bytes at once", g_max_alloc);
+        if (unit::alloc_tracked_max() > 16 * 1024)
+            fail_msg("parser allocated %zu bytes at once", unit::alloc_tracked_max());
     }
     // Byte by byte: the 4095th byte of the line is refused (4094 + CRLF would be 4096).
     {
