@@ -173,6 +173,11 @@ static void test_null_client(void **state) {
     assert_int_equal(smtpc_client_set_authzid(NULL, "a", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_login(NULL, "user", SMTPC_NTS, "secret", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_auth_response_set(NULL, "x", 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_send_raw(NULL, "NOOP\r\n", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_read_reply(NULL), SMTPC_EINVAL);
+    assert_int_equal(
+        smtpc_client_send_message(NULL, NULL, "From: a@example.org\nTo: b@example.org\n\nx\n", SMTPC_NTS),
+        SMTPC_EINVAL);
 
     smtpc_envelope *env = NULL;
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
@@ -335,6 +340,11 @@ static void test_fresh_client(void **state) {
     assert_int_equal(smtpc_client_rcpt(c, "b@example.org", SMTPC_NTS, NULL, 0), SMTPC_ENOTCONN);
     assert_int_equal(smtpc_client_data(c, "Subject: x\r\n\r\nbody\r\n", SMTPC_NTS), SMTPC_ENOTCONN);
     assert_int_equal(smtpc_client_quit(c), SMTPC_ENOTCONN);
+    assert_int_equal(smtpc_client_send_raw(c, "NOOP\r\n", SMTPC_NTS), SMTPC_ENOTCONN);
+    assert_int_equal(smtpc_client_read_reply(c), SMTPC_ENOTCONN);
+    assert_int_equal(
+        smtpc_client_send_message(c, NULL, "From: a@example.org\nTo: b@example.org\n\nx\n", SMTPC_NTS),
+        SMTPC_ENOTCONN);
     smtpc_client_close(c); /* safe when not connected */
     assert_int_equal(smtpc_client_is_connected(c), 0);
 
@@ -802,6 +812,10 @@ static void test_session_commands(void **state) {
     assert_string_equal(smtpc_reply_text(r, NULL), "Commands:\nNOOP QUIT");
 
     assert_int_equal(smtpc_client_docmd(c, "XCUSTOM", SMTPC_NTS, "a b", SMTPC_NTS), SMTPC_OK);
+    /* Raw bytes and a reply read by hand (smtplib's send() and getreply()). */
+    assert_int_equal(smtpc_client_send_raw(c, "NOOP\r\n", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_client_read_reply(c), SMTPC_OK);
+    assert_int_equal(smtpc_reply_code(smtpc_client_last_reply(c)), 250);
     assert_int_equal(smtpc_client_docmd(c, "X CUSTOM", SMTPC_NTS, NULL, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_docmd(c, "", SMTPC_NTS, NULL, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_docmd(c, "XCUSTOM", SMTPC_NTS, "a\r\nQUIT", SMTPC_NTS), SMTPC_EINVAL);
@@ -913,6 +927,18 @@ static void test_sendmail(void **state) {
     assert_string_equal(smtpc_reply_text(smtpc_result_data_reply(res, 1), NULL),
                         "2.0.0 Ok: " MESSAGE_WIRE_BYTES " bytes");
     assert_non_null(strstr(smtpc_reply_text(smtpc_result_mail_reply(res), NULL), "SIZE="));
+
+    /* send_message: the envelope from the headers (To, then Bcc); Bcc is not transmitted. */
+    static const char headers_msg[] = "From: A <a@example.org>\nTo: b@example.org\nBcc: bad@example.org\n"
+                                      "Subject: t\n\nbody\n";
+    assert_int_equal(smtpc_client_send_message(c, NULL, headers_msg, SMTPC_NTS), SMTPC_OK);
+    res = smtpc_client_last_result(c);
+    assert_int_equal(smtpc_result_count(res), 2);
+    assert_string_equal(smtpc_result_recipient(res, 0, NULL), "b@example.org");
+    assert_int_equal(smtpc_result_state(res, 0), SMTPC_RCPT_DELIVERED);
+    assert_int_equal(smtpc_result_state(res, 1), SMTPC_RCPT_REFUSED);
+    assert_int_equal(smtpc_client_send_message(c, NULL, "Subject: no sender\n\nbody\n", SMTPC_NTS),
+                     SMTPC_EINVAL);
 
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
