@@ -15,7 +15,13 @@
  *  - A function returning smtpc_status raises an exception for a negative code and returns nothing
  *    on success (smtpc_client_last_status(), a getter, returns the code as an integer).
  *  - `size_t *len` outputs are dropped (replies never contain NUL, the strings are complete).
- *  - Functions taking callbacks (trace, streaming sendmail) are not wrapped yet.
+ *  - Callbacks (trace, custom AUTH mechanism, OAuth token source) are wrapped only when the language
+ *    file provides trampolines (SMTPC_SWIG_HAVE_CALLBACKS); otherwise those functions are ignored.
+ *    The streaming sendmail (smtpc_read_fn) is not wrapped yet.
+ *
+ * Handles stay plain pointers at this level (the flat C API, one function per C function); each
+ * language wraps them in classes that own and free them (Python: smtpc/_core.py), as the thin
+ * wrapper layer is easier to keep in step with the header than %extend blocks per language.
  */
 
 %{
@@ -33,6 +39,18 @@
  *   (const char *SMTPC_BYTES, size_t SMTPC_LENGTH); otherwise SWIG's (char *STRING, size_t LENGTH)
  *   is used.
  */
+/* SMTPC_SWIG_HAVE_CALLBACKS: define it when the language file provides typemaps for
+ *   (smtpc_trace_fn fn, void *userdata), (smtpc_auth_fn fn, void *userdata) and
+ *   (smtpc_token_fn fn, void *userdata); otherwise the functions taking them are ignored.
+ * SMTPC_SWIG_PENDING_ERROR(): a C expression, non-zero when a callback of the target language
+ *   failed during the call and its error is already set; the status is then not turned into the
+ *   generic error. Optional (default 0).
+ */
+%{
+#ifndef SMTPC_SWIG_PENDING_ERROR
+#define SMTPC_SWIG_PENDING_ERROR() 0
+#endif
+%}
 #ifndef SMTPC_SWIG_HAVE_BYTES_TYPEMAP
 %apply (char *STRING, size_t LENGTH) { (const char *SMTPC_BYTES, size_t SMTPC_LENGTH) };
 #endif
@@ -106,6 +124,9 @@ SMTPC_OUT_HANDLE(smtpc_tls_config)
 %}
 
 %typemap(out) smtpc_status {
+    if (SMTPC_SWIG_PENDING_ERROR()) {
+        SWIG_fail;
+    }
     if ($1 < 0) {
         SMTPC_SWIG_RAISE($1, SMTPC_SWIG_DETAIL(arg1));
         SWIG_fail;
@@ -115,11 +136,17 @@ SMTPC_OUT_HANDLE(smtpc_tls_config)
 /* A getter, not a call that can fail. */
 %typemap(out) smtpc_status smtpc_client_last_status = int;
 
-/* --- Not wrapped yet ------------------------------------------------------------------------------ */
+/* --- Callbacks ----------------------------------------------------------------------------------- */
+#ifndef SMTPC_SWIG_HAVE_CALLBACKS
 /* Callbacks need per-language trampolines. */
 %ignore smtpc_client_set_trace;
-%ignore smtpc_client_sendmail_stream;
 %ignore smtpc_client_auth;
+%ignore smtpc_client_auth_oauth2;
+#endif
+/* Not wrapped yet: a message source callback. */
+%ignore smtpc_client_sendmail_stream;
+/* Only meaningful inside a callback, which the trampolines call for the target language. */
+%ignore smtpc_auth_response_set;
 
 /* Export macro only. */
 #define SMTPC_API
