@@ -336,6 +336,19 @@ static void test_ca_path(void **state)
     send_ok(&g_tls, c, "starttls");
     smtpc_client_free(c);
     smtpc_tls_config_free(cfg);
+
+    /* A directory that does not exist: whatever set_ca_path answers (OpenSSL only looks into the
+     * directory during verification), the configuration must trust nothing: it fails closed. */
+    assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
+    smtpc_status st = smtpc_tls_config_set_ca_path(cfg, tls_pki("no-such-dir"), SMTPC_NTS);
+    assert_true(st == SMTPC_OK || st == SMTPC_ETLS);
+    c = client_with(SMTPC_TLS_REQUIRED, cfg);
+    TLS_ASSERT_STATUS(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
+    TLS_ASSERT_STATUS(c, smtpc_client_starttls(c), SMTPC_ETLS_VERIFY);
+    assert_int_equal(smtpc_client_tls_verify_result(c), 20);
+    assert_int_equal(smtpc_client_is_connected(c), 0);
+    smtpc_client_free(c);
+    smtpc_tls_config_free(cfg);
 }
 
 /* CA file errors: SMTPC_ETLS with a reason; the configuration then trusts nothing (it does not fall
