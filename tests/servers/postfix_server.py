@@ -2,6 +2,7 @@
 """Start a private Postfix instance on loopback for the smtpc integration tests.
 
 Usage: /usr/bin/python3 postfix_server.py --spool DIR [--sessions DIR] [--tls-cert FILE --tls-key FILE]
+                                         [--sasl USER:PASSWORD ...]
 
 Must run as root (Postfix's master runs as root and drops to the "postfix" user). It:
   1. starts a sink (aiosmtpd_server.py from this directory, SMTP mode) on a free loopback port that
@@ -17,6 +18,10 @@ Must run as root (Postfix's master runs as root and drops to the "postfix" user)
      second listener on another free 127.0.0.1 port speaks TLS from the first byte
      (smtpd_tls_wrappermode=yes); its port follows on the next line as "TLSPORT <port>" (the READY
      line keeps its format, so callers that do not ask for TLS see no change);
+     with --sasl USER:PASSWORD (may repeat), the port also offers AUTH through Cyrus SASL (Debian
+     sasl2-bin, libsasl2-modules): PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 against a private
+     sasldb holding each USER in realm "smtpc.test" (saslpasswd2), over plaintext as well as after
+     STARTTLS (smtpd_tls_auth_only = no; the client's plaintext rule decides);
   4. on SIGTERM/SIGINT stops Postfix (waits for its master to exit), stops the sink and removes the
      temporary directory.
 Postfix's own log goes to <tempdir>/maillog and is copied to stderr at exit when SMTPC_POSTFIX_LOG=1.
@@ -158,7 +163,49 @@ def tls_cf(cert, key):
     ]
 
 
-def main_cf(top, sink_port, token, tls_cert=None, tls_key=None):
+SASL_REALM = "smtpc.test"
+SASL_MECHS = "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256"
+
+
+def sasl_cf(top, users):
+    if not users:
+        return []
+    return [
+        "smtpd_sasl_auth_enable = yes",
+        "smtpd_sasl_type = cyrus",
+        "smtpd_sasl_path = smtpd",
+        # Debian's Postfix looks for smtpd.conf in <config_directory>/sasl whatever this says; both agree.
+        "cyrus_sasl_config_path = %s/conf/sasl" % top,
+        "smtpd_sasl_local_domain = %s" % SASL_REALM,
+        "smtpd_sasl_security_options = noanonymous",
+        "smtpd_sasl_tls_security_options = noanonymous",
+        "smtpd_tls_auth_only = no",
+        "broken_sasl_auth_clients = no",
+        "smtpd_sasl_authenticated_header = no",
+    ]
+
+
+def write_sasl(top, users):
+    """The Cyrus configuration (smtpd.conf) and a sasldb with the users, readable by Postfix's smtpd."""
+    d = os.path.join(top, "conf", "sasl")
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    db = os.path.join(d, "sasldb2")
+    with open(os.path.join(d, "smtpd.conf"), "w") as f:
+        f.write("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nsasldb_path: %s\nmech_list: %s\n"
+                "log_level: 3\n" % (db, SASL_MECHS))
+    os.chmod(os.path.join(d, "smtpd.conf"), 0o644)
+    for user, password in users:
+        r = subprocess.run(["saslpasswd2", "-c", "-p", "-f", db, "-u", SASL_REALM, user],
+                           input=password.encode(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("saslpasswd2 failed for %s: %s" % (user, r.stderr.decode(errors="replace")))
+    shutil.chown(db, "postfix", "postfix")
+    os.chmod(db, 0o640)
+
+
+def main_cf(top, sink_port, token, tls_cert=None, tls_key=None, sasl_users=None):
     conf = os.path.join(top, "conf")
     return "\n".join([
         "compatibility_level = 3.6",
@@ -198,14 +245,15 @@ def main_cf(top, sink_port, token, tls_cert=None, tls_key=None):
         "biff = no",
         "maillog_file_prefixes = %s" % top,
         "maillog_file = %s/maillog" % top,
-    ] + tls_cf(tls_cert, tls_key) + [
+    ] + tls_cf(tls_cert, tls_key) + sasl_cf(top, sasl_users) + [
         "smtp_tls_security_level =",
         "",
     ])
 
 
 class Instance:
-    def __init__(self, spool, sessions, tls_cert=None, tls_key=None):
+    def __init__(self, spool, sessions, tls_cert=None, tls_key=None, sasl_users=None):
+        self.sasl_users = sasl_users or []
         self.spool = spool
         self.sessions = sessions
         self.tls_cert = tls_cert
@@ -223,6 +271,8 @@ class Instance:
         os.mkdir(os.path.join(self.top, "queue"))
         os.mkdir(os.path.join(self.top, "data"))
         shutil.chown(os.path.join(self.top, "data"), "postfix", "postfix")
+        if self.sasl_users:
+            write_sasl(self.top, self.sasl_users)
 
         sink_cmd = [PYTHON, os.path.join(HERE, "aiosmtpd_server.py"), "--spool", self.spool,
                     "--hostname", "sink.test"]
@@ -253,7 +303,7 @@ class Instance:
                               "  -o smtpd_tls_security_level=encrypt\n"
                               "tlsmgr    unix  -       -       n       1000?   1       tlsmgr" % self.tls_port)
             with open(os.path.join(conf, "main.cf"), "w") as f:
-                f.write(main_cf(self.top, int(sink_port), token, self.tls_cert, self.tls_key))
+                f.write(main_cf(self.top, int(sink_port), token, self.tls_cert, self.tls_key, self.sasl_users))
             with open(os.path.join(conf, "master.cf"), "w") as f:
                 f.write(MASTER_CF.format(port_line=port_line))
             if attempt == 0:
@@ -330,7 +380,15 @@ def main():
     ap.add_argument("--tls-cert", metavar="FILE", help="server certificate (PEM): offer STARTTLS and "
                     "listen for implicit TLS on a second port")
     ap.add_argument("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
+    ap.add_argument("--sasl", metavar="USER:PASSWORD", action="append", default=[],
+                    help="offer AUTH (Cyrus SASL, sasldb) with this user; may repeat")
     args = ap.parse_args()
+    sasl_users = []
+    for spec in args.sasl:
+        user, sep, password = spec.partition(":")
+        if not sep or not user or not password:
+            ap.error("--sasl takes USER:PASSWORD")
+        sasl_users.append((user, password))
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
     if args.tls_cert:
@@ -352,7 +410,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    inst = Instance(args.spool, args.sessions, args.tls_cert, args.tls_key)
+    inst = Instance(args.spool, args.sessions, args.tls_cert, args.tls_key, sasl_users)
     try:
         port = inst.start()
         sys.stdout.write("READY %d\n" % port)
