@@ -42,6 +42,11 @@ TLS (all off by default; without them the server behaves exactly as before):
   --require-client-cert CAFILE     ask for a client certificate and refuse the handshake without
                                    one signed by a CA in CAFILE
   --tls-max-version 1.2|1.3        highest TLS version offered (default: OpenSSL's)
+
+AUTH (off by default; without --auth AUTH is offered only after STARTTLS and every login fails):
+  --auth USER:PASSWORD             accept this user name and password (AUTH PLAIN and LOGIN, aiosmtpd's
+                                   built-in mechanisms); may repeat. Anything else gets 535 5.7.8.
+  --auth-plaintext                 offer AUTH before TLS too (auth_require_tls=False): for loopback tests
 """
 
 import argparse
@@ -56,7 +61,7 @@ import ssl
 import sys
 
 from aiosmtpd.lmtp import LMTP
-from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
+from aiosmtpd.smtp import SMTP, AuthResult, TLSSetupException, syntax
 
 ARGS = None
 COUNTERS = {"msg": 0, "session": 0}
@@ -367,6 +372,10 @@ def main():
     ap.add_argument("--require-client-cert", metavar="CAFILE",
                     help="require a client certificate signed by a CA in CAFILE")
     ap.add_argument("--tls-max-version", choices=("1.2", "1.3"), help="highest TLS version offered")
+    ap.add_argument("--auth", metavar="USER:PASSWORD", action="append", default=[],
+                    help="accept this login for AUTH PLAIN/LOGIN; may repeat")
+    ap.add_argument("--auth-plaintext", action="store_true",
+                    help="offer AUTH without TLS (auth_require_tls=False)")
     ARGS = ap.parse_args()
 
     if ARGS.host not in ("127.0.0.1", "::1", "localhost"):
@@ -397,6 +406,17 @@ def main():
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="aiosmtpd_server: %(levelname)s %(name)s: %(message)s")
 
+    logins = set()
+    for spec in ARGS.auth:
+        user, sep, password = spec.partition(":")
+        if not sep or not user:
+            ap.error("--auth takes USER:PASSWORD")
+        logins.add((user.encode("utf-8"), password.encode("utf-8")))
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (getattr(auth_data, "login", None), getattr(auth_data, "password", None)) in logins
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
     handler = Handler()
     cls = TestLMTP if ARGS.mode == "lmtp" else TestSMTP
     loop = asyncio.new_event_loop()
@@ -406,6 +426,10 @@ def main():
         kwargs = {}
         if tls_context is not None and not ARGS.implicit_tls:
             kwargs["tls_context"] = tls_context
+        if ARGS.auth:
+            kwargs["authenticator"] = authenticator
+        if ARGS.auth_plaintext:
+            kwargs["auth_require_tls"] = False
         return cls(handler, hostname=ARGS.hostname, ident=ARGS.ident,
                    enable_SMTPUTF8=not ARGS.no_smtputf8,
                    data_size_limit=ARGS.size if ARGS.size > 0 else None,
