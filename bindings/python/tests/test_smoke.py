@@ -1,4 +1,4 @@
-"""Smoke test of the SWIG Python binding (module smtpc_native).
+"""Smoke test of the SWIG Python binding (module smtpc.smtpc_native).
 
 Imports the module, checks the version and the error mapping, then sends one message through the
 library to an aiosmtpd server started on a free loopback port, and checks that it arrived.
@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-import smtpc_native as smtpc
+from smtpc import smtpc_native as smtpc
 
 aiosmtpd_controller = pytest.importorskip("aiosmtpd.controller")
 

@@ -1,0 +1,297 @@
+"""Thin owners of the C handles (client, envelope, TLS configuration) and the translation of C
+status codes into Python exceptions. Private: use smtpc.Client or smtpc.smtplib."""
+from __future__ import annotations
+
+import errno as _errno
+import socket
+import ssl
+from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Tuple
+
+from . import smtpc_native as _n
+from .errors import (
+    SMTPAuthenticationError, SMTPConnectError, SMTPDataError, SMTPDeliveryUnknown, SMTPException,
+    SMTPHeloError, SMTPInsecureAuthError, SMTPNotSupportedError, SMTPProtocolError,
+    SMTPRecipientsRefused, SMTPResponseException, SMTPSenderRefused, SMTPServerDisconnected,
+    SMTPTLSRequiredError,
+)
+
+NativeError = _n.Error
+
+
+def to_bytes(text: str) -> bytes:
+    """Strings from the C layer are decoded as UTF-8 with surrogateescape: this gives the bytes back."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+class Reply(NamedTuple):
+    """A server reply."""
+
+    code: int
+    """The three-digit reply code."""
+    enhanced: str
+    """The RFC 3463 enhanced status code ("2.1.0"), or ""."""
+    text: str
+    """The text as smtplib joins it (lines stripped, joined with "\\n")."""
+    lines: Tuple[str, ...]
+    """Each line as received, after the code and separator."""
+
+    @property
+    def message(self) -> bytes:
+        """The text as bytes, as smtplib returns it."""
+        return to_bytes(self.text)
+
+    @classmethod
+    def from_native(cls, r: Any) -> Optional["Reply"]:
+        if r is None:
+            return None
+        n = _n.reply_line_count(r)
+        return cls(_n.reply_code(r), _n.reply_enhanced(r), _n.reply_text(r),
+                   tuple(_n.reply_line(r, i) for i in range(n)))
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+def reply_tuple(r: Any) -> Tuple[int, bytes]:
+    """(code, bytes) as smtplib returns replies; (-1, b"") when there is none."""
+    if r is None:
+        return (-1, b"")
+    return (_n.reply_code(r), to_bytes(_n.reply_text(r)))
+
+
+class NativeClient:
+    """Owns one smtpc_client."""
+
+    __slots__ = ("_p", "__weakref__")
+
+    def __init__(self, protocol: int) -> None:
+        self._p = _n.client_new(protocol)
+
+    @property
+    def ptr(self) -> Any:
+        if self._p is None:
+            raise ValueError("the client has been freed")
+        return self._p
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """client.noop() calls smtpc_client_noop(ptr)."""
+        fn = getattr(_n, "client_" + name)
+        p = self.ptr
+        return lambda *args: fn(p, *args)
+
+    def free(self) -> None:
+        p, self._p = self._p, None
+        if p is not None:
+            _n.client_free(p)
+
+    def __del__(self) -> None:
+        try:
+            self.free()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def reply(self) -> Tuple[int, bytes]:
+        return reply_tuple(_n.client_last_reply(self.ptr))
+
+    def features(self) -> dict:
+        feats = {}
+        for i in range(_n.client_extn_count(self.ptr)):
+            kw, params = _n.client_extn_at(self.ptr, i)
+            feats[kw] = params
+        return feats
+
+
+class Envelope:
+    """Owns one smtpc_envelope."""
+
+    __slots__ = ("_p",)
+
+    def __init__(self, sender: Optional[Any] = None, recipients: Iterable[Any] = (),
+                 mail_options: Iterable[Any] = (), rcpt_options: Iterable[Any] = ()) -> None:
+        self._p = _n.envelope_new()
+        if sender is not None:
+            _n.envelope_set_sender(self._p, sender)
+        for r in recipients:
+            _n.envelope_add_recipient(self._p, r)
+        for o in mail_options:
+            _n.envelope_add_mail_option(self._p, o)
+        for o in rcpt_options:
+            _n.envelope_add_rcpt_option(self._p, o)
+
+    @property
+    def ptr(self) -> Any:
+        return self._p
+
+    def __del__(self) -> None:
+        p, self._p = getattr(self, "_p", None), None
+        if p is not None:
+            _n.envelope_free(p)
+
+
+class TLSConfig:
+    """A TLS configuration of the library (the analogue of an ssl.SSLContext).
+
+    Keyword arguments: ``cafile`` (PEM file), ``capath`` (hashed directory), ``cadata`` (DER bytes of
+    one CA certificate, or an iterable of them), ``certfile``/``keyfile``/``key_password`` (client
+    certificate), ``verify`` (default True), ``check_hostname`` (default True),
+    ``minimum_version`` ("1.2", "1.3", or an ssl.TLSVersion), ``ciphers`` (OpenSSL list for TLS 1.2).
+    """
+
+    __slots__ = ("_p",)
+
+    def __init__(self, *, cafile: Optional[str] = None, capath: Optional[str] = None,
+                 cadata: Any = None, certfile: Optional[str] = None, keyfile: Optional[str] = None,
+                 key_password: Any = None, verify: bool = True, check_hostname: bool = True,
+                 minimum_version: Any = None, ciphers: Optional[str] = None) -> None:
+        self._p = None
+        p = _n.tls_config_new()
+        self._p = p
+        try:
+            if cafile is not None:
+                _n.tls_config_set_ca_file(p, _fspath(cafile))
+            if capath is not None:
+                _n.tls_config_set_ca_path(p, _fspath(capath))
+            if cadata is not None:
+                for der in ([cadata] if isinstance(cadata, (bytes, bytearray, memoryview)) else cadata):
+                    _n.tls_config_add_ca_der(p, der)
+            if certfile is not None:
+                if callable(key_password):
+                    key_password = key_password()
+                _n.tls_config_set_client_cert(p, _fspath(certfile),
+                                              _fspath(keyfile) if keyfile is not None else None,
+                                              key_password)
+            _n.tls_config_set_verify_peer(p, 1 if verify else 0)
+            _n.tls_config_set_verify_hostname(p, 1 if check_hostname else 0)
+            if minimum_version is not None:
+                _n.tls_config_set_min_version(p, _tls_version(minimum_version))
+            if ciphers is not None:
+                _n.tls_config_set_ciphers(p, ciphers)
+        except NativeError as e:
+            raise exception_from(e) from None
+
+    @property
+    def ptr(self) -> Any:
+        return self._p
+
+    def __del__(self) -> None:
+        p, self._p = getattr(self, "_p", None), None
+        if p is not None:
+            _n.tls_config_free(p)
+
+    @classmethod
+    def from_context(cls, context: Optional[ssl.SSLContext], **native: Any) -> Tuple["TLSConfig", bool]:
+        """Carry over what can be read from an ssl.SSLContext: check_hostname, the minimum version,
+        and the CA certificates loaded into it (get_ca_certs(binary_form=True); when it has none the
+        system store is used). Returns (config, skip_verify): skip_verify is True for
+        verify_mode == CERT_NONE, which maps to the client's testing-only skip-verify switch.
+        Native keyword arguments (cafile, capath, certfile, keyfile, key_password) are added."""
+        skip_verify = False
+        kw = dict(native)
+        if context is not None:
+            skip_verify = context.verify_mode == ssl.CERT_NONE
+            kw.setdefault("check_hostname", bool(context.check_hostname))
+            mv = context.minimum_version
+            if mv == ssl.TLSVersion.TLSv1_3:
+                kw.setdefault("minimum_version", "1.3")
+            if not skip_verify:
+                ders = context.get_ca_certs(binary_form=True)
+                if ders and "cafile" not in kw and "capath" not in kw:
+                    kw["cadata"] = ders
+                elif ders:
+                    kw["cadata"] = ders
+        kw = {k: v for k, v in kw.items() if v is not None}
+        return cls(**kw), skip_verify
+
+
+def _fspath(p: Any) -> Any:
+    import os
+    return os.fspath(p)
+
+
+def _tls_version(v: Any) -> int:
+    if isinstance(v, ssl.TLSVersion):
+        if v == ssl.TLSVersion.TLSv1_3:
+            return _n.SMTPC_TLS_VERSION_1_3
+        if v == ssl.TLSVersion.MAXIMUM_SUPPORTED:
+            return _n.SMTPC_TLS_VERSION_1_3
+        return _n.SMTPC_TLS_VERSION_1_2
+    s = str(v).lower().replace("tlsv", "").replace("tls", "").strip()
+    if s in ("1.3", "13"):
+        return _n.SMTPC_TLS_VERSION_1_3
+    if s in ("1.2", "12"):
+        return _n.SMTPC_TLS_VERSION_1_2
+    raise ValueError(f"unknown TLS version {v!r} (1.2 or 1.3)")
+
+
+# --- Status codes -> exceptions -----------------------------------------------------------------
+
+_RESPONSE_CLASSES = {
+    "SMTPC_EGREETING": SMTPConnectError,
+    "SMTPC_EHELO": SMTPHeloError,
+    "SMTPC_EREPLY": SMTPResponseException,
+    "SMTPC_ECLOSING": SMTPResponseException,
+    "SMTPC_EDATA_REFUSED": SMTPDataError,
+    "SMTPC_EAUTH": SMTPAuthenticationError,
+}
+
+
+def exception_from(err: BaseException, client: Optional[NativeClient] = None, *,
+                   sender: Any = None, refused: Optional[dict] = None) -> BaseException:
+    """The Python exception for a smtpc_native.Error (any other exception is returned as is)."""
+    if not isinstance(err, NativeError):
+        return err
+    code, name, message = err.args
+    reply = client.reply() if client is not None and client._p is not None else (-1, b"")
+    os_err = 0
+    if client is not None and client._p is not None:
+        os_err = _n.client_os_error(client.ptr)
+    exc: BaseException
+    if name == "SMTPC_EINVAL":
+        exc = ValueError(message)
+    elif name == "SMTPC_ENOMEM":
+        exc = MemoryError(message)
+    elif name == "SMTPC_ENOTCONN":
+        exc = SMTPServerDisconnected("please run connect() first")
+    elif name == "SMTPC_ERESOLVE":
+        exc = socket.gaierror(socket.EAI_NONAME, message)
+    elif name in ("SMTPC_ECONNECT", "SMTPC_EIO"):
+        exc = OSError(os_err or _errno.EIO, message)
+    elif name == "SMTPC_ETIMEOUT":
+        exc = TimeoutError(message)
+    elif name == "SMTPC_EDISCONNECTED":
+        exc = SMTPServerDisconnected("Connection unexpectedly closed")
+    elif name == "SMTPC_EPROTOCOL":
+        exc = SMTPProtocolError(message)
+    elif name == "SMTPC_EDELIVERY_UNKNOWN":
+        exc = SMTPDeliveryUnknown(message)
+    elif name == "SMTPC_ESENDER_REFUSED":
+        exc = SMTPSenderRefused(reply[0], reply[1], sender)
+    elif name == "SMTPC_ERECIPIENTS_REFUSED":
+        exc = SMTPRecipientsRefused(refused if refused is not None else {})
+    elif name in _RESPONSE_CLASSES:
+        exc = _RESPONSE_CLASSES[name](reply[0], reply[1])
+    elif name == "SMTPC_ENOTSUPPORTED":
+        exc = SMTPNotSupportedError(message)
+    elif name == "SMTPC_ETLS_REQUIRED":
+        exc = SMTPTLSRequiredError(message)
+    elif name == "SMTPC_EAUTH_MECHANISM":
+        exc = SMTPException("No suitable authentication method found.")
+    elif name == "SMTPC_EAUTH_INSECURE":
+        exc = SMTPInsecureAuthError(message)
+    elif name == "SMTPC_ETLS":
+        exc = ssl.SSLError(message)
+    elif name == "SMTPC_ETLS_VERIFY":
+        e = ssl.SSLCertVerificationError(message)
+        if client is not None and client._p is not None:
+            e.verify_code = _n.client_tls_verify_result(client.ptr)
+        e.verify_message = message
+        exc = e
+    elif name == "SMTPC_ESTATE":
+        exc = SMTPException(message)
+    else:  # EINTERNAL, EUSER without an exception, codes added later
+        exc = SMTPException(f"{name}: {message}")
+    try:
+        exc.status = name  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return exc

@@ -1,0 +1,852 @@
+"""smtpc.smtplib: a drop-in replacement for Python's smtplib, on the smtpc C library.
+
+    from smtpc import smtplib            # or: sys.modules["smtplib"] = smtpc.smtplib
+
+The classes, methods, return values, attributes and exceptions are those of the standard module;
+the protocol is spoken by the C library. Where the library is stricter for security (certificates
+verified by default, CR/LF injection refused, no credentials over plaintext to a remote host) the
+strictness is kept. docs/python.md lists every difference.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import datetime
+import email.generator
+import email.message
+import email.utils
+import hmac
+import io
+import re
+import socket
+import ssl
+import sys
+import weakref
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from . import smtpc_native as _n
+from ._core import Envelope, NativeClient, NativeError, TLSConfig, exception_from, reply_tuple, to_bytes
+from .errors import (
+    SMTPAuthenticationError, SMTPConnectError, SMTPDataError, SMTPDeliveryUnknown, SMTPException,
+    SMTPHeloError, SMTPInsecureAuthError, SMTPNotSupportedError, SMTPProtocolError,
+    SMTPRecipientsRefused, SMTPResponseException, SMTPSenderRefused, SMTPServerDisconnected,
+    SMTPTLSRequiredError,
+)
+
+__all__ = ["SMTPException", "SMTPNotSupportedError", "SMTPServerDisconnected", "SMTPResponseException",
+           "SMTPSenderRefused", "SMTPRecipientsRefused", "SMTPDataError",
+           "SMTPConnectError", "SMTPHeloError", "SMTPAuthenticationError",
+           "quoteaddr", "quotedata", "SMTP", "SMTP_SSL"]
+
+SMTP_PORT = 25
+SMTP_SSL_PORT = 465
+LMTP_PORT = 2003
+CRLF = "\r\n"
+bCRLF = b"\r\n"
+_MAXLINE = 8192
+_MAXCHALLENGE = 5
+
+OLDSTYLE_AUTH = re.compile(r"auth=(.*)", re.I)
+
+_Reply = Tuple[int, bytes]
+
+
+def quoteaddr(addrstring: str) -> str:
+    """Quote a subset of the email addresses defined by RFC 821."""
+    displayname, addr = email.utils.parseaddr(addrstring)
+    if (displayname, addr) == ("", ""):
+        # parseaddr couldn't parse it, use it as is and hope for the best.
+        if addrstring.strip().startswith("<"):
+            return addrstring
+        return "<%s>" % addrstring
+    return "<%s>" % addr
+
+
+def _addr_only(addrstring: str) -> str:
+    displayname, addr = email.utils.parseaddr(addrstring)
+    if (displayname, addr) == ("", ""):
+        return addrstring
+    return addr
+
+
+def quotedata(data: str) -> str:
+    """Quote data for email: double leading '.', and change Unix newlines to DOS newlines."""
+    return re.sub(r"(?m)^\.", "..", re.sub(r"(?:\r\n|\n|\r(?!\n))", CRLF, data))
+
+
+def _quote_periods(bindata: bytes) -> bytes:
+    return re.sub(br"(?m)^\.", b"..", bindata)
+
+
+def _fix_eols(data: str) -> str:
+    return re.sub(r"(?:\r\n|\n|\r(?!\n))", CRLF, data)
+
+
+def _check_newlines(s: str) -> None:
+    if "\r" in s or "\n" in s:
+        s = s.replace("\n", "\\n").replace("\r", "\\r")
+        raise ValueError(f"command and arguments contain prohibited newline characters: {s}")
+
+
+class _SocketInfo:
+    """What ``SMTP.sock`` holds while connected: the socket is owned by the C library, so this is a
+    stand-in that is true while connected and offers the few socket methods smtplib code uses on it
+    (settimeout/gettimeout apply to the library's timeouts, close closes the connection). No file
+    descriptor or socket address is available from it."""
+
+    def __init__(self, owner: "SMTP") -> None:
+        self._owner = weakref.ref(owner)
+
+    def settimeout(self, value: Optional[float]) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner.timeout = value
+            owner._apply_timeout()
+
+    def gettimeout(self) -> Optional[float]:
+        owner = self._owner()
+        return owner.timeout if owner is not None else None  # type: ignore[return-value]
+
+    def close(self) -> None:
+        owner = self._owner()
+        if owner is not None:
+            owner.close()
+
+    def __repr__(self) -> str:
+        return "<smtpc connection>"
+
+
+def _make_trace(owner: "SMTP") -> Callable[[int, bytes, int], None]:
+    ref = weakref.ref(owner)  # the module keeps the trace function: no strong reference to owner
+    state: Dict[str, Any] = {"lines": []}
+
+    def trace(kind: int, data: bytes, time_us: int) -> None:
+        self = ref()
+        if self is None:
+            return
+        if kind == _n.SMTPC_TRACE_SEND:
+            self._print_debug_at(time_us, "send:", repr(data.decode("utf-8", "surrogateescape")))
+        elif kind == _n.SMTPC_TRACE_DATA:
+            self._print_debug_at(time_us, "send:", repr(data))
+        elif kind == _n.SMTPC_TRACE_RECV:
+            self._print_debug_at(time_us, "reply:", repr(data))
+            state["lines"].append(data[4:].strip(b" \t\r\n"))
+            if data[3:4] != b"-":
+                try:
+                    code = int(data[:3])
+                except ValueError:
+                    code = -1
+                msg = b"\n".join(state["lines"])
+                state["lines"] = []
+                self._print_debug_at(time_us, "reply: retcode (%s); Msg: %a" % (code, msg))
+    return trace
+
+
+class SMTP:
+    """This class manages a connection to an SMTP or ESMTP server (see smtplib.SMTP).
+
+    smtpc keyword arguments (keyword-only, not in smtplib): ``cafile``, ``capath`` (CA certificates
+    to trust for STARTTLS/SMTP_SSL instead of the system store), ``certfile``, ``keyfile``,
+    ``key_password`` (a client certificate), ``allow_insecure_auth`` (allow AUTH over a connection
+    that is neither TLS-verified nor to this machine)."""
+
+    sock: Optional[_SocketInfo] = None
+    file = None
+    helo_resp: Optional[bytes] = None
+    ehlo_msg = "ehlo"
+    ehlo_resp: Optional[bytes] = None
+    does_esmtp = False
+    default_port = SMTP_PORT
+    _protocol = _n.SMTPC_PROTOCOL_SMTP
+    _implicit_tls = False
+
+    def __init__(self, host: str = "", port: int = 0, local_hostname: Optional[str] = None,
+                 timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                 source_address: Optional[Tuple[str, int]] = None, *,
+                 cafile: Optional[str] = None, capath: Optional[str] = None,
+                 certfile: Optional[str] = None, keyfile: Optional[str] = None,
+                 key_password: Any = None, allow_insecure_auth: bool = False) -> None:
+        self._host = host
+        self.timeout = timeout
+        self.esmtp_features: Dict[str, str] = {}
+        self.command_encoding = "ascii"
+        self.source_address = source_address
+        self._auth_challenge_count = 0
+        self.user: Optional[str] = None
+        self.password: Optional[str] = None
+        self._tls_native = {"cafile": cafile, "capath": capath, "certfile": certfile,
+                            "keyfile": keyfile, "key_password": key_password}
+        if not hasattr(self, "context"):
+            self.context: Optional[ssl.SSLContext] = None
+        self._client = NativeClient(self._protocol)
+        self._trace = _make_trace(self)
+        self._debuglevel = 0
+        if allow_insecure_auth:
+            self._client.set_allow_insecure_auth(1)
+        if local_hostname is not None:
+            self.local_hostname = local_hostname
+        else:
+            # RFC 2821 says we should use the fqdn in the EHLO/HELO verb, and if that can't be
+            # calculated, that we should use a domain literal instead (essentially an encoded IP
+            # address like [A.B.C.D]).
+            fqdn = socket.getfqdn()
+            if "." in fqdn:
+                self.local_hostname = fqdn
+            else:
+                addr = "127.0.0.1"
+                try:
+                    addr = socket.gethostbyname(socket.gethostname())
+                except socket.gaierror:
+                    pass
+                self.local_hostname = "[%s]" % addr
+        if host:
+            (code, msg) = self.connect(host, port)
+            if code != 220:
+                self.close()
+                raise SMTPConnectError(code, msg)
+
+    # --- context manager -------------------------------------------------------------------------
+    def __enter__(self) -> "SMTP":
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        try:
+            code, message = self.docmd("QUIT")
+            if code != 221:
+                raise SMTPResponseException(code, message)
+        except SMTPServerDisconnected:
+            pass
+        finally:
+            self.close()
+
+    # --- debugging ---------------------------------------------------------------------------------
+    @property
+    def debuglevel(self) -> int:
+        return self.__dict__.get("_debuglevel", 0)
+
+    @debuglevel.setter
+    def debuglevel(self, level: int) -> None:
+        self._debuglevel = level
+        lvl = 0 if not level or level <= 0 else (1 if level == 1 else 2)
+        client = self.__dict__.get("_client")
+        if client is not None and client._p is not None:
+            client.set_trace(lvl, self._trace if lvl else None)
+
+    def set_debuglevel(self, debuglevel: int) -> None:
+        """Set the debug output level: 1 prints every line sent and received on stderr, 2 the same
+        with timestamps. Credentials are never printed."""
+        self.debuglevel = debuglevel
+
+    def _print_debug(self, *args: Any) -> None:
+        if self.debuglevel > 1:
+            print(datetime.datetime.now().time(), *args, file=sys.stderr)
+        else:
+            print(*args, file=sys.stderr)
+
+    def _print_debug_at(self, time_us: int, *args: Any) -> None:
+        if self.debuglevel > 1:
+            t = datetime.datetime.fromtimestamp(time_us / 1e6) if time_us else datetime.datetime.now()
+            print(t.time(), *args, file=sys.stderr)
+        else:
+            print(*args, file=sys.stderr)
+
+    # --- internals -------------------------------------------------------------------------------------
+    def _raise(self, err: BaseException, **kw: Any) -> None:
+        exc = exception_from(err, self._client, **kw)
+        self._sync_connected()
+        if exc is err:
+            raise err
+        raise exc from None
+
+    def _sync_connected(self) -> None:
+        if self._client._p is None or not _n.client_is_connected(self._client.ptr):
+            self.sock = None
+            self.file = None
+
+    def _reply_of(self, fn: Callable[..., Any], *args: Any) -> _Reply:
+        """Call a command; return (code, msg) whatever the reply (smtplib never raises for a reply)."""
+        try:
+            fn(self._client.ptr, *args)
+        except NativeError as e:
+            if e.args[1] not in ("SMTPC_EREPLY", "SMTPC_ECLOSING"):
+                self._raise(e)
+        self._sync_connected()
+        return self._client.reply()
+
+    def _apply_timeout(self) -> None:
+        t = self.timeout
+        if t is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
+            t = socket.getdefaulttimeout()
+            if t is None:
+                return  # the library's defaults: 30 s to connect, 300 s per command
+        if t is None:
+            ms = 0
+        else:
+            if t == 0:
+                raise ValueError("Non-blocking socket (timeout=0) is not supported")
+            ms = max(1, int(round(float(t) * 1000)))
+        self._client.set_connect_timeout(ms)
+        self._client.set_command_timeout(ms)
+
+    def _tls_setup(self, context: Optional[ssl.SSLContext], keyfile: Optional[str] = None,
+                   certfile: Optional[str] = None) -> None:
+        native = dict(self._tls_native)
+        if certfile is not None:
+            native["certfile"] = certfile
+        if keyfile is not None:
+            native["keyfile"] = keyfile
+        try:
+            cfg, skip = TLSConfig.from_context(context, **native)
+        except NativeError as e:
+            raise exception_from(e) from None
+        self._tls_config = cfg  # keep a reference for as long as the client may use it
+        self._client.set_tls_config(cfg.ptr)
+        self._client.set_tls_insecure_skip_verify_for_testing(1 if skip else 0)
+
+    # --- connection --------------------------------------------------------------------------------
+    def connect(self, host: str = "localhost", port: int = 0,
+                source_address: Optional[Tuple[str, int]] = None) -> _Reply:
+        """Connect to a host on a given port and read the greeting; returns (code, msg)."""
+        if source_address:
+            self.source_address = source_address
+        if not port and (host.find(":") == host.rfind(":")):
+            i = host.rfind(":")
+            if i >= 0:
+                host, port = host[:i], host[i + 1:]  # type: ignore[assignment]
+                try:
+                    port = int(port)
+                except ValueError:
+                    raise OSError("nonnumeric port")
+        if not port:
+            port = self.default_port
+        sys.audit("smtplib.connect", self, host, port)
+        return self._connect(host, port)
+
+    def _connect(self, host: str, port: int) -> _Reply:
+        if self.debuglevel > 0:
+            self._print_debug("connect: to", (host, port), self.source_address)
+        c = self._client
+        if _n.client_is_connected(c.ptr):
+            c.close()
+        self._apply_timeout()
+        try:
+            if self.source_address:
+                c.set_source_address(self.source_address[0] or None, int(self.source_address[1] or 0))
+            else:
+                c.set_source_address(None, 0)
+            if self._implicit_tls:
+                self._tls_setup(self.context)
+                c.set_tls_policy(_n.SMTPC_TLS_IMPLICIT)
+            else:
+                c.set_tls_policy(_n.SMTPC_TLS_NONE)
+            c.set_local_hostname(self.local_hostname)
+        except NativeError as e:
+            self._raise(e)
+        if not self._host:
+            self._host = host
+        try:
+            c.connect(host, port)
+        except NativeError as e:
+            if e.args[1] != "SMTPC_EGREETING":
+                self._raise(e)
+        self.sock = _SocketInfo(self) if _n.client_is_connected(c.ptr) else None
+        code, msg = c.reply()
+        if self.debuglevel > 0:
+            self._print_debug("connect:", repr(msg))
+        return (code, msg)
+
+    def send(self, s: Union[str, bytes]) -> None:
+        """Send `s` to the server, as it is."""
+        if self._client._p is not None and _n.client_is_connected(self._client.ptr):
+            if isinstance(s, str):
+                s = s.encode(self.command_encoding)
+            sys.audit("smtplib.send", self, s)
+            try:
+                self._client.send_raw(s)
+            except NativeError as e:
+                if e.args[1] == "SMTPC_ENOTCONN":
+                    raise SMTPServerDisconnected("please run connect() first") from None
+                self.close()
+                raise SMTPServerDisconnected("Server not connected") from None
+        else:
+            raise SMTPServerDisconnected("please run connect() first")
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        """Send a command to the server."""
+        if args == "":
+            s = cmd
+        else:
+            s = f"{cmd} {args}"
+        _check_newlines(s)
+        self.send(f"{s}{CRLF}")
+
+    def getreply(self) -> _Reply:
+        """Get a reply from the server: (code, msg), msg the lines joined with b"\\n"."""
+        try:
+            self._client.read_reply()
+        except NativeError as e:
+            name = e.args[1]
+            if name in ("SMTPC_EREPLY", "SMTPC_ECLOSING"):
+                pass
+            elif name == "SMTPC_ENOTCONN":
+                raise SMTPServerDisconnected("please run connect() first") from None
+            elif name == "SMTPC_EDISCONNECTED":
+                self.close()
+                raise SMTPServerDisconnected("Connection unexpectedly closed") from None
+            elif name in ("SMTPC_EIO", "SMTPC_ETIMEOUT"):
+                self.close()
+                raise SMTPServerDisconnected("Connection unexpectedly closed: " + e.args[2]) from None
+            else:
+                self._raise(e)
+        self._sync_connected()
+        return self._client.reply()
+
+    def docmd(self, cmd: str, args: str = "") -> _Reply:
+        """Send a command, and return its response code."""
+        self.putcmd(cmd, args)
+        return self.getreply()
+
+    # --- std SMTP commands -----------------------------------------------------------------------------
+    def helo(self, name: str = "") -> _Reply:
+        """SMTP 'helo' command. Hostname to send for this command defaults to the FQDN of the local
+        host."""
+        _check_newlines(name)
+        if self._protocol == _n.SMTPC_PROTOCOL_LMTP:
+            # LMTP has no HELO; the library refuses it, smtplib sends it anyway.
+            self.putcmd("helo", name or self.local_hostname)
+            code, msg = self.getreply()
+        else:
+            code, msg = self._reply_of(_n.client_helo, name or self.local_hostname)
+        self.helo_resp = msg
+        return (code, msg)
+
+    def ehlo(self, name: str = "") -> _Reply:
+        """SMTP 'ehlo' command (LHLO for LMTP). Hostname to send for this command defaults to the
+        FQDN of the local host."""
+        self.esmtp_features = {}
+        _check_newlines(name)
+        code, msg = self._reply_of(_n.client_ehlo, name or self.local_hostname)
+        self.ehlo_resp = msg
+        if code != 250:
+            return (code, msg)
+        self.does_esmtp = True
+        self.esmtp_features = self._client.features()
+        return (code, msg)
+
+    def has_extn(self, opt: str) -> bool:
+        """Does the server support a given SMTP service extension?"""
+        return opt.lower() in self.esmtp_features
+
+    def help(self, args: str = "") -> bytes:
+        """SMTP 'help' command. Returns help text from server."""
+        return self._reply_of(_n.client_help, args)[1]
+
+    def rset(self) -> _Reply:
+        """SMTP 'rset' command -- resets session."""
+        self.command_encoding = "ascii"
+        return self._reply_of(_n.client_rset)
+
+    def _rset(self) -> None:
+        try:
+            self.rset()
+        except SMTPServerDisconnected:
+            pass
+
+    def noop(self) -> _Reply:
+        """SMTP 'noop' command -- doesn't do anything :>"""
+        return self._reply_of(_n.client_noop)
+
+    def _check_encodable(self, addr: str) -> None:
+        if isinstance(addr, str):
+            addr.encode(self.command_encoding)
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> _Reply:
+        """SMTP 'mail' command -- begins mail xfer session."""
+        optionlist = ""
+        if options and self.does_esmtp:
+            if any(x.lower() == "smtputf8" for x in options):
+                if self.has_extn("smtputf8"):
+                    self.command_encoding = "utf-8"
+                else:
+                    raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
+            optionlist = " ".join(options)
+        addr = quoteaddr(sender)
+        _check_newlines(addr + optionlist)
+        self._check_encodable(addr)
+        return self._reply_of(_n.client_mail, addr, optionlist)
+
+    def rcpt(self, recip: str, options: Sequence[str] = ()) -> _Reply:
+        """SMTP 'rcpt' command -- indicates 1 recipient for this mail."""
+        optionlist = ""
+        if options and self.does_esmtp:
+            optionlist = " ".join(options)
+        addr = quoteaddr(recip)
+        _check_newlines(addr + optionlist)
+        self._check_encodable(addr)
+        return self._reply_of(_n.client_rcpt, addr, optionlist)
+
+    def data(self, msg: Union[str, bytes]) -> _Reply:
+        """SMTP 'DATA' command -- sends message data to server. Raises SMTPDataError when DATA is not
+        answered with 354; returns the reply to the message otherwise (LMTP: the last recipient's)."""
+        if isinstance(msg, str):
+            msg = _fix_eols(msg).encode("ascii")
+        try:
+            self._client.data(msg)
+        except NativeError as e:
+            name = e.args[1]
+            if name == "SMTPC_EDATA_REFUSED":
+                self._sync_connected()
+                raise SMTPDataError(*self._client.reply()) from None
+            if name not in ("SMTPC_EREPLY", "SMTPC_ECLOSING"):
+                self._raise(e)
+        self._sync_connected()
+        return self._client.reply()
+
+    def verify(self, address: str) -> _Reply:
+        """SMTP 'verify' command -- checks for address validity."""
+        return self._reply_of(_n.client_vrfy, _addr_only(address))
+
+    vrfy = verify
+
+    def expn(self, address: str) -> _Reply:
+        """SMTP 'expn' command -- expands a mailing list."""
+        return self._reply_of(_n.client_expn, _addr_only(address))
+
+    # --- some useful methods -------------------------------------------------------------------------
+    def ehlo_or_helo_if_needed(self) -> None:
+        """Call self.ehlo() and/or self.helo() if needed; raises SMTPHeloError if both fail."""
+        if self.helo_resp is None and self.ehlo_resp is None:
+            if not (200 <= self.ehlo()[0] <= 299):
+                (code, resp) = self.helo()
+                if not (200 <= code <= 299):
+                    raise SMTPHeloError(code, resp)
+
+    def auth(self, mechanism: str, authobject: Callable[..., Optional[str]], *,
+             initial_response_ok: bool = True) -> _Reply:
+        """Authentication command: ``authobject(challenge=None)`` returns the response (str) to the
+        decoded challenge (bytes), or None for no initial response; the library base64-encodes it."""
+        mechanism = mechanism.upper()
+        self._auth_challenge_count = 0
+
+        def callback(challenge: Optional[bytes], is_initial: bool) -> Optional[bytes]:
+            if is_initial:
+                resp = authobject()
+                if resp is None:
+                    return None
+                self._auth_challenge_count = 1
+            else:
+                self._auth_challenge_count += 1
+                resp = authobject(challenge)
+            return resp.encode("ascii") if isinstance(resp, str) else resp
+        try:
+            self._client.auth(mechanism, callback, 1 if initial_response_ok else 0)
+        except NativeError as e:
+            return self._auth_failed(e)
+        self._sync_connected()
+        return self._client.reply()
+
+    def _auth_failed(self, e: BaseException) -> _Reply:
+        name = e.args[1]
+        code, resp = self._client.reply()
+        if name == "SMTPC_EAUTH":
+            if code in (235, 503):
+                return (code, resp)
+            raise SMTPAuthenticationError(code, resp) from None
+        if name == "SMTPC_ENOTSUPPORTED":
+            raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.") from None
+        if name == "SMTPC_EAUTH_MECHANISM":
+            raise SMTPNotSupportedError("AUTH mechanism not offered by the server") from None
+        self._raise(e)
+        raise AssertionError("unreachable")
+
+    def auth_cram_md5(self, challenge: Optional[bytes] = None) -> Optional[str]:
+        """Authobject to use with CRAM-MD5 authentication. Requires self.user and self.password."""
+        if challenge is None:
+            return None
+        return self.user + " " + hmac.HMAC(  # type: ignore[operator]
+            self.password.encode("ascii"), challenge, "md5").hexdigest()  # type: ignore[union-attr]
+
+    def auth_plain(self, challenge: Optional[bytes] = None) -> str:
+        """Authobject to use with PLAIN authentication. Requires self.user and self.password."""
+        return "\0%s\0%s" % (self.user, self.password)
+
+    def auth_login(self, challenge: Optional[bytes] = None) -> Optional[str]:
+        """Authobject to use with LOGIN authentication. Requires self.user and self.password."""
+        if challenge is None or self._auth_challenge_count < 2:
+            return self.user
+        return self.password
+
+    def login(self, user: str, password: str, *, initial_response_ok: bool = True) -> _Reply:
+        """Log in on an SMTP server that requires authentication, trying CRAM-MD5, PLAIN and LOGIN in
+        turn (as smtplib does), each through the library."""
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("auth"):
+            raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+        advertised_authlist = self.esmtp_features["auth"].split()
+        preferred_auths = ["CRAM-MD5", "PLAIN", "LOGIN"]
+        authlist = [auth for auth in preferred_auths if auth in advertised_authlist]
+        if not authlist:
+            raise SMTPException("No suitable authentication method found.")
+        self.user, self.password = user, password
+        last_exception: Optional[BaseException] = None
+        for authmethod in authlist:
+            method_name = "auth_" + authmethod.lower().replace("-", "_")
+            try:
+                if getattr(type(self), method_name) is not getattr(SMTP, method_name):
+                    # a subclass provides its own authobject: use it as smtplib does
+                    (code, resp) = self.auth(authmethod, getattr(self, method_name),
+                                             initial_response_ok=initial_response_ok)
+                else:
+                    (code, resp) = self._auth_password(authmethod, user, password, initial_response_ok)
+                if code in (235, 503):
+                    return (code, resp)
+            except SMTPAuthenticationError as e:
+                last_exception = e
+        assert last_exception is not None
+        raise last_exception
+
+    def _auth_password(self, mech: str, user: str, password: str, initial_response_ok: bool) -> _Reply:
+        try:
+            self._client.auth_password(mech, user, password, 1 if initial_response_ok else 0)
+        except NativeError as e:
+            return self._auth_failed(e)
+        return self._client.reply()
+
+    def starttls(self, keyfile: Optional[str] = None, certfile: Optional[str] = None,
+                 context: Optional[ssl.SSLContext] = None) -> _Reply:
+        """Puts the connection to the SMTP server into TLS mode. The server's certificate is verified
+        (against the CA certificates of `context`, of the cafile/capath given to the constructor, or
+        the system store) unless context.verify_mode is CERT_NONE."""
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("starttls"):
+            raise SMTPNotSupportedError("STARTTLS extension not supported by server.")
+        if context is not None and (keyfile is not None or certfile is not None):
+            raise ValueError("context and keyfile/certfile arguments are mutually exclusive")
+        self._tls_setup(context if context is not None else self.context, keyfile, certfile)
+        try:
+            self._client.starttls()
+        except NativeError as e:
+            if e.args[1] == "SMTPC_EREPLY":
+                raise SMTPResponseException(*self._client.reply()) from None
+            self._raise(e)
+        self.helo_resp = None
+        self.ehlo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+        return self._client.reply()
+
+    # --- sending mail --------------------------------------------------------------------------------------
+    def sendmail(self, from_addr: str, to_addrs: Union[str, Sequence[str]], msg: Union[str, bytes],
+                 mail_options: Sequence[str] = (), rcpt_options: Sequence[str] = ()) -> Dict[str, _Reply]:
+        """This command performs an entire mail transaction; returns a dictionary with one entry for
+        each recipient that was refused, as smtplib does."""
+        self.ehlo_or_helo_if_needed()
+        if isinstance(msg, str):
+            msg = _fix_eols(msg).encode("ascii")
+        if isinstance(to_addrs, str):
+            to_addrs = [to_addrs]
+        mail_options = list(mail_options) if self.does_esmtp else []
+        if any(x.lower() == "smtputf8" for x in mail_options):
+            if self.has_extn("smtputf8"):
+                self.command_encoding = "utf-8"
+            else:
+                raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
+        sender = quoteaddr(from_addr)
+        rcpts = [quoteaddr(r) for r in to_addrs]
+        for a in [sender, *rcpts, *mail_options, *rcpt_options]:
+            _check_newlines(a)
+        for a in [sender, *rcpts]:
+            self._check_encodable(a)
+        try:
+            env = Envelope(sender, rcpts, mail_options, rcpt_options if self.does_esmtp else ())
+        except NativeError as e:
+            raise exception_from(e) from None
+        try:
+            self._client.sendmail(env.ptr, msg)
+        except NativeError as e:
+            self._send_failed(e, from_addr, list(to_addrs))
+        self._sync_connected()
+        return self._refused(list(to_addrs))
+
+    def _refused(self, to_addrs: Optional[List[Any]], upto_421: bool = False) -> Dict[Any, _Reply]:
+        """smtplib's refusal dictionary from the library's per-recipient result. LMTP: recipients
+        the message was refused for after DATA are included (smtplib reads only one reply)."""
+        res = _n.client_last_result(self._client.ptr)
+        senderrs: Dict[Any, _Reply] = {}
+        if res is None:
+            return senderrs
+        for i in range(_n.result_count(res)):
+            key = to_addrs[i] if to_addrs is not None and i < len(to_addrs) else _n.result_recipient(res, i)
+            state = _n.result_state(res, i)
+            if state == _n.SMTPC_RCPT_REFUSED:
+                r = reply_tuple(_n.result_rcpt_reply(res, i))
+                senderrs[key] = r
+                if upto_421 and r[0] == 421:
+                    break
+            elif state == _n.SMTPC_RCPT_FAILED and self._protocol == _n.SMTPC_PROTOCOL_LMTP:
+                r = reply_tuple(_n.result_data_reply(res, i))
+                if r[0] != -1:
+                    senderrs[key] = r
+        return senderrs
+
+    def _send_failed(self, e: BaseException, from_addr: Any, to_addrs: Optional[List[Any]]) -> None:
+        name = e.args[1]
+        self._sync_connected()
+        res = _n.client_last_result(self._client.ptr)
+        if name == "SMTPC_ECLOSING" and res is not None:
+            mail = reply_tuple(_n.result_mail_reply(res))
+            if mail[0] == 421:
+                raise SMTPSenderRefused(mail[0], mail[1], from_addr) from None
+            if any(reply_tuple(_n.result_rcpt_reply(res, i))[0] == 421 for i in range(_n.result_count(res))):
+                raise SMTPRecipientsRefused(self._refused(to_addrs, upto_421=True)) from None
+            raise SMTPDataError(*self._client.reply()) from None
+        if name == "SMTPC_ESENDER_REFUSED" and res is not None and _n.result_mail_reply(res) is not None:
+            mail = reply_tuple(_n.result_mail_reply(res))
+            raise SMTPSenderRefused(mail[0], mail[1], from_addr) from None
+        if name == "SMTPC_ERECIPIENTS_REFUSED":
+            raise SMTPRecipientsRefused(self._refused(to_addrs)) from None
+        if name == "SMTPC_EDATA_REFUSED" and res is not None and self._protocol == _n.SMTPC_PROTOCOL_SMTP:
+            for i in range(_n.result_count(res)):
+                if _n.result_data_reply(res, i) is not None:
+                    raise SMTPDataError(*reply_tuple(_n.result_data_reply(res, i))) from None
+        if name in ("SMTPC_EREPLY", "SMTPC_EDATA_REFUSED"):
+            raise SMTPDataError(*self._client.reply()) from None
+        self._raise(e, sender=from_addr)
+
+    def send_message(self, msg: email.message.Message, from_addr: Optional[str] = None,
+                     to_addrs: Union[None, str, Sequence[str]] = None,
+                     mail_options: Sequence[str] = (), rcpt_options: Sequence[str] = ()) -> Dict[str, _Reply]:
+        """Converts message to a bytestring and passes it to the library's send_message, which takes
+        the envelope from the headers (Resent-* when there is one such block), never transmits Bcc
+        or Resent-Bcc, and asks for SMTPUTF8 when an address needs it."""
+        self.ehlo_or_helo_if_needed()
+        resent = msg.get_all("Resent-Date")
+        if resent is None:
+            header_prefix = ""
+        elif len(resent) == 1:
+            header_prefix = "Resent-"
+        else:
+            raise ValueError("message has more than one 'Resent-' header block")
+        # The envelope, as smtplib computes it, only to choose the serialisation (and for errors):
+        # the library computes its own from the headers.
+        env_from = from_addr
+        if env_from is None:
+            env_from = (msg[header_prefix + "Sender"] if (header_prefix + "Sender") in msg
+                        else msg[header_prefix + "From"])
+            env_from = email.utils.getaddresses([env_from])[0][1] if env_from is not None else ""
+        if to_addrs is None:
+            addr_fields = [f for f in (msg[header_prefix + "To"], msg[header_prefix + "Bcc"],
+                                       msg[header_prefix + "Cc"]) if f is not None]
+            env_to = [a[1] for a in email.utils.getaddresses(addr_fields)]
+        else:
+            env_to = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+        international = False
+        try:
+            "".join([str(env_from), *env_to]).encode("ascii")
+        except UnicodeEncodeError:
+            if not self.has_extn("smtputf8"):
+                raise SMTPNotSupportedError(
+                    "One or more source or delivery addresses require internationalized email "
+                    "support, but the server does not advertise the required SMTPUTF8 capability")
+            international = True
+            self.command_encoding = "utf-8"
+        with io.BytesIO() as bytesmsg:
+            if international:
+                g = email.generator.BytesGenerator(bytesmsg, policy=msg.policy.clone(utf8=True))
+            else:
+                g = email.generator.BytesGenerator(bytesmsg)
+            g.flatten(msg, linesep="\r\n")
+            flatmsg = bytesmsg.getvalue()
+        opts = list(mail_options) if self.does_esmtp else []
+        if any(x.lower() == "smtputf8" for x in opts):
+            if not self.has_extn("smtputf8"):
+                raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
+            self.command_encoding = "utf-8"
+        try:
+            env = Envelope(quoteaddr(from_addr) if from_addr is not None else None,
+                           [quoteaddr(r) for r in env_to] if to_addrs is not None else (),
+                           opts, rcpt_options if self.does_esmtp else ())
+        except NativeError as e:
+            raise exception_from(e) from None
+        try:
+            self._client.send_message(env.ptr, flatmsg)
+        except NativeError as e:
+            self._send_failed(e, env_from, env_to if to_addrs is not None else None)
+        self._sync_connected()
+        return self._refused(env_to if to_addrs is not None else None)
+
+    def close(self) -> None:
+        """Close the connection to the SMTP server (without QUIT)."""
+        self.file = None
+        self.sock = None
+        client = self.__dict__.get("_client")
+        if client is not None and client._p is not None:
+            try:
+                client.close()
+            except NativeError:
+                pass
+
+    def quit(self) -> _Reply:
+        """Terminate the SMTP session."""
+        if not (self._client._p is not None and _n.client_is_connected(self._client.ptr)):
+            raise SMTPServerDisconnected("please run connect() first")
+        res = self._reply_of(_n.client_quit)
+        self.ehlo_resp = self.helo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+        self.close()
+        return res
+
+
+class SMTP_SSL(SMTP):
+    """An SMTP connection that is encrypted from the beginning (implicit TLS, port 465). The server's
+    certificate is verified unless context.verify_mode is CERT_NONE. ``keyfile``/``certfile`` give a
+    client certificate (smtplib deprecated them in favour of the context; here the context cannot
+    carry one, so they are the way)."""
+
+    default_port = SMTP_SSL_PORT
+    _implicit_tls = True
+
+    def __init__(self, host: str = "", port: int = 0, local_hostname: Optional[str] = None,
+                 keyfile: Optional[str] = None, certfile: Optional[str] = None,
+                 timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                 source_address: Optional[Tuple[str, int]] = None,
+                 context: Optional[ssl.SSLContext] = None, **native: Any) -> None:
+        if context is not None and keyfile is not None:
+            raise ValueError("context and keyfile arguments are mutually exclusive")
+        if context is not None and certfile is not None:
+            raise ValueError("context and certfile arguments are mutually exclusive")
+        self.keyfile = keyfile
+        self.certfile = certfile
+        self.context = context
+        if keyfile is not None:
+            native.setdefault("keyfile", keyfile)
+        if certfile is not None:
+            native.setdefault("certfile", certfile)
+        SMTP.__init__(self, host, port, local_hostname, timeout, source_address, **native)
+
+
+class LMTP(SMTP):
+    """LMTP - Local Mail Transfer Protocol (RFC 2033). ``host`` may be the path of a Unix socket.
+    After the message the server answers for each recipient: sendmail() includes the recipients it
+    refused then in the returned dictionary; data() returns the last of those replies."""
+
+    ehlo_msg = "lhlo"
+    default_port = LMTP_PORT
+    _protocol = _n.SMTPC_PROTOCOL_LMTP
+
+    def __init__(self, host: str = "", port: int = LMTP_PORT, local_hostname: Optional[str] = None,
+                 source_address: Optional[Tuple[str, int]] = None,
+                 timeout: Any = socket._GLOBAL_DEFAULT_TIMEOUT,  # type: ignore[attr-defined]
+                 **native: Any) -> None:
+        super().__init__(host, port, local_hostname=local_hostname, source_address=source_address,
+                         timeout=timeout, **native)
+
+    def connect(self, host: str = "localhost", port: int = 0,
+                source_address: Optional[Tuple[str, int]] = None) -> _Reply:
+        """Connect to the LMTP daemon, on either a Unix or a TCP socket."""
+        if host[0] != "/":
+            return super().connect(host, port, source_address=source_address)
+        if self.timeout is not None and not self.timeout:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        return self._connect(host, 0)
