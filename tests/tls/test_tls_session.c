@@ -290,20 +290,49 @@ static void test_none_never_upgrades(void **state)
     tls_check_session(&g_tls, idx, want, want_len, 0);
 }
 
-/* Low-level MAIL/RCPT/DATA under REQUIRED on a plaintext connection: refused, nothing sent. */
+/* Low-level MAIL/RCPT/DATA under REQUIRED on a plaintext connection: SMTPC_ETLS_REQUIRED, the
+ * command not sent, and (as for every SMTPC_ETLS_REQUIRED, see the status code) the connection
+ * closed. */
+enum guarded_cmd { GUARD_MAIL, GUARD_RCPT, GUARD_DATA };
+
+static void run_guard(itest_server *srv, enum guarded_cmd cmd, int say_ehlo)
+{
+    smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
+    TLS_ASSERT_STATUS(c, tls_connect(c, srv, "localhost"), SMTPC_OK);
+    size_t idx = srv->connections - 1;
+    if (say_ehlo)
+        TLS_ASSERT_STATUS(c, smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
+    smtpc_status st = cmd == GUARD_MAIL   ? smtpc_client_mail(c, "sender@example.org", SMTPC_NTS, NULL, 0)
+                      : cmd == GUARD_RCPT ? smtpc_client_rcpt(c, "rcpt@example.org", SMTPC_NTS, NULL, 0)
+                                          : smtpc_client_data(c, k_body, sizeof k_body - 1);
+    TLS_ASSERT_STATUS(c, st, SMTPC_ETLS_REQUIRED);
+    assert_true(strlen(smtpc_client_errmsg(c)) > 0);
+    assert_int_equal(smtpc_client_is_connected(c), 0);
+    smtpc_client_free(c);
+    if (say_ehlo)
+        tls_check_session(srv, idx, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\n"), 0);
+    else
+        tls_check_session(srv, idx, "", 0, 0);
+}
+
 static void test_required_guards_low_level_commands(void **state)
 {
     (void)state;
+    size_t msgs = itest_msg_count(&g_tls);
+    /* On a server that offers STARTTLS (the caller did not use it) and on one that does not. */
+    itest_server *servers[] = {&g_tls, &g_plain};
+    for (size_t s = 0; s < 2; s++) {
+        run_guard(servers[s], GUARD_MAIL, 0);
+        run_guard(servers[s], GUARD_MAIL, 1);
+        run_guard(servers[s], GUARD_RCPT, 1);
+        run_guard(servers[s], GUARD_DATA, 1);
+    }
+    assert_int_equal(itest_msg_count(&g_tls), msgs);
+
+    /* Once upgraded by hand, the same commands go through. */
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
     size_t idx = g_tls.connections - 1;
-    size_t msgs = itest_msg_count(&g_tls);
-    TLS_ASSERT_STATUS(c, smtpc_client_mail(c, "sender@example.org", SMTPC_NTS, NULL, 0), SMTPC_ETLS_REQUIRED);
-    TLS_ASSERT_STATUS(c, smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
-    TLS_ASSERT_STATUS(c, smtpc_client_mail(c, "sender@example.org", SMTPC_NTS, NULL, 0), SMTPC_ETLS_REQUIRED);
-    TLS_ASSERT_STATUS(c, smtpc_client_rcpt(c, "rcpt@example.org", SMTPC_NTS, NULL, 0), SMTPC_ETLS_REQUIRED);
-    TLS_ASSERT_STATUS(c, smtpc_client_data(c, k_body, sizeof k_body - 1), SMTPC_ETLS_REQUIRED);
-    /* Once upgraded by hand, the same commands go through. */
     TLS_ASSERT_STATUS(c, smtpc_client_starttls(c), SMTPC_OK);
     TLS_ASSERT_STATUS(c, smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
     TLS_ASSERT_STATUS(c, smtpc_client_mail(c, "sender@example.org", SMTPC_NTS, NULL, 0), SMTPC_OK);
@@ -312,19 +341,8 @@ static void test_required_guards_low_level_commands(void **state)
     TLS_ASSERT_STATUS(c, smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
     check_message(&g_tls, msgs, "starttls");
-    /* In clear: only the EHLO and STARTTLS; no MAIL, RCPT or DATA ever went out unencrypted. */
+    /* In clear: only EHLO (said by starttls) and STARTTLS. */
     tls_check_session(&g_tls, idx, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n"), 1);
-
-    /* The same on a server without STARTTLS, ending with QUIT: the clear text is EHLO and QUIT. */
-    c = tls_client(SMTPC_TLS_REQUIRED, 1);
-    TLS_ASSERT_STATUS(c, tls_connect(c, &g_plain, "localhost"), SMTPC_OK);
-    TLS_ASSERT_STATUS(c, smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
-    TLS_ASSERT_STATUS(c, smtpc_client_mail(c, "sender@example.org", SMTPC_NTS, NULL, 0), SMTPC_ETLS_REQUIRED);
-    TLS_ASSERT_STATUS(c, smtpc_client_rcpt(c, "rcpt@example.org", SMTPC_NTS, NULL, 0), SMTPC_ETLS_REQUIRED);
-    TLS_ASSERT_STATUS(c, smtpc_client_data(c, k_body, sizeof k_body - 1), SMTPC_ETLS_REQUIRED);
-    TLS_ASSERT_STATUS(c, smtpc_client_quit(c), SMTPC_OK);
-    smtpc_client_free(c);
-    tls_check_session(&g_plain, g_plain.connections - 1, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\nQUIT\r\n"), 0);
 }
 
 /* AUTO (the default) on loopback behaves as OPPORTUNISTIC. */
