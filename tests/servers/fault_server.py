@@ -8,7 +8,8 @@ Usage:
                     [--rcvbuf BYTES] [--log FILE] [--max-time SECONDS]
                     [--tls-cert PEM --tls-key PEM] [--implicit-tls]
 
-It listens on a free loopback TCP port (127.0.0.1, port 0) or on the Unix socket PATH, prints
+It listens on a free loopback TCP port (127.0.0.1, port 0; --host ADDR for another loopback or
+test-namespace address) or on the Unix socket PATH, prints
 "READY <port|path>" on stdout (flushed), accepts N connections (default 1) one after the other and
 plays the script on each. Every byte received is appended to the transcript file, exactly and as
 soon as it arrives (the file is created empty before READY). When the script has been played on
@@ -643,6 +644,9 @@ def main(argv):
     ap.add_argument("--log", help="append log lines to this file instead of stderr")
     ap.add_argument("--max-time", type=float, default=60.0)
     ap.add_argument("--accept-timeout", type=float, default=30.0)
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="IPv4 address to listen on: loopback, or 10.231.0.0/16 for a server run with "
+                         "'ip netns exec' inside a network namespace a test made (tests/auth)")
     ap.add_argument("--tls-cert", help="PEM certificate for TLS steps and --implicit-tls")
     ap.add_argument("--tls-key", help="PEM private key for TLS steps and --implicit-tls")
     ap.add_argument("--implicit-tls", action="store_true", help="TLS handshake before the first step")
@@ -696,7 +700,10 @@ def main(argv):
     else:
         lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.bind(("127.0.0.1", 0))
+        if not (args.host.startswith("127.") or args.host.startswith("10.231.")):
+            log("--host must be a loopback or test-namespace (10.231.0.0/16) address")
+            return 2
+        lsock.bind((args.host, 0))
         where = str(lsock.getsockname()[1])
     if rcvbuf:
         # Set before listen() so that accepted sockets inherit it and the window is small from the start.
