@@ -354,7 +354,8 @@ def main():
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mode", choices=("smtp", "lmtp"), default="smtp")
-    ap.add_argument("--host", default="127.0.0.1", help="loopback address to bind (127.0.0.1 or ::1)")
+    ap.add_argument("--host", default="127.0.0.1", help="loopback address to bind (127.0.0.1 or ::1; "
+                    "10.231.0.0/16 inside a test-made network namespace)")
     ap.add_argument("--unix", metavar="PATH", help="listen on this Unix socket path instead of TCP")
     ap.add_argument("--spool", required=True, help="directory for msg-*.json files")
     ap.add_argument("--sessions", help="directory for session-*.json files (raw bytes per connection)")
@@ -378,8 +379,9 @@ def main():
                     help="offer AUTH without TLS (auth_require_tls=False)")
     ARGS = ap.parse_args()
 
-    if ARGS.host not in ("127.0.0.1", "::1", "localhost"):
-        ap.error("--host must be a loopback address")
+    # 10.231.0.0/16: only inside a network namespace that a test made (tests/auth, ip netns exec).
+    if ARGS.host not in ("127.0.0.1", "::1", "localhost") and not ARGS.host.startswith("10.231."):
+        ap.error("--host must be a loopback address (or 10.231.0.0/16 inside a test's namespace)")
     for d in (ARGS.spool, ARGS.sessions):
         if d and not os.path.isdir(d):
             ap.error("no such directory: %s" % d)
