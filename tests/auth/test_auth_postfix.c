@@ -155,8 +155,10 @@ static smtpc_client *pf_client(int tls)
     assert_non_null(c);
     assert_int_equal(smtpc_client_set_trace(c, 2, auth_trace_cb, &g_trace), SMTPC_OK);
     if (tls) {
-        assert_int_equal(smtpc_tls_config_new(&g_cfg), SMTPC_OK);
-        assert_int_equal(smtpc_tls_config_set_ca_file(g_cfg, pki("ca.pem"), SMTPC_NTS), SMTPC_OK);
+        if (g_cfg == NULL) { /* one configuration per test, shared by its clients */
+            assert_int_equal(smtpc_tls_config_new(&g_cfg), SMTPC_OK);
+            assert_int_equal(smtpc_tls_config_set_ca_file(g_cfg, pki("ca.pem"), SMTPC_NTS), SMTPC_OK);
+        }
         assert_int_equal(smtpc_client_set_tls_config(c, g_cfg), SMTPC_OK);
         assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_REQUIRED), SMTPC_OK);
     } else {
