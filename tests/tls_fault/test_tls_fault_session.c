@@ -11,6 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #define FAST_MS 2500
 
 #define W_HELLO_TLS W_EHLO W_STARTTLS
@@ -268,6 +272,121 @@ static void test_alert_mid_body_then_reset(void **state)
 static void test_alert_mid_body_server_waits(void **state)
 {
     alert_mid_body(*state, 3.0, 1500, 1000);
+}
+
+/* The server resets the connection while the client writes an 8 MiB body over TLS (or while it is
+ * idle). In a child
+ * process with SIGPIPE at its default disposition, the call must return a connection error
+ * (SMTPC_EDISCONNECTED or SMTPC_EIO), not kill the process: OpenSSL's socket BIO writes with write(),
+ * which raises SIGPIPE unless the library prevents it (catalogue F.48 over TLS). */
+static void rst_no_sigpipe(fault_fixture *f, int idle)
+{
+    if (idle) {
+        sc_hello_starttls(f, RPL_EHLO_TLS);
+        sc_expect(f, "EHLO ");
+        sc_send(f, RPL_EHLO);
+        sc_sleep(f, 0.1);
+        sc_rst(f);
+    } else {
+        tf_server_rcvbuf(f, 65536);
+        script_to_354(f);
+        sc_read_bytes(f, 65536);
+        sc_rst(f);
+    }
+    fault_start(f);
+    f->msg = malloc(BIG_BODY + 1);
+    assert_non_null(f->msg);
+    for (size_t i = 0; i < BIG_BODY; i += 64) {
+        memcpy(f->msg + i, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abc\r\n", 64);
+    }
+    f->msg[BIG_BODY] = '\0';
+    const char *ca = tf_pki("ca.pem");
+
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Child: no cmocka calls; report through the pipe, exit with _exit(). */
+        close(fds[0]);
+        signal(SIGPIPE, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigprocmask(SIG_SETMASK, &set, NULL);
+        int result[2] = {100, 0};
+        smtpc_client *c = NULL;
+        smtpc_envelope *env = NULL;
+        smtpc_tls_config *cfg = NULL;
+        if (smtpc_client_new(&c, SMTPC_PROTOCOL_SMTP) == SMTPC_OK && smtpc_envelope_new(&env) == SMTPC_OK &&
+            smtpc_tls_config_new(&cfg) == SMTPC_OK && smtpc_tls_config_set_ca_file(cfg, ca, SMTPC_NTS) == SMTPC_OK &&
+            smtpc_client_set_tls_config(c, cfg) == SMTPC_OK &&
+            smtpc_client_set_tls_policy(c, SMTPC_TLS_REQUIRED) == SMTPC_OK &&
+            smtpc_client_set_local_hostname(c, FAULT_HELO_NAME, SMTPC_NTS) == SMTPC_OK &&
+            smtpc_client_set_command_timeout(c, 5000) == SMTPC_OK &&
+            smtpc_envelope_set_sender(env, "s@example.org", SMTPC_NTS) == SMTPC_OK &&
+            smtpc_envelope_add_recipient(env, "r1@example.org", SMTPC_NTS) == SMTPC_OK) {
+            result[0] = smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)f->srv.port);
+            if (result[0] == SMTPC_OK && idle) {
+                result[0] = smtpc_client_ehlo_or_helo_if_needed(c);
+                if (result[0] == SMTPC_OK) {
+                    sleep_ms(400); /* the server has reset the connection */
+                    result[0] = smtpc_client_noop(c);
+                }
+                result[1] = smtpc_client_is_connected(c);
+            } else if (result[0] == SMTPC_OK) {
+                result[0] = smtpc_client_sendmail(c, env, f->msg, BIG_BODY);
+                result[1] = smtpc_client_is_connected(c);
+            }
+        }
+        smtpc_tls_config_free(cfg);
+        smtpc_envelope_free(env);
+        smtpc_client_free(c);
+        ssize_t w = write(fds[1], result, sizeof result);
+        _exit(w == (ssize_t)sizeof result ? 0 : 1);
+    }
+    close(fds[1]);
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 1500 && done == 0; i++) {
+        done = waitpid(pid, &status, WNOHANG);
+        if (done == 0) {
+            sleep_ms(10);
+        }
+    }
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        close(fds[0]);
+        fail_msg("the client process did not finish within 15 s");
+    }
+    int result[2] = {0, 0};
+    ssize_t got = read(fds[0], result, sizeof result);
+    close(fds[0]);
+    fault_finish(f, 0);
+    if (WIFSIGNALED(status)) {
+        fail_msg("the client process was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(got, (ssize_t)sizeof result);
+    if (result[0] != SMTPC_EIO && result[0] != SMTPC_EDISCONNECTED) {
+        fail_msg("%s returned %s, expected SMTPC_EDISCONNECTED or SMTPC_EIO", idle ? "noop" : "sendmail",
+                 smtpc_status_name(result[0]));
+    }
+    assert_int_equal(result[1], 0);
+}
+
+static void test_rst_during_tls_body_no_sigpipe(void **state)
+{
+    rst_no_sigpipe(*state, 0);
+}
+
+/* The server resets an idle TLS connection; the next command finds it gone. The client's close
+ * (with its close_notify) must not raise SIGPIPE either. */
+static void test_rst_while_tls_idle_no_sigpipe(void **state)
+{
+    rst_no_sigpipe(*state, 1);
 }
 
 /* close_notify (the server's TLS stream ends cleanly) before the final reply: not a reply, the
@@ -592,6 +711,8 @@ int main(void)
         T(test_alert_after_message),
         T(test_alert_mid_body_then_reset),
         T(test_alert_mid_body_server_waits),
+        T(test_rst_during_tls_body_no_sigpipe),
+        T(test_rst_while_tls_idle_no_sigpipe),
         T(test_close_notify_before_final_reply),
         T(test_eof_without_close_notify_mid_reply),
         T(test_eof_without_close_notify_before_final_reply),
