@@ -30,7 +30,8 @@ extern "C" {
 smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol) {
     if (!out) return SMTPC_EINVAL;
     *out = nullptr;
-    if (protocol != SMTPC_PROTOCOL_SMTP && protocol != SMTPC_PROTOCOL_LMTP) return SMTPC_EINVAL;
+    int p = enum_value(protocol);
+    if (p != SMTPC_PROTOCOL_SMTP && p != SMTPC_PROTOCOL_LMTP) return SMTPC_EINVAL;
     return guarded(nullptr, [&] {
         *out = new smtpc_client(protocol);
         return SMTPC_OK;

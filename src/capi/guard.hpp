@@ -26,6 +26,15 @@ inline bool to_view(const char *p, std::size_t len, std::string_view &out) {
     return true;
 }
 
+// The int a C caller passed for an enum parameter. C allows any int there; in C++ a value outside the
+// enumerators' range may not be loaded as the enum type, so it is read as raw bytes first.
+template <class E> int enum_value(const E &e) {
+    static_assert(sizeof(E) == sizeof(int), "C enums are int-sized on every supported ABI");
+    int v;
+    std::memcpy(&v, &e, sizeof v);
+    return v;
+}
+
 // Records the exception in flight on the client (if any) and returns its status. The connection is
 // dropped: an operation cut short by an exception leaves the session in an unknown state.
 smtpc_status translate_current_exception(smtpc_client *client) noexcept;

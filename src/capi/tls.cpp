@@ -95,7 +95,8 @@ smtpc_status smtpc_tls_config_set_verify_hostname(smtpc_tls_config *cfg, int ena
 }
 
 smtpc_status smtpc_tls_config_set_min_version(smtpc_tls_config *cfg, smtpc_tls_version version) {
-    if (version != SMTPC_TLS_VERSION_1_2 && version != SMTPC_TLS_VERSION_1_3) return SMTPC_EINVAL;
+    int v = enum_value(version);
+    if (v != SMTPC_TLS_VERSION_1_2 && v != SMTPC_TLS_VERSION_1_3) return SMTPC_EINVAL;
     return cfg_call(cfg, [&](TlsConfig &c) { return c.set_min_version(version); });
 }
 
@@ -113,8 +114,8 @@ smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_tls_config 
 
 smtpc_status smtpc_client_set_tls_policy(smtpc_client *client, smtpc_tls_policy policy) {
     if (!client) return SMTPC_EINVAL;
-    if (policy < SMTPC_TLS_AUTO || policy > SMTPC_TLS_IMPLICIT)
-        return client->impl.record(SMTPC_EINVAL, "unknown TLS policy");
+    int p = enum_value(policy);
+    if (p < SMTPC_TLS_AUTO || p > SMTPC_TLS_IMPLICIT) return client->impl.record(SMTPC_EINVAL, "unknown TLS policy");
     client->impl.set_tls_policy(policy);
     return client->impl.record(SMTPC_OK);
 }

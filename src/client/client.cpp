@@ -276,14 +276,18 @@ smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
         if (want == Engine::Want::Write) {
             std::string_view out = engine_.output();
             bool readable = false;
-            IoResult r = stream_->write(out.data(), out.size(), deadline, engine_.expects_reply(), readable);
+            // Input is watched while writing: replies to a pipelined batch are drained so that neither
+            // side blocks on a full buffer, and a server that gives up mid-message (an error reply, a
+            // TLS alert, a close) is noticed at once rather than at the deadline.
+            IoResult r = stream_->write(out.data(), out.size(), deadline, true, readable);
             if (!r.ok()) {
                 os_error_ = r.os_error;
-                // The server may have said why before it closed; take its reply if there is one.
-                if (stream_->peek_idle() > 0) read_some(Deadline::after_ms(1));
+                // The server may have said why before it closed; take its reply or alert if there is one.
+                if (stream_->peek_idle() != 0) read_some(Deadline::after_ms(1));
                 engine_.failed(r.status, r.message);
             } else if (readable) {
-                read_some(deadline);  // drain replies so neither side blocks on a full buffer
+                // Readable may mean only a TLS record without data (a session ticket): look first.
+                if (stream_->peek_idle() != 0) read_some(deadline);
             } else {
                 engine_.output_written(r.bytes);
             }
@@ -343,8 +347,9 @@ bool Client::tls_required_now() const {
 
 smtpc_status Client::tls_required_guard() {
     if (!stream_ || !tls_required_now()) return SMTPC_OK;
+    drop_connection();  // as every SMTPC_ETLS_REQUIRED: nothing more goes out in plaintext
     return record(SMTPC_ETLS_REQUIRED, "TLS is required and the connection is not encrypted; "
-                                       "call starttls or ehlo_or_helo_if_needed first");
+                                       "use starttls or ehlo_or_helo_if_needed first");
 }
 
 // Upgrades the connection as the TLS policy says, then says hello again over TLS.

@@ -44,8 +44,9 @@ void Engine::begin_connection() {
     parser_.reset();
     close_ = false;
     last_reply_.reset();
+    queued_bytes_ = written_bytes_ = 0;
     start(Op::Greeting);
-    pending_.push_back({Cmd::Greeting, 0, false});
+    pending_.push_back({Cmd::Greeting, 0, false, 0});
     ++step_;
 }
 
@@ -69,6 +70,7 @@ void Engine::start(Op op) {
     auth_deferred_.clear();
     auth_failure_ = SMTPC_OK;
     auth_failure_message_.clear();
+    queued_bytes_ -= out_.size() - out_pos_;  // output dropped unwritten is not on the wire
     op_ = op;
     done_ = false;
     status_ = SMTPC_OK;
@@ -84,7 +86,8 @@ void Engine::start(Op op) {
 
 void Engine::queue(Cmd cmd, std::string_view line, std::size_t index, bool internal, std::string_view shown) {
     out_.append(line);
-    pending_.push_back({cmd, index, internal});
+    queued_bytes_ += line.size();
+    pending_.push_back({cmd, index, internal, queued_bytes_});
     ++step_;
     if (trace_) trace_->trace(SMTPC_TRACE_SEND, shown.empty() ? line : shown);
 }
@@ -138,6 +141,7 @@ Check Engine::begin_raw(std::string_view bytes) {
     start(Op::Raw);
     verb_ = "raw send";
     out_.append(bytes);
+    queued_bytes_ += bytes.size();
     ++step_;
     if (trace_) trace_->trace(SMTPC_TRACE_SEND, bytes);
     return {};
@@ -146,7 +150,7 @@ Check Engine::begin_raw(std::string_view bytes) {
 Check Engine::begin_read_reply() {
     start(Op::Command);
     verb_ = "command";
-    pending_.push_back({Cmd::Other, 0, false});
+    pending_.push_back({Cmd::Other, 0, false, queued_bytes_});
     ++step_;
     return {};
 }
@@ -198,6 +202,7 @@ Engine::Want Engine::want() const {
 void Engine::output_written(std::size_t n) {
     if (wipe_output_) OPENSSL_cleanse(&out_[out_pos_], n);
     out_pos_ += n;
+    written_bytes_ += n;
     if (out_pos_ >= out_.size()) {
         out_.clear();
         out_pos_ = 0;
@@ -207,6 +212,7 @@ void Engine::output_written(std::size_t n) {
 void Engine::body(const char *data, std::size_t len) {
     std::size_t before = out_.size();
     encoder_.encode(data, len, out_);
+    queued_bytes_ += out_.size() - before;
     ++step_;
     if (trace_ && out_.size() > before) trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
 }
@@ -214,15 +220,17 @@ void Engine::body(const char *data, std::size_t len) {
 void Engine::body_end() {
     std::size_t before = out_.size();
     encoder_.finish(out_);
+    queued_bytes_ += out_.size() - before;
     if (trace_) trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
     awaiting_body_ = false;
     ++step_;
     send_.final_received = 0;
     if (protocol_ == SMTPC_PROTOCOL_LMTP && result_) {
         for (std::size_t i = 0; i < result_->recipients.size(); ++i)
-            if (result_->recipients[i].state == SMTPC_RCPT_ACCEPTED) pending_.push_back({Cmd::DataEnd, i, false});
+            if (result_->recipients[i].state == SMTPC_RCPT_ACCEPTED)
+                pending_.push_back({Cmd::DataEnd, i, false, queued_bytes_});
     }
-    if (pending_.empty()) pending_.push_back({Cmd::DataEnd, kNoIndex, false});
+    if (pending_.empty()) pending_.push_back({Cmd::DataEnd, kNoIndex, false, queued_bytes_});
     send_.final_expected = pending_.size();
 }
 
@@ -233,6 +241,16 @@ void Engine::body_aborted(std::string why) {
 void Engine::received(const char *data, std::size_t len) {
     std::size_t off = 0;
     while (off < len && !done_) {
+        // A reply may only begin once the command it answers is on the wire: otherwise the server is
+        // talking out of turn, and its words would be taken as the answer to a later command.
+        bool unsolicited = false;
+        if (!parser_.mid_reply()) {
+            unsolicited = pending_.empty();  // parsed anyway, so the message can show what it said
+            if (!unsolicited && written_bytes_ < pending_.front().sent_at) {
+                fatal(SMTPC_EPROTOCOL, "the server replied to a command not yet sent");
+                return;
+            }
+        }
         std::size_t used = 0;
         ReplyParser::Result r = parser_.feed(data + off, len - off, used);
         off += used;
@@ -240,12 +258,13 @@ void Engine::received(const char *data, std::size_t len) {
             fatal(SMTPC_EPROTOCOL, "invalid reply from the server: " + parser_.error());
             return;
         }
-        if (r == ReplyParser::Result::NeedMore) break;
-        Reply reply = parser_.take_reply();
-        if (pending_.empty()) {
-            fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server: " + describe(reply));
+        if (unsolicited || pending_.empty()) {
+            if (r == ReplyParser::Result::NeedMore) fatal(SMTPC_EPROTOCOL, "unsolicited data from the server");
+            else fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server: " + describe(parser_.take_reply()));
             return;
         }
+        if (r == ReplyParser::Result::NeedMore) break;
+        Reply reply = parser_.take_reply();
         Pending p = pending_.front();
         pending_.pop_front();
         on_reply(p, std::move(reply));
@@ -323,6 +342,7 @@ void Engine::on_command_reply(const Pending &p, const Reply &r) {
     default: break;
     }
     if (r.code == 421 && p.cmd != Cmd::Quit) fatal(SMTPC_ECLOSING, "service closing: " + describe(r));
+    else if (p.cmd == Cmd::StartTls && r.code != 220) finish(SMTPC_EREPLY, "STARTTLS refused: " + describe(r));
     else if (r.code >= 400) finish(SMTPC_EREPLY, verb_ + " failed: " + describe(r));
     else finish(SMTPC_OK);
 }

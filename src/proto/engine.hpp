@@ -109,6 +109,7 @@ private:
         Cmd cmd;
         std::size_t index;  // recipient index for Rcpt and DataEnd
         bool internal;      // sent by the library on its own (RSET after a failure)
+        std::uint64_t sent_at = 0;  // the command is on the wire once this many bytes were written
     };
 
     void start(Op op);
@@ -146,6 +147,8 @@ private:
     bool awaiting_body_ = false;
     bool reply_locked_ = false;  // last_reply_ holds the reply that decided the outcome
     std::uint64_t step_ = 0;
+    std::uint64_t queued_bytes_ = 0;   // output queued on this connection so far
+    std::uint64_t written_bytes_ = 0;  // output written on this connection so far
     DataEncoder encoder_;
     bool wipe_output_ = false;  // the output holds credentials: wipe it once written
 

@@ -5,6 +5,8 @@
 
 #include <new>
 
+#include <sys/stat.h>
+
 namespace smtpc::detail {
 
 std::string openssl_error_text(const char *fallback) {
@@ -64,6 +66,11 @@ smtpc_status TlsConfig::set_ca_file(const std::string &path) {
 
 smtpc_status TlsConfig::set_ca_path(const std::string &path) {
     ERR_clear_error();
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        error_ = "CA directory " + path + ": not a readable directory";
+        return SMTPC_ETLS;
+    }
     use_own_trust_store();
     if (SSL_CTX_load_verify_locations(ctx_, nullptr, path.c_str()) != 1) return fail("CA directory " + path);
     error_.clear();

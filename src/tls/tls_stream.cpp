@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <poll.h>
+#include <sys/socket.h>
 
 namespace smtpc::detail {
 
@@ -67,6 +68,37 @@ TlsFacts read_facts(SSL *ssl, bool verified) {
     return f;
 }
 
+// A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own socket BIO uses write(), which raises
+// SIGPIPE when the peer has reset the connection (for example when close_notify is sent on close).
+int bio_write(BIO *bio, const char *buf, int len) {
+    BIO_clear_retry_flags(bio);
+    for (;;) {
+        ssize_t n = ::send(static_cast<int>(BIO_get_fd(bio, nullptr)), buf, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+        if (n >= 0) return static_cast<int>(n);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+        return -1;
+    }
+}
+
+const BIO_METHOD *nosignal_socket_method() {
+    static BIO_METHOD *method = [] {
+        // Everything but writing is the standard socket BIO's behaviour.
+        const BIO_METHOD *base = BIO_s_socket();
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                     "smtpc socket");
+        if (!m) return m;
+        BIO_meth_set_write(m, bio_write);
+        BIO_meth_set_read(m, BIO_meth_get_read(base));
+        BIO_meth_set_puts(m, BIO_meth_get_puts(base));
+        BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(base));
+        BIO_meth_set_create(m, BIO_meth_get_create(base));
+        BIO_meth_set_destroy(m, BIO_meth_get_destroy(base));
+        return m;
+    }();
+    return method;
+}
+
 class TlsStream final : public Stream {
 public:
     TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config, SSL *ssl)
@@ -74,6 +106,7 @@ public:
     ~TlsStream() override { close(); }
 
     IoResult read(char *buf, std::size_t cap, const Deadline &deadline) override {
+        if (failed_) return failure_;  // found by peek_idle(): report it with its reason
         int want = static_cast<int>(cap > INT_MAX ? INT_MAX : cap);
         for (;;) {
             ERR_clear_error();
@@ -140,7 +173,9 @@ public:
         if (n > 0) return 1;
         int e = SSL_get_error(ssl_, n);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
-        ERR_clear_error();
+        // An alert or end of stream: keep what it was, so that the next read reports it.
+        failure_ = failure(e, n, "TLS read");
+        failed_ = true;
         return -1;
     }
 
@@ -150,7 +185,7 @@ public:
     void close() override {
         if (ssl_) {
             ERR_clear_error();
-            SSL_shutdown(ssl_);  // send close_notify; the peer's is not waited for
+            if (!broken_) SSL_shutdown(ssl_);  // send close_notify; the peer's is not waited for
             ERR_clear_error();
             SSL_free(ssl_);
             ssl_ = nullptr;
@@ -160,6 +195,7 @@ public:
 
 private:
     IoResult failure(int e, int rc, const char *what) {
+        broken_ = true;  // no close_notify on a failed connection: the write could only fail
         if (e == SSL_ERROR_ZERO_RETURN) return {SMTPC_OK, 0, 0, {}};  // close_notify: a clean end
         if (e == SSL_ERROR_SYSCALL) {
             int err = errno;
@@ -182,6 +218,9 @@ private:
     std::shared_ptr<TlsConfig> config_;  // keeps the SSL_CTX alive as long as the SSL
     SSL *ssl_;
     std::size_t retry_len_ = 0;
+    bool failed_ = false;  // peek_idle() met a failure that the next read() reports
+    IoResult failure_;
+    bool broken_ = false;
 };
 
 }  // namespace
@@ -202,7 +241,11 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         SSL *p;
         ~Owner() { SSL_free(p); }
     } owner{ssl};
-    if (SSL_set_fd(ssl, inner->native_handle()) != 1) return fail(SMTPC_ETLS, openssl_error_text("SSL_set_fd"));
+    const BIO_METHOD *method = nosignal_socket_method();
+    BIO *bio = method ? BIO_new(method) : nullptr;
+    if (!bio) return fail(SMTPC_ENOMEM, "cannot create the TLS socket BIO");
+    BIO_set_fd(bio, inner->native_handle(), BIO_NOCLOSE);
+    SSL_set_bio(ssl, bio, bio);  // the SSL owns the BIO from here on
 
     bool verify = !skip_verify && config->verify_peer();
     bool check_name = verify && config->verify_hostname();
