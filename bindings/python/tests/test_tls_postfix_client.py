@@ -290,3 +290,16 @@ def test_package_metadata():
     if expected:
         assert smtpc.__version__ == expected
     assert (pathlib.Path(smtpc.__file__).parent / "py.typed").exists()
+
+
+def test_setuptools_metadata():
+    """The setuptools build (wheels/sdists) at least configures: setup.py --version."""
+    import os
+    import pathlib
+    import subprocess
+    import sys
+    here = pathlib.Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "setup.py", "--version"], cwd=here, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == smtpc.__version__
