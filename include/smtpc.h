@@ -877,8 +877,9 @@ SMTPC_API const char *smtpc_client_tls_peer_subject(const smtpc_client *client);
 SMTPC_API const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *client);
 
 /**
- * The certificate verification result of the last handshake: 0 when verified (or never tried),
- * else OpenSSL's X509_V_ERR_* code (e.g. 10 expired, 18 self-signed, 20 unknown issuer, 62 host name
+ * The certificate verification result of the last handshake: 0 when the certificate verified (or
+ * no handshake was made), else OpenSSL's X509_V_ERR_* code — also when verification was switched off
+ * and the connection went ahead anyway (e.g. 10 expired, 18 self-signed, 20 unknown issuer, 62 host name
  * mismatch). smtpc_client_errmsg() has the matching text after an SMTPC_ETLS_VERIFY.
  */
 SMTPC_API long smtpc_client_tls_verify_result(const smtpc_client *client);

@@ -15,7 +15,7 @@ packages=(
     # Python binding and its tests, and the Python test servers (Debian's /usr/bin/python3)
     swig python3 python3-dev python3-pytest python3-aiosmtpd
     # real-server integration tests
-    postfix sasl2-bin libsasl2-modules
+    postfix sasl2-bin libsasl2-modules iproute2
 )
 
 missing=()

@@ -90,7 +90,11 @@ const char *tls_pki(const char *name)
     static char ring[16][640];
     static unsigned next;
     char *buf = ring[next++ % 16];
-    snprintf(buf, sizeof ring[0], "%s/%s", g_pki, name);
+    int n = snprintf(buf, sizeof ring[0], "%s/%s", g_pki, name);
+    if (n < 0 || (size_t)n >= sizeof ring[0]) {
+        fprintf(stderr, "tls_pki: path too long for %s\n", name);
+        abort();
+    }
     return buf;
 }
 
