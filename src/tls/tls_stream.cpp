@@ -13,19 +13,9 @@ namespace smtpc::detail {
 
 namespace {
 
-// poll() for the direction OpenSSL asked for; 1 ready, 0 deadline passed, -1 error.
+// poll() for the direction OpenSSL asked for; >0 ready, 0 deadline passed, -1 error.
 int wait_for(int fd, int ssl_error, const Deadline &deadline) {
-    short events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
-    for (;;) {
-        pollfd p{fd, events, 0};
-        int n = ::poll(&p, 1, deadline.poll_timeout());
-        if (n > 0) return 1;
-        if (n == 0) {
-            if (deadline.expired()) return 0;
-            continue;
-        }
-        if (errno != EINTR) return -1;
-    }
+    return poll_until(fd, ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
 }
 
 bool is_ip_literal(const std::string &name) {
@@ -144,19 +134,12 @@ public:
             retry_len_ = n;
             short events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
             if (also_readable) events = static_cast<short>(events | POLLIN);
-            for (;;) {
-                pollfd p{native_handle(), events, 0};
-                int r = ::poll(&p, 1, deadline.poll_timeout());
-                if (r > 0) {
-                    if (also_readable && e == SSL_ERROR_WANT_WRITE && (p.revents & POLLIN) && !(p.revents & POLLOUT)) {
-                        readable = true;
-                        return {SMTPC_OK, 0, 0, {}};
-                    }
-                    break;
-                }
-                if (r == 0 && deadline.expired())
-                    return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
-                if (r < 0 && errno != EINTR) return {SMTPC_EIO, 0, errno, "poll failed"};
+            int ev = poll_until(native_handle(), events, deadline);
+            if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
+            if (ev < 0) return {SMTPC_EIO, 0, errno, "poll failed"};
+            if (also_readable && e == SSL_ERROR_WANT_WRITE && (ev & POLLIN) && !(ev & POLLOUT)) {
+                readable = true;
+                return {SMTPC_OK, 0, 0, {}};
             }
         }
     }

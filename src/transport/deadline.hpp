@@ -38,4 +38,8 @@ private:
     Clock::time_point at_{};
 };
 
+// poll() one descriptor for `events` until something happens or the deadline passes, retrying EINTR
+// with the time that is left. Returns the revents, 0 when the deadline passed, -1 on error (errno).
+int poll_until(int fd, short events, const Deadline &deadline);
+
 }  // namespace smtpc::detail

@@ -25,21 +25,6 @@ std::string os_message(int err) {
     return s ? std::string(s) : std::string("error ") + std::to_string(err);
 }
 
-// poll() one descriptor until an event or the deadline, retrying EINTR with the time that is left.
-// Returns the revents, 0 on timeout, -1 on error (errno set).
-int wait_fd(int fd, short events, const Deadline &deadline) {
-    for (;;) {
-        pollfd p{fd, events, 0};
-        int n = ::poll(&p, 1, deadline.poll_timeout());
-        if (n > 0) return p.revents;
-        if (n == 0) {
-            if (deadline.expired()) return 0;
-            continue;  // woke up early (rounding): the deadline has not passed yet
-        }
-        if (errno != EINTR) return -1;
-    }
-}
-
 class SocketStream final : public Stream {
 public:
     explicit SocketStream(int fd) : fd_(fd) {}
@@ -51,7 +36,7 @@ public:
             if (n >= 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "receive");
-            int ev = wait_fd(fd_, POLLIN, deadline);
+            int ev = poll_until(fd_, POLLIN, deadline);
             if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
             if (ev < 0) return fail(errno, "poll");
         }
@@ -65,7 +50,7 @@ public:
             if (n >= 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "send");
-            int ev = wait_fd(fd_, static_cast<short>(POLLOUT | (also_readable ? POLLIN : 0)), deadline);
+            int ev = poll_until(fd_, static_cast<short>(POLLOUT | (also_readable ? POLLIN : 0)), deadline);
             if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
             if (ev < 0) return fail(errno, "poll");
             if (also_readable && (ev & POLLIN) && !(ev & POLLOUT)) {
@@ -162,7 +147,7 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
         return -1;
     }
     // An interrupted or pending connect is finished by poll() plus SO_ERROR, never by a second connect.
-    int ev = wait_fd(fd, POLLOUT, deadline);
+    int ev = poll_until(fd, POLLOUT, deadline);
     if (ev == 0) {
         ::close(fd);
         err = ETIMEDOUT;
@@ -182,6 +167,19 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
 }
 
 }  // namespace
+
+int poll_until(int fd, short events, const Deadline &deadline) {
+    for (;;) {
+        pollfd p{fd, events, 0};
+        int n = ::poll(&p, 1, deadline.poll_timeout());
+        if (n > 0) return p.revents;
+        if (n == 0) {
+            if (deadline.expired()) return 0;
+            continue;  // woke up early (rounding): the deadline has not passed yet
+        }
+        if (errno != EINTR) return -1;
+    }
+}
 
 bool is_local_address(const sockaddr_storage &ss) {
     if (ss.ss_family == AF_UNIX) return true;
