@@ -3,8 +3,8 @@
  * line, through an SMTP or LMTP server. The message is streamed: it is never held whole in memory.
  *
  * Exit status: 0 every recipient accepted the message; 1 some or all recipients (or the message) were
- * refused, each printed on stderr with the server's reply; 2 usage error; 3 connection or protocol
- * failure; 4 the connection was lost after the message was sent (delivery unknown).
+ * refused, each printed on stderr with the server's reply, or authentication was refused; 2 usage
+ * error; 3 connection, TLS or protocol failure; 4 the connection was lost after the message was sent (delivery unknown).
  */
 #include <smtpc.h>
 
@@ -27,14 +27,20 @@ static void usage(FILE *out) {
             "  --cert FILE    client certificate (PEM); --key FILE its key if not in the same file;\n"
             "                 --key-password-file FILE the key's pass phrase\n"
             "  --tls-min 1.2|1.3  lowest TLS version accepted (default 1.2)\n"
+            "  --user NAME    authenticate as NAME, with the password from --password-file FILE\n"
+            "                 (first line) or from the environment variable named by --password-env VAR\n"
+            "                 (never from the command line); the strongest offered mechanism is used\n"
+            "  --auth MECH    use this mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256,\n"
+            "                 XOAUTH2 or OAUTHBEARER (the last two with --oauth-token-file FILE)\n"
             "  -f FROM        envelope sender (default: the null sender <>)\n"
             "  --helo NAME    name sent with EHLO/LHLO (default: this host's name)\n"
             "  --timeout S    per-command timeout in seconds (default 300)\n"
             "  --trace        print the protocol exchange on stderr\n"
             "  --no-pipelining  send one command at a time even when the server offers PIPELINING\n"
             "  --version      print the library version\n"
-            "Exit status: 0 all recipients accepted; 1 refusals; 2 usage; 3 connection or protocol error;\n"
-            "4 connection lost after the message was sent (delivery unknown).\n");
+            "Exit status: 0 all recipients accepted; 1 refusals or authentication refused; 2 usage;\n"
+            "3 connection, TLS or protocol error; 4 connection lost after the message was sent\n"
+            "(delivery unknown).\n");
 }
 
 static void trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us, void *userdata) {
@@ -98,6 +104,56 @@ static int fail(smtpc_client *client, const char *what, smtpc_status st) {
     return st == SMTPC_EDELIVERY_UNKNOWN ? 4 : 3;
 }
 
+/* Logs in as the options say. The secret is read from a file or the environment, never argv, and
+ * wiped after use. Returns 0, or an exit status. */
+static int authenticate(smtpc_client *client, const char *user, const char *password_file, const char *password_env,
+                        const char *mech, const char *token_file) {
+    char secret[8192] = "";
+    smtpc_status st;
+    int oauth = mech && (strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0);
+    if (!user) {
+        fprintf(stderr, "smtpc-send: --auth and --oauth-token-file need --user\n");
+        return 2;
+    }
+    if (oauth != (token_file != NULL)) {
+        fprintf(stderr, "smtpc-send: --oauth-token-file goes with --auth XOAUTH2 or OAUTHBEARER\n");
+        return 2;
+    }
+    if (oauth) {
+        if (read_secret(token_file, secret, sizeof secret) != 0) {
+            fprintf(stderr, "smtpc-send: cannot read %s\n", token_file);
+            return 2;
+        }
+    } else if (password_file) {
+        if (read_secret(password_file, secret, sizeof secret) != 0) {
+            fprintf(stderr, "smtpc-send: cannot read %s\n", password_file);
+            return 2;
+        }
+    } else if (password_env && getenv(password_env)) {
+        const char *v = getenv(password_env);
+        if (strlen(v) >= sizeof secret) {
+            fprintf(stderr, "smtpc-send: the password in %s is too long\n", password_env);
+            return 2;
+        }
+        strcpy(secret, v);
+    } else {
+        fprintf(stderr, "smtpc-send: --user needs --password-file FILE or --password-env VAR\n");
+        return 2;
+    }
+    if (oauth)
+        st = smtpc_client_auth_oauth2(client, mech, SMTPC_NTS, user, SMTPC_NTS, secret, SMTPC_NTS, NULL, NULL);
+    else if (mech)
+        st = smtpc_client_auth_password(client, mech, SMTPC_NTS, user, SMTPC_NTS, secret, SMTPC_NTS, 1);
+    else
+        st = smtpc_client_login(client, user, SMTPC_NTS, secret, SMTPC_NTS);
+    memset(secret, 0, sizeof secret);
+    if (st != SMTPC_OK) {
+        fprintf(stderr, "smtpc-send: authentication: %s (%s)\n", smtpc_client_errmsg(client), smtpc_status_name(st));
+        return (st == SMTPC_EAUTH || st == SMTPC_EAUTH_MECHANISM || st == SMTPC_EAUTH_INSECURE) ? 1 : 3;
+    }
+    return 0;
+}
+
 static void print_reply(const char *label, const smtpc_reply *r) {
     fprintf(stderr, "smtpc-send: %s: %d %s\n", label, smtpc_reply_code(r), smtpc_reply_text(r, NULL));
 }
@@ -106,6 +162,7 @@ int main(int argc, char **argv) {
     const char *url = "smtp://localhost", *from = "", *helo = NULL, *host = NULL;
     const char *cafile = NULL, *capath = NULL, *cert = NULL, *key = NULL, *key_pw_file = NULL, *tls_min = NULL;
     const char *starttls = NULL;
+    const char *user = NULL, *password_file = NULL, *password_env = NULL, *mech = NULL, *token_file = NULL;
     int implicit_tls = 0;
     smtpc_tls_config *tls = NULL;
     unsigned long timeout_s = 300;
@@ -135,6 +192,11 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--key") == 0 && i + 1 < argc) key = argv[++i];
         else if (strcmp(a, "--key-password-file") == 0 && i + 1 < argc) key_pw_file = argv[++i];
         else if (strcmp(a, "--tls-min") == 0 && i + 1 < argc) tls_min = argv[++i];
+        else if (strcmp(a, "--user") == 0 && i + 1 < argc) user = argv[++i];
+        else if (strcmp(a, "--password-file") == 0 && i + 1 < argc) password_file = argv[++i];
+        else if (strcmp(a, "--password-env") == 0 && i + 1 < argc) password_env = argv[++i];
+        else if (strcmp(a, "--auth") == 0 && i + 1 < argc) mech = argv[++i];
+        else if (strcmp(a, "--oauth-token-file") == 0 && i + 1 < argc) token_file = argv[++i];
         else if (strcmp(a, "--trace") == 0) tracing = 1;
         else if (strcmp(a, "--no-pipelining") == 0) pipelining = 0;
         else if (strcmp(a, "--version") == 0) {
@@ -254,6 +316,10 @@ int main(int argc, char **argv) {
     if (st != SMTPC_OK) {
         exit_code = fail(client, "connect", st);
         goto out;
+    }
+    if (user || mech || token_file) {
+        exit_code = authenticate(client, user, password_file, password_env, mech, token_file);
+        if (exit_code != 0) goto out;
     }
     st = smtpc_client_sendmail_stream(client, env, read_stdin, stdin, 0);
     {
