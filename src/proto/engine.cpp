@@ -21,12 +21,13 @@ Engine::Engine(smtpc_protocol protocol, ReplyLimits limits) : protocol_(protocol
     });
 }
 
-// Reply text made safe for an error message: control and 8-bit bytes escaped, length capped.
-std::string Engine::describe(const Reply &r) const {
+namespace {
+
+// Server text made safe for an error message: control and 8-bit bytes escaped, length capped.
+std::string printable(std::string_view text) {
     static const char hex[] = "0123456789abcdef";
-    std::string s = std::to_string(r.code);
-    if (!r.text.empty()) s.push_back(' ');
-    for (char ch : r.text) {
+    std::string s;
+    for (char ch : text) {
         auto c = static_cast<unsigned char>(ch);
         if (s.size() > 300) {
             s.append("...");
@@ -36,6 +37,14 @@ std::string Engine::describe(const Reply &r) const {
         else if (c < 0x20 || c >= 0x7f) s.append("\\x").append(1, hex[c >> 4]).append(1, hex[c & 15]);
         else s.push_back(ch);
     }
+    return s;
+}
+
+}  // namespace
+
+std::string Engine::describe(const Reply &r) const {
+    std::string s = std::to_string(r.code);
+    if (!r.text.empty()) s.append(" ").append(printable(r.text));
     return s;
 }
 
@@ -594,12 +603,7 @@ void Engine::on_auth_reply(const Pending &p, const Reply &r) {
     }
     std::string msg = std::string(auth_->name()) + " authentication failed: " + describe(r);
     std::string detail = auth_->failure_detail();
-    if (!detail.empty()) {
-        Reply d;
-        d.text = detail;
-        std::string shown = describe(d);
-        msg += " (server said: " + shown.substr(shown.find(' ') + 1) + ")";
-    }
+    if (!detail.empty()) msg += " (server said: " + printable(detail) + ")";
     if (r.code == 421) fatal(SMTPC_ECLOSING, msg);
     else finish(SMTPC_EAUTH, msg);
 }
