@@ -1,11 +1,15 @@
 #include "data_encoder.hpp"
 
+#include <cstring>
+
 namespace smtpc::detail {
 
 void DataEncoder::encode(const char *data, std::size_t len, std::string &out) {
     if (len == 0) return;
     any_ = true;
     std::size_t i = 0;
+    std::size_t next_lf = 0;  // position of the next LF at or after i (len: none), once looked up
+    bool lf_known = false;
     while (i < len) {
         if (pending_cr_) {
             pending_cr_ = false;
@@ -17,8 +21,15 @@ void DataEncoder::encode(const char *data, std::size_t len, std::string &out) {
             }
         }
         if (line_start_ && data[i] == '.') out.push_back('.');
-        std::size_t j = i;
-        while (j < len && data[j] != '\r' && data[j] != '\n') ++j;
+        // The run up to the next CR or LF, found with memchr (vectorised in the C library). The next LF
+        // is remembered, so that a block full of lone CRs is still scanned once, not once per CR.
+        if (!lf_known || next_lf < i) {
+            lf_known = true;
+            const void *lf = std::memchr(data + i, '\n', len - i);
+            next_lf = lf ? static_cast<std::size_t>(static_cast<const char *>(lf) - data) : len;
+        }
+        const void *cr = std::memchr(data + i, '\r', next_lf - i);
+        std::size_t j = cr ? static_cast<std::size_t>(static_cast<const char *>(cr) - data) : next_lf;
         if (j > i) {
             out.append(data + i, j - i);
             line_start_ = false;
