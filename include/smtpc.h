@@ -445,7 +445,8 @@ SMTPC_API smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, s
  * @return SMTPC_OK (greeting 220); SMTPC_EINVAL (NULL, empty, control characters, non-numeric or
  *         out-of-range port suffix, over-long socket path); SMTPC_ESTATE (already connected);
  *         SMTPC_ERESOLVE; SMTPC_ECONNECT; SMTPC_ETIMEOUT; SMTPC_EGREETING (non-220 greeting, reply
- *         kept, connection closed); SMTPC_EDISCONNECTED; SMTPC_EPROTOCOL; SMTPC_EIO; SMTPC_ENOMEM.
+ *         kept, connection closed); SMTPC_EDISCONNECTED; SMTPC_EPROTOCOL; SMTPC_EIO; SMTPC_ENOMEM;
+ *         with implicit TLS (see smtpc_client_set_tls_policy()) also SMTPC_ETLS and SMTPC_ETLS_VERIFY.
  */
 SMTPC_API smtpc_status smtpc_client_connect(smtpc_client *client, const char *host, size_t len, uint16_t port);
 
@@ -865,15 +866,27 @@ SMTPC_API int smtpc_client_tls_active(const smtpc_client *client);
 SMTPC_API int smtpc_client_tls_verified(const smtpc_client *client);
 
 /**
- * Facts about the TLS connection as NUL-terminated strings, "" when not encrypted. Borrowed; valid
- * until the connection is closed. `smtpc_client_tls_version`: "TLSv1.3"; `smtpc_client_tls_cipher`:
- * "TLS_AES_256_GCM_SHA384"; `smtpc_client_tls_peer_subject`: the certificate subject in OpenSSL's
- * one-line RFC 2253 form; `smtpc_client_tls_peer_fingerprint`: SHA-256 of the DER certificate as
- * 64 lower-case hex digits.
+ * The negotiated TLS protocol version ("TLSv1.3"), NUL-terminated; "" when not encrypted. Borrowed;
+ * valid until the connection is closed.
  */
 SMTPC_API const char *smtpc_client_tls_version(const smtpc_client *client);
+
+/**
+ * The negotiated cipher suite ("TLS_AES_256_GCM_SHA384"), NUL-terminated; "" when not encrypted.
+ * Borrowed; valid until the connection is closed.
+ */
 SMTPC_API const char *smtpc_client_tls_cipher(const smtpc_client *client);
+
+/**
+ * The server certificate's subject in OpenSSL's one-line RFC 2253 form ("CN=localhost"),
+ * NUL-terminated; "" when not encrypted. Borrowed; valid until the connection is closed.
+ */
 SMTPC_API const char *smtpc_client_tls_peer_subject(const smtpc_client *client);
+
+/**
+ * SHA-256 of the server certificate (DER) as 64 lower-case hex digits, NUL-terminated; "" when not
+ * encrypted. Borrowed; valid until the connection is closed.
+ */
 SMTPC_API const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *client);
 
 /**
