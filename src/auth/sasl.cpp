@@ -2,6 +2,8 @@
 // mechanisms.
 #include "sasl.hpp"
 
+#include "../util/text.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -72,16 +74,6 @@ private:
     int stage_ = 0;
 };
 
-std::string hex(const unsigned char *p, std::size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string s;
-    for (std::size_t i = 0; i < n; ++i) {
-        s.push_back(digits[p[i] >> 4]);
-        s.push_back(digits[p[i] & 15]);
-    }
-    return s;
-}
-
 class CramMd5 final : public SaslMechanism {
 public:
     CramMd5(std::string_view user, std::string_view password) : user_(user), password_(password) {}
@@ -99,7 +91,7 @@ public:
             return Step::Abort;
         }
         out.str().reserve(user_.str().size() + 1 + 2 * len);
-        out.str().assign(user_.str()).append(" ").append(hex(mac, len));
+        out.str().assign(user_.str()).append(" ").append(to_hex(mac, len));
         OPENSSL_cleanse(mac, sizeof mac);
         done_ = true;
         return Step::Respond;

@@ -498,13 +498,6 @@ bool valid_mechanism_name(std::string_view m) {
     return true;
 }
 
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (char &c : out)
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    return out;
-}
-
 }  // namespace
 
 smtpc_status Client::set_authzid(std::string_view authzid) {
@@ -564,7 +557,7 @@ smtpc_status Client::login(std::string_view user, std::string_view password) {
 
 smtpc_status Client::auth_password(std::string_view mechanism_in, std::string_view user, std::string_view password,
                                    bool initial_response_ok) {
-    std::string mechanism = upper(mechanism_in);
+    std::string mechanism = ascii_upper(mechanism_in);
     std::unique_ptr<SaslMechanism> mech;
     if (has_byte(user, "\0", 1) || has_byte(password, "\0", 1))
         return record(Check::invalid("NUL in the user name or password"));
@@ -580,7 +573,7 @@ smtpc_status Client::auth_password(std::string_view mechanism_in, std::string_vi
 
 smtpc_status Client::auth_oauth2(std::string_view mechanism_in, std::string_view user, std::string_view token,
                                  smtpc_token_fn fn, void *userdata) {
-    std::string mechanism = upper(mechanism_in);
+    std::string mechanism = ascii_upper(mechanism_in);
     if (mechanism != "XOAUTH2" && mechanism != "OAUTHBEARER")
         return record(Check::invalid("unknown OAuth mechanism " + mechanism));
     if (token.empty() && !fn) return record(Check::invalid("no token and no token callback"));
@@ -603,7 +596,7 @@ smtpc_status Client::auth_custom(std::string_view mechanism, smtpc_auth_fn fn, v
                                  bool initial_response_ok) {
     if (!fn) return record(Check::invalid("no authentication callback"));
     if (!valid_mechanism_name(mechanism)) return record(Check::invalid("invalid SASL mechanism name"));
-    std::string name = upper(mechanism);
+    std::string name = ascii_upper(mechanism);
     if (smtpc_status st = prepare_auth(name); st != SMTPC_OK) return st;
     return authenticate(make_callback(name, fn, userdata), initial_response_ok);
 }

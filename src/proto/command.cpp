@@ -4,8 +4,6 @@ namespace smtpc::detail {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
 
 // Strict UTF-8 check (no overlong forms, no surrogates, nothing above U+10FFFF).
@@ -34,13 +32,6 @@ bool valid_utf8(std::string_view s) {
 }
 
 }  // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
 
 Check parse_address(std::string_view in, bool allow_empty, Address &out) {
     std::string_view a = in;

@@ -5,6 +5,8 @@
 
 #include "smtpc.h"
 
+#include "../util/text.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +60,5 @@ Check make_line(std::string_view verb, std::string_view arg, std::size_t limit, 
 Check make_path_command(std::string_view prefix, const Address &addr, const std::vector<std::string> &options,
                         std::string &out);
 
-// Case-insensitive ASCII comparison.
-bool iequals(std::string_view a, std::string_view b);
 
 }  // namespace smtpc::detail

@@ -8,8 +8,6 @@ namespace {
 
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
 std::string_view strip(std::string_view s) {
     auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
     while (!s.empty() && blank(s.front())) s.remove_prefix(1);
@@ -50,7 +48,7 @@ void Features::parse(const Reply &reply) {
         std::size_t end = 1;
         while (end < line.size() && (is_alnum(line[end]) || line[end] == '-')) ++end;
         std::string keyword(line.substr(0, end));
-        for (char &c : keyword) c = lower(c);
+        for (char &c : keyword) c = ascii_lower(c);
         std::string params(strip(line.substr(end)));
         if (keyword == "auth") slot(keyword).append(" ").append(params);
         else slot(keyword) = std::move(params);

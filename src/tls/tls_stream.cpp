@@ -1,5 +1,7 @@
 #include "tls_stream.hpp"
 
+#include "../util/text.hpp"
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -23,17 +25,6 @@ bool is_ip_literal(const std::string &name) {
     return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
-std::string hex(const unsigned char *p, unsigned n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(n * 2);
-    for (unsigned i = 0; i < n; ++i) {
-        s.push_back(digits[p[i] >> 4]);
-        s.push_back(digits[p[i] & 15]);
-    }
-    return s;
-}
-
 TlsFacts read_facts(SSL *ssl, bool verified) {
     TlsFacts f;
     f.verified = verified;
@@ -52,7 +43,7 @@ TlsFacts read_facts(SSL *ssl, bool verified) {
         BIO_free(bio);
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int md_len = 0;
-        if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) f.peer_fingerprint = hex(md, md_len);
+        if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) f.peer_fingerprint = to_hex(md, md_len);
         X509_free(cert);
     }
     return f;
