@@ -11,11 +11,29 @@
  *    released with its matching *_free() function; *_free(NULL) does nothing.
  *  - Pointers returned directly (const) are borrowed: they stay valid for the lifetime stated on the
  *    function, and must not be freed.
- *  - Strings passed in are (pointer, length) pairs. A length of SMTPC_NTS means "NUL-terminated".
- *    Data passed in is validated as the bytes that would go on the wire: CR, LF and NUL are refused
- *    in every command argument, so a string cut short at an embedded NUL is never sent silently.
+ *  - Strings passed in are (pointer, length) pairs. A length of SMTPC_NTS means "NUL-terminated",
+ *    for every string argument of every function; a NULL pointer with length 0 or SMTPC_NTS is the
+ *    empty string. Data passed in is validated as the bytes that would go on the wire: CR, LF and NUL
+ *    are refused in every command argument, so a string cut short at an embedded NUL is never sent
+ *    silently.
  *  - Callbacks take a `void *userdata` last. A callback must not unwind (C++ exceptions, longjmp,
  *    Rust panics) into the library.
+ *  - Callbacks and their own client (re-entry): while a client is inside one of its calls, a callback
+ *    of that call (trace, read, AUTH, token) may use the client only as follows.
+ *     - Every function returning smtpc_status returns SMTPC_ESTATE and does nothing: nothing is sent
+ *       or read, no option changes, and the error state (errmsg, last status) stays that of the
+ *       running call.
+ *     - The getters (const smtpc_client *: errmsg, last status, replies, features, result, TLS facts,
+ *       is_connected, ...) work and describe the session as it is at that moment; what they return
+ *       is borrowed until the callback returns.
+ *     - smtpc_client_close() is deferred: the connection is closed when the running call returns,
+ *       keeping that call's status, reply and result. smtpc_client_free() is deferred likewise: the
+ *       handle is freed when the running call returns, which the caller of that call must then no
+ *       longer use. Either one also aborts the running call at its next read, AUTH or token
+ *       callback (as if that callback had returned non-zero: SMTPC_EUSER); trace callbacks cannot
+ *       abort, so a call whose only callback is the trace completes first.
+ *    Other handles (another client, envelopes, replies, TLS configurations) may be used freely, but
+ *    the envelope and message buffers passed to the running call must stay valid until it returns.
  *
  * Threads: distinct handles may be used from distinct threads at the same time. One handle must be
  * used by one thread at a time. smtpc_strerror() and the version functions are safe from any thread.
@@ -338,7 +356,10 @@ typedef enum smtpc_protocol {
  */
 SMTPC_API smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol);
 
-/** Close the connection (without QUIT) and free the client. NULL is a no-op. */
+/**
+ * Close the connection (without QUIT) and free the client. NULL is a no-op. From a callback of this
+ * client the free is deferred until the running call returns (see the re-entry rule at the top).
+ */
 SMTPC_API void smtpc_client_free(smtpc_client *client);
 
 /** The protocol the client was created with. */
@@ -421,7 +442,8 @@ typedef enum smtpc_trace_kind {
 /**
  * Trace callback. `data`/`len` is the traced text, borrowed for the duration of the call (not
  * NUL-terminated). `time_us` is the wall-clock time in microseconds since the Unix epoch at trace
- * level 2 and 0 at level 1. The callback must not call back into the same client.
+ * level 2 and 0 at level 1. Calls on the same client from here follow the re-entry rule of the
+ * conventions at the top: they return SMTPC_ESTATE (getters work; close and free are deferred).
  */
 typedef void (*smtpc_trace_fn)(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us,
                                void *userdata);
@@ -463,7 +485,8 @@ SMTPC_API smtpc_status smtpc_client_quit(smtpc_client *client);
 
 /**
  * Close the connection without QUIT (smtplib's close()) and clear the HELO/EHLO state and features.
- * Safe to call when not connected.
+ * Safe to call when not connected. From a callback of this client the close is deferred until the
+ * running call returns (see the re-entry rule at the top).
  */
 SMTPC_API void smtpc_client_close(smtpc_client *client);
 
@@ -655,7 +678,8 @@ SMTPC_API smtpc_status smtpc_client_sendmail(smtpc_client *client, const smtpc_e
  * Message source for smtpc_client_sendmail_stream(): copy up to `cap` bytes of the message into
  * `buf` and store the number copied in *len; store 0 at the end of the message. Return 0 to go on,
  * non-zero to abort the transaction (the connection is then closed, since a message cannot be
- * withdrawn once DATA was accepted, and SMTPC_EUSER is returned).
+ * withdrawn once DATA was accepted, and SMTPC_EUSER is returned). Calls on the same client from here
+ * return SMTPC_ESTATE (re-entry rule at the top of this file).
  */
 typedef int (*smtpc_read_fn)(char *buf, size_t cap, size_t *len, void *userdata);
 
@@ -963,15 +987,17 @@ SMTPC_API smtpc_status smtpc_client_auth_password(smtpc_client *client, const ch
 typedef struct smtpc_auth_response smtpc_auth_response;
 
 /**
- * Store `len` bytes as the response. May be called once per callback invocation; a later call
- * replaces the earlier bytes.
- * @return SMTPC_OK; SMTPC_EINVAL (NULL resp, or NULL data with a non-zero length); SMTPC_ENOMEM.
+ * Store `len` bytes as the response (SMTPC_NTS: `data` is NUL-terminated). May be called once per
+ * callback invocation; a later call replaces the earlier bytes.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL resp, or NULL data with a length other than 0 or SMTPC_NTS);
+ *         SMTPC_ENOMEM.
  */
 SMTPC_API smtpc_status smtpc_auth_response_set(smtpc_auth_response *resp, const char *data, size_t len);
 
 /**
  * Token source for OAuth mechanisms: store the access token with smtpc_auth_response_set(). Return 0
- * on success, non-zero to abort (SMTPC_EUSER, nothing sent).
+ * on success, non-zero to abort (SMTPC_EUSER, nothing sent). Calls on the same client from here
+ * return SMTPC_ESTATE (re-entry rule at the top of this file).
  */
 typedef int (*smtpc_token_fn)(smtpc_auth_response *token, void *userdata);
 
@@ -993,7 +1019,8 @@ SMTPC_API smtpc_status smtpc_client_auth_oauth2(smtpc_client *client, const char
  * (NULL, 0) to ask for an initial response — leave `resp` unset for none — and then with `is_initial`
  * 0 and each decoded challenge from the server. Set the response with smtpc_auth_response_set()
  * (leaving it unset sends an empty response) and return 0; return non-zero to abort (the exchange is
- * cancelled with "*" and SMTPC_EUSER returned). `challenge` is borrowed for the call.
+ * cancelled with "*" and SMTPC_EUSER returned). `challenge` is borrowed for the call. Calls on the
+ * same client from here return SMTPC_ESTATE (re-entry rule at the top of this file).
  */
 typedef int (*smtpc_auth_fn)(const char *challenge, size_t challenge_len, int is_initial, smtpc_auth_response *resp,
                              void *userdata);

@@ -1,29 +1,81 @@
 // C facade: client sessions. Each entry point checks its handle and arguments, then calls the C++
-// client inside guarded() so that no exception escapes.
+// client inside client_call(), so that no exception escapes and no call re-enters a busy handle.
 #include "guard.hpp"
 
 using namespace smtpc::detail;
 
 namespace {
 
+smtpc_status bad_pair(smtpc_client *c) { return c->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length"); }
+
 // Calls f(view) after converting (p, len); an invalid pair is recorded on the client as SMTPC_EINVAL.
 template <class F> smtpc_status with_view(smtpc_client *c, const char *p, size_t len, F &&f) {
-    if (!c) return SMTPC_EINVAL;
-    std::string_view v;
-    if (!to_view(p, len, v)) return c->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
-    return guarded(c, [&] { return f(v); });
+    return client_call(c, [&] {
+        std::string_view v;
+        if (!to_view(p, len, v)) return bad_pair(c);
+        return f(v);
+    });
 }
 
 template <class F> smtpc_status with_views(smtpc_client *c, const char *p1, size_t l1, const char *p2, size_t l2,
                                            F &&f) {
-    if (!c) return SMTPC_EINVAL;
-    std::string_view v1, v2;
-    if (!to_view(p1, l1, v1) || !to_view(p2, l2, v2))
-        return c->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
-    return guarded(c, [&] { return f(v1, v2); });
+    return client_call(c, [&] {
+        std::string_view v1, v2;
+        if (!to_view(p1, l1, v1) || !to_view(p2, l2, v2)) return bad_pair(c);
+        return f(v1, v2);
+    });
+}
+
+// Closes and frees; the handle is marked busy, so that a trace callback run by the close is refused.
+void destroy(smtpc_client *c) noexcept {
+    c->busy = true;
+    try {
+        c->impl.close();
+    } catch (...) {
+        // Only the trace of the close can throw (no memory for its text); the destructor finishes it.
+    }
+    delete c;
+}
+
+// The message source of sendmail_stream, with the user's callback inside: a close or free asked for
+// by any callback during the transaction aborts it at the next block.
+struct ReadCall {
+    smtpc_client *client;
+    smtpc_read_fn fn;
+    void *userdata;
+};
+
+int read_trampoline(char *buf, size_t cap, size_t *len, void *userdata) {
+    auto *rc = static_cast<ReadCall *>(userdata);
+    int r = rc->fn(buf, cap, len, rc->userdata);
+    return r == 0 && stop_requested(rc->client) ? 1 : r;
 }
 
 }  // namespace
+
+namespace smtpc::detail {
+
+smtpc_status leave_client(smtpc_client *client, smtpc_status status) noexcept {
+    if (client->close_requested && !client->free_requested) {
+        client->close_requested = false;
+        try {
+            client->impl.close_keeping_result();
+            if (status != SMTPC_OK)
+                client->impl.record(status, client->impl.errmsg() +
+                                                "; connection closed: smtpc_client_close() was called from a callback");
+        } catch (...) {
+            // The connection is closed already; only the note could not be allocated.
+        }
+    }
+    if (client->free_requested) {
+        destroy(client);  // the trace callback of this close could ask again: it is busy, so that is ignored
+        return status;
+    }
+    client->busy = false;
+    return status;
+}
+
+}  // namespace smtpc::detail
 
 extern "C" {
 
@@ -38,7 +90,14 @@ smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol) {
     });
 }
 
-void smtpc_client_free(smtpc_client *client) { delete client; }
+void smtpc_client_free(smtpc_client *client) {
+    if (!client) return;
+    if (client->busy) {
+        client->free_requested = true;  // from a callback: freed when the running call returns
+        return;
+    }
+    destroy(client);
+}
 
 smtpc_protocol smtpc_client_protocol(const smtpc_client *client) {
     return client ? client->impl.protocol() : SMTPC_PROTOCOL_SMTP;
@@ -61,15 +120,17 @@ const char *smtpc_client_local_hostname(const smtpc_client *client) {
 }
 
 smtpc_status smtpc_client_set_connect_timeout(smtpc_client *client, uint32_t ms) {
-    if (!client) return SMTPC_EINVAL;
-    client->impl.set_connect_timeout(ms);
-    return client->impl.record(SMTPC_OK);
+    return client_call(client, [&] {
+        client->impl.set_connect_timeout(ms);
+        return client->impl.record(SMTPC_OK);
+    });
 }
 
 smtpc_status smtpc_client_set_command_timeout(smtpc_client *client, uint32_t ms) {
-    if (!client) return SMTPC_EINVAL;
-    client->impl.set_command_timeout(ms);
-    return client->impl.record(SMTPC_OK);
+    return client_call(client, [&] {
+        client->impl.set_command_timeout(ms);
+        return client->impl.record(SMTPC_OK);
+    });
 }
 
 smtpc_status smtpc_client_set_source_address(smtpc_client *client, const char *host, size_t len, uint16_t port) {
@@ -77,31 +138,36 @@ smtpc_status smtpc_client_set_source_address(smtpc_client *client, const char *h
 }
 
 smtpc_status smtpc_client_set_pipelining(smtpc_client *client, int enabled) {
-    if (!client) return SMTPC_EINVAL;
-    client->impl.set_pipelining(enabled != 0);
-    return client->impl.record(SMTPC_OK);
+    return client_call(client, [&] {
+        client->impl.set_pipelining(enabled != 0);
+        return client->impl.record(SMTPC_OK);
+    });
 }
 
 smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, smtpc_trace_fn fn, void *userdata) {
-    if (!client) return SMTPC_EINVAL;
-    return guarded(client, [&] { return client->impl.set_trace(level, fn, userdata); });
+    return client_call(client, [&] { return client->impl.set_trace(level, fn, userdata); });
 }
 
 smtpc_status smtpc_client_connect(smtpc_client *client, const char *host, size_t len, uint16_t port) {
-    if (client && !host) return client->impl.record(SMTPC_EINVAL, "NULL host");
-    return with_view(client, host, len, [&](std::string_view v) { return client->impl.connect(v, port); });
+    return with_view(client, host, len, [&](std::string_view v) {
+        if (!host) return client->impl.record(SMTPC_EINVAL, "NULL host");
+        return client->impl.connect(v, port);
+    });
 }
 
 int smtpc_client_is_connected(const smtpc_client *client) { return client && client->impl.connected() ? 1 : 0; }
 
 smtpc_status smtpc_client_quit(smtpc_client *client) {
-    if (!client) return SMTPC_EINVAL;
-    return guarded(client, [&] { return client->impl.quit(); });
+    return client_call(client, [&] { return client->impl.quit(); });
 }
 
 void smtpc_client_close(smtpc_client *client) {
     if (!client) return;
-    guarded(client, [&] {
+    if (client->busy) {
+        client->close_requested = true;  // from a callback: closed when the running call returns
+        return;
+    }
+    client_call(client, [&] {
         client->impl.close();
         return client->impl.record(SMTPC_OK);
     });
@@ -160,8 +226,7 @@ smtpc_status smtpc_client_ehlo(smtpc_client *client, const char *name, size_t le
 }
 
 smtpc_status smtpc_client_ehlo_or_helo_if_needed(smtpc_client *client) {
-    if (!client) return SMTPC_EINVAL;
-    return guarded(client, [&] { return client->impl.ehlo_or_helo_if_needed(); });
+    return client_call(client, [&] { return client->impl.ehlo_or_helo_if_needed(); });
 }
 
 smtpc_status smtpc_client_docmd(smtpc_client *client, const char *cmd, size_t cmd_len, const char *args,
@@ -171,13 +236,11 @@ smtpc_status smtpc_client_docmd(smtpc_client *client, const char *cmd, size_t cm
 }
 
 smtpc_status smtpc_client_noop(smtpc_client *client) {
-    if (!client) return SMTPC_EINVAL;
-    return guarded(client, [&] { return client->impl.simple(Cmd::Other, "NOOP", {}, "NOOP"); });
+    return client_call(client, [&] { return client->impl.simple(Cmd::Other, "NOOP", {}, "NOOP"); });
 }
 
 smtpc_status smtpc_client_rset(smtpc_client *client) {
-    if (!client) return SMTPC_EINVAL;
-    return guarded(client, [&] { return client->impl.simple(Cmd::Rset, "RSET", {}, "RSET"); });
+    return client_call(client, [&] { return client->impl.simple(Cmd::Rset, "RSET", {}, "RSET"); });
 }
 
 smtpc_status smtpc_client_vrfy(smtpc_client *client, const char *what, size_t len) {
@@ -220,21 +283,24 @@ smtpc_status smtpc_client_send_raw(smtpc_client *client, const char *data, size_
 }
 
 smtpc_status smtpc_client_read_reply(smtpc_client *client) {
-    if (!client) return SMTPC_EINVAL;
-    return guarded(client, [&] { return client->impl.read_reply(); });
+    return client_call(client, [&] { return client->impl.read_reply(); });
 }
 
 smtpc_status smtpc_client_sendmail(smtpc_client *client, const smtpc_envelope *env, const char *msg,
                                    size_t msg_len) {
-    if (client && !env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
-    return with_view(client, msg, msg_len, [&](std::string_view m) { return client->impl.sendmail(*env, m); });
+    return with_view(client, msg, msg_len, [&](std::string_view m) {
+        if (!env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
+        return client->impl.sendmail(*env, m);
+    });
 }
 
 smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_envelope *env, smtpc_read_fn read,
                                           void *userdata, uint64_t size_hint) {
-    if (!client) return SMTPC_EINVAL;
-    if (!env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
-    return guarded(client, [&] { return client->impl.sendmail_stream(*env, read, userdata, size_hint); });
+    return client_call(client, [&] {
+        if (!env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
+        ReadCall rc{client, read, userdata};
+        return client->impl.sendmail_stream(*env, read ? read_trampoline : nullptr, &rc, size_hint);
+    });
 }
 
 smtpc_status smtpc_client_send_message(smtpc_client *client, const smtpc_envelope *env, const char *msg,

@@ -1,5 +1,6 @@
 // The C facade's plumbing: the client handle, argument conversion, and the one place where C++
-// exceptions are turned into status codes so that none crosses the C boundary.
+// exceptions are turned into status codes so that none crosses the C boundary, and where a call
+// made from inside one of the handle's own callbacks is refused.
 #pragma once
 
 #include "../client/client.hpp"
@@ -10,6 +11,12 @@
 
 struct smtpc_client {
     explicit smtpc_client(smtpc_protocol protocol) : impl(protocol) {}
+    // Re-entry state (the "Callbacks" rule in smtpc.h). A handle is used by one thread at a time, so a
+    // call that finds it busy can only come from a callback the running call made. Declared before
+    // impl so that it outlives impl's destructor, whose close may still trace.
+    bool busy = false;
+    bool close_requested = false;  // smtpc_client_close() from a callback: done when the call returns
+    bool free_requested = false;   // smtpc_client_free() from a callback: likewise
     smtpc::detail::Client impl;
 };
 
@@ -39,6 +46,7 @@ template <class E> int enum_value(const E &e) {
 // dropped: an operation cut short by an exception leaves the session in an unknown state.
 smtpc_status translate_current_exception(smtpc_client *client) noexcept;
 
+// For calls that take no client (envelopes, replies, TLS configurations): exceptions to statuses.
 template <class F> smtpc_status guarded(smtpc_client *client, F &&f) noexcept {
     try {
         return f();
@@ -46,5 +54,30 @@ template <class F> smtpc_status guarded(smtpc_client *client, F &&f) noexcept {
         return translate_current_exception(client);
     }
 }
+
+// Ends a call on a client: carries out a close or free that one of its callbacks asked for. Returns
+// `status`; after a requested free the handle no longer exists.
+smtpc_status leave_client(smtpc_client *client, smtpc_status status) noexcept;
+
+// Every status-returning call on a client goes through here: NULL is SMTPC_EINVAL; a call made while
+// the handle is inside one of its own calls (that is, from a callback) is SMTPC_ESTATE and touches
+// nothing, not even the error state the running call will report; otherwise f() runs with the handle
+// marked busy and exceptions become statuses.
+template <class F> smtpc_status client_call(smtpc_client *client, F &&f) noexcept {
+    if (!client) return SMTPC_EINVAL;
+    if (client->busy) return SMTPC_ESTATE;
+    client->busy = true;
+    smtpc_status st;
+    try {
+        st = f();
+    } catch (...) {
+        st = translate_current_exception(client);
+    }
+    return leave_client(client, st);
+}
+
+// True when a callback asked for the handle to be closed or freed: the callbacks that can abort the
+// running operation (read, AUTH, token) then do, so that nothing more is sent for a caller who gave up.
+inline bool stop_requested(const smtpc_client *client) { return client->close_requested || client->free_requested; }
 
 }  // namespace smtpc::detail

@@ -107,35 +107,39 @@ smtpc_status smtpc_tls_config_set_ciphers(smtpc_tls_config *cfg, const char *lis
 }
 
 smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_tls_config *cfg) {
-    if (!client) return SMTPC_EINVAL;
-    client->impl.set_tls_config(cfg ? cfg->ref : nullptr);
-    return client->impl.record(SMTPC_OK);
+    return client_call(client, [&] {
+        client->impl.set_tls_config(cfg ? cfg->ref : nullptr);
+        return client->impl.record(SMTPC_OK);
+    });
 }
 
 smtpc_status smtpc_client_set_tls_policy(smtpc_client *client, smtpc_tls_policy policy) {
-    if (!client) return SMTPC_EINVAL;
-    int p = enum_value(policy);
-    if (p < SMTPC_TLS_AUTO || p > SMTPC_TLS_IMPLICIT) return client->impl.record(SMTPC_EINVAL, "unknown TLS policy");
-    client->impl.set_tls_policy(policy);
-    return client->impl.record(SMTPC_OK);
+    return client_call(client, [&] {
+        int p = enum_value(policy);
+        if (p < SMTPC_TLS_AUTO || p > SMTPC_TLS_IMPLICIT)
+            return client->impl.record(SMTPC_EINVAL, "unknown TLS policy");
+        client->impl.set_tls_policy(policy);
+        return client->impl.record(SMTPC_OK);
+    });
 }
 
 smtpc_status smtpc_client_set_tls_server_name(smtpc_client *client, const char *name, size_t len) {
-    if (!client) return SMTPC_EINVAL;
-    std::string_view v;
-    if (!to_view(name, len, v)) return client->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
-    return guarded(client, [&] { return client->impl.set_tls_server_name(v); });
+    return client_call(client, [&] {
+        std::string_view v;
+        if (!to_view(name, len, v)) return client->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
+        return client->impl.set_tls_server_name(v);
+    });
 }
 
 smtpc_status smtpc_client_set_tls_insecure_skip_verify_for_testing(smtpc_client *client, int enabled) {
-    if (!client) return SMTPC_EINVAL;
-    client->impl.set_tls_skip_verify(enabled != 0);
-    return client->impl.record(SMTPC_OK);
+    return client_call(client, [&] {
+        client->impl.set_tls_skip_verify(enabled != 0);
+        return client->impl.record(SMTPC_OK);
+    });
 }
 
 smtpc_status smtpc_client_starttls(smtpc_client *client) {
-    if (!client) return SMTPC_EINVAL;
-    return guarded(client, [&] { return client->impl.starttls(); });
+    return client_call(client, [&] { return client->impl.starttls(); });
 }
 
 int smtpc_client_tls_active(const smtpc_client *client) { return facts(client) ? 1 : 0; }

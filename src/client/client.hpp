@@ -64,6 +64,8 @@ public:
     bool connected() const { return stream_ != nullptr; }
     smtpc_status quit();
     void close();
+    // As close(), keeping the last transaction's result (a close a callback asked for, done after the call).
+    void close_keeping_result() { drop_connection(); }
 
     // --- commands
     smtpc_status helo(std::string_view name);
