@@ -3,6 +3,7 @@ status codes into Python exceptions. Private: use smtpc.Client or smtpc.smtplib.
 from __future__ import annotations
 
 import errno as _errno
+import re
 import socket
 import ssl
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Tuple
@@ -235,6 +236,56 @@ _RESPONSE_CLASSES = {
 }
 
 
+# OpenSSL's error text, as ERR_error_string_n() writes it into the library's messages:
+# "error:0A00010B:SSL routines::wrong version number".
+_OPENSSL_ERROR = re.compile(r"error:([0-9A-Fa-f]{8}):([^:]*):[^:]*:([^()]+?)\s*(?:\)|$)")
+_VERIFY_TEXT = re.compile(r"certificate verification failed: (.*?) \(X509 error -?\d+\)")
+
+
+def _openssl_names(code: int, lib_text: str, reason_text: str) -> Tuple[Optional[str], Optional[str]]:
+    """ssl.SSLError's (library, reason) for a packed OpenSSL error code: the ssl module's own
+    tables when it has them (the names it would print), else the texts made into names."""
+    import _ssl  # the tables ssl.SSLError's names come from
+    if ssl.OPENSSL_VERSION_INFO[0] >= 3:
+        lib, reason = ((2, code & 0x7FFFFFFF) if code & 0x80000000 else ((code >> 23) & 0xFF, code & 0x7FFFFF))
+    else:
+        lib, reason = (code >> 24) & 0xFF, code & 0xFFF
+    library = getattr(_ssl, "lib_codes_to_names", {}).get(lib)
+    name = getattr(_ssl, "err_codes_to_names", {}).get((lib, reason))
+    if library is None:
+        library = lib_text.split(" ")[0].upper() or None
+    if name is None:
+        name = re.sub(r"[^A-Za-z0-9]+", "_", reason_text).strip("_").upper() or None
+    return library, name
+
+
+def tls_exception(name: str, message: str, verify_code: Optional[int] = None) -> ssl.SSLError:
+    """ssl.SSLError (ssl.SSLCertVerificationError for SMTPC_ETLS_VERIFY) as the ssl module makes
+    them: args (1, text) so that str() is the text, and `reason`/`library` (OpenSSL's names, as in
+    "[SSL: CERTIFICATE_VERIFY_FAILED] ..."), `verify_code`/`verify_message` for verification."""
+    library: Optional[str] = None
+    reason: Optional[str] = None
+    if name == "SMTPC_ETLS_VERIFY":
+        library, reason = "SSL", "CERTIFICATE_VERIFY_FAILED"
+    else:
+        m = _OPENSSL_ERROR.search(message)
+        if m is not None:
+            library, reason = _openssl_names(int(m.group(1), 16), m.group(2).strip(), m.group(3).strip())
+    text = f"[{library}: {reason}] {message}" if library and reason else message
+    # ssl.SSL_ERROR_SSL is the errno the ssl module gives a failed handshake or record.
+    exc: ssl.SSLError
+    if name == "SMTPC_ETLS_VERIFY":
+        exc = ssl.SSLCertVerificationError(ssl.SSL_ERROR_SSL, text)
+        m = _VERIFY_TEXT.search(message)
+        exc.verify_code = verify_code  # type: ignore[attr-defined]
+        exc.verify_message = m.group(1) if m is not None else message  # type: ignore[attr-defined]
+    else:
+        exc = ssl.SSLError(ssl.SSL_ERROR_SSL, text)
+    exc.library = library  # type: ignore[misc]
+    exc.reason = reason  # type: ignore[misc]
+    return exc
+
+
 def exception_from(err: BaseException, client: Optional[NativeClient] = None, *,
                    sender: Any = None, refused: Optional[dict] = None) -> BaseException:
     """The Python exception for a smtpc_native.Error (any other exception is returned as is)."""
@@ -278,14 +329,11 @@ def exception_from(err: BaseException, client: Optional[NativeClient] = None, *,
         exc = SMTPException("No suitable authentication method found.")
     elif name == "SMTPC_EAUTH_INSECURE":
         exc = SMTPInsecureAuthError(message)
-    elif name == "SMTPC_ETLS":
-        exc = ssl.SSLError(message)
-    elif name == "SMTPC_ETLS_VERIFY":
-        e = ssl.SSLCertVerificationError(message)
-        if client is not None and client._p is not None:
-            e.verify_code = _n.client_tls_verify_result(client.ptr)
-        e.verify_message = message
-        exc = e
+    elif name in ("SMTPC_ETLS", "SMTPC_ETLS_VERIFY"):
+        verify_code = None
+        if name == "SMTPC_ETLS_VERIFY" and client is not None and client._p is not None:
+            verify_code = _n.client_tls_verify_result(client.ptr)
+        exc = tls_exception(name, message, verify_code)
     elif name == "SMTPC_ESTATE":
         exc = SMTPException(message)
     else:  # EINTERNAL, EUSER without an exception, codes added later

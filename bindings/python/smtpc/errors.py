@@ -1,9 +1,10 @@
 """Exceptions of the smtpc package.
 
-The classes named as in Python's smtplib have the same hierarchy, constructor arguments and
-attributes (``smtp_code``, ``smtp_error``, ``sender``, ``recipients``, ``args``). The others are
-smtpc additions, each a subclass of the smtplib class that ``except`` clauses written for smtplib
-already catch.
+The classes named as in Python's smtplib are subclasses of the standard module's classes (and keep
+their hierarchy, constructor arguments and attributes: ``smtp_code``, ``smtp_error``, ``sender``,
+``recipients``, ``args``), so ``except smtplib.SMTPException`` written against the standard module
+catches what smtpc raises. The others are smtpc additions, each a subclass of the smtplib class that
+``except`` clauses written for smtplib already catch.
 
 Every exception raised for a status of the C library also carries ``status`` (the symbolic name,
 e.g. ``"SMTPC_ESENDER_REFUSED"``) and, after a send, ``result`` (a :class:`smtpc.SendResult`)
@@ -11,7 +12,8 @@ when the library recorded one. They are ``None`` otherwise.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+import smtplib as _std
+from typing import Any, Optional
 
 __all__ = [
     "SMTPException", "SMTPNotSupportedError", "SMTPServerDisconnected", "SMTPResponseException",
@@ -20,62 +22,51 @@ __all__ = [
     "SMTPInsecureAuthError", "SMTPTLSRequiredError", "SMTPProtocolError", "SMTPDeliveryUnknown",
 ]
 
+# Each class derives from the standard class of the same name first (its __init__, attributes and
+# place under smtplib.SMTPException), then from smtpc's parent, so that `except smtpc.X` and
+# `except smtplib.X` both catch it.
 
-class SMTPException(OSError):
+
+class SMTPException(_std.SMTPException):
     """Base class for all exceptions raised by this module."""
 
     status: Optional[str] = None
     result: Any = None
 
 
-class SMTPNotSupportedError(SMTPException):
+class SMTPNotSupportedError(_std.SMTPNotSupportedError, SMTPException):
     """The command or option is not supported by the SMTP server."""
 
 
-class SMTPServerDisconnected(SMTPException):
+class SMTPServerDisconnected(_std.SMTPServerDisconnected, SMTPException):
     """Not connected to any SMTP server, or the server closed the connection unexpectedly."""
 
 
-class SMTPResponseException(SMTPException):
+class SMTPResponseException(_std.SMTPResponseException, SMTPException):
     """Base class for the errors that carry the server's reply: ``smtp_code`` and ``smtp_error``."""
 
-    def __init__(self, code: int, msg: Any) -> None:
-        self.smtp_code = code
-        self.smtp_error = msg
-        self.args = (code, msg)
 
-
-class SMTPSenderRefused(SMTPResponseException):
+class SMTPSenderRefused(_std.SMTPSenderRefused, SMTPResponseException):
     """Sender address refused; ``sender`` is the address as given."""
 
-    def __init__(self, code: int, msg: Any, sender: Any) -> None:
-        self.smtp_code = code
-        self.smtp_error = msg
-        self.sender = sender
-        self.args = (code, msg, sender)
 
-
-class SMTPRecipientsRefused(SMTPException):
+class SMTPRecipientsRefused(_std.SMTPRecipientsRefused, SMTPException):
     """All recipients were refused; ``recipients`` maps each address to its ``(code, msg)``."""
 
-    def __init__(self, recipients: Dict[Any, Tuple[int, bytes]]) -> None:
-        self.recipients = recipients
-        self.args = (recipients,)
 
-
-class SMTPDataError(SMTPResponseException):
+class SMTPDataError(_std.SMTPDataError, SMTPResponseException):
     """The SMTP server didn't accept the data."""
 
 
-class SMTPConnectError(SMTPResponseException):
-    """Error during connection establishment (the greeting was not 220)."""
+class SMTPConnectError(_std.SMTPConnectError, SMTPResponseException):
+    """Error during connection establishment (the greeting was not 220, or not SMTP at all)."""
 
 
-class SMTPHeloError(SMTPResponseException):
+class SMTPHeloError(_std.SMTPHeloError, SMTPResponseException):
     """The server refused our HELO reply."""
 
 
-class SMTPAuthenticationError(SMTPResponseException):
+class SMTPAuthenticationError(_std.SMTPAuthenticationError, SMTPResponseException):
     """Authentication error: the server refused the username/password combination."""
 
 

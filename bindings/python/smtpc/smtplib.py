@@ -10,13 +10,16 @@ strictness is kept. docs/python.md lists every difference.
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import datetime
 import email.generator
 import email.message
 import email.utils
+import errno
 import hmac
 import io
+import math
 import re
 import socket
 import ssl
@@ -88,6 +91,84 @@ def _check_newlines(s: str) -> None:
         raise ValueError(f"command and arguments contain prohibited newline characters: {s}")
 
 
+# The library's EPROTOCOL text for a reply line over its limit (src/proto/reply.cpp).
+_LINE_TOO_LONG = "reply line longer than"
+
+
+def _is_connect_failure(client: NativeClient) -> bool:
+    """The last failure was the TCP connect itself (the library records the OS error there)."""
+    return client._p is not None and _n.client_os_error(client.ptr) != 0 and \
+        _n.client_errmsg(client.ptr).startswith("connect to ")
+
+
+def _port_number(port: Any) -> int:
+    """The port as socket.create_connection() takes it (smtplib passes it through): an int, or a
+    str/bytes holding a number or a service name ("2525", "smtp"). What getaddrinfo() refuses
+    raises what it raises (socket.gaierror; OSError for other types); an int outside 0-65535, which
+    getaddrinfo() would silently wrap, raises socket.gaierror too."""
+    if isinstance(port, int):
+        number = port
+    else:
+        if isinstance(port, (bytes, bytearray)):
+            text = bytes(port).decode("ascii", "replace")
+        elif isinstance(port, str):
+            text = port
+        else:
+            # Exactly what socket.getaddrinfo() raises for this type (smtplib's error).
+            socket.getaddrinfo("127.0.0.1", port, socket.AF_INET, socket.SOCK_STREAM, 0,
+                               socket.AI_NUMERICHOST)
+            raise OSError("Int or String expected")
+        if text.isdigit() and text.isascii():
+            number = int(text)
+        else:
+            info = socket.getaddrinfo("127.0.0.1", port, socket.AF_INET, socket.SOCK_STREAM, 0,
+                                      socket.AI_NUMERICHOST)
+            number = info[0][4][1]
+    if not 0 <= number <= 65535:
+        raise socket.gaierror(socket.EAI_SERVICE, f"port {number} is out of range (0-65535)")
+    if number == 0:
+        # smtplib connects to port 0 ("0" is not replaced by the default port): always refused.
+        raise ConnectionRefusedError(errno.ECONNREFUSED, "connect to port 0: Connection refused")
+    return number
+
+
+def _source_port(port: Any) -> int:
+    """source_address's port, checked as socket.bind() checks it (smtplib binds with it)."""
+    if port is None:
+        return 0
+    if not isinstance(port, int):
+        raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
+    if not 0 <= port <= 65535:
+        raise OverflowError("bind(): port must be 0-65535.")
+    return port
+
+
+def _str_items(items: Iterable[Any]) -> List[str]:
+    """ESMTP options: str items, as smtplib's " ".join() wants them."""
+    out = list(items)
+    for i, x in enumerate(out):
+        if not isinstance(x, str):
+            raise TypeError(f"sequence item {i}: expected str instance, {type(x).__name__} found")
+    return out
+
+
+def _smtplib_reply(lines: List[bytes]) -> _Reply:
+    """(code, msg) as smtplib's getreply() reads these reply lines: -1 at the first line without a
+    numeric code (never 220: the library has closed the connection)."""
+    resp = []
+    code = -1
+    for line in lines:
+        resp.append(line[4:].strip(b" \t\r\n"))
+        try:
+            code = int(line[:3])
+        except ValueError:
+            code = -1
+            break
+        if line[3:4] != b"-":
+            break
+    return (code if code != 220 else -1, b"\n".join(resp))
+
+
 class _SocketInfo:
     """What ``SMTP.sock`` holds while connected: the socket is owned by the C library, so this is a
     stand-in that is true while connected and offers the few socket methods smtplib code uses on it
@@ -100,8 +181,12 @@ class _SocketInfo:
     def settimeout(self, value: Optional[float]) -> None:
         owner = self._owner()
         if owner is not None:
-            owner.timeout = value
-            owner._apply_timeout()
+            old, owner.timeout = owner.timeout, value
+            try:
+                owner._apply_timeout()
+            except BaseException:
+                owner.timeout = old
+                raise
 
     def gettimeout(self) -> Optional[float]:
         owner = self._owner()
@@ -117,17 +202,47 @@ class _SocketInfo:
 
 
 def _make_trace(owner: "SMTP") -> Callable[[int, bytes, int], None]:
+    """The trace callback behind set_debuglevel(): the lines smtplib prints, in its format, from the
+    library's trace of what was actually sent and received. A command line is shown as smtplib's
+    putcmd() shows it (the str), or as bytes when send() was given bytes; the message is shown as
+    one `send: b'...'` (dot-stuffed, with the final ".\r\n"), and the replies to DATA and to the
+    message are followed by smtplib's `data: (code, msg)` line."""
     ref = weakref.ref(owner)  # the module keeps the trace function: no strong reference to owner
-    state: Dict[str, Any] = {"lines": []}
+    state: Dict[str, Any] = {"lines": [], "sent": collections.deque(), "data": None}
+
+    def flush_data(self: "SMTP", time_us: int) -> None:
+        if state["data"] is not None:
+            self._print_debug_at(time_us, "send:", repr(bytes(state["data"])))
+            state["data"] = None
 
     def trace(kind: int, data: bytes, time_us: int) -> None:
         self = ref()
         if self is None:
             return
+        if kind == _n.SMTPC_TRACE_INFO:
+            if data.startswith(b"connecting"):
+                state.update(lines=[], sent=collections.deque(), data=None)
+            return
+        if kind == _n.SMTPC_TRACE_DATA:
+            buf = state["data"] if state["data"] is not None else bytearray()
+            buf += data
+            state["data"] = buf
+            if buf == b".\r\n" or buf.endswith(b"\r\n.\r\n"):
+                flush_data(self, time_us)
+                state["sent"].append(b"<message>")
+            return
+        flush_data(self, time_us)  # a message cut short by a failure
         if kind == _n.SMTPC_TRACE_SEND:
-            self._print_debug_at(time_us, "send:", repr(data.decode("utf-8", "surrogateescape")))
-        elif kind == _n.SMTPC_TRACE_DATA:
-            self._print_debug_at(time_us, "send:", repr(data))
+            if self.__dict__.get("_send_as_bytes"):
+                shown: Any = data
+            else:
+                try:
+                    shown = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    shown = data
+            self._print_debug_at(time_us, "send:", repr(shown))
+            for line in data.split(b"\r\n")[:-1] or [data]:
+                state["sent"].append(line.split(b" ", 1)[0].upper())
         elif kind == _n.SMTPC_TRACE_RECV:
             self._print_debug_at(time_us, "reply:", repr(data))
             state["lines"].append(data[4:].strip(b" \t\r\n"))
@@ -139,6 +254,9 @@ def _make_trace(owner: "SMTP") -> Callable[[int, bytes, int], None]:
                 msg = b"\n".join(state["lines"])
                 state["lines"] = []
                 self._print_debug_at(time_us, "reply: retcode (%s); Msg: %a" % (code, msg))
+                answered = state["sent"].popleft() if state["sent"] else None
+                if answered in (b"DATA", b"<message>"):
+                    self._print_debug_at(time_us, "data:", (code, msg))
     return trace
 
 
@@ -227,10 +345,15 @@ class SMTP:
     @debuglevel.setter
     def debuglevel(self, level: int) -> None:
         self._debuglevel = level
-        lvl = 0 if not level or level <= 0 else (1 if level == 1 else 2)
+        lvl = self._trace_level()
         client = self.__dict__.get("_client")
         if client is not None and client._p is not None:
             client.set_trace(lvl, self._trace if lvl else None)
+
+    def _trace_level(self) -> int:
+        """The library's trace level for debuglevel (smtplib: > 0 prints, > 1 adds the time)."""
+        level = self.__dict__.get("_debuglevel", 0)
+        return 0 if not level or level <= 0 else (1 if level == 1 else 2)
 
     def set_debuglevel(self, debuglevel: int) -> None:
         """Set the debug output level: 1 prints every line sent and received on stderr, 2 the same
@@ -252,11 +375,31 @@ class SMTP:
 
     # --- internals -------------------------------------------------------------------------------------
     def _raise(self, err: BaseException, **kw: Any) -> None:
-        exc = exception_from(err, self._client, **kw)
+        exc = self._exception(err, **kw)
         self._sync_connected()
         if exc is err:
             raise err
         raise exc from None
+
+    def _exception(self, err: BaseException, **kw: Any) -> BaseException:
+        """The exception smtplib raises where the library returned `err`. smtplib's getreply()
+        turns every OSError met while waiting for a reply (a timeout included) into
+        SMTPServerDisconnected, and a reply line over its limit into SMTPResponseException(500);
+        a failed TCP connect or TLS handshake stays an OSError (TimeoutError, ssl.SSLError)."""
+        if not isinstance(err, NativeError):
+            return err
+        name, message = err.args[1], err.args[2]
+        exc: BaseException
+        if name == "SMTPC_ETIMEOUT" and not _is_connect_failure(self._client) and "TLS handshake" not in message:
+            exc = SMTPServerDisconnected("Connection unexpectedly closed: timed out")
+        elif name == "SMTPC_EIO":
+            exc = SMTPServerDisconnected("Connection unexpectedly closed: " + message)
+        elif name == "SMTPC_EPROTOCOL" and _LINE_TOO_LONG in message:
+            exc = SMTPResponseException(500, "Line too long.")
+        else:
+            return exception_from(err, self._client, **kw)
+        exc.status = name  # type: ignore[attr-defined]
+        return exc
 
     def _sync_connected(self) -> None:
         if self._client._p is None or not _n.client_is_connected(self._client.ptr):
@@ -273,20 +416,44 @@ class SMTP:
         self._sync_connected()
         return self._client.reply()
 
-    def _apply_timeout(self) -> None:
+    def _timeout_ms(self) -> Optional[int]:
+        """self.timeout in milliseconds for the library (0: no limit), checked as socket.settimeout()
+        checks it (smtplib passes it to the socket); None: keep the library's defaults."""
         t = self.timeout
         if t is socket._GLOBAL_DEFAULT_TIMEOUT:  # type: ignore[attr-defined]
             t = socket.getdefaulttimeout()
             if t is None:
-                return  # the library's defaults: 30 s to connect, 300 s per command
+                return None  # the library's defaults: 30 s to connect, 300 s per command
         if t is None:
-            ms = 0
-        else:
-            if t == 0:
-                raise ValueError("Non-blocking socket (timeout=0) is not supported")
-            ms = max(1, int(round(float(t) * 1000)))
-        self._client.set_connect_timeout(ms)
-        self._client.set_command_timeout(ms)
+            return 0
+        if not isinstance(t, (int, float)):
+            raise TypeError(f"'{type(t).__name__}' object cannot be interpreted as an integer")
+        if math.isnan(t):
+            raise ValueError("Invalid value NaN (not a number)")
+        if t < 0:
+            raise ValueError("Timeout value out of range")
+        if t == 0:
+            raise ValueError("Non-blocking socket (timeout=0) is not supported")
+        ms = math.ceil(t * 1000)
+        # Beyond the library's 32-bit milliseconds (49 days) a timeout is no limit in practice.
+        return ms if ms <= 0xFFFFFFFF else 0
+
+    def _apply_timeout(self) -> None:
+        ms = self._timeout_ms()
+        if ms is not None:
+            self._client.set_connect_timeout(ms)
+            self._client.set_command_timeout(ms)
+
+    def _set_local_hostname(self, name: Any) -> None:
+        """The name EHLO/HELO send: the library refuses a malformed one before connecting."""
+        if not isinstance(name, str):
+            raise TypeError(f"local_hostname must be str, not {type(name).__name__}")
+        try:
+            self._client.set_local_hostname(name)
+        except NativeError as e:
+            if e.args[1] == "SMTPC_EINVAL":
+                raise ValueError(f"invalid local_hostname {name!r}: {e.args[2]}") from None
+            self._raise(e)
 
     def _tls_setup(self, context: Optional[ssl.SSLContext], keyfile: Optional[str] = None,
                    certfile: Optional[str] = None) -> None:
@@ -322,33 +489,58 @@ class SMTP:
         sys.audit("smtplib.connect", self, host, port)
         return self._connect(host, port)
 
-    def _connect(self, host: str, port: int) -> _Reply:
+    def _connect(self, host: str, port: Any) -> _Reply:
+        timeout_ms = self._timeout_ms()
         if self.debuglevel > 0:
             self._print_debug("connect: to", (host, port), self.source_address)
+        number = 0 if isinstance(host, str) and host.startswith("/") else _port_number(port)
         c = self._client
         if _n.client_is_connected(c.ptr):
             c.close()
-        self._apply_timeout()
+        if timeout_ms is not None:
+            c.set_connect_timeout(timeout_ms)
+            c.set_command_timeout(timeout_ms)
+        if self.source_address:
+            source_host = self.source_address[0] or None
+            source_port = _source_port(self.source_address[1])
+        else:
+            source_host, source_port = None, 0
         try:
-            if self.source_address:
-                c.set_source_address(self.source_address[0] or None, int(self.source_address[1] or 0))
-            else:
-                c.set_source_address(None, 0)
+            c.set_source_address(source_host, source_port)
             if self._implicit_tls:
                 self._tls_setup(self.context)
                 c.set_tls_policy(_n.SMTPC_TLS_IMPLICIT)
             else:
                 c.set_tls_policy(_n.SMTPC_TLS_NONE)
-            c.set_local_hostname(self.local_hostname)
         except NativeError as e:
             self._raise(e)
+        self._set_local_hostname(self.local_hostname)
         if not self._host:
             self._host = host
+        # The greeting lines as received: when they are not SMTP (an SSH banner), the library has
+        # no reply to give, and connect() returns what smtplib's getreply() makes of them.
+        greeting: List[bytes] = []
+        level = self._trace_level()
+
+        def capture(kind: int, data: bytes, time_us: int) -> None:
+            if kind == _n.SMTPC_TRACE_RECV:
+                greeting.append(data)
+            if level:
+                self._trace(kind, data, time_us)
+        c.set_trace(level or 1, capture)
         try:
-            c.connect(host, port)
+            c.connect(host, number)
         except NativeError as e:
+            if e.args[1] == "SMTPC_EPROTOCOL" and greeting and _LINE_TOO_LONG not in e.args[2]:
+                self.sock = None
+                code, msg = _smtplib_reply(greeting)
+                if self.debuglevel > 0:
+                    self._print_debug("connect:", repr(msg))
+                return (code, msg)
             if e.args[1] != "SMTPC_EGREETING":
                 self._raise(e)
+        finally:
+            c.set_trace(level, self._trace if level else None)
         self.sock = _SocketInfo(self) if _n.client_is_connected(c.ptr) else None
         code, msg = c.reply()
         if self.debuglevel > 0:
@@ -358,9 +550,13 @@ class SMTP:
     def send(self, s: Union[str, bytes]) -> None:
         """Send `s` to the server, as it is."""
         if self._client._p is not None and _n.client_is_connected(self._client.ptr):
-            if isinstance(s, str):
+            as_str = isinstance(s, str)
+            if as_str:
                 s = s.encode(self.command_encoding)
+            elif not isinstance(s, (bytes, bytearray, memoryview)):
+                raise TypeError(f"a bytes-like object is required, not '{type(s).__name__}'")
             sys.audit("smtplib.send", self, s)
+            self._send_as_bytes = not as_str  # debug output shows what was given, as smtplib does
             try:
                 self._client.send_raw(s)
             except NativeError as e:
@@ -368,6 +564,8 @@ class SMTP:
                     raise SMTPServerDisconnected("please run connect() first") from None
                 self.close()
                 raise SMTPServerDisconnected("Server not connected") from None
+            finally:
+                self._send_as_bytes = False
         else:
             raise SMTPServerDisconnected("please run connect() first")
 
@@ -416,7 +614,7 @@ class SMTP:
             self.putcmd("helo", name or self.local_hostname)
             code, msg = self.getreply()
         else:
-            code, msg = self._reply_of(_n.client_helo, name or self.local_hostname)
+            code, msg = self._helo_cmd(_n.client_helo, name)
         self.helo_resp = msg
         return (code, msg)
 
@@ -425,13 +623,30 @@ class SMTP:
         FQDN of the local host."""
         self.esmtp_features = {}
         _check_newlines(name)
-        code, msg = self._reply_of(_n.client_ehlo, name or self.local_hostname)
+        code, msg = self._helo_cmd(_n.client_ehlo, name)
         self.ehlo_resp = msg
         if code != 250:
             return (code, msg)
         self.does_esmtp = True
         self.esmtp_features = self._client.features()
         return (code, msg)
+
+    def _helo_cmd(self, fn: Callable[..., Any], name: str) -> _Reply:
+        """EHLO/HELO with `name` or local_hostname; a name the library refuses is named in the
+        error (ValueError, nothing sent)."""
+        what, value = ("EHLO/HELO name", name) if name else ("local_hostname", self.local_hostname)
+        if not isinstance(value, str):
+            raise TypeError(f"{what} must be str, not {type(value).__name__}")
+        _check_newlines(value)
+        try:
+            fn(self._client.ptr, value)
+        except NativeError as e:
+            if e.args[1] == "SMTPC_EINVAL":
+                raise ValueError(f"invalid {what} {value!r}: {e.args[2]}") from None
+            if e.args[1] not in ("SMTPC_EREPLY", "SMTPC_ECLOSING"):
+                self._raise(e)
+        self._sync_connected()
+        return self._client.reply()
 
     def has_extn(self, opt: str) -> bool:
         """Does the server support a given SMTP service extension?"""
@@ -639,34 +854,46 @@ class SMTP:
     def sendmail(self, from_addr: str, to_addrs: Union[str, Sequence[str]], msg: Union[str, bytes],
                  mail_options: Sequence[str] = (), rcpt_options: Sequence[str] = ()) -> Dict[str, _Reply]:
         """This command performs an entire mail transaction; returns a dictionary with one entry for
-        each recipient that was refused, as smtplib does."""
+        each recipient that was refused, as smtplib does. The transaction is run by the library
+        (one pipelined batch when the server offers PIPELINING)."""
         self.ehlo_or_helo_if_needed()
         if isinstance(msg, str):
             msg = _fix_eols(msg).encode("ascii")
+        elif not isinstance(msg, (bytes, bytearray, memoryview)):
+            raise TypeError(f"msg must be str or a bytes-like object, not {type(msg).__name__}")
         if isinstance(to_addrs, str):
             to_addrs = [to_addrs]
-        mail_options = list(mail_options) if self.does_esmtp else []
+        to_addrs = list(to_addrs)
+        mail_options = _str_items(mail_options) if self.does_esmtp else []
+        rcpt_options = _str_items(rcpt_options)
         if any(x.lower() == "smtputf8" for x in mail_options):
             if self.has_extn("smtputf8"):
                 self.command_encoding = "utf-8"
             else:
                 raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
         sender = quoteaddr(from_addr)
-        rcpts = [quoteaddr(r) for r in to_addrs]
-        for a in [sender, *rcpts, *mail_options, *rcpt_options]:
+        # An empty address (what an empty group such as "undisclosed-recipients: ;" gives
+        # send_message) is skipped: smtplib sends RCPT TO:<>, which no server accepts.
+        rcpts = [(a, quoteaddr(a)) for a in to_addrs]
+        rcpts = [(a, q) for a, q in rcpts if q != "<>"]
+        for a in [sender, *(q for _, q in rcpts), *mail_options, *rcpt_options]:
             _check_newlines(a)
-        for a in [sender, *rcpts]:
+        for a in [sender, *(q for _, q in rcpts)]:
             self._check_encodable(a)
+        if not rcpts:
+            # smtplib: every recipient refused, none to refuse: SMTPRecipientsRefused({}).
+            raise SMTPRecipientsRefused({})
         try:
-            env = Envelope(sender, rcpts, mail_options, rcpt_options if self.does_esmtp else ())
+            env = Envelope(sender, [q for _, q in rcpts], mail_options, rcpt_options if self.does_esmtp else ())
         except NativeError as e:
             raise exception_from(e) from None
+        keys = [a for a, _ in rcpts]
         try:
             self._client.sendmail(env.ptr, msg)
         except NativeError as e:
-            self._send_failed(e, from_addr, list(to_addrs))
+            self._send_failed(e, from_addr, keys)
         self._sync_connected()
-        return self._refused(list(to_addrs))
+        return self._refused(keys)
 
     def _refused(self, to_addrs: Optional[List[Any]], upto_421: bool = False) -> Dict[Any, _Reply]:
         """smtplib's refusal dictionary from the library's per-recipient result. LMTP: recipients
@@ -716,9 +943,11 @@ class SMTP:
     def send_message(self, msg: email.message.Message, from_addr: Optional[str] = None,
                      to_addrs: Union[None, str, Sequence[str]] = None,
                      mail_options: Sequence[str] = (), rcpt_options: Sequence[str] = ()) -> Dict[str, _Reply]:
-        """Converts message to a bytestring and passes it to the library's send_message, which takes
-        the envelope from the headers (Resent-* when there is one such block), never transmits Bcc
-        or Resent-Bcc, and asks for SMTPUTF8 when an address needs it."""
+        """Converts message to a bytestring and passes it to sendmail, as smtplib does (the same
+        envelope from the headers, the same arguments to self.sendmail): Bcc and Resent-Bcc are not
+        transmitted; SMTPUTF8 and BODY=8BITMIME are asked for when an address is not ASCII."""
+        # smtplib's send_message(), step for step: a subclass or a mock of sendmail() sees the
+        # same call.
         self.ehlo_or_helo_if_needed()
         resent = msg.get_all("Resent-Date")
         if resent is None:
@@ -727,53 +956,37 @@ class SMTP:
             header_prefix = "Resent-"
         else:
             raise ValueError("message has more than one 'Resent-' header block")
-        # The envelope, as smtplib computes it, only to choose the serialisation (and for errors):
-        # the library computes its own from the headers.
-        env_from = from_addr
-        if env_from is None:
-            env_from = (msg[header_prefix + "Sender"] if (header_prefix + "Sender") in msg
-                        else msg[header_prefix + "From"])
-            env_from = email.utils.getaddresses([env_from])[0][1] if env_from is not None else ""
+        if from_addr is None:
+            # Prefer the sender field per RFC 2822:3.6.2.
+            from_addr = (msg[header_prefix + "Sender"] if (header_prefix + "Sender") in msg
+                         else msg[header_prefix + "From"])
+            from_addr = email.utils.getaddresses([from_addr])[0][1]
         if to_addrs is None:
             addr_fields = [f for f in (msg[header_prefix + "To"], msg[header_prefix + "Bcc"],
                                        msg[header_prefix + "Cc"]) if f is not None]
-            env_to = [a[1] for a in email.utils.getaddresses(addr_fields)]
-        else:
-            env_to = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+            to_addrs = [a[1] for a in email.utils.getaddresses(addr_fields)]
+        # Make a local copy so we can delete the bcc headers.
+        msg_copy = copy.copy(msg)
+        del msg_copy["Bcc"]
+        del msg_copy["Resent-Bcc"]
         international = False
         try:
-            "".join([str(env_from), *env_to]).encode("ascii")
+            "".join([from_addr, *to_addrs]).encode("ascii")
         except UnicodeEncodeError:
             if not self.has_extn("smtputf8"):
                 raise SMTPNotSupportedError(
                     "One or more source or delivery addresses require internationalized email "
                     "support, but the server does not advertise the required SMTPUTF8 capability")
             international = True
-            self.command_encoding = "utf-8"
         with io.BytesIO() as bytesmsg:
             if international:
                 g = email.generator.BytesGenerator(bytesmsg, policy=msg.policy.clone(utf8=True))
+                mail_options = (*mail_options, "SMTPUTF8", "BODY=8BITMIME")
             else:
                 g = email.generator.BytesGenerator(bytesmsg)
-            g.flatten(msg, linesep="\r\n")
+            g.flatten(msg_copy, linesep="\r\n")
             flatmsg = bytesmsg.getvalue()
-        opts = list(mail_options) if self.does_esmtp else []
-        if any(x.lower() == "smtputf8" for x in opts):
-            if not self.has_extn("smtputf8"):
-                raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
-            self.command_encoding = "utf-8"
-        try:
-            env = Envelope(quoteaddr(from_addr) if from_addr is not None else None,
-                           [quoteaddr(r) for r in env_to] if to_addrs is not None else (),
-                           opts, rcpt_options if self.does_esmtp else ())
-        except NativeError as e:
-            raise exception_from(e) from None
-        try:
-            self._client.send_message(env.ptr, flatmsg)
-        except NativeError as e:
-            self._send_failed(e, env_from, env_to if to_addrs is not None else None)
-        self._sync_connected()
-        return self._refused(env_to if to_addrs is not None else None)
+        return self.sendmail(from_addr, to_addrs, flatmsg, mail_options, rcpt_options)
 
     def close(self) -> None:
         """Close the connection to the SMTP server (without QUIT)."""

@@ -282,3 +282,69 @@ def non_loopback_address():
         except OSError:
             continue
     return None
+
+
+# --- tests/servers/fault_server.py: a scripted server with a transcript of every byte received -----
+
+class Fault:
+    """One fault_server.py process playing `steps` on each of `connections` connections."""
+
+    def __init__(self, proc, port, transcript_path):
+        self.proc = proc
+        self.port = port
+        self.transcript_path = transcript_path
+        self._done = None
+
+    def done(self, timeout=30.0):
+        """Wait until the script has run on every connection; True when every step ran as scripted."""
+        if self._done is None:
+            try:
+                out, _ = self.proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.stop()
+                out = ""
+            self._done = "DONE 0" in out
+        return self._done
+
+    def transcript(self, timeout=30.0):
+        """Every byte the server received (complete once the script has run)."""
+        self.done(timeout)
+        return self.transcript_path.read_bytes()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+        elif self.proc.stdout and not self.proc.stdout.closed:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def fault(tmp_path):
+    """Factory: fault(steps, connections=1, *options) starts tests/servers/fault_server.py on a free
+    loopback port with that script; .port, .transcript() (bytes received), .done()."""
+    started = []
+
+    def start(steps, connections=1, *args, max_time=60):
+        n = len(started)
+        script = tmp_path / f"fault{n}.json"
+        script.write_text(json.dumps({"steps": steps, "connections": connections}))
+        transcript = tmp_path / f"fault{n}.transcript"
+        proc = subprocess.Popen([PYTHON, str(SERVERS / "fault_server.py"), "--script", str(script),
+                                 "--transcript", str(transcript), "--log", str(tmp_path / f"fault{n}.log"),
+                                 "--max-time", str(max_time), *map(str, args)],
+                                stdout=subprocess.PIPE, text=True)
+        line = proc.stdout.readline()
+        if not line.startswith("READY "):
+            proc.kill()
+            pytest.fail(f"fault_server did not start: {line!r}")
+        f = Fault(proc, int(line.split()[1]), transcript)
+        started.append(f)
+        return f
+    yield start
+    for f in started:
+        f.stop()
