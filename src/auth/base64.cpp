@@ -15,11 +15,8 @@ int value_of(char c) {
     return -1;
 }
 
-}  // namespace
-
-std::string base64_encode(std::string_view in) {
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
+template <class Out> void encode(std::string_view in, Out &out) {
+    out.reserve(out.size() + (in.size() + 2) / 3 * 4);
     std::size_t i = 0;
     auto byte = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(in[k])); };
     for (; i + 3 <= in.size(); i += 3) {
@@ -41,10 +38,9 @@ std::string base64_encode(std::string_view in) {
         out.push_back(kAlphabet[v >> 6 & 63]);
         out.push_back('=');
     }
-    return out;
 }
 
-bool base64_decode(std::string_view in, std::string &out) {
+template <class Out> bool decode(std::string_view in, Out &out) {
     out.clear();
     if (in.size() % 4 != 0) return false;
     out.reserve(in.size() / 4 * 3);
@@ -73,6 +69,24 @@ bool base64_decode(std::string_view in, std::string &out) {
         out.push_back(static_cast<char>((c & 3) << 6 | d));
     }
     return true;
+}
+
+}  // namespace
+
+std::string base64_encode(std::string_view in) {
+    std::string out;
+    encode(in, out);
+    return out;
+}
+
+void base64_encode(std::string_view in, WipingString &out) { encode(in, out); }
+
+bool base64_decode(std::string_view in, std::string &out) { return decode(in, out); }
+
+bool base64_decode(std::string_view in, WipingString &out) {
+    if (decode(in, out)) return true;
+    wipe(out);  // a partial decoding is no more public than a whole one
+    return false;
 }
 
 }  // namespace smtpc::detail

@@ -4,28 +4,42 @@
 
 #include "smtpc.h"
 
+#include "../util/wipe.hpp"
+
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace smtpc::detail {
 
-// A string whose bytes are wiped when it is destroyed or cleared through wipe(). Reserve before
-// filling: a reallocation would leave an unwiped copy behind.
+// A credential, or anything made from one (a SASL message, its base64, an AUTH line). Its bytes live in
+// one allocated block (reserved beyond the small-string buffer on construction) from a wiping
+// allocator, so that growth, wipe() and destruction all leave zeros behind. Not copyable: a copy is a
+// new SecretString, made on purpose.
 class SecretString {
 public:
-    SecretString() = default;
-    explicit SecretString(std::string_view s) { assign(s); }
+    SecretString() { s_.reserve(kWipingMinCapacity); }
+    explicit SecretString(std::string_view s) : SecretString() { s_.append(s.data(), s.size()); }
     SecretString(const SecretString &) = delete;
     SecretString &operator=(const SecretString &) = delete;
     ~SecretString() { wipe(); }
-    void assign(std::string_view s);
-    void wipe();
-    std::string &str() { return s_; }
-    const std::string &str() const { return s_; }
+    void assign(std::string_view s) {
+        wipe();
+        s_.append(s.data(), s.size());
+    }
+    SecretString &append(std::string_view s) {
+        s_.append(s.data(), s.size());
+        return *this;
+    }
+    void wipe() noexcept { smtpc::detail::wipe(s_); }
+    bool empty() const { return s_.empty(); }
+    std::size_t size() const { return s_.size(); }
+    std::string_view view() const { return std::string_view(s_.data(), s_.size()); }
+    WipingString &str() { return s_; }
+    const WipingString &str() const { return s_; }
 
 private:
-    std::string s_;
+    WipingString s_;
 };
 
 }  // namespace smtpc::detail

@@ -126,33 +126,36 @@ private:
 
         const int dlen = EVP_MD_size(md_);
         const auto n = static_cast<std::size_t>(dlen);
-        unsigned char salted[EVP_MAX_MD_SIZE], client_key[EVP_MAX_MD_SIZE], stored_key[EVP_MAX_MD_SIZE];
-        unsigned char client_sig[EVP_MAX_MD_SIZE], server_key[EVP_MAX_MD_SIZE];
-        const std::string &pw = password_.str();
+        // Everything derived from the password lets its holder log in (ClientKey = proof ^ HMAC(StoredKey,
+        // AuthMessage)): wiped before return, as OpenSSL wipes its own copies in the HMAC and KDF contexts.
+        struct Keys {
+            unsigned char salted[EVP_MAX_MD_SIZE], client_key[EVP_MAX_MD_SIZE], stored_key[EVP_MAX_MD_SIZE];
+            unsigned char client_sig[EVP_MAX_MD_SIZE], server_key[EVP_MAX_MD_SIZE], proof[EVP_MAX_MD_SIZE];
+            ~Keys() { OPENSSL_cleanse(this, sizeof *this); }
+        } k;
+        const SecretString &pw = password_;
         std::string without_proof = "c=" + base64_encode(gs2_) + ",r=" + std::string(nonce);
         std::string auth_message = client_first_bare_ + "," + std::string(msg) + "," + without_proof;
         auto as_view = [](const unsigned char *p, std::size_t len) {
             return std::string_view(reinterpret_cast<const char *>(p), len);
         };
-        bool ok = PKCS5_PBKDF2_HMAC(pw.data(), static_cast<int>(pw.size()),
+        bool ok = PKCS5_PBKDF2_HMAC(pw.view().data(), static_cast<int>(pw.size()),
                                     reinterpret_cast<const unsigned char *>(salt.data()), static_cast<int>(salt.size()),
-                                    static_cast<int>(iterations), md_, dlen, salted) == 1 &&
-                  hmac(as_view(salted, n), "Client Key", client_key) &&
-                  EVP_Digest(client_key, n, stored_key, nullptr, md_, nullptr) == 1 &&
-                  hmac(as_view(stored_key, n), auth_message, client_sig) &&
-                  hmac(as_view(salted, n), "Server Key", server_key) &&
-                  hmac(as_view(server_key, n), auth_message, server_signature_);
+                                    static_cast<int>(iterations), md_, dlen, k.salted) == 1 &&
+                  hmac(as_view(k.salted, n), "Client Key", k.client_key) &&
+                  EVP_Digest(k.client_key, n, k.stored_key, nullptr, md_, nullptr) == 1 &&
+                  hmac(as_view(k.stored_key, n), auth_message, k.client_sig) &&
+                  hmac(as_view(k.salted, n), "Server Key", k.server_key) &&
+                  hmac(as_view(k.server_key, n), auth_message, server_signature_);
         signature_len_ = n;
-        unsigned char proof[EVP_MAX_MD_SIZE];
-        for (std::size_t i = 0; i < n; ++i) proof[i] = client_key[i] ^ client_sig[i];
-        OPENSSL_cleanse(salted, sizeof salted);
-        OPENSSL_cleanse(client_key, sizeof client_key);
-        OPENSSL_cleanse(server_key, sizeof server_key);
         if (!ok) {
             error = "SCRAM computation failed";
             return Step::Abort;
         }
-        out.assign(without_proof + ",p=" + base64_encode(as_view(proof, n)));
+        for (std::size_t i = 0; i < n; ++i) k.proof[i] = k.client_key[i] ^ k.client_sig[i];
+        out.assign(without_proof);
+        out.append(",p=");
+        base64_encode(as_view(k.proof, n), out.str());
         stage_ = 2;
         return Step::Respond;
     }

@@ -1,10 +1,12 @@
 #include "data_encoder.hpp"
 
+#include "../util/wipe.hpp"
+
 #include <cstring>
 
 namespace smtpc::detail {
 
-void DataEncoder::encode(const char *data, std::size_t len, std::string &out) {
+template <class Out> void DataEncoder::encode(const char *data, std::size_t len, Out &out) {
     if (len == 0) return;
     any_ = true;
     std::size_t i = 0;
@@ -45,7 +47,7 @@ void DataEncoder::encode(const char *data, std::size_t len, std::string &out) {
     }
 }
 
-void DataEncoder::finish(std::string &out) {
+template <class Out> void DataEncoder::finish(Out &out) {
     if (pending_cr_) {
         pending_cr_ = false;
         out.append("\r\n", 2);
@@ -55,6 +57,11 @@ void DataEncoder::finish(std::string &out) {
     out.append(".\r\n", 3);
     line_start_ = true;
 }
+
+template void DataEncoder::encode(const char *, std::size_t, std::string &);
+template void DataEncoder::finish(std::string &);
+template void DataEncoder::encode(const char *, std::size_t, WipingString &);
+template void DataEncoder::finish(WipingString &);
 
 std::uint64_t DataEncoder::normalized_size(const char *data, std::size_t len) {
     return normalized_size(std::vector<std::string_view>{std::string_view(data, len)});

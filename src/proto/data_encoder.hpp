@@ -17,10 +17,10 @@ namespace smtpc::detail {
 class DataEncoder {
 public:
     void reset() { *this = DataEncoder(); }
-    // Appends the encoding of data[0..len) to out.
-    void encode(const char *data, std::size_t len, std::string &out);
+    // Appends the encoding of data[0..len) to out (a std::string, or the engine's WipingString).
+    template <class Out> void encode(const char *data, std::size_t len, Out &out);
     // Appends the missing final CRLF, if any, and the terminator.
-    void finish(std::string &out);
+    template <class Out> void finish(Out &out);
 
     // The size of the message after line-end normalisation, before dot-stuffing: what SIZE declares.
     static std::uint64_t normalized_size(const char *data, std::size_t len);

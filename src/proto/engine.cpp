@@ -60,6 +60,7 @@ void Engine::begin_connection() {
 }
 
 void Engine::end_connection() {
+    forget_credentials();  // an AUTH line dropped unsent is wiped too
     helo_reply_.reset();
     ehlo_reply_.reset();
     does_esmtp_ = false;
@@ -71,12 +72,8 @@ void Engine::end_connection() {
 }
 
 void Engine::start(Op op) {
-    if (wipe_output_ && !out_.empty()) OPENSSL_cleanse(&out_[0], out_.size());
-    wipe_output_ = false;
-    auth_.reset();
+    forget_credentials();
     auth_challenges_ = 0;
-    if (!auth_deferred_.empty()) OPENSSL_cleanse(&auth_deferred_[0], auth_deferred_.size());
-    auth_deferred_.clear();
     auth_failure_ = SMTPC_OK;
     auth_failure_message_.clear();
     queued_bytes_ -= out_.size() - out_pos_;  // output dropped unwritten is not on the wire
@@ -526,29 +523,39 @@ Check Engine::begin_auth(std::unique_ptr<SaslMechanism> mech, bool initial_respo
     if (step == SaslMechanism::Step::Abort) return {mech->abort_status(), error};
     start(Op::Auth);
     wipe_output_ = true;
+    // Out of the string's inline buffer before any AUTH byte goes in: the allocator wipes only blocks.
+    if (out_.capacity() < kWipingMinCapacity) out_.reserve(kWipingMinCapacity);
     verb_ = "AUTH";
     std::string name(mech->name());
-    std::string line = "AUTH " + name;
-    std::string shown = line + "\r\n";
+    std::string shown = "AUTH " + name + "\r\n";
+    SecretString line("AUTH " + name);
     if (step == SaslMechanism::Step::Respond) {
-        std::string encoded = first.str().empty() ? std::string("=") : base64_encode(first.str());
+        SecretString encoded;
+        if (first.empty()) encoded.append("=");
+        else base64_encode(first.view(), encoded.str());
         // RFC 4954 section 4: an initial response that would make the line too long waits for the 334.
         if (line.size() + 1 + encoded.size() + 2 <= kMaxCommandLine) {
-            line.append(" ").append(encoded);
+            line.append(" ").append(encoded.view());
             shown = "AUTH " + name + " ****\r\n";
         } else {
-            auth_deferred_ = std::move(encoded);
+            auth_deferred_.assign(encoded.view());
         }
-        OPENSSL_cleanse(&encoded[0], encoded.size());
     }
     line.append("\r\n");
     auth_ = std::move(mech);
-    queue(Cmd::Auth, line, 0, false, shown);
-    OPENSSL_cleanse(&line[0], line.size());
+    queue(Cmd::Auth, line.view(), 0, false, shown);
     return {};
 }
 
+void Engine::forget_credentials() {
+    if (wipe_output_) OPENSSL_cleanse(&out_[0], out_.capacity());  // sent or not
+    wipe_output_ = false;
+    auth_.reset();
+    auth_deferred_.wipe();
+}
+
 void Engine::cancel_auth(smtpc_status status, std::string message) {
+    forget_credentials();
     auth_failure_ = status;
     auth_failure_message_ = std::move(message);
     queue(Cmd::AuthCancel, "*\r\n", 0, true);
@@ -573,37 +580,39 @@ void Engine::on_auth_reply(const Pending &p, const Reply &r) {
             cancel_auth(SMTPC_EAUTH, "authentication cancelled: the server's challenge is not valid base64");
             return;
         }
+        SecretString line;
         if (!auth_deferred_.empty()) {
-            std::string line = auth_deferred_ + "\r\n";
-            OPENSSL_cleanse(&auth_deferred_[0], auth_deferred_.size());
-            auth_deferred_.clear();
-            queue(Cmd::Auth, line, 0, false, "****\r\n");
-            OPENSSL_cleanse(&line[0], line.size());
-            return;
+            line.append(auth_deferred_.view());
+            auth_deferred_.wipe();
+        } else {
+            SecretString response;
+            std::string error;
+            if (auth_->respond(challenge, response, error) == SaslMechanism::Step::Abort) {
+                cancel_auth(auth_->abort_status(), "authentication cancelled: " + error);
+                return;
+            }
+            base64_encode(response.view(), line.str());
         }
-        SecretString response;
-        std::string error;
-        if (auth_->respond(challenge, response, error) == SaslMechanism::Step::Abort) {
-            cancel_auth(auth_->abort_status(), "authentication cancelled: " + error);
-            return;
-        }
-        std::string line = base64_encode(response.str()) + "\r\n";
-        queue(Cmd::Auth, line, 0, false, "****\r\n");
-        OPENSSL_cleanse(&line[0], line.size());
+        line.append("\r\n");
+        queue(Cmd::Auth, line.view(), 0, false, "****\r\n");
         return;
     }
     if (r.code == 235) {
         if (!auth_->complete()) {
-            fatal(SMTPC_EAUTH, "the server accepted authentication without proving its identity (" +
-                                   std::string(auth_->name()) + " exchange incomplete); connection closed");
+            std::string msg = "the server accepted authentication without proving its identity (" +
+                              std::string(auth_->name()) + " exchange incomplete); connection closed";
+            forget_credentials();
+            fatal(SMTPC_EAUTH, std::move(msg));
             return;
         }
+        forget_credentials();
         finish(SMTPC_OK);
         return;
     }
     std::string msg = std::string(auth_->name()) + " authentication failed: " + describe(r);
     std::string detail = auth_->failure_detail();
     if (!detail.empty()) msg += " (server said: " + printable(detail) + ")";
+    forget_credentials();
     if (r.code == 421) fatal(SMTPC_ECLOSING, msg);
     else finish(SMTPC_EAUTH, msg);
 }

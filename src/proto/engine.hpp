@@ -125,6 +125,8 @@ private:
     void on_final_reply(const Pending &p, const Reply &r);
     void on_auth_reply(const Pending &p, const Reply &r);
     void cancel_auth(smtpc_status status, std::string message);
+    // The AUTH exchange is over or abandoned: drop the mechanism and wipe output that held an AUTH line.
+    void forget_credentials();
     void after_rcpts();
     void abandon(smtpc_status status, std::string message, const Reply &decisive);
     std::size_t accepted_count() const;
@@ -141,7 +143,7 @@ private:
     smtpc_status status_ = SMTPC_OK;
     std::string message_;
     std::deque<Pending> pending_;
-    std::string out_;
+    WipingString out_;  // wiping allocator: growth never leaves an AUTH line in freed memory
     std::size_t out_pos_ = 0;
     std::string verb_;  // first word of the command in progress, for messages
     bool awaiting_body_ = false;
@@ -155,7 +157,7 @@ private:
     // AUTH exchange in progress.
     std::unique_ptr<SaslMechanism> auth_;
     int auth_challenges_ = 0;
-    std::string auth_deferred_;  // initial response too long for the AUTH line, sent after the first 334
+    SecretString auth_deferred_;  // initial response too long for the AUTH line, sent after the first 334
     smtpc_status auth_failure_ = SMTPC_OK;
     std::string auth_failure_message_;
 
