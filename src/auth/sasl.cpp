@@ -10,28 +10,17 @@
 
 namespace smtpc::detail {
 
-void SecretString::assign(std::string_view s) {
-    wipe();
-    s_.reserve(s.size() + 64);
-    s_.assign(s.data(), s.size());
-}
-
-void SecretString::wipe() {
-    if (s_.capacity()) OPENSSL_cleanse(&s_[0], s_.capacity());
-    s_.clear();
-}
-
 namespace {
 
 class Plain final : public SaslMechanism {
 public:
     Plain(std::string_view authzid, std::string_view user, std::string_view password) {
-        message_.str().reserve(authzid.size() + user.size() + password.size() + 2);
-        message_.str().append(authzid).append(1, '\0').append(user).append(1, '\0').append(password);
+        message_.append(authzid).append(std::string_view("\0", 1)).append(user);
+        message_.append(std::string_view("\0", 1)).append(password);
     }
     std::string_view name() const override { return "PLAIN"; }
     Step initial(SecretString &out, std::string &) override {
-        out.assign(message_.str());
+        out.assign(message_.view());
         return Step::Respond;
     }
     Step respond(std::string_view challenge, SecretString &out, std::string &error) override {
@@ -40,7 +29,7 @@ public:
             return Step::Abort;
         }
         sent_ = true;
-        out.assign(message_.str());
+        out.assign(message_.view());
         return Step::Respond;
     }
 
@@ -55,7 +44,7 @@ public:
     Login(std::string_view user, std::string_view password) : user_(user), password_(password) {}
     std::string_view name() const override { return "LOGIN"; }
     Step initial(SecretString &out, std::string &) override {
-        out.assign(user_.str());
+        out.assign(user_.view());
         stage_ = 1;
         return Step::Respond;
     }
@@ -64,7 +53,7 @@ public:
             error = "unexpected third challenge for LOGIN";
             return Step::Abort;
         }
-        out.assign(stage_ == 0 ? user_.str() : password_.str());
+        out.assign(stage_ == 0 ? user_.view() : password_.view());
         ++stage_;
         return Step::Respond;
     }
@@ -90,8 +79,11 @@ public:
             error = "HMAC-MD5 is not available";
             return Step::Abort;
         }
-        out.str().reserve(user_.str().size() + 1 + 2 * len);
-        out.str().assign(user_.str()).append(" ").append(to_hex(mac, len));
+        // The digest stands in for the password: hex-encoded straight into the wiped response.
+        static const char hex[] = "0123456789abcdef";
+        out.assign(user_.view());
+        out.append(" ");
+        for (unsigned int i = 0; i < len; ++i) out.str().append(1, hex[mac[i] >> 4]).append(1, hex[mac[i] & 15]);
         OPENSSL_cleanse(mac, sizeof mac);
         done_ = true;
         return Step::Respond;
@@ -109,8 +101,7 @@ public:
     OAuth(std::string_view mechanism, std::string_view user, std::string_view token, std::string_view host,
           unsigned port)
         : bearer_(mechanism == "OAUTHBEARER") {
-        std::string &m = message_.str();
-        m.reserve(user.size() + token.size() + host.size() + 64);
+        WipingString &m = message_.str();
         if (bearer_) {
             m.append("n,a=").append(user).append(",\x01");
             if (!host.empty()) m.append("host=").append(host).append("\x01");
@@ -122,14 +113,14 @@ public:
     }
     std::string_view name() const override { return bearer_ ? "OAUTHBEARER" : "XOAUTH2"; }
     Step initial(SecretString &out, std::string &) override {
-        out.assign(message_.str());
+        out.assign(message_.view());
         sent_ = true;
         return Step::Respond;
     }
     Step respond(std::string_view challenge, SecretString &out, std::string &error) override {
         if (!sent_ && challenge.empty()) {  // initial response not allowed: send it now
             sent_ = true;
-            out.assign(message_.str());
+            out.assign(message_.view());
             return Step::Respond;
         }
         if (!detail_.empty()) {
