@@ -731,11 +731,21 @@ SMTPC_API const smtpc_result *smtpc_client_last_result(const smtpc_client *clien
 /**
  * A TLS configuration (the analogue of Python's ssl.SSLContext): trust store, client certificate,
  * verification switches, protocol floor and ciphers. Reference-counted: a client given a
- * configuration keeps it alive, so the caller may free its own reference at any time.
+ * configuration keeps it alive, so the caller may free its own reference at any time. One
+ * configuration serves any number of connections (its OpenSSL context is made once and reused), so
+ * make one and share it rather than one per connection. Clients given none share a process-wide
+ * default configuration.
  * Defaults: the system trust store, peer verification and host-name verification on, TLS 1.2 as
  * the minimum version, OpenSSL's default ciphers at security level 2, no client certificate.
- * Thread-safety: configure it before handing it to clients; once shared, it may be used by clients
- * on several threads at once, but must not be changed while any of them is connecting.
+ * Trust anchors: without a CA file, directory or DER certificate, the system trust store is used;
+ * it is loaded once per process, at the first handshake that needs it, and shared by every such
+ * configuration. Giving any CA replaces the system store (as Python's
+ * ssl.create_default_context(cafile=...) does); the system store is then never loaded.
+ * Life cycle and threads: set it up, then hand it to clients. Its first TLS handshake freezes it:
+ * from then on the setters that change trust anchors, client certificate, minimum version or
+ * ciphers return SMTPC_ESTATE (make a new configuration instead); the two verification switches may
+ * still be changed and apply to the next handshake. A frozen configuration may be used by clients
+ * on several threads at once.
  */
 typedef struct smtpc_tls_config smtpc_tls_config;
 
@@ -746,7 +756,7 @@ typedef enum smtpc_tls_version {
 } smtpc_tls_version;
 
 /**
- * Create a TLS configuration with the secure defaults above.
+ * Create a TLS configuration with the secure defaults above. Cheap: nothing is read from disk here.
  * @param[out] out the configuration, owned by the caller; release with smtpc_tls_config_free().
  * @return SMTPC_OK; SMTPC_EINVAL (out NULL); SMTPC_ENOMEM; SMTPC_ETLS (OpenSSL could not set up).
  */
@@ -763,22 +773,24 @@ SMTPC_API const char *smtpc_tls_config_errmsg(const smtpc_tls_config *cfg);
 
 /**
  * Trust the CA certificates in the PEM file `path` instead of the system store (may be combined with
- * smtpc_tls_config_set_ca_path() and smtpc_tls_config_add_ca_der()).
- * @return SMTPC_OK; SMTPC_EINVAL (NULL, empty, NUL inside); SMTPC_ETLS (unreadable or no certificate).
+ * smtpc_tls_config_set_ca_path() and smtpc_tls_config_add_ca_der()). The file is read now.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL, empty, NUL inside); SMTPC_ETLS (unreadable or no certificate;
+ *         the system store is not used as a fallback); SMTPC_ESTATE (configuration already in use).
  */
 SMTPC_API smtpc_status smtpc_tls_config_set_ca_file(smtpc_tls_config *cfg, const char *path, size_t len);
 
 /**
  * Trust the CA certificates in directory `path` (OpenSSL's hashed-name layout, c_rehash) instead
  * of the system store.
- * @return SMTPC_OK; SMTPC_EINVAL; SMTPC_ETLS.
+ * @return SMTPC_OK; SMTPC_EINVAL; SMTPC_ETLS; SMTPC_ESTATE (configuration already in use).
  */
 SMTPC_API smtpc_status smtpc_tls_config_set_ca_path(smtpc_tls_config *cfg, const char *path, size_t len);
 
 /**
  * Trust one CA certificate given in DER form (as Python's get_ca_certs(binary_form=True) gives them)
  * instead of the system store.
- * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (not a DER certificate); SMTPC_ENOMEM.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (not a DER certificate); SMTPC_ENOMEM;
+ *         SMTPC_ESTATE (configuration already in use).
  */
 SMTPC_API smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned char *der, size_t len);
 
@@ -786,7 +798,8 @@ SMTPC_API smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const 
  * Present a client certificate: `cert_path` is a PEM file with the certificate (and optionally its
  * chain), `key_path` a PEM private key (NULL or "" when the key is in cert_path), `password` the
  * key's pass phrase (NULL when unencrypted). The password is not kept.
- * @return SMTPC_OK; SMTPC_EINVAL; SMTPC_ETLS (unreadable, wrong password, or key not matching).
+ * @return SMTPC_OK; SMTPC_EINVAL; SMTPC_ETLS (unreadable, wrong password, or key not matching);
+ *         SMTPC_ESTATE (configuration already in use).
  */
 SMTPC_API smtpc_status smtpc_tls_config_set_client_cert(smtpc_tls_config *cfg, const char *cert_path,
                                                         size_t cert_len, const char *key_path, size_t key_len,
@@ -794,7 +807,8 @@ SMTPC_API smtpc_status smtpc_tls_config_set_client_cert(smtpc_tls_config *cfg, c
 
 /**
  * Verify the server's certificate chain (default 1). Turning it off also turns off host-name
- * verification; such a connection counts as unauthenticated (for AUTH's plaintext rule).
+ * verification; such a connection counts as unauthenticated (for AUTH's plaintext rule). May be
+ * changed at any time; applies from the next handshake.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg).
  */
 SMTPC_API smtpc_status smtpc_tls_config_set_verify_peer(smtpc_tls_config *cfg, int enabled);
@@ -808,28 +822,38 @@ SMTPC_API smtpc_status smtpc_tls_config_set_verify_hostname(smtpc_tls_config *cf
 
 /**
  * Lowest TLS version to accept (default SMTPC_TLS_VERSION_1_2).
- * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg or unknown version).
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg or unknown version); SMTPC_ESTATE (already in use).
  */
 SMTPC_API smtpc_status smtpc_tls_config_set_min_version(smtpc_tls_config *cfg, smtpc_tls_version version);
 
 /**
  * OpenSSL cipher list for TLS 1.2 (e.g. "ECDHE+AESGCM:ECDHE+CHACHA20"). TLS 1.3 suites are
  * OpenSSL's defaults.
- * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (no cipher in the list is usable).
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (no cipher in the list is usable);
+ *         SMTPC_ESTATE (configuration already in use).
  */
 SMTPC_API smtpc_status smtpc_tls_config_set_ciphers(smtpc_tls_config *cfg, const char *list, size_t len);
 
 /** When the client uses TLS. */
 typedef enum smtpc_tls_policy {
     /**
-     * The default. Implicit TLS when connecting to port 465; otherwise STARTTLS is required, except
-     * with a peer on this machine (a loopback address or a Unix socket, judged from the socket), where
-     * it is used when offered. Rationale: docs/tls.md.
+     * The default: chosen by the kind of peer, judged from the connected socket (getpeername), not
+     * from the host name. A Unix-domain socket: no TLS (as SMTPC_TLS_NONE). A loopback address:
+     * SMTPC_TLS_OPPORTUNISTIC. Any other peer: SMTPC_TLS_REQUIRED, with verification. Port 465:
+     * implicit TLS (verification recorded but not enforced on loopback, enforced elsewhere).
+     * Rationale: docs/tls.md.
      */
     SMTPC_TLS_AUTO = 0,
     /** No TLS unless smtpc_client_starttls() is called (Python smtplib's behaviour). */
     SMTPC_TLS_NONE = 1,
-    /** STARTTLS when the server offers it, plaintext otherwise. A TLS failure is still an error. */
+    /**
+     * Opportunistic security (RFC 7435; Postfix's "may" level): STARTTLS when the server offers it,
+     * plaintext otherwise. The certificate is verified and the result recorded
+     * (smtpc_client_tls_verified(), smtpc_client_tls_verify_result(), an INFO trace line), but a
+     * verification failure does not stop the session: it goes on encrypted, unauthenticated. Such a
+     * connection counts as unencrypted for AUTH to a remote peer (SMTPC_EAUTH_INSECURE). Any other
+     * TLS failure (handshake, alert) is still an error, with no plaintext fallback.
+     */
     SMTPC_TLS_OPPORTUNISTIC = 2,
     /** STARTTLS or fail with SMTPC_ETLS_REQUIRED before anything but EHLO/HELO is sent. */
     SMTPC_TLS_REQUIRED = 3,
@@ -838,8 +862,8 @@ typedef enum smtpc_tls_policy {
 } smtpc_tls_policy;
 
 /**
- * Use `cfg` for this client's TLS (a reference is kept). NULL returns to a private default
- * configuration. Takes effect at the next connect or STARTTLS.
+ * Use `cfg` for this client's TLS (a reference is kept). NULL returns to the default configuration
+ * shared by every client that sets none. Takes effect at the next connect or STARTTLS.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL client).
  */
 SMTPC_API smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_tls_config *cfg);
@@ -848,7 +872,9 @@ SMTPC_API smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_t
  * Set when TLS is used, for connect (SMTPC_TLS_IMPLICIT) and for the high-level calls that say
  * hello on their own (smtpc_client_ehlo_or_helo_if_needed(), smtpc_client_sendmail(), ...). With
  * SMTPC_TLS_REQUIRED (or AUTO to a remote peer), MAIL, RCPT and DATA are also refused with
- * SMTPC_ETLS_REQUIRED on a connection that is not encrypted.
+ * SMTPC_ETLS_REQUIRED on a connection that is not encrypted. The policy also decides what a failed
+ * certificate verification does, for smtpc_client_starttls() too: an error (SMTPC_ETLS_VERIFY,
+ * connection closed) except under SMTPC_TLS_OPPORTUNISTIC (or AUTO to a loopback address).
  * @return SMTPC_OK; SMTPC_EINVAL (NULL client or unknown policy).
  */
 SMTPC_API smtpc_status smtpc_client_set_tls_policy(smtpc_client *client, smtpc_tls_policy policy);
@@ -885,7 +911,9 @@ SMTPC_API smtpc_status smtpc_client_starttls(smtpc_client *client);
 SMTPC_API int smtpc_client_tls_active(const smtpc_client *client);
 
 /**
- * 1 when the connection is encrypted and the server's certificate and name were verified, else 0.
+ * 1 when the connection is encrypted and the server's certificate and name were verified, else 0
+ * (under SMTPC_TLS_OPPORTUNISTIC a connection may be encrypted and unverified: see
+ * smtpc_client_tls_verify_result() for why).
  */
 SMTPC_API int smtpc_client_tls_verified(const smtpc_client *client);
 
@@ -915,9 +943,11 @@ SMTPC_API const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *clie
 
 /**
  * The certificate verification result of the last handshake: 0 when the certificate verified (or
- * no handshake was made), else OpenSSL's X509_V_ERR_* code — also when verification was switched off
- * and the connection went ahead anyway (e.g. 10 expired, 18 self-signed, 20 unknown issuer, 62 host name
- * mismatch). smtpc_client_errmsg() has the matching text after an SMTPC_ETLS_VERIFY.
+ * no handshake was made), else OpenSSL's X509_V_ERR_* code — also when the connection went ahead
+ * anyway, under SMTPC_TLS_OPPORTUNISTIC or with verification switched off (e.g. 10 expired,
+ * 18 self-signed, 20 unknown issuer, 62 host name mismatch). 0 alone does not mean verified (no name
+ * to check against, host-name checks off): smtpc_client_tls_verified() says that.
+ * smtpc_client_errmsg() has the matching text after an SMTPC_ETLS_VERIFY.
  */
 SMTPC_API long smtpc_client_tls_verify_result(const smtpc_client *client);
 

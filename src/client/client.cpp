@@ -114,12 +114,23 @@ smtpc_status Client::set_tls_server_name(std::string_view name) {
 }
 
 std::shared_ptr<TlsConfig> Client::tls_config() {
-    if (!tls_config_) {
+    if (!tls_config_) {  // none given: the process-wide default, one SSL_CTX for every such client
         std::string error;
-        tls_config_ = TlsConfig::create(error);
+        tls_config_ = TlsConfig::shared_default(error);
         if (!tls_config_) record(SMTPC_ETLS, "cannot set up TLS: " + error);
     }
     return tls_config_;
+}
+
+// The policy in force on this connection: SMTPC_TLS_AUTO resolved by the kind of peer, judged from
+// the connected socket (getpeername), never from the host name: a Unix socket gets no TLS, a
+// loopback address opportunistic TLS, anything else (or an unknown peer) required TLS.
+smtpc_tls_policy Client::effective_tls_policy() const {
+    if (tls_policy_ != SMTPC_TLS_AUTO) return tls_policy_;
+    sockaddr_storage peer{};
+    if (!stream_ || !stream_->peer_address(peer)) return SMTPC_TLS_REQUIRED;
+    if (peer.ss_family == AF_UNIX) return SMTPC_TLS_NONE;
+    return is_local_address(peer) ? SMTPC_TLS_OPPORTUNISTIC : SMTPC_TLS_REQUIRED;
 }
 
 // Replaces the plain stream by a TLS stream over it. On failure the connection is closed.
@@ -129,19 +140,32 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
         drop_connection();
         return status_;
     }
+    // Opportunistic TLS (RFC 7435, Postfix's "may") verifies and records, but does not abort: whoever
+    // can forge a certificate can also strip STARTTLS, so failing closed would protect nothing.
+    bool opportunistic = effective_tls_policy() == SMTPC_TLS_OPPORTUNISTIC;
+    TlsVerify mode = tls_skip_verify_ ? TlsVerify::Skip : opportunistic ? TlsVerify::Record : TlsVerify::Enforce;
     const std::string &name = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
     info("TLS handshake" + (name.empty() ? std::string() : " with " + name));
-    HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, tls_skip_verify_, deadline);
+    HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, mode, deadline);
+    if (hs.system_store_loaded) info("loaded the system trust store (once per process)");
     tls_verify_result_ = hs.facts.verify_result;
     if (hs.status != SMTPC_OK) {
         stream_ = std::move(hs.inner);
+        // A local server with a certificate nobody signed is the common case (Debian's snakeoil):
+        // say how to get through without turning TLS off.
+        if (hs.status == SMTPC_ETLS_VERIFY && stream_ && stream_->peer_is_local())
+            hs.message += "; the server is on this machine: trust its certificate (smtpc_tls_config_set_ca_file), "
+                          "or use SMTPC_TLS_OPPORTUNISTIC (encrypted, verification recorded but not enforced)";
         drop_connection();
         return record(hs.status, hs.message);
     }
     stream_ = std::move(hs.stream);
     tls_facts_ = std::make_unique<TlsFacts>(std::move(hs.facts));
-    info("TLS established: " + tls_facts_->version + " " + tls_facts_->cipher +
-         (tls_facts_->verified ? ", certificate verified" : ", certificate NOT verified"));
+    std::string established = "TLS established: " + tls_facts_->version + " " + tls_facts_->cipher;
+    if (tls_facts_->verified) info(established + ", certificate verified");
+    else
+        info(established + ", certificate NOT verified: " + tls_facts_->not_verified_why +
+             (mode == TlsVerify::Record ? " (opportunistic TLS: recorded, not enforced)" : ""));
     return record(SMTPC_OK);
 }
 
@@ -341,8 +365,8 @@ smtpc_status Client::ehlo_or_helo_if_needed() {
 
 bool Client::tls_required_now() const {
     if (tls_active()) return false;
-    if (tls_policy_ == SMTPC_TLS_REQUIRED || tls_policy_ == SMTPC_TLS_IMPLICIT) return true;
-    return tls_policy_ == SMTPC_TLS_AUTO && stream_ && !stream_->peer_is_local();
+    smtpc_tls_policy p = effective_tls_policy();
+    return p == SMTPC_TLS_REQUIRED || p == SMTPC_TLS_IMPLICIT;
 }
 
 smtpc_status Client::tls_required_guard() {
@@ -354,7 +378,7 @@ smtpc_status Client::tls_required_guard() {
 
 // Upgrades the connection as the TLS policy says, then says hello again over TLS.
 smtpc_status Client::apply_tls_policy() {
-    if (tls_active() || tls_policy_ == SMTPC_TLS_NONE) return record(SMTPC_OK);
+    if (tls_active() || effective_tls_policy() == SMTPC_TLS_NONE) return record(SMTPC_OK);
     bool required = tls_required_now();
     if (!engine_.does_esmtp() || !engine_.features().has("starttls")) {
         if (!required) return record(SMTPC_OK);

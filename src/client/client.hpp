@@ -104,6 +104,7 @@ private:
     smtpc_status apply_tls_policy();
     smtpc_status tls_required_guard();
     bool tls_required_now() const;
+    smtpc_tls_policy effective_tls_policy() const;
     smtpc_status start_tls_on_stream(const Deadline &deadline);
     std::shared_ptr<TlsConfig> tls_config();
     smtpc_status run(const Check &started, BodySource *body = nullptr);

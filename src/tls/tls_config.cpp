@@ -9,6 +9,22 @@
 
 namespace smtpc::detail {
 
+namespace {
+
+std::atomic<unsigned long> g_contexts{0};
+std::atomic<unsigned long> g_store_loads{0};
+
+int password_cb(char *buf, int size, int, void *userdata) {
+    const std::string *pw = static_cast<const std::string *>(userdata);
+    if (!pw || pw->size() > static_cast<std::size_t>(size)) return -1;
+    pw->copy(buf, pw->size());
+    return static_cast<int>(pw->size());
+}
+
+}  // namespace
+
+TlsCounters tls_counters() { return {g_contexts.load(), g_store_loads.load()}; }
+
 std::string openssl_error_text(const char *fallback) {
     unsigned long first = ERR_get_error();
     if (first == 0) return fallback;
@@ -27,6 +43,7 @@ std::shared_ptr<TlsConfig> TlsConfig::create(std::string &error) {
         return nullptr;
     }
     std::shared_ptr<TlsConfig> cfg(new TlsConfig(ctx));  // owns ctx from here on
+    g_contexts.fetch_add(1, std::memory_order_relaxed);
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     // No renegotiation, no compression; session tickets are accepted but no session is ever resumed
     // (there is no session cache), so a ticket from one host can never be offered to another.
@@ -34,58 +51,108 @@ std::shared_ptr<TlsConfig> TlsConfig::create(std::string &error) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
     SSL_CTX_set_security_level(ctx, 2);
-    if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-        error = openssl_error_text("cannot load the system trust store");
-        return nullptr;
-    }
+    // The context's own store stays empty unless the caller adds trust anchors to it; without them,
+    // each connection verifies against the shared system store (system_trust_store()).
     return cfg;
 }
 
+std::shared_ptr<TlsConfig> TlsConfig::shared_default(std::string &error) {
+    // OpenSSL first: its clean-up at exit must run after this object's destructor, and exit
+    // handlers run in the reverse order of their registration.
+    OPENSSL_init_ssl(0, nullptr);
+    static std::mutex mutex;
+    static std::shared_ptr<TlsConfig> shared;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!shared) shared = create(error);  // a failure is not remembered: the next call tries again
+    return shared;
+}
+
+X509_STORE *system_trust_store(std::string &error, bool &loaded_now) {
+    loaded_now = false;
+    OPENSSL_init_ssl(0, nullptr);  // as in shared_default(): freed before OpenSSL's own clean-up
+    struct Holder {
+        std::mutex mutex;
+        X509_STORE *store = nullptr;
+        ~Holder() { X509_STORE_free(store); }
+    };
+    static Holder holder;
+    std::lock_guard<std::mutex> lock(holder.mutex);
+    if (holder.store) return holder.store;
+    ERR_clear_error();
+    X509_STORE *store = X509_STORE_new();
+    if (!store) {
+        error = "cannot load the system trust store: " + openssl_error_text("out of memory");
+        return nullptr;
+    }
+    if (X509_STORE_set_default_paths(store) != 1) {
+        X509_STORE_free(store);
+        error = "cannot load the system trust store: " + openssl_error_text("unknown OpenSSL error");
+        return nullptr;
+    }
+    ERR_clear_error();  // a missing default file or directory is not an error (as in OpenSSL)
+    holder.store = store;
+    g_store_loads.fetch_add(1, std::memory_order_relaxed);
+    loaded_now = true;
+    return store;
+}
+
 TlsConfig::~TlsConfig() { SSL_CTX_free(ctx_); }
+
+SSL_CTX *TlsConfig::use() {
+    if (!in_use_.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> lock(mutex_);  // waits for a change in progress
+        in_use_.store(true, std::memory_order_release);
+    }
+    return ctx_;
+}
+
+smtpc_status TlsConfig::begin_change(std::unique_lock<std::mutex> &lock) {
+    lock = std::unique_lock<std::mutex>(mutex_);
+    ERR_clear_error();
+    if (!in_use_.load(std::memory_order_relaxed)) return SMTPC_OK;
+    error_ = "the TLS configuration is in use by a connection and can no longer be changed (only its "
+             "verification switches can); make a new configuration";
+    return SMTPC_ESTATE;
+}
 
 smtpc_status TlsConfig::fail(const std::string &what) {
     error_ = what + ": " + openssl_error_text("unknown OpenSSL error");
     return SMTPC_ETLS;
 }
 
-void TlsConfig::use_own_trust_store() {
-    if (own_trust_store_) return;
-    X509_STORE *store = X509_STORE_new();
-    if (!store) throw std::bad_alloc();
-    SSL_CTX_set_cert_store(ctx_, store);  // frees the system store
-    own_trust_store_ = true;
-}
-
 smtpc_status TlsConfig::set_ca_file(const std::string &path) {
-    ERR_clear_error();
-    use_own_trust_store();
+    std::unique_lock<std::mutex> lock;
+    if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
+    own_trust_store_ = true;  // even on failure: never fall back to the system store (fail closed)
     if (SSL_CTX_load_verify_locations(ctx_, path.c_str(), nullptr) != 1) return fail("CA file " + path);
     error_.clear();
     return SMTPC_OK;
 }
 
 smtpc_status TlsConfig::set_ca_path(const std::string &path) {
-    ERR_clear_error();
+    std::unique_lock<std::mutex> lock;
+    if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
     struct stat st {};
+    own_trust_store_ = true;
     if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         error_ = "CA directory " + path + ": not a readable directory";
         return SMTPC_ETLS;
     }
-    use_own_trust_store();
     if (SSL_CTX_load_verify_locations(ctx_, nullptr, path.c_str()) != 1) return fail("CA directory " + path);
     error_.clear();
     return SMTPC_OK;
 }
 
 smtpc_status TlsConfig::add_ca_der(const unsigned char *der, std::size_t len) {
-    ERR_clear_error();
+    std::unique_lock<std::mutex> lock;
+    if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
     const unsigned char *p = der;
     X509 *cert = d2i_X509(nullptr, &p, static_cast<long>(len));
     if (!cert || p != der + len) {
         X509_free(cert);
         return fail("CA certificate is not one DER certificate");
     }
-    use_own_trust_store();
+    own_trust_store_ = true;
     int ok = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), cert);
     X509_free(cert);
     if (ok != 1) return fail("cannot add CA certificate");
@@ -93,20 +160,10 @@ smtpc_status TlsConfig::add_ca_der(const unsigned char *der, std::size_t len) {
     return SMTPC_OK;
 }
 
-namespace {
-
-int password_cb(char *buf, int size, int, void *userdata) {
-    const std::string *pw = static_cast<const std::string *>(userdata);
-    if (!pw || pw->size() > static_cast<std::size_t>(size)) return -1;
-    pw->copy(buf, pw->size());
-    return static_cast<int>(pw->size());
-}
-
-}  // namespace
-
 smtpc_status TlsConfig::set_client_cert(const std::string &cert, const std::string &key,
                                         const std::string &password) {
-    ERR_clear_error();
+    std::unique_lock<std::mutex> lock;
+    if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
     if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1) return fail("client certificate " + cert);
     SSL_CTX_set_default_passwd_cb(ctx_, password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx_, const_cast<std::string *>(&password));
@@ -121,15 +178,17 @@ smtpc_status TlsConfig::set_client_cert(const std::string &cert, const std::stri
 }
 
 smtpc_status TlsConfig::set_min_version(smtpc_tls_version v) {
+    std::unique_lock<std::mutex> lock;
+    if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
     int version = v == SMTPC_TLS_VERSION_1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
-    ERR_clear_error();
     if (SSL_CTX_set_min_proto_version(ctx_, version) != 1) return fail("minimum TLS version");
     error_.clear();
     return SMTPC_OK;
 }
 
 smtpc_status TlsConfig::set_ciphers(const std::string &list) {
-    ERR_clear_error();
+    std::unique_lock<std::mutex> lock;
+    if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
     if (SSL_CTX_set_cipher_list(ctx_, list.c_str()) != 1) return fail("cipher list");
     error_.clear();
     return SMTPC_OK;

@@ -25,9 +25,8 @@ bool is_ip_literal(const std::string &name) {
     return inet_pton(AF_INET, name.c_str(), buf) == 1 || inet_pton(AF_INET6, name.c_str(), buf) == 1;
 }
 
-TlsFacts read_facts(SSL *ssl, bool verified) {
+TlsFacts read_facts(SSL *ssl) {
     TlsFacts f;
-    f.verified = verified;
     f.verify_result = SSL_get_verify_result(ssl);
     f.version = SSL_get_version(ssl);
     const char *cipher = SSL_get_cipher_name(ssl);
@@ -197,10 +196,14 @@ private:
     bool broken_ = false;
 };
 
+std::string verify_error_text(long vr) {
+    return std::string(X509_verify_cert_error_string(vr)) + " (X509 error " + std::to_string(vr) + ")";
+}
+
 }  // namespace
 
 HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
-                              const std::string &server_name, bool skip_verify, const Deadline &deadline) {
+                              const std::string &server_name, TlsVerify mode, const Deadline &deadline) {
     HandshakeResult res;
     auto fail = [&](smtpc_status st, std::string msg) {
         res.status = st;
@@ -208,29 +211,44 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         res.inner = std::move(inner);
         return std::move(res);
     };
+    SSL_CTX *ctx = config->use();  // frozen from here on: SSL_new may run on several threads
+    bool verify = mode != TlsVerify::Skip && config->verify_peer();  // the chain is checked
+    bool enforce = verify && mode == TlsVerify::Enforce;             // and a failure aborts
+    bool want_name = verify && config->verify_hostname();
+    bool check_name = want_name && !server_name.empty();
+    if (enforce && want_name && server_name.empty())
+        return fail(SMTPC_ETLS_VERIFY,
+                    "no server name to verify the certificate against (see smtpc_client_set_tls_server_name)");
+
     ERR_clear_error();
-    SSL *ssl = SSL_new(config->ctx());
+    SSL *ssl = SSL_new(ctx);
     if (!ssl) return fail(SMTPC_ENOMEM, "SSL_new: " + openssl_error_text("out of memory"));
     struct Owner {  // frees the SSL on every early return
         SSL *p;
         ~Owner() { SSL_free(p); }
     } owner{ssl};
+    // Trust anchors: the configuration's own, else the system store shared by the whole process.
+    // It is attached even when verification is off, so that the result can still be reported.
+    if (mode != TlsVerify::Skip && !config->own_trust_anchors()) {
+        std::string error;
+        X509_STORE *store = system_trust_store(error, res.system_store_loaded);
+        if (!store) return fail(SMTPC_ETLS, error);
+        if (SSL_set1_verify_cert_store(ssl, store) != 1)
+            return fail(SMTPC_ENOMEM, "cannot use the system trust store: " + openssl_error_text("out of memory"));
+    }
     const BIO_METHOD *method = nosignal_socket_method();
     BIO *bio = method ? BIO_new(method) : nullptr;
     if (!bio) return fail(SMTPC_ENOMEM, "cannot create the TLS socket BIO");
     BIO_set_fd(bio, inner->native_handle(), BIO_NOCLOSE);
     SSL_set_bio(ssl, bio, bio);  // the SSL owns the BIO from here on
 
-    bool verify = !skip_verify && config->verify_peer();
-    bool check_name = verify && config->verify_hostname();
-    SSL_set_verify(ssl, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+    // Under TlsVerify::Record, OpenSSL still verifies the chain and the name (the result is kept in
+    // SSL_get_verify_result) but does not abort the handshake.
+    SSL_set_verify(ssl, enforce ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
     bool ip = is_ip_literal(server_name);
     if (!ip && !server_name.empty() && SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1)
         return fail(SMTPC_ETLS, "server name " + server_name + ": " + openssl_error_text("cannot set SNI"));
     if (check_name) {
-        if (server_name.empty())
-            return fail(SMTPC_ETLS_VERIFY,
-                        "no server name to verify the certificate against (see smtpc_client_set_tls_server_name)");
         if (ip) {
             if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name.c_str()) != 1)
                 return fail(SMTPC_ETLS, "cannot verify IP address " + server_name);
@@ -254,21 +272,32 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         }
         long vr = SSL_get_verify_result(ssl);
         res.facts.verify_result = vr;
-        if (verify && vr != X509_V_OK)
-            return fail(SMTPC_ETLS_VERIFY, std::string("certificate verification failed: ") +
-                                               X509_verify_cert_error_string(vr) + " (X509 error " +
-                                               std::to_string(vr) + ")");
+        if (enforce && vr != X509_V_OK)
+            return fail(SMTPC_ETLS_VERIFY, "certificate verification failed: " + verify_error_text(vr));
         if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
             return fail(SMTPC_ETLS, "connection closed by the server during the TLS handshake");
         return fail(SMTPC_ETLS, "TLS handshake failed: " + openssl_error_text("unknown error"));
     }
-    if (verify && SSL_get_verify_result(ssl) != X509_V_OK) {  // never trust the handshake result alone
-        long vr = SSL_get_verify_result(ssl);
+    long vr = SSL_get_verify_result(ssl);
+    if (enforce && vr != X509_V_OK) {  // never trust the handshake result alone
         res.facts.verify_result = vr;
-        return fail(SMTPC_ETLS_VERIFY,
-                    std::string("certificate verification failed: ") + X509_verify_cert_error_string(vr));
+        return fail(SMTPC_ETLS_VERIFY, "certificate verification failed: " + verify_error_text(vr));
     }
-    res.facts = read_facts(ssl, check_name);
+    // X509_V_OK is also the result when no certificate was sent at all: require one.
+    X509 *peer = SSL_get1_peer_certificate(ssl);
+    bool has_cert = peer != nullptr;
+    X509_free(peer);
+    if (enforce && !has_cert) return fail(SMTPC_ETLS_VERIFY, "the server sent no certificate");
+    res.facts = read_facts(ssl);
+    res.facts.verified = check_name && has_cert && vr == X509_V_OK;
+    if (!res.facts.verified) {
+        if (mode == TlsVerify::Skip) res.facts.not_verified_why = "verification skipped (testing switch)";
+        else if (!verify) res.facts.not_verified_why = "peer verification is off in the TLS configuration";
+        else if (vr != X509_V_OK) res.facts.not_verified_why = verify_error_text(vr);
+        else if (!has_cert) res.facts.not_verified_why = "the server sent no certificate";
+        else if (!want_name) res.facts.not_verified_why = "host-name verification is off in the TLS configuration";
+        else res.facts.not_verified_why = "no server name to verify the certificate against";
+    }
     owner.p = nullptr;
     res.stream = std::make_unique<TlsStream>(std::move(inner), std::move(config), ssl);
     return res;

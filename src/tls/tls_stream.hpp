@@ -11,9 +11,17 @@
 namespace smtpc::detail {
 
 struct TlsFacts {
-    bool verified = false;
+    bool verified = false;   // chain and name verified
     long verify_result = 0;  // X509_V_OK or the X509_V_ERR_* code
+    std::string not_verified_why;  // when !verified and verification was asked for: why, as text
     std::string version, cipher, peer_subject, peer_fingerprint;
+};
+
+// What a certificate verification failure does to the handshake.
+enum class TlsVerify {
+    Enforce,  // abort the handshake (SMTPC_ETLS_VERIFY)
+    Record,   // complete it and record the result (opportunistic TLS, RFC 7435)
+    Skip,     // do not verify at all (the testing-only switch)
 };
 
 struct HandshakeResult {
@@ -22,11 +30,13 @@ struct HandshakeResult {
     std::unique_ptr<Stream> stream;  // the TLS stream on success
     std::unique_ptr<Stream> inner;   // on failure, the plain stream handed back (to be closed)
     TlsFacts facts;
+    bool system_store_loaded = false;  // this handshake loaded the process's system trust store
 };
 
-// Runs the client handshake over `inner`. `server_name` is verified (as an IP address when it is
-// one, else as a DNS name sent as SNI) unless `skip_verify`.
+// Runs the client handshake over `inner`. The certificate is verified against `server_name` (as an IP
+// address when it is one, else as a DNS name, which is also sent as SNI) as `verify` and the
+// configuration's switches say. Marks `config` as in use.
 HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
-                              const std::string &server_name, bool skip_verify, const Deadline &deadline);
+                              const std::string &server_name, TlsVerify verify, const Deadline &deadline);
 
 }  // namespace smtpc::detail

@@ -1,9 +1,11 @@
 /*
  * Certificate verification against aiosmtpd servers presenting bad certificates (expired,
- * self-signed, unknown CA, wrong host name, partial wildcard, no IP address): SMTPC_ETLS_VERIFY with
- * the right X509_V_ERR_* code, the connection closed, and nothing sent in clear after STARTTLS,
- * under every policy that upgrades (a certificate failure is never answered by a plaintext
- * fallback). Also: the TLS server name, IP address SANs (IPv4 and IPv6), the testing-only switch
+ * self-signed, unknown CA, wrong host name, partial wildcard, no IP address): under REQUIRED and
+ * STARTTLS by hand, SMTPC_ETLS_VERIFY with the right X509_V_ERR_* code, the connection closed, and
+ * nothing sent in clear after STARTTLS (a certificate failure is never answered by a plaintext
+ * fallback); under OPPORTUNISTIC and AUTO to loopback (opportunistic security, RFC 7435), the
+ * session goes on encrypted with the failure recorded (verified 0, the X509 code) and the message
+ * goes over TLS. Also: the TLS server name, IP address SANs (IPv4 and IPv6), the testing-only switch
  * that skips verification, and the configuration's verification switches.
  */
 #include <stdarg.h>
@@ -117,7 +119,8 @@ static void check_nothing_after_starttls(const itest_server *srv, size_t idx)
     free(wire);
 }
 
-/* One bad certificate under one way of upgrading: sendmail with `policy`, or STARTTLS by hand. */
+/* One bad certificate under one way of upgrading that enforces verification: sendmail with
+ * `policy`, or STARTTLS by hand. */
 static void run_bad(bad_cert *b, smtpc_tls_policy policy, int by_hand)
 {
     smtpc_client *c = tls_client(policy, 1);
@@ -147,18 +150,79 @@ static void test_bad_certificates_required(void **state)
         run_bad(&g_bad[i], SMTPC_TLS_REQUIRED, 0);
 }
 
-static void test_bad_certificates_opportunistic_no_fallback(void **state)
+/* One bad certificate under a policy that records verification and does not enforce it: the
+ * message goes over TLS, the failure is recorded and traced, nothing went in clear after STARTTLS. */
+static void run_bad_recorded(bad_cert *b, smtpc_tls_policy policy)
 {
-    (void)state;
-    for (size_t i = 0; i < N_BAD; i++)
-        run_bad(&g_bad[i], SMTPC_TLS_OPPORTUNISTIC, 0);
+    smtpc_client *c = tls_client(policy, 1);
+    itest_trace t = {0};
+    assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, &t), SMTPC_OK);
+    TLS_ASSERT_STATUS(c, tls_connect(c, &b->srv, "localhost"), SMTPC_OK);
+    size_t idx = b->srv.connections - 1;
+    size_t msgs = itest_msg_count(&b->srv);
+    smtpc_envelope *env = tls_envelope(NULL);
+    smtpc_status st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
+    smtpc_envelope_free(env);
+    if (st != SMTPC_OK)
+        fprintf(stderr, "certificate %s, policy %d:\n", b->cert, (int)policy);
+    TLS_ASSERT_STATUS(c, st, SMTPC_OK);
+    assert_int_equal(smtpc_client_tls_active(c), 1);
+    assert_int_equal(smtpc_client_tls_verified(c), 0);
+    assert_int_equal(smtpc_client_tls_verify_result(c), b->code);
+    assert_int_equal(strlen(smtpc_client_tls_peer_fingerprint(c)), 64);
+    assert_int_equal(tls_count_info(&t, "certificate NOT verified"), 1);
+    assert_int_equal(tls_count_info(&t, "opportunistic"), 1);
+    TLS_ASSERT_STATUS(c, smtpc_client_quit(c), SMTPC_OK);
+    smtpc_client_free(c);
+    itest_trace_clear(&t);
+    /* EHLO and STARTTLS in clear, everything else over TLS, and the message arrived over TLS. */
+    tls_check_session(&b->srv, idx, ITEST_STR(k_clear), 1);
+    size_t len;
+    char *tls = tls_session_text(&b->srv, idx, "tls_hex", &len);
+    assert_non_null(tls_memmem(tls, len, "MAIL FROM:<sender@example.org>", 30));
+    free(tls);
+    itest_msg m;
+    assert_int_equal(itest_load_msg(&b->srv, msgs, TLS_WAIT_MS, &m), 0);
+    ITEST_ASSERT_BYTES(m.content, m.content_len, ITEST_STR(k_body));
+    itest_msg_free(&m);
+    char *mode = tls_msg_text(&b->srv, msgs, "tls", NULL);
+    assert_string_equal(mode, "starttls");
+    free(mode);
 }
 
-static void test_bad_certificates_auto_no_fallback(void **state)
+/* OPPORTUNISTIC (RFC 7435, Postfix's "may"): verified and recorded, not enforced. */
+static void test_bad_certificates_opportunistic_recorded(void **state)
 {
     (void)state;
     for (size_t i = 0; i < N_BAD; i++)
-        run_bad(&g_bad[i], SMTPC_TLS_AUTO, 0);
+        run_bad_recorded(&g_bad[i], SMTPC_TLS_OPPORTUNISTIC);
+}
+
+/* AUTO to a loopback peer is OPPORTUNISTIC. */
+static void test_bad_certificates_auto_loopback_recorded(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_BAD; i++)
+        run_bad_recorded(&g_bad[i], SMTPC_TLS_AUTO);
+}
+
+/* REQUIRED to a loopback peer: the error says how to get through without turning TLS off. */
+static void test_required_loopback_message_names_the_fixes(void **state)
+{
+    (void)state;
+    smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 0);
+    TLS_ASSERT_STATUS(c, tls_connect(c, &bad("selfsigned")->srv, "127.0.0.1"), SMTPC_OK);
+    size_t idx = bad("selfsigned")->srv.connections - 1;
+    smtpc_envelope *env = tls_envelope(NULL);
+    smtpc_status st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
+    smtpc_envelope_free(env);
+    const char *msg = smtpc_client_errmsg(c);
+    if (strstr(msg, "smtpc_tls_config_set_ca_file") == NULL || strstr(msg, "SMTPC_TLS_OPPORTUNISTIC") == NULL ||
+        strstr(msg, "self-signed") == NULL)
+        fail_msg("the message does not name the fixes: %s", msg);
+    check_verify_failure(c, st, X509_DEPTH_ZERO_SELF_SIGNED_CERT);
+    smtpc_client_free(c);
+    check_nothing_after_starttls(&bad("selfsigned")->srv, idx);
 }
 
 static void test_bad_certificates_starttls_by_hand(void **state)
@@ -316,8 +380,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_certificates_required),
-        cmocka_unit_test(test_bad_certificates_opportunistic_no_fallback),
-        cmocka_unit_test(test_bad_certificates_auto_no_fallback),
+        cmocka_unit_test(test_bad_certificates_opportunistic_recorded),
+        cmocka_unit_test(test_bad_certificates_auto_loopback_recorded),
+        cmocka_unit_test(test_required_loopback_message_names_the_fixes),
         cmocka_unit_test(test_bad_certificates_starttls_by_hand),
         cmocka_unit_test(test_partial_wildcard_refused),
         cmocka_unit_test(test_wronghost_verifies_under_its_own_name),

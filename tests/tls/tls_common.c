@@ -242,3 +242,20 @@ void tls_check_session(const itest_server *srv, size_t index, const char *plain,
     if (!ok)
         fail_msg("connection #%zu: unexpected TLS record", index);
 }
+
+const char *tls_memmem(const char *data, size_t len, const char *needle, size_t nlen)
+{
+    for (size_t i = 0; nlen <= len && i <= len - nlen; i++)
+        if (memcmp(data + i, needle, nlen) == 0)
+            return data + i;
+    return NULL;
+}
+
+size_t tls_count_info(const itest_trace *t, const char *needle)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->ev[i].kind == SMTPC_TRACE_INFO && tls_memmem(t->ev[i].data, t->ev[i].len, needle, strlen(needle)))
+            n++;
+    return n;
+}

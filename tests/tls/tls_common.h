@@ -84,6 +84,12 @@ char *tls_session_text(const itest_server *srv, size_t index, const char *key, s
 /** The message field `key` of message `index` as text (malloc()ed); fails the test if absent. */
 char *tls_msg_text(const itest_server *srv, size_t index, const char *key, size_t *len);
 
+/** The first occurrence of needle/nlen in data/len, or NULL. */
+const char *tls_memmem(const char *data, size_t len, const char *needle, size_t nlen);
+
+/** How many INFO events of the trace contain the text `needle`. */
+size_t tls_count_info(const itest_trace *t, const char *needle);
+
 /** Fail the test with the client's status name and error message when st != want. */
 #define TLS_ASSERT_STATUS(c, st, want)                                                               \
     do {                                                                                           \
