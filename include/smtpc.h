@@ -702,6 +702,10 @@ SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const 
  *    smtpc_envelope_set_sender() called on it;
  *  - the recipients are every address of the To, Bcc and Cc fields (in that order), unless `env` has
  *    recipients; display names, groups, comments, quoted local parts and folded fields are understood;
+ *  - the header fields are read with the line ends they are sent with: CRLF, a lone CR and a lone LF
+ *    each end a line (so "Subject: x\rBcc: y" holds a Bcc field), the first empty line or the first
+ *    line that is neither a field nor a continuation line ends the header section, and white space
+ *    before the colon (RFC 5322's obsolete syntax) still makes a field;
  *  - the Bcc and Resent-Bcc fields are never transmitted, whatever the envelope; the rest of the
  *    message is sent as it is (encoded as for smtpc_client_sendmail()), read straight from `msg`
  *    without a copy;

@@ -634,40 +634,9 @@ namespace smtpc::detail {
 // Bcc and Resent-Bcc fields are never transmitted. The message is sent as it is, minus those fields,
 // straight from the caller's buffer.
 smtpc_status Client::send_message(const Envelope *given, std::string_view msg) {
-    MessageHeaders headers = parse_headers(msg);
-    std::size_t resent_blocks = headers.all("Resent-Date").size();
-    if (resent_blocks > 1) return record(Check::invalid("the message has more than one Resent- header block"));
-    std::string prefix = resent_blocks == 1 ? "Resent-" : "";
-
-    Envelope env;
-    if (given) {
-        env.mail_options = given->mail_options;
-        env.rcpt_options = given->rcpt_options;
-    }
-    if (given && given->sender_set) {
-        env.sender = given->sender;
-    } else {
-        const HeaderField *field = headers.first(prefix + "Sender");
-        if (!field) field = headers.first(prefix + "From");
-        if (!field) return record(Check::invalid("the message has no " + prefix + "From or " + prefix + "Sender field"));
-        std::vector<std::string> addrs = parse_address_list(field->value());
-        if (addrs.empty()) return record(Check::invalid("no address in the " + std::string(field->name) + " field"));
-        if (Check c = parse_address(addrs.front(), true, env.sender); !c)
-            return record(c.status, std::string(field->name) + " field: " + c.message);
-    }
-    if (given && !given->recipients.empty()) {
-        env.recipients = given->recipients;
-    } else {
-        for (const char *name : {"To", "Bcc", "Cc"})
-            for (const HeaderField *field : headers.all(prefix + name))
-                for (const std::string &a : parse_address_list(field->value())) {
-                    Address addr;
-                    if (Check c = parse_address(a, false, addr); !c)
-                        return record(c.status, std::string(field->name) + " field: " + c.message);
-                    env.recipients.push_back(std::move(addr));
-                }
-        if (env.recipients.empty()) return record(Check::invalid("no recipient in the " + prefix + "To, Bcc or Cc fields"));
-    }
+    OutgoingMessage prepared;
+    if (Check c = prepare_message(msg, given, prepared); !c) return record(c);
+    Envelope &env = prepared.envelope;
 
     bool international = env.sender.non_ascii;
     for (const auto &r : env.recipients) international = international || r.non_ascii;
@@ -685,16 +654,8 @@ smtpc_status Client::send_message(const Envelope *given, std::string_view msg) {
         if (!has_option("BODY")) env.mail_options.emplace_back("BODY=8BITMIME");
     }
 
-    // The message minus Bcc and Resent-Bcc: the pieces between the fields that are left out.
     BodySource body;
-    std::size_t from = 0;
-    for (const HeaderField &f : headers.fields) {
-        if (!iequals(f.name, "Bcc") && !iequals(f.name, "Resent-Bcc")) continue;
-        std::size_t at = static_cast<std::size_t>(f.raw.data() - msg.data());
-        if (at > from) body.memory.push_back(msg.substr(from, at - from));
-        from = at + f.raw.size();
-    }
-    body.memory.push_back(msg.substr(from));
+    body.memory = std::move(prepared.pieces);
     return transact(env, body, DataEncoder::normalized_size(body.memory));
 }
 

@@ -8,20 +8,22 @@ namespace {
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view line_content(std::string_view line) {
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
-    return line;
-}
-
-// A field name is one or more printable ASCII characters other than ':' (RFC 5322 section 3.6.8).
-bool field_name(std::string_view line, std::string_view &name) {
-    std::size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return false;
-    for (std::size_t i = 0; i < colon; ++i) {
+// A field name is one or more printable ASCII characters other than ':' (RFC 5322 section 3.6.8); the
+// obsolete syntax (section 4.5.3) allows white space between it and the colon. Sets the name and the
+// offset just after the colon.
+bool field_name(std::string_view line, std::string_view &name, std::size_t &value_pos) {
+    std::size_t i = 0;
+    while (i < line.size()) {
         auto c = static_cast<unsigned char>(line[i]);
-        if (c <= 32 || c >= 127) return false;
+        if (c <= 32 || c >= 127 || c == ':') break;
+        ++i;
     }
-    name = line.substr(0, colon);
+    if (i == 0) return false;
+    std::size_t colon = i;
+    while (colon < line.size() && is_wsp(line[colon])) ++colon;
+    if (colon == line.size() || line[colon] != ':') return false;
+    name = line.substr(0, i);
+    value_pos = colon + 1;
     return true;
 }
 
@@ -60,10 +62,10 @@ std::string clean_addr_spec(std::string_view s) {
 }  // namespace
 
 std::string HeaderField::value() const {
-    std::string_view v = raw.substr(name.size() + 1);
+    std::string_view v = raw.substr(value_pos);
     std::string out;
     out.reserve(v.size());
-    for (char c : v)
+    for (char c : v)  // unfolding: every line end goes (each one is followed by white space)
         if (c != '\r' && c != '\n') out.push_back(c);
     std::size_t b = 0;
     while (b < out.size() && is_wsp(out[b])) ++b;
@@ -83,30 +85,117 @@ const HeaderField *MessageHeaders::first(std::string_view name) const {
     return nullptr;
 }
 
+std::size_t line_length(std::string_view text, std::size_t pos, std::size_t *eol) {
+    std::size_t e = text.find_first_of("\r\n", pos);
+    if (e == std::string_view::npos) {
+        *eol = 0;
+        return text.size() - pos;
+    }
+    *eol = text[e] == '\r' && e + 1 < text.size() && text[e + 1] == '\n' ? 2 : 1;
+    return e - pos + *eol;
+}
+
 MessageHeaders parse_headers(std::string_view msg) {
     MessageHeaders h;
     std::size_t pos = 0;
     while (pos < msg.size()) {
-        std::size_t nl = msg.find('\n', pos);
-        std::size_t end = nl == std::string_view::npos ? msg.size() : nl + 1;
-        std::string_view line = msg.substr(pos, end - pos);
-        if (line_content(line).empty()) {  // the blank line that ends the header section
-            pos = end;
+        std::size_t eol = 0;
+        std::size_t len = line_length(msg, pos, &eol);
+        std::string_view line = msg.substr(pos, len);
+        if (len == eol) {  // the blank line that ends the header section
+            pos += len;
             break;
         }
         std::string_view name;
+        std::size_t value_pos = 0;
         if (is_wsp(line[0]) && !h.fields.empty()) {
             HeaderField &f = h.fields.back();  // a continuation line: extend the field
-            f.raw = msg.substr(f.raw.data() - msg.data(), end - static_cast<std::size_t>(f.raw.data() - msg.data()));
-        } else if (field_name(line, name)) {
-            h.fields.push_back(HeaderField{name, line});
+            f.raw = std::string_view(f.raw.data(), f.raw.size() + len);
+            f.eol = eol;
+        } else if (field_name(line, name, value_pos)) {
+            h.fields.push_back(HeaderField{name, line, value_pos, eol});
         } else {
             break;  // not a header: the body starts here (no blank line)
         }
-        pos = end;
+        pos += len;
     }
     h.body_offset = pos;
     return h;
+}
+
+std::vector<std::string_view> without_fields(std::string_view msg, const MessageHeaders &h,
+                                             const std::vector<const HeaderField *> &drop) {
+    const HeaderField *base = h.fields.data();
+    std::vector<bool> dropped(h.fields.size());
+    for (const HeaderField *f : drop) dropped[static_cast<std::size_t>(f - base)] = true;
+    auto offset = [&](std::size_t i) { return static_cast<std::size_t>(h.fields[i].raw.data() - msg.data()); };
+    auto content_end = [&](std::size_t i) { return offset(i) + h.fields[i].raw.size() - h.fields[i].eol; };
+
+    // A run of dropped fields i..j goes with the line end before it (field i-1's), and field j's line
+    // end takes that one's place: field i-1's last line then ends as field j's did, and the line after
+    // follows it just as it followed field j. Cutting each field with its own line end instead would
+    // join a lone CR before the run to an LF after it ("a\rBcc: b\n\nbody": the CR and the blank
+    // line's LF would make one CRLF, and the body would become part of the header section). A run at
+    // the start of the message goes with its own line end, as nothing comes before it.
+    std::vector<std::string_view> pieces;
+    std::size_t from = 0;
+    for (std::size_t i = 0; i < h.fields.size(); ++i) {
+        if (!dropped[i]) continue;
+        std::size_t j = i;
+        while (j + 1 < h.fields.size() && dropped[j + 1]) ++j;
+        std::size_t cut = i == 0 ? 0 : content_end(i - 1);
+        std::size_t resume = i == 0 ? offset(j) + h.fields[j].raw.size() : content_end(j);
+        if (cut > from) pieces.push_back(msg.substr(from, cut - from));
+        from = resume;
+        i = j;
+    }
+    pieces.push_back(msg.substr(from));
+    return pieces;
+}
+
+Check prepare_message(std::string_view msg, const Envelope *given, OutgoingMessage &out) {
+    MessageHeaders headers = parse_headers(msg);
+    std::size_t resent_blocks = headers.all("Resent-Date").size();
+    if (resent_blocks > 1) return Check::invalid("the message has more than one Resent- header block");
+    std::string prefix = resent_blocks == 1 ? "Resent-" : "";
+
+    Envelope &env = out.envelope;
+    env = Envelope{};
+    if (given) {
+        env.mail_options = given->mail_options;
+        env.rcpt_options = given->rcpt_options;
+    }
+    if (given && given->sender_set) {
+        env.sender = given->sender;
+    } else {
+        const HeaderField *field = headers.first(prefix + "Sender");
+        if (!field) field = headers.first(prefix + "From");
+        if (!field) return Check::invalid("the message has no " + prefix + "From or " + prefix + "Sender field");
+        std::vector<std::string> addrs = parse_address_list(field->value());
+        if (addrs.empty()) return Check::invalid("no address in the " + std::string(field->name) + " field");
+        if (Check c = parse_address(addrs.front(), true, env.sender); !c)
+            return {c.status, std::string(field->name) + " field: " + c.message};
+    }
+    if (given && !given->recipients.empty()) {
+        env.recipients = given->recipients;
+    } else {
+        for (const char *name : {"To", "Bcc", "Cc"})
+            for (const HeaderField *field : headers.all(prefix + name))
+                for (const std::string &a : parse_address_list(field->value())) {
+                    Address addr;
+                    if (Check c = parse_address(a, false, addr); !c)
+                        return {c.status, std::string(field->name) + " field: " + c.message};
+                    env.recipients.push_back(std::move(addr));
+                }
+        if (env.recipients.empty()) return Check::invalid("no recipient in the " + prefix + "To, Bcc or Cc fields");
+    }
+
+    // Bcc and Resent-Bcc are never transmitted, whichever block the envelope came from.
+    std::vector<const HeaderField *> drop;
+    for (const HeaderField &f : headers.fields)
+        if (iequals(f.name, "Bcc") || iequals(f.name, "Resent-Bcc")) drop.push_back(&f);
+    out.pieces = without_fields(msg, headers, drop);
+    return {};
 }
 
 std::vector<std::string> parse_address_list(std::string_view value) {
