@@ -2,359 +2,1002 @@
  * smtpc-send: send the RFC 5322 message read on standard input to the recipients named on the command
  * line, through an SMTP or LMTP server. The message is streamed: it is never held whole in memory.
  *
- * Exit status: 0 every recipient accepted the message; 1 some or all recipients (or the message) were
- * refused, each printed on stderr with the server's reply, or authentication was refused; 2 usage
- * error; 3 connection, TLS or protocol failure; 4 the connection was lost after the message was sent (delivery unknown).
+ * Written against the public API (smtpc.h) only. The usage text below is the reference for the manual
+ * page; keep it complete.
+ *
+ * Everything printed that may come from the server (replies, error details, the trace) goes through
+ * one escaping writer, so that no control byte or escape sequence from the network reaches the terminal.
  */
 #include <smtpc.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Exit status. When several apply, the numerically highest of 4, 3 and 1 wins. */
+enum { EXIT_ACCEPTED = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3, EXIT_UNKNOWN = 4 };
+
+/* In pieces: C99 compilers need only support string literals of 4095 bytes. */
+static const char *const usage_text[] = {
+    "Usage: smtpc-send [OPTION]... [--] RECIPIENT...\n"
+    "Send the message read on standard input to each RECIPIENT through an SMTP or LMTP server.\n"
+    "The message (header fields, a blank line, the body) is sent as it is: its header fields are not\n"
+    "read for addresses and a Bcc field is not removed. Line ends are sent as CRLF and lines starting\n"
+    "with a dot are escaped. The message is streamed, never held whole in memory.\n"
+    "\n"
+    "Server:\n"
+    "  --server URL          the server (default smtp://localhost):\n"
+    "                          smtp://HOST[:PORT]   SMTP, port 25, STARTTLS as --tls says\n"
+    "                          smtps://HOST[:PORT]  SMTP over TLS from the first byte, port 465\n"
+    "                          lmtp://HOST[:PORT]   LMTP, port 2003\n"
+    "                          lmtp:///PATH         LMTP over the Unix-domain socket PATH\n"
+    "                        HOST is a name, an IPv4 address, or an IPv6 address in brackets.\n"
+    "  --helo NAME           name sent with EHLO, LHLO or HELO (default: this host's fully qualified\n"
+    "                        name, or its address in brackets when the name has no dot)\n"
+    "  --timeout SECONDS     give up when a step takes longer: connecting and the greeting, the TLS\n"
+    "                        handshake, each reply, each block of the message (default 300, and 30\n"
+    "                        for connecting; 0: no limit)\n"
+    "  --connect-timeout SECONDS\n"
+    "                        limit for connecting, the greeting and the TLS handshake of smtps://\n"
+    "                        (default: the --timeout value when given, else 30; 0: no limit)\n"
+    "  --no-pipelining       one command per round trip even when the server offers PIPELINING\n"
+    "\n",
+    "Envelope:\n"
+    "  -f, --from ADDRESS    envelope sender (default: the null sender <>, as for a bounce)\n"
+    "  RECIPIENT             envelope recipients; put -- before a recipient that starts with '-'\n"
+    "                        Addresses are bare (user@example.org) or in angle brackets. A non-ASCII\n"
+    "                        (UTF-8) address is sent with SMTPUTF8 (RFC 6531) when the server offers\n"
+    "                        it; when it does not, nothing is sent.\n"
+    "\n",
+    "TLS:\n"
+    "  --tls MODE            when to use TLS (default auto):\n"
+    "                          auto           no TLS over a Unix socket; opportunistic to a server\n"
+    "                                         on this machine (a loopback address); required to any\n"
+    "                                         other server; implicit for port 465\n"
+    "                          required       STARTTLS with a verified certificate, or nothing but\n"
+    "                                         EHLO is sent\n"
+    "                          opportunistic  STARTTLS when the server offers it; a certificate that\n"
+    "                                         fails verification is noted (--trace) but does not stop\n"
+    "                                         the message (RFC 7435)\n"
+    "                          none           no TLS\n"
+    "                          implicit       TLS from the first byte, as with smtps://\n"
+    "  --cafile FILE         trust the CA certificates in FILE (PEM) instead of the system store\n"
+    "  --capath DIR          trust the CA certificates in DIR (OpenSSL hashed names) instead of the\n"
+    "                        system store\n"
+    "  --tls-server-name NAME\n"
+    "                        verify the certificate against NAME, and send NAME as SNI, instead of\n"
+    "                        the HOST of --server (needed for TLS over a Unix socket)\n"
+    "  --cert FILE           present the client certificate in FILE (PEM, optionally with its key)\n"
+    "  --key FILE            the client certificate's private key (PEM), when not in FILE\n"
+    "  --key-password-file FILE\n"
+    "                        the private key's pass phrase: the first line of FILE\n"
+    "  --tls-min VERSION     lowest TLS version accepted: 1.2 (default) or 1.3\n"
+    "\n",
+    "Authentication:\n"
+    "  --user NAME           log in as NAME with the strongest mechanism the server offers among\n"
+    "                        SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN and LOGIN. The password is\n"
+    "                        never a command-line argument (other users can read those): it is\n"
+    "  --password-file FILE  the first line of FILE, or\n"
+    "  --password-env VAR    the value of the environment variable VAR\n"
+    "  --auth MECHANISM      use MECHANISM only: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256,\n"
+    "                        or XOAUTH2 or OAUTHBEARER with --oauth-token-file\n"
+    "  --oauth-token-file FILE\n"
+    "                        the OAuth 2.0 access token for XOAUTH2 and OAUTHBEARER: the first line\n"
+    "                        of FILE\n"
+    "                        Credentials are sent only over TLS with a verified certificate, or to a\n"
+    "                        server on this machine.\n"
+    "\n",
+    "Diagnostics:\n"
+    "  --trace               print the protocol exchange on standard error: \"> \" sent, \"< \"\n"
+    "                        received, \"* \" notes; credentials are shown as ****\n"
+    "  -h, --help            print this help and exit\n"
+    "  --version             print the version and exit\n"
+    "\n",
+    "Output: nothing when every recipient accepted the message. Otherwise one line per problem on\n"
+    "standard error, \"smtpc-send: STAGE: what happened\", where STAGE is connect, greeting, TLS\n"
+    "handshake, EHLO (LHLO, HELO), STARTTLS, AUTH, MAIL FROM, RCPT TO, DATA, message (while sending\n"
+    "it), end of data or QUIT, with the server's reply where there is one. Text from the server is\n"
+    "printed with control characters escaped as \\xNN (other non-ASCII text is shown as UTF-8 when\n"
+    "the locale is UTF-8). A failure at QUIT, after the message was accepted, is reported as a\n"
+    "warning and does not change the exit status.\n"
+    "\n",
+    "Exit status:\n"
+    "  0  the message was accepted for every recipient\n"
+    "  1  the server refused the sender, some or all recipients, or the message (each refusal is\n"
+    "     printed with the server's reply), or cannot take a non-ASCII address; or authentication\n"
+    "     failed or was not possible (mechanism not offered, no TLS)\n"
+    "  2  usage error; nothing was sent\n"
+    "  3  connection, TLS, protocol or local error: the message was not delivered\n"
+    "  4  the connection was lost after the whole message was sent and before the server's reply:\n"
+    "     delivery is unknown (sending again may deliver the message twice)\n"
+    "  When several apply, the highest of 4, 3 and 1 is returned.\n"};
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: smtpc-send [--server URL] [-f FROM] [--helo NAME] [--timeout SECONDS] [--trace]\n"
-            "                  [--no-pipelining] [TLS options] RECIPIENT...\n"
-            "Reads a message on standard input and sends it to each RECIPIENT.\n"
-            "  --server URL   smtp://host[:port] (default smtp://localhost), smtps://host[:port] (implicit\n"
-            "                 TLS, default port 465), lmtp://host[:port], or lmtp:///absolute/path/to/socket\n"
-            "  --starttls=required|opportunistic|off\n"
-            "                 default: required, except opportunistic to a server on this machine\n"
-            "  --cafile FILE  trust the CA certificates in FILE (PEM) instead of the system store\n"
-            "  --capath DIR   trust the CA certificates in DIR (hashed names) instead of the system store\n"
-            "  --cert FILE    client certificate (PEM); --key FILE its key if not in the same file;\n"
-            "                 --key-password-file FILE the key's pass phrase\n"
-            "  --tls-min 1.2|1.3  lowest TLS version accepted (default 1.2)\n"
-            "  --user NAME    authenticate as NAME, with the password from --password-file FILE\n"
-            "                 (first line) or from the environment variable named by --password-env VAR\n"
-            "                 (never from the command line); the strongest offered mechanism is used\n"
-            "  --auth MECH    use this mechanism: PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256,\n"
-            "                 XOAUTH2 or OAUTHBEARER (the last two with --oauth-token-file FILE)\n"
-            "  -f FROM        envelope sender (default: the null sender <>)\n"
-            "  --helo NAME    name sent with EHLO/LHLO (default: this host's name)\n"
-            "  --timeout S    per-command timeout in seconds (default 300)\n"
-            "  --trace        print the protocol exchange on stderr\n"
-            "  --no-pipelining  send one command at a time even when the server offers PIPELINING\n"
-            "  --version      print the library version\n"
-            "Exit status: 0 all recipients accepted; 1 refusals or authentication refused; 2 usage;\n"
-            "3 connection, TLS or protocol error; 4 connection lost after the message was sent\n"
-            "(delivery unknown).\n");
+    size_t i;
+    for (i = 0; i < sizeof usage_text / sizeof usage_text[0]; i++) fputs(usage_text[i], out);
 }
 
-static void trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us, void *userdata) {
-    const char *prefix = kind == SMTPC_TRACE_SEND ? "> " : kind == SMTPC_TRACE_RECV ? "< " : "* ";
+/* ---- Printing: nothing from the network reaches the terminal raw ---------------------------- */
+
+static int utf8_terminal; /* the locale's character set is UTF-8: valid UTF-8 text may be shown */
+
+static int contains_ci(const char *s, const char *word) {
+    size_t n = strlen(word);
+    for (; *s; s++) {
+        size_t k = 0;
+        while (k < n && s[k] && (s[k] | 0x20) == (word[k] | 0x20)) k++;
+        if (k == n) return 1;
+    }
+    return 0;
+}
+
+/* As setlocale(LC_CTYPE, "") would decide, without changing the process locale. */
+static int locale_is_utf8(void) {
+    static const char *const vars[] = {"LC_ALL", "LC_CTYPE", "LANG"};
+    size_t i;
+    for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return contains_ci(v, "utf-8") || contains_ci(v, "utf8");
+    }
+    return 0;
+}
+
+/*
+ * Length of the UTF-8 sequence at s (n bytes available) when it is valid and safe to show, else 0.
+ * Unsafe: C1 controls, and the invisible characters that reorder or break lines (bidi controls, line
+ * and paragraph separators, BOM), which can make a line read as something it is not.
+ */
+static size_t safe_utf8(const unsigned char *s, size_t n) {
+    unsigned long cp;
+    size_t len, k;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) len = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) len = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) len = 4, cp = s[0] & 0x07u;
+    else return 0;
+    if (n < len) return 0;
+    for (k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[k] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0; /* overlong, out of range, surrogate */
+    if (cp < 0xa0 || cp == 0x61c || cp == 0x200e || cp == 0x200f || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff)
+        return 0;
+    return len;
+}
+
+/* Writes text with every control byte (and, unless shown as UTF-8, every byte >= 0x80) as \xNN.
+ * A line feed inside a multiline reply's text becomes " / " when join_lines is set. */
+static void put_printable(FILE *out, const char *text, size_t n, int join_lines) {
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0, len;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x7f) {
+            putc(c, out);
+            i++;
+        } else if (c == '\n' && join_lines) {
+            fputs(" / ", out);
+            i++;
+        } else if (c >= 0x80 && utf8_terminal && (len = safe_utf8(s + i, n - i)) != 0) {
+            fwrite(s + i, 1, len, out);
+            i += len;
+        } else {
+            fprintf(out, "\\x%02x", c);
+            i++;
+        }
+    }
+}
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+/* One line on stderr: "smtpc-send: " and the formatted text, escaped as a whole (the format strings
+ * are plain ASCII, so only what came from outside is changed). */
+static void vsay(const char *prefix, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
+static void vsay(const char *prefix, const char *fmt, va_list ap) {
+    char small[512], *buf = small;
+    va_list copy;
+    int n;
+    va_copy(copy, ap);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small) {
+        buf = malloc((size_t)n + 1);
+        if (buf) vsnprintf(buf, (size_t)n + 1, fmt, copy);
+        else buf = small; /* out of memory: the line is shortened, not lost */
+    }
+    va_end(copy);
+    fputs("smtpc-send: ", stderr);
+    fputs(prefix, stderr);
+    put_printable(stderr, buf, n < 0 ? 0 : strlen(buf), 1);
+    putc('\n', stderr);
+    if (buf != small) free(buf);
+}
+
+static void say(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("", fmt, ap);
+    va_end(ap);
+}
+
+static void warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static void warn(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay("", fmt, ap);
+    va_end(ap);
+    fputs("Try 'smtpc-send --help' for more information.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* "550 5.1.1 text" for a reply; multiline text is joined with " / " when printed. */
+static int reply_code(const smtpc_reply *r) { return smtpc_reply_code(r); }
+static const char *reply_text(const smtpc_reply *r) { return smtpc_reply_text(r, NULL); }
+
+/* ---- Session state: the stage in progress, learnt from the library's trace ------------------- */
+
+struct session {
+    int print_trace;
+    const char *stage; /* what the client is doing now, for error messages */
+    int commands_sent;
+};
+
+/* Follows the protocol exchange so that an error can name the stage it interrupted. The library
+ * traces each command as it is sent and notes the connection and TLS steps. */
+static void note_stage(struct session *s, smtpc_trace_kind kind, const char *data, size_t len) {
+    static const struct {
+        const char *prefix;
+        const char *stage;
+    } commands[] = {{"EHLO", "EHLO"}, {"LHLO", "LHLO"},      {"HELO", "HELO"},    {"STARTTLS", "STARTTLS"},
+                    {"AUTH", "AUTH"}, {"MAIL", "MAIL FROM"}, {"RCPT", "RCPT TO"}, {"DATA", "DATA"},
+                    {"RSET", "RSET"}, {"QUIT", "QUIT"}};
+    size_t i;
+    if (kind == SMTPC_TRACE_SEND) {
+        for (i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+            size_t n = strlen(commands[i].prefix);
+            if (len >= n && strncmp(data, commands[i].prefix, n) == 0) {
+                s->stage = commands[i].stage;
+                s->commands_sent++;
+                return;
+            }
+        }
+        /* AUTH continuation lines ("****", "*") stay in the AUTH stage */
+    } else if (kind == SMTPC_TRACE_INFO) {
+        if (len == 9 && memcmp(data, "connected", 9) == 0) s->stage = "greeting";
+        else if (len >= 13 && memcmp(data, "TLS handshake", 13) == 0) s->stage = "TLS handshake";
+        else if (len >= 15 && memcmp(data, "TLS established", 15) == 0 && s->commands_sent == 0)
+            s->stage = "greeting"; /* smtps: the greeting comes over TLS */
+    }
+}
+
+static void on_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us, void *userdata) {
+    struct session *s = userdata;
     (void)time_us;
-    (void)userdata;
+    note_stage(s, kind, data, len);
+    if (!s->print_trace) return;
     if (kind == SMTPC_TRACE_DATA) {
         fprintf(stderr, "> [%zu bytes of message data]\n", len);
         return;
     }
     while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r')) len--;
-    fprintf(stderr, "%s%.*s\n", prefix, (int)len, data);
+    fputs(kind == SMTPC_TRACE_SEND ? "> " : kind == SMTPC_TRACE_RECV ? "< " : "* ", stderr);
+    put_printable(stderr, data, len, 0);
+    putc('\n', stderr);
 }
 
-static int read_stdin(char *buf, size_t cap, size_t *len, void *userdata) {
-    FILE *in = (FILE *)userdata;
-    *len = fread(buf, 1, cap, in);
-    return (*len == 0 && ferror(in)) ? 1 : 0;
+/* The message source, and how far it got: read() is called only once DATA was accepted. */
+struct body {
+    FILE *in;
+    int started; /* the server accepted DATA and the message is being sent */
+    int ended;   /* the whole message was handed to the library */
+    int error;   /* errno of a failed read of standard input */
+};
+
+static int read_body(char *buf, size_t cap, size_t *len, void *userdata) {
+    struct body *b = userdata;
+    b->started = 1;
+    *len = fread(buf, 1, cap, b->in);
+    if (*len == 0 && ferror(b->in)) {
+        b->error = errno ? errno : EIO;
+        return 1;
+    }
+    if (*len == 0) b->ended = 1;
+    return 0;
+}
+
+/* ---- Options ----------------------------------------------------------------------------------- */
+
+struct options {
+    const char *url, *from, *helo;
+    const char *tls, *cafile, *capath, *tls_server_name, *cert, *key, *key_password_file, *tls_min;
+    const char *user, *password_file, *password_env, *mech, *token_file;
+    unsigned long timeout_s, connect_timeout_s;
+    int timeout_given, connect_timeout_given;
+    int trace, pipelining;
+};
+
+/* ASCII case-insensitive equality (the locale is never consulted). */
+static int same_ci(const char *a, const char *b) {
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'a' && *a <= 'z' ? (char)(*a - 32) : *a,
+             y = *b >= 'a' && *b <= 'z' ? (char)(*b - 32) : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
 }
 
 /* Splits URL into protocol and the host string smtpc_client_connect() takes. */
-static int parse_url(const char *url, smtpc_protocol *protocol, const char **host, int *implicit_tls) {
+static int parse_url(const char *url, smtpc_protocol *protocol, char *host, size_t cap, int *implicit_tls) {
+    const char *rest;
+    size_t n;
     *implicit_tls = 0;
     if (strncmp(url, "smtp://", 7) == 0) {
         *protocol = SMTPC_PROTOCOL_SMTP;
-        *host = url + 7;
+        rest = url + 7;
     } else if (strncmp(url, "smtps://", 8) == 0) {
         *protocol = SMTPC_PROTOCOL_SMTP;
-        *host = url + 8;
+        rest = url + 8;
         *implicit_tls = 1;
     } else if (strncmp(url, "lmtp://", 7) == 0) {
         *protocol = SMTPC_PROTOCOL_LMTP;
-        *host = url + 7;
+        rest = url + 7;
     } else {
         return -1;
     }
-    if (**host == '\0') return -1;
-    if (*protocol == SMTPC_PROTOCOL_SMTP && **host == '/') return -1; /* sockets only for LMTP URLs */
+    n = strlen(rest);
+    if (rest[0] != '/' && n > 0 && rest[n - 1] == '/') n--; /* smtp://host/ */
+    if (n == 0 || n >= cap) return -1;
+    if (rest[0] == '/' && (*protocol != SMTPC_PROTOCOL_LMTP)) return -1; /* sockets only for LMTP */
+    memcpy(host, rest, n);
+    host[n] = '\0';
     return 0;
 }
 
-/* Reads the first line of a file (a pass phrase) into buf. */
-static int read_secret(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "r");
-    size_t n;
-    if (!f) return -1;
-    n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, "\r\n")] = '\0';
+static int parse_seconds(const char *name, const char *value, unsigned long *out) {
+    char *end;
+    errno = 0;
+    *out = strtoul(value, &end, 10);
+    /* the library takes milliseconds in 32 bits */
+    if (errno || end == value || *end || value[0] == '-' || *out > 4000000)
+        return usage_error("%s takes a whole number of seconds from 0 to 4000000, not '%s'", name, value);
     return 0;
 }
 
-static int tls_fail(smtpc_tls_config *cfg, const char *what) {
-    fprintf(stderr, "smtpc-send: %s: %s\n", what, smtpc_tls_config_errmsg(cfg));
-    return 2;
-}
+enum {
+    OPT_SERVER = 256,
+    OPT_HELO,
+    OPT_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_NO_PIPELINING,
+    OPT_TLS,
+    OPT_CAFILE,
+    OPT_CAPATH,
+    OPT_TLS_SERVER_NAME,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_KEY_PASSWORD_FILE,
+    OPT_TLS_MIN,
+    OPT_USER,
+    OPT_PASSWORD_FILE,
+    OPT_PASSWORD_ENV,
+    OPT_AUTH,
+    OPT_OAUTH_TOKEN_FILE,
+    OPT_TRACE,
+    OPT_VERSION
+};
 
-static int fail(smtpc_client *client, const char *what, smtpc_status st) {
-    fprintf(stderr, "smtpc-send: %s: %s (%s)\n", what, smtpc_client_errmsg(client), smtpc_status_name(st));
-    return st == SMTPC_EDELIVERY_UNKNOWN ? 4 : 3;
-}
+static const struct option long_options[] = {
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"from", required_argument, NULL, 'f'},
+    {"helo", required_argument, NULL, OPT_HELO},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"no-pipelining", no_argument, NULL, OPT_NO_PIPELINING},
+    {"tls", required_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"capath", required_argument, NULL, OPT_CAPATH},
+    {"tls-server-name", required_argument, NULL, OPT_TLS_SERVER_NAME},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"key-password-file", required_argument, NULL, OPT_KEY_PASSWORD_FILE},
+    {"tls-min", required_argument, NULL, OPT_TLS_MIN},
+    {"user", required_argument, NULL, OPT_USER},
+    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+    {"password-env", required_argument, NULL, OPT_PASSWORD_ENV},
+    {"auth", required_argument, NULL, OPT_AUTH},
+    {"oauth-token-file", required_argument, NULL, OPT_OAUTH_TOKEN_FILE},
+    {"trace", no_argument, NULL, OPT_TRACE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0}};
 
-/* Logs in as the options say. The secret is read from a file or the environment, never argv, and
- * wiped after use. Returns 0, or an exit status. */
-static int authenticate(smtpc_client *client, const char *user, const char *password_file, const char *password_env,
-                        const char *mech, const char *token_file) {
-    char secret[8192] = "";
-    smtpc_status st;
-    int oauth = mech && (strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0);
-    if (!user) {
-        fprintf(stderr, "smtpc-send: --auth and --oauth-token-file need --user\n");
-        return 2;
+/* Parses argv into o. Returns -1 to go on (recipients from argv[*first]), else an exit status. */
+static int parse_options(int argc, char **argv, struct options *o, int *first) {
+    int c;
+    opterr = 0; /* our own messages */
+    /* Options may follow the recipients (an option is never taken for an address); "--" ends them. */
+    while ((c = getopt_long(argc, argv, "f:h", long_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_SERVER: o->url = optarg; break;
+        case 'f': o->from = optarg; break;
+        case OPT_HELO: o->helo = optarg; break;
+        case OPT_TIMEOUT:
+            if (parse_seconds("--timeout", optarg, &o->timeout_s) != 0) return EXIT_USAGE;
+            o->timeout_given = 1;
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (parse_seconds("--connect-timeout", optarg, &o->connect_timeout_s) != 0) return EXIT_USAGE;
+            o->connect_timeout_given = 1;
+            break;
+        case OPT_NO_PIPELINING: o->pipelining = 0; break;
+        case OPT_TLS: o->tls = optarg; break;
+        case OPT_CAFILE: o->cafile = optarg; break;
+        case OPT_CAPATH: o->capath = optarg; break;
+        case OPT_TLS_SERVER_NAME: o->tls_server_name = optarg; break;
+        case OPT_CERT: o->cert = optarg; break;
+        case OPT_KEY: o->key = optarg; break;
+        case OPT_KEY_PASSWORD_FILE: o->key_password_file = optarg; break;
+        case OPT_TLS_MIN: o->tls_min = optarg; break;
+        case OPT_USER: o->user = optarg; break;
+        case OPT_PASSWORD_FILE: o->password_file = optarg; break;
+        case OPT_PASSWORD_ENV: o->password_env = optarg; break;
+        case OPT_AUTH: o->mech = optarg; break;
+        case OPT_OAUTH_TOKEN_FILE: o->token_file = optarg; break;
+        case OPT_TRACE: o->trace = 1; break;
+        case OPT_VERSION: printf("smtpc-send %s\n", smtpc_version()); return EXIT_ACCEPTED;
+        case 'h': usage(stdout); return EXIT_ACCEPTED;
+        case ':':
+        case '?':
+        default:
+            if (optopt >= OPT_SERVER) {
+                const struct option *lo = long_options;
+                while (lo->name && lo->val != optopt) lo++;
+                if (lo->name && lo->has_arg == no_argument)
+                    return usage_error("option --%s takes no value", lo->name);
+                return usage_error("option %s needs a value", argv[optind - 1]);
+            }
+            if (optopt == 'f') return usage_error("option -f needs a value");
+            if (optopt) return usage_error("unknown option -%c", optopt);
+            return usage_error("unknown or ambiguous option %s", argv[optind - 1]);
+        }
     }
-    if (oauth != (token_file != NULL)) {
-        fprintf(stderr, "smtpc-send: --oauth-token-file goes with --auth XOAUTH2 or OAUTHBEARER\n");
-        return 2;
+    *first = optind;
+    return -1;
+}
+
+/* Checks the option combinations before anything is sent. Returns 0, or prints why and returns 2. */
+static int check_options(const struct options *o, int implicit_url, const char *host) {
+    static const char *const mechanisms[] = {"PLAIN",         "LOGIN",   "CRAM-MD5",   "SCRAM-SHA-1",
+                                             "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"};
+    int oauth = o->mech && (same_ci(o->mech, "XOAUTH2") || same_ci(o->mech, "OAUTHBEARER"));
+    size_t i;
+    if (o->mech) {
+        for (i = 0; i < sizeof mechanisms / sizeof mechanisms[0] && !same_ci(o->mech, mechanisms[i]); i++) {
+        }
+        if (i == sizeof mechanisms / sizeof mechanisms[0])
+            return usage_error("--auth takes PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2 or "
+                               "OAUTHBEARER, not '%s'",
+                               o->mech);
+    }
+    if (o->tls && strcmp(o->tls, "auto") != 0 && strcmp(o->tls, "required") != 0 &&
+        strcmp(o->tls, "opportunistic") != 0 && strcmp(o->tls, "none") != 0 &&
+        strcmp(o->tls, "implicit") != 0)
+        return usage_error("--tls takes auto, required, opportunistic, none or implicit, not '%s'", o->tls);
+    if (implicit_url && o->tls && strcmp(o->tls, "implicit") != 0 && strcmp(o->tls, "auto") != 0)
+        return usage_error("--tls %s does not go with an smtps:// URL, which is TLS from the first byte",
+                           o->tls);
+    if (o->tls_min && strcmp(o->tls_min, "1.2") != 0 && strcmp(o->tls_min, "1.3") != 0)
+        return usage_error("--tls-min takes 1.2 or 1.3, not '%s'", o->tls_min);
+    if (o->key && !o->cert) return usage_error("--key needs --cert FILE");
+    if (o->key_password_file && !o->cert) return usage_error("--key-password-file needs --cert FILE");
+    if (host[0] == '/' && o->tls && strcmp(o->tls, "none") != 0 && strcmp(o->tls, "auto") != 0 &&
+        !o->tls_server_name)
+        return usage_error(
+            "--tls %s over a Unix socket needs --tls-server-name NAME to verify the certificate "
+            "against",
+            o->tls);
+    if (!o->user) {
+        if (o->mech) return usage_error("--auth needs --user NAME");
+        if (o->password_file) return usage_error("--password-file needs --user NAME");
+        if (o->password_env) return usage_error("--password-env needs --user NAME");
+        if (o->token_file)
+            return usage_error("--oauth-token-file needs --user NAME and --auth XOAUTH2 or OAUTHBEARER");
+        return 0;
     }
     if (oauth) {
-        if (read_secret(token_file, secret, sizeof secret) != 0) {
-            fprintf(stderr, "smtpc-send: cannot read %s\n", token_file);
-            return 2;
-        }
-    } else if (password_file) {
-        if (read_secret(password_file, secret, sizeof secret) != 0) {
-            fprintf(stderr, "smtpc-send: cannot read %s\n", password_file);
-            return 2;
-        }
-    } else if (password_env && getenv(password_env)) {
-        const char *v = getenv(password_env);
-        if (strlen(v) >= sizeof secret) {
-            fprintf(stderr, "smtpc-send: the password in %s is too long\n", password_env);
-            return 2;
-        }
-        strcpy(secret, v);
-    } else {
-        fprintf(stderr, "smtpc-send: --user needs --password-file FILE or --password-env VAR\n");
-        return 2;
+        if (!o->token_file) return usage_error("--auth %s needs --oauth-token-file FILE", o->mech);
+        if (o->password_file || o->password_env)
+            return usage_error("--auth %s takes its token from --oauth-token-file, not a password", o->mech);
+        return 0;
     }
-    if (oauth)
-        st = smtpc_client_auth_oauth2(client, mech, SMTPC_NTS, user, SMTPC_NTS, secret, SMTPC_NTS, NULL, NULL);
-    else if (mech)
-        st = smtpc_client_auth_password(client, mech, SMTPC_NTS, user, SMTPC_NTS, secret, SMTPC_NTS, 1);
-    else
-        st = smtpc_client_login(client, user, SMTPC_NTS, secret, SMTPC_NTS);
-    memset(secret, 0, sizeof secret);
-    if (st != SMTPC_OK) {
-        fprintf(stderr, "smtpc-send: authentication: %s (%s)\n", smtpc_client_errmsg(client), smtpc_status_name(st));
-        return (st == SMTPC_EAUTH || st == SMTPC_EAUTH_MECHANISM || st == SMTPC_EAUTH_INSECURE) ? 1 : 3;
+    if (o->token_file) return usage_error("--oauth-token-file needs --auth XOAUTH2 or --auth OAUTHBEARER");
+    if (o->password_file && o->password_env)
+        return usage_error("give --password-file or --password-env, not both");
+    if (!o->password_file && !o->password_env)
+        return usage_error("--user needs --password-file FILE or --password-env VAR");
+    return 0;
+}
+
+/* Overwrites a secret so that no copy outlives its use (a plain memset before the end of the
+ * buffer's life may be optimised away). */
+static void wipe(void *p, size_t n) {
+    volatile unsigned char *v = p;
+    while (n--) *v++ = 0;
+}
+
+/*
+ * Reads the first line of the file at path (without its CR LF) into buf, which holds cap bytes with
+ * the terminating NUL. read(2) into buf itself, so that no stdio buffer keeps a copy. Returns 0, or
+ * prints why and returns an exit status.
+ */
+static int read_first_line(const char *what, const char *path, char *buf, size_t cap, int allow_empty) {
+    size_t n = 0, line;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *nl = NULL;
+    if (fd < 0) {
+        say("cannot read the %s file %s: %s", what, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    while (n < cap - 1 && !nl) {
+        ssize_t got = read(fd, buf + n, cap - 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int err = errno;
+            close(fd);
+            wipe(buf, cap);
+            say("cannot read the %s file %s: %s", what, path, strerror(err));
+            return EXIT_USAGE;
+        }
+        if (got == 0) break;
+        nl = memchr(buf + n, '\n', (size_t)got);
+        n += (size_t)got;
+    }
+    close(fd);
+    line = nl ? (size_t)(nl - buf) : n;
+    if (!nl && n == cap - 1) { /* no line end within the buffer: never cut a secret short */
+        wipe(buf, cap);
+        say("the first line of the %s file %s is longer than %zu bytes", what, path, cap - 2);
+        return EXIT_USAGE;
+    }
+    if (line > 0 && buf[line - 1] == '\r') line--;
+    wipe(buf + line, cap - line);
+    if (line == 0 && !allow_empty) {
+        say("the %s file %s is empty (its first line is the %s)", what, path, what);
+        return EXIT_USAGE;
     }
     return 0;
 }
 
-static void print_reply(const char *label, const smtpc_reply *r) {
-    fprintf(stderr, "smtpc-send: %s: %d %s\n", label, smtpc_reply_code(r), smtpc_reply_text(r, NULL));
+/* ---- Errors ------------------------------------------------------------------------------------ */
+
+static int exit_for(smtpc_status st) {
+    switch (st) {
+    case SMTPC_OK: return EXIT_ACCEPTED;
+    case SMTPC_ESENDER_REFUSED:
+    case SMTPC_ERECIPIENTS_REFUSED:
+    case SMTPC_EDATA_REFUSED:
+    case SMTPC_EAUTH:
+    case SMTPC_EAUTH_MECHANISM:
+    case SMTPC_EAUTH_INSECURE: return EXIT_REFUSED;
+    case SMTPC_EDELIVERY_UNKNOWN: return EXIT_UNKNOWN;
+    default: return EXIT_ERROR;
+    }
+}
+
+static int worst(int a, int b) { return a > b ? a : b; }
+
+/* Whether host (as given to connect: a name, an address, "[v6]", with an optional ":port", or a
+ * socket path) is on this machine. The library decides from the connected socket; this only chooses
+ * the advice printed after a failure. */
+static int host_is_local(const char *host_in) {
+    char host[256];
+    const char *h = host_in;
+    size_t n;
+    struct addrinfo hints, *list = NULL, *ai;
+    int local;
+    if (h[0] == '/') return 1;
+    if (h[0] == '[') {
+        const char *close = strchr(h, ']');
+        if (!close) return 0;
+        h++;
+        n = (size_t)(close - h);
+    } else {
+        const char *colon = strchr(h, ':');
+        n = colon && !strchr(colon + 1, ':') ? (size_t)(colon - h) : strlen(h);
+    }
+    if (n == 0 || n >= sizeof host) return 0;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, NULL, &hints, &list) != 0 || !list) return 0;
+    local = 1;
+    for (ai = list; ai && local; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)ai->ai_addr;
+            local = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        } else if (ai->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)ai->ai_addr;
+            local = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+        } else {
+            local = 0;
+        }
+    }
+    freeaddrinfo(list);
+    return local;
+}
+
+/* What the connection was, for the advice after a failure. */
+struct target {
+    const char *host;
+    int unix_socket;
+    const char *tls; /* the --tls value, NULL when not given */
+    int implicit;    /* TLS from the first byte */
+};
+
+/* Advice after a TLS failure, naming the options that change the outcome. */
+static void tls_advice(const smtpc_client *client, smtpc_status st, const struct target *t) {
+    long why = smtpc_client_tls_verify_result(client);
+    if (st == SMTPC_ETLS_VERIFY && t->unix_socket && why == 0) {
+        say("hint: over a Unix socket the certificate needs a name to be checked against: give it with "
+            "--tls-server-name NAME, or use --tls none");
+        return;
+    }
+    if (st != SMTPC_ETLS_VERIFY) return;
+    if (why == 62) { /* X509_V_ERR_HOSTNAME_MISMATCH */
+        say("hint: the certificate does not name %s; connect with a name it lists, or give that name with "
+            "--tls-server-name NAME",
+            t->host);
+        return;
+    }
+    if (why == 2 || why == 18 || why == 19 || why == 20 || why == 21) { /* unknown or self-signed issuer */
+        if (!t->implicit && host_is_local(t->host) && (!t->tls || strcmp(t->tls, "required") == 0))
+            say("hint: the server is on this machine: trust its certificate with --cafile FILE (the CA or "
+                "the "
+                "certificate itself, PEM), or use --tls opportunistic (encrypted, verification not "
+                "enforced)");
+        else say("hint: trust the server's certificate authority with --cafile FILE or --capath DIR");
+    }
+}
+
+/* Prints "STAGE: detail (SMTPC_E...)" for a failed call and returns its exit status. */
+static int report(const smtpc_client *client, const char *stage, smtpc_status st, const struct target *t) {
+    say("%s: %s (%s)", stage, smtpc_client_errmsg(client), smtpc_status_name(st));
+    if (st == SMTPC_ETLS_VERIFY || st == SMTPC_ETLS) tls_advice(client, st, t);
+    if (st == SMTPC_EAUTH_INSECURE) {
+        if (smtpc_client_tls_active(client))
+            say("hint: the server's certificate was not verified; trust its certificate authority with "
+                "--cafile "
+                "FILE");
+        else say("hint: use --tls required (the server must offer STARTTLS) or an smtps:// URL");
+    }
+    return exit_for(st);
+}
+
+/* The step of a transaction that was under way when it stopped, from what is known of it. With
+ * PIPELINING, MAIL, RCPT and DATA go out together: the first one without a reply is the stage. */
+static const char *transaction_stage(const smtpc_result *res, const struct body *b) {
+    size_t k, n = smtpc_result_count(res);
+    if (!smtpc_result_mail_reply(res)) return "MAIL FROM";
+    for (k = 0; k < n; k++)
+        if (!smtpc_result_rcpt_reply(res, k)) return "RCPT TO";
+    if (!b->started) return "DATA";
+    return b->ended ? "end of data" : "message";
+}
+
+static int is_refusal(smtpc_status st) {
+    return st == SMTPC_ESENDER_REFUSED || st == SMTPC_ERECIPIENTS_REFUSED || st == SMTPC_EDATA_REFUSED;
+}
+
+/*
+ * Reports the outcome of sendmail recipient by recipient and returns the exit status. The recorded
+ * replies come first: a refusal stays a refusal even when the server closed the connection after it.
+ */
+static int report_transaction(const smtpc_client *client, smtpc_status st, const struct body *b,
+                              const char *from, const struct target *t) {
+    const smtpc_result *res = smtpc_client_last_result(client);
+    const smtpc_reply *mail = smtpc_result_mail_reply(res);
+    const smtpc_reply *message_refusal = NULL;
+    size_t k, n = smtpc_result_count(res), refused = 0, unknown = 0, open = 0, delivered = 0;
+    int lmtp = smtpc_client_protocol(client) == SMTPC_PROTOCOL_LMTP;
+    const char *stage = transaction_stage(res, b);
+    int code = EXIT_ACCEPTED;
+
+    if (b->error) {
+        say("message: cannot read standard input: %s; the connection was closed, so nothing was delivered",
+            strerror(b->error));
+        return EXIT_ERROR;
+    }
+    if (mail && reply_code(mail) >= 400) {
+        say("MAIL FROM: <%s> refused: %d %s", from, reply_code(mail), reply_text(mail));
+        return EXIT_REFUSED;
+    }
+    for (k = 0; k < n; k++) {
+        const char *rcpt = smtpc_result_recipient(res, k, NULL);
+        const smtpc_reply *r;
+        switch (smtpc_result_state(res, k)) {
+        case SMTPC_RCPT_DELIVERED: delivered++; break;
+        case SMTPC_RCPT_REFUSED:
+            r = smtpc_result_rcpt_reply(res, k);
+            say("RCPT TO: <%s> refused: %d %s", rcpt, reply_code(r), reply_text(r));
+            refused++;
+            code = worst(code, EXIT_REFUSED);
+            break;
+        case SMTPC_RCPT_FAILED:
+            r = smtpc_result_data_reply(res, k);
+            /* SMTP has one reply for the message; LMTP one per recipient after the message */
+            if (lmtp && b->started)
+                say("end of data: message refused for <%s>: %d %s", rcpt, reply_code(r), reply_text(r));
+            else if (!message_refusal) message_refusal = r;
+            code = worst(code, EXIT_REFUSED);
+            break;
+        case SMTPC_RCPT_UNKNOWN:
+            say("end of data: delivery to <%s> unknown", rcpt);
+            unknown++;
+            code = worst(code, EXIT_UNKNOWN);
+            break;
+        default: open++; break; /* not attempted, or accepted and then the transaction stopped */
+        }
+    }
+    if (message_refusal)
+        say("%s: message refused: %d %s", b->started ? "end of data" : "DATA", reply_code(message_refusal),
+            reply_text(message_refusal));
+    if (n > 0 && refused == n) say("RCPT TO: no recipient was accepted; the message was not sent");
+    if (open > 0 || unknown > 0 || (st != SMTPC_OK && refused == 0 && !message_refusal && delivered == 0)) {
+        code = worst(code, report(client, stage, st, t));
+        if (open > 0 && exit_for(st) == EXIT_ACCEPTED) code = worst(code, EXIT_ERROR);
+    } else if (st != SMTPC_OK && !is_refusal(st) && delivered > 0) {
+        /* the message was accepted; what went wrong afterwards does not undo that */
+        warn("after the message was accepted: %s (%s)", smtpc_client_errmsg(client), smtpc_status_name(st));
+    }
+    return code;
+}
+
+/* ---- Main ---------------------------------------------------------------------------------------- */
+
+static int has_non_ascii(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80) return 1;
+    return 0;
+}
+
+/* Logs in as the options say. Returns 0, or an exit status. */
+static int authenticate(smtpc_client *client, const struct options *o, const char *secret,
+                        const struct target *t) {
+    smtpc_status st;
+    if (o->token_file)
+        st = smtpc_client_auth_oauth2(client, o->mech, SMTPC_NTS, o->user, SMTPC_NTS, secret, SMTPC_NTS, NULL,
+                                      NULL);
+    else if (o->mech)
+        st = smtpc_client_auth_password(client, o->mech, SMTPC_NTS, o->user, SMTPC_NTS, secret, SMTPC_NTS, 1);
+    else st = smtpc_client_login(client, o->user, SMTPC_NTS, secret, SMTPC_NTS);
+    if (st == SMTPC_OK) return 0;
+    if (st == SMTPC_EINVAL) {
+        say("AUTH: %s", smtpc_client_errmsg(client));
+        return EXIT_USAGE;
+    }
+    if (st == SMTPC_ENOTSUPPORTED) { /* the server offers no AUTH: a refusal, like an unoffered mechanism */
+        report(client, "AUTH", st, t);
+        return EXIT_REFUSED;
+    }
+    return report(client, "AUTH", st, t);
+}
+
+/* Adds SMTPUTF8 when an address needs it and the server offers it. Returns 0, or an exit status. */
+static int international(smtpc_client *client, smtpc_envelope *env, const char *from, char **rcpts,
+                         int nrcpt) {
+    const char *needs = has_non_ascii(from) ? from : NULL;
+    int i;
+    for (i = 0; i < nrcpt && !needs; i++)
+        if (has_non_ascii(rcpts[i])) needs = rcpts[i];
+    if (!needs) return 0;
+    if (!smtpc_client_has_extn(client, "SMTPUTF8", SMTPC_NTS)) {
+        say("MAIL FROM: the address <%s> is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)%s; "
+            "nothing was sent",
+            needs, smtpc_client_does_esmtp(client) ? "" : ": it did not accept EHLO");
+        return EXIT_REFUSED;
+    }
+    /* A server offering SMTPUTF8 offers 8BITMIME too (RFC 6531 3.1); the body may well be 8-bit. */
+    if (smtpc_envelope_add_mail_option(env, "SMTPUTF8", SMTPC_NTS) != SMTPC_OK ||
+        (smtpc_client_has_extn(client, "8BITMIME", SMTPC_NTS) &&
+         smtpc_envelope_add_mail_option(env, "BODY=8BITMIME", SMTPC_NTS) != SMTPC_OK)) {
+        say("out of memory");
+        return EXIT_ERROR;
+    }
+    return 0;
+}
+
+/* Applies the TLS options to the client. Returns 0, or an exit status. */
+static int setup_tls(smtpc_client *client, const struct options *o, int implicit_url,
+                     smtpc_tls_config **tls) {
+    smtpc_tls_policy policy = SMTPC_TLS_AUTO;
+    if (implicit_url || (o->tls && strcmp(o->tls, "implicit") == 0)) policy = SMTPC_TLS_IMPLICIT;
+    else if (o->tls && strcmp(o->tls, "required") == 0) policy = SMTPC_TLS_REQUIRED;
+    else if (o->tls && strcmp(o->tls, "opportunistic") == 0) policy = SMTPC_TLS_OPPORTUNISTIC;
+    else if (o->tls && strcmp(o->tls, "none") == 0) policy = SMTPC_TLS_NONE;
+    if (smtpc_client_set_tls_policy(client, policy) != SMTPC_OK) return EXIT_ERROR;
+    if (o->tls_server_name &&
+        smtpc_client_set_tls_server_name(client, o->tls_server_name, SMTPC_NTS) != SMTPC_OK)
+        return usage_error("invalid --tls-server-name '%s'", o->tls_server_name);
+    if (!o->cafile && !o->capath && !o->cert && !o->tls_min) return 0;
+    if (smtpc_tls_config_new(tls) != SMTPC_OK) {
+        say("cannot set up TLS (out of memory, or OpenSSL failed to initialise)");
+        return EXIT_ERROR;
+    }
+    if (o->cafile && smtpc_tls_config_set_ca_file(*tls, o->cafile, SMTPC_NTS) != SMTPC_OK) {
+        say("--cafile %s: %s", o->cafile, smtpc_tls_config_errmsg(*tls));
+        return EXIT_USAGE;
+    }
+    if (o->capath && smtpc_tls_config_set_ca_path(*tls, o->capath, SMTPC_NTS) != SMTPC_OK) {
+        say("--capath %s: %s", o->capath, smtpc_tls_config_errmsg(*tls));
+        return EXIT_USAGE;
+    }
+    if (o->cert) {
+        char pw[1024];
+        smtpc_status st;
+        int rc = 0;
+        if (o->key_password_file)
+            rc = read_first_line("key pass phrase", o->key_password_file, pw, sizeof pw, 1);
+        if (rc != 0) return rc;
+        st = smtpc_tls_config_set_client_cert(*tls, o->cert, SMTPC_NTS, o->key, SMTPC_NTS,
+                                              o->key_password_file ? pw : NULL, SMTPC_NTS);
+        wipe(pw, sizeof pw);
+        if (st != SMTPC_OK) {
+            say("--cert %s: %s", o->cert, smtpc_tls_config_errmsg(*tls));
+            return EXIT_USAGE;
+        }
+    }
+    if (o->tls_min)
+        smtpc_tls_config_set_min_version(*tls, strcmp(o->tls_min, "1.3") == 0 ? SMTPC_TLS_VERSION_1_3
+                                                                              : SMTPC_TLS_VERSION_1_2);
+    smtpc_client_set_tls_config(client, *tls);
+    return 0;
+}
+
+/* Connects, says hello (with STARTTLS as the policy says), logs in and sends. Returns the exit status. */
+static int run(smtpc_client *client, smtpc_envelope *env, const struct options *o, const char *secret,
+               struct session *s, const struct target *t, char **rcpts, int nrcpt) {
+    struct body b = {stdin, 0, 0, 0};
+    smtpc_status st;
+    int code;
+
+    st = smtpc_client_connect(client, t->host, SMTPC_NTS, 0);
+    if (st != SMTPC_OK) return report(client, s->stage, st, t);
+    /* EHLO, and STARTTLS and EHLO again when the TLS policy says so */
+    st = smtpc_client_ehlo_or_helo_if_needed(client);
+    if (st == SMTPC_ETLS_REQUIRED) return report(client, "STARTTLS", st, t);
+    if (st != SMTPC_OK) return report(client, s->stage, st, t);
+    if (o->user && (code = authenticate(client, o, secret, t)) != 0) return code;
+    if ((code = international(client, env, o->from, rcpts, nrcpt)) != 0) return code;
+
+    st = smtpc_client_sendmail_stream(client, env, read_body, &b, 0);
+    return report_transaction(client, st, &b, o->from, t);
+}
+
+/* Ends the session politely whatever happened before. A failure here cannot undo an accepted message. */
+static void quit(smtpc_client *client, int code) {
+    smtpc_status st;
+    if (!smtpc_client_is_connected(client)) return;
+    st = smtpc_client_quit(client);
+    if (st != SMTPC_OK && code == EXIT_ACCEPTED)
+        warn("QUIT: %s (%s); the message was accepted", smtpc_client_errmsg(client), smtpc_status_name(st));
 }
 
 int main(int argc, char **argv) {
-    const char *url = "smtp://localhost", *from = "", *helo = NULL, *host = NULL;
-    const char *cafile = NULL, *capath = NULL, *cert = NULL, *key = NULL, *key_pw_file = NULL, *tls_min = NULL;
-    const char *starttls = NULL;
-    const char *user = NULL, *password_file = NULL, *password_env = NULL, *mech = NULL, *token_file = NULL;
-    int implicit_tls = 0;
-    smtpc_tls_config *tls = NULL;
-    unsigned long timeout_s = 300;
-    int tracing = 0, pipelining = 1, i, first_rcpt = 0, exit_code = 0;
+    struct options o;
+    struct session s;
+    struct target t;
+    char host[4096];
+    char secret[8192];
     smtpc_protocol protocol = SMTPC_PROTOCOL_SMTP;
     smtpc_client *client = NULL;
     smtpc_envelope *env = NULL;
-    smtpc_status st;
+    smtpc_tls_config *tls = NULL;
+    int implicit_url = 0, first = 0, i, code;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--server") == 0 && i + 1 < argc) url = argv[++i];
-        else if (strcmp(a, "-f") == 0 && i + 1 < argc) from = argv[++i];
-        else if (strcmp(a, "--helo") == 0 && i + 1 < argc) helo = argv[++i];
-        else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            timeout_s = strtoul(argv[++i], &end, 10);
-            if (errno || *end || timeout_s > 4000000) {
-                fprintf(stderr, "smtpc-send: invalid --timeout\n");
-                return 2;
-            }
-        } else if (strncmp(a, "--starttls=", 11) == 0) starttls = a + 11;
-        else if (strcmp(a, "--cafile") == 0 && i + 1 < argc) cafile = argv[++i];
-        else if (strcmp(a, "--capath") == 0 && i + 1 < argc) capath = argv[++i];
-        else if (strcmp(a, "--cert") == 0 && i + 1 < argc) cert = argv[++i];
-        else if (strcmp(a, "--key") == 0 && i + 1 < argc) key = argv[++i];
-        else if (strcmp(a, "--key-password-file") == 0 && i + 1 < argc) key_pw_file = argv[++i];
-        else if (strcmp(a, "--tls-min") == 0 && i + 1 < argc) tls_min = argv[++i];
-        else if (strcmp(a, "--user") == 0 && i + 1 < argc) user = argv[++i];
-        else if (strcmp(a, "--password-file") == 0 && i + 1 < argc) password_file = argv[++i];
-        else if (strcmp(a, "--password-env") == 0 && i + 1 < argc) password_env = argv[++i];
-        else if (strcmp(a, "--auth") == 0 && i + 1 < argc) mech = argv[++i];
-        else if (strcmp(a, "--oauth-token-file") == 0 && i + 1 < argc) token_file = argv[++i];
-        else if (strcmp(a, "--trace") == 0) tracing = 1;
-        else if (strcmp(a, "--no-pipelining") == 0) pipelining = 0;
-        else if (strcmp(a, "--version") == 0) {
-            printf("smtpc-send %s\n", smtpc_version());
-            return 0;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--") == 0) {
-            first_rcpt = i + 1;
-            break;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "smtpc-send: unknown or incomplete option %s\n", a);
-            usage(stderr);
-            return 2;
+    utf8_terminal = locale_is_utf8();
+    memset(&o, 0, sizeof o);
+    o.url = "smtp://localhost";
+    o.from = "";
+    o.timeout_s = 300;
+    o.connect_timeout_s = 30;
+    o.pipelining = 1;
+    if ((code = parse_options(argc, argv, &o, &first)) >= 0) return code;
+    if (first >= argc) return usage_error("no recipient given");
+    if (parse_url(o.url, &protocol, host, sizeof host, &implicit_url) != 0)
+        return usage_error("--server takes smtp://HOST[:PORT], smtps://HOST[:PORT], lmtp://HOST[:PORT] or "
+                           "lmtp:///PATH, not '%s'",
+                           o.url);
+    if ((code = check_options(&o, implicit_url, host)) != 0) return code;
+    if (!o.connect_timeout_given && o.timeout_given) o.connect_timeout_s = o.timeout_s;
+
+    memset(secret, 0, sizeof secret);
+    if (o.user) {
+        const char *what = o.token_file ? "OAuth token" : "password";
+        if (o.token_file || o.password_file) {
+            code = read_first_line(what, o.token_file ? o.token_file : o.password_file, secret, sizeof secret,
+                                   0);
+            if (code != 0) return code;
         } else {
-            first_rcpt = i;
-            break;
+            const char *v = getenv(o.password_env);
+            if (!v || !*v)
+                return usage_error("the environment variable %s (--password-env) is not set or empty",
+                                   o.password_env);
+            if (strlen(v) >= sizeof secret)
+                return usage_error("the password in %s is longer than %zu bytes", o.password_env,
+                                   sizeof secret - 1);
+            strcpy(secret, v);
         }
     }
-    if (first_rcpt == 0 || first_rcpt >= argc) {
-        fprintf(stderr, "smtpc-send: no recipients\n");
-        usage(stderr);
-        return 2;
-    }
-    if (parse_url(url, &protocol, &host, &implicit_tls) != 0) {
-        fprintf(stderr, "smtpc-send: unsupported server URL %s\n", url);
-        return 2;
-    }
 
+    memset(&s, 0, sizeof s);
+    s.print_trace = o.trace;
+    s.stage = "connect";
+    t.host = host;
+    t.unix_socket = host[0] == '/';
+    t.tls = o.tls;
+    t.implicit = implicit_url || (o.tls && strcmp(o.tls, "implicit") == 0);
+
+    code = EXIT_ERROR;
     if (smtpc_envelope_new(&env) != SMTPC_OK || smtpc_client_new(&client, protocol) != SMTPC_OK) {
-        fprintf(stderr, "smtpc-send: out of memory\n");
-        smtpc_envelope_free(env);
-        return 3;
-    }
-    if (starttls) {
-        smtpc_tls_policy policy;
-        if (strcmp(starttls, "required") == 0) policy = SMTPC_TLS_REQUIRED;
-        else if (strcmp(starttls, "opportunistic") == 0) policy = SMTPC_TLS_OPPORTUNISTIC;
-        else if (strcmp(starttls, "off") == 0) policy = SMTPC_TLS_NONE;
-        else {
-            fprintf(stderr, "smtpc-send: --starttls takes required, opportunistic or off\n");
-            exit_code = 2;
-            goto out;
-        }
-        if (implicit_tls) {
-            fprintf(stderr, "smtpc-send: --starttls does not apply to smtps:// (TLS from the start)\n");
-            exit_code = 2;
-            goto out;
-        }
-        smtpc_client_set_tls_policy(client, policy);
-    }
-    if (implicit_tls) smtpc_client_set_tls_policy(client, SMTPC_TLS_IMPLICIT);
-    if (cafile || capath || cert || tls_min) {
-        if (smtpc_tls_config_new(&tls) != SMTPC_OK) {
-            fprintf(stderr, "smtpc-send: cannot set up TLS\n");
-            exit_code = 3;
-            goto out;
-        }
-        if (cafile && smtpc_tls_config_set_ca_file(tls, cafile, SMTPC_NTS) != SMTPC_OK) {
-            exit_code = tls_fail(tls, "--cafile");
-            goto out;
-        }
-        if (capath && smtpc_tls_config_set_ca_path(tls, capath, SMTPC_NTS) != SMTPC_OK) {
-            exit_code = tls_fail(tls, "--capath");
-            goto out;
-        }
-        if (cert) {
-            char pw[1024] = "";
-            smtpc_status cst;
-            if (key_pw_file && read_secret(key_pw_file, pw, sizeof pw) != 0) {
-                fprintf(stderr, "smtpc-send: cannot read %s\n", key_pw_file);
-                exit_code = 2;
-                goto out;
-            }
-            cst = smtpc_tls_config_set_client_cert(tls, cert, SMTPC_NTS, key, SMTPC_NTS, key_pw_file ? pw : NULL,
-                                                   SMTPC_NTS);
-            memset(pw, 0, sizeof pw);
-            if (cst != SMTPC_OK) {
-                exit_code = tls_fail(tls, "--cert");
-                goto out;
-            }
-        }
-        if (tls_min) {
-            smtpc_tls_version v = strcmp(tls_min, "1.3") == 0 ? SMTPC_TLS_VERSION_1_3 : SMTPC_TLS_VERSION_1_2;
-            if (strcmp(tls_min, "1.2") != 0 && strcmp(tls_min, "1.3") != 0) {
-                fprintf(stderr, "smtpc-send: --tls-min takes 1.2 or 1.3\n");
-                exit_code = 2;
-                goto out;
-            }
-            smtpc_tls_config_set_min_version(tls, v);
-        }
-        smtpc_client_set_tls_config(client, tls);
-    }
-    if (smtpc_envelope_set_sender(env, from, SMTPC_NTS) != SMTPC_OK) {
-        fprintf(stderr, "smtpc-send: invalid sender address\n");
-        exit_code = 2;
+        say("out of memory");
         goto out;
     }
-    for (i = first_rcpt; i < argc; i++) {
+    if (smtpc_envelope_set_sender(env, o.from, SMTPC_NTS) != SMTPC_OK) {
+        code = usage_error("invalid sender address '%s'", o.from);
+        goto out;
+    }
+    for (i = first; i < argc; i++) {
         if (smtpc_envelope_add_recipient(env, argv[i], SMTPC_NTS) != SMTPC_OK) {
-            fprintf(stderr, "smtpc-send: invalid recipient address: %s\n", argv[i]);
-            exit_code = 2;
+            code = usage_error("invalid recipient address '%s'", argv[i]);
             goto out;
         }
     }
-    if (helo && smtpc_client_set_local_hostname(client, helo, SMTPC_NTS) != SMTPC_OK) {
-        fprintf(stderr, "smtpc-send: invalid --helo name\n");
-        exit_code = 2;
+    if (o.helo && smtpc_client_set_local_hostname(client, o.helo, SMTPC_NTS) != SMTPC_OK) {
+        code = usage_error("invalid --helo name '%s' (one word of at most 255 characters)", o.helo);
         goto out;
     }
-    smtpc_client_set_command_timeout(client, (uint32_t)(timeout_s * 1000));
-    smtpc_client_set_pipelining(client, pipelining);
-    if (tracing) smtpc_client_set_trace(client, 1, trace, NULL);
+    if ((code = setup_tls(client, &o, implicit_url, &tls)) != 0) goto out;
+    smtpc_client_set_connect_timeout(client, (uint32_t)(o.connect_timeout_s * 1000));
+    smtpc_client_set_command_timeout(client, (uint32_t)(o.timeout_s * 1000));
+    smtpc_client_set_pipelining(client, o.pipelining);
+    /* Always traced: the trace tells which stage an error interrupted; printed only with --trace. */
+    smtpc_client_set_trace(client, 1, on_trace, &s);
 
-    st = smtpc_client_connect(client, host, SMTPC_NTS, 0);
-    if (st != SMTPC_OK) {
-        exit_code = fail(client, "connect", st);
-        goto out;
-    }
-    if (user || mech || token_file) {
-        exit_code = authenticate(client, user, password_file, password_env, mech, token_file);
-        if (exit_code != 0) goto out;
-    }
-    st = smtpc_client_sendmail_stream(client, env, read_stdin, stdin, 0);
-    {
-        const smtpc_result *res = smtpc_client_last_result(client);
-        size_t n = smtpc_result_count(res), k;
-        for (k = 0; k < n; k++) {
-            smtpc_rcpt_state s = smtpc_result_state(res, k);
-            const char *rcpt = smtpc_result_recipient(res, k, NULL);
-            char label[600];
-            if (s == SMTPC_RCPT_DELIVERED) continue;
-            if (s == SMTPC_RCPT_REFUSED) {
-                snprintf(label, sizeof label, "recipient %s refused", rcpt);
-                print_reply(label, smtpc_result_rcpt_reply(res, k));
-            } else if (s == SMTPC_RCPT_FAILED) {
-                snprintf(label, sizeof label, "message refused for %s", rcpt);
-                print_reply(label, smtpc_result_data_reply(res, k));
-            } else if (s == SMTPC_RCPT_UNKNOWN) {
-                fprintf(stderr, "smtpc-send: delivery to %s unknown\n", rcpt);
-            } else {
-                fprintf(stderr, "smtpc-send: %s not delivered\n", rcpt);
-            }
-            if (exit_code == 0) exit_code = 1;
-        }
-    }
-    if (st == SMTPC_ESENDER_REFUSED || st == SMTPC_ERECIPIENTS_REFUSED || st == SMTPC_EDATA_REFUSED) {
-        fprintf(stderr, "smtpc-send: %s\n", smtpc_client_errmsg(client));
-        exit_code = 1;
-    } else if (st != SMTPC_OK) {
-        exit_code = fail(client, "send", st);
-    }
-    if (smtpc_client_is_connected(client)) smtpc_client_quit(client);
+    code = run(client, env, &o, secret, &s, &t, argv + first, argc - first);
+    wipe(secret, sizeof secret);
+    quit(client, code);
 
 out:
+    wipe(secret, sizeof secret);
     smtpc_tls_config_free(tls);
     smtpc_client_free(client);
     smtpc_envelope_free(env);
-    return exit_code;
+    return code;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # smtpc-send over TLS against aiosmtpd (tests/servers/aiosmtpd_server.py, Debian python3-aiosmtpd):
 #   1. --server smtps://localhost:PORT --cafile CA   (implicit TLS)          -> exit 0, message spooled
-#   2. --server smtp://localhost:PORT --starttls=required --cafile CA        -> exit 0, message spooled
-#   3. --starttls=required against a server without STARTTLS                -> exit 3, nothing spooled,
+#   2. --server smtp://localhost:PORT --tls required --cafile CA        -> exit 0, message spooled
+#   3. --tls required against a server without STARTTLS                -> exit 3, nothing spooled,
 #      nothing but EHLO received
 #   4. smtps:// with the system trust store (no --cafile): the test CA is unknown -> exit 3
 #
@@ -111,7 +111,7 @@ if [[ $rc == 0 && $(field "$work/implicit/spool/msg-*.json" content_hex) == "$ms
 check "smtps:// with --cafile: exit 0 (got $rc), message spooled intact over implicit TLS" $ok
 
 # 2. STARTTLS required
-printf '%s' "$msg" | timeout 60 "$send" --server "smtp://localhost:$starttls_port" --starttls=required \
+printf '%s' "$msg" | timeout 60 "$send" --server "smtp://localhost:$starttls_port" --tls required \
     --cafile "$pki/ca.pem" --helo client.test -f sender@example.org rcpt@example.org
 rc=$?
 ok=1
@@ -121,10 +121,10 @@ if [[ $rc == 0 && $(field "$work/starttls/spool/msg-*.json" content_hex) == "$ms
       $(field "$work/starttls/sessions/session-*.json" plain_hex) == $'EHLO client.test\r\nSTARTTLS\r\n|' ]]; then
     ok=0
 fi
-check "--starttls=required with --cafile: exit 0 (got $rc), message spooled intact over STARTTLS" $ok
+check "--tls required with --cafile: exit 0 (got $rc), message spooled intact over STARTTLS" $ok
 
 # 3. STARTTLS required, server without STARTTLS
-printf '%s' "$msg" | timeout 60 "$send" --server "smtp://localhost:$plain_port" --starttls=required \
+printf '%s' "$msg" | timeout 60 "$send" --server "smtp://localhost:$plain_port" --tls required \
     --cafile "$pki/ca.pem" --helo client.test -f sender@example.org rcpt@example.org
 rc=$?
 ok=1
@@ -133,7 +133,7 @@ if [[ $rc == 3 ]] && ! compgen -G "$work/plain/spool/msg-*.json" > /dev/null &&
     [[ $(field "$work/plain/sessions/session-*.json" plain_hex) == $'EHLO client.test\r\n|' ]]; then
     ok=0
 fi
-check "--starttls=required to a server without STARTTLS: exit 3 (got $rc), only EHLO sent, nothing spooled" $ok
+check "--tls required to a server without STARTTLS: exit 3 (got $rc), only EHLO sent, nothing spooled" $ok
 
 # 4. implicit TLS without the test CA: verification fails, exit 3
 printf '%s' "$msg" | timeout 60 "$send" --server "smtps://localhost:$implicit_port" \
