@@ -963,7 +963,11 @@ SMTPC_API long smtpc_client_tls_verify_result(const smtpc_client *client);
  * connection is TLS with a verified certificate and host name, or the peer is on this machine (a
  * loopback address or a Unix socket, decided from the connected socket's address, not the host name),
  * or smtpc_client_set_allow_insecure_auth() allowed it. Credentials are never traced: AUTH lines and
- * responses appear in the trace as "AUTH <MECH> ****" and "****".
+ * responses appear in the trace as "AUTH <MECH> ****" and "****". The library keeps credentials only
+ * while an AUTH call runs: every copy it makes (the password or token, the messages built from them,
+ * their base64, derived keys) is wiped before its memory is freed and before the call returns, also
+ * when the connection is lost in the middle of the exchange. The caller's own buffers are the
+ * caller's to wipe.
  *
  * Unless stated otherwise each AUTH call:
  *  - sends EHLO first when needed, applying the TLS policy (see smtpc_client_ehlo_or_helo_if_needed);

@@ -2,7 +2,7 @@
 //  - the SASL mechanisms against the RFC test vectors (CRAM-MD5 RFC 2195, SCRAM-SHA-1 RFC 5802 section
 //    5, SCRAM-SHA-256 RFC 7677 section 3), PLAIN (RFC 4616) with an authorisation identity, LOGIN,
 //    XOAUTH2 and OAUTHBEARER (RFC 7628) messages and their answers to an error challenge;
-//  - strict base64 (RFC 4648, canonical padding only);
+//  - strict base64 (RFC 4648, canonical padding only), also into wiped memory; wipe() and SecretString;
 //  - the plaintext rule's credentials_permitted() for IPv4, IPv6, IPv4-mapped, AF_UNIX and unknown peers;
 //  - engine transcripts: initial response on the AUTH line (trace redacted), an initial response too
 //    long for the 512-octet line sent after an empty 334, invalid challenges, the challenge limit,
@@ -466,6 +466,54 @@ void test_callback_mechanism(void **) {
 }
 
 // -------------------------------------------------------------------------------------------------
+// Wiped memory (src/util/wipe.hpp; the heap itself is searched by tests/auth/test_auth_heap.c)
+
+// wipe() zeroes every byte the string could hold, not just its size, and keeps the block.
+void test_wipe_clears_capacity(void **) {
+    smtpc::detail::WipingString s;
+    s.reserve(100);
+    s.assign(90, 'p');
+    s.resize(10);  // 80 stale bytes past the size
+    const char *block = s.data();
+    std::size_t cap = s.capacity();
+    smtpc::detail::wipe(s);
+    assert_true(s.empty());
+    assert_true(s.data() == block);
+    for (std::size_t i = 0; i < cap; ++i)
+        if (block[i] != 0) fail_msg("byte %zu survived wipe()", i);
+}
+
+// A SecretString never keeps its bytes in the string object itself (where the allocator cannot wipe
+// them), even when short; assign() wipes what it replaces.
+void test_secret_string_storage(void **) {
+    SecretString s("pw");
+    const char *inside = reinterpret_cast<const char *>(&s);
+    assert_false(s.view().data() >= inside && s.view().data() < inside + sizeof s);
+    assert_true(s.str().capacity() >= smtpc::detail::kWipingMinCapacity);
+    s.assign("a longer secret");
+    const char *block = s.view().data();
+    s.assign("x");
+    assert_true(block == s.view().data());
+    for (std::size_t i = 1; i < 15; ++i)
+        if (block[i] != 0) fail_msg("byte %zu of the replaced secret survived assign()", i);
+    EXPECT_BYTES(s.view(), "x");
+}
+
+// base64 of a secret goes into wiped memory and appends; a failed decoding leaves nothing behind.
+void test_base64_into_wiped_memory(void **) {
+    smtpc::detail::WipingString out("AUTH PLAIN ");
+    base64_encode(SV("\0user\0pass"), out);
+    EXPECT_BYTES(out, "AUTH PLAIN AHVzZXIAcGFzcw==");
+    smtpc::detail::WipingString dec;
+    assert_true(base64_decode("AHVzZXIAcGFzcw==", dec));
+    EXPECT_BYTES(dec, SV("\0user\0pass"));
+    assert_false(base64_decode("AHVzZXIAcGFzcw=!", dec));
+    assert_true(dec.empty());
+    for (std::size_t i = 0; i < dec.capacity(); ++i)
+        if (dec.data()[i] != 0) fail_msg("byte %zu of a failed decoding survived", i);
+}
+
+// -------------------------------------------------------------------------------------------------
 // base64
 
 void test_base64_rfc4648(void **) {
@@ -887,6 +935,9 @@ int main(void) {
         cmocka_unit_test(test_xoauth2),
         cmocka_unit_test(test_oauthbearer),
         cmocka_unit_test(test_callback_mechanism),
+        cmocka_unit_test(test_wipe_clears_capacity),
+        cmocka_unit_test(test_secret_string_storage),
+        cmocka_unit_test(test_base64_into_wiped_memory),
         cmocka_unit_test(test_base64_rfc4648),
         cmocka_unit_test(test_base64_strict),
         cmocka_unit_test(test_policy_ipv4),
