@@ -106,6 +106,8 @@ def _port_number(port: Any) -> int:
     str/bytes holding a number or a service name ("2525", "smtp"). What getaddrinfo() refuses
     raises what it raises (socket.gaierror; OSError for other types); an int outside 0-65535, which
     getaddrinfo() would silently wrap, raises socket.gaierror too."""
+    if isinstance(port, bool):
+        raise OSError("Int or String expected")  # getaddrinfo() refuses a bool
     if isinstance(port, int):
         number = port
     else:
@@ -141,6 +143,11 @@ def _source_port(port: Any) -> int:
     if not 0 <= port <= 65535:
         raise OverflowError("bind(): port must be 0-65535.")
     return port
+
+
+def _arg(value: Any) -> str:
+    """A command argument as smtplib's putcmd() formats it (f"{cmd} {args}")."""
+    return value if isinstance(value, str) else f"{value}"
 
 
 def _str_items(items: Iterable[Any]) -> List[str]:
@@ -432,6 +439,8 @@ class SMTP:
             raise ValueError("Invalid value NaN (not a number)")
         if t < 0:
             raise ValueError("Timeout value out of range")
+        if t > 9223372036:  # Python's time limit (nanoseconds in 64 bits)
+            raise OverflowError("timestamp too large to convert to C _PyTime_t")
         if t == 0:
             raise ValueError("Non-blocking socket (timeout=0) is not supported")
         ms = math.ceil(t * 1000)
@@ -446,8 +455,7 @@ class SMTP:
 
     def _set_local_hostname(self, name: Any) -> None:
         """The name EHLO/HELO send: the library refuses a malformed one before connecting."""
-        if not isinstance(name, str):
-            raise TypeError(f"local_hostname must be str, not {type(name).__name__}")
+        name = _arg(name)
         try:
             self._client.set_local_hostname(name)
         except NativeError as e:
@@ -493,6 +501,8 @@ class SMTP:
         timeout_ms = self._timeout_ms()
         if self.debuglevel > 0:
             self._print_debug("connect: to", (host, port), self.source_address)
+        if not isinstance(host, (str, bytes, bytearray)):
+            raise TypeError(f"host must be str or bytes, not {type(host).__name__}")
         number = 0 if isinstance(host, str) and host.startswith("/") else _port_number(port)
         c = self._client
         if _n.client_is_connected(c.ptr):
@@ -502,6 +512,8 @@ class SMTP:
             c.set_command_timeout(timeout_ms)
         if self.source_address:
             source_host = self.source_address[0] or None
+            if source_host is not None and not isinstance(source_host, (str, bytes, bytearray)):
+                raise TypeError(f"str, bytes or bytearray expected, not {type(source_host).__name__}")
             source_port = _source_port(self.source_address[1])
         else:
             source_host, source_port = None, 0
@@ -608,7 +620,6 @@ class SMTP:
     def helo(self, name: str = "") -> _Reply:
         """SMTP 'helo' command. Hostname to send for this command defaults to the FQDN of the local
         host."""
-        _check_newlines(name)
         if self._protocol == _n.SMTPC_PROTOCOL_LMTP:
             # LMTP has no HELO; the library refuses it, smtplib sends it anyway.
             self.putcmd("helo", name or self.local_hostname)
@@ -622,7 +633,6 @@ class SMTP:
         """SMTP 'ehlo' command (LHLO for LMTP). Hostname to send for this command defaults to the
         FQDN of the local host."""
         self.esmtp_features = {}
-        _check_newlines(name)
         code, msg = self._helo_cmd(_n.client_ehlo, name)
         self.ehlo_resp = msg
         if code != 250:
@@ -634,9 +644,7 @@ class SMTP:
     def _helo_cmd(self, fn: Callable[..., Any], name: str) -> _Reply:
         """EHLO/HELO with `name` or local_hostname; a name the library refuses is named in the
         error (ValueError, nothing sent)."""
-        what, value = ("EHLO/HELO name", name) if name else ("local_hostname", self.local_hostname)
-        if not isinstance(value, str):
-            raise TypeError(f"{what} must be str, not {type(value).__name__}")
+        what, value = ("EHLO/HELO name", _arg(name)) if name else ("local_hostname", _arg(self.local_hostname))
         _check_newlines(value)
         try:
             fn(self._client.ptr, value)
@@ -654,7 +662,7 @@ class SMTP:
 
     def help(self, args: str = "") -> bytes:
         """SMTP 'help' command. Returns help text from server."""
-        return self._reply_of(_n.client_help, args)[1]
+        return self._reply_of(_n.client_help, _arg(args))[1]
 
     def rset(self) -> _Reply:
         """SMTP 'rset' command -- resets session."""
@@ -705,6 +713,8 @@ class SMTP:
         answered with 354; returns the reply to the message otherwise (LMTP: the last recipient's)."""
         if isinstance(msg, str):
             msg = _fix_eols(msg).encode("ascii")
+        elif not isinstance(msg, (bytes, bytearray, memoryview)):
+            raise TypeError(f"expected string or bytes-like object, got '{type(msg).__name__}'")
         try:
             self._client.data(msg)
         except NativeError as e:
@@ -719,13 +729,13 @@ class SMTP:
 
     def verify(self, address: str) -> _Reply:
         """SMTP 'verify' command -- checks for address validity."""
-        return self._reply_of(_n.client_vrfy, _addr_only(address))
+        return self._reply_of(_n.client_vrfy, _arg(_addr_only(address)))
 
     vrfy = verify
 
     def expn(self, address: str) -> _Reply:
         """SMTP 'expn' command -- expands a mailing list."""
-        return self._reply_of(_n.client_expn, _addr_only(address))
+        return self._reply_of(_n.client_expn, _arg(_addr_only(address)))
 
     # --- some useful methods -------------------------------------------------------------------------
     def ehlo_or_helo_if_needed(self) -> None:
@@ -741,6 +751,8 @@ class SMTP:
         """Authentication command: ``authobject(challenge=None)`` returns the response (str) to the
         decoded challenge (bytes), or None for no initial response; the library base64-encodes it."""
         mechanism = mechanism.upper()
+        if not callable(authobject):
+            raise TypeError(f"'{type(authobject).__name__}' object is not callable")
         self._auth_challenge_count = 0
 
         def callback(challenge: Optional[bytes], is_initial: bool) -> Optional[bytes]:
@@ -864,13 +876,14 @@ class SMTP:
         if isinstance(to_addrs, str):
             to_addrs = [to_addrs]
         to_addrs = list(to_addrs)
-        mail_options = _str_items(mail_options) if self.does_esmtp else []
-        rcpt_options = _str_items(rcpt_options)
+        mail_options = list(mail_options) if self.does_esmtp else []
         if any(x.lower() == "smtputf8" for x in mail_options):
             if self.has_extn("smtputf8"):
                 self.command_encoding = "utf-8"
             else:
                 raise SMTPNotSupportedError("SMTPUTF8 not supported by server")
+        mail_options = _str_items(mail_options)
+        rcpt_options = _str_items(rcpt_options)
         sender = quoteaddr(from_addr)
         # An empty address (what an empty group such as "undisclosed-recipients: ;" gives
         # send_message) is skipped: smtplib sends RCPT TO:<>, which no server accepts.

@@ -44,13 +44,13 @@ class Server:
         for p in self.spool.glob("msg-*.json"):
             p.unlink()
 
-    def session_bytes(self, timeout=5.0):
-        """Every byte each finished connection sent, in order."""
+    def session_bytes(self, timeout=5.0, n=1):
+        """Every byte each finished connection sent, in order (waiting for at least n of them)."""
         deadline = time.monotonic() + timeout
         out = []
         while time.monotonic() < deadline:
             out = [bytes.fromhex(json.loads(p.read_text())["raw_hex"]) for p in sorted(self.sessions.glob("session-*.json"))]
-            if out:
+            if len(out) >= n:
                 break
             time.sleep(0.05)
         return out
