@@ -648,9 +648,11 @@ static void test_free_from_trace_of_close(void **state)
     fault_start(f);
     smtpc_client *c = traced_client(f, &p);
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    p.acted = 0;
     p.free_in = 1;
     f->client = NULL;
     smtpc_client_close(c);
+    assert_int_equal(p.acted, 1);
     assert_int_equal(fault_finish(f, 0), 0);
     FAULT_ASSERT_TRANSCRIPT(f, "");
     assert_probes_clean(&p, 2);
