@@ -17,7 +17,8 @@
  * messages), XOAUTH2 and OAUTHBEARER with a token and with a token callback, and a custom mechanism
  * against the fault server (tests/servers/fault_server.py); then a connection lost while an AUTH line
  * is unsent (a server that stops reading a large response, then resets) and while an initial
- * response waits for its 334 (a long token, then a close). Each checks the exact bytes the server
+ * response waits for its 334 (a long token, then a close); and, when the TLS test helpers are built,
+ * LOGIN and PLAIN over STARTTLS to aiosmtpd (OpenSSL's record buffers). Each checks the exact bytes the server
  * received, the live heap after AUTH returns, and the heap after quit and free; the end of the
  * program scans every block still live.
  *
@@ -56,6 +57,9 @@ int main(void)
 #include "auth_common.h"
 #include "fault_common.h"
 #include "itest.h"
+#ifdef HEAP_SCAN_TLS
+#include "tls_common.h"
+#endif
 
 #include <errno.h>
 #include <malloc.h>
@@ -533,6 +537,9 @@ static int group_setup_patterns(void)
 /* ---- servers and fixtures ---------------------------------------------------------------------- */
 
 static itest_server g_aiosmtpd; /* --auth heapuser:PASSWORD --auth-plaintext */
+#ifdef HEAP_SCAN_TLS
+static itest_server g_tls; /* STARTTLS with the test PKI; AUTH offered over TLS only */
+#endif
 static auth_trace g_trace;
 static smtpc_client *g_client; /* the aiosmtpd tests' client, freed by the teardown after a failure */
 
@@ -543,13 +550,26 @@ static int group_setup(void **state)
         return -1;
     }
     static const char *const args[] = {"--auth", USER ":" PASSWORD, "--auth-plaintext", NULL};
-    return itest_start_aiosmtpd(&g_aiosmtpd, 0, args);
+    if (itest_start_aiosmtpd(&g_aiosmtpd, 0, args) != 0) {
+        return -1;
+    }
+#ifdef HEAP_SCAN_TLS
+    static const char *const tls_args[] = {"--auth", USER ":" PASSWORD, NULL};
+    if (tls_pki_setup() != 0 || tls_start_aiosmtpd(&g_tls, "server", tls_args) != 0) {
+        return -1;
+    }
+#endif
+    return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     itest_stop(&g_aiosmtpd);
+#ifdef HEAP_SCAN_TLS
+    itest_stop(&g_tls);
+    tls_pki_teardown();
+#endif
     return 0;
 }
 
@@ -691,6 +711,55 @@ static void test_login(void **state)
     snprintf(want, sizeof want, "AUTH LOGIN\r\n%s\r\n%s\r\n", user, pw);
     aiosmtpd_case("LOGIN", 0, want);
 }
+
+#ifdef HEAP_SCAN_TLS
+/* Over STARTTLS the AUTH lines also pass through OpenSSL's record buffers (encrypted in place). */
+static void tls_case(const char *mech, const char *want_auth)
+{
+    arm("during AUTH over TLS");
+    smtpc_client *c = g_client = tls_client(SMTPC_TLS_REQUIRED, 1);
+    assert_int_equal(smtpc_client_set_trace(c, 1, auth_trace_cb, &g_trace), SMTPC_OK);
+    ASSERT_ST(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
+    size_t idx = g_tls.connections - 1;
+    ASSERT_ST(c, smtpc_client_auth_password(c, mech, SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, 1), SMTPC_OK);
+    scan_live("after AUTH returned");
+    assert_no_hits();
+    ASSERT_ST(c, smtpc_client_quit(c), SMTPC_OK);
+    smtpc_client_free(c);
+    g_client = NULL;
+    scan_live("after quit and free");
+    assert_no_hits();
+    disarm();
+
+    tls_check_session(&g_tls, idx, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n"), 1);
+    size_t len = 0;
+    char *got = tls_session_text(&g_tls, idx, "tls_hex", &len);
+    char want[512];
+    snprintf(want, sizeof want, "EHLO " TLS_CLIENT_NAME "\r\n%sQUIT\r\n", want_auth);
+    if (got == NULL || len != strlen(want) || memcmp(got, want, len) != 0) {
+        itest_dump("received over TLS", got, got ? len : 0);
+        itest_dump("expected         ", want, strlen(want));
+        free(got);
+        fail_msg("the server's TLS capture differs");
+    }
+    free(got);
+}
+
+static void test_login_and_plain_over_starttls(void **state)
+{
+    (void)state;
+    char user[32], pw[64], want[256];
+    b64(USER, strlen(USER), user);
+    b64(PASSWORD, strlen(PASSWORD), pw);
+    snprintf(want, sizeof want, "AUTH LOGIN %s\r\n%s\r\n", user, pw);
+    tls_case("LOGIN", want);
+    static const char plain[] = "\0" USER "\0" PASSWORD;
+    char enc[128];
+    b64(plain, sizeof plain - 1, enc);
+    snprintf(want, sizeof want, "AUTH PLAIN %s\r\n", enc);
+    tls_case("PLAIN", want);
+}
+#endif
 
 /* ---- the fault server: CRAM-MD5, SCRAM-SHA-256, OAuth, custom ---------------------------------- */
 
@@ -968,6 +1037,9 @@ int main(void)
         cmocka_unit_test(test_scanner_sees_library_allocations),
         cmocka_unit_test_setup_teardown(test_plain, trace_setup, trace_teardown),
         cmocka_unit_test_setup_teardown(test_login, trace_setup, trace_teardown),
+#ifdef HEAP_SCAN_TLS
+        cmocka_unit_test_setup_teardown(test_login_and_plain_over_starttls, trace_setup, trace_teardown),
+#endif
         cmocka_unit_test_setup_teardown(test_cram_md5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scram_sha256, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xoauth2_token, setup, teardown),
