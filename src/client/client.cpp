@@ -221,23 +221,34 @@ smtpc_status Client::quit() {
 }
 
 // A command may go out only on an open connection on which the server has nothing to say: a reply
-// waiting now would otherwise be taken as the answer to our command.
+// waiting now would otherwise be taken as the answer to our command. What is waiting is read (a server
+// that closes an idle connection usually says why: "421 timeout", "554 too many errors") and the
+// engine judges it; the connection is closed whatever it was.
 smtpc_status Client::ready_for_command() {
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
     int idle = stream_->peek_idle();
     if (idle == 0) return SMTPC_OK;
-    if (idle < 0) {
+    if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
+    std::string got;
+    bool closed = idle < 0;
+    while (idle > 0 && got.size() < kBufferSize) {
+        IoResult r = stream_->read(buffer_.data(), buffer_.size(), Deadline::after_ms(1));
+        if (!r.ok() || r.bytes == 0) {
+            closed = r.status != SMTPC_ETIMEOUT;
+            break;
+        }
+        got.append(buffer_.data(), r.bytes);
+        idle = stream_->peek_idle();
+        closed = idle < 0;
+    }
+    if (got.empty()) {
+        if (!closed) return SMTPC_OK;  // a TLS record without data
         drop_connection();
         return record(SMTPC_EDISCONNECTED, "connection closed by the server");
     }
-    if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
-    Deadline now = Deadline::after_ms(1);
-    IoResult r = stream_->read(buffer_.data(), buffer_.size(), now);
-    std::string_view got(buffer_.data(), r.ok() ? r.bytes : 0);
+    engine_.received_while_idle(got.data(), got.size(), closed);
     drop_connection();
-    if (got.substr(0, 3) == "421")
-        return record(SMTPC_ECLOSING, "service closing: the server sent 421 while the connection was idle");
-    return record(SMTPC_EPROTOCOL, "unsolicited data from the server while the connection was idle");
+    return record(engine_.status(), engine_.message());
 }
 
 smtpc_status Client::run(const Check &started, BodySource *body) {
@@ -306,8 +317,10 @@ smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
             IoResult r = stream_->write(out.data(), out.size(), deadline, true, readable);
             if (!r.ok()) {
                 os_error_ = r.os_error;
-                // The server may have said why before it closed; take its reply or alert if there is one.
-                if (stream_->peek_idle() != 0) read_some(Deadline::after_ms(1));
+                // The server may have said why before it closed (a refusal, an alert): every reply that
+                // arrived before the close is taken before the close is.
+                while (engine_.want() != Engine::Want::Done && stream_->peek_idle() > 0)
+                    read_some(Deadline::after_ms(1));
                 engine_.failed(r.status, r.message);
             } else if (readable) {
                 // Readable may mean only a TLS record without data (a session ticket): look first.
@@ -438,6 +451,8 @@ smtpc_status Client::docmd(std::string_view cmd, std::string_view args) {
 }
 
 smtpc_status Client::mail(std::string_view addr, std::string_view options) {
+    // A connection the server closed is reported as closed, before any other judgement of it.
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     Address a;
     if (Check c = parse_address(addr, true, a); !c) return record(c);
@@ -445,11 +460,11 @@ smtpc_status Client::mail(std::string_view addr, std::string_view options) {
     if (Check c = parse_options(options, opts); !c) return record(c);
     std::string line;
     if (Check c = engine_.build_mail(a, std::move(opts), line); !c) return record(c);
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     return run(engine_.begin_command(Cmd::Mail, std::move(line)));
 }
 
 smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     Address a;
     if (Check c = parse_address(addr, false, a); !c) return record(c);
@@ -458,7 +473,6 @@ smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
     std::string line;
     bool utf8 = engine_.does_esmtp() && engine_.features().has("smtputf8");
     if (Check c = engine_.build_rcpt(a, opts, utf8, line); !c) return record(c);
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     return run(engine_.begin_command(Cmd::Rcpt, std::move(line), a.original));
 }
 
@@ -473,8 +487,8 @@ smtpc_status Client::read_reply() {
 }
 
 smtpc_status Client::data(std::string_view msg) {
-    if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     BodySource body{{msg}, nullptr, nullptr};
     return run(engine_.begin_data(), &body);
 }
@@ -482,10 +496,12 @@ smtpc_status Client::data(std::string_view msg) {
 // The common path of sendmail, sendmail_stream and send_message.
 smtpc_status Client::transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size) {
     if (env.recipients.empty()) return record(Check::invalid("no recipients"));
-    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    // A connection the server closed is reported as closed, before any other judgement of it.
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    // begin_sendmail() also adds SMTPUTF8 for a non-ASCII address, or refuses before MAIL is sent.
     return run(engine_.begin_sendmail(env, size, pipelining_), &body);
 }
 
@@ -637,22 +653,6 @@ smtpc_status Client::send_message(const Envelope *given, std::string_view msg) {
     OutgoingMessage prepared;
     if (Check c = prepare_message(msg, given, prepared); !c) return record(c);
     Envelope &env = prepared.envelope;
-
-    bool international = env.sender.non_ascii;
-    for (const auto &r : env.recipients) international = international || r.non_ascii;
-    if (international) {
-        if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
-        if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
-        if (!engine_.does_esmtp() || !engine_.features().has("smtputf8"))
-            return record(SMTPC_ENOTSUPPORTED, "the addresses need SMTPUTF8 and the server does not offer it");
-        auto has_option = [&](std::string_view keyword) {
-            for (const auto &o : env.mail_options)
-                if (option_is(o, keyword)) return true;
-            return false;
-        };
-        if (!has_option("SMTPUTF8")) env.mail_options.emplace_back("SMTPUTF8");
-        if (!has_option("BODY")) env.mail_options.emplace_back("BODY=8BITMIME");
-    }
 
     BodySource body;
     body.memory = std::move(prepared.pieces);

@@ -86,6 +86,7 @@ void Engine::start(Op op) {
     out_pos_ = 0;
     awaiting_body_ = false;
     reply_locked_ = false;
+    early_reply_ = false;
     send_ = Send{};
     encoder_.reset();
 }
@@ -168,15 +169,38 @@ Check Engine::begin_data() {
     return {};
 }
 
+// RFC 6531: an envelope with a non-ASCII address goes with SMTPUTF8, chosen here when the caller did
+// not (as smtplib's send_message() does), with BODY=8BITMIME unless the caller set BODY. A server
+// that does not offer SMTPUTF8 cannot take the message: refused before anything is sent.
+Check Engine::add_international_options(const Envelope &env, std::vector<std::string> &options) const {
+    const Address *wide = env.sender.non_ascii ? &env.sender : nullptr;
+    for (const auto &r : env.recipients)
+        if (!wide && r.non_ascii) wide = &r;
+    if (!wide) return {};
+    auto has = [&](std::string_view keyword) {
+        for (const auto &o : options)
+            if (option_is(o, keyword)) return true;
+        return false;
+    };
+    if (has("SMTPUTF8")) return {};  // the caller's own choice, checked by build_mail()
+    if (!does_esmtp_ || !features_.has("smtputf8"))
+        return {SMTPC_ENOTSUPPORTED, "the address " + (wide->original.empty() ? wide->value : wide->original) +
+                                         " is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer"};
+    options.emplace_back("SMTPUTF8");
+    if (!has("BODY")) options.emplace_back("BODY=8BITMIME");
+    return {};
+}
+
 Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining) {
     if (env.recipients.empty()) return Check::invalid("no recipients");
     std::vector<std::string> options;
     if (size && features_.has("size")) options.push_back("SIZE=" + std::to_string(*size));
     options.insert(options.end(), env.mail_options.begin(), env.mail_options.end());
+    if (Check c = add_international_options(env, options); !c) return c;
     std::string mail_line;
     if (Check c = build_mail(env.sender, options, mail_line); !c) return c;
     bool utf8 = false;
-    for (const auto &o : env.mail_options) utf8 = utf8 || option_is(o, "SMTPUTF8");
+    for (const auto &o : options) utf8 = utf8 || option_is(o, "SMTPUTF8");
     utf8 = utf8 && does_esmtp_;
     std::vector<std::string> rcpt_lines(env.recipients.size());
     for (std::size_t i = 0; i < env.recipients.size(); ++i)
@@ -248,11 +272,14 @@ void Engine::received(const char *data, std::size_t len) {
     std::size_t off = 0;
     while (off < len && !done_) {
         // A reply may only begin once the command it answers is on the wire: otherwise the server is
-        // talking out of turn, and its words would be taken as the answer to a later command.
+        // talking out of turn, and its words would be taken as the answer to a later command. The one
+        // exception is a reply while the message is being sent: a server may refuse the message
+        // early (a size limit) and close, and that refusal is the message's outcome.
         bool unsolicited = false;
         if (!parser_.mid_reply()) {
-            unsolicited = pending_.empty();  // parsed anyway, so the message can show what it said
-            if (!unsolicited && written_bytes_ < pending_.front().sent_at) {
+            early_reply_ = sending_body();
+            unsolicited = pending_.empty() && !early_reply_;  // parsed anyway, so the message can show it
+            if (!unsolicited && !early_reply_ && written_bytes_ < pending_.front().sent_at) {
                 fatal(SMTPC_EPROTOCOL, "the server replied to a command not yet sent");
                 return;
             }
@@ -263,6 +290,12 @@ void Engine::received(const char *data, std::size_t len) {
         if (r == ReplyParser::Result::Error) {
             fatal(SMTPC_EPROTOCOL, "invalid reply from the server: " + parser_.error());
             return;
+        }
+        if (early_reply_) {
+            if (r == ReplyParser::Result::NeedMore) break;
+            early_reply_ = false;
+            on_early_reply(parser_.take_reply());
+            continue;
         }
         if (unsolicited || pending_.empty()) {
             if (r == ReplyParser::Result::NeedMore) fatal(SMTPC_EPROTOCOL, "unsolicited data from the server");
@@ -278,7 +311,79 @@ void Engine::received(const char *data, std::size_t len) {
     // Nothing may follow the last expected reply: a server that talks out of turn would otherwise
     // have its words taken as the reply to our next command.
     if (done_ && !close_ && (off < len || parser_.mid_reply()))
+        on_trailing_data(std::string_view(data + off, len - off));
+}
+
+// Bytes after the reply that ended the operation close the connection. When that reply decided a
+// transaction, its outcome stands: a message the server accepted stays accepted (reporting a failure
+// would have it sent again: a duplicate), and a refusal stays a refusal. The bytes are reported in the
+// trace (and in the message of a failure; success leaves no message, as every success does).
+void Engine::on_trailing_data(std::string_view extra) {
+    if (op_ != Op::Sendmail && op_ != Op::Data) {
         fatal(SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+        return;
+    }
+    close_ = true;
+    pending_.clear();
+    awaiting_body_ = false;
+    std::string note = "unexpected data from the server after its reply: \"" + printable(extra) + "\"; connection closed";
+    if (status_ == SMTPC_OK) note += " (the message was accepted)";
+    else message_ += " (then " + note + ")";
+    if (trace_) trace_->trace(SMTPC_TRACE_INFO, note);
+}
+
+bool Engine::sending_body() const {
+    if (op_ != Op::Sendmail && op_ != Op::Data) return false;
+    if (awaiting_body_) return true;
+    // The message is complete in the output, but its end is not all on the wire yet.
+    return !pending_.empty() && pending_.front().cmd == Cmd::DataEnd && written_bytes_ < pending_.front().sent_at;
+}
+
+// A reply that began while the message was still being sent. A refusal (a size limit, a filter that
+// reads as it goes) is the message's outcome, and the connection is closed since the rest of the
+// message cannot be withdrawn. An acceptance is not possible: the server has not seen the end.
+void Engine::on_early_reply(const Reply &r) {
+    if (r.code < 400) {
+        fatal(SMTPC_EPROTOCOL, std::string(pending_.empty() ? "unsolicited reply from the server: "
+                                                            : "the server replied to a command not yet sent: ") +
+                                   describe(r));
+        return;
+    }
+    last_reply_ = r;
+    reply_locked_ = true;
+    if (result_)
+        for (auto &rr : result_->recipients)
+            if (rr.state == SMTPC_RCPT_ACCEPTED) {
+                rr.state = SMTPC_RCPT_FAILED;
+                rr.data_reply = r;
+            }
+    std::string msg = "message refused before it was complete: " + describe(r) + " (connection closed)";
+    if (op_ == Op::Data) fatal(r.code == 421 ? SMTPC_ECLOSING : SMTPC_EREPLY, std::move(msg));
+    else fatal(SMTPC_EDATA_REFUSED, std::move(msg));
+}
+
+void Engine::received_while_idle(const char *data, std::size_t len, bool closed) {
+    start(Op::None);
+    std::size_t used = 0;
+    ReplyParser::Result r = parser_.feed(data, len, used);
+    if (r == ReplyParser::Result::Error) {
+        fatal(SMTPC_EPROTOCOL, "invalid data from the server while the connection was idle: " + parser_.error());
+        return;
+    }
+    if (r == ReplyParser::Result::NeedMore) {
+        if (closed)
+            fatal(SMTPC_EDISCONNECTED, "connection closed by the server in the middle of a reply it sent while "
+                                       "the connection was idle");
+        else fatal(SMTPC_EPROTOCOL, "unsolicited data from the server while the connection was idle");
+        return;
+    }
+    last_reply_ = parser_.take_reply();
+    std::string said = describe(*last_reply_);
+    if (last_reply_->code == 421)
+        fatal(SMTPC_ECLOSING, "service closing: the server sent " + said + " while the connection was idle");
+    else if (closed && used == len)
+        fatal(SMTPC_EDISCONNECTED, "the server sent " + said + " while the connection was idle, then closed it");
+    else fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server while the connection was idle: " + said);
 }
 
 void Engine::received_eof() {
@@ -288,6 +393,15 @@ void Engine::received_eof() {
 
 void Engine::failed(smtpc_status status, std::string message) {
     if (done_) return;
+    if (op_ == Op::Sendmail && send_.verdict != SMTPC_OK) {
+        // A refusal decided the transaction before the connection failed (Exim's "drop" ACL refuses
+        // and closes at once): the refusal is the answer, whatever became of the RSET or the rest of
+        // a pipelined batch.
+        fatal(send_.verdict, send_.verdict_message + (status == SMTPC_EDISCONNECTED
+                                                          ? "; the server closed the connection after refusing"
+                                                          : "; then " + message + " (connection closed)"));
+        return;
+    }
     bool message_sent = out_pos_ >= out_.size() && !pending_.empty() && pending_.front().cmd == Cmd::DataEnd;
     if (message_sent) {
         if (result_)
@@ -440,6 +554,16 @@ void Engine::abandon(smtpc_status status, std::string message, const Reply &deci
     queue(Cmd::Rset, "RSET\r\n", 0, true);
 }
 
+void Engine::decide_if_all_refused() {
+    if (send_.mail_failed || reply_locked_ || accepted_count() != 0) return;
+    const Reply &last = *result_->recipients.back().rcpt_reply;
+    last_reply_ = last;
+    reply_locked_ = true;
+    send_.verdict = SMTPC_ERECIPIENTS_REFUSED;
+    send_.verdict_message =
+        "all " + std::to_string(result_->recipients.size()) + " recipients refused; last: " + describe(last);
+}
+
 void Engine::after_rcpts() {
     if (accepted_count() == 0) {
         const Reply &last = *result_->recipients.back().rcpt_reply;
@@ -471,20 +595,15 @@ void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
                     "RCPT TO refused: " + describe(r), r);
             return;
         }
+        // Decided now, not at DATA's reply: a server that closes before it stays decided.
+        if (send_.pipelined && p.index + 1 == send_.rcpt_lines.size()) decide_if_all_refused();
         if (send_.pipelined || send_.mail_failed) return;
         if (p.index + 1 < send_.rcpt_lines.size()) queue(Cmd::Rcpt, send_.rcpt_lines[p.index + 1], p.index + 1);
         else after_rcpts();
         return;
     }
     case Cmd::Data: {
-        if (!send_.mail_failed && accepted_count() == 0 && !reply_locked_) {
-            const Reply &last = *result_->recipients.back().rcpt_reply;
-            last_reply_ = last;
-            reply_locked_ = true;
-            send_.verdict = SMTPC_ERECIPIENTS_REFUSED;
-            send_.verdict_message = "all " + std::to_string(result_->recipients.size()) +
-                                    " recipients refused; last: " + describe(last);
-        }
+        decide_if_all_refused();
         if (r.code == 354) {
             if (reply_locked_) {
                 // The server waits for a message we must not send; only closing discards the transaction.

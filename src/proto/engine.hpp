@@ -71,6 +71,9 @@ public:
     Check build_mail(const Address &sender, std::vector<std::string> options, std::string &line) const;
     Check build_rcpt(const Address &rcpt, const std::vector<std::string> &options, bool utf8,
                      std::string &line) const;
+    // Adds SMTPUTF8 (and BODY=8BITMIME unless BODY is set) to `options` when an address of `env` is
+    // not ASCII and the server offers SMTPUTF8; SMTPC_ENOTSUPPORTED when it does not.
+    Check add_international_options(const Envelope &env, std::vector<std::string> &options) const;
 
     // --- pumping
     Want want() const;
@@ -82,8 +85,14 @@ public:
     void body_aborted(std::string why);
     void received(const char *data, std::size_t len);
     void received_eof();
-    // The transport failed (timeout, reset, ...): the operation ends with `status` unless the
-    // message was already sent, in which case its fate is unknown.
+    // Between operations the server sent `data` (and then closed the connection when `closed`): it
+    // can only be saying goodbye. A complete reply is kept as last_reply(); the outcome is
+    // SMTPC_ECLOSING for 421, SMTPC_EDISCONNECTED for another reply followed by the close, else
+    // SMTPC_EPROTOCOL, and the connection must be closed.
+    void received_while_idle(const char *data, std::size_t len, bool closed);
+    // The transport failed (timeout, reset, end of stream, ...): the operation ends with `status`,
+    // unless the message was already sent, in which case its fate is unknown, or the transaction's
+    // outcome was already decided (a refusal), which then stands.
     void failed(smtpc_status status, std::string message);
     // Bumped whenever a new step starts (a command batch is queued, a body block is supplied): the
     // driver gives each step a fresh deadline.
@@ -129,6 +138,14 @@ private:
     void forget_credentials();
     void after_rcpts();
     void abandon(smtpc_status status, std::string message, const Reply &decisive);
+    // Records the verdict "every recipient refused" once the last RCPT reply is in and none was accepted.
+    void decide_if_all_refused();
+    // True while the message is being sent: after 354, until the final dot is on the wire.
+    bool sending_body() const;
+    // A reply that began while the message was still being sent.
+    void on_early_reply(const Reply &r);
+    // Bytes after the reply that ended the operation.
+    void on_trailing_data(std::string_view extra);
     std::size_t accepted_count() const;
     std::string describe(const Reply &r) const;
 
@@ -148,6 +165,7 @@ private:
     std::string verb_;  // first word of the command in progress, for messages
     bool awaiting_body_ = false;
     bool reply_locked_ = false;  // last_reply_ holds the reply that decided the outcome
+    bool early_reply_ = false;   // the reply being parsed began before the message was all sent
     std::uint64_t step_ = 0;
     std::uint64_t queued_bytes_ = 0;   // output queued on this connection so far
     std::uint64_t written_bytes_ = 0;  // output written on this connection so far
@@ -167,7 +185,7 @@ private:
         bool mail_failed = false;
         std::size_t next_rcpt = 0;
         std::vector<std::string> rcpt_lines;
-        smtpc_status verdict = SMTPC_OK;  // decided outcome, reported once RSET is answered
+        smtpc_status verdict = SMTPC_OK;  // decided failure, reported once RSET is answered (or the server closed)
         std::string verdict_message;
         std::size_t final_expected = 0;
         std::size_t final_received = 0;

@@ -148,6 +148,11 @@ void sc_send_then_close(fault_fixture *f, const char *bytes)
     step_bytes(f, "send_then_close", bytes, strlen(bytes), NULL);
 }
 
+void sc_send_then_rst(fault_fixture *f, const char *bytes)
+{
+    step_bytes(f, "send_then_rst", bytes, strlen(bytes), NULL);
+}
+
 void sc_expect(fault_fixture *f, const char *prefix)
 {
     step_bytes(f, "expect", prefix, strlen(prefix), NULL);

@@ -78,6 +78,7 @@ void sc_send_n(fault_fixture *f, const char *bytes, size_t len);
 void sc_send_repeat(fault_fixture *f, const char *bytes, long repeat);
 void sc_send_slowly(fault_fixture *f, const char *bytes, double interval);
 void sc_send_then_close(fault_fixture *f, const char *bytes);
+void sc_send_then_rst(fault_fixture *f, const char *bytes);
 void sc_expect(fault_fixture *f, const char *prefix);
 void sc_expect_lines(fault_fixture *f, int n);
 void sc_read_bytes(fault_fixture *f, long n);

@@ -8,6 +8,7 @@
 
 #include "unit_common.hpp"
 
+#include <cstring>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -145,6 +146,14 @@ void expect_started(const Check &c, const char *file, int line) {
     _fail(file, line);
 }
 #define EXPECT_STARTED(check) expect_started((check), __FILE__, __LINE__)
+
+// Collects the INFO lines the engine traces, one per line.
+struct TraceLog final : smtpc::detail::TraceSink {
+    std::string info;
+    void trace(smtpc_trace_kind kind, std::string_view text) override {
+        if (kind == SMTPC_TRACE_INFO) info.append(text).append("\n");
+    }
+};
 
 const char kGreeting[] = "220 mx.example.org ESMTP\r\n";
 const char kEhloPipelining[] =
@@ -568,15 +577,19 @@ void test_smtputf8(void **) {
     assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
     EXPECT_WANT(e, Want::Done);
 
-    // A non-ASCII address without SMTPUTF8: refused before anything is queued.
+    // A non-ASCII address to a server without SMTPUTF8: ENOTSUPPORTED, saying why, nothing queued.
     c = e.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"b@y.org"}), 10, true);
-    assert_int_equal(c.status, SMTPC_EINVAL);
-    EXPECT_BYTES(c.message, "a non-ASCII address needs the SMTPUTF8 mail option");
+    assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
+    EXPECT_BYTES(c.message,
+                 "the address j\xc3\xb6rg@x.org is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer");
     c = e.begin_sendmail(envelope("a@x.org", {"b@y.org", "j\xc3\xb6rg@y.org"}), 10, true);
-    assert_int_equal(c.status, SMTPC_EINVAL);
-    EXPECT_BYTES(c.message, "a non-ASCII address needs the SMTPUTF8 mail option");
+    assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
+    EXPECT_BYTES(c.message,
+                 "the address j\xc3\xb6rg@y.org is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer");
     EXPECT_WANT(e, Want::Done);
+    EXPECT_BYTES(e.output(), "");
     assert_null(e.result());
+    assert_int_equal(e.step(), step);
 
     // No recipients.
     c = e.begin_sendmail(envelope("a@x.org", {}), 10, true);
@@ -589,6 +602,30 @@ void test_smtputf8(void **) {
     connect_ehlo(u, kEhloUtf8);
     EXPECT_STARTED(u.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"\xe7\x94\xa8@y.org"}, {"SMTPUTF8"}), 10, true));
     EXPECT_OUTPUT(u, "MAIL FROM:<j\xc3\xb6rg@x.org> SMTPUTF8\r\nRCPT TO:<\xe7\x94\xa8@y.org>\r\nDATA\r\n");
+
+    // Offered and not requested: chosen for a non-ASCII sender or recipient, as smtplib's send_message
+    // does, with BODY=8BITMIME unless the caller set BODY.
+    Engine a(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(a, kEhloUtf8);
+    EXPECT_STARTED(a.begin_sendmail(envelope("a@x.org", {"b@y.org", "j\xc3\xbcrgen@y.org"}), 10, true));
+    EXPECT_OUTPUT(a, "MAIL FROM:<a@x.org> SMTPUTF8 BODY=8BITMIME\r\nRCPT TO:<b@y.org>\r\n"
+                     "RCPT TO:<j\xc3\xbcrgen@y.org>\r\nDATA\r\n");
+    Engine b(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(b, kEhloUtf8);
+    EXPECT_STARTED(b.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"b@y.org"}, {"BODY=7BIT"}), 10, true));
+    EXPECT_OUTPUT(b, "MAIL FROM:<j\xc3\xb6rg@x.org> BODY=7BIT SMTPUTF8\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    // ASCII addresses: nothing added.
+    Engine n(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(n, kEhloUtf8);
+    EXPECT_STARTED(n.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 10, true));
+    EXPECT_OUTPUT(n, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    // After HELO there are no extensions: refused.
+    Engine h(SMTPC_PROTOCOL_SMTP);
+    connect_helo(h);
+    c = h.begin_sendmail(envelope("a@x.org", {"j\xc3\xbcrgen@y.org"}), 10, true);
+    assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
+    EXPECT_WANT(h, Want::Done);
+    EXPECT_BYTES(h.output(), "");
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -953,14 +990,15 @@ void test_lmtp_eof_between_final_replies(void **) {
 }
 
 void test_lmtp_extra_reply(void **) {
-    // A fourth final reply for three accepted recipients.
+    // A fourth final reply for three accepted recipients: the message was delivered and stays so; the
+    // connection is closed, since the server is out of step.
     Engine e(SMTPC_PROTOCOL_LMTP);
     lmtp_to_final(e, true);
     FEED(e, "250 ok b\r\n250 ok c\r\n250 ok d\r\n250 ok x\r\n");
-    EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    EXPECT_STATUS(e, SMTPC_OK, "");
     assert_true(e.must_close());
-    // The recipients' outcomes stay as recorded.
     EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_DELIVERED);
+    EXPECT_LAST_REPLY(e, 250, "ok d");
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -1008,17 +1046,49 @@ void test_extra_data_after_last_reply(void **) {
     EXPECT_STATUS(e, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
     assert_true(e.must_close());
 
-    // After the final reply of a transaction: the message was delivered and the result says so.
+    // After the final reply of a transaction: the message was accepted and stays accepted (a failure
+    // would have it sent again); the connection is closed and the trace says why.
     Engine s(SMTPC_PROTOCOL_SMTP);
+    TraceLog log;
+    s.set_trace(&log);
     connect_ehlo(s, kEhloPipelining);
     EXPECT_STARTED(s.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
     EXPECT_OUTPUT(s, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
     FEED(s, "250 ok\r\n250 ok\r\n354 go\r\n");
     SEND_BODY(s, "x", "x\r\n.\r\n");
     FEED(s, "250 2.0.0 queued\r\n221 bye\r\n");
-    EXPECT_STATUS(s, SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
+    EXPECT_STATUS(s, SMTPC_OK, "");
     assert_true(s.must_close());
+    EXPECT_BYTES(s.output(), "");
     EXPECT_STATES(s, SMTPC_RCPT_DELIVERED);
+    EXPECT_LAST_REPLY(s, 250, "2.0.0 queued");
+    EXPECT_BYTES(log.info, "unexpected data from the server after its reply: \"221 bye\\x0d / \"; connection closed "
+                           "(the message was accepted)\n");
+
+    // The same through low-level DATA, the extra bytes in the next segment of the same read.
+    Engine d(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(d, kEhloPipelining);
+    EXPECT_STARTED(d.begin_data());
+    EXPECT_OUTPUT(d, "DATA\r\n");
+    FEED(d, "354 go\r\n");
+    SEND_BODY(d, "x", "x\r\n.\r\n");
+    FEED(d, "250 2.0.0 queued\r\nX");
+    EXPECT_STATUS(d, SMTPC_OK, "");
+    assert_true(d.must_close());
+
+    // A refusal decided before the bytes (here, behind the reply to RSET) stays the outcome.
+    Engine r(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(r, kEhloNoPipelining);
+    EXPECT_STARTED(r.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(r, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(r, "550 5.7.1 no\r\n");
+    EXPECT_OUTPUT(r, "RSET\r\n");
+    FEED(r, "250 ok\r\n250 again\r\n");
+    EXPECT_STATUS(r, SMTPC_ESENDER_REFUSED,
+                  "MAIL FROM refused: 550 5.7.1 no (then unexpected data from the server after its reply: "
+                  "\"250 again\\x0d / \"; connection closed)");
+    assert_true(r.must_close());
+    EXPECT_LAST_REPLY(r, 550, "5.7.1 no");
 
     // A malformed reply inside a pipelined batch.
     Engine m(SMTPC_PROTOCOL_SMTP);
@@ -1149,6 +1219,209 @@ void test_low_level_commands(void **) {
     assert_true(d.must_close());
 }
 
+// -------------------------------------------------------------------------------------------------
+// A refusal followed by a close (Exim's "drop" ACL): the refusal decides, the close only ends the call
+
+constexpr char kClosedAfter[] = "; the server closed the connection after refusing";
+
+void test_refusal_then_close(void **) {
+    // One at a time: MAIL refused, the server closes instead of answering RSET.
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(e, "550 5.7.1 go away\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    e.received_eof();
+    EXPECT_STATUS(e, SMTPC_ESENDER_REFUSED, std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
+    assert_true(e.must_close());
+    EXPECT_LAST_REPLY(e, 550, "5.7.1 go away");
+    EXPECT_REPLY(&*e.result()->mail_reply, 550, "5.7.1 go away");
+    EXPECT_STATES(e, SMTPC_RCPT_NOT_ATTEMPTED);
+
+    // The RSET cannot even be written (EPIPE, the server had reset): the same.
+    Engine w(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(w, kEhloNoPipelining);
+    EXPECT_STARTED(w.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(w, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(w, "550 5.7.1 go away\r\n");
+    EXPECT_WANT(w, Want::Write);
+    w.failed(SMTPC_EDISCONNECTED, "connection reset by the server");
+    EXPECT_STATUS(w, SMTPC_ESENDER_REFUSED, std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
+    assert_true(w.must_close());
+
+    // No reply to RSET before the deadline: the refusal stands, the message says what followed.
+    Engine t(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(t, kEhloNoPipelining);
+    EXPECT_STARTED(t.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(t, "MAIL FROM:<a@x.org> SIZE=5\r\n");
+    FEED(t, "550 5.7.1 go away\r\n");
+    EXPECT_OUTPUT(t, "RSET\r\n");
+    t.failed(SMTPC_ETIMEOUT, "timed out waiting for the server's reply");
+    EXPECT_STATUS(t, SMTPC_ESENDER_REFUSED,
+                  "MAIL FROM refused: 550 5.7.1 go away; then timed out waiting for the server's reply (connection "
+                  "closed)");
+    assert_true(t.must_close());
+
+    // Pipelined: MAIL refused and the rest of the batch never answered.
+    Engine p(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(p, kEhloPipelining);
+    EXPECT_STARTED(p.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(p, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(p, "550 5.7.1 go away\r\n");
+    EXPECT_WANT(p, Want::Read);
+    p.received_eof();
+    EXPECT_STATUS(p, SMTPC_ESENDER_REFUSED, std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
+    EXPECT_STATES(p, SMTPC_RCPT_NOT_ATTEMPTED, SMTPC_RCPT_NOT_ATTEMPTED);
+
+    // Pipelined: every RCPT refused, the close comes before DATA's reply. Decided at the last RCPT.
+    Engine r(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(r, kEhloPipelining);
+    EXPECT_STARTED(r.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(r, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(r, "250 ok\r\n550 5.1.1 no b\r\n550 5.1.1 no c\r\n");
+    EXPECT_WANT(r, Want::Read);
+    r.received_eof();
+    EXPECT_STATUS(r, SMTPC_ERECIPIENTS_REFUSED,
+                  std::string("all 2 recipients refused; last: 550 5.1.1 no c") + kClosedAfter);
+    EXPECT_LAST_REPLY(r, 550, "5.1.1 no c");
+    EXPECT_STATES(r, SMTPC_RCPT_REFUSED, SMTPC_RCPT_REFUSED);
+
+    // Not decided (a recipient was accepted): a close before DATA's reply is a disconnection.
+    Engine o(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(o, kEhloPipelining);
+    EXPECT_STARTED(o.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(o, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(o, "250 ok\r\n550 5.1.1 no b\r\n250 ok\r\n");
+    o.received_eof();
+    EXPECT_STATUS(o, SMTPC_EDISCONNECTED, "connection closed by the server");
+    EXPECT_STATES(o, SMTPC_RCPT_REFUSED, SMTPC_RCPT_ACCEPTED);
+
+    // DATA refused, then the close.
+    Engine d(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(d, kEhloPipelining);
+    EXPECT_STARTED(d.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(d, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(d, "250 ok\r\n250 ok\r\n554 5.7.1 no thanks\r\n");
+    EXPECT_OUTPUT(d, "RSET\r\n");
+    d.received_eof();
+    EXPECT_STATUS(d, SMTPC_EDATA_REFUSED, std::string("DATA refused: 554 5.7.1 no thanks") + kClosedAfter);
+    EXPECT_STATES(d, SMTPC_RCPT_FAILED);
+    EXPECT_REPLY(&*rcpt(d, 0).data_reply, 554, "5.7.1 no thanks");
+
+    // The message refused, then the close.
+    Engine m(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(m, kEhloPipelining);
+    EXPECT_STARTED(m.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(m, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(m, "250 ok\r\n250 ok\r\n354 go\r\n");
+    SEND_BODY(m, "x", "x\r\n.\r\n");
+    FEED(m, "554 5.7.1 spam\r\n");
+    EXPECT_OUTPUT(m, "RSET\r\n");
+    m.received_eof();
+    EXPECT_STATUS(m, SMTPC_EDATA_REFUSED, std::string("message refused: 554 5.7.1 spam") + kClosedAfter);
+    EXPECT_LAST_REPLY(m, 554, "5.7.1 spam");
+    EXPECT_STATES(m, SMTPC_RCPT_FAILED);
+}
+
+void test_refused_while_sending_body(void **) {
+    // 552 while a body block is still unwritten (a size limit): the message's refusal, closed.
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n");
+    EXPECT_WANT(e, Want::Body);
+    e.body("abc\r\n", 5);
+    EXPECT_WANT(e, Want::Write);
+    e.received("552 5.3.4 too big\r\n", 19);
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "message refused before it was complete: 552 5.3.4 too big (connection closed)");
+    assert_true(e.must_close());
+    EXPECT_LAST_REPLY(e, 552, "5.3.4 too big");
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED, SMTPC_RCPT_REFUSED);
+    EXPECT_REPLY(&*rcpt(e, 0).data_reply, 552, "5.3.4 too big");
+
+    // In two pieces, the terminator queued but not all written.
+    Engine s(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(s, kEhloPipelining);
+    EXPECT_STARTED(s.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(s, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(s, "250 ok\r\n250 ok\r\n354 go\r\n");
+    s.body("x", 1);
+    s.body_end();
+    EXPECT_WANT(s, Want::Write);
+    s.output_written(2);  // "x\r" of "x\r\n.\r\n"
+    s.received("552 5.3", 7);
+    EXPECT_WANT(s, Want::Write);
+    s.received(".4 too big\r\n", 12);
+    EXPECT_STATUS(s, SMTPC_EDATA_REFUSED, "message refused before it was complete: 552 5.3.4 too big (connection closed)");
+    EXPECT_STATES(s, SMTPC_RCPT_FAILED);
+
+    // An acceptance before the end is still a protocol error.
+    Engine a(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(a, kEhloPipelining);
+    EXPECT_STARTED(a.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
+    EXPECT_OUTPUT(a, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(a, "250 ok\r\n250 ok\r\n354 go\r\n");
+    a.body("x", 1);
+    a.body_end();
+    a.output_written(2);
+    a.received("250 ok\r\n", 8);
+    EXPECT_STATUS(a, SMTPC_EPROTOCOL, "the server replied to a command not yet sent: 250 ok");
+    EXPECT_STATES(a, SMTPC_RCPT_ACCEPTED);
+
+    // Low-level DATA: SMTPC_EREPLY, and SMTPC_ECLOSING for 421.
+    Engine d(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(d, kEhloPipelining);
+    EXPECT_STARTED(d.begin_data());
+    EXPECT_OUTPUT(d, "DATA\r\n");
+    FEED(d, "354 go\r\n");
+    EXPECT_WANT(d, Want::Body);
+    d.received("421 4.3.2 bye\r\n", 15);
+    EXPECT_STATUS(d, SMTPC_ECLOSING, "message refused before it was complete: 421 4.3.2 bye (connection closed)");
+    assert_true(d.must_close());
+    EXPECT_LAST_REPLY(d, 421, "4.3.2 bye");
+}
+
+void test_received_while_idle(void **) {
+    struct Case {
+        const char *bytes;
+        bool closed;
+        smtpc_status status;
+        const char *message;
+        int code;  // the reply kept, 0: the EHLO reply stays the last one
+    };
+    const Case cases[] = {
+        {"421 4.4.2 timeout\r\n", true, SMTPC_ECLOSING,
+         "service closing: the server sent 421 4.4.2 timeout while the connection was idle", 421},
+        {"421 4.4.2 timeout\r\n", false, SMTPC_ECLOSING,
+         "service closing: the server sent 421 4.4.2 timeout while the connection was idle", 421},
+        {"554 5.7.0 too many errors\r\n", true, SMTPC_EDISCONNECTED,
+         "the server sent 554 5.7.0 too many errors while the connection was idle, then closed it", 554},
+        {"554 5.7.0 too many errors\r\n", false, SMTPC_EPROTOCOL,
+         "unsolicited reply from the server while the connection was idle: 554 5.7.0 too many errors", 554},
+        {"554 5.7.0 bye\r\n250 more\r\n", true, SMTPC_EPROTOCOL,
+         "unsolicited reply from the server while the connection was idle: 554 5.7.0 bye", 554},
+        {"554 5.7.0 to", true, SMTPC_EDISCONNECTED,
+         "connection closed by the server in the middle of a reply it sent while the connection was idle", 0},
+        {"554 5.7.0 to", false, SMTPC_EPROTOCOL, "unsolicited data from the server while the connection was idle", 0},
+    };
+    for (const Case &c : cases) {
+        Engine e(SMTPC_PROTOCOL_SMTP);
+        connect_ehlo(e, kEhloPipelining);
+        e.received_while_idle(c.bytes, std::strlen(c.bytes), c.closed);
+        EXPECT_STATUS(e, c.status, c.message);
+        assert_true(e.must_close());
+        assert_int_equal(e.last_reply()->code, c.code ? c.code : 250);
+    }
+    Engine g(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(g, kEhloPipelining);
+    g.received_while_idle("HTTP/1.1 400\r\n", 14, true);
+    EXPECT_WANT(g, Want::Done);
+    assert_int_equal(g.status(), SMTPC_EPROTOCOL);
+    assert_true(g.must_close());
+}
+
 void test_low_level_transaction(void **) {
     Engine e(SMTPC_PROTOCOL_SMTP);
     connect_ehlo(e, kEhloPipelining);
@@ -1249,6 +1522,9 @@ int main(void) {
         cmocka_unit_test(test_pipelined_reply_before_command_written),
         cmocka_unit_test(test_low_level_commands),
         cmocka_unit_test(test_low_level_transaction),
+        cmocka_unit_test(test_refusal_then_close),
+        cmocka_unit_test(test_refused_while_sending_body),
+        cmocka_unit_test(test_received_while_idle),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
