@@ -121,7 +121,8 @@ enum smtpc_status_code {
     /** A socket error other than a clean close (e.g. connection reset); see smtpc_client_os_error().
      *  The connection is closed. (OSError) */
     SMTPC_EIO = -9,
-    /** The server closed the connection unexpectedly. (SMTPServerDisconnected) */
+    /** The server closed the connection unexpectedly. When it sent a reply first, on a connection that
+     *  was idle before a command, that reply is smtpc_client_last_reply(). (SMTPServerDisconnected) */
     SMTPC_EDISCONNECTED = -10,
     /** The server sent something that is not a valid SMTP reply (bad code, mismatched multiline codes,
      *  bare CR or LF, NUL, over-long line or reply, unsolicited data). The connection is closed. */
@@ -132,7 +133,8 @@ enum smtpc_status_code {
     SMTPC_EHELO = -13,
     /** The command got a 4xx or 5xx reply. The reply is kept. (SMTPResponseException) */
     SMTPC_EREPLY = -14,
-    /** The server answered 421 (service closing). The reply is kept and the connection is closed. */
+    /** The server answered 421 (service closing), or sent it on an idle connection, found before the
+     *  next command was sent. The reply is kept and the connection is closed. */
     SMTPC_ECLOSING = -15,
     /** MAIL FROM was refused. The reply is kept. (SMTPSenderRefused) */
     SMTPC_ESENDER_REFUSED = -16,
@@ -627,8 +629,10 @@ SMTPC_API smtpc_status smtpc_client_rcpt(smtpc_client *client, const char *addr,
  * is smtpc_client_last_reply().
  * @return SMTPC_OK when the message was accepted (LMTP: for at least one recipient);
  *         SMTPC_EDATA_REFUSED when DATA got a reply other than 354; SMTPC_EREPLY when the message was
- *         refused (LMTP: for every recipient); SMTPC_EDELIVERY_UNKNOWN when the connection was lost
- *         after the message was sent; and the errors above.
+ *         refused (LMTP: for every recipient), also while it was still being sent (connection closed);
+ *         SMTPC_EDELIVERY_UNKNOWN when the connection was lost after the message was sent; and the
+ *         errors above. Data after the reply that accepted the message leaves SMTPC_OK and closes
+ *         the connection, as for smtpc_client_sendmail().
  */
 SMTPC_API smtpc_status smtpc_client_data(smtpc_client *client, const char *msg, size_t msg_len);
 
@@ -655,7 +659,9 @@ SMTPC_API smtpc_status smtpc_client_read_reply(smtpc_client *client);
  * Send one message to every recipient of `env`, with smtplib's sendmail() semantics:
  *  - EHLO, or HELO if EHLO is refused, unless already done on this connection;
  *  - MAIL FROM with SIZE=<n> when the server offers SIZE (n = the message size after line-end
- *    normalisation), then the envelope's mail options, both only to an ESMTP server;
+ *    normalisation), then the envelope's mail options, both only to an ESMTP server; when the sender
+ *    or a recipient is not ASCII and the options do not name SMTPUTF8, SMTPUTF8 and (unless BODY is
+ *    set) BODY=8BITMIME are added if the server offers SMTPUTF8 (RFC 6531), as send_message() does;
  *  - RCPT TO for each recipient with the envelope's recipient options;
  *  - DATA and the message, encoded as smtpc_client_data() describes (no bare CR or LF ever reaches
  *    the wire). When the server offers PIPELINING (and it is enabled) MAIL, every RCPT and DATA go out
@@ -663,10 +669,22 @@ SMTPC_API smtpc_status smtpc_client_read_reply(smtpc_client *client);
  * After a refused sender, all recipients refused, or a refused message, RSET is sent (unless the
  * reply was 421, which closes the connection). Every recipient's outcome is in
  * smtpc_client_last_result(), whatever the status.
+ * Every reply that arrived before the server closed the connection is processed before the close is:
+ * once a refusal has decided the transaction, a close (or reset, or timeout) instead of the reply to
+ * RSET or to the rest of a pipelined batch ends the call with that refusal, its reply kept, the
+ * connection closed and smtpc_client_errmsg() saying the server closed after refusing. A 4xx/5xx
+ * reply while the message is still being sent (a size limit) is the message's refusal
+ * (SMTPC_EDATA_REFUSED, connection closed).
+ * A message the server accepted stays accepted: when more bytes follow the reply that decided the
+ * transaction, the status is unchanged (SMTPC_OK, errmsg "" as after every success), the connection
+ * is closed (smtpc_client_is_connected() is 0: the server is out of step and not trusted with
+ * another command), and a SMTPC_TRACE_INFO line shows the bytes ("unexpected data from the server
+ * after its reply: ..."); after a failure the same words are appended to errmsg.
  * @return SMTPC_OK when at least one recipient was accepted and the message was accepted (LMTP: for
  *         at least one recipient; the others are SMTPC_RCPT_FAILED in the result);
  *         SMTPC_EINVAL (NULL argument, no recipients); SMTPC_ENOTCONN; SMTPC_EHELO;
- *         SMTPC_ENOTSUPPORTED (SMTPUTF8 asked for and not offered, nothing sent after EHLO);
+ *         SMTPC_ENOTSUPPORTED (SMTPUTF8 asked for, or needed by a non-ASCII address, and not offered;
+ *         nothing sent after EHLO, errmsg says which address);
  *         SMTPC_ESENDER_REFUSED; SMTPC_ERECIPIENTS_REFUSED; SMTPC_EDATA_REFUSED (reply kept);
  *         SMTPC_EDELIVERY_UNKNOWN; SMTPC_EDISCONNECTED, SMTPC_EIO, SMTPC_ETIMEOUT, SMTPC_EPROTOCOL
  *         (connection closed); SMTPC_ENOMEM.
