@@ -806,6 +806,9 @@ class SMTP:
     def login(self, user: str, password: str, *, initial_response_ok: bool = True) -> _Reply:
         """Log in on an SMTP server that requires authentication, trying CRAM-MD5, PLAIN and LOGIN in
         turn (as smtplib does), each through the library."""
+        for what, value in (("user", user), ("password", password)):
+            if not isinstance(value, str):  # smtplib's authobjects need str (user + " ", .encode())
+                raise TypeError(f"login() {what} must be str, not {type(value).__name__}")
         self.ehlo_or_helo_if_needed()
         if not self.has_extn("auth"):
             raise SMTPNotSupportedError("SMTP AUTH extension not supported by server.")

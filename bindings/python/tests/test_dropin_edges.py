@@ -22,6 +22,7 @@ from smtpc import smtplib as sp
 
 HOST = "127.0.0.1"
 LOCAL = "client.test"
+USER_ = "user@example.org"
 BOTH = pytest.mark.parametrize("mod", [std, sp], ids=["stdlib", "smtpc"])
 
 GREETING = {"send": "220 fault.test ESMTP\r\n"}
@@ -191,6 +192,23 @@ def test_method_arguments_same_outcome(server, case):
         assert got == [TypeError, TypeError]
         return
     assert got[0] == got[1], got
+
+
+@pytest.mark.parametrize("user, password", [(5, "x"), (USER_, 5), (None, None)])
+def test_login_arguments(auth_server, user, password):
+    handler, port = auth_server
+    for mod in (std, sp):
+        # smtplib fails in the middle of the exchange (no `with`: its QUIT would be taken as the
+        # AUTH response); the drop-in before sending AUTH.
+        s = mod.SMTP(HOST, port, local_hostname=LOCAL)
+        try:
+            with pytest.raises((TypeError, AttributeError)) as info:
+                s.login(user, password)
+            assert not binding_internals(info.value), info.value
+            if mod is sp:
+                assert isinstance(info.value, TypeError) and s.noop() == (250, b"OK")
+        finally:
+            s.close()
 
 
 def test_nothing_sent_for_refused_arguments(server):
