@@ -1,5 +1,6 @@
-# Install rules and package metadata for smtpc: the shared library, the public header, the CMake
-# package (smtpc::smtpc with a SameMajorVersion version file) and the pkg-config file.
+# Install rules and package metadata for smtpc: the shared library (and the static one with
+# SMTPC_BUILD_STATIC), the public header, the CMake package (smtpc::smtpc, smtpc::smtpc_static, with
+# a SameMajorVersion version file), the pkg-config file, the man page and the documentation.
 # Included by the top-level CMakeLists.txt after the library target `smtpc` has been defined.
 
 include(GNUInstallDirs)
@@ -22,6 +23,23 @@ install(TARGETS smtpc
   LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT Runtime NAMELINK_COMPONENT Development
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT Development
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+# The static library has its own export set: the CMake package looks for OpenSSL and Threads only
+# when it is installed (a shared-only install needs nothing from its consumers).
+if(TARGET smtpc_static)
+  install(TARGETS smtpc_static
+    EXPORT smtpcStaticTargets
+    ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT Development
+    INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+  install(EXPORT smtpcStaticTargets
+    NAMESPACE smtpc::
+    FILE smtpcStaticTargets.cmake
+    DESTINATION "${SMTPC_INSTALL_CMAKEDIR}"
+    COMPONENT Development)
+  export(EXPORT smtpcStaticTargets
+    NAMESPACE smtpc::
+    FILE "${PROJECT_BINARY_DIR}/smtpcStaticTargets.cmake")
+endif()
 
 install(FILES "${PROJECT_SOURCE_DIR}/include/smtpc.h"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
@@ -62,38 +80,25 @@ install(FILES
 join_paths(SMTPC_PC_LIBDIR "\${exec_prefix}" "${CMAKE_INSTALL_LIBDIR}")
 join_paths(SMTPC_PC_INCLUDEDIR "\${prefix}" "${CMAKE_INSTALL_INCLUDEDIR}")
 
-# The library is C++ inside: a static link from C needs the C++ runtime, i.e. the libraries the C++
-# compiler adds implicitly that the C compiler does not (-lstdc++ -lm with g++, -lc++ with libc++),
-# plus the thread library.
-set(_smtpc_cxx_runtime ${CMAKE_CXX_IMPLICIT_LINK_LIBRARIES})
-if(_smtpc_cxx_runtime AND CMAKE_C_IMPLICIT_LINK_LIBRARIES)
-  list(REMOVE_ITEM _smtpc_cxx_runtime ${CMAKE_C_IMPLICIT_LINK_LIBRARIES})
-endif()
-list(REMOVE_DUPLICATES _smtpc_cxx_runtime)
-if(NOT _smtpc_cxx_runtime)
-  set(_smtpc_cxx_runtime stdc++ m)
-endif()
-set(SMTPC_PC_LIBS_PRIVATE "")
-foreach(_lib IN LISTS _smtpc_cxx_runtime)
-  if(_lib MATCHES "^-")
-    string(APPEND SMTPC_PC_LIBS_PRIVATE " ${_lib}")
-  else()
-    string(APPEND SMTPC_PC_LIBS_PRIVATE " -l${_lib}")
+# Requires.private and Libs.private describe a static link only: with no static library installed
+# they are left out, so that `pkg-config --cflags --libs smtpc` does not need openssl.pc. With
+# libsmtpc.a: the OpenSSL module, and the C++ runtime and thread library a C linker does not add
+# (SMTPC_CXX_RUNTIME_LIBS, see the top-level CMakeLists.txt).
+set(SMTPC_PC_STATIC "")
+if(TARGET smtpc_static)
+  set(_libs_private "")
+  foreach(_lib IN LISTS SMTPC_CXX_RUNTIME_LIBS)
+    if(_lib MATCHES "^-")
+      string(APPEND _libs_private " ${_lib}")
+    else()
+      string(APPEND _libs_private " -l${_lib}")
+    endif()
+  endforeach()
+  if(CMAKE_THREAD_LIBS_INIT)
+    string(APPEND _libs_private " ${CMAKE_THREAD_LIBS_INIT}")
   endif()
-endforeach()
-if(CMAKE_THREAD_LIBS_INIT)
-  string(APPEND SMTPC_PC_LIBS_PRIVATE " ${CMAKE_THREAD_LIBS_INIT}")
-endif()
-string(STRIP "${SMTPC_PC_LIBS_PRIVATE}" SMTPC_PC_LIBS_PRIVATE)
-
-# pkg-config modules the library uses privately: openssl as soon as the library links OpenSSL
-# (TLS support); a static link then pulls in -lssl -lcrypto through pkg-config --static.
-get_target_property(_smtpc_link_libs smtpc LINK_LIBRARIES)
-if(NOT DEFINED SMTPC_PC_REQUIRES_PRIVATE)
-  set(SMTPC_PC_REQUIRES_PRIVATE "")
-  if(_smtpc_link_libs MATCHES "OpenSSL::")
-    set(SMTPC_PC_REQUIRES_PRIVATE "openssl")
-  endif()
+  string(STRIP "${_libs_private}" _libs_private)
+  set(SMTPC_PC_STATIC "Requires.private: openssl >= 1.1.1\nLibs.private: ${_libs_private}")
 endif()
 
 # The prefix is filled in at install time, not at configure time, so that

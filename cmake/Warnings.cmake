@@ -12,3 +12,12 @@ endif()
 function(smtpc_set_warnings target)
   target_compile_options(${target} PRIVATE ${SMTPC_WARNINGS})
 endfunction()
+
+# __FILE__ (assert() messages, also in SWIG's generated wrapper) expands to a path relative to the
+# source or build tree, so that no installed file names the tree it was built in. Debug information
+# keeps full paths: distributions split it off and remap it (-ffile-prefix-map) themselves.
+include(CheckCCompilerFlag)
+check_c_compiler_flag("-fmacro-prefix-map=a=b" SMTPC_HAVE_MACRO_PREFIX_MAP)
+if(SMTPC_HAVE_MACRO_PREFIX_MAP)
+  add_compile_options("-fmacro-prefix-map=${PROJECT_SOURCE_DIR}/=" "-fmacro-prefix-map=${PROJECT_BINARY_DIR}/=")
+endif()

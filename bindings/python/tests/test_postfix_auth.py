@@ -30,6 +30,9 @@ def _have(tool):
     return shutil.which(tool) or os.path.exists(os.path.join("/usr/sbin", tool))
 
 
+# Marker "postfix": run by the ctest entry python.postfix (labels postfix, root), not python.pytest.
+pytestmark = pytest.mark.postfix
+
 if os.geteuid() != 0:
     pytest.skip("Postfix AUTH tests need root", allow_module_level=True)
 if not _have("postfix") or not _have("saslpasswd2"):

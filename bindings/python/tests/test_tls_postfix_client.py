@@ -116,6 +116,7 @@ def _msg(to="rcpt@example.org"):
 
 # --- Postfix --------------------------------------------------------------------------------------------
 
+@pytest.mark.postfix  # ctest entry python.postfix (labels postfix, root)
 def test_postfix_plain_side_by_side(postfix):
     got = []
     for mod in (std, sp):
@@ -137,6 +138,7 @@ def test_postfix_plain_side_by_side(postfix):
     assert set(got[1][3]) == {"reject@example.org"} and got[0][3].keys() == got[1][3].keys()
 
 
+@pytest.mark.postfix
 def test_postfix_starttls_and_implicit(postfix, pki):
     postfix.clear()
     with sp.SMTP("localhost", postfix.port) as s:
