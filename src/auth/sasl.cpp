@@ -2,8 +2,6 @@
 // mechanisms.
 #include "sasl.hpp"
 
-#include "../util/text.hpp"
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -83,7 +81,10 @@ public:
         static const char hex[] = "0123456789abcdef";
         out.assign(user_.view());
         out.append(" ");
-        for (unsigned int i = 0; i < len; ++i) out.str().append(1, hex[mac[i] >> 4]).append(1, hex[mac[i] & 15]);
+        for (unsigned int i = 0; i < len; ++i) {
+            out.str().push_back(hex[mac[i] >> 4]);
+            out.str().push_back(hex[mac[i] & 15]);
+        }
         OPENSSL_cleanse(mac, sizeof mac);
         done_ = true;
         return Step::Respond;

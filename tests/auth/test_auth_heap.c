@@ -18,9 +18,9 @@
  * against the fault server (tests/servers/fault_server.py); then a connection lost while an AUTH line
  * is unsent (a server that stops reading a large response, then resets) and while an initial
  * response waits for its 334 (a long token, then a close); and, when the TLS test helpers are built,
- * LOGIN and PLAIN over STARTTLS to aiosmtpd (OpenSSL's record buffers). Each checks the exact bytes the server
- * received, the live heap after AUTH returns, and the heap after quit and free; the end of the
- * program scans every block still live.
+ * LOGIN and PLAIN over STARTTLS to aiosmtpd (OpenSSL's record buffers). Each checks the exact bytes
+ * the server received, the live heap after AUTH returns, and the heap after quit and free; the end of
+ * the program scans every block still live.
  *
  * Skipped (exit 77) under AddressSanitizer, which owns malloc.
  */
@@ -118,7 +118,10 @@ static void lock(void)
 
 static void unlock(void) { __atomic_clear(&g_lock, __ATOMIC_RELEASE); }
 
-static size_t slot_of(uintptr_t p) { return (size_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS)); }
+static size_t slot_of(uintptr_t p)
+{
+    return (size_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
+}
 
 static void live_add(void *p)
 {
@@ -355,8 +358,9 @@ static void assert_no_hits(void)
     char msg[2048];
     size_t used = 0;
     for (int i = 0; i < g_nhits && used < sizeof msg - 200; i++) {
-        used += (size_t)snprintf(msg + used, sizeof msg - used, "\n  %s: %s in a block of %zu bytes at offset %zu",
-                                 g_hits[i].where, g_hits[i].pattern, g_hits[i].block, g_hits[i].offset);
+        used += (size_t)snprintf(msg + used, sizeof msg - used,
+                                 "\n  %s: %s in a block of %zu bytes at offset %zu", g_hits[i].where,
+                                 g_hits[i].pattern, g_hits[i].block, g_hits[i].offset);
     }
     fail_msg("%ld heap block(s) hold a credential:%s", g_hits_total, msg);
 }
@@ -504,8 +508,8 @@ static int group_setup_patterns(void)
     char bare[128], auth_message[640];
     snprintf(bare, sizeof bare, "n=" USER ",r=%s", cnonce);
     snprintf(g_scram_client_first, sizeof g_scram_client_first, "n,,%s", bare);
-    snprintf(g_scram_server_first, sizeof g_scram_server_first, "r=%s" SCRAM_SERVER_NONCE ",s=" SCRAM_SALT ",i=%d",
-             cnonce, SCRAM_ITERATIONS);
+    snprintf(g_scram_server_first, sizeof g_scram_server_first,
+             "r=%s" SCRAM_SERVER_NONCE ",s=" SCRAM_SALT ",i=%d", cnonce, SCRAM_ITERATIONS);
     char without_proof[160];
     snprintf(without_proof, sizeof without_proof, "c=biws,r=%s" SCRAM_SERVER_NONCE, cnonce);
     snprintf(auth_message, sizeof auth_message, "%s,%s,%s", bare, g_scram_server_first, without_proof);
@@ -603,8 +607,9 @@ static int teardown(void **state)
     return fault_teardown(state);
 }
 
-#define RPL_EHLO_AUTH                                                                                      \
-    "250-fault.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER X-CUSTOM\r\n" \
+#define RPL_EHLO_AUTH                                                                                \
+    "250-fault.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER " \
+    "X-CUSTOM\r\n"                                                                                   \
     "250 8BITMIME\r\n"
 
 #define ASSERT_ST(c, got, want)                                                                     \
@@ -659,8 +664,9 @@ static void aiosmtpd_case(const char *mech, int initial, const char *want_auth)
     if (mech == NULL) {
         ASSERT_ST(c, smtpc_client_login(c, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS), SMTPC_OK);
     } else {
-        ASSERT_ST(c, smtpc_client_auth_password(c, mech, SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, initial),
-                  SMTPC_OK);
+        ASSERT_ST(
+            c, smtpc_client_auth_password(c, mech, SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, initial),
+            SMTPC_OK);
     }
     scan_live("after AUTH returned");
     assert_no_hits();
@@ -721,7 +727,8 @@ static void tls_case(const char *mech, const char *want_auth)
     assert_int_equal(smtpc_client_set_trace(c, 1, auth_trace_cb, &g_trace), SMTPC_OK);
     ASSERT_ST(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
     size_t idx = g_tls.connections - 1;
-    ASSERT_ST(c, smtpc_client_auth_password(c, mech, SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, 1), SMTPC_OK);
+    ASSERT_ST(c, smtpc_client_auth_password(c, mech, SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, 1),
+              SMTPC_OK);
     scan_live("after AUTH returned");
     assert_no_hits();
     ASSERT_ST(c, smtpc_client_quit(c), SMTPC_OK);
@@ -826,7 +833,8 @@ static void test_cram_md5(void **state)
     sc_send(f, "235 2.7.0 ok\r\n");
     bye(f);
     smtpc_client *c = fault_begin(f);
-    ASSERT_ST(c, smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, 1),
+    ASSERT_ST(c,
+              smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, 1),
               SMTPC_OK);
     fault_end(f, 1);
     snprintf(want, sizeof want, W_EHLO "AUTH CRAM-MD5\r\n%s\r\n" W_QUIT, response);
@@ -882,10 +890,12 @@ static void oauth_case(fault_fixture *f, const char *mech, int use_callback)
     smtpc_client *c = fault_begin(f);
     token_state ts = {0};
     if (use_callback) {
-        ASSERT_ST(c, smtpc_client_auth_oauth2(c, mech, SMTPC_NTS, USER, SMTPC_NTS, NULL, 0, token_cb, &ts), SMTPC_OK);
+        ASSERT_ST(c, smtpc_client_auth_oauth2(c, mech, SMTPC_NTS, USER, SMTPC_NTS, NULL, 0, token_cb, &ts),
+                  SMTPC_OK);
         assert_int_equal(ts.calls, 1);
     } else {
-        ASSERT_ST(c, smtpc_client_auth_oauth2(c, mech, SMTPC_NTS, USER, SMTPC_NTS, TOKEN, SMTPC_NTS, NULL, NULL),
+        ASSERT_ST(c,
+                  smtpc_client_auth_oauth2(c, mech, SMTPC_NTS, USER, SMTPC_NTS, TOKEN, SMTPC_NTS, NULL, NULL),
                   SMTPC_OK);
     }
     fault_end(f, 1);
@@ -893,8 +903,8 @@ static void oauth_case(fault_fixture *f, const char *mech, int use_callback)
     if (strcmp(mech, "XOAUTH2") == 0) {
         snprintf(msg, sizeof msg, "user=" USER "\001auth=Bearer " TOKEN "\001\001");
     } else {
-        snprintf(msg, sizeof msg, "n,a=" USER ",\001host=127.0.0.1\001port=%d\001auth=Bearer " TOKEN "\001\001",
-                 f->srv.port);
+        snprintf(msg, sizeof msg,
+                 "n,a=" USER ",\001host=127.0.0.1\001port=%d\001auth=Bearer " TOKEN "\001\001", f->srv.port);
     }
     b64(msg, strlen(msg), enc);
     snprintf(want, sizeof want, W_EHLO "AUTH %s %s\r\n" W_QUIT, mech, enc);
@@ -913,7 +923,8 @@ typedef struct custom_state {
     char *buf;
 } custom_state;
 
-static int custom_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp, void *userdata)
+static int custom_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
+                     void *userdata)
 {
     (void)challenge;
     (void)len;
@@ -978,8 +989,8 @@ static void test_connection_lost_with_unsent_response(void **state)
     smtpc_client *c = fault_begin(f);
     smtpc_status got = smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, custom_cb, &st, 0);
     if (got != SMTPC_EDISCONNECTED && got != SMTPC_EIO) {
-        fail_msg("smtpc_client_auth returned %s, expected a lost connection; errmsg \"%s\"", smtpc_status_name(got),
-                 smtpc_client_errmsg(c));
+        fail_msg("smtpc_client_auth returned %s, expected a lost connection; errmsg \"%s\"",
+                 smtpc_status_name(got), smtpc_client_errmsg(c));
     }
     assert_int_equal(st.calls, 1);
     assert_int_equal(smtpc_client_is_connected(c), 0);
@@ -992,8 +1003,8 @@ static void test_connection_lost_with_unsent_response(void **state)
         head[i] = i % (n + 1) == n ? ' ' : PASSWORD[i % (n + 1)];
     }
     b64(head, sizeof head, head_b64);
-    fault_assert_transcript_prefix(f, W_EHLO "AUTH X-CUSTOM\r\n", strlen(W_EHLO "AUTH X-CUSTOM\r\n"), head_b64,
-                                   strlen(head_b64));
+    fault_assert_transcript_prefix(f, W_EHLO "AUTH X-CUSTOM\r\n", strlen(W_EHLO "AUTH X-CUSTOM\r\n"),
+                                   head_b64, strlen(head_b64));
     assert_int_equal(f->transcript_len, strlen(W_EHLO "AUTH X-CUSTOM\r\n") + 4096);
 }
 
@@ -1011,7 +1022,8 @@ static void test_connection_lost_with_deferred_initial_response(void **state)
     memset(token + strlen(TOKEN), 'Q', sizeof token - 1 - strlen(TOKEN));
     token[sizeof token - 1] = '\0';
     smtpc_client *c = fault_begin(f);
-    smtpc_status got = smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, USER, SMTPC_NTS, token, SMTPC_NTS, NULL, NULL);
+    smtpc_status got =
+        smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, USER, SMTPC_NTS, token, SMTPC_NTS, NULL, NULL);
     if (got != SMTPC_EDISCONNECTED) {
         fail_msg("smtpc_client_auth_oauth2 returned %s, expected SMTPC_EDISCONNECTED; errmsg \"%s\"",
                  smtpc_status_name(got), smtpc_client_errmsg(c));
