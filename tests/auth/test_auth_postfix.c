@@ -34,7 +34,6 @@
 static itest_server g_pf;
 static char g_pki[512];
 static int g_own_pki;
-static const char *g_skip;
 
 static const char *pki(const char *name)
 {
@@ -86,14 +85,9 @@ static int make_pki(void)
 static int group_setup(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
-        g_skip = "needs root to run Postfix";
-        return 0;
-    }
-    if (access("/usr/sbin/postfix", X_OK) != 0 || access("/usr/sbin/saslpasswd2", X_OK) != 0) {
-        g_skip = "postfix or saslpasswd2 (Debian sasl2-bin) is not installed";
-        return 0;
-    }
+    const char *why = harness_postfix_unavailable(1);
+    if (why != NULL)
+        harness_skip_program("test_auth_postfix", why);
     if (make_pki() != 0)
         return -1;
     const char *args[] = {"--tls-cert", pki("server.pem"), "--tls-key", pki("server.key"), "--sasl",
@@ -122,10 +116,6 @@ static smtpc_tls_config *g_cfg;
 static int setup(void **state)
 {
     (void)state;
-    if (g_skip != NULL) {
-        fprintf(stderr, "test_auth_postfix: skipped: %s\n", g_skip);
-        skip();
-    }
     memset(&g_trace, 0, sizeof g_trace);
     return 0;
 }

@@ -602,3 +602,21 @@ int harness_hex_decode(const char *hex, size_t hex_len, char **out, size_t *len)
         *len = hex_len / 2;
     return 0;
 }
+
+void harness_skip_program(const char *program, const char *reason)
+{
+    fprintf(stderr, "%s: skipped: %s\n", program, reason);
+    fflush(NULL);
+    exit(HARNESS_EXIT_SKIP);
+}
+
+const char *harness_postfix_unavailable(int need_sasl)
+{
+    if (geteuid() != 0)
+        return "needs root to run Postfix";
+    if (access("/usr/sbin/postfix", X_OK) != 0)
+        return "postfix (Debian postfix) is not installed";
+    if (need_sasl && access("/usr/sbin/saslpasswd2", X_OK) != 0)
+        return "saslpasswd2 (Debian sasl2-bin) is not installed";
+    return NULL;
+}

@@ -161,6 +161,26 @@ long long harness_now_ms(void);
  */
 int harness_hex_decode(const char *hex, size_t hex_len, char **out, size_t *len);
 
+/**
+ * Exit status of a test program that cannot run on this machine (no root, no Postfix, no network
+ * namespace): ctest counts it as skipped (SKIP_RETURN_CODE 77, the Automake convention).
+ */
+#define HARNESS_EXIT_SKIP 77
+
+/** Print "<program>: skipped: <reason>" to stderr and exit with HARNESS_EXIT_SKIP. */
+void harness_skip_program(const char *program, const char *reason)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((noreturn))
+#endif
+    ;
+
+/**
+ * Why a private Postfix (tests/servers/postfix_server.py) cannot run here, or NULL when it can: it
+ * needs root (Postfix's master drops privileges to the postfix user) and Debian's postfix; with
+ * need_sasl also saslpasswd2 (Debian sasl2-bin). The text is static.
+ */
+const char *harness_postfix_unavailable(int need_sasl);
+
 #ifdef __cplusplus
 }
 #endif

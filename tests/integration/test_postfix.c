@@ -21,10 +21,9 @@ static itest_server g_pf;
 static int group_setup(void **state)
 {
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "test_postfix: needs root to run Postfix\n");
-        return -1;
-    }
+    const char *why = harness_postfix_unavailable(0);
+    if (why != NULL)
+        harness_skip_program("test_postfix", why);
     return itest_start_postfix(&g_pf);
 }
 
