@@ -604,8 +604,9 @@ class SMTP:
                 self.close()
                 raise SMTPServerDisconnected("Connection unexpectedly closed") from None
             elif name in ("SMTPC_EIO", "SMTPC_ETIMEOUT"):
+                exc = self._exception(e)
                 self.close()
-                raise SMTPServerDisconnected("Connection unexpectedly closed: " + e.args[2]) from None
+                raise exc from None
             else:
                 self._raise(e)
         self._sync_connected()

@@ -253,12 +253,12 @@ def test_standard_except_clause_catches(server):
     assert caught == (550, "refuse@example.org")
 
 
-def _side_by_side_fault(fault, steps, call, **kw):
-    """Run call(mod, port) for both modules, each against its own fault server with `steps`.
-    Returns [(outcome, transcript), (outcome, transcript)] for (std, smtpc)."""
+def _side_by_side_fault(fault, steps, call, tls=()):
+    """Run call(mod, port) for both modules, each against its own fault server with `steps` (and
+    the server options `tls`). Returns [(outcome, transcript), (outcome, transcript)] for (std, smtpc)."""
     out = []
     for mod in (std, sp):
-        srv = fault(steps, **kw)
+        srv = fault(steps, 1, *tls)
         res = outcome(lambda: call(mod, srv.port))
         out.append((res, srv.transcript()))
     return out
@@ -278,6 +278,19 @@ def test_reply_timeout_is_server_disconnected(fault):
     assert a[0] is std.SMTPServerDisconnected and isinstance(b[1], std.SMTPServerDisconnected)
     assert str(a[1]) == str(b[1]) == "Connection unexpectedly closed: timed out"
     assert commands(ta) == commands(tb) == [b"EHLO client.test", b"NOOP"]
+
+
+def test_getreply_timeout_is_server_disconnected(fault):
+    steps = [GREETING, {"expect": ""}, {"sleep": 4}]
+
+    def call(mod, port):
+        s = mod.SMTP(HOST, port, local_hostname=LOCAL, timeout=1)
+        s.putcmd("NOOP")
+        return s.getreply()
+    (a, ta), (b, tb) = _side_by_side_fault(fault, steps, call)
+    assert a[0] is std.SMTPServerDisconnected and isinstance(b[1], std.SMTPServerDisconnected)
+    assert str(a[1]) == str(b[1]) == "Connection unexpectedly closed: timed out"
+    assert ta == tb == b"NOOP\r\n"
 
 
 def test_greeting_timeout_is_server_disconnected(fault):
@@ -487,6 +500,17 @@ def test_tls_verify_error_like_ssl(fault, pki):
     text = str(b[1])
     assert not text.startswith("(") and text.startswith("[SSL: CERTIFICATE_VERIFY_FAILED] ") and "self-signed" in text
     assert commands(ta.split(b"--TLS--")[0]) == commands(tb.split(b"--TLS--")[0]) == [b"EHLO client.test", b"STARTTLS"]
+
+
+def test_implicit_tls_verify_error_like_ssl(fault, pki):
+    def call(mod, port):
+        return mod.SMTP_SSL(HOST, port, local_hostname=LOCAL, timeout=10, context=ssl.create_default_context())
+    (a, _), (b, _) = _side_by_side_fault(fault, [{"expect_eof": True, "optional": True, "timeout": 5}], call,
+                                         tls=("--implicit-tls", "--tls-cert", pki / "selfsigned.pem",
+                                              "--tls-key", pki / "selfsigned.key"))
+    assert a[0] is ssl.SSLCertVerificationError and b[0] is ssl.SSLCertVerificationError
+    assert _tls_fields(a[1]) == _tls_fields(b[1])
+    assert str(b[1]).startswith("[SSL: CERTIFICATE_VERIFY_FAILED] ")
 
 
 def test_tls_protocol_error_like_ssl(fault):
