@@ -513,6 +513,20 @@ def test_implicit_tls_verify_error_like_ssl(fault, pki):
     assert str(b[1]).startswith("[SSL: CERTIFICATE_VERIFY_FAILED] ")
 
 
+def test_tls_handshake_timeout_stays_timeout_error(fault, pki):
+    # smtplib's starttls() lets the ssl module's TimeoutError through (it is not a reply).
+    steps = _starttls_steps(pki, "server")[:5] + [{"sleep": 3}]  # the ClientHello is never answered
+
+    def call(mod, port):
+        s = mod.SMTP(HOST, port, local_hostname=LOCAL, timeout=1)
+        try:
+            return s.starttls(context=ssl.create_default_context(cafile=str(pki / "ca.pem")))
+        finally:
+            s.close()
+    (a, _), (b, _) = _side_by_side_fault(fault, steps, call)
+    assert a[0] is TimeoutError and b[0] is TimeoutError, (a, b)
+
+
 def test_tls_protocol_error_like_ssl(fault):
     steps = [GREETING, {"expect": ""}, ehlo_reply("STARTTLS"), {"expect": ""}, {"send": "220 2.0.0 go ahead\r\n"},
              {"tls_garbage": "this is not TLS\r\n"}, {"expect_eof": True, "optional": True, "timeout": 5}]
