@@ -11,16 +11,17 @@
  * base64 text can give them (the characters that depend only on the secret's bytes), the exact
  * PLAIN message, the CRAM-MD5 digest, and SCRAM's SaltedPassword, ClientKey, StoredKey and proof.
  *
- * Scenarios: PLAIN and LOGIN (with and without an initial response) and smtpc_client_login against
- * aiosmtpd (tests/servers/aiosmtpd_server.py --auth); CRAM-MD5, SCRAM-SHA-256 (a full exchange:
- * RAND_bytes is interposed too, so the client nonce is fixed and the script can hold the server's
- * messages), XOAUTH2 and OAUTHBEARER with a token and with a token callback, and a custom mechanism
- * against the fault server (tests/servers/fault_server.py); then a connection lost while an AUTH line
- * is unsent (a server that stops reading a large response, then resets) and while an initial
- * response waits for its 334 (a long token, then a close); and, when the TLS test helpers are built,
- * LOGIN and PLAIN over STARTTLS to aiosmtpd (OpenSSL's record buffers). Each checks the exact bytes
- * the server received, the live heap after AUTH returns, and the heap after quit and free; the end of
- * the program scans every block still live.
+ * Scenarios: PLAIN and LOGIN (with and without an initial response, and LOGIN refused with 535) and
+ * smtpc_client_login against aiosmtpd (tests/servers/aiosmtpd_server.py --auth); CRAM-MD5,
+ * SCRAM-SHA-256 (a full exchange: RAND_bytes is interposed too, so the client nonce is fixed and the
+ * script can hold the server's messages; and one cancelled for a wrong server signature), XOAUTH2 and
+ * OAUTHBEARER with a token and with a token callback, and a custom mechanism against the fault server
+ * (tests/servers/fault_server.py); then a connection lost while an AUTH line is unsent (a server that
+ * stops reading a large response, then resets) and while an initial response waits for its 334 (a
+ * long token, then a close); and, when the TLS test helpers are built, LOGIN and PLAIN over STARTTLS
+ * to aiosmtpd (OpenSSL's record buffers). Each checks the exact bytes the server received, the live
+ * heap after AUTH returns, and the heap after quit and free; the end of the program scans every block
+ * still live.
  *
  * Skipped (exit 77) under AddressSanitizer, which owns malloc.
  */
@@ -654,19 +655,21 @@ static void test_scanner_sees_library_allocations(void **state)
 
 /* ---- aiosmtpd: PLAIN, LOGIN, login() ------------------------------------------------------------ */
 
-static void aiosmtpd_case(const char *mech, int initial, const char *want_auth)
+/* `user` other than USER: aiosmtpd refuses (535) and the call returns SMTPC_EAUTH. */
+static void aiosmtpd_user_case(const char *mech, int initial, const char *user, const char *want_auth)
 {
+    smtpc_status want_st = strcmp(user, USER) == 0 ? SMTPC_OK : SMTPC_EAUTH;
     arm("during PLAIN/LOGIN");
     smtpc_client *c = g_client = itest_client(SMTPC_PROTOCOL_SMTP, "client.test");
     assert_non_null(c);
     assert_int_equal(smtpc_client_set_trace(c, 1, auth_trace_cb, &g_trace), SMTPC_OK);
     ASSERT_ST(c, itest_connect(c, &g_aiosmtpd), SMTPC_OK);
     if (mech == NULL) {
-        ASSERT_ST(c, smtpc_client_login(c, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS), SMTPC_OK);
+        ASSERT_ST(c, smtpc_client_login(c, user, SMTPC_NTS, PASSWORD, SMTPC_NTS), want_st);
     } else {
-        ASSERT_ST(
-            c, smtpc_client_auth_password(c, mech, SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, initial),
-            SMTPC_OK);
+        smtpc_status st =
+            smtpc_client_auth_password(c, mech, SMTPC_NTS, user, SMTPC_NTS, PASSWORD, SMTPC_NTS, initial);
+        ASSERT_ST(c, st, want_st);
     }
     scan_live("after AUTH returned");
     assert_no_hits();
@@ -689,6 +692,11 @@ static void aiosmtpd_case(const char *mech, int initial, const char *want_auth)
         fail_msg("the server's raw capture differs");
     }
     free(raw);
+}
+
+static void aiosmtpd_case(const char *mech, int initial, const char *want_auth)
+{
+    aiosmtpd_user_case(mech, initial, USER, want_auth);
 }
 
 static void test_plain(void **state)
@@ -716,6 +724,10 @@ static void test_login(void **state)
     aiosmtpd_case("LOGIN", 1, want);
     snprintf(want, sizeof want, "AUTH LOGIN\r\n%s\r\n%s\r\n", user, pw);
     aiosmtpd_case("LOGIN", 0, want);
+    /* Refused (535, an unknown user): the same bytes went out and nothing is left either. */
+    b64("nobody", 6, user);
+    snprintf(want, sizeof want, "AUTH LOGIN %s\r\n%s\r\n", user, pw);
+    aiosmtpd_user_case("LOGIN", 1, "nobody", want);
 }
 
 #ifdef HEAP_SCAN_TLS
@@ -867,6 +879,35 @@ static void test_scram_sha256(void **state)
     ASSERT_ST(c, st, SMTPC_OK);
     fault_end(f, 1);
     snprintf(want, sizeof want, W_EHLO "AUTH SCRAM-SHA-256 %s\r\n%s\r\n\r\n" W_QUIT, first, final);
+    transcript_is(f, want);
+}
+
+/* A server whose final message does not prove it knows the password: the client cancels with "*" after
+ * having sent its proof. */
+static void test_scram_bad_server_signature(void **state)
+{
+    fault_fixture *f = *state;
+    char first[256], server_first[384], final[384], line[512], want[1024];
+    b64(g_scram_client_first, strlen(g_scram_client_first), first);
+    b64(g_scram_server_first, strlen(g_scram_server_first), server_first);
+    b64(g_scram_client_final, strlen(g_scram_client_final), final);
+    hello_auth(f);
+    sc_expect(f, "AUTH SCRAM-SHA-256 ");
+    snprintf(line, sizeof line, "334 %s\r\n", server_first);
+    sc_send(f, line);
+    sc_expect(f, "");
+    sc_send(f, "334 dj1BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE9\r\n"); /* v=AAA...A= */
+    sc_expect(f, "*");
+    sc_send(f, "501 5.7.0 Authentication aborted\r\n");
+    bye(f);
+    g_fixed_rand = 1;
+    smtpc_client *c = fault_begin(f);
+    smtpc_status st =
+        smtpc_client_auth_password(c, "SCRAM-SHA-256", SMTPC_NTS, USER, SMTPC_NTS, PASSWORD, SMTPC_NTS, 1);
+    g_fixed_rand = 0;
+    ASSERT_ST(c, st, SMTPC_EAUTH);
+    fault_end(f, 1);
+    snprintf(want, sizeof want, W_EHLO "AUTH SCRAM-SHA-256 %s\r\n%s\r\n*\r\n" W_QUIT, first, final);
     transcript_is(f, want);
 }
 
@@ -1054,6 +1095,7 @@ int main(void)
 #endif
         cmocka_unit_test_setup_teardown(test_cram_md5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scram_sha256, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scram_bad_server_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xoauth2_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xoauth2_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oauthbearer_token, setup, teardown),
