@@ -610,28 +610,32 @@ static int exit_for(smtpc_status st) {
 
 static int worst(int a, int b) { return a > b ? a : b; }
 
-/* Whether host (as given to connect: a name, an address, "[v6]", with an optional ":port", or a
- * socket path) is on this machine. The library decides from the connected socket; this only chooses
- * the advice printed after a failure. */
-static int host_is_local(const char *host_in) {
-    char host[256];
-    const char *h = host_in;
+/* The host name or address of host (as given to connect: a name, an address, "[v6]", with an
+ * optional ":port") into out; "" when there is none. */
+static void bare_host(const char *h, char *out, size_t cap) {
     size_t n;
-    struct addrinfo hints, *list = NULL, *ai;
-    int local;
-    if (h[0] == '/') return 1;
     if (h[0] == '[') {
         const char *close = strchr(h, ']');
-        if (!close) return 0;
         h++;
-        n = (size_t)(close - h);
+        n = close ? (size_t)(close - h) : 0;
     } else {
         const char *colon = strchr(h, ':');
         n = colon && !strchr(colon + 1, ':') ? (size_t)(colon - h) : strlen(h);
     }
-    if (n == 0 || n >= sizeof host) return 0;
-    memcpy(host, h, n);
-    host[n] = '\0';
+    if (n >= cap) n = 0;
+    memcpy(out, h, n);
+    out[n] = '\0';
+}
+
+/* Whether host (as given to connect, or a socket path) is on this machine. The library decides from
+ * the connected socket; this only chooses the advice printed after a failure. */
+static int host_is_local(const char *host_in) {
+    char host[256];
+    struct addrinfo hints, *list = NULL, *ai;
+    int local;
+    if (host_in[0] == '/') return 1;
+    bare_host(host_in, host, sizeof host);
+    if (!host[0]) return 0;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -659,6 +663,7 @@ struct target {
     int unix_socket;
     const char *tls; /* the --tls value, NULL when not given */
     int implicit;    /* TLS from the first byte */
+    const char *tls_server_name;
 };
 
 /* Advice after a TLS failure, naming the options that change the outcome. */
@@ -671,9 +676,11 @@ static void tls_advice(const smtpc_client *client, smtpc_status st, const struct
     }
     if (st != SMTPC_ETLS_VERIFY) return;
     if (why == 62) { /* X509_V_ERR_HOSTNAME_MISMATCH */
+        char host[256];
+        bare_host(t->host, host, sizeof host);
         say("hint: the certificate does not name %s; connect with a name it lists, or give that name with "
             "--tls-server-name NAME",
-            t->host);
+            t->tls_server_name ? t->tls_server_name : host);
         return;
     }
     if (why == 2 || why == 18 || why == 19 || why == 20 || why == 21) { /* unknown or self-signed issuer */
@@ -962,6 +969,7 @@ int main(int argc, char **argv) {
     t.host = host;
     t.unix_socket = host[0] == '/';
     t.tls = o.tls;
+    t.tls_server_name = o.tls_server_name;
     t.implicit = implicit_url || (o.tls && strcmp(o.tls, "implicit") == 0);
 
     code = EXIT_ERROR;

@@ -1,147 +1,137 @@
 #!/usr/bin/env bash
-# smtpc-send over TLS against aiosmtpd (tests/servers/aiosmtpd_server.py, Debian python3-aiosmtpd):
-#   1. --server smtps://localhost:PORT --cafile CA   (implicit TLS)          -> exit 0, message spooled
-#   2. --server smtp://localhost:PORT --tls required --cafile CA        -> exit 0, message spooled
-#   3. --tls required against a server without STARTTLS                -> exit 3, nothing spooled,
-#      nothing but EHLO received
-#   4. smtps:// with the system trust store (no --cafile): the test CA is unknown -> exit 3
+# smtpc-send over TLS against aiosmtpd (tests/servers/aiosmtpd_server.py, Debian python3-aiosmtpd),
+# whose certificate is signed by the test CA (unknown to the system store):
+#   1. smtps://localhost --cafile CA                        -> exit 0, spooled over implicit TLS
+#   2. --tls implicit with an smtp:// URL                    -> the same
+#   3. --tls required --cafile CA                            -> exit 0, spooled over STARTTLS
+#   4. --tls required to a server without STARTTLS           -> exit 3, only EHLO sent, "STARTTLS:"
+#   5. smtps:// without --cafile                             -> exit 3, "TLS handshake:", advice
+#      naming --cafile (not --tls opportunistic: there is no plaintext to fall back from)
+#   6. --tls required without --cafile, server on loopback   -> exit 3, advice naming --cafile FILE and
+#      --tls opportunistic; only EHLO and STARTTLS in clear
+#   7. no --tls (auto) without --cafile, server on loopback  -> exit 0 over STARTTLS (opportunistic:
+#      verification recorded in the trace, not enforced)
+#   8. --tls opportunistic without --cafile                  -> exit 0 over STARTTLS
+#   9. --tls opportunistic to a server without STARTTLS      -> exit 0 in plaintext
+#  10. --tls none to a server offering STARTTLS              -> exit 0, no STARTTLS sent
+#  11. lmtp:///socket (auto) to a server offering STARTTLS   -> exit 0, no STARTTLS (nothing to verify
+#      a certificate against; was "no server name to verify the certificate against")
+#  12. a certificate for another name                        -> exit 3, advice naming --tls-server-name;
+#      with --tls-server-name that name                      -> exit 0
 #
 # Usage: test_smtpc_send_tls.sh SMTPC_SEND SERVERS_DIR
 # The PKI comes from $SMTPC_TEST_PKI_DIR (ctest fixture tls_pki) or is made here with make_test_pki.sh.
-# Every server is started here, bound to loopback, and stopped on exit; every wait is bounded.
-set -uo pipefail
-
 send=$1
 servers=$2
-python=/usr/bin/python3
-work=$(mktemp -d "${TMPDIR:-/tmp}/smtpc-send-tls.XXXXXX")
-pids=()
-passed=0
-failed=0
+source "$(dirname "$0")/../tools/send_lib.sh"
+need_pki
 
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
-    done
-    for pid in "${pids[@]}"; do
-        for _ in $(seq 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-pki=${SMTPC_TEST_PKI_DIR:-}
-if [[ -z $pki || ! -f $pki/server.fp ]]; then
-    pki=$work/pki
-    mkdir -m 700 "$pki"
-    bash "$servers/make_test_pki.sh" "$pki" || { echo "make_test_pki.sh failed"; exit 1; }
-fi
-
-# start_server NAME ARGS...: starts aiosmtpd, sets $port once it printed READY (20 s at most).
-start_server() {
-    local name=$1
-    shift
-    mkdir -p "$work/$name/spool" "$work/$name/sessions"
-    "$python" "$servers/aiosmtpd_server.py" --spool "$work/$name/spool" --sessions "$work/$name/sessions" "$@" \
-        > "$work/$name/out" < /dev/null &
-    pids+=($!)
-    port=
-    for _ in $(seq 200); do
-        port=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$work/$name/out")
-        [[ -n $port ]] && return 0
-        sleep 0.1
-    done
-    echo "server $name did not start"
-    exit 1
-}
-
-# Hex field KEY of the one JSON file matching GLOB, decoded (or the plain value for other keys),
-# followed by "|" so that command substitution keeps its final line end.
-field() {
-    "$python" - "$1" "$2" <<'EOF'
-import glob, json, sys
-files = sorted(glob.glob(sys.argv[1]))
-if len(files) != 1:
-    sys.exit("expected one file for %s, found %d" % (sys.argv[1], len(files)))
-value = json.load(open(files[0]))[sys.argv[2]]
-sys.stdout.write((bytes.fromhex(value).decode("latin-1") if sys.argv[2].endswith("_hex") else str(value)) + "|")
-EOF
-}
-
-wait_for() { # wait_for GLOB: up to 10 s for a file to match (records are written as connections close)
-    for _ in $(seq 100); do
-        compgen -G "$1" > /dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-check() { # check DESCRIPTION CONDITION-RESULT
-    if [[ $2 == 0 ]]; then
-        echo "ok - $1"
-        passed=$((passed + 1))
-    else
-        echo "not ok - $1"
-        failed=$((failed + 1))
-    fi
-}
-
-msg=$'Subject: smtpc-send over TLS\r\nMessage-ID: <send-tls@example.org>\r\n\r\nhello over TLS\r\n'
-
-start_server implicit --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --implicit-tls
+tls=(--tls-cert "$pki/server.pem" --tls-key "$pki/server.key")
+aiosmtpd implicit "${tls[@]}" --implicit-tls
 implicit_port=$port
-start_server starttls --tls-cert "$pki/server.pem" --tls-key "$pki/server.key"
+aiosmtpd starttls "${tls[@]}"
 starttls_port=$port
-start_server plain
+aiosmtpd plain
 plain_port=$port
+aiosmtpd lmtp --mode lmtp --unix "$work/lmtp.sock" "${tls[@]}"
+aiosmtpd wronghost --tls-cert "$pki/wronghost.pem" --tls-key "$pki/wronghost.key"
+wronghost_port=$port
 
-# 1. implicit TLS
-printf '%s' "$msg" | timeout 60 "$send" --server "smtps://localhost:$implicit_port" --cafile "$pki/ca.pem" \
-    --helo client.test -f sender@example.org rcpt@example.org
-rc=$?
-ok=1
-if [[ $rc == 0 && $(field "$work/implicit/spool/msg-*.json" content_hex) == "$msg|" &&
-      $(field "$work/implicit/spool/msg-*.json" tls) == "implicit|" ]]; then ok=0; fi
-check "smtps:// with --cafile: exit 0 (got $rc), message spooled intact over implicit TLS" $ok
+common=(--helo client.test -f sender@example.org rcpt@example.org)
+# spool_field SERVER N KEY: field KEY of the Nth message SERVER spooled
+spool_field() { json_field "$work/$1/spool/msg-$(printf %06d "$2").json" "$3"; }
+session_field() { json_field "$work/$1/sessions/session-$(printf %06d "$2").json" "$3"; }
 
-# 2. STARTTLS required
-printf '%s' "$msg" | timeout 60 "$send" --server "smtp://localhost:$starttls_port" --tls required \
-    --cafile "$pki/ca.pem" --helo client.test -f sender@example.org rcpt@example.org
-rc=$?
-ok=1
-wait_for "$work/starttls/sessions/session-*.json"
-if [[ $rc == 0 && $(field "$work/starttls/spool/msg-*.json" content_hex) == "$msg|" &&
-      $(field "$work/starttls/spool/msg-*.json" tls) == "starttls|" &&
-      $(field "$work/starttls/sessions/session-*.json" plain_hex) == $'EHLO client.test\r\nSTARTTLS\r\n|' ]]; then
-    ok=0
-fi
-check "--tls required with --cafile: exit 0 (got $rc), message spooled intact over STARTTLS" $ok
+# 1, 2: implicit TLS
+run_send implicit --server "smtps://localhost:$implicit_port" --cafile "$pki/ca.pem" "${common[@]}"
+expect "smtps:// with --cafile: exit 0" "0|" "$rc$err"
+expect "smtps:// with --cafile: spooled intact over implicit TLS" "$msg|implicit|" \
+    "$(spool_field implicit 1 content_hex)$(spool_field implicit 1 tls)"
+run_send implicit_opt --server "smtp://localhost:$implicit_port" --tls implicit --cafile "$pki/ca.pem" \
+    "${common[@]}"
+expect "--tls implicit with smtp://: exit 0" "0|" "$rc$err"
+expect "--tls implicit with smtp://: spooled over implicit TLS" "implicit|" "$(spool_field implicit 2 tls)"
 
-# 3. STARTTLS required, server without STARTTLS
-printf '%s' "$msg" | timeout 60 "$send" --server "smtp://localhost:$plain_port" --tls required \
-    --cafile "$pki/ca.pem" --helo client.test -f sender@example.org rcpt@example.org
-rc=$?
-ok=1
-wait_for "$work/plain/sessions/session-*.json"
-if [[ $rc == 3 ]] && ! compgen -G "$work/plain/spool/msg-*.json" > /dev/null &&
-    [[ $(field "$work/plain/sessions/session-*.json" plain_hex) == $'EHLO client.test\r\n|' ]]; then
-    ok=0
-fi
-check "--tls required to a server without STARTTLS: exit 3 (got $rc), only EHLO sent, nothing spooled" $ok
+# 3: STARTTLS required and verified
+run_send required --server "smtp://localhost:$starttls_port" --tls required --cafile "$pki/ca.pem" "${common[@]}"
+expect "--tls required with --cafile: exit 0" "0|" "$rc$err"
+expect "--tls required with --cafile: spooled intact over STARTTLS" "$msg|starttls|" \
+    "$(spool_field starttls 1 content_hex)$(spool_field starttls 1 tls)"
+expect "--tls required with --cafile: EHLO and STARTTLS in clear" $'EHLO client.test\r\nSTARTTLS\r\n|' \
+    "$(session_field starttls 1 plain_hex)"
 
-# 4. implicit TLS without the test CA: verification fails, exit 3
-printf '%s' "$msg" | timeout 60 "$send" --server "smtps://localhost:$implicit_port" \
-    --helo client.test -f sender@example.org rcpt@example.org
-rc=$?
-ok=1
-if [[ $rc == 3 && $(ls "$work/implicit/spool" | wc -l) == 1 ]]; then ok=0; fi
-check "smtps:// without --cafile (unknown CA): exit 3 (got $rc), nothing more spooled" $ok
+# 4: STARTTLS required, not offered
+run_send required_plain --server "smtp://localhost:$plain_port" --tls required --cafile "$pki/ca.pem" \
+    "${common[@]}"
+expect "--tls required without STARTTLS: exit 3" 3 "$rc"
+expect "--tls required without STARTTLS: stage STARTTLS" \
+    "smtpc-send: STARTTLS: TLS is required and the server does not offer STARTTLS (SMTPC_ETLS_REQUIRED)
+|" "$err"
+expect "--tls required without STARTTLS: only EHLO sent" $'EHLO client.test\r\n|' "$(session_field plain 1 raw_hex)"
+expect "--tls required without STARTTLS: nothing spooled" 0 "$(spooled plain)"
 
-echo "$passed passed, $failed failed"
-[[ $failed == 0 ]]
+# 5: implicit TLS, unknown CA
+run_send implicit_unknown --server "smtps://localhost:$implicit_port" "${common[@]}"
+expect "smtps:// without --cafile: exit 3" 3 "$rc"
+first=$(head -n 1 "$work/implicit_unknown.stderr")
+expect_true "smtps:// without --cafile: stage TLS handshake, SMTPC_ETLS_VERIFY ($first)" \
+    test "${first#smtpc-send: TLS handshake: certificate verification failed: }" != "$first" -a \
+    "${first% (SMTPC_ETLS_VERIFY)}" != "$first"
+expect "smtps:// without --cafile: advice names --cafile" \
+    "smtpc-send: hint: trust the server's certificate authority with --cafile FILE or --capath DIR" \
+    "$(sed -n 2,\$p "$work/implicit_unknown.stderr")"
+expect "smtps:// without --cafile: nothing more spooled" 2 "$(spooled implicit)"
+
+# 6: STARTTLS required to loopback, unknown CA
+run_send required_unknown --server "smtp://localhost:$starttls_port" --tls required "${common[@]}"
+expect "--tls required without --cafile to loopback: exit 3" 3 "$rc"
+first=$(head -n 1 "$work/required_unknown.stderr")
+expect_true "--tls required without --cafile: stage TLS handshake, SMTPC_ETLS_VERIFY ($first)" \
+    test "${first#smtpc-send: TLS handshake: certificate verification failed: }" != "$first" -a \
+    "${first% (SMTPC_ETLS_VERIFY)}" != "$first"
+expect "--tls required without --cafile: advice names --cafile FILE and --tls opportunistic" \
+    'smtpc-send: hint: the server is on this machine: trust its certificate with --cafile FILE (the CA or the certificate itself, PEM), or use --tls opportunistic (encrypted, verification not enforced)' \
+    "$(sed -n 2,\$p "$work/required_unknown.stderr")"
+expect "--tls required without --cafile: only EHLO and STARTTLS in clear" $'EHLO client.test\r\nSTARTTLS\r\n|' \
+    "$(session_field starttls 2 plain_hex)"
+expect "--tls required without --cafile: nothing more spooled" 1 "$(spooled starttls)"
+
+# 7, 8: opportunistic to loopback, unknown CA: delivered over unverified TLS
+run_send auto_unknown --server "smtp://localhost:$starttls_port" --trace "${common[@]}"
+expect "auto to loopback without --cafile: exit 0" 0 "$rc"
+expect "auto to loopback without --cafile: spooled over STARTTLS" "starttls|" "$(spool_field starttls 2 tls)"
+expect_true "auto to loopback without --cafile: the trace says the certificate was not verified" \
+    grep -q '^\* TLS established: .*certificate NOT verified' "$work/auto_unknown.stderr"
+run_send opportunistic --server "smtp://localhost:$starttls_port" --tls opportunistic "${common[@]}"
+expect "--tls opportunistic without --cafile: exit 0" "0|" "$rc$err"
+expect "--tls opportunistic without --cafile: spooled over STARTTLS" "starttls|" "$(spool_field starttls 3 tls)"
+
+# 9: opportunistic, no STARTTLS offered
+run_send opportunistic_plain --server "smtp://localhost:$plain_port" --tls opportunistic "${common[@]}"
+expect "--tls opportunistic without STARTTLS: exit 0" "0|" "$rc$err"
+expect "--tls opportunistic without STARTTLS: spooled in plaintext" "none|" "$(spool_field plain 1 tls)"
+
+# 10: none
+run_send none --server "smtp://localhost:$starttls_port" --tls none "${common[@]}"
+expect "--tls none: exit 0" "0|" "$rc$err"
+expect "--tls none: spooled in plaintext" "none|" "$(spool_field starttls 4 tls)"
+expect "--tls none: no STARTTLS sent" "none|" "$(session_field starttls 5 tls)"
+
+# 11: LMTP over a Unix socket, STARTTLS offered
+run_send lmtp --server "lmtp://$work/lmtp.sock" --trace "${common[@]}"
+expect "lmtp:///socket (auto) with STARTTLS offered: exit 0" 0 "$rc"
+expect "lmtp:///socket: spooled in plaintext" "none|" "$(spool_field lmtp 1 tls)"
+expect_true "lmtp:///socket: no STARTTLS sent" test "$(grep -c '^> STARTTLS' "$work/lmtp.stderr")" = 0
+
+# 12: a certificate for another name
+run_send wronghost --server "smtp://localhost:$wronghost_port" --tls required --cafile "$pki/ca.pem" "${common[@]}"
+expect "certificate for another name: exit 3" 3 "$rc"
+expect "certificate for another name: advice names --tls-server-name" \
+    'smtpc-send: hint: the certificate does not name localhost; connect with a name it lists, or give that name with --tls-server-name NAME' \
+    "$(sed -n 2,\$p "$work/wronghost.stderr")"
+run_send server_name --server "smtp://localhost:$wronghost_port" --tls required --cafile "$pki/ca.pem" \
+    --tls-server-name mail.example.org "${common[@]}"
+expect "--tls-server-name the certificate's name: exit 0" "0|" "$rc$err"
+expect "--tls-server-name: spooled over STARTTLS" "starttls|" "$(spool_field wronghost 1 tls)"
+
+finish
