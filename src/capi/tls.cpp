@@ -11,12 +11,10 @@ struct smtpc_tls_config {
 
 namespace {
 
-// A path argument: non-empty, no NUL inside (it goes to C functions that stop at NUL).
-bool path_arg(const char *p, size_t len, std::string &out) {
-    std::string_view v;
-    if (!p || !to_view(p, len, v) || v.empty() || v.find('\0') != std::string_view::npos) return false;
-    out.assign(v);
-    return true;
+// A path argument: non-empty, no NUL inside (it goes to C functions that stop at NUL). Only checked
+// here: the copy is made inside cfg_call(), where an allocation failure becomes SMTPC_ENOMEM.
+bool path_arg(const char *p, size_t len, std::string_view &out) {
+    return p && to_view(p, len, out) && !out.empty() && out.find('\0') == std::string_view::npos;
 }
 
 template <class F> smtpc_status cfg_call(smtpc_tls_config *cfg, F &&f) {
@@ -47,15 +45,15 @@ void smtpc_tls_config_free(smtpc_tls_config *cfg) { delete cfg; }
 const char *smtpc_tls_config_errmsg(const smtpc_tls_config *cfg) { return cfg ? cfg->ref->error().c_str() : ""; }
 
 smtpc_status smtpc_tls_config_set_ca_file(smtpc_tls_config *cfg, const char *path, size_t len) {
-    std::string p;
+    std::string_view p;
     if (!path_arg(path, len, p)) return SMTPC_EINVAL;
-    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ca_file(p); });
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ca_file(std::string(p)); });
 }
 
 smtpc_status smtpc_tls_config_set_ca_path(smtpc_tls_config *cfg, const char *path, size_t len) {
-    std::string p;
+    std::string_view p;
     if (!path_arg(path, len, p)) return SMTPC_EINVAL;
-    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ca_path(p); });
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ca_path(std::string(p)); });
 }
 
 smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned char *der, size_t len) {
@@ -66,15 +64,14 @@ smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned c
 smtpc_status smtpc_tls_config_set_client_cert(smtpc_tls_config *cfg, const char *cert_path, size_t cert_len,
                                               const char *key_path, size_t key_len, const char *password,
                                               size_t password_len) {
-    std::string cert, key;
-    std::string_view k, pw;
+    std::string_view cert, k, pw;
     if (!path_arg(cert_path, cert_len, cert) || !to_view(key_path, key_len, k) || !to_view(password, password_len, pw))
         return SMTPC_EINVAL;
     if (k.find('\0') != std::string_view::npos) return SMTPC_EINVAL;
-    key.assign(k);
     return cfg_call(cfg, [&](TlsConfig &c) {
+        std::string cert_copy(cert), key_copy(k);  // first: failing here leaves no copy of the secret
         std::string secret(pw);
-        smtpc_status st = c.set_client_cert(cert, key, secret);
+        smtpc_status st = c.set_client_cert(cert_copy, key_copy, secret);
         if (!secret.empty()) OPENSSL_cleanse(&secret[0], secret.size());
         return st;
     });
@@ -101,9 +98,9 @@ smtpc_status smtpc_tls_config_set_min_version(smtpc_tls_config *cfg, smtpc_tls_v
 }
 
 smtpc_status smtpc_tls_config_set_ciphers(smtpc_tls_config *cfg, const char *list, size_t len) {
-    std::string l;
+    std::string_view l;
     if (!path_arg(list, len, l)) return SMTPC_EINVAL;
-    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ciphers(l); });
+    return cfg_call(cfg, [&](TlsConfig &c) { return c.set_ciphers(std::string(l)); });
 }
 
 smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_tls_config *cfg) {
