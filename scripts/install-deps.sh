@@ -3,6 +3,10 @@
 # (no apt at all); otherwise one `apt-get update`, then one non-interactive install.
 # Postfix is preseeded with "No configuration" so that installing it starts nothing on port 25: the
 # tests run their own private Postfix instances.
+#
+#   scripts/install-deps.sh               what the build and every test use (scripts/test.sh, CI)
+#   scripts/install-deps.sh --packaging   also the tools of the Debian package build, the API
+#                                         reference and lintian (scripts/build-deb.sh, `docs` target)
 set -euo pipefail
 
 packages=(
@@ -12,11 +16,24 @@ packages=(
     libssl-dev openssl
     # C tests
     libcmocka-dev
-    # Python binding and its tests, and the Python test servers (Debian's /usr/bin/python3)
-    swig python3 python3-dev python3-pytest python3-aiosmtpd
-    # real-server integration tests
+    # Python binding and its tests (setup.py metadata check: setuptools), and the Python test
+    # servers (Debian's /usr/bin/python3)
+    swig python3 python3-dev python3-pytest python3-aiosmtpd python3-setuptools
+    # real-server integration tests; iproute2 for the network namespace of tests/auth
     postfix sasl2-bin libsasl2-modules iproute2
+    # the ABI check against abi/smtpc.abi (abidiff)
+    abigail-tools
 )
+case ${1:-} in
+    --packaging)
+        packages+=(debhelper dh-python dpkg-dev devscripts fakeroot lintian doxygen)
+        ;;
+    "") ;;
+    *)
+        echo "usage: $0 [--packaging]" >&2
+        exit 2
+        ;;
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do
