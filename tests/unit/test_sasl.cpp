@@ -676,6 +676,39 @@ void test_engine_initial_response_redacted(void **) {
     ASSERT_NOT_TRACED(rf, "cGFzcw==");
 }
 
+// An AUTH line still unsent when the connection is lost is wiped, not just dropped: the engine's output
+// buffer (still allocated, so it can be looked at) holds zeros where the line was. The heap itself is
+// searched by tests/auth/test_auth_heap.c, which cannot run under AddressSanitizer; this can.
+void test_engine_wipes_unsent_auth_line(void **) {
+    for (bool end_by_new_operation : {false, true}) {
+        Engine e(SMTPC_PROTOCOL_SMTP);
+        Recorder rec;
+        connect_ehlo(e, rec);
+        EXPECT_STARTED(e.begin_auth(smtpc::detail::make_login("user", "a-password-of-some-length"), false));
+        EXPECT_OUTPUT(e, "AUTH LOGIN\r\n");
+        FEED(e, "334 VXNlcm5hbWU6\r\n");
+        EXPECT_OUTPUT(e, "dXNlcg==\r\n");
+        FEED(e, "334 UGFzc3dvcmQ6\r\n");
+        EXPECT_WANT(e, Want::Write);
+        std::string_view line = e.output();
+        EXPECT_BYTES(line, b64("a-password-of-some-length") + "\r\n");
+        const char *at = line.data();
+        std::size_t n = line.size();
+        e.output_written(5);
+        e.failed(SMTPC_EIO, "connection reset");
+        EXPECT_STATUS(e, SMTPC_EIO, "connection reset");
+        if (end_by_new_operation) {
+            EXPECT_STARTED(e.begin_command(Cmd::Other, "NOOP\r\n"));  // the next command reuses the buffer
+            at += 6;
+            n -= 6;
+        } else {
+            e.end_connection();
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            if (at[i] != 0) fail_msg("byte %zu of the unsent AUTH line survived", i);
+    }
+}
+
 void test_engine_long_initial_response(void **) {
     // "AUTH PLAIN " + base64 + CRLF must fit in 512 octets. A 372-byte message encodes to 496
     // characters (509 octets on the line: fits); 373 bytes encode to 500 (513 octets: too long).
@@ -936,6 +969,7 @@ int main(void) {
         cmocka_unit_test(test_oauthbearer),
         cmocka_unit_test(test_callback_mechanism),
         cmocka_unit_test(test_wipe_clears_capacity),
+        cmocka_unit_test(test_engine_wipes_unsent_auth_line),
         cmocka_unit_test(test_secret_string_storage),
         cmocka_unit_test(test_base64_into_wiped_memory),
         cmocka_unit_test(test_base64_rfc4648),
