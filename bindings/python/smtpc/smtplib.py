@@ -504,12 +504,6 @@ class SMTP:
         if not isinstance(host, (str, bytes, bytearray)):
             raise TypeError(f"host must be str or bytes, not {type(host).__name__}")
         number = 0 if isinstance(host, str) and host.startswith("/") else _port_number(port)
-        c = self._client
-        if _n.client_is_connected(c.ptr):
-            c.close()
-        if timeout_ms is not None:
-            c.set_connect_timeout(timeout_ms)
-            c.set_command_timeout(timeout_ms)
         if self.source_address:
             source_host = self.source_address[0] or None
             if source_host is not None and not isinstance(source_host, (str, bytes, bytearray)):
@@ -517,6 +511,14 @@ class SMTP:
             source_port = _source_port(self.source_address[1])
         else:
             source_host, source_port = None, 0
+        self._set_local_hostname(self.local_hostname)
+        # Every argument checked: only now is a previous connection closed.
+        c = self._client
+        if _n.client_is_connected(c.ptr):
+            c.close()
+        if timeout_ms is not None:
+            c.set_connect_timeout(timeout_ms)
+            c.set_command_timeout(timeout_ms)
         try:
             c.set_source_address(source_host, source_port)
             if self._implicit_tls:
@@ -526,7 +528,6 @@ class SMTP:
                 c.set_tls_policy(_n.SMTPC_TLS_NONE)
         except NativeError as e:
             self._raise(e)
-        self._set_local_hostname(self.local_hostname)
         if not self._host:
             self._host = host
         # The greeting lines as received: when they are not SMTP (an SSH banner), the library has
