@@ -4,7 +4,9 @@
 The EHLO replies are those real servers (Postfix 3.7, Exim 4.96, aiosmtpd 1.4, Dovecot LMTP 2.3,
 Postfix smtp-sink) sent on loopback; the rest are pipelined batches, LMTP replies and tricky bodies.
 """
+import base64
 import hashlib
+import hmac
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -145,6 +147,9 @@ def main():
                   crlf("250 2.0.0 <a@example.org> Saved") + crlf("452 4.2.2 <c@example.org> Quota exceeded"), bye]),
         "lmtp_partial": (1 | PIPE, 16, rcpts3, "", body,
                          [GREETING, EHLO["dovecot_lmtp"], ok + rok + rok + rok + go, crlf("250 2.0.0 Saved")]),
+        # Low-level DATA after every RCPT was refused: sent, as smtplib's data() does.
+        "smtp_lowlevel_refused": (SECOND | LOW, 18, rcpts3[:1], "", body,
+                                  [GREETING, EHLO["exim"], ok, refused, rset, ok, refused, go, queued]),
         "smtp_many_rcpts": (PIPE, 17, ["r%d@example.org" % i for i in range(40)], "", body,
                             [GREETING, EHLO["postfix"], ok + rok * 40 + go, queued]),
     }
@@ -153,6 +158,120 @@ def main():
     for i, b in enumerate(BODIES[:8]):
         write("fuzz_session", "body%02d" % i, session_input(2, i, "", rcpts3[:1], "", b,
                                                             [GREETING, EHLO["postfix"], ok + rok + go, queued]))
+
+    auth_corpus()
+    message_corpus()
+
+
+# ---- fuzz_auth: flags (bits 0-2 mechanism, 3 initial response, 4 chunked, 5 timeout at the end,
+# 6 long credentials), seed, custom responses ('|'-separated), then one field per server reply
+# (three digits first: sent as is; else a challenge sent as "334 <base64>").
+AUTH_MECHS = ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER", "X-CUSTOM"]
+INITIAL, CHUNKED, TIMEOUT, LONG = 8, 16, 32, 64
+SCRAM_NONCE = {"SCRAM-SHA-1": "fyko+d2lbbFgONRv9qkxdawL", "SCRAM-SHA-256": "rOprNGfwEbeRWgbNEkqO"}
+SCRAM_SERVER_NONCE = {"SCRAM-SHA-1": "3rfcNHYJY1ZVvWVs7j", "SCRAM-SHA-256": "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"}
+SCRAM_SALT = {"SCRAM-SHA-1": "QSXCR+Q6sek8bf92", "SCRAM-SHA-256": "W22ZaJ0SNY7soEsUEjb6gQ=="}
+
+
+def scram_messages(mech, user="user", password="pencil", iterations=4096):
+    """server-first and the correct server-final for fuzz_auth's fixed nonce (RFC 5802, RFC 7677)."""
+    h = "sha1" if mech == "SCRAM-SHA-1" else "sha256"
+    nonce = SCRAM_NONCE[mech] + SCRAM_SERVER_NONCE[mech]
+    salt = SCRAM_SALT[mech]
+    server_first = "r=%s,s=%s,i=%d" % (nonce, salt, iterations)
+    client_first_bare = "n=%s,r=%s" % (user, SCRAM_NONCE[mech])
+    client_final_bare = "c=biws,r=" + nonce
+    auth_message = ",".join([client_first_bare, server_first, client_final_bare]).encode()
+    salted = hashlib.pbkdf2_hmac(h, password.encode(), base64.b64decode(salt), iterations)
+    server_key = hmac.new(salted, b"Server Key", h).digest()
+    signature = base64.b64encode(hmac.new(server_key, auth_message, h).digest()).decode()
+    return server_first.encode(), ("v=" + signature).encode()
+
+
+def auth_input(mech, flags, seed, replies, custom=b""):
+    sep = b"\n#\n"
+    return bytes([AUTH_MECHS.index(mech) | flags, seed]) + sep.join([custom] + list(replies))
+
+
+def auth_corpus():
+    ok = b"235 2.7.0 Authentication successful\r\n"
+    bad = b"535 5.7.8 Error: authentication failed: authentication failure\r\n"
+    seeds = {
+        "plain_initial": auth_input("PLAIN", INITIAL, 1, [ok]),
+        "plain_challenge": auth_input("PLAIN", 0, 2, [b"", ok]),
+        "plain_refused": auth_input("PLAIN", INITIAL | CHUNKED, 3, [bad]),
+        "plain_long_deferred": auth_input("PLAIN", INITIAL | LONG, 4, [b"", ok]),
+        "plain_421": auth_input("PLAIN", INITIAL, 5, [b"421 4.3.2 shutting down\r\n"]),
+        "plain_eof": auth_input("PLAIN", 0, 6, []),
+        "plain_timeout": auth_input("PLAIN", TIMEOUT, 6, [b""]),
+        "login": auth_input("LOGIN", 0, 7, [b"Username:", b"Password:", ok]),
+        "login_initial": auth_input("LOGIN", INITIAL | CHUNKED, 8, [b"Password:", ok]),
+        "login_too_many": auth_input("LOGIN", 0, 9, [b"Username:"] * 7 + [ok]),
+        "cram_md5": auth_input("CRAM-MD5", 0, 10, [b"<1896.697170952@postoffice.reston.mci.net>", ok]),
+        "cram_md5_refused": auth_input("CRAM-MD5", INITIAL, 11, [b"<x@y>", bad]),
+        "bad_base64": auth_input("LOGIN", 0, 12, [b"334 VXNlcm5hbWU\r\n", b"501 5.5.2 cancelled\r\n"]),
+        "multiline_334": auth_input("LOGIN", 0, 13, [b"334-VXNl\r\n334 cm5hbWU6\r\n", b"501 cancelled\r\n"]),
+        "escape_in_refusal": auth_input("PLAIN", INITIAL, 14, [b"535 \x1b[2J\x1b[Hdone: 250 ok\r\n"]),
+        "custom": auth_input("X-CUSTOM", INITIAL, 15, [b"challenge one", b"two", ok],
+                             b"initial response|first answer|second answer"),
+        "custom_abort": auth_input("X-CUSTOM", 0, 16, [b"c1", b"501 cancelled\r\n"], b"!"),
+        "custom_unset": auth_input("X-CUSTOM", INITIAL | CHUNKED, 17, [b"\x00\r\n\xff", ok], b"-|-"),
+    }
+    for mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
+        first, final = scram_messages(mech)
+        m = mech.lower().replace("-", "_")
+        nonce = (SCRAM_NONCE[mech] + SCRAM_SERVER_NONCE[mech]).encode()
+        seeds[m] = auth_input(mech, INITIAL, 20, [first, final, ok])
+        seeds[m + "_no_initial"] = auth_input(mech, CHUNKED, 21, [b"", first, final, ok])
+        seeds[m + "_final_in_235"] = auth_input(mech, INITIAL, 22, [first, b"235 " + base64.b64encode(final) + b"\r\n"])
+        seeds[m + "_235_too_early"] = auth_input(mech, INITIAL, 23, [first, ok])
+        seeds[m + "_wrong_signature"] = auth_input(mech, INITIAL, 24, [first, b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAA=", ok])
+        seeds[m + "_server_error"] = auth_input(mech, INITIAL, 25, [first, b"e=invalid-proof", bad])
+        seeds[m + "_nonce_mismatch"] = auth_input(mech, INITIAL, 26, [b"r=abc,s=QSXCR+Q6sek8bf92,i=4096", bad])
+        seeds[m + "_iterations"] = auth_input(mech, INITIAL, 27, [b"r=" + nonce + b",s=QSXCR+Q6sek8bf92,i=0", bad])
+        seeds[m + "_extension"] = auth_input(mech, INITIAL, 28, [b"m=ext,r=" + nonce + b",s=QSXCR+Q6sek8bf92,i=1", bad])
+        seeds[m + "_bad_salt"] = auth_input(mech, INITIAL, 29, [b"r=" + nonce + b",s=!!,i=4096", bad])
+    google = b'{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}'
+    rfc7628 = (b'{"status":"invalid_token","scope":"example_scope",'
+               b'"openid-configuration":"https://example.com/.well-known/openid-configuration"}')
+    for mech in ("XOAUTH2", "OAUTHBEARER"):
+        m = mech.lower()
+        seeds[m] = auth_input(mech, INITIAL, 30, [ok])
+        seeds[m + "_no_initial"] = auth_input(mech, 0, 31, [b"", ok])
+        seeds[m + "_error_json"] = auth_input(mech, INITIAL, 32, [google, b"535 5.7.8 Username and Password not accepted\r\n"])
+        seeds[m + "_error_rfc7628"] = auth_input(mech, INITIAL | CHUNKED, 33, [rfc7628, bad])
+        seeds[m + "_error_hostile"] = auth_input(mech, INITIAL, 34, [b'{"status":"\x1b[2J\\u0000\\"x","a":[{}]}', bad])
+    for name, data in seeds.items():
+        write("fuzz_auth", name, data)
+
+
+# ---- fuzz_message: flags (bit 0 recipients given, bit 1 sender given), seed, then the message.
+MESSAGES = {
+    "lone_cr_bcc": b"From: f@example.org\nTo: t@example.org\nSubject: x\rBcc: secret@example.org\n\nbody\n",
+    "all_cr": b"From: f@x\rSubject: x\rBcc: secret@x\rTo: t@x\r\rbody\r",
+    "cr_bcc_blank_lf": b"From: f@x\rBcc: b@x\n\nTo: evil@x\n",
+    "bcc_first": b"Bcc: b@x\rBcc: c@x\nFrom: f@x\nTo: t@x\n\nbody",
+    "bcc_last": b"From: f@x\rTo: t@x\rBcc: b@x",
+    "folded": b"From: f@x\rBcc: b@x,\r c@x,\r\n\td@x\rTo: t@x\r\rbody",
+    "obsolete": b"From: f@x\rBcc : b@x\rbcc\t: c@x\rTo: t@x\r\r",
+    "any_case": b"From: f@x\rbCC: b@x\rRESENT-bcc: r@x\rTo: t@x\r\r",
+    "body_bcc": b"From: f@x\rTo: t@x\r\rBcc: b@x\r",
+    "resent": (b"Resent-Date: now\rResent-From: r@x\rResent-To: rt@x\rResent-Bcc: rb@x\r"
+               b"From: f@x\rTo: t@x\rBcc: b@x\r\rbody"),
+    "resent_sender": b"Resent-Date: now\rResent-Sender: s@x\rResent-bcc: a@x,\r b@x\n\nbody",
+    "groups": (b"From: \"Name, Inc\" <f@x>\r\nTo: undisclosed-recipients:;\r\nCc: Team: a@x, (c) b@x;, <c@x>\r\n"
+               b"Bcc: \"q\\\"x\"@y, @r1,@r2:route@x\r\n\r\n.dot\r\n"),
+    "crlf": b"From: f@x\r\nBcc: b@x\r\nTo: t@x\r\n\r\nbody\r\n",
+    "not_a_header": b"From: f@x\nTo: t@x\n>From x\nBcc: b@x\n\nbody",
+    "continuation_first": b" Bcc: b@x\rFrom: f@x\rTo: t@x\r",
+}
+
+
+def message_corpus():
+    for i, (name, msg) in enumerate(MESSAGES.items()):
+        write("fuzz_message", name, bytes([0, i]) + msg)
+    write("fuzz_message", "given_rcpts", bytes([1, 0]) + MESSAGES["all_cr"])
+    write("fuzz_message", "given_both", bytes([3, 0]) + MESSAGES["cr_bcc_blank_lf"])
 
 
 if __name__ == "__main__":
