@@ -6,6 +6,7 @@ import errno as _errno
 import re
 import socket
 import ssl
+import weakref
 from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Tuple
 
 from . import smtpc_native as _n
@@ -186,22 +187,34 @@ class TLSConfig:
         system store is used). Returns (config, skip_verify): skip_verify is True for
         verify_mode == CERT_NONE, which maps to the client's testing-only skip-verify switch.
         Native keyword arguments (cafile, capath, certfile, keyfile, key_password) are added."""
-        skip_verify = False
         kw = dict(native)
-        if context is not None:
-            skip_verify = context.verify_mode == ssl.CERT_NONE
-            kw.setdefault("check_hostname", bool(context.check_hostname))
-            mv = context.minimum_version
-            if mv == ssl.TLSVersion.TLSv1_3:
-                kw.setdefault("minimum_version", "1.3")
-            if not skip_verify:
-                ders = context.get_ca_certs(binary_form=True)
-                if ders and "cafile" not in kw and "capath" not in kw:
-                    kw["cadata"] = ders
-                elif ders:
-                    kw["cadata"] = ders
+        if context is None:
+            return cls(**{k: v for k, v in kw.items() if v is not None}), False
+        skip_verify = context.verify_mode == ssl.CERT_NONE
+        kw.setdefault("check_hostname", bool(context.check_hostname))
+        if context.minimum_version == ssl.TLSVersion.TLSv1_3:
+            kw.setdefault("minimum_version", "1.3")
+        if not skip_verify:
+            ders = context.get_ca_certs(binary_form=True)
+            if ders:
+                kw["cadata"] = ders
         kw = {k: v for k, v in kw.items() if v is not None}
-        return cls(**kw), skip_verify
+        # One configuration (one SSL_CTX, CA certificates parsed once) per context and settings,
+        # as an SSLContext is reused for many connections; a context changed since gets a new one.
+        key = (skip_verify, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kw.items())))
+        try:
+            cached = _CONTEXT_CONFIGS.get(context)
+        except TypeError:  # a context object that takes no weak reference: not cached
+            return cls(**kw), skip_verify
+        if cached is not None and cached[0] == key:
+            return cached[1], skip_verify
+        cfg = cls(**kw)
+        _CONTEXT_CONFIGS[context] = (key, cfg)
+        return cfg, skip_verify
+
+
+# TLSConfig.from_context()'s cache: {SSLContext: (settings, TLSConfig)}, dropped with the context.
+_CONTEXT_CONFIGS: "weakref.WeakKeyDictionary[Any, Tuple[Any, TLSConfig]]" = weakref.WeakKeyDictionary()
 
 
 def _fspath(p: Any) -> Any:

@@ -470,6 +470,13 @@ class SMTP:
             native["certfile"] = certfile
         if keyfile is not None:
             native["keyfile"] = keyfile
+        if context is None and all(v is None for v in native.values()):
+            # The library's default configuration, shared by every client (system store, loaded
+            # once), as smtplib would use a default context.
+            self._tls_config = None
+            self._client.set_tls_config(None)
+            self._client.set_tls_insecure_skip_verify_for_testing(0)
+            return
         try:
             cfg, skip = TLSConfig.from_context(context, **native)
         except NativeError as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.message
 import email.utils
 import io
+import json
 import re
 import smtplib as std
 import socket
@@ -525,6 +526,33 @@ def test_tls_handshake_timeout_stays_timeout_error(fault, pki):
             s.close()
     (a, _), (b, _) = _side_by_side_fault(fault, steps, call)
     assert a[0] is TimeoutError and b[0] is TimeoutError, (a, b)
+
+
+def test_tls_configuration_reused_per_context(aiosmtpd, pki):
+    # An SSLContext is made once and used for many connections, as smtplib users do: the drop-in
+    # makes one library configuration for it (one SSL_CTX, its CA certificates parsed once), and a
+    # new one when the context's settings change.
+    srv = aiosmtpd("--tls-cert", pki / "server.pem", "--tls-key", pki / "server.key")
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    configs = []
+    for change in (None, None, "check_hostname", "ca"):
+        if change == "check_hostname":
+            ctx.check_hostname = False
+        elif change == "ca":
+            ctx.load_verify_locations(cafile=str(pki / "ca2.pem"))
+        with sp.SMTP(HOST, srv.port, local_hostname=LOCAL) as s:
+            assert s.starttls(context=ctx)[0] == 220
+            configs.append(s._tls_config)
+            assert s.noop() == (250, b"OK")
+    assert configs[0] is configs[1]
+    assert configs[2] is not configs[1] and configs[3] is not configs[2]
+    # Another context, without the test CA: its own configuration, and verification fails.
+    with sp.SMTP(HOST, srv.port, local_hostname=LOCAL) as s:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            s.starttls(context=ssl.create_default_context())
+    srv.session_bytes(n=5)  # every session recorded
+    tls = [json.loads(p.read_text()) for p in sorted(srv.sessions.glob("session-*.json"))]
+    assert [t["tls_established"] for t in tls][:4] == [True] * 4
 
 
 def test_tls_protocol_error_like_ssl(fault):
