@@ -320,6 +320,7 @@ struct body {
 static int read_body(char *buf, size_t cap, size_t *len, void *userdata) {
     struct body *b = userdata;
     b->started = 1;
+    errno = 0;
     *len = fread(buf, 1, cap, b->in);
     if (*len == 0 && ferror(b->in)) {
         b->error = errno ? errno : EIO;
@@ -516,10 +517,8 @@ static int check_options(const struct options *o, int implicit_url, const char *
     if (o->key_password_file && !o->cert) return usage_error("--key-password-file needs --cert FILE");
     if (host[0] == '/' && o->tls && strcmp(o->tls, "none") != 0 && strcmp(o->tls, "auto") != 0 &&
         !o->tls_server_name)
-        return usage_error(
-            "--tls %s over a Unix socket needs --tls-server-name NAME to verify the certificate "
-            "against",
-            o->tls);
+        return usage_error("--tls %s over a Unix socket needs --tls-server-name NAME (%s)", o->tls,
+                           "the name to verify the certificate against");
     if (!o->user) {
         if (o->mech) return usage_error("--auth needs --user NAME");
         if (o->password_file) return usage_error("--password-file needs --user NAME");
@@ -685,23 +684,22 @@ static void tls_advice(const smtpc_client *client, smtpc_status st, const struct
     }
     if (why == 2 || why == 18 || why == 19 || why == 20 || why == 21) { /* unknown or self-signed issuer */
         if (!t->implicit && host_is_local(t->host) && (!t->tls || strcmp(t->tls, "required") == 0))
-            say("hint: the server is on this machine: trust its certificate with --cafile FILE (the CA or "
-                "the "
-                "certificate itself, PEM), or use --tls opportunistic (encrypted, verification not "
-                "enforced)");
+            say("hint: the server is on this machine: trust its certificate with --cafile FILE (%s), or use "
+                "--tls opportunistic (encrypted, verification not enforced)",
+                "the CA or the certificate itself, PEM");
         else say("hint: trust the server's certificate authority with --cafile FILE or --capath DIR");
     }
 }
 
 /* Prints "STAGE: detail (SMTPC_E...)" for a failed call and returns its exit status. */
 static int report(const smtpc_client *client, const char *stage, smtpc_status st, const struct target *t) {
-    say("%s: %s (%s)", stage, smtpc_client_errmsg(client), smtpc_status_name(st));
+    const char *detail = smtpc_client_errmsg(client);
+    say("%s: %s (%s)", stage, detail[0] ? detail : smtpc_strerror(st), smtpc_status_name(st));
     if (st == SMTPC_ETLS_VERIFY || st == SMTPC_ETLS) tls_advice(client, st, t);
     if (st == SMTPC_EAUTH_INSECURE) {
         if (smtpc_client_tls_active(client))
-            say("hint: the server's certificate was not verified; trust its certificate authority with "
-                "--cafile "
-                "FILE");
+            say("hint: the server's certificate was not verified; trust its certificate authority with %s",
+                "--cafile FILE");
         else say("hint: use --tls required (the server must offer STARTTLS) or an smtps:// URL");
     }
     return exit_for(st);

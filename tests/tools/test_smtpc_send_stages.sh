@@ -166,7 +166,7 @@ usage "option --trace takes no value" --trace=yes b@example.org
 usage "--tls takes auto, required, opportunistic, none or implicit, not 'maybe'" --tls maybe b@example.org
 usage "--tls none does not go with an smtps:// URL, which is TLS from the first byte" \
     --server smtps://127.0.0.1:1 --tls none b@example.org
-usage "--tls required over a Unix socket needs --tls-server-name NAME to verify the certificate against" \
+usage "--tls required over a Unix socket needs --tls-server-name NAME (the name to verify the certificate against)" \
     --server lmtp:///nonexistent/socket --tls required b@example.org
 usage "--timeout takes a whole number of seconds from 0 to 4000000, not '-1'" --timeout -1 b@example.org
 usage "--auth needs --user NAME" --auth PLAIN b@example.org
