@@ -707,7 +707,8 @@ void Engine::on_auth_reply(const Pending &p, const Reply &r) {
             SecretString response;
             std::string error;
             if (auth_->respond(challenge, response, error) == SaslMechanism::Step::Abort) {
-                cancel_auth(auth_->abort_status(), "authentication cancelled: " + error);
+                // The mechanism may quote the server (SCRAM's e=): escaped like all server text.
+                cancel_auth(auth_->abort_status(), "authentication cancelled: " + printable(error));
                 return;
             }
             base64_encode(response.view(), line.str());

@@ -811,6 +811,28 @@ void test_engine_scram_full_exchange(void **) {
     }
 }
 
+// A mechanism's error may quote the server (SCRAM's e= attribute, in the server-first or the
+// server-final message): its bytes reach the error message escaped, never raw (fuzz_auth's finding).
+void test_engine_mechanism_error_escaped(void **) {
+    const std::string hostile = std::string("e=\x1b[2J\r\n250 Ok: queued\0", 23);
+    for (bool in_final : {false, true}) {
+        Engine e(SMTPC_PROTOCOL_SMTP);
+        Recorder rec;
+        connect_ehlo(e, rec);
+        EXPECT_STARTED(e.begin_auth(smtpc::detail::make_scram("SHA-1", "", "user", "pencil", kScram1Nonce), true));
+        EXPECT_OUTPUT(e, "AUTH SCRAM-SHA-1 " + b64("n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL") + "\r\n");
+        if (in_final) {
+            FEED(e, "334 " + b64(kScram1ServerFirst) + "\r\n");
+            EXPECT_OUTPUT(e, b64(kScram1ClientFinal) + "\r\n");
+        }
+        FEED(e, "334 " + b64(hostile) + "\r\n");
+        EXPECT_OUTPUT(e, "*\r\n");
+        FEED(e, "501 5.7.0 Authentication aborted\r\n");
+        EXPECT_STATUS(e, SMTPC_EAUTH,
+                      "authentication cancelled: server error: \\x1b[2J\\x0d / 250 Ok: queued\\x00");
+    }
+}
+
 void test_engine_scram_forged_signature(void **) {
     Engine e(SMTPC_PROTOCOL_SMTP);
     Recorder rec;
@@ -970,6 +992,7 @@ int main(void) {
         cmocka_unit_test(test_callback_mechanism),
         cmocka_unit_test(test_wipe_clears_capacity),
         cmocka_unit_test(test_engine_wipes_unsent_auth_line),
+        cmocka_unit_test(test_engine_mechanism_error_escaped),
         cmocka_unit_test(test_secret_string_storage),
         cmocka_unit_test(test_base64_into_wiped_memory),
         cmocka_unit_test(test_base64_rfc4648),
