@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include <new>
+#include <unordered_map>
 
 #include <sys/stat.h>
 
@@ -13,6 +14,7 @@ namespace {
 
 std::atomic<unsigned long> g_contexts{0};
 std::atomic<unsigned long> g_store_loads{0};
+std::atomic<unsigned long> g_der_parsed{0};
 
 int password_cb(char *buf, int size, int, void *userdata) {
     const std::string *pw = static_cast<const std::string *>(userdata);
@@ -23,7 +25,7 @@ int password_cb(char *buf, int size, int, void *userdata) {
 
 }  // namespace
 
-TlsCounters tls_counters() { return {g_contexts.load(), g_store_loads.load()}; }
+TlsCounters tls_counters() { return {g_contexts.load(), g_store_loads.load(), g_der_parsed.load()}; }
 
 std::string openssl_error_text(const char *fallback) {
     unsigned long first = ERR_get_error();
@@ -143,15 +145,52 @@ smtpc_status TlsConfig::set_ca_path(const std::string &path) {
     return SMTPC_OK;
 }
 
+namespace {
+
+// A CA certificate from its DER form, as a new reference; nullptr when it is not exactly one
+// certificate. OpenSSL 3 decodes each certificate's public key through its provider framework, about
+// a millisecond a certificate, and the same certificates tend to come again and again (Python's
+// SSLContext carried over for every connection brings the whole system bundle each time): parsed
+// certificates are kept, keyed by their exact bytes, up to a bound, for the life of the process.
+X509 *parse_ca_der(const unsigned char *der, std::size_t len) {
+    constexpr std::size_t kMaxCached = 1024;
+    struct Cache {
+        std::mutex mutex;
+        std::unordered_map<std::string, X509 *> certs;
+        ~Cache() {
+            for (auto &entry : certs) X509_free(entry.second);
+        }
+    };
+    OPENSSL_init_ssl(0, nullptr);  // freed before OpenSSL's own clean-up (see shared_default())
+    static Cache cache;
+    std::string key(reinterpret_cast<const char *>(der), len);
+    {
+        std::lock_guard<std::mutex> lock(cache.mutex);
+        auto it = cache.certs.find(key);
+        if (it != cache.certs.end()) {
+            X509_up_ref(it->second);
+            return it->second;
+        }
+    }
+    const unsigned char *p = der;
+    X509 *cert = d2i_X509(nullptr, &p, static_cast<long>(len));
+    g_der_parsed.fetch_add(1, std::memory_order_relaxed);
+    if (!cert || p != der + len) {
+        X509_free(cert);
+        return nullptr;
+    }
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    if (cache.certs.size() < kMaxCached && cache.certs.emplace(std::move(key), cert).second) X509_up_ref(cert);
+    return cert;
+}
+
+}  // namespace
+
 smtpc_status TlsConfig::add_ca_der(const unsigned char *der, std::size_t len) {
     std::unique_lock<std::mutex> lock;
     if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
-    const unsigned char *p = der;
-    X509 *cert = d2i_X509(nullptr, &p, static_cast<long>(len));
-    if (!cert || p != der + len) {
-        X509_free(cert);
-        return fail("CA certificate is not one DER certificate");
-    }
+    X509 *cert = parse_ca_der(der, len);
+    if (!cert) return fail("CA certificate is not one DER certificate");
     own_trust_store_ = true;
     int ok = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), cert);
     X509_free(cert);

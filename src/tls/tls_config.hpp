@@ -74,11 +74,12 @@ private:
 // set; `loaded_now` is set when this call did the loading (for the trace).
 X509_STORE *system_trust_store(std::string &error, bool &loaded_now);
 
-// Counters for the tests (linked against the internal library; not exported): contexts made and
-// times the system trust store was loaded, since the process started.
+// Counters for the tests (linked against the internal library; not exported): contexts made, times
+// the system trust store was loaded, and DER CA certificates parsed, since the process started.
 struct TlsCounters {
     unsigned long contexts_created;
     unsigned long system_store_loads;
+    unsigned long ca_der_parsed;
 };
 TlsCounters tls_counters();
 

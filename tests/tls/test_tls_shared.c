@@ -8,7 +8,9 @@
  *  - a configuration without trust anchors of its own uses that same store, not a new copy;
  *  - a configuration serves many connections, from several threads at once, with one SSL_CTX;
  *  - once used, a configuration refuses changes to its context (SMTPC_ESTATE), keeps accepting the
- *    verification switches, and a fresh one accepts everything.
+ *    verification switches, and a fresh one accepts everything;
+ *  - a CA certificate given in DER form to many configurations (as the Python drop-in does with an
+ *    SSLContext's certificates on every STARTTLS) is parsed once, and still verifies the server.
  * Every session is checked to have delivered its message over TLS.
  */
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 #include "tls_common.h"
 
 void tls_test_counters(unsigned long *contexts, unsigned long *system_store_loads);
+unsigned long tls_test_ca_der_parsed(void);
 
 static itest_server g_srv; /* server.pem (test CA), STARTTLS */
 static const char k_body[] = "Subject: shared\r\n\r\nbody\r\n";
@@ -233,12 +236,40 @@ static void test_threads_share_contexts(void **state)
     }
 }
 
+/* The same DER certificate for three configurations: parsed once; each verifies the server. */
+static void test_ca_der_parsed_once(void **state)
+{
+    (void)state;
+    char *der = NULL;
+    size_t der_len = 0;
+    assert_int_equal(harness_read_file(tls_pki("ca.der"), &der, &der_len), 0);
+    unsigned long before = tls_test_ca_der_parsed();
+    for (int i = 0; i < 3; i++) {
+        smtpc_tls_config *cfg = NULL;
+        assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
+        assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len), SMTPC_OK);
+        smtpc_client *c = client_with(cfg);
+        smtpc_tls_config_free(cfg);
+        assert_int_equal(session(c, 1), 0);
+        smtpc_client_free(c);
+    }
+    assert_int_equal(tls_test_ca_der_parsed(), before + 1);
+    /* Broken input is still refused, every time (not cached). */
+    smtpc_tls_config *cfg = NULL;
+    assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len - 1), SMTPC_ETLS);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len - 1), SMTPC_ETLS);
+    smtpc_tls_config_free(cfg);
+    free(der);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_loaded_once_default_shared),
         cmocka_unit_test(test_config_frozen_after_first_use),
         cmocka_unit_test(test_threads_share_contexts),
+        cmocka_unit_test(test_ca_der_parsed_once),
     };
     return cmocka_run_group_tests_name("tls_shared", tests, group_setup, group_teardown);
 }

@@ -7,3 +7,5 @@ extern "C" void tls_test_counters(unsigned long *contexts, unsigned long *system
     *contexts = c.contexts_created;
     *system_store_loads = c.system_store_loads;
 }
+
+extern "C" unsigned long tls_test_ca_der_parsed(void) { return smtpc::detail::tls_counters().ca_der_parsed; }
