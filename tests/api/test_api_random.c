@@ -47,6 +47,7 @@ static struct {
     long failures;
     char first[600];
     long calls, callback_calls;
+    int lost_lines; /* connections whose last traced line the server never got */
     long status_seen[32];
 } g;
 
@@ -206,16 +207,27 @@ static int random_op(int from_callback)
     case 29: st = smtpc_client_expn(c, "list", SMTPC_NTS); break;
     case 30:
         st = smtpc_client_send_raw(c, "NOOP\r\n", SMTPC_NTS);
-        if (st == SMTPC_OK) st = smtpc_client_read_reply(c);
+        if (st == SMTPC_OK && !g.free_requested && !from_callback) st = smtpc_client_read_reply(c);
         break;
     case 31: st = smtpc_client_mail(c, "bad\raddress", SMTPC_NTS, NULL, 0); break;
     case 32: st = smtpc_client_set_allow_insecure_auth(c, (int)rnd(2)); break;
     default: st = smtpc_client_set_trace(c, 1, trace_cb, NULL); break;
     }
     g.depth--;
+    if (from_callback && !is_status) {
+        if (smtpc_client_is_connected(c) != was_connected) failf("close/free from a callback acted at once (op %u)", op);
+        return 0;
+    }
+    /* Back from an outer call: a free asked for by one of its callbacks has been done. */
+    if (!from_callback && g.free_requested) {
+        g.free_requested = g.close_requested = 0;
+        g.c = NULL;
+        return 0;
+    }
     if (!is_status) {
-        if (from_callback && smtpc_client_is_connected(c) != was_connected)
-            failf("close/free from a callback acted at once (op %u)", op);
+        if (g.close_requested && g.c != NULL && smtpc_client_is_connected(c))
+            failf("op %u: a close asked for from a callback was not done", op);
+        g.close_requested = 0;
         return 0;
     }
     if (st <= 0 && -st < 32) g.status_seen[-st]++;
@@ -224,12 +236,6 @@ static int random_op(int from_callback)
         if (st != SMTPC_ESTATE) failf("op %u from a callback returned %s", op, smtpc_status_name(st));
         if (smtpc_client_is_connected(c) != was_connected) failf("op %u from a callback changed the connection", op);
         if (smtpc_client_last_status(c) != last_before) failf("op %u from a callback changed the last status", op);
-        return 0;
-    }
-    /* Back from an outer call: carry out what its callbacks asked for. */
-    if (g.free_requested) {
-        g.free_requested = g.close_requested = 0;
-        g.c = NULL;
         return 0;
     }
     if (smtpc_client_last_status(c) != st)
@@ -286,7 +292,7 @@ static void test_random_sequences(void **state)
         /* Match, with "****" in the trace standing for any text up to the end of the line. */
         size_t i = 0, j = 0;
         int ok = 1;
-        while (i < l->len && ok) {
+        while (i < l->len && j < len && ok) {
             if (l->len - i >= 4 && memcmp(l->bytes + i, "****", 4) == 0) {
                 i += 4;
                 while (j < len && raw[j] != '\r') j++;
@@ -296,16 +302,26 @@ static void test_random_sequences(void **state)
                 ok = 0;
             }
         }
+        /* A command written as the server went away may be traced but not received: at most the
+         * last traced line may be missing, never anything the trace does not show. */
+        if (ok && j == len && i < l->len) {
+            const char *rest = l->bytes + i;
+            size_t n = l->len - i;
+            const char *crlf = memchr(rest, '\n', n);
+            ok = crlf == rest + n - 1 && g.lost_lines < 5;
+            g.lost_lines++;
+        }
         if (!ok || j != len) {
             itest_dump("server received", raw, len);
             itest_dump("trace says sent", l->bytes, l->len);
-            failf("connection %zu: the server received other bytes than the trace reports", k);
+            failf("connection %zu: the server received other bytes than the trace reports (trace byte %zu, "
+                  "server byte %zu: \"%.40s\")", k, i, j, raw + (j < len ? j : len));
         }
         compared++;
         free(raw);
     }
-    fprintf(stderr, "seed %llu: %ld calls, %ld from callbacks, %zu connections compared byte for byte\n", seed,
-            g.calls, g.callback_calls, compared);
+    fprintf(stderr, "seed %llu: %ld calls, %ld from callbacks, %zu connections compared byte for byte (%d lost "
+            "their last line to a server that had gone)\n", seed, g.calls, g.callback_calls, compared, g.lost_lines);
     fprintf(stderr, "statuses:");
     for (int s = 0; s < 32; s++)
         if (g.status_seen[s]) fprintf(stderr, " %s=%ld", smtpc_status_name(-s), g.status_seen[s]);
