@@ -12,7 +12,8 @@
 #   8. one recipient refused, the other accepted                -> exit 1, only the refusal printed
 #   9. LMTP: one recipient refused after the message           -> exit 1, "end of data: ... for <c>"
 #  10. no reply to QUIT after the message was accepted          -> exit 0, a warning
-#  11. usage errors: wrong option combinations, before anything is sent -> exit 2, exact messages
+#  11. extra bytes after the final 250 (issue 8 item 5)        -> exit 0, at most a warning
+#  12. usage errors: wrong option combinations, before anything is sent -> exit 2, exact messages
 #
 # Usage: test_smtpc_send_stages.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -148,6 +149,20 @@ expect "no reply to QUIT after the message was accepted: exit 0" 0 "$rc"
 expect "no reply to QUIT: a warning" \
     'smtpc-send: warning: QUIT: connection closed by the server (SMTPC_EDISCONNECTED); the message was accepted
 |' "$err"
+
+# Issue 8 item 5: bytes after the final 250 do not undo the acceptance. Exit 0; anything printed is a
+# warning (the library reports the unsolicited data separately, or as the status of the call).
+fault accepted_then_data << EOF
+[$greet, $ehlo, $accept_to_data, {"send": "250 queued\r\n250 surplus\r\n"},
+ {"expect_eof": true, "optional": true}]
+EOF
+run_send accepted_then_data --server "smtp://127.0.0.1:$port" "${server[@]}" b@example.org
+expect "data after the final 250: exit 0 (the message was accepted)" 0 "$rc"
+expect_true "data after the final 250: at most warnings on stderr" \
+    test "$(grep -vc '^smtpc-send: warning: ' "$work/accepted_then_data.stderr")" = 0
+want=$'EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'"$msg"$'.\r\n'
+expect "data after the final 250: the whole message reached the server" "$want|" \
+    "$(fault_done accepted_then_data > /dev/null; head -c ${#want} "$work/accepted_then_data.transcript"; printf '|')"
 
 # Usage errors: found before anything is sent (no server runs: a connection attempt would fail
 # differently, with exit 3).
