@@ -26,7 +26,7 @@ if(SMTPC_INSTALL)
   install(FILES "${PROJECT_SOURCE_DIR}/README.md" "${PROJECT_SOURCE_DIR}/CHANGELOG.md"
                 "${PROJECT_SOURCE_DIR}/LICENSE" ${_smtpc_doc_pages}
     DESTINATION "${CMAKE_INSTALL_DOCDIR}" COMPONENT Documentation)
-  if(TARGET smtpc-send AND EXISTS "${PROJECT_SOURCE_DIR}/docs/man/smtpc-send.1")
+  if(TARGET smtpc-send)
     install(FILES "${PROJECT_SOURCE_DIR}/docs/man/smtpc-send.1"
       DESTINATION "${CMAKE_INSTALL_MANDIR}/man1" COMPONENT Runtime)
   endif()

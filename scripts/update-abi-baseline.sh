@@ -41,6 +41,7 @@ fi
     echo "* Build-Depends-Package: libsmtpc-dev"
     nm -D --defined-only --with-symbol-versions "$lib" | awk '{ print $NF }' | sed 's/@@/@/' | LC_ALL=C sort -u |
         while read -r sym; do
+            [[ $sym == *@* ]] || sym=$sym@$sym # a version node's own symbol, as dpkg-gensymbols names it
             echo " $sym ${since[$sym]:-$version}"
         done
 } >"$symfile.new"
