@@ -104,7 +104,12 @@ enum smtpc_status_code {
     /** An argument was invalid (NULL handle, CR/LF/NUL in a command argument, over a length limit,
      *  malformed address). Nothing was sent. (ValueError) */
     SMTPC_EINVAL = -1,
-    /** Memory could not be allocated. (MemoryError) */
+    /** Memory could not be allocated. On a client the call is abandoned and the connection closed (a
+     *  session cut short is in an unknown state); the handle stays usable (connect again) and can be
+     *  freed. A failure inside OpenSSL is reported as OpenSSL reports it: usually SMTPC_ETLS with its
+     *  reason ("malloc failure"), SMTPC_EDELIVERY_UNKNOWN when it hit the reply to a sent message;
+     *  OpenSSL hides some (a certificate check then fails, SMTPC_ETLS_VERIFY), but always closed: never
+     *  a plaintext fallback. (MemoryError) */
     SMTPC_ENOMEM = -2,
     /** A bug in the library: an unexpected internal error was caught at the API boundary. */
     SMTPC_EINTERNAL = -3,
