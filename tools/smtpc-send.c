@@ -893,6 +893,8 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
     int code;
 
     st = smtpc_client_connect(client, t->host, SMTPC_NTS, 0);
+    if (st == SMTPC_EINVAL) /* refused before any connection: a bad host, port or socket path */
+        return usage_error("--server %s: %s", o->url, smtpc_client_errmsg(client));
     if (st != SMTPC_OK) return report(client, s->stage, st, t);
     /* EHLO, and STARTTLS and EHLO again when the TLS policy says so */
     st = smtpc_client_ehlo_or_helo_if_needed(client);

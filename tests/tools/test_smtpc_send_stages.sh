@@ -198,6 +198,8 @@ usage "the environment variable SMTPC_TEST_UNSET (--password-env) is not set or 
 usage "--server takes smtp://HOST[:PORT], smtps://HOST[:PORT], lmtp://HOST[:PORT] or lmtp:///PATH, not 'smtp:///socket'" \
     --server smtp:///socket b@example.org
 usage "invalid recipient address 'b@example.org<x>'" 'b@example.org<x>'
+usage "--server smtp://127.0.0.1:99999: nonnumeric or out-of-range port in host" --server smtp://127.0.0.1:99999 \
+    b@example.org
 printf '' > "$work/empty"
 run_send empty_pw --server smtp://127.0.0.1:1 --user u --password-file "$work/empty" b@example.org
 expect "an empty password file: exit 2" 2 "$rc"
