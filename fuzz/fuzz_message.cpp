@@ -28,7 +28,7 @@ namespace d = smtpc::detail;
 namespace {
 
 class Rng {
-public:
+  public:
     explicit Rng(std::uint8_t seed) : x_(0x9e3779b9u ^ (seed * 0x01000193u)) {}
     std::size_t next() {
         x_ ^= x_ << 13;
@@ -37,7 +37,7 @@ public:
         return 1 + (x_ >> 8) % 61;
     }
 
-private:
+  private:
     std::uint32_t x_;
 };
 
@@ -66,7 +66,8 @@ void check_pieces(std::string_view msg, const std::vector<std::string_view> &pie
     std::string bcc = msgref::bcc_in_header_section(got);
     FUZZ_CHECK(bcc.empty(), "a %s field reached the server: '%s'", bcc.c_str(), fuzz::escape(got).c_str());
     std::string want = msgref::expected_without_bcc(msg);
-    FUZZ_CHECK(got == want, "sent '%s'\nexpected '%s'", fuzz::escape(got).c_str(), fuzz::escape(want).c_str());
+    FUZZ_CHECK(got == want, "sent '%s'\nexpected '%s'", fuzz::escape(got).c_str(),
+               fuzz::escape(want).c_str());
     FUZZ_CHECK(d::DataEncoder::normalized_size(pieces) == got.size(), "normalized_size %llu, %zu sent",
                static_cast<unsigned long long>(d::DataEncoder::normalized_size(pieces)), got.size());
 }
@@ -90,11 +91,12 @@ void check_envelope(std::string_view msg, const d::Envelope &env, bool given_sen
                                    fuzz::escape(a).c_str());
                         want.push_back(addr.value);
                     }
-        FUZZ_CHECK(want.size() == env.recipients.size(), "%zu recipients, %zu expected", env.recipients.size(),
-                   want.size());
+        FUZZ_CHECK(want.size() == env.recipients.size(), "%zu recipients, %zu expected",
+                   env.recipients.size(), want.size());
         for (std::size_t i = 0; i < want.size(); ++i)
-            FUZZ_CHECK(env.recipients[i].value == want[i], "recipient %zu is '%s', '%s' expected (a Bcc address lost?)",
-                       i, fuzz::escape(env.recipients[i].value).c_str(), fuzz::escape(want[i]).c_str());
+            FUZZ_CHECK(env.recipients[i].value == want[i],
+                       "recipient %zu is '%s', '%s' expected (a Bcc address lost?)", i,
+                       fuzz::escape(env.recipients[i].value).c_str(), fuzz::escape(want[i]).c_str());
     }
     if (!given_sender) {
         const msgref::Field *from = nullptr;
@@ -103,13 +105,14 @@ void check_envelope(std::string_view msg, const d::Envelope &env, bool given_sen
                 if (!from && msgref::eq_nocase(f.name, prefix + name)) from = &f;
             if (from) break;
         }
-        FUZZ_CHECK(from != nullptr, "a sender without a %sFrom or %sSender field", prefix.c_str(), prefix.c_str());
+        FUZZ_CHECK(from != nullptr, "a sender without a %sFrom or %sSender field", prefix.c_str(),
+                   prefix.c_str());
         std::vector<std::string> addrs = d::parse_address_list(from->value);
         FUZZ_CHECK(!addrs.empty(), "a sender from a field without an address");
         d::Address addr;
         FUZZ_CHECK(d::parse_address(addrs.front(), true, addr), "accepted a bad sender");
-        FUZZ_CHECK(env.sender.value == addr.value, "sender '%s', '%s' expected", fuzz::escape(env.sender.value).c_str(),
-                   fuzz::escape(addr.value).c_str());
+        FUZZ_CHECK(env.sender.value == addr.value, "sender '%s', '%s' expected",
+                   fuzz::escape(env.sender.value).c_str(), fuzz::escape(addr.value).c_str());
     }
 }
 
@@ -137,7 +140,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         check_pieces(msg, out.pieces, rng);
         check_envelope(msg, out.envelope, given_sender, given_rcpts);
         if (given_rcpts) FUZZ_CHECK(out.envelope.recipients.size() == 1, "given recipients not used");
-        if (given_sender) FUZZ_CHECK(out.envelope.sender.value == "sender@example.org", "given sender not used");
+        if (given_sender)
+            FUZZ_CHECK(out.envelope.sender.value == "sender@example.org", "given sender not used");
     } else {
         FUZZ_CHECK(c.status == SMTPC_EINVAL, "refused with status %d", c.status);
         d::MessageHeaders h = d::parse_headers(msg);

@@ -69,8 +69,8 @@ struct Parsed {
 
 inline bool field_line(std::string_view line, std::string &name, std::size_t &value_pos) {
     std::size_t i = 0;
-    while (i < line.size() && static_cast<unsigned char>(line[i]) > 32 && static_cast<unsigned char>(line[i]) < 127 &&
-           line[i] != ':')
+    while (i < line.size() && static_cast<unsigned char>(line[i]) > 32 &&
+           static_cast<unsigned char>(line[i]) < 127 && line[i] != ':')
         ++i;
     if (i == 0) return false;
     std::size_t c = i;

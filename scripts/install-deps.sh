@@ -21,6 +21,8 @@ packages=(
     swig python3 python3-dev python3-pytest python3-aiosmtpd python3-setuptools
     # real-server integration tests; iproute2 for the network namespace of tests/auth
     postfix sasl2-bin libsasl2-modules iproute2
+    # the fuzz targets (scripts/fuzz-smoke.sh): clang and its libFuzzer runtime (libclang_rt.fuzzer)
+    clang libclang-rt-dev
     # the ABI check against abi/smtpc.abi (abidiff)
     abigail-tools
 )

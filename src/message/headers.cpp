@@ -128,7 +128,9 @@ std::vector<std::string_view> without_fields(std::string_view msg, const Message
     const HeaderField *base = h.fields.data();
     std::vector<bool> dropped(h.fields.size());
     for (const HeaderField *f : drop) dropped[static_cast<std::size_t>(f - base)] = true;
-    auto offset = [&](std::size_t i) { return static_cast<std::size_t>(h.fields[i].raw.data() - msg.data()); };
+    auto offset = [&](std::size_t i) {
+        return static_cast<std::size_t>(h.fields[i].raw.data() - msg.data());
+    };
     auto content_end = [&](std::size_t i) { return offset(i) + h.fields[i].raw.size() - h.fields[i].eol; };
 
     // A run of dropped fields i..j goes with the line end before it (field i-1's), and field j's line
@@ -170,7 +172,8 @@ Check prepare_message(std::string_view msg, const Envelope *given, OutgoingMessa
     } else {
         const HeaderField *field = headers.first(prefix + "Sender");
         if (!field) field = headers.first(prefix + "From");
-        if (!field) return Check::invalid("the message has no " + prefix + "From or " + prefix + "Sender field");
+        if (!field)
+            return Check::invalid("the message has no " + prefix + "From or " + prefix + "Sender field");
         std::vector<std::string> addrs = parse_address_list(field->value());
         if (addrs.empty()) return Check::invalid("no address in the " + std::string(field->name) + " field");
         if (Check c = parse_address(addrs.front(), true, env.sender); !c)
@@ -187,7 +190,8 @@ Check prepare_message(std::string_view msg, const Envelope *given, OutgoingMessa
                         return {c.status, std::string(field->name) + " field: " + c.message};
                     env.recipients.push_back(std::move(addr));
                 }
-        if (env.recipients.empty()) return Check::invalid("no recipient in the " + prefix + "To, Bcc or Cc fields");
+        if (env.recipients.empty())
+            return Check::invalid("no recipient in the " + prefix + "To, Bcc or Cc fields");
     }
 
     // Bcc and Resent-Bcc are never transmitted, whichever block the envelope came from.

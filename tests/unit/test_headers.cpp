@@ -42,7 +42,8 @@ std::string joined(const std::vector<std::string> &v) {
 }
 
 // The reference checks; returns "" or what failed.
-std::string reference_failure(std::string_view msg, const d::OutgoingMessage &out, bool recipients_from_headers) {
+std::string reference_failure(std::string_view msg, const d::OutgoingMessage &out,
+                              bool recipients_from_headers) {
     std::string wire = encode(out.pieces);
     std::string got, why;
     if (!msgref::unstuff(wire, got, why)) return "malformed DATA stream: " + why;
@@ -50,7 +51,8 @@ std::string reference_failure(std::string_view msg, const d::OutgoingMessage &ou
     if (got != want) return "sent \"" + unit::escaped(got) + "\", expected \"" + unit::escaped(want) + "\"";
     std::string bcc = msgref::bcc_in_header_section(got);
     if (!bcc.empty()) return "a " + bcc + " field reached the server";
-    if (d::DataEncoder::normalized_size(out.pieces) != got.size()) return "normalized_size differs from what is sent";
+    if (d::DataEncoder::normalized_size(out.pieces) != got.size())
+        return "normalized_size differs from what is sent";
     if (!recipients_from_headers) return {};
     std::string norm = msgref::normalise(msg);
     msgref::Parsed p = msgref::parse(msgref::lines(norm));
@@ -73,7 +75,7 @@ struct Case {
     const char *name;
     std::string_view msg;
     const char *sender;
-    const char *rcpts;  // space-separated, in envelope order
+    const char *rcpts;      // space-separated, in envelope order
     std::string_view wire;  // the DATA stream
 };
 
@@ -167,8 +169,10 @@ void test_field_names(void **) {
     assert_int_equal(h.all("bcc").size(), 2);
 
     // Not fields: no name, a control or 8-bit byte or a space inside the name, no colon.
-    for (std::string_view bad : {SV(": x\n"), SV("B cc: x\n"), SV("B\x01" "cc: x\n"), SV("B\xc3\xa9: x\n"),
-                                 SV("Bcc x\n"), SV("Bcc\n")}) {
+    for (std::string_view bad : {SV(": x\n"), SV("B cc: x\n"),
+                                 SV("B\x01"
+                                    "cc: x\n"),
+                                 SV("B\xc3\xa9: x\n"), SV("Bcc x\n"), SV("Bcc\n")}) {
         h = d::parse_headers(bad);
         if (!h.fields.empty()) fail_msg("\"%s\" taken as a field", unit::escaped(bad).c_str());
         assert_int_equal(h.body_offset, 0);
@@ -198,8 +202,8 @@ void test_send_message_cases(void **) {
         {"Bcc only but From", SV("From: f@x\r\nBcc: b@x\r\n"), "f@x", "b@x", SV("From: f@x\r\n.\r\n")},
         {"folded Bcc", SV("From: f@x\rBcc: b@x,\r c@x,\r\n\td@x\rTo: t@x\r\rbody"), "f@x", "t@x b@x c@x d@x",
          SV("From: f@x\r\nTo: t@x\r\n\r\nbody\r\n.\r\n")},
-        {"folded field before Bcc", SV("From: f@x\rSubject: a\r b\rBcc: b@x\r\nTo: t@x\r\n\r\n"), "f@x", "t@x b@x",
-         SV("From: f@x\r\nSubject: a\r\n b\r\nTo: t@x\r\n\r\n.\r\n")},
+        {"folded field before Bcc", SV("From: f@x\rSubject: a\r b\rBcc: b@x\r\nTo: t@x\r\n\r\n"), "f@x",
+         "t@x b@x", SV("From: f@x\r\nSubject: a\r\n b\r\nTo: t@x\r\n\r\n.\r\n")},
         {"obsolete Bcc", SV("From: f@x\rBcc : b@x\rTo: t@x\r\r"), "f@x", "t@x b@x",
          SV("From: f@x\r\nTo: t@x\r\n\r\n.\r\n")},
         {"any case", SV("From: f@x\rbCC: b@x\rRESENT-bcc: r@x\rTo: t@x\r\r"), "f@x", "t@x b@x",
@@ -208,12 +212,15 @@ void test_send_message_cases(void **) {
         {"Bcc in the body", SV("From: f@x\rTo: t@x\r\rBcc: b@x\r"), "f@x", "t@x",
          SV("From: f@x\r\nTo: t@x\r\n\r\nBcc: b@x\r\n.\r\n")},
         // Resent- block: the envelope from the Resent- fields, both kinds of Bcc removed.
-        {"Resent- block", SV("Resent-Date: now\rResent-From: r@x\rResent-To: rt@x\rResent-Bcc: rb@x\r"
-                             "From: f@x\rTo: t@x\rBcc: b@x\r\rbody"),
+        {"Resent- block",
+         SV("Resent-Date: now\rResent-From: r@x\rResent-To: rt@x\rResent-Bcc: rb@x\r"
+            "From: f@x\rTo: t@x\rBcc: b@x\r\rbody"),
          "r@x", "rt@x rb@x",
-         SV("Resent-Date: now\r\nResent-From: r@x\r\nResent-To: rt@x\r\nFrom: f@x\r\nTo: t@x\r\n\r\nbody\r\n.\r\n")},
-        {"Resent-Bcc folded behind CR", SV("Resent-Date: now\rResent-Sender: s@x\rResent-bcc: a@x,\r b@x\n\nbody"),
-         "s@x", "a@x b@x", SV("Resent-Date: now\r\nResent-Sender: s@x\r\n\r\nbody\r\n.\r\n")},
+         SV("Resent-Date: now\r\nResent-From: r@x\r\nResent-To: rt@x\r\nFrom: f@x\r\nTo: "
+            "t@x\r\n\r\nbody\r\n.\r\n")},
+        {"Resent-Bcc folded behind CR",
+         SV("Resent-Date: now\rResent-Sender: s@x\rResent-bcc: a@x,\r b@x\n\nbody"), "s@x", "a@x b@x",
+         SV("Resent-Date: now\r\nResent-Sender: s@x\r\n\r\nbody\r\n.\r\n")},
     };
     for (const Case &c : cases) run_case(c);
 }
@@ -246,15 +253,17 @@ void test_refusals(void **) {
     c = d::prepare_message(SV("Resent-Date: a\rResent-Date: b\rFrom: f@x\rTo: t@x\r"), nullptr, out);
     assert_int_equal(c.status, SMTPC_EINVAL);
     EXPECT_BYTES(c.message, "the message has more than one Resent- header block");
-    c = d::prepare_message(SV("From: f@x\rBcc: a\x01" "b@x\r"), nullptr, out);
+    c = d::prepare_message(SV("From: f@x\rBcc: a\x01"
+                              "b@x\r"),
+                           nullptr, out);
     assert_int_equal(c.status, SMTPC_EINVAL);
 }
 
 // Every message of up to 5 tokens from a small alphabet of fields and line ends.
 void test_exhaustive_small_messages(void **) {
-    static const std::string_view tokens[] = {SV("From: f@x"), SV("To: t@x"), SV("Bcc: b@x"), SV("bcc :c@x"),
-                                              SV(" d@x"),      SV("\r"),       SV("\n"),       SV("\r\n"),
-                                              SV("Resent-Date: 1"), SV("Resent-Bcc: r@x"), SV("x")};
+    static const std::string_view tokens[] = {
+        SV("From: f@x"), SV("To: t@x"), SV("Bcc: b@x"),       SV("bcc :c@x"),        SV(" d@x"), SV("\r"),
+        SV("\n"),        SV("\r\n"),    SV("Resent-Date: 1"), SV("Resent-Bcc: r@x"), SV("x")};
     constexpr std::size_t n = sizeof tokens / sizeof tokens[0];
     std::size_t checked = 0;
     std::vector<std::size_t> idx;
