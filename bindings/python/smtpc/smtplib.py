@@ -504,9 +504,9 @@ class SMTP:
         sys.audit("smtplib.connect", self, host, port)
         return self._connect(host, port)
 
-    def _connect(self, host: str, port: Any) -> _Reply:
+    def _connect(self, host: str, port: Any, unix: bool = False) -> _Reply:
         timeout_ms = self._timeout_ms()
-        if self.debuglevel > 0:
+        if self.debuglevel > 0 and not unix:
             self._print_debug("connect: to", (host, port), self.source_address)
         if not isinstance(host, (str, bytes, bytearray)):
             raise TypeError(f"host must be str or bytes, not {type(host).__name__}")
@@ -553,19 +553,21 @@ class SMTP:
         except NativeError as e:
             if e.args[1] == "SMTPC_EPROTOCOL" and greeting and _LINE_TOO_LONG not in e.args[2]:
                 self.sock = None
-                code, msg = _smtplib_reply(greeting)
-                if self.debuglevel > 0:
-                    self._print_debug("connect:", repr(msg))
-                return (code, msg)
+                return self._connected(_smtplib_reply(greeting), unix)
+            if e.args[1] in ("SMTPC_ECONNECT", "SMTPC_ETIMEOUT") and unix and self.debuglevel > 0:
+                self._print_debug("connect fail:", host)
             if e.args[1] != "SMTPC_EGREETING":
                 self._raise(e)
         finally:
             c.set_trace(level, self._trace if level else None)
         self.sock = _SocketInfo(self) if _n.client_is_connected(c.ptr) else None
-        code, msg = c.reply()
+        return self._connected(c.reply(), unix)
+
+    def _connected(self, reply: _Reply, unix: bool) -> _Reply:
         if self.debuglevel > 0:
-            self._print_debug("connect:", repr(msg))
-        return (code, msg)
+            # smtplib prints the greeting's repr, but as it is for an LMTP Unix socket.
+            self._print_debug("connect:", reply[1] if unix else repr(reply[1]))
+        return reply
 
     def send(self, s: Union[str, bytes]) -> None:
         """Send `s` to the server, as it is."""
@@ -1087,4 +1089,4 @@ class LMTP(SMTP):
             return super().connect(host, port, source_address=source_address)
         if self.timeout is not None and not self.timeout:
             raise ValueError("Non-blocking socket (timeout=0) is not supported")
-        return self._connect(host, 0)
+        return self._connect(host, 0, unix=True)

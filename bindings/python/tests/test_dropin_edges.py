@@ -650,6 +650,27 @@ def test_debug_output_same(server, level):
     assert b.count("data: (354, b'End data with <CR><LF>.<CR><LF>')") == 2
 
 
+def test_debug_output_lmtp_unix_socket(aiosmtpd, tmp_path):
+    path = str(tmp_path / "lmtp.sock")
+    srv = aiosmtpd("--mode", "lmtp", "--unix", path)
+    out = []
+    for mod in (std, sp):
+        buf = io.StringIO()
+        with redirect_stderr(buf):
+            s = mod.LMTP(local_hostname=LOCAL)
+            s.set_debuglevel(1)
+            s.connect(path)
+            s.sendmail("a@example.org", ["b@example.org"], b"Subject: lmtp\r\n\r\nx\r\n")
+            s.quit()
+        lines = [re.sub(r"^send: '([a-z]+)", lambda m: "send: '" + m.group(1).upper(), l)
+                 for l in buf.getvalue().splitlines()]
+        out.append([re.sub(r"delivered as \d+", "delivered as N", re.sub(r"(?i) size=\d+", "", l)) for l in lines])
+    assert out[0] == out[1]
+    assert out[1][0] == "reply: b'220 smtpc.test smtpc-test-server\\r\\n'"
+    assert "connect: b'smtpc.test smtpc-test-server'" in out[1]
+    assert len(srv.messages(2)) == 2
+
+
 # --- 5. a refusal followed by a close (issue 8) ---------------------------------------------------------
 
 REFUSAL_STAGES = {
