@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# smtpc-send's first use against a stock-like Postfix on loopback (tests/servers/postfix_server.py,
+# Debian postfix, needs root) that offers STARTTLS with a self-signed certificate, as Debian's
+# "snakeoil" set-up does (issue 9):
+#   1. no TLS option at all                -> exit 0, relayed intact, over STARTTLS (opportunistic:
+#      the certificate is checked and the failure noted in the trace, not enforced)
+#   2. --tls required                      -> exit 3, "TLS handshake:", advice naming --cafile FILE and
+#      --tls opportunistic; nothing relayed
+#   3. --tls required --cafile the certificate itself -> exit 0, relayed
+#   4. a refused recipient among accepted ones (PIPELINING) -> exit 1, the refusal, the others relayed
+#
+# Usage: test_smtpc_send_postfix.sh SMTPC_SEND SERVERS_DIR
+send=$1
+servers=$2
+source "$(dirname "$0")/send_lib.sh"
+
+[[ $(id -u) == 0 ]] || { echo "SKIP: Postfix needs root"; exit 77; }
+command -v postfix > /dev/null || [[ -x /usr/sbin/postfix ]] || { echo "SKIP: postfix is not installed"; exit 77; }
+"$python" -c 'import aiosmtpd' 2> /dev/null || { echo "SKIP: python3-aiosmtpd is not installed"; exit 77; }
+need_pki
+
+mkdir -p "$work/postfix/spool"
+"$python" "$servers/postfix_server.py" --spool "$work/postfix/spool" --tls-cert "$pki/selfsigned.pem" \
+    --tls-key "$pki/selfsigned.key" > "$work/postfix/out" 2> "$work/postfix/log" < /dev/null &
+pids+=($!)
+for _ in $(seq 600); do # Postfix takes a few seconds to start
+    grep -q '^READY ' "$work/postfix/out" && break
+    sleep 0.1
+done
+port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$work/postfix/out")
+if [[ -z $port ]]; then
+    echo "SKIP: postfix_server.py did not start: $(tail -n 5 "$work/postfix/log")"
+    exit 77
+fi
+# wait_spooled N: up to 20 s for the sink behind Postfix to hold N messages (Postfix relays them
+# asynchronously)
+wait_spooled() {
+    for _ in $(seq 200); do
+        [[ $(spooled postfix) -ge $1 ]] && break
+        sleep 0.1
+    done
+    spooled postfix
+}
+common=(--helo client.test -f sender@example.org)
+
+run_send default --server "smtp://localhost:$port" --trace "${common[@]}" rcpt@example.org
+expect "no TLS option, self-signed certificate on loopback: exit 0" 0 "$rc"
+expect_true "no TLS option: STARTTLS used" grep -q '^> STARTTLS' "$work/default.stderr"
+expect_true "no TLS option: the trace notes the unverified certificate" \
+    grep -q '^\* TLS established: .*certificate NOT verified' "$work/default.stderr"
+expect "no TLS option: relayed" 1 "$(wait_spooled 1)"
+expect "no TLS option: the message intact" "$msg|" "$(json_field "$work/postfix/spool/msg-000001.json" content_hex)"
+
+run_send required --server "smtp://localhost:$port" --tls required "${common[@]}" rcpt@example.org
+expect "--tls required, self-signed: exit 3" 3 "$rc"
+first=$(head -n 1 "$work/required.stderr")
+expect_true "--tls required, self-signed: stage TLS handshake, SMTPC_ETLS_VERIFY ($first)" \
+    test "${first#smtpc-send: TLS handshake: certificate verification failed: }" != "$first" -a \
+    "${first% (SMTPC_ETLS_VERIFY)}" != "$first"
+expect "--tls required, self-signed: advice naming --cafile and --tls opportunistic" \
+    'smtpc-send: hint: the server is on this machine: trust its certificate with --cafile FILE (the CA or the certificate itself, PEM), or use --tls opportunistic (encrypted, verification not enforced)' \
+    "$(sed -n 2,\$p "$work/required.stderr")"
+
+run_send cafile --server "smtp://localhost:$port" --tls required --cafile "$pki/selfsigned.pem" "${common[@]}" \
+    rcpt@example.org
+expect "--tls required --cafile the certificate: exit 0" "0|" "$rc$err"
+expect "--tls required --cafile: relayed (and nothing from the refused attempt)" 2 "$(wait_spooled 2)"
+
+run_send partial --server "smtp://localhost:$port" --cafile "$pki/selfsigned.pem" "${common[@]}" \
+    a@example.org reject@example.org b@example.org
+expect "one recipient refused by Postfix: exit 1" 1 "$rc"
+expect "one recipient refused by Postfix: the refusal printed" \
+    'smtpc-send: RCPT TO: <reject@example.org> refused: 550 5.1.1 <reject@example.org>: Recipient address rejected: Recipient address rejected (test)
+|' "$err"
+expect "one recipient refused: relayed to the others" 3 "$(wait_spooled 3)"
+expect "one recipient refused: the accepted recipients" '["a@example.org", "b@example.org"]|' \
+    "$(json_field "$work/postfix/spool/msg-000003.json" rcpt_tos)"
+
+finish
