@@ -7,7 +7,7 @@ import re
 import socket
 import ssl
 import weakref
-from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Tuple
 
 from . import smtpc_native as _n
 from .errors import (

@@ -7,7 +7,7 @@ import enum
 import io
 import os
 import ssl
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import smtpc_native as _n
 from ._core import Envelope, NativeClient, NativeError, Reply, TLSConfig, exception_from, to_bytes

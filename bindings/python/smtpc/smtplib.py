@@ -9,7 +9,6 @@ strictness is kept. docs/python.md lists every difference.
 """
 from __future__ import annotations
 
-import base64
 import collections
 import copy
 import datetime
@@ -28,8 +27,8 @@ import weakref
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import smtpc_native as _n
-from ._core import Envelope, NativeClient, NativeError, TLSConfig, exception_from, reply_tuple, to_bytes
-from .errors import (
+from ._core import Envelope, NativeClient, NativeError, TLSConfig, exception_from, reply_tuple
+from .errors import (  # the smtpc additions too: smtpc.smtplib.SMTPProtocolError...
     SMTPAuthenticationError, SMTPConnectError, SMTPDataError, SMTPDeliveryUnknown, SMTPException,
     SMTPHeloError, SMTPInsecureAuthError, SMTPNotSupportedError, SMTPProtocolError,
     SMTPRecipientsRefused, SMTPResponseException, SMTPSenderRefused, SMTPServerDisconnected,
