@@ -60,7 +60,9 @@ step "no installed file names the build or source tree"
 # information, which names the sources by design (distributions split it off and remap it).
 mentions() { # FILE: the build/source paths FILE contains outside debug information
     local f=$1
-    if [[ $(head -c 4 "$f") == $'\x7fELF' ]] && command -v objcopy >/dev/null; then
+    local magic
+    magic=$(head -c 7 "$f" | tr -d '\0')
+    if [[ $magic == $'\x7fELF'* || $magic == '!<arch>' ]] && command -v objcopy >/dev/null; then
         objcopy --strip-debug "$f" "$tmp/nodebug" && f=$tmp/nodebug
     fi
     grep -aoF -e "$build" -e "$src" "$f" | sort -u
