@@ -38,4 +38,6 @@ cmake --build "$asan_dir" --parallel "$jobs"
 echo "=== [2/2] ctest ($asan_dir)"
 (cd "$asan_dir" && ctest --output-on-failure --no-tests=error --timeout 600 --label-exclude python)
 
+bash scripts/fuzz-smoke.sh "${FUZZ_BUILD_DIR:-build-fuzz}" || { rc=$?; [[ $rc -eq 77 ]] || exit "$rc"; }
+
 echo "=== all tests passed (normal and sanitizer builds)"
