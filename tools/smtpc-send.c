@@ -76,7 +76,7 @@ static const char *const usage_text[] = {
     "                        system store\n"
     "  --tls-server-name NAME\n"
     "                        verify the certificate against NAME, and send NAME as SNI, instead of\n"
-    "                        the HOST of --server (needed for TLS over a Unix socket)\n"
+    "                        the HOST of --server (needed for --tls required over a Unix socket)\n"
     "  --cert FILE           present the client certificate in FILE (PEM, optionally with its key)\n"
     "  --key FILE            the client certificate's private key (PEM), when not in FILE\n"
     "  --key-password-file FILE\n"
@@ -517,7 +517,7 @@ static int check_options(const struct options *o, int implicit_url, const char *
         return usage_error("--tls-min takes 1.2 or 1.3, not '%s'", o->tls_min);
     if (o->key && !o->cert) return usage_error("--key needs --cert FILE");
     if (o->key_password_file && !o->cert) return usage_error("--key-password-file needs --cert FILE");
-    if (host[0] == '/' && o->tls && strcmp(o->tls, "none") != 0 && strcmp(o->tls, "auto") != 0 &&
+    if (host[0] == '/' && o->tls && (strcmp(o->tls, "required") == 0 || strcmp(o->tls, "implicit") == 0) &&
         !o->tls_server_name)
         return usage_error("--tls %s over a Unix socket needs --tls-server-name NAME (%s)", o->tls,
                            "the name to verify the certificate against");
