@@ -143,7 +143,9 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
     // Opportunistic TLS (RFC 7435, Postfix's "may") verifies and records, but does not abort: whoever
     // can forge a certificate can also strip STARTTLS, so failing closed would protect nothing.
     bool opportunistic = effective_tls_policy() == SMTPC_TLS_OPPORTUNISTIC;
-    TlsVerify mode = tls_skip_verify_ ? TlsVerify::Skip : opportunistic ? TlsVerify::Record : TlsVerify::Enforce;
+    TlsVerify mode = tls_skip_verify_ ? TlsVerify::Skip
+                     : opportunistic  ? TlsVerify::Record
+                                      : TlsVerify::Enforce;
     const std::string &name = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
     info("TLS handshake" + (name.empty() ? std::string() : " with " + name));
     HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, mode, deadline);
@@ -154,8 +156,9 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
         // A local server with a certificate nobody signed is the common case (Debian's snakeoil):
         // say how to get through without turning TLS off.
         if (hs.status == SMTPC_ETLS_VERIFY && stream_ && stream_->peer_is_local())
-            hs.message += "; the server is on this machine: trust its certificate (smtpc_tls_config_set_ca_file), "
-                          "or use SMTPC_TLS_OPPORTUNISTIC (encrypted, verification recorded but not enforced)";
+            hs.message += "; the server is on this machine: trust its certificate "
+                          "(smtpc_tls_config_set_ca_file), or use SMTPC_TLS_OPPORTUNISTIC (encrypted, "
+                          "verification recorded but not enforced)";
         drop_connection();
         return record(hs.status, hs.message);
     }

@@ -180,7 +180,8 @@ X509 *parse_ca_der(const unsigned char *der, std::size_t len) {
         return nullptr;
     }
     std::lock_guard<std::mutex> lock(cache.mutex);
-    if (cache.certs.size() < kMaxCached && cache.certs.emplace(std::move(key), cert).second) X509_up_ref(cert);
+    if (cache.certs.size() < kMaxCached && cache.certs.emplace(std::move(key), cert).second)
+        X509_up_ref(cert);
     return cert;
 }
 
@@ -203,7 +204,8 @@ smtpc_status TlsConfig::set_client_cert(const std::string &cert, const std::stri
                                         const std::string &password) {
     std::unique_lock<std::mutex> lock;
     if (smtpc_status st = begin_change(lock); st != SMTPC_OK) return st;
-    if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1) return fail("client certificate " + cert);
+    if (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1)
+        return fail("client certificate " + cert);
     SSL_CTX_set_default_passwd_cb(ctx_, password_cb);
     SSL_CTX_set_default_passwd_cb_userdata(ctx_, const_cast<std::string *>(&password));
     const std::string &key_file = key.empty() ? cert : key;

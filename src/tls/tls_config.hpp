@@ -25,7 +25,7 @@
 namespace smtpc::detail {
 
 class TlsConfig {
-public:
+  public:
     // Throws std::bad_alloc; returns nullptr with `error` set when OpenSSL cannot set up a context.
     static std::shared_ptr<TlsConfig> create(std::string &error);
     // The configuration of every client that was given none: made on first use (thread-safe), then
@@ -47,14 +47,15 @@ public:
     smtpc_status set_ca_file(const std::string &path);
     smtpc_status set_ca_path(const std::string &path);
     smtpc_status add_ca_der(const unsigned char *der, std::size_t len);
-    smtpc_status set_client_cert(const std::string &cert, const std::string &key, const std::string &password);
+    smtpc_status set_client_cert(const std::string &cert, const std::string &key,
+                                 const std::string &password);
     void set_verify_peer(bool on) { verify_peer_.store(on, std::memory_order_relaxed); }
     void set_verify_hostname(bool on) { verify_hostname_.store(on, std::memory_order_relaxed); }
     smtpc_status set_min_version(smtpc_tls_version v);
     smtpc_status set_ciphers(const std::string &list);
     const std::string &error() const { return error_; }
 
-private:
+  private:
     explicit TlsConfig(SSL_CTX *ctx) : ctx_(ctx) {}
     smtpc_status fail(const std::string &what);
     // Takes mutex_ and refuses (SMTPC_ESTATE) once the configuration is in use.

@@ -53,7 +53,8 @@ TlsFacts read_facts(SSL *ssl) {
 int bio_write(BIO *bio, const char *buf, int len) {
     BIO_clear_retry_flags(bio);
     for (;;) {
-        ssize_t n = ::send(static_cast<int>(BIO_get_fd(bio, nullptr)), buf, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+        ssize_t n = ::send(static_cast<int>(BIO_get_fd(bio, nullptr)), buf, static_cast<std::size_t>(len),
+                           MSG_NOSIGNAL);
         if (n >= 0) return static_cast<int>(n);
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
@@ -65,8 +66,8 @@ const BIO_METHOD *nosignal_socket_method() {
     static BIO_METHOD *method = [] {
         // Everything but writing is the standard socket BIO's behaviour.
         const BIO_METHOD *base = BIO_s_socket();
-        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                                     "smtpc socket");
+        BIO_METHOD *m =
+            BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "smtpc socket");
         if (!m) return m;
         BIO_meth_set_write(m, bio_write);
         BIO_meth_set_read(m, BIO_meth_get_read(base));
@@ -80,7 +81,7 @@ const BIO_METHOD *nosignal_socket_method() {
 }
 
 class TlsStream final : public Stream {
-public:
+  public:
     TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config, SSL *ssl)
         : inner_(std::move(inner)), config_(std::move(config)), ssl_(ssl) {}
     ~TlsStream() override { close(); }
@@ -125,7 +126,8 @@ public:
             short events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
             if (also_readable) events = static_cast<short>(events | POLLIN);
             int ev = poll_until(native_handle(), events, deadline);
-            if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
+            if (ev == 0)
+                return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
             if (ev < 0) return {SMTPC_EIO, 0, errno, "poll failed"};
             if (also_readable && e == SSL_ERROR_WANT_WRITE && (ev & POLLIN) && !(ev & POLLOUT)) {
                 readable = true;
@@ -166,7 +168,7 @@ public:
         if (inner_) inner_->close();
     }
 
-private:
+  private:
     IoResult failure(int e, int rc, const char *what) {
         broken_ = true;  // no close_notify on a failed connection: the write could only fail
         if (e == SSL_ERROR_ZERO_RETURN) return {SMTPC_OK, 0, 0, {}};  // close_notify: a clean end
@@ -174,7 +176,8 @@ private:
             int err = errno;
             ERR_clear_error();
             if (rc == 0 || err == 0)
-                return {SMTPC_EDISCONNECTED, 0, 0, "connection closed by the server without TLS close_notify"};
+                return {SMTPC_EDISCONNECTED, 0, 0,
+                        "connection closed by the server without TLS close_notify"};
             if (err == ECONNRESET || err == EPIPE)
                 return {SMTPC_EDISCONNECTED, 0, err, "connection reset by the server"};
             return {SMTPC_EIO, 0, err, std::string(what) + " failed"};
@@ -217,8 +220,9 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
     bool want_name = verify && config->verify_hostname();
     bool check_name = want_name && !server_name.empty();
     if (enforce && want_name && server_name.empty())
-        return fail(SMTPC_ETLS_VERIFY,
-                    "no server name to verify the certificate against (see smtpc_client_set_tls_server_name)");
+        return fail(
+            SMTPC_ETLS_VERIFY,
+            "no server name to verify the certificate against (see smtpc_client_set_tls_server_name)");
 
     ERR_clear_error();
     SSL *ssl = SSL_new(ctx);
@@ -234,7 +238,8 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         X509_STORE *store = system_trust_store(error, res.system_store_loaded);
         if (!store) return fail(SMTPC_ETLS, error);
         if (SSL_set1_verify_cert_store(ssl, store) != 1)
-            return fail(SMTPC_ENOMEM, "cannot use the system trust store: " + openssl_error_text("out of memory"));
+            return fail(SMTPC_ENOMEM,
+                        "cannot use the system trust store: " + openssl_error_text("out of memory"));
     }
     const BIO_METHOD *method = nosignal_socket_method();
     BIO *bio = method ? BIO_new(method) : nullptr;
@@ -295,7 +300,8 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         else if (!verify) res.facts.not_verified_why = "peer verification is off in the TLS configuration";
         else if (vr != X509_V_OK) res.facts.not_verified_why = verify_error_text(vr);
         else if (!has_cert) res.facts.not_verified_why = "the server sent no certificate";
-        else if (!want_name) res.facts.not_verified_why = "host-name verification is off in the TLS configuration";
+        else if (!want_name)
+            res.facts.not_verified_why = "host-name verification is off in the TLS configuration";
         else res.facts.not_verified_why = "no server name to verify the certificate against";
     }
     owner.p = nullptr;

@@ -11,8 +11,8 @@
 namespace smtpc::detail {
 
 struct TlsFacts {
-    bool verified = false;   // chain and name verified
-    long verify_result = 0;  // X509_V_OK or the X509_V_ERR_* code
+    bool verified = false;         // chain and name verified
+    long verify_result = 0;        // X509_V_OK or the X509_V_ERR_* code
     std::string not_verified_why;  // when !verified and verification was asked for: why, as text
     std::string version, cipher, peer_subject, peer_fingerprint;
 };
