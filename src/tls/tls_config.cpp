@@ -180,8 +180,13 @@ X509 *parse_ca_der(const unsigned char *der, std::size_t len) {
         return nullptr;
     }
     std::lock_guard<std::mutex> lock(cache.mutex);
-    if (cache.certs.size() < kMaxCached && cache.certs.emplace(std::move(key), cert).second)
-        X509_up_ref(cert);
+    try {
+        if (cache.certs.size() < kMaxCached && cache.certs.emplace(std::move(key), cert).second)
+            X509_up_ref(cert);
+    } catch (...) {  // std::bad_alloc: not cached, and not leaked
+        X509_free(cert);
+        throw;
+    }
     return cert;
 }
 
