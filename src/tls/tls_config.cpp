@@ -44,7 +44,14 @@ std::shared_ptr<TlsConfig> TlsConfig::create(std::string &error) {
         error = openssl_error_text("SSL_CTX_new failed");
         return nullptr;
     }
-    std::shared_ptr<TlsConfig> cfg(new TlsConfig(ctx));  // owns ctx from here on
+    TlsConfig *raw;
+    try {
+        raw = new TlsConfig(ctx);  // owns ctx from here on
+    } catch (...) {
+        SSL_CTX_free(ctx);
+        throw;
+    }
+    std::shared_ptr<TlsConfig> cfg(raw);  // deletes raw (and so ctx) if it throws
     g_contexts.fetch_add(1, std::memory_order_relaxed);
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     // No renegotiation, no compression; session tickets are accepted but no session is ever resumed

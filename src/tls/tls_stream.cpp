@@ -31,19 +31,19 @@ TlsFacts read_facts(SSL *ssl) {
     f.version = SSL_get_version(ssl);
     const char *cipher = SSL_get_cipher_name(ssl);
     f.cipher = cipher ? cipher : "";
-    X509 *cert = SSL_get1_peer_certificate(ssl);
+    // Owned here, so that a string that cannot be allocated (std::bad_alloc) leaks neither.
+    std::unique_ptr<X509, void (*)(X509 *)> cert(SSL_get1_peer_certificate(ssl), X509_free);
     if (cert) {
-        BIO *bio = BIO_new(BIO_s_mem());
-        if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+        std::unique_ptr<BIO, int (*)(BIO *)> bio(BIO_new(BIO_s_mem()), BIO_free);
+        if (bio &&
+            X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253) >= 0) {
             char *data = nullptr;
-            long len = BIO_get_mem_data(bio, &data);
+            long len = BIO_get_mem_data(bio.get(), &data);
             if (data && len > 0) f.peer_subject.assign(data, static_cast<std::size_t>(len));
         }
-        BIO_free(bio);
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned int md_len = 0;
-        if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) f.peer_fingerprint = to_hex(md, md_len);
-        X509_free(cert);
+        if (X509_digest(cert.get(), EVP_sha256(), md, &md_len) == 1) f.peer_fingerprint = to_hex(md, md_len);
     }
     return f;
 }
@@ -304,8 +304,8 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
             res.facts.not_verified_why = "host-name verification is off in the TLS configuration";
         else res.facts.not_verified_why = "no server name to verify the certificate against";
     }
-    owner.p = nullptr;
     res.stream = std::make_unique<TlsStream>(std::move(inner), std::move(config), ssl);
+    owner.p = nullptr;  // the stream owns the SSL now (not before: making it may throw std::bad_alloc)
     return res;
 }
 
