@@ -23,8 +23,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Exit status. When several apply, the numerically highest of 4, 3 and 1 wins. */
-enum { EXIT_ACCEPTED = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2, EXIT_ERROR = 3, EXIT_UNKNOWN = 4 };
+/* Exit status, from sysexits.h as sendmail and msmtp use it (the values are written out: the header is
+ * not everywhere). When several apply, worst() chooses; see the usage text. */
+enum {
+    EXIT_ACCEPTED = 0,
+    EXIT_USAGE = 64,       /* EX_USAGE: command line error, nothing sent */
+    EXIT_DATAERR = 65,     /* EX_DATAERR: the message itself was refused (too big, bad content) */
+    EXIT_NOUSER = 67,      /* EX_NOUSER: a recipient was refused permanently */
+    EXIT_NOHOST = 68,      /* EX_NOHOST: the server's name does not resolve */
+    EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: permanent refusal of the sender or session */
+    EXIT_SOFTWARE = 70,    /* EX_SOFTWARE: internal error, out of memory */
+    EXIT_IOERR = 74,       /* EX_IOERR: reading the message, or the connection, failed */
+    EXIT_TEMPFAIL = 75,    /* EX_TEMPFAIL: try again later (4xx, refused connection, timeout, unknown) */
+    EXIT_PROTOCOL = 76,    /* EX_PROTOCOL: the server broke the protocol (or TLS) */
+    EXIT_NOPERM = 77,      /* EX_NOPERM: authentication refused */
+    EXIT_CONFIG = 78       /* EX_CONFIG: the options or files ask for what cannot be done */
+};
 
 /* In pieces: C99 compilers need only support string literals of 4095 bytes. */
 static const char *const usage_text[] = {
@@ -112,16 +126,30 @@ static const char *const usage_text[] = {
     "as UTF-8 when the locale is UTF-8). A failure at QUIT, after the message was accepted, is\n"
     "reported as a warning and does not change the exit status.\n"
     "\n",
-    "Exit status:\n"
-    "  0  the message was accepted for every recipient\n"
-    "  1  the server refused the sender, some or all recipients, or the message (each refusal is\n"
-    "     printed with the server's reply), or cannot take a non-ASCII address; or authentication\n"
-    "     failed or was not possible (mechanism not offered, no TLS)\n"
-    "  2  usage error; nothing was sent\n"
-    "  3  connection, TLS, protocol or local error: the message was not delivered\n"
-    "  4  the connection was lost after the whole message was sent and before the server's reply:\n"
-    "     delivery is unknown (sending again may deliver the message twice)\n"
-    "  When several apply, the highest of 4, 3 and 1 is returned.\n"};
+    "Exit status (sysexits.h, as sendmail and msmtp):\n"
+    "  0   the message was accepted for every recipient\n"
+    "  64  usage error; nothing was sent\n"
+    "  65  the server refused the message itself permanently: too big (552, 5.3.4) or its content\n"
+    "      (5.6.x)\n"
+    "  67  the server refused a recipient permanently (5xx to RCPT TO)\n"
+    "  68  the server's host name does not resolve\n"
+    "  69  the server refused permanently otherwise: the greeting, EHLO/HELO, the sender, the\n"
+    "      message (5xx), STARTTLS under --tls required, or a non-ASCII address without SMTPUTF8;\n"
+    "      or its certificate failed verification\n"
+    "  70  internal error (out of memory)\n"
+    "  74  input/output error: standard input could not be read, or the connection failed\n"
+    "  75  temporary failure, try again later: a 4xx reply, the connection refused, closed or timed\n"
+    "      out; and delivery unknown: the connection was lost after the whole message was sent and\n"
+    "      before the server's reply (a queue that retries may deliver it twice: RFC 5321 prefers a\n"
+    "      duplicate to a loss, and MTAs treat this case the same way)\n"
+    "  76  protocol error: the server sent something that is not SMTP, or TLS failed\n"
+    "  77  authentication refused (5xx to AUTH)\n"
+    "  78  configuration error: an unreadable password, certificate or CA file; --user given and the\n"
+    "      server offers no AUTH, or not the mechanism asked for; credentials not sent for want of\n"
+    "      a verified TLS connection\n"
+    "  When several apply (some recipients refused permanently, others temporarily), the first of\n"
+    "  this list wins: 75 (retrying is the only way the temporarily refused get the message; those\n"
+    "  that accepted it may get it twice), 76, 74, 70, 77, 78, 69, 65, 67.\n"};
 
 static void usage(FILE *out) {
     size_t i;
@@ -561,7 +589,7 @@ static int read_first_line(const char *what, const char *path, char *buf, size_t
     char *nl = NULL;
     if (fd < 0) {
         say("cannot read the %s file %s: %s", what, path, strerror(errno));
-        return EXIT_USAGE;
+        return EXIT_CONFIG;
     }
     while (n < cap - 1 && !nl) {
         ssize_t got = read(fd, buf + n, cap - 1 - n);
@@ -571,7 +599,7 @@ static int read_first_line(const char *what, const char *path, char *buf, size_t
             close(fd);
             wipe(buf, cap);
             say("cannot read the %s file %s: %s", what, path, strerror(err));
-            return EXIT_USAGE;
+            return EXIT_CONFIG;
         }
         if (got == 0) break;
         nl = memchr(buf + n, '\n', (size_t)got);
@@ -582,34 +610,85 @@ static int read_first_line(const char *what, const char *path, char *buf, size_t
     if (!nl && n == cap - 1) { /* no line end within the buffer: never cut a secret short */
         wipe(buf, cap);
         say("the first line of the %s file %s is longer than %zu bytes", what, path, cap - 2);
-        return EXIT_USAGE;
+        return EXIT_CONFIG;
     }
     if (line > 0 && buf[line - 1] == '\r') line--;
     wipe(buf + line, cap - line);
     if (line == 0 && !allow_empty) {
         say("the %s file %s is empty (its first line is the %s)", what, path, what);
-        return EXIT_USAGE;
+        return EXIT_CONFIG;
     }
     return 0;
 }
 
 /* ---- Errors ------------------------------------------------------------------------------------ */
 
-static int exit_for(smtpc_status st) {
+/* 4xx: try again later; else the permanent status given. */
+static int by_reply(const smtpc_reply *r, int permanent) {
+    return r && reply_code(r) >= 400 && reply_code(r) < 500 ? EXIT_TEMPFAIL : permanent;
+}
+
+/* A permanent refusal after DATA: the message's fault (65) when the reply says it is too big or its
+ * content is bad (5.2.3, 5.3.4, 5.6.x; a bare 552 without an enhanced code), else `otherwise`: the
+ * server's decision (69), or for LMTP's per-recipient reply the recipient's (67: mailbox full...). */
+static int message_refusal_exit(const smtpc_reply *r, int otherwise) {
+    const char *enh = r ? smtpc_reply_enhanced(r) : NULL;
+    if (r && reply_code(r) >= 400 && reply_code(r) < 500) return EXIT_TEMPFAIL;
+    if (enh && *enh)
+        return strncmp(enh, "5.6.", 4) == 0 || strcmp(enh, "5.3.4") == 0 || strcmp(enh, "5.2.3") == 0
+                   ? EXIT_DATAERR
+                   : otherwise;
+    return r && reply_code(r) == 552 ? EXIT_DATAERR : otherwise;
+}
+
+/* The exit status for a failed call, from its status and the server's last reply. */
+static int exit_for(const smtpc_client *client, smtpc_status st) {
+    const smtpc_reply *r = smtpc_client_last_reply(client);
     switch (st) {
     case SMTPC_OK: return EXIT_ACCEPTED;
+    case SMTPC_EINVAL: return EXIT_USAGE;
+    case SMTPC_ERESOLVE: return EXIT_NOHOST;
+    case SMTPC_ECONNECT:
+    case SMTPC_ETIMEOUT:
+    case SMTPC_EDISCONNECTED:
+    case SMTPC_ECLOSING:
+    case SMTPC_EDELIVERY_UNKNOWN: return EXIT_TEMPFAIL; /* see "delivery unknown" in the usage text */
+    case SMTPC_EIO:
+    case SMTPC_EUSER: return EXIT_IOERR;
+    case SMTPC_EPROTOCOL:
+    case SMTPC_ETLS: return EXIT_PROTOCOL;
+    case SMTPC_EGREETING:
+    case SMTPC_EREPLY:
     case SMTPC_ESENDER_REFUSED:
-    case SMTPC_ERECIPIENTS_REFUSED:
-    case SMTPC_EDATA_REFUSED:
-    case SMTPC_EAUTH:
+    case SMTPC_EHELO:
+    case SMTPC_ETLS_REQUIRED: return by_reply(r, EXIT_UNAVAILABLE);
+    case SMTPC_ERECIPIENTS_REFUSED: return by_reply(r, EXIT_NOUSER);
+    case SMTPC_EDATA_REFUSED: return message_refusal_exit(r, EXIT_UNAVAILABLE);
+    case SMTPC_ENOTSUPPORTED:
+    case SMTPC_ETLS_VERIFY: return EXIT_UNAVAILABLE;
+    case SMTPC_EAUTH: return by_reply(r, EXIT_NOPERM);
     case SMTPC_EAUTH_MECHANISM:
-    case SMTPC_EAUTH_INSECURE: return EXIT_REFUSED;
-    case SMTPC_EDELIVERY_UNKNOWN: return EXIT_UNKNOWN;
-    default: return EXIT_ERROR;
+    case SMTPC_EAUTH_INSECURE: return EXIT_CONFIG;
+    default: return EXIT_SOFTWARE; /* ENOMEM, EINTERNAL, ESTATE, ENOTCONN */
     }
 }
 
-static int worst(int a, int b) { return a > b ? a : b; }
+/*
+ * The overall status when several apply. A temporary failure wins: retrying is the only way the
+ * recipients it concerns can get the message (the others may get it twice; RFC 5321 prefers a
+ * duplicate to a loss). Then a failure of the session, then configuration, then permanent refusals.
+ */
+static int worst(int a, int b) {
+    static const int order[] = {EXIT_ACCEPTED, EXIT_USAGE,       EXIT_NOHOST,  EXIT_NOUSER,
+                                EXIT_DATAERR,  EXIT_UNAVAILABLE, EXIT_CONFIG,  EXIT_NOPERM,
+                                EXIT_SOFTWARE, EXIT_IOERR,       EXIT_PROTOCOL, EXIT_TEMPFAIL};
+    size_t i, ra = 0, rb = 0;
+    for (i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (order[i] == a) ra = i;
+        if (order[i] == b) rb = i;
+    }
+    return ra >= rb ? a : b;
+}
 
 /* The host name or address of host (as given to connect: a name, an address, "[v6]", with an
  * optional ":port") into out; "" when there is none. */
@@ -704,7 +783,7 @@ static int report(const smtpc_client *client, const char *stage, smtpc_status st
                 "--cafile FILE");
         else say("hint: use --tls required (the server must offer STARTTLS) or an smtps:// URL");
     }
-    return exit_for(st);
+    return exit_for(client, st);
 }
 
 /* The step of a transaction that was under way when it stopped, from what is known of it. With
@@ -739,11 +818,11 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
     if (b->error) {
         say("message: cannot read standard input: %s; the connection was closed, so nothing was delivered",
             strerror(b->error));
-        return EXIT_ERROR;
+        return EXIT_IOERR;
     }
     if (mail && reply_code(mail) >= 400) {
         say("MAIL FROM: <%s> refused: %d %s", from, reply_code(mail), reply_text(mail));
-        return EXIT_REFUSED;
+        return by_reply(mail, EXIT_UNAVAILABLE);
     }
     for (k = 0; k < n; k++) {
         const char *rcpt = smtpc_result_recipient(res, k, NULL);
@@ -754,7 +833,7 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
             r = smtpc_result_rcpt_reply(res, k);
             say("RCPT TO: <%s> refused: %d %s", rcpt, reply_code(r), reply_text(r));
             refused++;
-            code = worst(code, EXIT_REFUSED);
+            code = worst(code, by_reply(r, EXIT_NOUSER));
             break;
         case SMTPC_RCPT_FAILED:
             r = smtpc_result_data_reply(res, k);
@@ -762,12 +841,12 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
             if (lmtp && b->started)
                 say("end of data: message refused for <%s>: %d %s", rcpt, reply_code(r), reply_text(r));
             else if (!message_refusal) message_refusal = r;
-            code = worst(code, EXIT_REFUSED);
+            code = worst(code, message_refusal_exit(r, lmtp && b->started ? EXIT_NOUSER : EXIT_UNAVAILABLE));
             break;
         case SMTPC_RCPT_UNKNOWN:
             say("end of data: delivery to <%s> unknown", rcpt);
             unknown++;
-            code = worst(code, EXIT_UNKNOWN);
+            code = worst(code, EXIT_TEMPFAIL);
             break;
         default: open++; break; /* not attempted, or accepted and then the transaction stopped */
         }
@@ -778,7 +857,7 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
     if (n > 0 && refused == n) say("RCPT TO: no recipient was accepted; the message was not sent");
     if (open > 0 || unknown > 0 || (st != SMTPC_OK && refused == 0 && !message_refusal && delivered == 0)) {
         code = worst(code, report(client, stage, st, t));
-        if (open > 0 && exit_for(st) == EXIT_ACCEPTED) code = worst(code, EXIT_ERROR);
+        if (open > 0 && exit_for(client, st) == EXIT_ACCEPTED) code = worst(code, EXIT_SOFTWARE);
     } else if (st != SMTPC_OK && !is_refusal(st) && delivered > 0) {
         /* the message was accepted; what went wrong afterwards does not undo that */
         warn("after the message was accepted: %s (%s)", smtpc_client_errmsg(client), smtpc_status_name(st));
@@ -811,7 +890,7 @@ static int authenticate(smtpc_client *client, const struct options *o, const cha
     }
     if (st == SMTPC_ENOTSUPPORTED) { /* the server offers no AUTH: a refusal, like an unoffered mechanism */
         report(client, "AUTH", st, t);
-        return EXIT_REFUSED;
+        return EXIT_CONFIG;
     }
     return report(client, "AUTH", st, t);
 }
@@ -828,14 +907,14 @@ static int international(smtpc_client *client, smtpc_envelope *env, const char *
         say("MAIL FROM: the address <%s> is not ASCII and the server does not offer SMTPUTF8 (RFC 6531)%s; "
             "nothing was sent",
             needs, smtpc_client_does_esmtp(client) ? "" : ": it did not accept EHLO");
-        return EXIT_REFUSED;
+        return EXIT_UNAVAILABLE;
     }
     /* A server offering SMTPUTF8 offers 8BITMIME too (RFC 6531 3.1); the body may well be 8-bit. */
     if (smtpc_envelope_add_mail_option(env, "SMTPUTF8", SMTPC_NTS) != SMTPC_OK ||
         (smtpc_client_has_extn(client, "8BITMIME", SMTPC_NTS) &&
          smtpc_envelope_add_mail_option(env, "BODY=8BITMIME", SMTPC_NTS) != SMTPC_OK)) {
         say("out of memory");
-        return EXIT_ERROR;
+        return EXIT_SOFTWARE;
     }
     return 0;
 }
@@ -848,22 +927,22 @@ static int setup_tls(smtpc_client *client, const struct options *o, int implicit
     else if (o->tls && strcmp(o->tls, "required") == 0) policy = SMTPC_TLS_REQUIRED;
     else if (o->tls && strcmp(o->tls, "opportunistic") == 0) policy = SMTPC_TLS_OPPORTUNISTIC;
     else if (o->tls && strcmp(o->tls, "none") == 0) policy = SMTPC_TLS_NONE;
-    if (smtpc_client_set_tls_policy(client, policy) != SMTPC_OK) return EXIT_ERROR;
+    if (smtpc_client_set_tls_policy(client, policy) != SMTPC_OK) return EXIT_SOFTWARE;
     if (o->tls_server_name &&
         smtpc_client_set_tls_server_name(client, o->tls_server_name, SMTPC_NTS) != SMTPC_OK)
         return usage_error("invalid --tls-server-name '%s'", o->tls_server_name);
     if (!o->cafile && !o->capath && !o->cert && !o->tls_min) return 0;
     if (smtpc_tls_config_new(tls) != SMTPC_OK) {
         say("cannot set up TLS (out of memory, or OpenSSL failed to initialise)");
-        return EXIT_ERROR;
+        return EXIT_SOFTWARE;
     }
     if (o->cafile && smtpc_tls_config_set_ca_file(*tls, o->cafile, SMTPC_NTS) != SMTPC_OK) {
         say("--cafile %s: %s", o->cafile, smtpc_tls_config_errmsg(*tls));
-        return EXIT_USAGE;
+        return EXIT_CONFIG;
     }
     if (o->capath && smtpc_tls_config_set_ca_path(*tls, o->capath, SMTPC_NTS) != SMTPC_OK) {
         say("--capath %s: %s", o->capath, smtpc_tls_config_errmsg(*tls));
-        return EXIT_USAGE;
+        return EXIT_CONFIG;
     }
     if (o->cert) {
         char pw[1024];
@@ -877,7 +956,7 @@ static int setup_tls(smtpc_client *client, const struct options *o, int implicit
         wipe(pw, sizeof pw);
         if (st != SMTPC_OK) {
             say("--cert %s: %s", o->cert, smtpc_tls_config_errmsg(*tls));
-            return EXIT_USAGE;
+            return EXIT_CONFIG;
         }
     }
     if (o->tls_min)
@@ -955,12 +1034,14 @@ int main(int argc, char **argv) {
             if (code != 0) return code;
         } else {
             const char *v = getenv(o.password_env);
-            if (!v || !*v)
-                return usage_error("the environment variable %s (--password-env) is not set or empty",
-                                   o.password_env);
-            if (strlen(v) >= sizeof secret)
-                return usage_error("the password in %s is longer than %zu bytes", o.password_env,
-                                   sizeof secret - 1);
+            if (!v || !*v) {
+                say("the environment variable %s (--password-env) is not set or empty", o.password_env);
+                return EXIT_CONFIG;
+            }
+            if (strlen(v) >= sizeof secret) {
+                say("the password in %s is longer than %zu bytes", o.password_env, sizeof secret - 1);
+                return EXIT_CONFIG;
+            }
             strcpy(secret, v);
         }
     }
@@ -974,7 +1055,7 @@ int main(int argc, char **argv) {
     t.tls_server_name = o.tls_server_name;
     t.implicit = implicit_url || (o.tls && strcmp(o.tls, "implicit") == 0);
 
-    code = EXIT_ERROR;
+    code = EXIT_SOFTWARE;
     if (smtpc_envelope_new(&env) != SMTPC_OK || smtpc_client_new(&client, protocol) != SMTPC_OK) {
         say("out of memory");
         goto out;

@@ -2,9 +2,9 @@
 # smtpc-send's AUTH options against aiosmtpd (AUTH PLAIN/LOGIN offered on loopback):
 #   1. --user with --password-env                 -> exit 0, message spooled, password not in the trace
 #   2. --user with --password-file, --auth LOGIN  -> exit 0
-#   3. a wrong password                           -> exit 1, nothing spooled
-#   4. --auth CRAM-MD5 (not offered)              -> exit 1, no AUTH line sent
-#   5. --user without a password source           -> exit 2
+#   3. a wrong password                           -> exit 77, nothing spooled
+#   4. --auth CRAM-MD5 (not offered)              -> exit 78, no AUTH line sent
+#   5. --user without a password source           -> exit 64
 # Usage: test_smtpc_send_auth.sh SMTPC_SEND SERVERS_DIR
 set -uo pipefail
 
@@ -66,18 +66,18 @@ before=$(count)
 printf 'wrong\n' > "$work/bad"
 "$send" --server "smtp://127.0.0.1:$port" --user user --password-file "$work/bad" \
     -f a@example.org b@example.org <<< "$msg" 2> "$work/err3"
-check "wrong password exits 1" 1 $?
+check "wrong password exits 77" 77 $?
 grep -q "535" "$work/err3"; check "the 535 reply is printed" 0 $?
 sleep 0.3
 check "nothing spooled after a failed login" "$before" "$(count)"
 
 "$send" --server "smtp://127.0.0.1:$port" --user user --password-file "$work/pw" --auth CRAM-MD5 --trace \
     -f a@example.org b@example.org <<< "$msg" 2> "$work/trace4"
-check "mechanism not offered exits 1" 1 $?
+check "mechanism not offered exits 78" 78 $?
 grep -q "^> AUTH" "$work/trace4"; check "no AUTH line sent" 1 $?
 
 "$send" --server "smtp://127.0.0.1:$port" --user user -f a@example.org b@example.org <<< "$msg" 2> /dev/null
-check "no password source exits 2" 2 $?
+check "no password source exits 64" 64 $?
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

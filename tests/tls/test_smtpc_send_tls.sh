@@ -4,10 +4,10 @@
 #   1. smtps://localhost --cafile CA                        -> exit 0, spooled over implicit TLS
 #   2. --tls implicit with an smtp:// URL                    -> the same
 #   3. --tls required --cafile CA                            -> exit 0, spooled over STARTTLS
-#   4. --tls required to a server without STARTTLS           -> exit 3, only EHLO sent, "STARTTLS:"
-#   5. smtps:// without --cafile                             -> exit 3, "TLS handshake:", advice
+#   4. --tls required to a server without STARTTLS           -> exit 69, only EHLO sent, "STARTTLS:"
+#   5. smtps:// without --cafile                             -> exit 69, "TLS handshake:", advice
 #      naming --cafile (not --tls opportunistic: there is no plaintext to fall back from)
-#   6. --tls required without --cafile, server on loopback   -> exit 3, advice naming --cafile FILE and
+#   6. --tls required without --cafile, server on loopback   -> exit 69, advice naming --cafile FILE and
 #      --tls opportunistic; only EHLO and STARTTLS in clear
 #   7. no --tls (auto) without --cafile, server on loopback  -> exit 0 over STARTTLS (opportunistic:
 #      verification recorded in the trace, not enforced)
@@ -16,7 +16,7 @@
 #  10. --tls none to a server offering STARTTLS              -> exit 0, no STARTTLS sent
 #  11. lmtp:///socket (auto) to a server offering STARTTLS   -> exit 0, no STARTTLS (nothing to verify
 #      a certificate against; was "no server name to verify the certificate against")
-#  12. a certificate for another name                        -> exit 3, advice naming --tls-server-name;
+#  12. a certificate for another name                        -> exit 69, advice naming --tls-server-name;
 #      with --tls-server-name that name                      -> exit 0
 #
 # Usage: test_smtpc_send_tls.sh SMTPC_SEND SERVERS_DIR
@@ -63,7 +63,7 @@ expect "--tls required with --cafile: EHLO and STARTTLS in clear" $'EHLO client.
 # 4: STARTTLS required, not offered
 run_send required_plain --server "smtp://localhost:$plain_port" --tls required --cafile "$pki/ca.pem" \
     "${common[@]}"
-expect "--tls required without STARTTLS: exit 3" 3 "$rc"
+expect "--tls required without STARTTLS: exit 69" 69 "$rc"
 expect "--tls required without STARTTLS: stage STARTTLS" \
     "smtpc-send: STARTTLS: TLS is required and the server does not offer STARTTLS (SMTPC_ETLS_REQUIRED)
 |" "$err"
@@ -72,7 +72,7 @@ expect "--tls required without STARTTLS: nothing spooled" 0 "$(spooled plain)"
 
 # 5: implicit TLS, unknown CA
 run_send implicit_unknown --server "smtps://localhost:$implicit_port" "${common[@]}"
-expect "smtps:// without --cafile: exit 3" 3 "$rc"
+expect "smtps:// without --cafile: exit 69" 69 "$rc"
 first=$(head -n 1 "$work/implicit_unknown.stderr")
 expect_true "smtps:// without --cafile: stage TLS handshake, SMTPC_ETLS_VERIFY ($first)" \
     test "${first#smtpc-send: TLS handshake: certificate verification failed: }" != "$first" -a \
@@ -84,7 +84,7 @@ expect "smtps:// without --cafile: nothing more spooled" 2 "$(spooled implicit)"
 
 # 6: STARTTLS required to loopback, unknown CA
 run_send required_unknown --server "smtp://localhost:$starttls_port" --tls required "${common[@]}"
-expect "--tls required without --cafile to loopback: exit 3" 3 "$rc"
+expect "--tls required without --cafile to loopback: exit 69" 69 "$rc"
 first=$(head -n 1 "$work/required_unknown.stderr")
 expect_true "--tls required without --cafile: stage TLS handshake, SMTPC_ETLS_VERIFY ($first)" \
     test "${first#smtpc-send: TLS handshake: certificate verification failed: }" != "$first" -a \
@@ -125,7 +125,7 @@ expect_true "lmtp:///socket: no STARTTLS sent" test "$(grep -c '^> STARTTLS' "$w
 
 # 12: a certificate for another name
 run_send wronghost --server "smtp://localhost:$wronghost_port" --tls required --cafile "$pki/ca.pem" "${common[@]}"
-expect "certificate for another name: exit 3" 3 "$rc"
+expect "certificate for another name: exit 69" 69 "$rc"
 expect "certificate for another name: advice names --tls-server-name" \
     'smtpc-send: hint: the certificate does not name localhost; connect with a name it lists, or give that name with --tls-server-name NAME' \
     "$(sed -n 2,\$p "$work/wronghost.stderr")"

@@ -4,10 +4,10 @@
 # EHLO reply, AUTH list, RCPT and final replies; smtpc-send's stdout and stderr, with and without
 # --trace, in a UTF-8 and in the C locale, must hold no control byte but LF, and the escaped text must
 # read exactly as expected.
-#   1. refusals (RCPT, end of data) with hostile text                 -> exit 1, exact escaped lines
+#   1. refusals (RCPT, end of data) with hostile text                 -> exit 69, exact escaped lines
 #   2. the same with --trace                                          -> every trace line escaped
-#   3. --auth CRAM-MD5 against a hostile AUTH list (not offered)      -> exit 1, list escaped
-#   4. a hostile greeting refusal                                     -> exit 3, escaped
+#   3. --auth CRAM-MD5 against a hostile AUTH list (not offered)      -> exit 78, list escaped
+#   4. a hostile greeting refusal                                     -> exit 69, escaped
 #   5. valid UTF-8 in a reply: kept in a UTF-8 locale, \xNN in the C locale
 #
 # Usage: test_smtpc_send_escape.sh SMTPC_SEND SERVERS_DIR
@@ -36,7 +36,7 @@ for locale in C.UTF-8 C; do
     fault "refusals_$locale" <<< "$refusals"
     LC_ALL=$locale run_send "refusals_$locale" --server "smtp://127.0.0.1:$port" --helo client.test \
         -f a@example.org bad@example.org b@example.org
-    expect "hostile replies, LC_ALL=$locale: exit 1" 1 "$rc"
+    expect "hostile replies, LC_ALL=$locale: exit 69 (550 to RCPT, 554 5.7.1 to the message)" 69 "$rc"
     expect "hostile replies, LC_ALL=$locale: each refusal printed, escaped" "$expected_refusals" "$err"
     expect "hostile replies, LC_ALL=$locale: nothing on stdout" "|" "$out"
     expect_true "hostile replies, LC_ALL=$locale: no control byte on stderr" no_control "$work/refusals_$locale.stderr"
@@ -45,7 +45,7 @@ for locale in C.UTF-8 C; do
     fault "trace_$locale" <<< "$refusals"
     LC_ALL=$locale run_send "trace_$locale" --server "smtp://127.0.0.1:$port" --helo client.test --trace \
         -f a@example.org bad@example.org b@example.org
-    expect "hostile replies with --trace, LC_ALL=$locale: exit 1" 1 "$rc"
+    expect "hostile replies with --trace, LC_ALL=$locale: exit 69" 69 "$rc"
     expect_true "hostile replies with --trace, LC_ALL=$locale: no control byte on stderr" \
         no_control "$work/trace_$locale.stderr"
     expect "hostile replies with --trace, LC_ALL=$locale: the greeting line escaped" \
@@ -66,7 +66,7 @@ fault auth_list << 'EOF'
 EOF
 SMTPC_TEST_PW=secret LC_ALL=C.UTF-8 run_send auth_list --server "smtp://127.0.0.1:$port" --helo client.test \
     --user u --password-env SMTPC_TEST_PW --auth CRAM-MD5 -f a@example.org b@example.org
-expect "hostile AUTH list, mechanism not offered: exit 1" 1 "$rc"
+expect "hostile AUTH list, mechanism not offered: exit 78" 78 "$rc"
 expect "hostile AUTH list: the list is escaped" \
     'smtpc-send: AUTH: the server does not offer CRAM-MD5 (it offers: PLAIN \x1b[2J\x1b[31mEVIL\x07) (SMTPC_EAUTH_MECHANISM)
 |' "$err"
@@ -76,7 +76,7 @@ expect "hostile AUTH list: no AUTH sent, the session ended with QUIT" $'EHLO cli
 
 fault greeting <<< '[{"send_then_close": "554 \u001b[2J\u001b[Hsmtpc-send: sent\r\n"}]'
 LC_ALL=C.UTF-8 run_send greeting --server "smtp://127.0.0.1:$port" --helo client.test b@example.org
-expect "hostile greeting refusal: exit 3" 3 "$rc"
+expect "hostile greeting refusal (554): exit 69" 69 "$rc"
 expect "hostile greeting refusal: escaped" \
     'smtpc-send: greeting: greeting refused: 554 \x1b[2J\x1b[Hsmtpc-send: sent (SMTPC_EGREETING)
 |' "$err"

@@ -4,10 +4,10 @@
 # "snakeoil" set-up does (issue 9):
 #   1. no TLS option at all                -> exit 0, relayed intact, over STARTTLS (opportunistic:
 #      the certificate is checked and the failure noted in the trace, not enforced)
-#   2. --tls required                      -> exit 3, "TLS handshake:", advice naming --cafile FILE and
+#   2. --tls required                      -> exit 69, "TLS handshake:", advice naming --cafile FILE and
 #      --tls opportunistic; nothing relayed
 #   3. --tls required --cafile the certificate itself -> exit 0, relayed
-#   4. a refused recipient among accepted ones (PIPELINING) -> exit 1, the refusal, the others relayed
+#   4. a refused recipient among accepted ones (PIPELINING) -> exit 67, the refusal, the others relayed
 #
 # Usage: test_smtpc_send_postfix.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -52,7 +52,7 @@ expect "no TLS option: relayed" 1 "$(wait_spooled 1)"
 expect "no TLS option: the message intact" "$msg|" "$(json_field "$work/postfix/spool/msg-000001.json" content_hex)"
 
 run_send required --server "smtp://localhost:$port" --tls required "${common[@]}" rcpt@example.org
-expect "--tls required, self-signed: exit 3" 3 "$rc"
+expect "--tls required, self-signed: exit 69" 69 "$rc"
 first=$(head -n 1 "$work/required.stderr")
 expect_true "--tls required, self-signed: stage TLS handshake, SMTPC_ETLS_VERIFY ($first)" \
     test "${first#smtpc-send: TLS handshake: certificate verification failed: }" != "$first" -a \
@@ -68,7 +68,7 @@ expect "--tls required --cafile: relayed (and nothing from the refused attempt)"
 
 run_send partial --server "smtp://localhost:$port" --cafile "$pki/selfsigned.pem" "${common[@]}" \
     a@example.org reject@example.org b@example.org
-expect "one recipient refused by Postfix: exit 1" 1 "$rc"
+expect "one recipient refused by Postfix: exit 67" 67 "$rc"
 expect "one recipient refused by Postfix: the refusal printed" \
     'smtpc-send: RCPT TO: <reject@example.org> refused: 550 5.1.1 <reject@example.org>: Recipient address rejected: Recipient address rejected (test)
 |' "$err"

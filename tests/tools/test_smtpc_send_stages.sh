@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # smtpc-send: each error names the stage that failed, with the exit status the usage text promises,
 # against the scripted fault server:
-#   1. EHLO and HELO refused                                   -> exit 3, "HELO:"
-#   2. STARTTLS refused under --tls required                   -> exit 3, "STARTTLS:"
-#   3. certificate failure during STARTTLS with --user given   -> exit 3, "TLS handshake:" (it was
+#   1. EHLO and HELO refused (502)                             -> exit 69, "HELO:"
+#   2. STARTTLS refused (454) under --tls required             -> exit 75, "STARTTLS:"
+#   3. certificate failure during STARTTLS with --user given   -> exit 69, "TLS handshake:" (it was
 #      "authentication:"), advice naming --cafile and --tls opportunistic, no AUTH sent
-#   4. AUTH refused (535)                                      -> exit 1, "AUTH:"
-#   5. connection closed while waiting for the RCPT reply      -> exit 3, "RCPT TO:"
-#   6. connection closed after the message, before its reply   -> exit 4, "end of data:" per recipient
-#   7. standard input unreadable once DATA is accepted          -> exit 3, "message:", nothing delivered
-#   8. one recipient refused, the other accepted                -> exit 1, only the refusal printed
-#   9. LMTP: one recipient refused after the message           -> exit 1, "end of data: ... for <c>"
+#   4. AUTH refused (535)                                      -> exit 77, "AUTH:"
+#   5. connection closed while waiting for the RCPT reply      -> exit 75, "RCPT TO:"
+#   6. connection closed after the message, before its reply   -> exit 75, "end of data:" per recipient
+#   7. standard input unreadable once DATA is accepted          -> exit 74, "message:", nothing delivered
+#   8. one recipient refused, the other accepted                -> exit 67, only the refusal printed
+#   9. LMTP: one recipient refused after the message           -> exit 67, "end of data: ... for <c>"
 #  10. no reply to QUIT after the message was accepted          -> exit 0, a warning
 #  11. extra bytes after the final 250 (issue 8 item 5)        -> exit 0, at most a warning
-#  12. usage errors: wrong option combinations, before anything is sent -> exit 2, exact messages
+#  12. usage errors: wrong option combinations, before anything is sent -> exit 64, exact messages;
+#      configuration errors (password file empty or too long, variable unset) -> exit 78
 #
 # Usage: test_smtpc_send_stages.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -32,7 +33,7 @@ fault helo << EOF
  {"expect": "QUIT"}, {"send": "221 bye\r\n"}]
 EOF
 run_send helo --server "smtp://127.0.0.1:$port" "${server[@]}" b@example.org
-expect "EHLO and HELO refused: exit 3" 3 "$rc"
+expect "EHLO and HELO refused: exit 69" 69 "$rc"
 expect "EHLO and HELO refused: stage HELO" \
     'smtpc-send: HELO: EHLO and HELO refused; HELO failed: 502 5.5.1 no HELO either (SMTPC_EHELO)
 |' "$err"
@@ -42,7 +43,7 @@ fault starttls_refused << EOF
  {"send": "454 4.7.0 TLS not available\r\n"}, {"expect_eof": true}]
 EOF
 run_send starttls_refused --server "smtp://127.0.0.1:$port" --tls required "${server[@]}" b@example.org
-expect "STARTTLS refused, --tls required: exit 3" 3 "$rc"
+expect "STARTTLS refused (454), --tls required: exit 75" 75 "$rc"
 expect "STARTTLS refused: stage STARTTLS" \
     'smtpc-send: STARTTLS: TLS is required and the server refused STARTTLS: STARTTLS refused: 454 4.7.0 TLS not available (SMTPC_ETLS_REQUIRED)
 |' "$err"
@@ -55,7 +56,7 @@ fault cert_unknown --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" << E
 EOF
 SMTPC_TEST_PW=secret run_send cert_unknown --server "smtp://localhost:$port" --tls required --user u \
     --password-env SMTPC_TEST_PW "${server[@]}" b@example.org
-expect "certificate failure during STARTTLS with --user: exit 3" 3 "$rc"
+expect "certificate failure during STARTTLS with --user: exit 69" 69 "$rc"
 first=$(head -n 1 "$work/cert_unknown.stderr")
 expect_true "certificate failure: stage TLS handshake, SMTPC_ETLS_VERIFY ($first)" \
     test "${first#smtpc-send: TLS handshake: certificate verification failed: }" != "$first" -a \
@@ -76,7 +77,7 @@ fault auth_refused << EOF
 EOF
 SMTPC_TEST_PW=secret run_send auth_refused --server "smtp://127.0.0.1:$port" --user u \
     --password-env SMTPC_TEST_PW "${server[@]}" b@example.org
-expect "AUTH refused: exit 1" 1 "$rc"
+expect "AUTH refused: exit 77" 77 "$rc"
 expect "AUTH refused: stage AUTH" \
     'smtpc-send: AUTH: PLAIN authentication failed: 535 5.7.8 bad credentials (SMTPC_EAUTH)
 |' "$err"
@@ -85,7 +86,7 @@ fault rcpt_closed << EOF
 [$greet, $ehlo, {"expect": "MAIL"}, {"send": "250 ok\r\n"}, {"expect": "RCPT"}, {"close": true}]
 EOF
 run_send rcpt_closed --server "smtp://127.0.0.1:$port" "${server[@]}" b@example.org
-expect "closed while waiting for the RCPT reply: exit 3" 3 "$rc"
+expect "closed while waiting for the RCPT reply: exit 75" 75 "$rc"
 expect "closed while waiting for the RCPT reply: stage RCPT TO" \
     'smtpc-send: RCPT TO: connection closed by the server (SMTPC_EDISCONNECTED)
 |' "$err"
@@ -96,7 +97,7 @@ fault unknown << EOF
  {"read_until": "\r\n.\r\n"}, {"close": true}]
 EOF
 run_send unknown --server "smtp://127.0.0.1:$port" "${server[@]}" b@example.org c@example.org
-expect "closed after the message, before its reply: exit 4" 4 "$rc"
+expect "closed after the message, before its reply: exit 75" 75 "$rc"
 expect "closed after the message: delivery unknown, per recipient" \
     'smtpc-send: end of data: delivery to <b@example.org> unknown
 smtpc-send: end of data: delivery to <c@example.org> unknown
@@ -109,7 +110,7 @@ fault stdin_error << EOF
 EOF
 timeout 60 "$send" --server "smtp://127.0.0.1:$port" "${server[@]}" b@example.org < / \
     > "$work/stdin_error.stdout" 2> "$work/stdin_error.stderr"
-expect "standard input unreadable (a directory): exit 3" 3 "$?"
+expect "standard input unreadable (a directory): exit 74" 74 "$?"
 expect "standard input unreadable: stage message" \
     'smtpc-send: message: cannot read standard input: Is a directory; the connection was closed, so nothing was delivered' \
     "$(cat "$work/stdin_error.stderr")"
@@ -123,7 +124,7 @@ fault partial << EOF
  {"read_until": "\r\n.\r\n"}, {"send": "250 queued\r\n"}, {"expect": "QUIT"}, {"send": "221 bye\r\n"}]
 EOF
 run_send partial --server "smtp://127.0.0.1:$port" "${server[@]}" bad@example.org b@example.org
-expect "one recipient refused, one accepted: exit 1" 1 "$rc"
+expect "one recipient refused, one accepted: exit 67" 67 "$rc"
 expect "one recipient refused: only its refusal printed" \
     'smtpc-send: RCPT TO: <bad@example.org> refused: 550 5.1.1 unknown
 |' "$err"
@@ -136,7 +137,7 @@ fault lmtp << 'EOF'
  {"expect": "QUIT"}, {"send": "221 bye\r\n"}]
 EOF
 run_send lmtp --server "lmtp://127.0.0.1:$port" "${server[@]}" b@example.org c@example.org
-expect "LMTP, one recipient refused after the message: exit 1" 1 "$rc"
+expect "LMTP, one recipient refused after the message: exit 67" 67 "$rc"
 expect "LMTP: the refusal names its recipient" \
     'smtpc-send: end of data: message refused for <c@example.org>: 552 5.2.2 c over quota
 |' "$err"
@@ -165,12 +166,12 @@ expect "data after the final 250: the whole message reached the server" "$want|"
     "$(fault_done accepted_then_data > /dev/null; head -c ${#want} "$work/accepted_then_data.transcript"; printf '|')"
 
 # Usage errors: found before anything is sent (no server runs: a connection attempt would fail
-# differently, with exit 3).
+# differently, with exit 75).
 usage() {
     local want=$1
     shift
     run_send usage --server smtp://127.0.0.1:1 "$@"
-    expect "usage: $* -> exit 2" 2 "$rc"
+    expect "usage: $* -> exit 64" 64 "$rc"
     expect "usage: $*" "smtpc-send: $want
 Try 'smtpc-send --help' for more information.
 |" "$err"
@@ -193,21 +194,24 @@ usage "--auth takes PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2 
 usage "--user needs --password-file FILE or --password-env VAR" --user u b@example.org
 usage "give --password-file or --password-env, not both" --user u --password-file /dev/null --password-env X \
     b@example.org
-usage "the environment variable SMTPC_TEST_UNSET (--password-env) is not set or empty" --user u \
-    --password-env SMTPC_TEST_UNSET b@example.org
 usage "--server takes smtp://HOST[:PORT], smtps://HOST[:PORT], lmtp://HOST[:PORT] or lmtp:///PATH, not 'smtp:///socket'" \
     --server smtp:///socket b@example.org
 usage "invalid recipient address 'b@example.org<x>'" 'b@example.org<x>'
 usage "--server smtp://127.0.0.1:99999: nonnumeric or out-of-range port in host" --server smtp://127.0.0.1:99999 \
     b@example.org
+run_send unset_env --server smtp://127.0.0.1:1 --user u --password-env SMTPC_TEST_UNSET b@example.org
+expect "--password-env naming an unset variable: exit 78" 78 "$rc"
+expect "--password-env naming an unset variable: message" \
+    'smtpc-send: the environment variable SMTPC_TEST_UNSET (--password-env) is not set or empty
+|' "$err"
 printf '' > "$work/empty"
 run_send empty_pw --server smtp://127.0.0.1:1 --user u --password-file "$work/empty" b@example.org
-expect "an empty password file: exit 2" 2 "$rc"
+expect "an empty password file: exit 78" 78 "$rc"
 expect "an empty password file: message" "smtpc-send: the password file $work/empty is empty (its first line is the password)
 |" "$err"
 head -c 9000 /dev/zero | tr '\0' x > "$work/long"
 run_send long_pw --server smtp://127.0.0.1:1 --user u --password-file "$work/long" b@example.org
-expect "a password longer than the buffer is refused, not cut short: exit 2" 2 "$rc"
+expect "a password longer than the buffer is refused, not cut short: exit 78" 78 "$rc"
 expect "a password longer than the buffer: message" \
     "smtpc-send: the first line of the password file $work/long is longer than 8190 bytes
 |" "$err"

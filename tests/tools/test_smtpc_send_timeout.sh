@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # smtpc-send: --timeout and --connect-timeout bound every wait, against the scripted fault server
 # (tests/servers/fault_server.py):
-#   1. a server that accepts and never greets, --timeout 2           -> exit 3 within seconds, "greeting:"
-#   2. the same with --connect-timeout 1 (the --timeout default 300)  -> exit 3 within seconds
-#   3. smtps://, the server stalls the TLS handshake, --timeout 2      -> exit 3, "TLS handshake:"
-#   4. STARTTLS, the server stalls the handshake after its 220, --timeout 2 -> exit 3, "TLS handshake:"
-#   5. no reply to MAIL FROM, --timeout 2                             -> exit 3, "MAIL FROM:"
+#   1. a server that accepts and never greets, --timeout 2           -> exit 75 within seconds, "greeting:"
+#   2. the same with --connect-timeout 1 (the --timeout default 300)  -> exit 75 within seconds
+#   3. smtps://, the server stalls the TLS handshake, --timeout 2      -> exit 75, "TLS handshake:"
+#   4. STARTTLS, the server stalls the handshake after its 220, --timeout 2 -> exit 75, "TLS handshake:"
+#   5. no reply to MAIL FROM, --timeout 2                             -> exit 75, "MAIL FROM:"
 # Before --timeout covered the connection, cases 1 and 3 waited the library's 30 s.
 #
 # Usage: test_smtpc_send_timeout.sh SMTPC_SEND SERVERS_DIR
@@ -20,7 +20,7 @@ quick() { [[ $elapsed_ms -lt 12000 ]]; }
 
 fault never_greets <<< '[{"expect_eof": true, "timeout": 40}]'
 run_send never_greets --server "smtp://127.0.0.1:$port" --timeout 2 --helo client.test b@example.org
-expect "never greets, --timeout 2: exit 3" 3 "$rc"
+expect "never greets, --timeout 2: exit 75" 75 "$rc"
 expect_true "never greets, --timeout 2: gave up after ${elapsed_ms} ms (2 s expected)" quick
 expect "never greets: the message names the greeting" \
     "smtpc-send: greeting: timed out waiting for the server's reply (SMTPC_ETIMEOUT)
@@ -30,7 +30,7 @@ expect "never greets: nothing sent" "|" "$(transcript never_greets)"
 
 fault connect_timeout <<< '[{"expect_eof": true, "timeout": 40}]'
 run_send connect_timeout --server "smtp://127.0.0.1:$port" --connect-timeout 1 --helo client.test b@example.org
-expect "never greets, --connect-timeout 1: exit 3" 3 "$rc"
+expect "never greets, --connect-timeout 1: exit 75" 75 "$rc"
 expect_true "never greets, --connect-timeout 1: gave up after ${elapsed_ms} ms (1 s expected)" quick
 expect "never greets, --connect-timeout 1: message" \
     "smtpc-send: greeting: timed out waiting for the server's reply (SMTPC_ETIMEOUT)
@@ -40,7 +40,7 @@ fault implicit_stall --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" \
     <<< '{"implicit_tls": {"stall": 40}, "steps": []}'
 run_send implicit_stall --server "smtps://localhost:$port" --cafile "$pki/ca.pem" --timeout 2 \
     --helo client.test b@example.org
-expect "smtps:// handshake stalled, --timeout 2: exit 3" 3 "$rc"
+expect "smtps:// handshake stalled, --timeout 2: exit 75" 75 "$rc"
 expect_true "smtps:// handshake stalled: gave up after ${elapsed_ms} ms (2 s expected)" quick
 expect "smtps:// handshake stalled: the message names the TLS handshake" \
     "smtpc-send: TLS handshake: timed out during the TLS handshake (SMTPC_ETIMEOUT)
@@ -55,7 +55,7 @@ fault starttls_stall --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" <<
 EOF
 run_send starttls_stall --server "smtp://localhost:$port" --tls required --cafile "$pki/ca.pem" --timeout 2 \
     --helo client.test b@example.org
-expect "STARTTLS handshake stalled, --timeout 2: exit 3" 3 "$rc"
+expect "STARTTLS handshake stalled, --timeout 2: exit 75" 75 "$rc"
 expect_true "STARTTLS handshake stalled: gave up after ${elapsed_ms} ms (2 s expected)" quick
 expect "STARTTLS handshake stalled: the message names the TLS handshake" \
     "smtpc-send: TLS handshake: timed out during the TLS handshake (SMTPC_ETIMEOUT)
@@ -70,7 +70,7 @@ fault mail_stall << 'EOF'
  {"expect": "MAIL FROM:<a@example.org>"}, {"expect_eof": true, "timeout": 40}]
 EOF
 run_send mail_stall --server "smtp://127.0.0.1:$port" --timeout 2 --helo client.test -f a@example.org b@example.org
-expect "no reply to MAIL FROM, --timeout 2: exit 3" 3 "$rc"
+expect "no reply to MAIL FROM, --timeout 2: exit 75" 75 "$rc"
 expect_true "no reply to MAIL FROM: gave up after ${elapsed_ms} ms (2 s expected)" quick
 expect "no reply to MAIL FROM: the message names MAIL FROM" \
     "smtpc-send: MAIL FROM: timed out waiting for the server's reply (SMTPC_ETIMEOUT)

@@ -3,7 +3,7 @@
 #   1. the server offers SMTPUTF8: exit 0; MAIL FROM carries SMTPUTF8 and BODY=8BITMIME, the
 #      recipient arrives byte for byte
 #   2. a non-ASCII sender, same server: exit 0, the sender arrives byte for byte
-#   3. the server does not offer SMTPUTF8 (--no-smtputf8): exit 1, a message naming the address and
+#   3. the server does not offer SMTPUTF8 (--no-smtputf8): exit 69, a message naming the address and
 #      SMTPUTF8, nothing but EHLO and QUIT sent, nothing spooled
 #   4. ASCII addresses: no SMTPUTF8 parameter is added
 #
@@ -42,7 +42,7 @@ expect "ASCII addresses: no SMTPUTF8 parameter" '[]|' "$(json_field "$work/utf8/
 for locale in C.UTF-8 C; do
     LC_ALL=$locale run_send "no_smtputf8_$locale" --server "smtp://127.0.0.1:$ascii_port" --helo client.test \
         -f a@example.org b@example.org jürgen@example.org
-    expect "SMTPUTF8 not offered, LC_ALL=$locale: exit 1" 1 "$rc"
+    expect "SMTPUTF8 not offered, LC_ALL=$locale: exit 69" 69 "$rc"
     if [[ $locale == C ]]; then shown='j\xc3\xbcrgen@example.org'; else shown='jürgen@example.org'; fi
     expect "SMTPUTF8 not offered, LC_ALL=$locale: says why" \
         "smtpc-send: MAIL FROM: the address <$shown> is not ASCII and the server does not offer SMTPUTF8 (RFC 6531); nothing was sent
