@@ -21,6 +21,9 @@ packages=(
     swig python3 python3-dev python3-pytest python3-aiosmtpd python3-setuptools
     # real-server integration tests; iproute2 for the network namespace of tests/auth
     postfix sasl2-bin libsasl2-modules iproute2
+    # Dovecot LMTP (tests/servers/dovecot_server.py runs a private instance); installing it starts no
+    # system Dovecot in a container: invoke-rc.d finds no runlevel there and starts nothing
+    dovecot-core dovecot-lmtpd
     # the fuzz targets (scripts/fuzz-smoke.sh): clang and its libFuzzer runtime (libclang_rt.fuzzer)
     clang libclang-rt-dev
     # the ABI check against abi/smtpc.abi (abidiff)
