@@ -32,11 +32,15 @@
  *       longer use. Either one also aborts the running call at its next read, AUTH or token
  *       callback (as if that callback had returned non-zero: SMTPC_EUSER); trace callbacks cannot
  *       abort, so a call whose only callback is the trace completes first.
+ *     - smtpc_client_cancel() is the exception: it works from any callback (it only raises a flag)
+ *       and stops the running call at its next wait, as from another thread.
  *    Other handles (another client, envelopes, replies, TLS configurations) may be used freely, but
  *    the envelope and message buffers passed to the running call must stay valid until it returns.
  *
  * Threads: distinct handles may be used from distinct threads at the same time. One handle must be
- * used by one thread at a time. smtpc_strerror() and the version functions are safe from any thread.
+ * used by one thread at a time, except smtpc_client_cancel(), which any thread (or a signal handler)
+ * may call while another thread is inside a call on the handle. smtpc_strerror() and the version
+ * functions are safe from any thread.
  * The library changes no process-global state (no signal handlers, no locale).
  */
 #ifndef SMTPC_H
@@ -172,7 +176,12 @@ enum smtpc_status_code {
     /** Authentication refused by the client: the connection is neither TLS with a verified
      *  certificate nor to a peer on this machine, and smtpc_client_set_allow_insecure_auth() was not
      *  called. No credential was sent. */
-    SMTPC_EAUTH_INSECURE = -27
+    SMTPC_EAUTH_INSECURE = -27,
+    /** smtpc_client_cancel() stopped the call. The connection is closed (the session's state is
+     *  unknown). A message being sent has its recipients SMTPC_RCPT_ACCEPTED (not sent: cancelled
+     *  before its end of data was written) or SMTPC_RCPT_UNKNOWN (cancelled after: it may have been
+     *  delivered). */
+    SMTPC_ECANCELLED = -28
 };
 
 /**
@@ -359,7 +368,9 @@ typedef enum smtpc_protocol {
  * as smtplib does: when it has no dot, the literal "[a.b.c.d]" of the local address is used);
  * connect timeout 30 s; command timeout 300 s; no source address; no trace.
  * @param[out] out the new client, owned by the caller; release with smtpc_client_free().
- * @return SMTPC_OK; SMTPC_EINVAL (out NULL or unknown protocol); SMTPC_ENOMEM.
+ * @return SMTPC_OK; SMTPC_EINVAL (out NULL or unknown protocol); SMTPC_ENOMEM; SMTPC_EIO when no file
+ *         descriptor is left for the wake-up of smtpc_client_cancel() (each client holds one eventfd,
+ *         close-on-exec).
  */
 SMTPC_API smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol);
 
@@ -715,6 +726,44 @@ typedef int (*smtpc_read_fn)(char *buf, size_t cap, size_t *len, void *userdata)
  */
 SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_envelope *env,
                                                     smtpc_read_fn read, void *userdata, uint64_t size_hint);
+
+/**
+ * Progress of a message body, for smtpc_client_set_progress(). `sent` counts the bytes of the message
+ * as the caller gave them (after send_message's removal of Bcc fields; before dot-stuffing and line
+ * end normalisation) that have been written to the connection; `total` is the message's size in the
+ * same bytes (sendmail, send_message), the size hint of smtpc_client_sendmail_stream(), or 0 when
+ * unknown. Called at most once per block written (never per byte), with `sent` increasing; the last
+ * call has every byte of the message written and comes before the end of data (".", CRLF) is, so the
+ * message can still be withdrawn: return non-zero to abort. The connection is then closed without
+ * the end of data, so the server discards the message: the call returns SMTPC_EUSER and the
+ * recipients stay SMTPC_RCPT_ACCEPTED (not sent), never delivered. Calls on the same client from here
+ * return SMTPC_ESTATE, except smtpc_client_cancel() (re-entry rule at the top of this file).
+ */
+typedef int (*smtpc_progress_fn)(uint64_t sent, uint64_t total, void *userdata);
+
+/**
+ * Set (or, with `fn` NULL, remove) the progress callback of the message bodies this client sends
+ * (sendmail, sendmail_stream, send_message, data).
+ * @return SMTPC_OK; SMTPC_EINVAL for a NULL client.
+ */
+SMTPC_API smtpc_status smtpc_client_set_progress(smtpc_client *client, smtpc_progress_fn fn, void *userdata);
+
+/**
+ * Ask the call running on `client` to stop: it returns SMTPC_ECANCELLED promptly (within
+ * milliseconds) from any wait: connect, the greeting, a reply, a write to a server that stopped
+ * reading, the TLS handshake. A name lookup cannot be interrupted: the call stops as soon as the
+ * resolver returns. The connection is closed; see SMTPC_ECANCELLED for a message being sent.
+ *
+ * Safe from any thread, from a signal handler (async-signal-safe: an atomic flag and a write() to a
+ * descriptor the client made at creation; errno is kept) and from the client's own callbacks. The
+ * handle must stay valid until smtpc_client_cancel() returns.
+ *
+ * A cancel with no call in progress is not lost: the next call that would talk to the server
+ * (connect, a command, sendmail, ...) returns SMTPC_ECANCELLED at once, before it sends anything, and
+ * that consumes the request (as libcurl's). Calls that only set options or read state ignore it.
+ * Several cancels before the call that honours them count as one.
+ */
+SMTPC_API void smtpc_client_cancel(smtpc_client *client);
 
 /**
  * Send an RFC 5322 message with the envelope taken from its headers where `env` gives none, as

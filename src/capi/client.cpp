@@ -6,7 +6,9 @@ using namespace smtpc::detail;
 
 namespace {
 
-smtpc_status bad_pair(smtpc_client *c) { return c->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length"); }
+smtpc_status bad_pair(smtpc_client *c) {
+    return c->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
+}
 
 // Calls f(view) after converting (p, len); an invalid pair is recorded on the client as SMTPC_EINVAL.
 template <class F> smtpc_status with_view(smtpc_client *c, const char *p, size_t len, F &&f) {
@@ -17,8 +19,8 @@ template <class F> smtpc_status with_view(smtpc_client *c, const char *p, size_t
     });
 }
 
-template <class F> smtpc_status with_views(smtpc_client *c, const char *p1, size_t l1, const char *p2, size_t l2,
-                                           F &&f) {
+template <class F>
+smtpc_status with_views(smtpc_client *c, const char *p1, size_t l1, const char *p2, size_t l2, F &&f) {
     return client_call(c, [&] {
         std::string_view v1, v2;
         if (!to_view(p1, l1, v1) || !to_view(p2, l2, v2)) return bad_pair(c);
@@ -61,8 +63,9 @@ smtpc_status leave_client(smtpc_client *client, smtpc_status status) noexcept {
         try {
             client->impl.close_keeping_result();
             if (status != SMTPC_OK)
-                client->impl.record(status, client->impl.errmsg() +
-                                                "; connection closed: smtpc_client_close() was called from a callback");
+                client->impl.record(
+                    status, client->impl.errmsg() +
+                                "; connection closed: smtpc_client_close() was called from a callback");
         } catch (...) {
             // The connection is closed already; only the note could not be allocated.
         }
@@ -85,8 +88,26 @@ smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol) {
     int p = enum_value(protocol);
     if (p != SMTPC_PROTOCOL_SMTP && p != SMTPC_PROTOCOL_LMTP) return SMTPC_EINVAL;
     return guarded(nullptr, [&] {
-        *out = new smtpc_client(protocol);
+        auto *c = new smtpc_client(protocol);
+        if (!c->impl.cancel_ready()) {  // no descriptor left for smtpc_client_cancel()'s wake-up
+            delete c;
+            return SMTPC_EIO;
+        }
+        *out = c;
         return SMTPC_OK;
+    });
+}
+
+// Not through client_call(): it must work while the handle is busy, from another thread, a signal
+// handler or a callback, so it touches nothing but the cancel signal (an atomic flag and a write()).
+void smtpc_client_cancel(smtpc_client *client) {
+    if (client) client->impl.cancel();
+}
+
+smtpc_status smtpc_client_set_progress(smtpc_client *client, smtpc_progress_fn fn, void *userdata) {
+    return client_call(client, [&] {
+        client->impl.set_progress(fn, userdata);
+        return client->impl.record(SMTPC_OK);
     });
 }
 
@@ -103,7 +124,9 @@ smtpc_protocol smtpc_client_protocol(const smtpc_client *client) {
     return client ? client->impl.protocol() : SMTPC_PROTOCOL_SMTP;
 }
 
-const char *smtpc_client_errmsg(const smtpc_client *client) { return client ? client->impl.errmsg().c_str() : ""; }
+const char *smtpc_client_errmsg(const smtpc_client *client) {
+    return client ? client->impl.errmsg().c_str() : "";
+}
 
 smtpc_status smtpc_client_last_status(const smtpc_client *client) {
     return client ? client->impl.status() : SMTPC_EINVAL;
@@ -112,7 +135,8 @@ smtpc_status smtpc_client_last_status(const smtpc_client *client) {
 int smtpc_client_os_error(const smtpc_client *client) { return client ? client->impl.os_error() : 0; }
 
 smtpc_status smtpc_client_set_local_hostname(smtpc_client *client, const char *name, size_t len) {
-    return with_view(client, name, len, [&](std::string_view v) { return client->impl.set_local_hostname(v); });
+    return with_view(client, name, len,
+                     [&](std::string_view v) { return client->impl.set_local_hostname(v); });
 }
 
 const char *smtpc_client_local_hostname(const smtpc_client *client) {
@@ -133,8 +157,10 @@ smtpc_status smtpc_client_set_command_timeout(smtpc_client *client, uint32_t ms)
     });
 }
 
-smtpc_status smtpc_client_set_source_address(smtpc_client *client, const char *host, size_t len, uint16_t port) {
-    return with_view(client, host, len, [&](std::string_view v) { return client->impl.set_source_address(v, port); });
+smtpc_status smtpc_client_set_source_address(smtpc_client *client, const char *host, size_t len,
+                                             uint16_t port) {
+    return with_view(client, host, len,
+                     [&](std::string_view v) { return client->impl.set_source_address(v, port); });
 }
 
 smtpc_status smtpc_client_set_pipelining(smtpc_client *client, int enabled) {
@@ -155,7 +181,9 @@ smtpc_status smtpc_client_connect(smtpc_client *client, const char *host, size_t
     });
 }
 
-int smtpc_client_is_connected(const smtpc_client *client) { return client && client->impl.connected() ? 1 : 0; }
+int smtpc_client_is_connected(const smtpc_client *client) {
+    return client && client->impl.connected() ? 1 : 0;
+}
 
 smtpc_status smtpc_client_quit(smtpc_client *client) {
     return client_call(client, [&] { return client->impl.quit(); });
@@ -195,7 +223,8 @@ int smtpc_client_has_extn(const smtpc_client *client, const char *name, size_t l
     return client->impl.engine().features().has(v) ? 1 : 0;
 }
 
-const char *smtpc_client_extn_params(const smtpc_client *client, const char *name, size_t len, size_t *out_len) {
+const char *smtpc_client_extn_params(const smtpc_client *client, const char *name, size_t len,
+                                     size_t *out_len) {
     std::string_view v;
     const std::string *p = nullptr;
     if (client && name && to_view(name, len, v)) p = client->impl.engine().features().params(v);
@@ -258,8 +287,9 @@ smtpc_status smtpc_client_expn(smtpc_client *client, const char *what, size_t le
 }
 
 smtpc_status smtpc_client_help(smtpc_client *client, const char *what, size_t len) {
-    return with_view(client, what, len,
-                     [&](std::string_view v) { return client->impl.simple(Cmd::Other, "HELP", v, "HELP argument"); });
+    return with_view(client, what, len, [&](std::string_view v) {
+        return client->impl.simple(Cmd::Other, "HELP", v, "HELP argument");
+    });
 }
 
 smtpc_status smtpc_client_mail(smtpc_client *client, const char *addr, size_t addr_len, const char *options,
@@ -305,7 +335,8 @@ smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_enve
 
 smtpc_status smtpc_client_send_message(smtpc_client *client, const smtpc_envelope *env, const char *msg,
                                        size_t msg_len) {
-    return with_view(client, msg, msg_len, [&](std::string_view m) { return client->impl.send_message(env, m); });
+    return with_view(client, msg, msg_len,
+                     [&](std::string_view m) { return client->impl.send_message(env, m); });
 }
 
 const smtpc_result *smtpc_client_last_result(const smtpc_client *client) {

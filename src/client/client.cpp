@@ -50,6 +50,24 @@ Client::Client(smtpc_protocol protocol) : engine_(protocol) { engine_.set_trace(
 Client::~Client() { drop_connection(); }
 
 smtpc_status Client::record(smtpc_status status, std::string message, int os_error) {
+    if (cancel_.fired()) {
+        // A cancel stopped a wait of this call: whatever the layer that was waiting made of it (an I/O
+        // or TLS error, delivery unknown, a refusal and then a failure), the call reports the cancel.
+        cancel_.clear_fired();
+        if (status != SMTPC_OK) {
+            std::string why = "cancelled by smtpc_client_cancel()";
+            if (status == SMTPC_EDELIVERY_UNKNOWN)
+                why += " after the message was sent: it may or may not have been delivered";
+            else if (status == SMTPC_ECANCELLED)
+                why = std::move(message);
+            else if (status != SMTPC_EIO && status != SMTPC_ETLS && status != SMTPC_ECONNECT)
+                why += "; " + message;
+            drop_connection();  // closed already on every path; the rule is stated here once
+            status = SMTPC_ECANCELLED;
+            message = std::move(why);
+            os_error = 0;
+        }
+    }
     status_ = status;
     errmsg_ = status == SMTPC_OK ? std::string() : std::move(message);
     os_error_ = os_error;
@@ -123,14 +141,13 @@ std::shared_ptr<TlsConfig> Client::tls_config() {
 }
 
 // The policy in force on this connection: SMTPC_TLS_AUTO resolved by the kind of peer, judged from
-// the connected socket (getpeername), never from the host name: a Unix socket gets no TLS, a
-// loopback address opportunistic TLS, anything else (or an unknown peer) required TLS.
+// the connected socket (getpeername, once at connect), never from the host name: a Unix socket gets
+// no TLS, a loopback address opportunistic TLS, anything else (or an unknown peer) required TLS.
 smtpc_tls_policy Client::effective_tls_policy() const {
     if (tls_policy_ != SMTPC_TLS_AUTO) return tls_policy_;
-    sockaddr_storage peer{};
-    if (!stream_ || !stream_->peer_address(peer)) return SMTPC_TLS_REQUIRED;
-    if (peer.ss_family == AF_UNIX) return SMTPC_TLS_NONE;
-    return is_local_address(peer) ? SMTPC_TLS_OPPORTUNISTIC : SMTPC_TLS_REQUIRED;
+    if (!stream_ || !peer_known_) return SMTPC_TLS_REQUIRED;
+    if (peer_.ss_family == AF_UNIX) return SMTPC_TLS_NONE;
+    return is_local_address(peer_) ? SMTPC_TLS_OPPORTUNISTIC : SMTPC_TLS_REQUIRED;
 }
 
 // Replaces the plain stream by a TLS stream over it. On failure the connection is closed.
@@ -155,7 +172,7 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
         stream_ = std::move(hs.inner);
         // A local server with a certificate nobody signed is the common case (Debian's snakeoil):
         // say how to get through without turning TLS off.
-        if (hs.status == SMTPC_ETLS_VERIFY && stream_ && stream_->peer_is_local())
+        if (hs.status == SMTPC_ETLS_VERIFY && stream_ && peer_known_ && is_local_address(peer_))
             hs.message += "; the server is on this machine: trust its certificate "
                           "(smtpc_tls_config_set_ca_file), or use SMTPC_TLS_OPPORTUNISTIC (encrypted, "
                           "verification recorded but not enforced)";
@@ -195,11 +212,14 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     spec.source_port = source_port_;
 
     engine_.clear_result();
-    Deadline deadline = Deadline::after_ms(connect_timeout_ms_);
+    if (cancel_.take()) return record(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before connecting");
+    Deadline deadline = deadline_after(connect_timeout_ms_);
     info("connecting to " + spec.host + (spec.host.front() == '/' ? "" : " port " + std::to_string(spec.port)));
     ConnectResult cr = connect_socket(spec, deadline);
     if (cr.status != SMTPC_OK) return record(cr.status, cr.message, cr.os_error);
     stream_ = std::move(cr.stream);
+    peer_ = sockaddr_storage{};
+    peer_known_ = stream_->peer_address(peer_);
     connected_host_ = spec.host.front() == '/' ? std::string() : spec.host;
     starttls_refused_ = false;
     connected_port_ = spec.port;
@@ -273,6 +293,15 @@ void Client::read_some(const Deadline &deadline) {
 }
 
 void Client::supply_body(BodySource &body) {
+    // The body is asked for only once what was queued before is written: report it, before the next
+    // block, or before the end of data, which the callback can still prevent.
+    if (progress_fn_ && body.taken > body.reported) {
+        body.reported = body.taken;
+        if (int rc = progress_fn_(body.taken, body.total, progress_userdata_); rc != 0) {
+            engine_.body_aborted("the progress callback returned " + std::to_string(rc));
+            return;
+        }
+    }
     if (!body.read) {
         while (!body.memory.empty() && body.memory.front().empty()) body.memory.erase(body.memory.begin());
         if (body.memory.empty()) {
@@ -283,6 +312,7 @@ void Client::supply_body(BodySource &body) {
         std::size_t n = piece.size() < kBufferSize ? piece.size() : kBufferSize;
         engine_.body(piece.data(), n);
         piece.remove_prefix(n);
+        body.taken += n;
         return;
     }
     if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
@@ -297,17 +327,22 @@ void Client::supply_body(BodySource &body) {
         return;
     }
     if (got == 0) engine_.body_end();
-    else engine_.body(buffer_.data(), got);
+    else {
+        engine_.body(buffer_.data(), got);
+        body.taken += got;
+    }
 }
 
 smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
     os_error_ = 0;
     std::uint64_t step = engine_.step();
-    Deadline deadline = fixed ? *fixed : Deadline::after_ms(command_timeout_ms_);
+    Deadline deadline = fixed ? *fixed : deadline_after(command_timeout_ms_);
+    // A cancel raised while no call was running stops this one before anything is sent.
+    if (cancel_.take()) engine_.failed(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before anything was sent");
     for (;;) {
         if (!fixed && engine_.step() != step) {
             step = engine_.step();
-            deadline = Deadline::after_ms(command_timeout_ms_);
+            deadline = deadline_after(command_timeout_ms_);
         }
         Engine::Want want = engine_.want();
         if (want == Engine::Want::Done) break;
@@ -430,7 +465,7 @@ smtpc_status Client::starttls() {
         return record(SMTPC_EPROTOCOL, "the server sent data after its reply to STARTTLS (response injection?); "
                                        "connection closed");
     }
-    if (smtpc_status st = start_tls_on_stream(Deadline::after_ms(command_timeout_ms_)); st != SMTPC_OK) return st;
+    if (smtpc_status st = start_tls_on_stream(deadline_after(command_timeout_ms_)); st != SMTPC_OK) return st;
     engine_.end_connection();  // RFC 3207 4.2: forget everything learnt before TLS
     return record(SMTPC_OK);
 }
@@ -493,6 +528,7 @@ smtpc_status Client::data(std::string_view msg) {
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     BodySource body{{msg}, nullptr, nullptr};
+    body.total = msg.size();
     return run(engine_.begin_data(), &body);
 }
 
@@ -501,22 +537,32 @@ smtpc_status Client::transact(const Envelope &env, BodySource &body, std::option
     if (env.recipients.empty()) return record(Check::invalid("no recipients"));
     // A connection the server closed is reported as closed, before any other judgement of it.
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    std::uint64_t step = engine_.step();
     if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    // Checked again only when a hello or STARTTLS went out: otherwise nothing was read or written
+    // since the check above, which stands (one system call per message saved).
+    if (engine_.step() != step)
+        if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    // A message in memory is counted for SIZE= only when the server offers SIZE (a pass over the
+    // whole message otherwise wasted).
+    if (!size && !body.read && engine_.does_esmtp() && engine_.features().has("size"))
+        size = DataEncoder::normalized_size(body.memory);
     // begin_sendmail() also adds SMTPUTF8 for a non-ASCII address, or refuses before MAIL is sent.
     return run(engine_.begin_sendmail(env, size, pipelining_), &body);
 }
 
 smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {
     BodySource body{{msg}, nullptr, nullptr};
-    return transact(env, body, DataEncoder::normalized_size(msg.data(), msg.size()));
+    body.total = msg.size();
+    return transact(env, body, std::nullopt);
 }
 
 smtpc_status Client::sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata,
                                      std::uint64_t size_hint) {
     if (!read) return record(Check::invalid("no read callback"));
     BodySource body{{}, read, userdata};
+    body.total = size_hint;
     std::optional<std::uint64_t> size;
     if (size_hint) size = size_hint;
     return transact(env, body, size);
@@ -570,10 +616,8 @@ smtpc_status Client::prepare_auth(std::string_view mechanism) {
         return record(SMTPC_EAUTH_MECHANISM,
                       "the server does not offer " + std::string(mechanism) + " (it offers:" +
                           *engine_.features().params("auth") + ")");
-    sockaddr_storage peer{};
-    bool known = stream_->peer_address(peer);
     bool verified = tls_facts_ && tls_facts_->verified;
-    if (!credentials_permitted(known ? &peer : nullptr, verified, allow_insecure_auth_))
+    if (!credentials_permitted(peer_known_ ? &peer_ : nullptr, verified, allow_insecure_auth_))
         return record(SMTPC_EAUTH_INSECURE,
                       tls_facts_ ? "refusing to authenticate: the server's TLS certificate was not verified"
                                  : "refusing to authenticate over an unencrypted connection to a remote server "
@@ -659,7 +703,8 @@ smtpc_status Client::send_message(const Envelope *given, std::string_view msg) {
 
     BodySource body;
     body.memory = std::move(prepared.pieces);
-    return transact(env, body, DataEncoder::normalized_size(body.memory));
+    for (std::string_view piece : body.memory) body.total += piece.size();
+    return transact(env, body, std::nullopt);
 }
 
 }  // namespace smtpc::detail

@@ -5,6 +5,7 @@
 
 #include "../proto/engine.hpp"
 #include "../tls/tls_stream.hpp"
+#include "../transport/cancel.hpp"
 #include "../transport/socket.hpp"
 
 #include <memory>
@@ -41,6 +42,14 @@ public:
     void set_tls_policy(smtpc_tls_policy p) { tls_policy_ = p; }
     smtpc_status set_tls_server_name(std::string_view name);
     void set_tls_skip_verify(bool on) { tls_skip_verify_ = on; }
+    void set_progress(smtpc_progress_fn fn, void *userdata) {
+        progress_fn_ = fn;
+        progress_userdata_ = userdata;
+    }
+
+    // --- cancel (smtpc_client_cancel): any thread, signal handlers included
+    bool cancel_ready() const { return cancel_.ready(); }
+    void cancel() noexcept { cancel_.raise(); }
 
     // --- AUTH
     void set_allow_insecure_auth(bool on) { allow_insecure_auth_ = on; }
@@ -91,6 +100,9 @@ private:
         std::vector<std::string_view> memory;  // the message in memory, possibly in pieces
         smtpc_read_fn read = nullptr;
         void *userdata = nullptr;
+        std::uint64_t total = 0;     // for the progress callback: the caller's bytes, 0 when unknown
+        std::uint64_t taken = 0;     // bytes taken from the caller so far
+        std::uint64_t reported = 0;  // bytes last reported to the progress callback
     };
 
     void trace(smtpc_trace_kind kind, std::string_view text) override;
@@ -114,6 +126,7 @@ private:
     void supply_body(BodySource &body);
     void drop_connection();
     std::string hello_name(std::string_view name);
+    Deadline deadline_after(std::uint32_t ms) const { return Deadline::after_ms(ms).cancellable(&cancel_); }
 
     Engine engine_;
     std::unique_ptr<Stream> stream_;
@@ -142,6 +155,14 @@ private:
     long tls_verify_result_ = 0;
     bool starttls_refused_ = false;
     std::uint16_t connected_port_ = 0;
+    // The peer's address, read once at connect: the TLS and AUTH policies ask for it on every
+    // transaction, and after a reset getpeername() fails (a loopback peer would then look remote).
+    sockaddr_storage peer_{};
+    bool peer_known_ = false;
+
+    smtpc_progress_fn progress_fn_ = nullptr;
+    void *progress_userdata_ = nullptr;
+    CancelSignal cancel_;
 
     bool allow_insecure_auth_ = false;
     std::string authzid_;

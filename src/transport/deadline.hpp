@@ -7,6 +7,8 @@
 
 namespace smtpc::detail {
 
+class CancelSignal;
+
 class Deadline {
 public:
     using Clock = std::chrono::steady_clock;
@@ -33,13 +35,23 @@ public:
         return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
     }
 
+    // The same deadline, with waits that also stop when `c` is raised (see cancel.hpp).
+    Deadline cancellable(const CancelSignal *c) const {
+        Deadline d = *this;
+        d.cancel_ = c;
+        return d;
+    }
+    const CancelSignal *cancel() const { return cancel_; }
+
 private:
     bool limited_ = false;
     Clock::time_point at_{};
+    const CancelSignal *cancel_ = nullptr;
 };
 
 // poll() one descriptor for `events` until something happens or the deadline passes, retrying EINTR
-// with the time that is left. Returns the revents, 0 when the deadline passed, -1 on error (errno).
+// with the time that is left. Returns the revents, 0 when the deadline passed, -1 on error (errno),
+// or -1 with errno ECANCELED when the deadline's cancel signal was raised (before or during the wait).
 int poll_until(int fd, short events, const Deadline &deadline);
 
 }  // namespace smtpc::detail

@@ -1,6 +1,7 @@
 #include "socket.hpp"
 
 #include "address.hpp"
+#include "cancel.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -30,15 +31,25 @@ public:
     explicit SocketStream(int fd) : fd_(fd) {}
     ~SocketStream() override { close(); }
 
+    // Polls first, unless the last receive filled the caller's buffer (more is probably waiting):
+    // a receive that left bytes in the kernel is rare, while a reply that is not there yet is the
+    // common case, and a receive that finds nothing (EAGAIN) would be a wasted system call.
     IoResult read(char *buf, std::size_t cap, const Deadline &deadline) override {
+        bool try_first = more_waiting_;
         for (;;) {
-            ssize_t n = ::recv(fd_, buf, cap, 0);
-            if (n >= 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "receive");
-            int ev = poll_until(fd_, POLLIN, deadline);
-            if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
-            if (ev < 0) return fail(errno, "poll");
+            if (!try_first) {
+                int ev = poll_until(fd_, POLLIN, deadline);
+                if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
+                if (ev < 0) return fail(errno, "poll");
+            }
+            try_first = false;
+            ssize_t n = ::recv(fd_, buf, cap, MSG_DONTWAIT);
+            if (n >= 0) {
+                more_waiting_ = static_cast<std::size_t>(n) == cap;
+                return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
+            }
+            if (errno == EINTR) try_first = true;
+            else if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "receive");
         }
     }
 
@@ -87,6 +98,7 @@ public:
 
 private:
     static IoResult fail(int err, const char *what) {
+        if (err == ECANCELED) return {SMTPC_ECANCELLED, 0, 0, "cancelled by smtpc_client_cancel()"};
         smtpc_status st = (err == EPIPE || err == ECONNRESET) ? SMTPC_EDISCONNECTED : SMTPC_EIO;
         std::string msg = std::string(what) + ": " + os_message(err);
         if (err == ECONNRESET) msg = "connection reset by the server";
@@ -95,6 +107,7 @@ private:
     }
 
     int fd_;
+    bool more_waiting_ = false;  // the last receive filled its buffer
 };
 
 // Starts a non-blocking connect and waits for it; on success the fd is returned connected.
@@ -169,10 +182,26 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
 }  // namespace
 
 int poll_until(int fd, short events, const Deadline &deadline) {
+    const CancelSignal *cancel = deadline.cancel();
     for (;;) {
-        pollfd p{fd, events, 0};
-        int n = ::poll(&p, 1, deadline.poll_timeout());
-        if (n > 0) return p.revents;
+        if (cancel && cancel->take()) {
+            errno = ECANCELED;
+            return -1;
+        }
+        // The wake-up descriptor rides along in the same poll: no extra system call per wait.
+        pollfd p[2] = {{fd, events, 0}, {cancel ? cancel->fd() : -1, POLLIN, 0}};
+        int n = ::poll(p, cancel && cancel->fd() >= 0 ? 2 : 1, deadline.poll_timeout());
+        if (n > 0) {
+            if (p[1].revents) {  // a request (taken at the top of the loop) or a stale wake-up
+                if (!cancel->take()) cancel->drain();
+                else {
+                    errno = ECANCELED;
+                    return -1;
+                }
+            }
+            if (p[0].revents) return p[0].revents;
+            continue;
+        }
         if (n == 0) {
             if (deadline.expired()) return 0;
             continue;  // woke up early (rounding): the deadline has not passed yet
@@ -239,7 +268,7 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         std::string what;
         int fd = connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sun), sizeof sun, spec, deadline, err, what);
         if (fd < 0) {
-            res.status = err == ETIMEDOUT ? SMTPC_ETIMEOUT : SMTPC_ECONNECT;
+            res.status = err == ETIMEDOUT ? SMTPC_ETIMEOUT : err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
             res.os_error = err;
             res.message = "connect to " + spec.host + ": " + os_message(err);
             return res;
@@ -268,6 +297,13 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
     }
     int last_err = 0;
     std::string last_what;
+    // The resolver cannot be interrupted: a cancel raised while it ran is honoured as soon as it returns.
+    if (deadline.cancel() && deadline.cancel()->take()) {
+        ::freeaddrinfo(list);
+        res.status = SMTPC_ECANCELLED;
+        res.message = "cancelled by smtpc_client_cancel() (while resolving " + spec.host + ")";
+        return res;
+    }
     for (addrinfo *ai = list; ai; ai = ai->ai_next) {
         if (deadline.expired()) {
             last_err = ETIMEDOUT;
@@ -283,9 +319,10 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         }
         last_err = err;
         last_what = what;
+        if (err == ECANCELED) break;  // no other address is tried for a caller who gave up
     }
     ::freeaddrinfo(list);
-    res.status = last_err == ETIMEDOUT ? SMTPC_ETIMEOUT : SMTPC_ECONNECT;
+    res.status = last_err == ETIMEDOUT ? SMTPC_ETIMEOUT : last_err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
     res.os_error = last_err;
     res.message = "connect to " + spec.host + " port " + port + ": " +
                   (last_what.rfind("source", 0) == 0 ? last_what : os_message(last_err));

@@ -34,7 +34,7 @@
 
 #include <cmocka.h>
 
-#define NUM_CODES 28 /* SMTPC_OK .. SMTPC_EAUTH_INSECURE: extend the table below with every new code */
+#define NUM_CODES 29 /* SMTPC_OK .. SMTPC_ECANCELLED: extend the table below with every new code */
 
 static const char *const status_names[NUM_CODES] = {
     "SMTPC_OK",
@@ -65,6 +65,7 @@ static const char *const status_names[NUM_CODES] = {
     "SMTPC_ETLS_REQUIRED",
     "SMTPC_EAUTH_MECHANISM",
     "SMTPC_EAUTH_INSECURE",
+    "SMTPC_ECANCELLED",
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -138,6 +139,13 @@ static int never_read(char *buf, size_t cap, size_t *len, void *userdata) {
     return 1;
 }
 
+static int progress_none(uint64_t sent, uint64_t total, void *userdata) {
+    (void)sent;
+    (void)total;
+    (void)userdata;
+    return 0;
+}
+
 static void test_null_client(void **state) {
     (void)state;
     assert_int_equal(smtpc_client_new(NULL, SMTPC_PROTOCOL_SMTP), SMTPC_EINVAL);
@@ -150,6 +158,8 @@ static void test_null_client(void **state) {
     assert_int_equal(smtpc_client_set_source_address(NULL, NULL, 0, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_pipelining(NULL, 1), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_trace(NULL, 0, NULL, NULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_progress(NULL, NULL, NULL), SMTPC_EINVAL);
+    smtpc_client_cancel(NULL);
     assert_int_equal(smtpc_client_connect(NULL, "127.0.0.1", SMTPC_NTS, 25), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_helo(NULL, NULL, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_ehlo(NULL, NULL, 0), SMTPC_EINVAL);
@@ -272,6 +282,12 @@ static void test_fresh_client(void **state) {
     assert_int_equal(smtpc_client_set_trace(c, -1, trace_count, counts), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_trace(c, 2, trace_count, counts), SMTPC_OK);
     assert_int_equal(smtpc_client_set_trace(c, 0, NULL, NULL), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_progress(c, progress_none, counts), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_progress(c, NULL, NULL), SMTPC_OK);
+    /* A cancel with no call running stops the next call that talks to a server, before it sends. */
+    smtpc_client_cancel(c);
+    assert_int_equal(smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, 9), SMTPC_ECANCELLED);
+    assert_int_equal(smtpc_client_is_connected(c), 0);
 
     /* Local host name: 1..255 octets, no space or control character. */
     char name[300];
