@@ -15,7 +15,8 @@ struct AuthCall {
     void *userdata;
 };
 
-int auth_trampoline(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp, void *userdata) {
+int auth_trampoline(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
+                    void *userdata) {
     auto *ac = static_cast<AuthCall *>(userdata);
     int r = ac->fn(challenge, len, is_initial, resp, ac->userdata);
     return r == 0 && stop_requested(ac->client) ? 1 : r;
@@ -64,20 +65,20 @@ smtpc_status smtpc_client_login(smtpc_client *client, const char *user, size_t u
 }
 
 smtpc_status smtpc_client_auth_password(smtpc_client *client, const char *mechanism, size_t mech_len,
-                                        const char *user, size_t user_len, const char *password, size_t password_len,
-                                        int initial_response_ok) {
+                                        const char *user, size_t user_len, const char *password,
+                                        size_t password_len, int initial_response_ok) {
     return client_call(client, [&] {
         std::string_view m, u, p;
-        if (!mechanism || !user || !password || !to_view(mechanism, mech_len, m) || !to_view(user, user_len, u) ||
-            !to_view(password, password_len, p))
+        if (!mechanism || !user || !password || !to_view(mechanism, mech_len, m) ||
+            !to_view(user, user_len, u) || !to_view(password, password_len, p))
             return client->impl.record(SMTPC_EINVAL, "NULL mechanism, user name or password");
         return client->impl.auth_password(m, u, p, initial_response_ok != 0);
     });
 }
 
-smtpc_status smtpc_client_auth_oauth2(smtpc_client *client, const char *mechanism, size_t mech_len, const char *user,
-                                      size_t user_len, const char *token, size_t token_len, smtpc_token_fn fn,
-                                      void *userdata) {
+smtpc_status smtpc_client_auth_oauth2(smtpc_client *client, const char *mechanism, size_t mech_len,
+                                      const char *user, size_t user_len, const char *token, size_t token_len,
+                                      smtpc_token_fn fn, void *userdata) {
     return client_call(client, [&] {
         std::string_view m, u, t;
         if (!mechanism || !user || !to_view(mechanism, mech_len, m) || !to_view(user, user_len, u) ||
@@ -92,7 +93,8 @@ smtpc_status smtpc_client_auth(smtpc_client *client, const char *mechanism, size
                                void *userdata, int initial_response_ok) {
     return client_call(client, [&] {
         std::string_view m;
-        if (!mechanism || !to_view(mechanism, mech_len, m)) return client->impl.record(SMTPC_EINVAL, "NULL mechanism");
+        if (!mechanism || !to_view(mechanism, mech_len, m))
+            return client->impl.record(SMTPC_EINVAL, "NULL mechanism");
         AuthCall ac{client, fn, userdata};
         return client->impl.auth_custom(m, fn ? auth_trampoline : nullptr, &ac, initial_response_ok != 0);
     });

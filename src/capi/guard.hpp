@@ -78,6 +78,8 @@ template <class F> smtpc_status client_call(smtpc_client *client, F &&f) noexcep
 
 // True when a callback asked for the handle to be closed or freed: the callbacks that can abort the
 // running operation (read, AUTH, token) then do, so that nothing more is sent for a caller who gave up.
-inline bool stop_requested(const smtpc_client *client) { return client->close_requested || client->free_requested; }
+inline bool stop_requested(const smtpc_client *client) {
+    return client->close_requested || client->free_requested;
+}
 
 }  // namespace smtpc::detail

@@ -123,7 +123,8 @@ smtpc_status smtpc_client_set_tls_policy(smtpc_client *client, smtpc_tls_policy 
 smtpc_status smtpc_client_set_tls_server_name(smtpc_client *client, const char *name, size_t len) {
     return client_call(client, [&] {
         std::string_view v;
-        if (!to_view(name, len, v)) return client->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
+        if (!to_view(name, len, v))
+            return client->impl.record(SMTPC_EINVAL, "NULL pointer with a non-zero length");
         return client->impl.set_tls_server_name(v);
     });
 }
