@@ -36,30 +36,24 @@ static char g_dir[512]; /* private temp dir: the certificate when no PKI was giv
 static char g_cert[700];
 static char g_key[700];
 
-static int file_exists(const char *path)
-{
+static int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-static const char *dovecot_unavailable(void)
-{
-    if (access("/usr/sbin/dovecot", X_OK) != 0)
-        return "dovecot is not installed (Debian: dovecot-core)";
+static const char *dovecot_unavailable(void) {
+    if (access("/usr/sbin/dovecot", X_OK) != 0) return "dovecot is not installed (Debian: dovecot-core)";
     if (access("/usr/lib/dovecot/lmtp", X_OK) != 0)
         return "Dovecot's LMTP service is not installed (Debian: dovecot-lmtpd)";
     if (geteuid() == 0 && getpwnam("dovecot") == NULL)
         return "running as root and there is no 'dovecot' user to run Dovecot as";
-    if (access(HARNESS_PYTHON, X_OK) != 0)
-        return HARNESS_PYTHON " is missing";
+    if (access(HARNESS_PYTHON, X_OK) != 0) return HARNESS_PYTHON " is missing";
     return NULL;
 }
 
-static int run_quiet(const char *const argv[])
-{
+static int run_quiet(const char *const argv[]) {
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
+    if (pid < 0) return -1;
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDWR);
         if (devnull >= 0) {
@@ -70,27 +64,39 @@ static int run_quiet(const char *const argv[])
         _exit(127);
     }
     int status = 0;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-        return -1;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
     return WEXITSTATUS(status);
 }
 
 /* A self-signed certificate naming localhost and 127.0.0.1. */
-static int find_or_make_cert(void)
-{
+static int find_or_make_cert(void) {
     const char *env = getenv("SMTPC_TEST_PKI_DIR");
     if (env != NULL && env[0] != '\0') {
         snprintf(g_cert, sizeof g_cert, "%s/selfsigned.pem", env);
         snprintf(g_key, sizeof g_key, "%s/selfsigned.key", env);
-        if (file_exists(g_cert) && file_exists(g_key))
-            return 0;
+        if (file_exists(g_cert) && file_exists(g_key)) return 0;
     }
     snprintf(g_cert, sizeof g_cert, "%s/cert.pem", g_dir);
     snprintf(g_key, sizeof g_key, "%s/key.pem", g_dir);
-    const char *argv[] = {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                          "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                          "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", g_key, "-out",
-                          g_cert, NULL};
+    const char *argv[] = {"/usr/bin/openssl",
+                          "req",
+                          "-x509",
+                          "-newkey",
+                          "ec",
+                          "-pkeyopt",
+                          "ec_paramgen_curve:P-256",
+                          "-nodes",
+                          "-days",
+                          "2",
+                          "-subj",
+                          "/CN=localhost",
+                          "-addext",
+                          "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                          "-keyout",
+                          g_key,
+                          "-out",
+                          g_cert,
+                          NULL};
     if (run_quiet(argv) != 0) {
         fprintf(stderr, PROGRAM ": openssl req failed\n");
         return -1;
@@ -98,8 +104,7 @@ static int find_or_make_cert(void)
     return 0;
 }
 
-static int read_tagged_line(const char *tag, char *out, size_t cap)
-{
+static int read_tagged_line(const char *tag, char *out, size_t cap) {
     char line[700];
     size_t tl = strlen(tag);
     if (harness_server_read_line(&g_dc, line, sizeof line, 10000) < 0 || strncmp(line, tag, tl) != 0 ||
@@ -111,22 +116,18 @@ static int read_tagged_line(const char *tag, char *out, size_t cap)
     return 0;
 }
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     const char *why = dovecot_unavailable();
-    if (why != NULL)
-        harness_skip_program(PROGRAM, why);
+    if (why != NULL) harness_skip_program(PROGRAM, why);
     if (harness_make_temp_dir("smtpc-dovecot-test", g_dir, sizeof g_dir) != 0 || find_or_make_cert() != 0)
         return -1;
     char script[1024];
-    if (harness_server_script(script, sizeof script, "dovecot_server.py") != 0)
-        return -1;
-    const char *argv[] = {HARNESS_PYTHON, script,   "--user", "alice",   "--user",     "bob",
-                          "--user",       "carol",  "--user", "dave",    "--user",     "eve",
-                          "--user",       "frank",  "--user", "grace",   "--user",     "henry",
-                          "--tls-cert",   g_cert,   "--tls-key", g_key,
-                          NULL};
+    if (harness_server_script(script, sizeof script, "dovecot_server.py") != 0) return -1;
+    const char *argv[] = {HARNESS_PYTHON, script,  "--user",    "alice", "--user", "bob",
+                          "--user",       "carol", "--user",    "dave",  "--user", "eve",
+                          "--user",       "frank", "--user",    "grace", "--user", "henry",
+                          "--tls-cert",   g_cert,  "--tls-key", g_key,   NULL};
     long long t0 = harness_now_ms();
     if (harness_server_start(argv, &g_dc) != 0) {
         harness_remove_tree(g_dir);
@@ -142,40 +143,33 @@ static int group_setup(void **state)
     return g_dc.port > 0 ? 0 : -1;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     harness_server_stop(&g_dc);
-    if (g_dir[0] != '\0')
-        harness_remove_tree(g_dir);
+    if (g_dir[0] != '\0') harness_remove_tree(g_dir);
     return 0;
 }
 
 /* ---- what Dovecot delivered ---- */
 
-static void new_dir(const char *user, char *buf, size_t cap)
-{
+static void new_dir(const char *user, char *buf, size_t cap) {
     snprintf(buf, cap, "%s/%s/Maildir/new", g_maildirs, user);
 }
 
 /* Number of messages in the user's Maildir (0 when Dovecot never created it). */
-static size_t delivered_count(const char *user)
-{
+static size_t delivered_count(const char *user) {
     char dir[800];
     new_dir(user, dir, sizeof dir);
-    if (!file_exists(dir))
-        return 0;
+    if (!file_exists(dir)) return 0;
     char **names = NULL;
     size_t n = 0;
-    if (harness_list_dir(dir, &names, &n) != 0)
-        return 0;
+    if (harness_list_dir(dir, &names, &n) != 0) return 0;
     harness_free_list(names, n);
     return n;
 }
 
 /* The one message in the user's Maildir (malloc()ed). */
-static char *load_only_message(const char *user, size_t *len)
-{
+static char *load_only_message(const char *user, size_t *len) {
     char dir[800];
     new_dir(user, dir, sizeof dir);
     char **names = NULL;
@@ -191,16 +185,14 @@ static char *load_only_message(const char *user, size_t *len)
 }
 
 /* The message as Dovecot stores it: every CRLF (and lone CR) becomes LF. */
-static char *to_lf(const char *msg, size_t len, size_t *out_len)
-{
+static char *to_lf(const char *msg, size_t len, size_t *out_len) {
     char *out = malloc(len + 1);
     assert_non_null(out);
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         if (msg[i] == '\r') {
             out[o++] = '\n';
-            if (i + 1 < len && msg[i + 1] == '\n')
-                i++;
+            if (i + 1 < len && msg[i + 1] == '\n') i++;
         } else {
             out[o++] = msg[i];
         }
@@ -210,20 +202,16 @@ static char *to_lf(const char *msg, size_t len, size_t *out_len)
     return out;
 }
 
-static int starts_with(const char *p, const char *end, const char *s)
-{
+static int starts_with(const char *p, const char *end, const char *s) {
     size_t n = strlen(s);
     return (size_t)(end - p) >= n && memcmp(p, s, n) == 0;
 }
 
 /* Exact comparison; on a difference, the offset and a little context (the bodies may be MiB long). */
-static void assert_same_bytes(const char *got, size_t glen, const char *exp, size_t elen)
-{
+static void assert_same_bytes(const char *got, size_t glen, const char *exp, size_t elen) {
     size_t i = 0;
-    while (i < glen && i < elen && got[i] == exp[i])
-        i++;
-    if (i == glen && i == elen)
-        return;
+    while (i < glen && i < elen && got[i] == exp[i]) i++;
+    if (i == glen && i == elen) return;
     size_t from = i > 40 ? i - 40 : 0;
     fprintf(stderr, "first difference at offset %zu (got %zu bytes, expected %zu)\n", i, glen, elen);
     itest_dump("got", got + from, (glen - from) < 120 ? glen - from : 120);
@@ -237,8 +225,7 @@ static void assert_same_bytes(const char *got, size_t glen, const char *exp, siz
  * then Dovecot's Received field (folded), then exactly `msg` with LF line ends.
  */
 static void check_delivered(const char *user, const char *sender, const char *delivered_to, const char *msg,
-                            size_t msg_len)
-{
+                            size_t msg_len) {
     size_t len = 0;
     char *data = load_only_message(user, &len);
     const char *p = data, *end = data + len;
@@ -272,22 +259,18 @@ static void check_delivered(const char *user, const char *sender, const char *de
 
 /* ---- client helpers ---- */
 
-static int trace_has(const itest_trace *t, smtpc_trace_kind kind, const char *needle)
-{
+static int trace_has(const itest_trace *t, smtpc_trace_kind kind, const char *needle) {
     size_t nl = strlen(needle);
     for (size_t i = 0; i < t->n; i++) {
         const itest_event *e = &t->ev[i];
-        if (e->kind != kind || e->len < nl)
-            continue;
+        if (e->kind != kind || e->len < nl) continue;
         for (size_t j = 0; j + nl <= e->len; j++)
-            if (strncasecmp(e->data + j, needle, nl) == 0)
-                return 1;
+            if (strncasecmp(e->data + j, needle, nl) == 0) return 1;
     }
     return 0;
 }
 
-static smtpc_client *client_with_trace(itest_trace *t)
-{
+static smtpc_client *client_with_trace(itest_trace *t) {
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_LMTP, "client.example");
     assert_non_null(c);
     memset(t, 0, sizeof *t);
@@ -295,8 +278,7 @@ static smtpc_client *client_with_trace(itest_trace *t)
     return c;
 }
 
-static smtpc_envelope *envelope(const char *sender, const char *const rcpts[])
-{
+static smtpc_envelope *envelope(const char *sender, const char *const rcpts[]) {
     smtpc_envelope *env = NULL;
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
     assert_int_equal(smtpc_envelope_set_sender(env, sender, SMTPC_NTS), SMTPC_OK);
@@ -305,12 +287,10 @@ static smtpc_envelope *envelope(const char *sender, const char *const rcpts[])
     return env;
 }
 
-static void assert_text_contains(const smtpc_reply *r, const char *needle)
-{
+static void assert_text_contains(const smtpc_reply *r, const char *needle) {
     assert_non_null(r);
     const char *text = smtpc_reply_text(r, NULL);
-    if (strstr(text, needle) == NULL)
-        fail_msg("reply \"%s\" lacks \"%s\"", text, needle);
+    if (strstr(text, needle) == NULL) fail_msg("reply \"%s\" lacks \"%s\"", text, needle);
 }
 
 /* ---- tests ---- */
@@ -320,8 +300,7 @@ static void assert_text_contains(const smtpc_reply *r, const char *needle)
  * 250 after the message, the unknown one is refused at RCPT; no STARTTLS although Dovecot offers it
  * (the default policy gives a Unix socket no TLS).
  */
-static void unix_socket_per_recipient(void **state)
-{
+static void unix_socket_per_recipient(void **state) {
     (void)state;
     itest_trace t;
     smtpc_client *c = client_with_trace(&t);
@@ -378,8 +357,7 @@ static const char tls_msg[] = "From: sender@example.org\r\n"
 
 /* Over loopback TCP the default policy takes STARTTLS; the self-signed certificate is recorded as
  * not verified, and the message is delivered. */
-static void tcp_default_policy_opportunistic(void **state)
-{
+static void tcp_default_policy_opportunistic(void **state) {
     (void)state;
     itest_trace t;
     smtpc_client *c = client_with_trace(&t);
@@ -406,8 +384,7 @@ static void tcp_default_policy_opportunistic(void **state)
 
 /* SMTPC_TLS_REQUIRED refuses the unverifiable certificate, says how to fix it, and sends nothing;
  * trusting the certificate (the first fix named) then delivers, verified. */
-static void tcp_required_fails_then_cafile(void **state)
-{
+static void tcp_required_fails_then_cafile(void **state) {
     (void)state;
     itest_trace t;
     smtpc_client *c = client_with_trace(&t);
@@ -451,42 +428,37 @@ typedef struct big_source {
 } big_source;
 
 /* Blocks of varying sizes, so that CRLF pairs and leading dots straddle block boundaries. */
-static int big_read(char *buf, size_t cap, size_t *len, void *userdata)
-{
+static int big_read(char *buf, size_t cap, size_t *len, void *userdata) {
     big_source *s = userdata;
     static const size_t steps[] = {1, 2, 4093, 7919, 65536, 3, 1021, 100000, 17};
     size_t want = steps[s->calls++ % (sizeof steps / sizeof steps[0])];
     size_t n = s->len - s->pos;
-    if (n > want)
-        n = want;
-    if (n > cap)
-        n = cap;
+    if (n > want) n = want;
+    if (n > cap) n = cap;
     memcpy(buf, s->data + s->pos, n);
     s->pos += n;
     *len = n;
     return 0;
 }
 
-static char *make_big_message(size_t *out_len)
-{
+static char *make_big_message(size_t *out_len) {
     size_t cap = BIG_TARGET + 4096;
     char *m = malloc(cap);
     assert_non_null(m);
-    size_t o = (size_t)snprintf(m, cap,
-                                "From: sender@example.org\r\nTo: dave@example.org\r\nSubject: big\r\n\r\n");
+    size_t o =
+        (size_t)snprintf(m, cap, "From: sender@example.org\r\nTo: dave@example.org\r\nSubject: big\r\n\r\n");
     for (unsigned i = 0; o < BIG_TARGET; i++) {
         char line[1100];
         int n;
         switch (i % 7) {
-        case 0: n = snprintf(line, sizeof line, ".\r\n"); break;                 /* would end DATA */
-        case 1: n = snprintf(line, sizeof line, "..%u two dots\r\n", i); break;  /* stuffed to three */
+        case 0: n = snprintf(line, sizeof line, ".\r\n"); break;                /* would end DATA */
+        case 1: n = snprintf(line, sizeof line, "..%u two dots\r\n", i); break; /* stuffed to three */
         case 2: n = snprintf(line, sizeof line, ".%u one dot\r\n", i); break;
-        case 3: n = snprintf(line, sizeof line, "\r\n"); break;                 /* empty line */
+        case 3: n = snprintf(line, sizeof line, "\r\n"); break; /* empty line */
         default: {
             /* lines of 0..990 characters of printable text */
             size_t w = (i * 37u) % 991u;
-            for (size_t k = 0; k < w; k++)
-                line[k] = (char)('!' + (char)((i + k) % 94u));
+            for (size_t k = 0; k < w; k++) line[k] = (char)('!' + (char)((i + k) % 94u));
             line[w] = '\r';
             line[w + 1] = '\n';
             n = (int)(w + 2);
@@ -499,8 +471,7 @@ static char *make_big_message(size_t *out_len)
     return m;
 }
 
-static void large_streamed_body(void **state)
-{
+static void large_streamed_body(void **state) {
     (void)state;
     size_t len = 0;
     char *msg = make_big_message(&len);
@@ -524,8 +495,7 @@ static void large_streamed_body(void **state)
 }
 
 /* send_message: the Bcc recipient gets the message, and no copy holds the Bcc field. */
-static void send_message_bcc(void **state)
-{
+static void send_message_bcc(void **state) {
     (void)state;
     static const char msg[] = "From: Sender <sender@example.org>\r\n"
                               "To: eve@example.org\r\n"
@@ -558,8 +528,7 @@ static void send_message_bcc(void **state)
     check_delivered("grace", SENDER, NULL, sent, sizeof sent - 1);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unix_socket_per_recipient),
         cmocka_unit_test(tcp_default_policy_opportunistic),
