@@ -191,6 +191,12 @@ class Instance:
                 os.setgroups([])
                 os.setgid(gid)
                 os.setuid(uid)
+            # Dovecot goes when this script does, even killed (after setuid, which clears it).
+            try:
+                import ctypes
+                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            except (OSError, AttributeError):
+                pass
 
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.top}
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", conf], stdin=subprocess.DEVNULL,

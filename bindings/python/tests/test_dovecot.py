@@ -66,6 +66,8 @@ def _read_lines(proc, count, timeout):
 
 @pytest.fixture(scope="module")
 def dovecot():
+    if not SCRIPT.exists():
+        pytest.skip("%s is missing" % SCRIPT)
     check = subprocess.run([PYTHON, str(SCRIPT), "--check"], stdout=subprocess.PIPE, text=True, timeout=30)
     if check.returncode != 0:
         pytest.skip("Dovecot LMTP cannot run here: " + check.stdout.strip())
