@@ -8,7 +8,8 @@
 #      certificate noted in the trace (opportunistic), delivered intact
 #   3. the same with --tls required -> exit 69, stage "TLS handshake", the hint naming --cafile and
 #      --tls opportunistic; nothing delivered
-#   4. an unknown user among two known ones over the socket -> exit 67, the RCPT refusal printed, the
+#   4. --tls required over the socket with --cafile and --tls-server-name -> exit 0, verified
+#   5. an unknown user among two known ones over the socket -> exit 67, the RCPT refusal printed, the
 #      known users get the message
 #
 # Usage: test_smtpc_send_dovecot.sh SMTPC_SEND SERVERS_DIR
@@ -96,6 +97,15 @@ expect "--tls required: the hint names --cafile and --tls opportunistic" \
     'smtpc-send: hint: the server is on this machine: trust its certificate with --cafile FILE (the CA or the certificate itself, PEM), or use --tls opportunistic (encrypted, verification not enforced)' \
     "$(sed -n 2,\$p "$work/required.stderr")"
 expect "--tls required: nothing delivered" 0 "$(delivered henry)"
+
+run_send unixtls --server "lmtp://$sock" --tls required --cafile "$pki/selfsigned.pem" --tls-server-name localhost \
+    --trace "${common[@]}" henry@example.org
+expect "Unix socket, --tls required with --cafile and --tls-server-name: exit 0" 0 "$rc"
+expect_true "Unix socket, --tls required: the certificate verified" \
+    grep -q '^\* TLS established: .*certificate verified' "$work/unixtls.stderr"
+expect "Unix socket, --tls required: delivered intact" "Return-Path: <sender@example.org>
+Delivered-To: henry@example.org
+$lf_msg|" "$(mailbox henry)"
 
 run_send partial --server "lmtp://$sock" "${common[@]}" bob@example.org nobody@example.org dave@example.org
 expect "an unknown user: exit 67" 67 "$rc"
