@@ -16,11 +16,15 @@
 // or "*"; the output is bounded; credentials never reach the trace (the AUTH line and every response
 // are traced masked, and no other trace line nor the error message holds the password, the token,
 // a custom response or their base64, unless the server sent it); nothing is
-// written once the connection must close; SMTPC_OK only after a 235; the error message is printable.
+// written once the connection must close; SMTPC_OK only after a 235, and with SCRAM only after the
+// server's signature (computed here independently); the error message is printable.
 #include "auth/base64.hpp"
 #include "auth/sasl.hpp"
 #include "fuzz_common.hpp"
 #include "proto/engine.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cstdint>
 #include <deque>
@@ -63,13 +67,63 @@ int custom_fn(const char *challenge, std::size_t len, int is_initial, smtpc_auth
 }
 
 struct Tracer final : d::TraceSink {
-    std::vector<std::string> sent;  // SEND lines as traced
-    std::string other;              // every traced byte but SEND and RECV lines
+    std::vector<std::string> sent;        // SEND lines as traced
+    std::string other;                    // every traced byte but SEND and RECV lines
+    std::vector<std::string> challenges;  // decoded "334 <base64>" lines received
     void trace(smtpc_trace_kind kind, std::string_view text) override {
-        if (kind == SMTPC_TRACE_SEND) sent.emplace_back(text);
-        else if (kind != SMTPC_TRACE_RECV) other.append(text);
+        if (kind == SMTPC_TRACE_SEND) {
+            sent.emplace_back(text);
+        } else if (kind == SMTPC_TRACE_RECV) {
+            std::string_view t = text;
+            while (!t.empty() &&
+                   (t.back() == '\n' || t.back() == '\r' || t.back() == ' ' || t.back() == '\t'))
+                t.remove_suffix(1);
+            std::string decoded;
+            if (t.substr(0, 4) == "334 " && d::base64_decode(t.substr(4), decoded))
+                challenges.push_back(decoded);
+        } else {
+            other.append(text);
+        }
     }
 };
+
+// The server signature a server that knows the password sends after `server_first` (RFC 5802 section
+// 3), computed here independently of src/auth/scram.cpp; "" when server_first cannot be used.
+std::string scram_server_signature(std::string_view mech, std::string_view user, std::string_view password,
+                                   std::string_view client_nonce, std::string_view server_first) {
+    std::string nonce, salt_b64;
+    long iterations = -1;
+    std::string_view rest = server_first;
+    while (!rest.empty()) {
+        std::size_t comma = rest.find(',');
+        std::string_view a = rest.substr(0, comma);
+        if (a.size() >= 2 && a[1] == '=') {
+            if (a[0] == 'r' && nonce.empty()) nonce = a.substr(2);
+            else if (a[0] == 's' && salt_b64.empty()) salt_b64 = a.substr(2);
+            else if (a[0] == 'i' && iterations < 0)
+                iterations = std::strtol(std::string(a.substr(2)).c_str(), nullptr, 10);
+        }
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    std::string salt;
+    if (nonce.empty() || !d::base64_decode(salt_b64, salt) || iterations < 1 || iterations > 1000000)
+        return {};
+    const EVP_MD *md = mech == "SCRAM-SHA-1" ? EVP_sha1() : EVP_sha256();
+    unsigned char salted[EVP_MAX_MD_SIZE], server_key[EVP_MAX_MD_SIZE], sig[EVP_MAX_MD_SIZE];
+    int n = EVP_MD_size(md);
+    unsigned len = 0;
+    std::string auth_message = "n=" + std::string(user) + ",r=" + std::string(client_nonce) + "," +
+                               std::string(server_first) + ",c=biws,r=" + nonce;
+    if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                          reinterpret_cast<const unsigned char *>(salt.data()), static_cast<int>(salt.size()),
+                          static_cast<int>(iterations), md, n, salted) != 1 ||
+        !HMAC(md, salted, n, reinterpret_cast<const unsigned char *>("Server Key"), 10, server_key, &len) ||
+        !HMAC(md, server_key, n, reinterpret_cast<const unsigned char *>(auth_message.data()),
+              auth_message.size(), sig, &len))
+        return {};
+    return d::base64_encode(std::string_view(reinterpret_cast<const char *>(sig), len));
+}
 
 class Rng {
   public:
@@ -109,6 +163,7 @@ class Driver {
         wire_.clear();
         tracer_.sent.clear();
         tracer_.other.clear();
+        tracer_.challenges.clear();
 
         unsigned m = flags_ & 7;
         bool initial_ok = flags_ & 8;
@@ -117,13 +172,17 @@ class Driver {
             user.assign(300, 'u');
             password.assign(300, 'p');
         }
+        if (m == 3) nonce_ = "fyko+d2lbbFgONRv9qkxdawL";  // fixed SCRAM client nonces (RFC 5802, RFC 7677)
+        if (m == 4) nonce_ = "rOprNGfwEbeRWgbNEkqO";
+        user_ = user;
+        password_ = password;
         std::unique_ptr<d::SaslMechanism> mech;
         switch (m) {
         case 0: mech = d::make_plain("", user, password); break;
         case 1: mech = d::make_login(user, password); break;
         case 2: mech = d::make_cram_md5(user, password); break;
-        case 3: mech = d::make_scram("SHA-1", "", user, password, "fyko+d2lbbFgONRv9qkxdawL"); break;
-        case 4: mech = d::make_scram("SHA-256", "", user, password, "rOprNGfwEbeRWgbNEkqO"); break;
+        case 3: mech = d::make_scram("SHA-1", "", user, password, nonce_); break;
+        case 4: mech = d::make_scram("SHA-256", "", user, password, nonce_); break;
         case 5:
         case 6: mech = d::make_oauth(kMechs[m], user, kToken, kHost, 587); break;
         default: mech = d::make_callback(kMechs[m], custom_fn, script_); break;
@@ -257,7 +316,26 @@ class Driver {
 
         const d::Reply *last = engine_.last_reply();
         if (st == SMTPC_OK) FUZZ_CHECK(last && last->code == 235, "SMTPC_OK without a 235");
-        else FUZZ_CHECK(!engine_.message().empty(), "status %d without a message", st);
+        if (st != SMTPC_OK) FUZZ_CHECK(!engine_.message().empty(), "status %d without a message", st);
+        // SCRAM: SMTPC_OK only when the server proved it knows the password (its signature over this
+        // exchange, after the server-first message the client answered).
+        if (st == SMTPC_OK && mech.substr(0, 5) == "SCRAM") {
+            const std::vector<std::string> &ch = tracer_.challenges;
+            std::size_t first = 0;
+            while (first < ch.size() && ch[first].compare(0, 2, "r=") != 0) ++first;
+            FUZZ_CHECK(first < ch.size(), "%s succeeded without a server-first message", kMechs[flags_ & 7]);
+            std::string want = scram_server_signature(mech, user_, password_, nonce_, ch[first]);
+            FUZZ_CHECK(!want.empty(), "%s succeeded after a server-first message it should refuse: '%s'",
+                       kMechs[flags_ & 7], fuzz::escape(ch[first]).c_str());
+            bool proved = false;
+            for (std::size_t i = first + 1; i < ch.size(); ++i) {
+                const std::string &c = ch[i];
+                proved = proved || (c.compare(0, 2 + want.size(), "v=" + want) == 0 &&
+                                    (c.size() == 2 + want.size() || c[2 + want.size()] == ','));
+            }
+            FUZZ_CHECK(proved, "%s succeeded without the server's signature 'v=%s'", kMechs[flags_ & 7],
+                       want.c_str());
+        }
         for (char ch : engine_.message()) {
             auto c = static_cast<unsigned char>(ch);
             FUZZ_CHECK(c >= 0x20 && c != 0x7f, "control byte 0x%02x in the error message '%s'", c,
@@ -282,6 +360,7 @@ class Driver {
     Tracer tracer_;
     std::string wire_;
     std::vector<std::string> secrets_;
+    std::string user_, password_, nonce_;
 };
 
 }  // namespace
