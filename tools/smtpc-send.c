@@ -43,10 +43,13 @@ enum {
 /* In pieces: C99 compilers need only support string literals of 4095 bytes. */
 static const char *const usage_text[] = {
     "Usage: smtpc-send [OPTION]... [--] RECIPIENT...\n"
+    "  or:  smtpc-send -t [OPTION]... [[--] RECIPIENT...]\n"
     "Send the message read on standard input to each RECIPIENT through an SMTP or LMTP server.\n"
-    "The message (header fields, a blank line, the body) is sent as it is: its header fields are not\n"
-    "read for addresses and a Bcc field is not removed. Line ends are sent as CRLF and lines starting\n"
-    "with a dot are escaped. The message is streamed, never held whole in memory.\n"
+    "The message (header fields, a blank line, the body) is sent as it is: without -t its header\n"
+    "fields are not read for addresses and a Bcc field is not removed. Line ends are sent as CRLF\n"
+    "and lines starting with a dot are escaped. As with sendmail, a line holding only \".\" ends\n"
+    "the message unless -i is given. The message is streamed, never held whole in memory (but\n"
+    "with -t or -F, which read its header fields first).\n"
     "\n"
     "Server:\n"
     "  --server URL          the server (default smtp://localhost):\n"
@@ -66,7 +69,11 @@ static const char *const usage_text[] = {
     "  --no-pipelining       one command per round trip even when the server offers PIPELINING\n"
     "\n",
     "Envelope:\n"
-    "  -f, --from ADDRESS    envelope sender (default: the null sender <>, as for a bounce)\n"
+    "  -f, --from ADDRESS    envelope sender (default: the null sender <>, as for a bounce; with -t\n"
+    "                        the Sender or From field)\n"
+    "  -t                    recipients from the To, Cc and Bcc fields (the Resent- ones when the\n"
+    "                        message has a Resent-Date field), and the RECIPIENTs given too; the\n"
+    "                        Bcc and Resent-Bcc fields are not sent\n"
     "  RECIPIENT             envelope recipients. Options may also follow them; -- ends the options\n"
     "                        (for a recipient that starts with '-').\n"
     "                        Addresses are bare (user@example.org) or in angle brackets. A non-ASCII\n"
@@ -110,6 +117,21 @@ static const char *const usage_text[] = {
     "                        of FILE\n"
     "                        Credentials are sent only over TLS with a verified certificate, or to a\n"
     "                        server on this machine.\n"
+    "\n",
+    "sendmail compatibility:\n"
+    "  -i, -oi               a line holding only \".\" is part of the message (without: it ends the\n"
+    "                        message, is not sent, and what follows is not read; left in place when\n"
+    "                        standard input is a file)\n"
+    "  -F NAME               when the message has no From field and -f ADDRESS is given, add\n"
+    "                        \"From: NAME <ADDRESS>\" (without -F: \"From: ADDRESS\"); only with -F\n"
+    "                        or -t, which read the message whole first\n"
+    "  -r ADDRESS            as -f\n"
+    "  -v                    as --trace\n"
+    "  -B 8BITMIME           declare BODY=8BITMIME when the server offers it (-B 7BIT: nothing)\n"
+    "  -bm                   send mail (what smtpc-send does anyway)\n"
+    "  Accepted and ignored: -oXX (sendmail settings: -oem, -odi, -om, ...), -A X, -L TAG,\n"
+    "  -N DSN, -R RET, -V ENVID (no DSN is asked for), -X FILE, -d X, -U, -G, -m, -n.\n"
+    "  Refused (exit 64): -bp, -bs, -bi and the other -b modes, -q (there is no queue).\n"
     "\n",
     "Diagnostics:\n"
     "  --trace               print the protocol exchange on standard error: \"> \" sent, \"< \"\n"
@@ -294,6 +316,8 @@ struct session {
     int print_trace;
     const char *stage; /* what the client is doing now, for error messages */
     int commands_sent;
+    int *data_started; /* set when the first bytes of the message go out */
+    char sender[512];  /* the address of the last MAIL FROM sent (with -t it comes from the message) */
 };
 
 /* Follows the protocol exchange so that an error can name the stage it interrupted. The library
@@ -312,6 +336,13 @@ static void note_stage(struct session *s, smtpc_trace_kind kind, const char *dat
             if (len >= n && strncmp(data, commands[i].prefix, n) == 0) {
                 s->stage = commands[i].stage;
                 s->commands_sent++;
+                if (len > 11 && memcmp(data, "MAIL FROM:<", 11) == 0) { /* "MAIL FROM:<a> ..." */
+                    const char *end = memchr(data + 11, '>', len - 11);
+                    size_t k = end ? (size_t)(end - data) - 11 : 0;
+                    if (k >= sizeof s->sender) k = sizeof s->sender - 1;
+                    memcpy(s->sender, data + 11, k);
+                    s->sender[k] = '\0';
+                }
                 return;
             }
         }
@@ -328,6 +359,7 @@ static void on_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_
     struct session *s = userdata;
     (void)time_us;
     note_stage(s, kind, data, len);
+    if (kind == SMTPC_TRACE_DATA && s->data_started) *s->data_started = 1;
     if (!s->print_trace) return;
     if (kind == SMTPC_TRACE_DATA) {
         fprintf(stderr, "> [%zu bytes of message data]\n", len);
@@ -342,21 +374,119 @@ static void on_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_
 /* The message source, and how far it got: read() is called only once DATA was accepted. */
 struct body {
     FILE *in;
-    int started; /* the server accepted DATA and the message is being sent */
-    int ended;   /* the whole message was handed to the library */
-    int error;   /* errno of a failed read of standard input */
+    int dot_ends; /* a line holding only "." ends the message, as with sendmail without -i */
+    int started;  /* the server accepted DATA and the message is being sent */
+    int ended;    /* the whole message was handed to the library */
+    int error;    /* errno of a failed read of standard input */
+    int mid_line; /* the last byte read was not a line feed */
+    int dot_line; /* the "." line was read: the input ends there */
 };
+
+/* Reads up to cap bytes (cap >= 2) of the message, stopping at a "." line when dot_ends is set (the
+ * line itself, ".\n" or ".\r\n", is not sent, and nothing after it is read). Sets error or ended. */
+static size_t read_message(struct body *b, char *buf, size_t cap) {
+    size_t n = 0;
+    int c, d, e;
+    errno = 0;
+    if (!b->dot_ends) {
+        n = fread(buf, 1, cap, b->in);
+    } else {
+        while (n + 2 <= cap && !b->dot_line && (c = getc(b->in)) != EOF) {
+            if (c == '.' && !b->mid_line) {
+                d = getc(b->in);
+                e = d == '\r' ? getc(b->in) : 0;
+                if (d == '\n' || d == EOF || (d == '\r' && (e == '\n' || e == EOF))) {
+                    /* leave what follows to the next reader of a file: fflush() of a seekable input
+                     * stream puts the file offset there (POSIX); a pipe cannot be put back */
+                    fflush(b->in);
+                    b->dot_line = 1;
+                    break;
+                }
+                /* not the end: put back what was read after the dot (one byte at most each time) */
+                if (d == '\r') {
+                    ungetc(e, b->in);
+                    buf[n++] = '.';
+                    c = '\r';
+                } else {
+                    ungetc(d, b->in);
+                }
+            }
+            buf[n++] = (char)c;
+            b->mid_line = c != '\n';
+        }
+    }
+    if (n == 0 && ferror(b->in)) b->error = errno ? errno : EIO;
+    else if (n == 0) b->ended = 1;
+    return n;
+}
 
 static int read_body(char *buf, size_t cap, size_t *len, void *userdata) {
     struct body *b = userdata;
     b->started = 1;
-    errno = 0;
-    *len = fread(buf, 1, cap, b->in);
-    if (*len == 0 && ferror(b->in)) {
-        b->error = errno ? errno : EIO;
-        return 1;
+    *len = cap < 2 ? 0 : read_message(b, buf, cap);
+    return b->error != 0;
+}
+
+/* The whole message in memory, for -t and -F, which need its header fields before sending. */
+struct message {
+    char *data;
+    size_t len, cap;
+};
+
+/* Appends n bytes. Returns 0, or -1 when out of memory (the message is then freed). */
+static int append(struct message *m, const char *p, size_t n) {
+    if (m->cap - m->len < n) {
+        size_t cap = m->cap ? m->cap : 65536;
+        char *grown;
+        while (cap - m->len < n) {
+            if (cap > ((size_t)-1) / 2) goto oom;
+            cap *= 2;
+        }
+        if (!(grown = realloc(m->data, cap))) goto oom;
+        m->data = grown;
+        m->cap = cap;
     }
-    if (*len == 0) b->ended = 1;
+    memcpy(m->data + m->len, p, n);
+    m->len += n;
+    return 0;
+oom:
+    free(m->data);
+    memset(m, 0, sizeof *m);
+    return -1;
+}
+
+/* ASCII case-insensitive comparison of n bytes. */
+static int same_ci_n(const char *a, const char *b, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((a[i] | 0x20) != (b[i] | 0x20) || (a[i] == '\0')) return 0;
+    return 1;
+}
+
+/*
+ * Whether the header section of the message has a field named `name`, read as the library reads it
+ * (smtpc_client_send_message()): CRLF, a lone CR and a lone LF end a line; the first empty line, or
+ * the first line that is neither a field nor a continuation line, ends the section; white space
+ * before the colon still makes a field.
+ */
+static int has_field(const char *msg, size_t len, const char *name) {
+    size_t i = 0, n = strlen(name);
+    while (i < len) {
+        size_t start = i, k;
+        while (i < len && msg[i] != '\r' && msg[i] != '\n') i++;
+        if (i == start) return 0; /* empty line */
+        if (msg[start] != ' ' && msg[start] != '\t') {
+            for (k = start; k < i && msg[k] != ':' && msg[k] > ' ' && msg[k] < 0x7f; k++) {
+            }
+            while (k < i && (msg[k] == ' ' || msg[k] == '\t')) k++;
+            if (k == i || msg[k] != ':' || k == start) return 0; /* not a field: the body starts */
+            if (i - start > n && same_ci_n(msg + start, name, n) &&
+                (msg[start + n] == ':' || msg[start + n] == ' ' || msg[start + n] == '\t'))
+                return 1;
+        }
+        if (i < len && msg[i] == '\r') i++;
+        if (i < len && msg[i] == '\n') i++;
+    }
     return 0;
 }
 
@@ -369,6 +499,10 @@ struct options {
     unsigned long timeout_s, connect_timeout_s;
     int timeout_given, connect_timeout_given;
     int trace, pipelining;
+    int from_headers; /* -t: recipients from the To, Cc and Bcc fields too */
+    int ignore_dots;  /* -i, -oi: a "." line does not end the message */
+    int eight_bit;    /* -B8BITMIME */
+    const char *full_name; /* -F */
 };
 
 /* ASCII case-insensitive equality (the locale is never consulted). */
@@ -466,15 +600,50 @@ static const struct option long_options[] = {
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0}};
 
+/* sendmail's options: those with a value take it attached (-oi, -bm) or as the next argument. */
+#define SENDMAIL_OPTIONS "f:r:F:tivo:B:b:q::A:L:N:R:V:X:d:UGmnh"
+
 /* Parses argv into o. Returns -1 to go on (recipients from argv[*first]), else an exit status. */
 static int parse_options(int argc, char **argv, struct options *o, int *first) {
     int c;
     opterr = 0; /* our own messages */
     /* Options may follow the recipients (an option is never taken for an address); "--" ends them. */
-    while ((c = getopt_long(argc, argv, "f:h", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, SENDMAIL_OPTIONS, long_options, NULL)) != -1) {
         switch (c) {
         case OPT_SERVER: o->url = optarg; break;
-        case 'f': o->from = optarg; break;
+        case 'f':
+        case 'r': o->from = optarg; break; /* -r: sendmail's old name for -f */
+        case 'F': o->full_name = optarg; break;
+        case 't': o->from_headers = 1; break;
+        case 'i': o->ignore_dots = 1; break;
+        case 'v': o->trace = 1; break;
+        case 'o':
+            /* -oi as -i; the other sendmail settings (-oem, -odi, -om, ...) do not apply here */
+            if (strcmp(optarg, "i") == 0) o->ignore_dots = 1;
+            break;
+        case 'B':
+            if (same_ci(optarg, "8BITMIME")) o->eight_bit = 1;
+            else if (!same_ci(optarg, "7BIT"))
+                return usage_error("-B takes 7BIT or 8BITMIME, not '%s'", optarg);
+            break;
+        case 'b':
+            if (strcmp(optarg, "m") == 0) break; /* deliver mail: what smtpc-send does */
+            if (optarg[0] == 'p' || optarg[0] == 'q')
+                return usage_error("-b%s: smtpc-send has no mail queue (it sends at once or fails)", optarg);
+            if (optarg[0] == 's') return usage_error("-bs (SMTP on standard input) is not supported");
+            return usage_error("-b%s is not supported: smtpc-send only sends mail (-bm)", optarg);
+        case 'q': return usage_error("-q: smtpc-send has no mail queue (it sends at once or fails)");
+        case 'A':
+        case 'L':
+        case 'N':
+        case 'R':
+        case 'V':
+        case 'X':
+        case 'd':
+        case 'U':
+        case 'G':
+        case 'm':
+        case 'n': break; /* accepted and ignored: see "sendmail compatibility" in the usage text */
         case OPT_HELO: o->helo = optarg; break;
         case OPT_TIMEOUT:
             if (parse_seconds("--timeout", optarg, &o->timeout_s) != 0) return EXIT_USAGE;
@@ -511,7 +680,8 @@ static int parse_options(int argc, char **argv, struct options *o, int *first) {
                     return usage_error("option --%s takes no value", lo->name);
                 return usage_error("option %s needs a value", argv[optind - 1]);
             }
-            if (optopt == 'f') return usage_error("option -f needs a value");
+            if (optopt && optopt < 128 && strchr(SENDMAIL_OPTIONS, optopt) && optopt != ':')
+                return usage_error("option -%c needs a value", optopt);
             if (optopt) return usage_error("unknown option -%c", optopt);
             return usage_error("unknown or ambiguous option %s", argv[optind - 1]);
         }
@@ -865,7 +1035,6 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
     return code;
 }
 
-/* ---- Main ---------------------------------------------------------------------------------------- */
 
 static int has_non_ascii(const char *s) {
     for (; *s; s++)
@@ -897,8 +1066,8 @@ static int authenticate(smtpc_client *client, const struct options *o, const cha
 
 /* Adds SMTPUTF8 when an address needs it and the server offers it. Returns 0, or an exit status. */
 static int international(smtpc_client *client, smtpc_envelope *env, const char *from, char **rcpts,
-                         int nrcpt) {
-    const char *needs = has_non_ascii(from) ? from : NULL;
+                         int nrcpt, int *body_set) {
+    const char *needs = from && has_non_ascii(from) ? from : NULL;
     int i;
     for (i = 0; i < nrcpt && !needs; i++)
         if (has_non_ascii(rcpts[i])) needs = rcpts[i];
@@ -916,6 +1085,7 @@ static int international(smtpc_client *client, smtpc_envelope *env, const char *
         say("out of memory");
         return EXIT_SOFTWARE;
     }
+    *body_set = smtpc_client_has_extn(client, "8BITMIME", SMTPC_NTS);
     return 0;
 }
 
@@ -966,13 +1136,17 @@ static int setup_tls(smtpc_client *client, const struct options *o, int implicit
     return 0;
 }
 
-/* Connects, says hello (with STARTTLS as the policy says), logs in and sends. Returns the exit status. */
+/* Connects, says hello (with STARTTLS as the policy says), logs in and sends the message: from
+ * memory when it was read whole (m->data), else streamed from standard input. Returns the exit status. */
 static int run(smtpc_client *client, smtpc_envelope *env, const struct options *o, const char *secret,
-               struct session *s, const struct target *t, char **rcpts, int nrcpt) {
-    struct body b = {stdin, 0, 0, 0};
+               struct session *s, const struct target *t, char **rcpts, int nrcpt, const struct message *m) {
+    struct body b;
     smtpc_status st;
-    int code;
+    int code, body_set = 0;
 
+    memset(&b, 0, sizeof b);
+    b.in = stdin;
+    b.dot_ends = !o->ignore_dots;
     st = smtpc_client_connect(client, t->host, SMTPC_NTS, 0);
     if (st == SMTPC_EINVAL) /* refused before any connection: a bad host, port or socket path */
         return usage_error("--server %s: %s", o->url, smtpc_client_errmsg(client));
@@ -982,11 +1156,140 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
     if (st == SMTPC_ETLS_REQUIRED) return report(client, "STARTTLS", st, t);
     if (st != SMTPC_OK) return report(client, s->stage, st, t);
     if (o->user && (code = authenticate(client, o, secret, t)) != 0) return code;
-    if ((code = international(client, env, o->from, rcpts, nrcpt)) != 0) return code;
+    /* with -t the library adds SMTPUTF8 itself, for the addresses it finds in the fields too */
+    if (!o->from_headers && (code = international(client, env, o->from, rcpts, nrcpt, &body_set)) != 0)
+        return code;
+    if (o->eight_bit && !body_set && smtpc_client_has_extn(client, "8BITMIME", SMTPC_NTS) &&
+        smtpc_envelope_add_mail_option(env, "BODY=8BITMIME", SMTPC_NTS) != SMTPC_OK) {
+        say("out of memory");
+        return EXIT_SOFTWARE;
+    }
 
-    st = smtpc_client_sendmail_stream(client, env, read_body, &b, 0);
-    return report_transaction(client, st, &b, o->from, t);
+    s->data_started = &b.started;
+    if (!m->data) {
+        st = smtpc_client_sendmail_stream(client, env, read_body, &b, 0);
+    } else {
+        st = o->from_headers ? smtpc_client_send_message(client, env, m->data, m->len)
+                             : smtpc_client_sendmail(client, env, m->data, m->len);
+        if (st == SMTPC_EINVAL && o->from_headers) { /* nothing was sent: the fields are unusable */
+            say("message: %s; nothing was sent", smtpc_client_errmsg(client));
+            return EXIT_DATAERR;
+        }
+        b.ended = b.started && (st == SMTPC_EDELIVERY_UNKNOWN || st == SMTPC_OK);
+    }
+    return report_transaction(client, st, &b, o->from ? o->from : s->sender, t);
 }
+
+/* ---- The message in memory (-t, -F) ------------------------------------------------------------- */
+
+/* An address as given (bare or in angle brackets), without the brackets, for a header field. */
+static void bare_address(const char *a, const char **p, size_t *n) {
+    size_t len = strlen(a);
+    if (len >= 2 && a[0] == '<' && a[len - 1] == '>') a++, len -= 2;
+    *p = a;
+    *n = len;
+}
+
+/* Appends NAME as a display name: as it is when it is only letters, digits and spaces, else as a
+ * quoted string; an encoded word (RFC 2047) when it is not ASCII. */
+static int append_display_name(struct message *m, const char *name) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *u = (const unsigned char *)name;
+    size_t i, n = strlen(name);
+    int plain = 1;
+    if (has_non_ascii(name)) {
+        if (append(m, "=?UTF-8?B?", 10)) return -1;
+        for (i = 0; i < n; i += 3) {
+            unsigned long v = (unsigned long)u[i] << 16 | (i + 1 < n ? (unsigned long)u[i + 1] << 8 : 0) |
+                              (i + 2 < n ? u[i + 2] : 0);
+            char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
+                         i + 2 < n ? b64[v & 63] : '='};
+            if (append(m, q, 4)) return -1;
+        }
+        return append(m, "?=", 2);
+    }
+    for (i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == ' '))
+            plain = 0;
+    if (plain) return append(m, name, n);
+    if (append(m, "\"", 1)) return -1;
+    for (i = 0; i < n; i++)
+        if (((name[i] == '"' || name[i] == '\\') && append(m, "\\", 1)) || append(m, name + i, 1)) return -1;
+    return append(m, "\"", 1);
+}
+
+/* Whether an address given with -t can be written in a Bcc field as <address> and read back as it
+ * is: no list separator, bracket or line end inside (a quoted local part with those is refused). */
+static int fits_field(const char *address) {
+    const char *a;
+    size_t n, i;
+    bare_address(address, &a, &n);
+    for (i = 0; i < n; i++)
+        if (strchr("<>,;\r\n", a[i])) return 0;
+    return n > 0;
+}
+
+/*
+ * Reads the whole message from standard input into m, for -t and -F, before connecting: with a From
+ * field made from -F NAME and -f ADDRESS first when the message has none, and, with -t, the recipients
+ * given as arguments in a Bcc field (Resent-Bcc when the message is resent), so that the library takes
+ * them with those of the fields and never transmits them. Returns 0, or an exit status.
+ */
+static int load_message(const struct options *o, char **extra, int nextra, struct message *m) {
+    struct body b;
+    struct message raw = {NULL, 0, 0};
+    char block[65536];
+    size_t n;
+    int i;
+    memset(&b, 0, sizeof b);
+    b.in = stdin;
+    b.dot_ends = !o->ignore_dots;
+    while ((n = read_message(&b, block, sizeof block)) > 0)
+        if (append(&raw, block, n)) goto oom;
+    if (b.error) {
+        free(raw.data);
+        say("cannot read standard input: %s; nothing was sent", strerror(b.error));
+        return EXIT_IOERR;
+    }
+    if (o->from && o->from[0] && !has_field(raw.data, raw.len, "From")) {
+        const char *a;
+        size_t len;
+        bare_address(o->from, &a, &len);
+        if (append(m, "From: ", 6)) goto oom;
+        if (o->full_name && o->full_name[0]) {
+            if (append_display_name(m, o->full_name) || append(m, " <", 2) || append(m, a, len) ||
+                append(m, ">", 1))
+                goto oom;
+        } else if (append(m, a, len)) {
+            goto oom;
+        }
+        if (append(m, "\r\n", 2)) goto oom;
+    }
+    if (o->from_headers && nextra > 0) {
+        const char *field = has_field(raw.data, raw.len, "Resent-Date") ? "Resent-Bcc:" : "Bcc:";
+        if (append(m, field, strlen(field))) goto oom;
+        for (i = 0; i < nextra; i++) {
+            const char *a;
+            size_t len;
+            bare_address(extra[i], &a, &len);
+            if (append(m, i ? ",\r\n <" : " <", i ? 5 : 2) || append(m, a, len) || append(m, ">", 1)) goto oom;
+        }
+        if (append(m, "\r\n", 2)) goto oom;
+    }
+    if (raw.len > 0 && append(m, raw.data, raw.len)) goto oom;
+    if (!m->data && !(m->data = malloc(1))) goto oom; /* an empty message: read all the same */
+    free(raw.data);
+    return 0;
+oom:
+    free(raw.data);
+    free(m->data);
+    memset(m, 0, sizeof *m);
+    say("out of memory reading the message; nothing was sent");
+    return EXIT_SOFTWARE;
+}
+
+/* ---- Main ---------------------------------------------------------------------------------------- */
 
 /* Ends the session politely whatever happened before. A failure here cannot undo an accepted message. */
 static void quit(smtpc_client *client, int code) {
@@ -1005,19 +1308,19 @@ int main(int argc, char **argv) {
     char secret[8192];
     smtpc_protocol protocol = SMTPC_PROTOCOL_SMTP;
     smtpc_client *client = NULL;
-    smtpc_envelope *env = NULL;
+    smtpc_envelope *env = NULL, *check = NULL;
     smtpc_tls_config *tls = NULL;
+    struct message msg = {NULL, 0, 0};
     int implicit_url = 0, first = 0, i, code;
 
     utf8_terminal = locale_is_utf8();
     memset(&o, 0, sizeof o);
     o.url = "smtp://localhost";
-    o.from = "";
     o.timeout_s = 300;
     o.connect_timeout_s = 30;
     o.pipelining = 1;
     if ((code = parse_options(argc, argv, &o, &first)) >= 0) return code;
-    if (first >= argc) return usage_error("no recipient given");
+    if (first >= argc && !o.from_headers) return usage_error("no recipient given (or -t to take them from the message)");
     if (parse_url(o.url, &protocol, host, sizeof host, &implicit_url) != 0)
         return usage_error("--server takes smtp://HOST[:PORT], smtps://HOST[:PORT], lmtp://HOST[:PORT] or "
                            "lmtp:///PATH, not '%s'",
@@ -1060,16 +1363,30 @@ int main(int argc, char **argv) {
         say("out of memory");
         goto out;
     }
-    if (smtpc_envelope_set_sender(env, o.from, SMTPC_NTS) != SMTPC_OK) {
+    /* without -f: the null sender <>, or with -t the sender of the message's fields */
+    if ((o.from || !o.from_headers) && smtpc_envelope_set_sender(env, o.from ? o.from : "", SMTPC_NTS) != SMTPC_OK) {
         code = usage_error("invalid sender address '%s'", o.from);
         goto out;
     }
+    /* with -t, the recipients given go into a Bcc field: checked here on an envelope of their own, so
+     * that no line end or bracket can reach the header */
+    if (o.from_headers && smtpc_envelope_new(&check) != SMTPC_OK) {
+        say("out of memory");
+        goto out;
+    }
     for (i = first; i < argc; i++) {
-        if (smtpc_envelope_add_recipient(env, argv[i], SMTPC_NTS) != SMTPC_OK) {
+        if (smtpc_envelope_add_recipient(o.from_headers ? check : env, argv[i], SMTPC_NTS) != SMTPC_OK ||
+            (o.from_headers && !fits_field(argv[i]))) {
             code = usage_error("invalid recipient address '%s'", argv[i]);
             goto out;
         }
     }
+    if (o.full_name && strpbrk(o.full_name, "\r\n")) {
+        code = usage_error("-F takes a name on one line");
+        goto out;
+    }
+    if ((o.from_headers || o.full_name) && (code = load_message(&o, argv + first, argc - first, &msg)) != 0)
+        goto out;
     if (o.helo && smtpc_client_set_local_hostname(client, o.helo, SMTPC_NTS) != SMTPC_OK) {
         code = usage_error("invalid --helo name '%s' (one word of at most 255 characters)", o.helo);
         goto out;
@@ -1081,7 +1398,7 @@ int main(int argc, char **argv) {
     /* Always traced: the trace tells which stage an error interrupted; printed only with --trace. */
     smtpc_client_set_trace(client, 1, on_trace, &s);
 
-    code = run(client, env, &o, secret, &s, &t, argv + first, argc - first);
+    code = run(client, env, &o, secret, &s, &t, argv + first, argc - first, &msg);
     wipe(secret, sizeof secret);
     quit(client, code);
 
@@ -1090,5 +1407,7 @@ out:
     smtpc_tls_config_free(tls);
     smtpc_client_free(client);
     smtpc_envelope_free(env);
+    smtpc_envelope_free(check);
+    free(msg.data);
     return code;
 }

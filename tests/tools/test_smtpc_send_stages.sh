@@ -176,7 +176,7 @@ usage() {
 Try 'smtpc-send --help' for more information.
 |" "$err"
 }
-usage "no recipient given"
+usage "no recipient given (or -t to take them from the message)"
 usage "unknown or ambiguous option --bogus" --bogus b@example.org
 usage "option --trace takes no value" --trace=yes b@example.org
 usage "--tls takes auto, required, opportunistic, none or implicit, not 'maybe'" --tls maybe b@example.org
