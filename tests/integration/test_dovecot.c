@@ -124,9 +124,11 @@ static int group_setup(void **state) {
         return -1;
     char script[1024];
     if (harness_server_script(script, sizeof script, "dovecot_server.py") != 0) return -1;
-    const char *argv[] = {HARNESS_PYTHON, script,  "--user",    "alice", "--user", "bob",
-                          "--user",       "carol", "--user",    "dave",  "--user", "eve",
-                          "--user",       "frank", "--user",    "grace", "--user", "henry",
+    const char *argv[] = {HARNESS_PYTHON, script,  "--user",    "alice", "--user",  "bob",
+                          "--user",       "carol", "--user",    "dave",  "--user",  "eve",
+                          "--user",       "frank", "--user",    "grace", "--user",  "henry",
+                          "--user",       "ivan",  "--user",    "judy",  "--user",  "kate",
+                          "--user",       "tiny",  "--user",    "leo",   "--quota", "tiny=1000",
                           "--tls-cert",   g_cert,  "--tls-key", g_key,   NULL};
     long long t0 = harness_now_ms();
     if (harness_server_start(argv, &g_dc) != 0) {
@@ -528,6 +530,95 @@ static void send_message_bcc(void **state) {
     check_delivered("grace", SENDER, NULL, sent, sizeof sent - 1);
 }
 
+/*
+ * send_message with a lone CR before the Bcc field (issue 8 item 2): the field is still found, removed
+ * from the message and its address added to the envelope.
+ */
+static void send_message_bcc_after_lone_cr(void **state) {
+    (void)state;
+    static const char msg[] = "From: sender@example.org\r\n"
+                              "To: ivan@example.org\r\n"
+                              "Subject: x\rBcc: judy@example.org\r\n"
+                              "\r\n"
+                              "body\r\n";
+    /* The lone CR goes out as CRLF. */
+    static const char sent[] = "From: sender@example.org\r\n"
+                               "To: ivan@example.org\r\n"
+                               "Subject: x\r\n"
+                               "\r\n"
+                               "body\r\n";
+    smtpc_client *c = itest_client(SMTPC_PROTOCOL_LMTP, "client.example");
+    assert_non_null(c);
+    assert_int_equal(smtpc_client_connect(c, g_dc.path, SMTPC_NTS, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_send_message(c, NULL, msg, sizeof msg - 1), SMTPC_OK);
+    const smtpc_result *res = smtpc_client_last_result(c);
+    assert_int_equal(smtpc_result_delivered_count(res), 2);
+    assert_string_equal(smtpc_result_recipient(res, 1, NULL), "judy@example.org");
+    assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
+    smtpc_client_free(c);
+    check_delivered("ivan", SENDER, NULL, sent, sizeof sent - 1);
+    check_delivered("judy", SENDER, NULL, sent, sizeof sent - 1);
+}
+
+/*
+ * A recipient refused after the message (Dovecot: over quota, 552 5.2.2), between two that accept it:
+ * LMTP's per-recipient replies after DATA. Then the same message to that recipient alone: refused
+ * for every recipient, nothing delivered.
+ */
+static void refused_after_message(void **state) {
+    (void)state;
+    size_t len = 0;
+    char *msg = malloc(4000);
+    assert_non_null(msg);
+    len =
+        (size_t)snprintf(msg, 4000, "From: sender@example.org\r\nSubject: larger than tiny's quota\r\n\r\n");
+    while (len < 3000) {
+        memcpy(msg + len, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n", 66);
+        len += 66;
+    }
+    itest_trace t;
+    smtpc_client *c = client_with_trace(&t);
+    assert_int_equal(smtpc_client_connect(c, g_dc.path, SMTPC_NTS, 0), SMTPC_OK);
+    const char *rcpts[] = {"kate@example.org", "tiny@example.org", "leo@example.org", NULL};
+    smtpc_envelope *env = envelope(SENDER, rcpts);
+    assert_int_equal(smtpc_client_sendmail(c, env, msg, len), SMTPC_OK);
+    const smtpc_result *res = smtpc_client_last_result(c);
+    assert_int_equal(smtpc_result_count(res), 3);
+    assert_int_equal(smtpc_result_delivered_count(res), 2);
+    assert_int_equal(smtpc_result_state(res, 0), SMTPC_RCPT_DELIVERED);
+    assert_int_equal(smtpc_result_state(res, 1), SMTPC_RCPT_FAILED);
+    assert_int_equal(smtpc_result_state(res, 2), SMTPC_RCPT_DELIVERED);
+    assert_int_equal(smtpc_reply_code(smtpc_result_rcpt_reply(res, 1)), 250);
+    assert_int_equal(smtpc_reply_code(smtpc_result_data_reply(res, 1)), 552);
+    assert_text_contains(smtpc_result_data_reply(res, 1), "<tiny@example.org>");
+    assert_text_contains(smtpc_result_data_reply(res, 0), "<kate@example.org>");
+    assert_text_contains(smtpc_result_data_reply(res, 2), "<leo@example.org>");
+    /* The session is in step: the next command gets its own reply. */
+    assert_int_equal(smtpc_client_noop(c), SMTPC_OK);
+    ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 250, "2.0.0 OK");
+    smtpc_envelope_free(env);
+
+    const char *alone[] = {"tiny@example.org", NULL};
+    env = envelope(SENDER, alone);
+    smtpc_status st = smtpc_client_sendmail(c, env, msg, len);
+    if (st != SMTPC_EDATA_REFUSED)
+        fprintf(stderr, "all refused after the message: %s: %s\n", smtpc_status_name(st),
+                smtpc_client_errmsg(c));
+    assert_int_equal(st, SMTPC_EDATA_REFUSED);
+    res = smtpc_client_last_result(c);
+    assert_int_equal(smtpc_result_state(res, 0), SMTPC_RCPT_FAILED);
+    assert_int_equal(smtpc_reply_code(smtpc_result_data_reply(res, 0)), 552);
+    assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
+    smtpc_client_free(c);
+    smtpc_envelope_free(env);
+    itest_trace_clear(&t);
+
+    check_delivered("kate", SENDER, NULL, msg, len);
+    check_delivered("leo", SENDER, NULL, msg, len);
+    assert_int_equal(delivered_count("tiny"), 0);
+    free(msg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(unix_socket_per_recipient),
@@ -535,6 +626,8 @@ int main(void) {
         cmocka_unit_test(tcp_required_fails_then_cafile),
         cmocka_unit_test(large_streamed_body),
         cmocka_unit_test(send_message_bcc),
+        cmocka_unit_test(send_message_bcc_after_lone_cr),
+        cmocka_unit_test(refused_after_message),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

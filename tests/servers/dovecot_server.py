@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Start a private Dovecot instance with only its LMTP service, for the smtpc integration tests.
 
-Usage: /usr/bin/python3 dovecot_server.py [--user NAME ...] [--tls-cert FILE --tls-key FILE]
+Usage: /usr/bin/python3 dovecot_server.py [--user NAME ...] [--quota NAME=BYTES ...]
+                                         [--tls-cert FILE --tls-key FILE] [--check]
 
 Needs Debian's dovecot-core and dovecot-lmtpd; root is not needed. It:
   1. writes a private configuration in a fresh temporary directory (base_dir, state_dir, log, users,
@@ -14,7 +15,9 @@ Needs Debian's dovecot-core and dovecot-lmtpd; root is not needed. It:
      (550 5.1.1); mail goes to <maildirs>/NAME/Maildir (new/ holds each delivered message, as
      Dovecot wrote it: its Return-Path, Delivered-To and Received lines, then the client's message);
   3. with --tls-cert/--tls-key (PEM, copied into the temporary directory), both listeners offer
-     STARTTLS (ssl = yes: offered, not required);
+     STARTTLS (ssl = yes: offered, not required); with --quota NAME=BYTES (may repeat) user NAME gets
+     a storage quota of BYTES: a message that does not fit is accepted at RCPT TO and refused after
+     the message, for that recipient alone (552 5.2.2), as LMTP allows (RFC 2033);
   4. prints, once the TCP port answers with this instance's own greeting:
          READY <socket path>
          PORT <tcp port>
@@ -96,7 +99,7 @@ def greeting_ok(port, token, deadline):
     return False
 
 
-def config(top, port, token, uid, gid, user, group, tls):
+def config(top, port, token, uid, gid, user, group, tls, quota):
     lines = [
         "# private smtpc test instance: LMTP only",
         "base_dir = %s/run" % top,
@@ -138,6 +141,8 @@ def config(top, port, token, uid, gid, user, group, tls):
         "  }",
         "}",
     ]
+    if quota:
+        lines += ["mail_plugins = $mail_plugins quota", "plugin {", "  quota = maildir:User quota", "}"]
     if tls:
         lines += ["ssl = yes", "ssl_cert = <%s/tls/cert.pem" % top, "ssl_key = <%s/tls/key.pem" % top]
     else:
@@ -146,8 +151,9 @@ def config(top, port, token, uid, gid, user, group, tls):
 
 
 class Instance:
-    def __init__(self, users, tls_cert=None, tls_key=None):
+    def __init__(self, users, tls_cert=None, tls_key=None, quota=None):
         self.users = users
+        self.quota = quota or {}
         self.tls_cert = tls_cert
         self.tls_key = tls_key
         self.top = None
@@ -169,7 +175,8 @@ class Instance:
         os.mkdir(os.path.join(self.top, "run"), 0o755)  # Dovecot wants its base_dir world-readable
         with open(os.path.join(self.top, "users"), "w") as f:
             for u in self.users:
-                f.write("%s:{PLAIN}unused-%s::::::\n" % (u, secrets.token_hex(4)))
+                extra = "userdb_quota_rule=*:storage=%dB" % self.quota[u] if u in self.quota else ""
+                f.write("%s:{PLAIN}unused-%s::::::%s\n" % (u, secrets.token_hex(4), extra))
         if self.tls_cert:
             shutil.copyfile(self.tls_cert, os.path.join(self.top, "tls", "cert.pem"))
             shutil.copyfile(self.tls_key, os.path.join(self.top, "tls", "key.pem"))
@@ -177,7 +184,8 @@ class Instance:
         self.port = free_port()
         conf = os.path.join(self.top, "dovecot.conf")
         with open(conf, "w") as f:
-            f.write(config(self.top, self.port, token, uid, gid, pw.pw_name, group, bool(self.tls_cert)))
+            f.write(config(self.top, self.port, token, uid, gid, pw.pw_name, group, bool(self.tls_cert),
+                           bool(self.quota)))
         if os.geteuid() == 0:
             for root, dirs, files in os.walk(self.top):
                 for name in dirs + files:
@@ -245,6 +253,8 @@ def main():
                     help="a mailbox user (local part); may repeat; default: alice and bob")
     ap.add_argument("--tls-cert", metavar="FILE", help="server certificate (PEM): offer STARTTLS")
     ap.add_argument("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
+    ap.add_argument("--quota", metavar="NAME=BYTES", action="append", default=[],
+                    help="give user NAME (also a --user) a storage quota of BYTES; may repeat")
     ap.add_argument("--check", action="store_true",
                     help="print why Dovecot cannot run here and exit 1, or exit 0 when it can")
     args = ap.parse_args()
@@ -263,6 +273,12 @@ def main():
             ap.error("--user takes a plain local part: %r" % u)
     if bool(args.tls_cert) != bool(args.tls_key):
         ap.error("--tls-cert and --tls-key go together")
+    quota = {}
+    for spec in args.quota:
+        name, sep, size = spec.partition("=")
+        if not sep or name not in users or not size.isdigit():
+            ap.error("--quota takes NAME=BYTES for a NAME given with --user: %r" % spec)
+        quota[name] = int(size)
 
     stopping = {"flag": False}
 
@@ -272,7 +288,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    inst = Instance(users, args.tls_cert, args.tls_key)
+    inst = Instance(users, args.tls_cert, args.tls_key, quota)
     try:
         sock = inst.start()
         sys.stdout.write("READY %s\nPORT %d\nMAILDIRS %s/mail\n" % (sock, inst.port, inst.top))
