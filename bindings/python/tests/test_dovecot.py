@@ -22,7 +22,7 @@ from smtpc import smtplib as sp
 SRC = pathlib.Path(os.environ.get("SMTPC_SOURCE_DIR") or pathlib.Path(__file__).resolve().parents[3])
 SCRIPT = SRC / "tests" / "servers" / "dovecot_server.py"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-USERS = ["alice", "bob", "carol", "dave", "erin"]
+USERS = ["alice", "bob", "carol", "dave", "erin", "tiny"]
 SENDER = "sender@example.org"
 
 
@@ -74,6 +74,7 @@ def dovecot():
     args = [PYTHON, str(SCRIPT)]
     for u in USERS:
         args += ["--user", u]
+    args += ["--quota", "tiny=1000"]  # a 3 KB message is refused for tiny after DATA (552 5.2.2)
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     lines = _read_lines(proc, 3, 30)
     if not lines or not lines[0].startswith("READY /"):
@@ -208,3 +209,36 @@ def test_in_step_after_several_recipients(dovecot):
         assert s.sendmail(SENDER, rcpts, MSG) == {}
         assert s.noop() == (250, b"2.0.0 OK")
     assert len(dovecot.delivered("alice")) == len(dovecot.delivered("bob")) == 2
+
+
+BIG = b"Subject: larger than tiny's quota\r\n\r\n" + b"0123456789abcdef" * 64 * 3 + b"\r\n"
+
+
+def test_refused_after_data_in_the_dict(dovecot):
+    """Where the drop-in differs on purpose (docs/python.md, LMTP): a recipient refused after the
+    message is in the returned dictionary; smtplib reads one reply and returns {}. Both deliver the
+    same bytes to the others."""
+    rcpts = ["alice@example.org", "tiny@example.org", "bob@example.org"]
+    (std_res, std_boxes), (sp_res, sp_boxes) = run_both(
+        dovecot, lambda mod, s: s.sendmail(SENDER, rcpts, BIG))
+    assert std_res == {}
+    assert list(sp_res) == ["tiny@example.org"]
+    code, text = sp_res["tiny@example.org"]
+    assert code == 552 and text.startswith(b"5.2.2 <tiny@example.org> "), text
+    for user in ("alice", "bob"):
+        want = [(b"<" + SENDER.encode() + b">", None, BIG.replace(b"\r\n", b"\n"))]
+        assert sp_boxes[user] == std_boxes[user] == want
+    assert sp_boxes["tiny"] == std_boxes["tiny"] == []
+
+
+def test_refused_after_data_for_all(dovecot):
+    """Refused after the message for its only recipient: SMTPDataError in both, with the same reply."""
+    def scenario(mod, s):
+        with pytest.raises(mod.SMTPDataError) as e:
+            s.sendmail(SENDER, ["tiny@example.org"], BIG)
+        return e.value.smtp_code, e.value.smtp_error
+
+    (std_res, _), (sp_res, sp_boxes) = run_both(dovecot, scenario)
+    assert sp_res == std_res
+    assert sp_res[0] == 552 and sp_res[1].startswith(b"5.2.2 <tiny@example.org> ")
+    assert sp_boxes["tiny"] == []
