@@ -730,11 +730,12 @@ SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const 
 /**
  * Progress of a message body, for smtpc_client_set_progress(). `sent` counts the bytes of the message
  * as the caller gave them (after send_message's removal of Bcc fields; before dot-stuffing and line
- * end normalisation) that have been written to the connection; `total` is the message's size in the
- * same bytes (sendmail, send_message), the size hint of smtpc_client_sendmail_stream(), or 0 when
- * unknown. Called at most once per block written (never per byte), with `sent` increasing; the last
- * call has every byte of the message written and comes before the end of data (".", CRLF) is, so the
- * message can still be withdrawn: return non-zero to abort. The connection is then closed without
+ * end normalisation) that the library has taken into the outgoing stream: written to the connection,
+ * or gathered for its next write (at most 64 KiB; the kernel's socket buffer holds more in any case);
+ * `total` is the message's size in the same bytes (sendmail, send_message, data), the size hint of
+ * smtpc_client_sendmail_stream(), or 0 when unknown. Called at most once per block (never per byte),
+ * with `sent` increasing; the last call has `sent` equal to the whole message and comes before the
+ * end of data (".", CRLF) is queued, so the message can still be withdrawn: return non-zero to abort. The connection is then closed without
  * the end of data, so the server discards the message: the call returns SMTPC_EUSER and the
  * recipients stay SMTPC_RCPT_ACCEPTED (not sent), never delivered. Calls on the same client from here
  * return SMTPC_ESTATE, except smtpc_client_cancel() (re-entry rule at the top of this file).

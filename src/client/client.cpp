@@ -293,8 +293,9 @@ void Client::read_some(const Deadline &deadline) {
 }
 
 void Client::supply_body(BodySource &body) {
-    // The body is asked for only once what was queued before is written: report it, before the next
-    // block, or before the end of data, which the callback can still prevent.
+    // What the previous block added is in the outgoing stream (written, or gathered for the next
+    // write): report it before the next block, and before the end of data, which the callback can
+    // still prevent by aborting.
     if (progress_fn_ && body.taken > body.reported) {
         body.reported = body.taken;
         if (int rc = progress_fn_(body.taken, body.total, progress_userdata_); rc != 0) {

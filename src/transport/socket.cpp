@@ -270,7 +270,8 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         if (fd < 0) {
             res.status = err == ETIMEDOUT ? SMTPC_ETIMEOUT : err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
             res.os_error = err;
-            res.message = "connect to " + spec.host + ": " + os_message(err);
+            res.message = "connect to " + spec.host + ": " +
+                          (err == ECANCELED ? "cancelled by smtpc_client_cancel()" : os_message(err));
             return res;
         }
         res.stream = std::make_unique<SocketStream>(fd);
@@ -325,7 +326,9 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
     res.status = last_err == ETIMEDOUT ? SMTPC_ETIMEOUT : last_err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
     res.os_error = last_err;
     res.message = "connect to " + spec.host + " port " + port + ": " +
-                  (last_what.rfind("source", 0) == 0 ? last_what : os_message(last_err));
+                  (last_what.rfind("source", 0) == 0 ? last_what
+                   : last_err == ECANCELED          ? "cancelled by smtpc_client_cancel()"
+                                                    : os_message(last_err));
     return res;
 }
 
