@@ -29,6 +29,7 @@ SMTPC_DOVECOT_LOG=1 (or when the start fails).
 """
 
 import argparse
+import grp
 import os
 import pwd
 import re
@@ -168,7 +169,6 @@ class Instance:
         else:
             pw = pwd.getpwuid(os.geteuid())
         uid, gid = pw.pw_uid, pw.pw_gid
-        import grp
         group = grp.getgrgid(gid).gr_name
         for d in ("state", "mail", "tls"):
             os.mkdir(os.path.join(self.top, d), 0o700)
