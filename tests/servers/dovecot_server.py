@@ -67,6 +67,24 @@ def unavailable():
     return None
 
 
+def temp_parent():
+    """Where to make the instance's directory: the usual temporary directory, unless running as root
+    and a directory above it is closed to others (the dovecot user must reach its files), or the
+    path would make the socket's name too long for a sockaddr_un; then /tmp."""
+    parent = tempfile.gettempdir()
+    if len(parent) > 60:
+        return "/tmp"
+    if os.geteuid() == 0:
+        d = os.path.abspath(parent)
+        while True:
+            if not os.stat(d).st_mode & 0o001:
+                return "/tmp"
+            if d == "/":
+                break
+            d = os.path.dirname(d)
+    return parent
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -162,7 +180,7 @@ class Instance:
         self.port = None
 
     def start(self):
-        self.top = tempfile.mkdtemp(prefix="smtpc-dovecot-")
+        self.top = tempfile.mkdtemp(prefix="smtpc-dovecot-", dir=temp_parent())
         os.chmod(self.top, 0o755)  # the socket inside must be reachable by the test client
         if os.geteuid() == 0:
             pw = pwd.getpwnam("dovecot")
