@@ -136,6 +136,17 @@ static const char *const usage_text[] = {
     "Diagnostics:\n"
     "  --trace               print the protocol exchange on standard error: \"> \" sent, \"< \"\n"
     "                        received, \"* \" notes; credentials are shown as ****\n"
+    "  --json                print the outcome as one JSON object on standard output (and nothing\n"
+    "                        else there; the messages on standard error are unchanged):\n"
+    "                          {\"server\", \"protocol\", \"tls\": {\"active\", \"version\", \"verified\"},\n"
+    "                           \"exit_status\", \"sender\", \"mail\": REPLY, \"reply\": REPLY (SMTP: the\n"
+    "                           reply to the message), \"recipients\": [{\"address\", \"state\", REPLY}],\n"
+    "                           \"error\": {\"stage\", \"status\", \"message\"} or null}\n"
+    "                        where REPLY is \"code\", \"enhanced\", \"text\" (null when there was no\n"
+    "                        reply) and state is one of delivered, refused, failed, unknown,\n"
+    "                        accepted (the transaction stopped later), not attempted. Server text\n"
+    "                        is kept as UTF-8; a byte that is not valid UTF-8 becomes U+FFFD.\n"
+    "                        Nothing is printed for a usage error found before connecting.\n"
     "  -h, --help            print this help and exit\n"
     "  --version             print the version and exit\n"
     "\n",
@@ -498,7 +509,7 @@ struct options {
     const char *user, *password_file, *password_env, *mech, *token_file;
     unsigned long timeout_s, connect_timeout_s;
     int timeout_given, connect_timeout_given;
-    int trace, pipelining;
+    int trace, pipelining, json;
     int from_headers; /* -t: recipients from the To, Cc and Bcc fields too */
     int ignore_dots;  /* -i, -oi: a "." line does not end the message */
     int eight_bit;    /* -B8BITMIME */
@@ -572,6 +583,7 @@ enum {
     OPT_AUTH,
     OPT_OAUTH_TOKEN_FILE,
     OPT_TRACE,
+    OPT_JSON,
     OPT_VERSION
 };
 
@@ -596,6 +608,7 @@ static const struct option long_options[] = {
     {"auth", required_argument, NULL, OPT_AUTH},
     {"oauth-token-file", required_argument, NULL, OPT_OAUTH_TOKEN_FILE},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0}};
@@ -668,6 +681,7 @@ static int parse_options(int argc, char **argv, struct options *o, int *first) {
         case OPT_AUTH: o->mech = optarg; break;
         case OPT_OAUTH_TOKEN_FILE: o->token_file = optarg; break;
         case OPT_TRACE: o->trace = 1; break;
+        case OPT_JSON: o->json = 1; break;
         case OPT_VERSION: printf("smtpc-send %s\n", smtpc_version()); return EXIT_ACCEPTED;
         case 'h': usage(stdout); return EXIT_ACCEPTED;
         case ':':
@@ -943,8 +957,18 @@ static void tls_advice(const smtpc_client *client, smtpc_status st, const struct
 }
 
 /* Prints "STAGE: detail (SMTPC_E...)" for a failed call and returns its exit status. */
+/* The last failure report()ed, for --json. */
+static struct {
+    const char *stage;
+    smtpc_status status;
+    char detail[1024];
+} failure;
+
 static int report(const smtpc_client *client, const char *stage, smtpc_status st, const struct target *t) {
     const char *detail = smtpc_client_errmsg(client);
+    failure.stage = stage;
+    failure.status = st;
+    snprintf(failure.detail, sizeof failure.detail, "%s", detail[0] ? detail : smtpc_strerror(st));
     say("%s: %s (%s)", stage, detail[0] ? detail : smtpc_strerror(st), smtpc_status_name(st));
     if (st == SMTPC_ETLS_VERIFY || st == SMTPC_ETLS) tls_advice(client, st, t);
     if (st == SMTPC_EAUTH_INSECURE) {
@@ -1136,6 +1160,171 @@ static int setup_tls(smtpc_client *client, const struct options *o, int implicit
     return 0;
 }
 
+/* ---- --json ------------------------------------------------------------------------------------ */
+
+/*
+ * Writes text as a JSON string. Valid UTF-8 is kept (but U+2028 and U+2029, escaped for JavaScript);
+ * control characters are escaped (\n, \uXXXX); each byte that is not part of valid UTF-8 becomes
+ * U+FFFD, as a WHATWG decoder does: the text stays valid JSON and valid UTF-8 (the exact bytes are in
+ * the --trace output, escaped).
+ */
+static void json_chars(FILE *out, const char *text, size_t n) {
+    const unsigned char *u = (const unsigned char *)text;
+    size_t i = 0, len, k;
+    while (i < n) {
+        unsigned char c = u[i];
+        if (c == '"' || c == '\\') {
+            fprintf(out, "\\%c", c);
+            i++;
+        } else if (c == '\n') {
+            fputs("\\n", out);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(out, "\\u%04x", c);
+            i++;
+        } else if (c < 0x80) {
+            putc(c, out);
+            i++;
+        } else {
+            unsigned long cp;
+            len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+            cp = len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
+            for (k = 1; len && k < len; k++) {
+                if (i + k >= n || (u[i + k] & 0xc0) != 0x80) len = 0;
+                else cp = cp << 6 | (u[i + k] & 0x3fu);
+            }
+            if (len && ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                        (cp >= 0xd800 && cp <= 0xdfff)))
+                len = 0;
+            if (!len) {
+                fputs("\\ufffd", out);
+                i++;
+            } else if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x80 && cp < 0xa0)) {
+                fprintf(out, "\\u%04lx", cp);
+                i += len;
+            } else {
+                fwrite(u + i, 1, len, out);
+                i += len;
+            }
+        }
+    }
+}
+
+static void json_string(FILE *out, const char *text, size_t n) {
+    putc('"', out);
+    json_chars(out, text, n);
+    putc('"', out);
+}
+
+static void json_text(FILE *out, const char *text) {
+    if (text) json_string(out, text, strlen(text));
+    else fputs("null", out);
+}
+
+/* "code": N, "enhanced": "x.y.z" or null, "text": "..." (multiline text joined with \n); nulls when
+ * there is no reply. */
+static void json_reply_fields(FILE *out, const smtpc_reply *r) {
+    size_t n = 0;
+    const char *text;
+    const char *enh;
+    size_t elen, i, start;
+    if (!r) {
+        fputs("\"code\": null, \"enhanced\": null, \"text\": null", out);
+        return;
+    }
+    enh = smtpc_reply_enhanced(r);
+    elen = strlen(enh);
+    text = smtpc_reply_text(r, &n);
+    fprintf(out, "\"code\": %d, \"enhanced\": ", reply_code(r));
+    if (elen) json_text(out, enh);
+    else fputs("null", out);
+    fputs(", \"text\": \"", out);
+    /* each line without the enhanced code that starts it, given on its own above */
+    for (start = 0; start <= n; start = i + 1) {
+        for (i = start; i < n && text[i] != '\n'; i++) {
+        }
+        if (start > 0) fputs("\\n", out);
+        if (elen && i - start > elen && memcmp(text + start, enh, elen) == 0 && text[start + elen] == ' ')
+            start += elen + 1;
+        json_chars(out, text + start, i - start);
+    }
+    putc('"', out);
+}
+
+/* The TLS state, read while the connection was up. */
+struct tls_state {
+    int active, verified;
+    char version[32];
+};
+
+static void note_tls(const smtpc_client *client, struct tls_state *ts) {
+    const char *v;
+    if (!smtpc_client_is_connected(client)) return;
+    ts->active = smtpc_client_tls_active(client);
+    ts->verified = ts->active && smtpc_client_tls_verified(client);
+    v = ts->active ? smtpc_client_tls_version(client) : NULL;
+    snprintf(ts->version, sizeof ts->version, "%s", v ? v : "");
+}
+
+/* One JSON object on standard output: the outcome for a program to read. */
+static struct tls_state tls_seen;
+
+static void print_json(const smtpc_client *client, const char *url, const struct tls_state *ts,
+                       const char *sender, int code) {
+    static const char *const states[] = {"not attempted", "refused", "accepted",
+                                         "delivered",     "failed",  "unknown"};
+    const smtpc_result *res = smtpc_client_last_result(client);
+    const smtpc_reply *final = NULL;
+    size_t k, n = res ? smtpc_result_count(res) : 0;
+    int lmtp = smtpc_client_protocol(client) == SMTPC_PROTOCOL_LMTP;
+    FILE *out = stdout;
+
+    fputs("{\"server\": ", out);
+    json_text(out, url);
+    fprintf(out, ", \"protocol\": \"%s\", \"tls\": {\"active\": %s, \"version\": ", lmtp ? "lmtp" : "smtp",
+            ts->active ? "true" : "false");
+    if (ts->active && ts->version[0]) json_text(out, ts->version);
+    else fputs("null", out);
+    fprintf(out, ", \"verified\": %s}, \"exit_status\": %d, \"sender\": ", ts->verified ? "true" : "false", code);
+    if (res && sender) json_text(out, sender);
+    else fputs("null", out);
+    fputs(", \"mail\": {", out);
+    json_reply_fields(out, res ? smtpc_result_mail_reply(res) : NULL);
+    /* SMTP has one reply to the message; LMTP one per recipient (each recipient's below) */
+    for (k = 0; k < n && !lmtp && !final; k++) final = smtpc_result_data_reply(res, k);
+    fputs("}, \"reply\": {", out);
+    json_reply_fields(out, final);
+    fputs("}, \"recipients\": [", out);
+    for (k = 0; k < n; k++) {
+        smtpc_rcpt_state st = smtpc_result_state(res, k);
+        const smtpc_reply *r = smtpc_result_rcpt_reply(res, k);
+        size_t alen = 0;
+        const char *a = smtpc_result_recipient(res, k, &alen);
+        /* the reply that decided: the RCPT reply when refused there, else the reply to the message */
+        if (st != SMTPC_RCPT_REFUSED) r = smtpc_result_data_reply(res, k);
+        fputs(k ? ", {\"address\": " : "{\"address\": ", out);
+        json_string(out, a ? a : "", a ? alen : 0);
+        fprintf(out, ", \"state\": \"%s\", ",
+                (unsigned)st < sizeof states / sizeof states[0] ? states[st] : "unknown");
+        json_reply_fields(out, r);
+        putc('}', out);
+    }
+    fputs("], \"error\": ", out);
+    if (failure.stage) {
+        fputs("{\"stage\": ", out);
+        json_text(out, failure.stage);
+        fputs(", \"status\": ", out);
+        json_text(out, smtpc_status_name(failure.status));
+        fputs(", \"message\": ", out);
+        json_text(out, failure.detail);
+        putc('}', out);
+    } else {
+        fputs("null", out);
+    }
+    fputs("}\n", out);
+    fflush(out);
+}
+
 /* Connects, says hello (with STARTTLS as the policy says), logs in and sends the message: from
  * memory when it was read whole (m->data), else streamed from standard input. Returns the exit status. */
 static int run(smtpc_client *client, smtpc_envelope *env, const struct options *o, const char *secret,
@@ -1155,6 +1344,7 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
     st = smtpc_client_ehlo_or_helo_if_needed(client);
     if (st == SMTPC_ETLS_REQUIRED) return report(client, "STARTTLS", st, t);
     if (st != SMTPC_OK) return report(client, s->stage, st, t);
+    note_tls(client, &tls_seen);
     if (o->user && (code = authenticate(client, o, secret, t)) != 0) return code;
     /* with -t the library adds SMTPUTF8 itself, for the addresses it finds in the fields too */
     if (!o->from_headers && (code = international(client, env, o->from, rcpts, nrcpt, &body_set)) != 0)
@@ -1177,6 +1367,7 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
         }
         b.ended = b.started && (st == SMTPC_EDELIVERY_UNKNOWN || st == SMTPC_OK);
     }
+    note_tls(client, &tls_seen);
     return report_transaction(client, st, &b, o->from ? o->from : s->sender, t);
 }
 
@@ -1399,6 +1590,7 @@ int main(int argc, char **argv) {
     smtpc_client_set_trace(client, 1, on_trace, &s);
 
     code = run(client, env, &o, secret, &s, &t, argv + first, argc - first, &msg);
+    if (o.json) print_json(client, o.url, &tls_seen, o.from ? o.from : s.sender, code);
     wipe(secret, sizeof secret);
     quit(client, code);
 
