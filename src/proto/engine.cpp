@@ -223,6 +223,9 @@ Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> s
 
 Engine::Want Engine::want() const {
     if (done_) return Want::Done;
+    // Body blocks smaller than a socket-sized write are gathered first: a short message goes out
+    // with its terminator in one write rather than two.
+    if (awaiting_body_ && out_.size() - out_pos_ < kBodyWriteSize) return Want::Body;
     if (out_pos_ < out_.size()) return Want::Write;
     if (awaiting_body_) return Want::Body;
     if (op_ == Op::Raw) return Want::Done;  // raw bytes written, no reply expected

@@ -34,6 +34,10 @@ enum class Cmd : std::uint8_t {
     Greeting, Helo, Ehlo, StartTls, Auth, AuthCancel, Mail, Rcpt, Data, DataEnd, Rset, Quit, Other
 };
 
+// Message output is gathered up to this size before it is written (one write per body block, the
+// terminator with the last one).
+constexpr std::size_t kBodyWriteSize = 64 * 1024;
+
 // At most this many 334 challenges in one AUTH exchange (as smtplib's _MAXCHALLENGE).
 constexpr int kMaxAuthChallenges = 5;
 

@@ -469,6 +469,32 @@ static void test_rst_before_quit_reply(void **state)
     quit_after_delivery(*state, 1);
 }
 
+/* The EHLO reply (no STARTTLS), then a reset. The peer is loopback, so the default policy is
+ * opportunistic and the message would go in plaintext: the reset is what the caller hears. The kind
+ * of peer is decided once at connect; asked of the socket after the reset (getpeername fails), a
+ * loopback peer looked remote and the call failed with "TLS is required". */
+static void test_rst_after_ehlo_reply_keeps_loopback_policy(void **state)
+{
+    fault_fixture *f = *state;
+    sc_send(f, RPL_GREETING);
+    sc_expect(f, "EHLO ");
+    sc_send_then_rst(f, RPL_EHLO_PIPE);
+    fault_start(f);
+    fault_client(f, 5000, 5000);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    fault_envelope(f, "r1@example.org", NULL);
+    fault_clock_start(f);
+    smtpc_status st = smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS);
+    assert_true(fault_elapsed_ms(f) < FAST_MS);
+    if (st != SMTPC_EDISCONNECTED && st != SMTPC_EIO) {
+        fail_msg("sendmail: %s (%s), expected SMTPC_EDISCONNECTED or SMTPC_EIO", smtpc_status_name(st),
+                 smtpc_client_errmsg(f->client));
+    }
+    assert_not_connected(f);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fault_setup, fault_teardown)
 
 int main(void)
@@ -493,6 +519,7 @@ int main(void)
         T(test_shutdown_write_after_354),
         T(test_close_before_quit_reply),
         T(test_rst_before_quit_reply),
+        T(test_rst_after_ehlo_reply_keeps_loopback_policy),
     };
     return cmocka_run_group_tests_name("fault_disconnect", tests, NULL, NULL);
 }

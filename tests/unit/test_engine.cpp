@@ -1333,7 +1333,7 @@ void test_refused_while_sending_body(void **) {
     FEED(e, "250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n");
     EXPECT_WANT(e, Want::Body);
     e.body("abc\r\n", 5);
-    EXPECT_WANT(e, Want::Write);
+    EXPECT_WANT(e, Want::Body);  // gathered, not yet written
     e.received("552 5.3.4 too big\r\n", 19);
     EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "message refused before it was complete: 552 5.3.4 too big (connection closed)");
     assert_true(e.must_close());
@@ -1381,6 +1381,47 @@ void test_refused_while_sending_body(void **) {
     EXPECT_STATUS(d, SMTPC_ECLOSING, "message refused before it was complete: 421 4.3.2 bye (connection closed)");
     assert_true(d.must_close());
     EXPECT_LAST_REPLY(d, 421, "4.3.2 bye");
+}
+
+void test_body_gathered_for_one_write(void **) {
+    // A short message and its terminator go out in one write, not two (issue 10: the lone ".\r\n").
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloPipelining);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_WANT(e, Want::Body);
+    e.body("Subject: x\r\n\r\n.hi", 17);
+    EXPECT_WANT(e, Want::Body);
+    e.body("\nbye\r\n", 6);
+    EXPECT_WANT(e, Want::Body);
+    e.body_end();
+    EXPECT_OUTPUT(e, "Subject: x\r\n\r\n..hi\r\nbye\r\n.\r\n");
+    FEED(e, "250 queued\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED);
+
+    // A block of a socket-sized write goes out at once; what is left of a short write is topped up.
+    Engine b(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(b, kEhloPipelining);
+    EXPECT_STARTED(b.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true));
+    EXPECT_OUTPUT(b, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(b, "250 ok\r\n250 ok\r\n354 go\r\n");
+    std::string block(smtpc::detail::kBodyWriteSize, 'x');
+    b.body(block.data(), block.size());
+    EXPECT_WANT(b, Want::Write);
+    assert_int_equal(b.output().size(), block.size());
+    b.output_written(10);
+    EXPECT_WANT(b, Want::Body);
+    b.body(block.data(), 10);
+    EXPECT_WANT(b, Want::Write);
+    assert_int_equal(b.output().size(), block.size());
+    b.output_written(block.size());
+    EXPECT_WANT(b, Want::Body);
+    b.body_end();
+    EXPECT_OUTPUT(b, "\r\n.\r\n");
+    FEED(b, "250 queued\r\n");
+    EXPECT_STATUS(b, SMTPC_OK, "");
 }
 
 void test_received_while_idle(void **) {
@@ -1524,6 +1565,7 @@ int main(void) {
         cmocka_unit_test(test_low_level_transaction),
         cmocka_unit_test(test_refusal_then_close),
         cmocka_unit_test(test_refused_while_sending_body),
+        cmocka_unit_test(test_body_gathered_for_one_write),
         cmocka_unit_test(test_received_while_idle),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
