@@ -37,7 +37,8 @@ tar -xzf "$out/smtpc_$upstream.orig.tar.gz" -C "$out"
 git archive --format=tar HEAD debian | tar -x -C "$src"
 
 echo "=== dpkg-buildpackage ($version)"
-(cd "$src" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-} parallel=$jobs" dpkg-buildpackage -us -uc -j"$jobs") 2>&1 |
+build_options="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }parallel=$jobs"
+(cd "$src" && DEB_BUILD_OPTIONS=$build_options dpkg-buildpackage -us -uc -j"$jobs") 2>&1 |
     tee "$out/build.log"
 
 echo "=== lintian"
