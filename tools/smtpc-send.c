@@ -1,6 +1,7 @@
 /*
  * smtpc-send: send the RFC 5322 message read on standard input to the recipients named on the command
- * line, through an SMTP or LMTP server. The message is streamed: it is never held whole in memory.
+ * line, through an SMTP or LMTP server. The message is read whole first (spooled: in memory, then in
+ * an unnamed temporary file; a regular file on standard input is mapped in place), then sent.
  *
  * Written against the public API (smtpc.h) only. The usage text below is the reference for the manual
  * page; keep it complete.
@@ -8,6 +9,9 @@
  * Everything printed that may come from the server (replies, error details, the trace) goes through
  * one escaping writer, so that no control byte or escape sequence from the network reaches the terminal.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_TMPFILE */
+#endif
 #include <smtpc.h>
 
 #include <arpa/inet.h>
@@ -20,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Exit status, from sysexits.h as sendmail and msmtp use it (the values are written out: the header is
@@ -48,8 +54,11 @@ static const char *const usage_text[] = {
     "The message (header fields, a blank line, the body) is sent as it is: without -t its header\n"
     "fields are not read for addresses and a Bcc field is not removed. Line ends are sent as CRLF\n"
     "and lines starting with a dot are escaped. As with sendmail, a line holding only \".\" ends\n"
-    "the message unless -i is given. The message is streamed, never held whole in memory (but\n"
-    "with -t or -F, which read its header fields first).\n"
+    "the message unless -i is given. The message is read whole before connecting, so that its\n"
+    "size is declared (SIZE) and a server refusing that size does so before the upload: up to\n"
+    "1 MiB in memory, beyond in a temporary file without a name in $TMPDIR (default /tmp),\n"
+    "mode 0600, gone when smtpc-send ends. A regular file on standard input is read in place\n"
+    "(mapped), without a copy, unless -t or -F is given.\n"
     "\n"
     "Server:\n"
     "  --server URL          the server (default smtp://localhost):\n"
@@ -162,15 +171,17 @@ static const char *const usage_text[] = {
     "Exit status (sysexits.h, as sendmail and msmtp):\n"
     "  0   the message was accepted for every recipient\n"
     "  64  usage error; nothing was sent\n"
-    "  65  the server refused the message itself permanently: too big (552, 5.3.4) or its content\n"
-    "      (5.6.x)\n"
+    "  65  the message itself: refused permanently as too big (552, 5.2.3, 5.3.4, also to MAIL\n"
+    "      FROM with SIZE) or for its content (5.6.x); or, with -t, its header fields give no\n"
+    "      sender or no recipient, or a malformed address\n"
     "  67  the server refused a recipient permanently (5xx to RCPT TO)\n"
     "  68  the server's host name does not resolve\n"
     "  69  the server refused permanently otherwise: the greeting, EHLO/HELO, the sender, the\n"
     "      message (5xx), STARTTLS under --tls required, or a non-ASCII address without SMTPUTF8;\n"
     "      or its certificate failed verification\n"
     "  70  internal error (out of memory)\n"
-    "  74  input/output error: standard input could not be read, or the connection failed\n"
+    "  74  input/output error: standard input could not be read, the temporary file could not be\n"
+    "      made or written, or the connection failed\n"
     "  75  temporary failure, try again later: a 4xx reply, the connection refused, closed or timed\n"
     "      out; and delivery unknown: the connection was lost after the whole message was sent and\n"
     "      before the server's reply (a queue that retries may deliver it twice: RFC 5321 prefers a\n"
@@ -382,7 +393,7 @@ static void on_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_
     putc('\n', stderr);
 }
 
-/* The message source, and how far it got: read() is called only once DATA was accepted. */
+/* Standard input as the message is read, and how far sending it got. */
 struct body {
     FILE *in;
     int dot_ends; /* a line holding only "." ends the message, as with sendmail without -i */
@@ -429,13 +440,6 @@ static size_t read_message(struct body *b, char *buf, size_t cap) {
     if (n == 0 && ferror(b->in)) b->error = errno ? errno : EIO;
     else if (n == 0) b->ended = 1;
     return n;
-}
-
-static int read_body(char *buf, size_t cap, size_t *len, void *userdata) {
-    struct body *b = userdata;
-    b->started = 1;
-    *len = cap < 2 ? 0 : read_message(b, buf, cap);
-    return b->error != 0;
 }
 
 /* The whole message in memory, for -t and -F, which need its header fields before sending. */
@@ -1016,7 +1020,7 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
     }
     if (mail && reply_code(mail) >= 400) {
         say("MAIL FROM: <%s> refused: %d %s", from, reply_code(mail), reply_text(mail));
-        return by_reply(mail, EXIT_UNAVAILABLE);
+        return message_refusal_exit(mail, EXIT_UNAVAILABLE); /* 552 to SIZE: the message is too big */
     }
     for (k = 0; k < n; k++) {
         const char *rcpt = smtpc_result_recipient(res, k, NULL);
@@ -1158,6 +1162,273 @@ static int setup_tls(smtpc_client *client, const struct options *o, int implicit
                                                                               : SMTPC_TLS_VERSION_1_2);
     smtpc_client_set_tls_config(client, *tls);
     return 0;
+}
+
+/* ---- The message: header fields added for -t and -F, the spool ------------------------------ */
+
+/* An address as given (bare or in angle brackets), without the brackets, for a header field. */
+static void bare_address(const char *a, const char **p, size_t *n) {
+    size_t len = strlen(a);
+    if (len >= 2 && a[0] == '<' && a[len - 1] == '>') a++, len -= 2;
+    *p = a;
+    *n = len;
+}
+
+/* Appends NAME as a display name: as it is when it is only letters, digits and spaces, else as a
+ * quoted string; an encoded word (RFC 2047) when it is not ASCII. */
+static int append_display_name(struct message *m, const char *name) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *u = (const unsigned char *)name;
+    size_t i, n = strlen(name);
+    int plain = 1;
+    if (has_non_ascii(name)) {
+        if (append(m, "=?UTF-8?B?", 10)) return -1;
+        for (i = 0; i < n; i += 3) {
+            unsigned long v = (unsigned long)u[i] << 16 | (i + 1 < n ? (unsigned long)u[i + 1] << 8 : 0) |
+                              (i + 2 < n ? u[i + 2] : 0);
+            char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
+                         i + 2 < n ? b64[v & 63] : '='};
+            if (append(m, q, 4)) return -1;
+        }
+        return append(m, "?=", 2);
+    }
+    for (i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+              (name[i] >= '0' && name[i] <= '9') || name[i] == ' '))
+            plain = 0;
+    if (plain) return append(m, name, n);
+    if (append(m, "\"", 1)) return -1;
+    for (i = 0; i < n; i++)
+        if (((name[i] == '"' || name[i] == '\\') && append(m, "\\", 1)) || append(m, name + i, 1)) return -1;
+    return append(m, "\"", 1);
+}
+
+/* Whether an address given with -t can be written in a Bcc field as <address> and read back as it
+ * is: no list separator, bracket or line end inside (a quoted local part with those is refused). */
+static int fits_field(const char *address) {
+    const char *a;
+    size_t n, i;
+    bare_address(address, &a, &n);
+    for (i = 0; i < n; i++)
+        if (strchr("<>,;\r\n", a[i])) return 0;
+    return n > 0;
+}
+
+/*
+ * The message, read whole before connecting ("spooled"), so that SIZE is declared on the MAIL line, a
+ * refusal for size comes before the upload, and nothing is lost to a failure half way: in memory up to
+ * SPOOL_MEMORY bytes, then in a temporary file that has no name (O_TMPFILE, else mkstemp and unlink)
+ * in $TMPDIR, mode 0600, gone when the process ends; mapped to be sent. A regular file on standard
+ * input is mapped in place, without a copy (but with -t and -F, which may add header fields).
+ */
+#define SPOOL_MEMORY ((size_t)1 << 20)
+
+struct spool {
+    struct message mem; /* the message while in memory */
+    int fd;             /* the temporary file, -1 while in memory */
+    size_t len;         /* bytes spooled */
+    void *map;          /* the mapping, munmap()ed at the end */
+    size_t map_len;
+    const char *data; /* the message to send */
+    size_t data_len;
+};
+
+static int spool_file(struct spool *sp) {
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    if (!dir || !*dir) dir = "/tmp";
+#ifdef O_TMPFILE
+    sp->fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+    if (sp->fd >= 0) return 0;
+#endif
+    if ((size_t)snprintf(path, sizeof path, "%s/smtpc-send.XXXXXX", dir) >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    sp->fd = mkstemp(path); /* mode 0600 */
+    if (sp->fd < 0) return -1;
+    unlink(path);
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Appends to the spool, moving it to a file past SPOOL_MEMORY. Returns 0, or an exit status. */
+static int spool_put(struct spool *sp, const char *p, size_t n) {
+    if (sp->fd < 0 && sp->len + n <= SPOOL_MEMORY) {
+        if (append(&sp->mem, p, n)) {
+            say("out of memory reading the message; nothing was sent");
+            return EXIT_SOFTWARE;
+        }
+        sp->len += n;
+        return 0;
+    }
+    if (sp->fd < 0) {
+        if (spool_file(sp) != 0 || write_all(sp->fd, sp->mem.data ? sp->mem.data : "", sp->mem.len) != 0) {
+            say("cannot make a temporary file for the message in %s: %s; nothing was sent",
+                getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
+            return EXIT_IOERR;
+        }
+        free(sp->mem.data);
+        memset(&sp->mem, 0, sizeof sp->mem);
+    }
+    if (write_all(sp->fd, p, n) != 0) {
+        say("cannot write the message to its temporary file: %s; nothing was sent", strerror(errno));
+        return EXIT_IOERR;
+    }
+    sp->len += n;
+    return 0;
+}
+
+static void spool_free(struct spool *sp) {
+    if (sp->map) munmap(sp->map, sp->map_len);
+    if (sp->fd >= 0) close(sp->fd);
+    free(sp->mem.data);
+}
+
+/* The end of the message in data: before the first line holding only "." (sendmail without -i);
+ * *next gets the offset after that line. */
+static size_t dot_end(const char *data, size_t len, size_t *next) {
+    size_t i = 0;
+    while (i < len) {
+        if (data[i] == '.' && (i + 1 == len || data[i + 1] == '\n' ||
+                               (data[i + 1] == '\r' && (i + 2 == len || data[i + 2] == '\n')))) {
+            *next = i + 1 == len ? len : data[i + 1] == '\n' ? i + 2 : i + 2 == len ? len : i + 3;
+            return i;
+        }
+        {
+            const char *nl = memchr(data + i, '\n', len - i);
+            if (!nl) break;
+            i = (size_t)(nl - data) + 1;
+        }
+    }
+    *next = len;
+    return len;
+}
+
+/* A regular file on standard input, mapped in place. Returns 1 when done, 0 to read it through. */
+static int map_stdin(const struct options *o, struct spool *sp) {
+    struct stat st;
+    off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
+    size_t next;
+    if (o->from_headers || o->full_name || fstat(STDIN_FILENO, &st) != 0 || !S_ISREG(st.st_mode) || at < 0 ||
+        st.st_size <= at || (uint64_t)st.st_size > (size_t)-1)
+        return 0;
+    sp->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, STDIN_FILENO, 0);
+    if (sp->map == MAP_FAILED) {
+        sp->map = NULL;
+        return 0;
+    }
+    sp->map_len = (size_t)st.st_size;
+    sp->data = (const char *)sp->map + at;
+    sp->data_len = sp->map_len - (size_t)at;
+    if (!o->ignore_dots) {
+        sp->data_len = dot_end(sp->data, sp->data_len, &next);
+        lseek(STDIN_FILENO, at + (off_t)next, SEEK_SET); /* what follows the "." line stays unread */
+    }
+    return 1;
+}
+
+/*
+ * Reads the whole message from standard input into the spool, before connecting: with a From field
+ * made from -F NAME and -f ADDRESS first when the message has none, and, with -t, the recipients given
+ * as arguments in a Bcc field (Resent-Bcc when the message is resent), so that the library takes them
+ * with those of the fields and never transmits them. Room for those fields is kept at the start and
+ * they are written once the message's own fields are known. Returns 0, or an exit status.
+ */
+static int spool_message(const struct options *o, char **extra, int nextra, struct spool *sp) {
+    struct body b;
+    struct message from = {NULL, 0, 0}, bcc = {NULL, 0, 0};
+    char block[65536];
+    size_t n, room, used = 0;
+    const char *msg;
+    int i, code = 0;
+    memset(&b, 0, sizeof b);
+    b.in = stdin;
+    b.dot_ends = !o->ignore_dots;
+    if (map_stdin(o, sp)) return 0;
+    /* the fields that may be added, at their longest */
+    if ((o->from_headers || o->full_name) && o->from && o->from[0]) {
+        const char *a;
+        size_t len;
+        bare_address(o->from, &a, &len);
+        if (append(&from, "From: ", 6)) goto oom;
+        if (o->full_name && o->full_name[0]) {
+            if (append_display_name(&from, o->full_name) || append(&from, " <", 2) || append(&from, a, len) ||
+                append(&from, ">", 1))
+                goto oom;
+        } else if (append(&from, a, len)) {
+            goto oom;
+        }
+        if (append(&from, "\r\n", 2)) goto oom;
+    }
+    if (o->from_headers && nextra > 0) {
+        if (append(&bcc, "Resent-Bcc:", 11)) goto oom;
+        for (i = 0; i < nextra; i++) {
+            const char *a;
+            size_t len;
+            bare_address(extra[i], &a, &len);
+            if (append(&bcc, i ? ",\r\n <" : " <", i ? 5 : 2) || append(&bcc, a, len) || append(&bcc, ">", 1))
+                goto oom;
+        }
+        if (append(&bcc, "\r\n", 2)) goto oom;
+    }
+    room = from.len + bcc.len;
+    memset(block, 0, room < sizeof block ? room : sizeof block);
+    for (n = room; n > 0 && code == 0;) {
+        size_t k = n < sizeof block ? n : sizeof block;
+        code = spool_put(sp, block, k);
+        n -= k;
+    }
+    while (code == 0 && (n = read_message(&b, block, sizeof block)) > 0) code = spool_put(sp, block, n);
+    if (code == 0 && b.error) {
+        say("cannot read standard input: %s; nothing was sent", strerror(b.error));
+        code = EXIT_IOERR;
+    }
+    if (code != 0) goto done;
+    if (sp->fd >= 0) {
+        sp->map = mmap(NULL, sp->len, PROT_READ | PROT_WRITE, MAP_SHARED, sp->fd, 0);
+        if (sp->map == MAP_FAILED) {
+            sp->map = NULL;
+            say("cannot map the message's temporary file: %s; nothing was sent", strerror(errno));
+            code = EXIT_IOERR;
+            goto done;
+        }
+        sp->map_len = sp->len;
+    }
+    msg = sp->map ? (char *)sp->map : sp->mem.data ? sp->mem.data : "";
+    /* the fields this message needs, just before it */
+    if (bcc.len && has_field(msg + room, sp->len - room, "Resent-Date") == 0) {
+        used += bcc.len - 7; /* "Resent-Bcc:" without "Resent-" */
+        memcpy((char *)msg + room - used, bcc.data + 7, bcc.len - 7);
+    } else if (bcc.len) {
+        used += bcc.len;
+        memcpy((char *)msg + room - used, bcc.data, bcc.len);
+    }
+    if (from.len && !has_field(msg + room, sp->len - room, "From")) {
+        used += from.len;
+        memcpy((char *)msg + room - used, from.data, from.len);
+    }
+    sp->data = msg + room - used;
+    sp->data_len = sp->len - room + used;
+done:
+    free(from.data);
+    free(bcc.data);
+    return code;
+oom:
+    free(from.data);
+    free(bcc.data);
+    say("out of memory reading the message; nothing was sent");
+    return EXIT_SOFTWARE;
 }
 
 /* ---- --json ------------------------------------------------------------------------------------ */
@@ -1328,7 +1599,7 @@ static void print_json(const smtpc_client *client, const char *url, const struct
 /* Connects, says hello (with STARTTLS as the policy says), logs in and sends the message: from
  * memory when it was read whole (m->data), else streamed from standard input. Returns the exit status. */
 static int run(smtpc_client *client, smtpc_envelope *env, const struct options *o, const char *secret,
-               struct session *s, const struct target *t, char **rcpts, int nrcpt, const struct message *m) {
+               struct session *s, const struct target *t, char **rcpts, int nrcpt, const struct spool *m) {
     struct body b;
     smtpc_status st;
     int code, body_set = 0;
@@ -1356,131 +1627,17 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
     }
 
     s->data_started = &b.started;
-    if (!m->data) {
-        st = smtpc_client_sendmail_stream(client, env, read_body, &b, 0);
-    } else {
-        st = o->from_headers ? smtpc_client_send_message(client, env, m->data, m->len)
-                             : smtpc_client_sendmail(client, env, m->data, m->len);
-        if (st == SMTPC_EINVAL && o->from_headers) { /* nothing was sent: the fields are unusable */
-            say("message: %s; nothing was sent", smtpc_client_errmsg(client));
-            return EXIT_DATAERR;
-        }
-        b.ended = b.started && (st == SMTPC_EDELIVERY_UNKNOWN || st == SMTPC_OK);
+    /* from the spool: the library declares SIZE when the server offers it */
+    st = o->from_headers ? smtpc_client_send_message(client, env, m->data, m->data_len)
+                         : smtpc_client_sendmail(client, env, m->data, m->data_len);
+    if (st == SMTPC_EINVAL && o->from_headers) { /* nothing was sent: the fields are unusable */
+        say("message: %s; nothing was sent", smtpc_client_errmsg(client));
+        return EXIT_DATAERR;
     }
+    b.ended = b.started && (st == SMTPC_EDELIVERY_UNKNOWN || st == SMTPC_OK);
     note_tls(client, &tls_seen);
     return report_transaction(client, st, &b, o->from ? o->from : s->sender, t);
 }
-
-/* ---- The message in memory (-t, -F) ------------------------------------------------------------- */
-
-/* An address as given (bare or in angle brackets), without the brackets, for a header field. */
-static void bare_address(const char *a, const char **p, size_t *n) {
-    size_t len = strlen(a);
-    if (len >= 2 && a[0] == '<' && a[len - 1] == '>') a++, len -= 2;
-    *p = a;
-    *n = len;
-}
-
-/* Appends NAME as a display name: as it is when it is only letters, digits and spaces, else as a
- * quoted string; an encoded word (RFC 2047) when it is not ASCII. */
-static int append_display_name(struct message *m, const char *name) {
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *u = (const unsigned char *)name;
-    size_t i, n = strlen(name);
-    int plain = 1;
-    if (has_non_ascii(name)) {
-        if (append(m, "=?UTF-8?B?", 10)) return -1;
-        for (i = 0; i < n; i += 3) {
-            unsigned long v = (unsigned long)u[i] << 16 | (i + 1 < n ? (unsigned long)u[i + 1] << 8 : 0) |
-                              (i + 2 < n ? u[i + 2] : 0);
-            char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
-                         i + 2 < n ? b64[v & 63] : '='};
-            if (append(m, q, 4)) return -1;
-        }
-        return append(m, "?=", 2);
-    }
-    for (i = 0; i < n; i++)
-        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-              (name[i] >= '0' && name[i] <= '9') || name[i] == ' '))
-            plain = 0;
-    if (plain) return append(m, name, n);
-    if (append(m, "\"", 1)) return -1;
-    for (i = 0; i < n; i++)
-        if (((name[i] == '"' || name[i] == '\\') && append(m, "\\", 1)) || append(m, name + i, 1)) return -1;
-    return append(m, "\"", 1);
-}
-
-/* Whether an address given with -t can be written in a Bcc field as <address> and read back as it
- * is: no list separator, bracket or line end inside (a quoted local part with those is refused). */
-static int fits_field(const char *address) {
-    const char *a;
-    size_t n, i;
-    bare_address(address, &a, &n);
-    for (i = 0; i < n; i++)
-        if (strchr("<>,;\r\n", a[i])) return 0;
-    return n > 0;
-}
-
-/*
- * Reads the whole message from standard input into m, for -t and -F, before connecting: with a From
- * field made from -F NAME and -f ADDRESS first when the message has none, and, with -t, the recipients
- * given as arguments in a Bcc field (Resent-Bcc when the message is resent), so that the library takes
- * them with those of the fields and never transmits them. Returns 0, or an exit status.
- */
-static int load_message(const struct options *o, char **extra, int nextra, struct message *m) {
-    struct body b;
-    struct message raw = {NULL, 0, 0};
-    char block[65536];
-    size_t n;
-    int i;
-    memset(&b, 0, sizeof b);
-    b.in = stdin;
-    b.dot_ends = !o->ignore_dots;
-    while ((n = read_message(&b, block, sizeof block)) > 0)
-        if (append(&raw, block, n)) goto oom;
-    if (b.error) {
-        free(raw.data);
-        say("cannot read standard input: %s; nothing was sent", strerror(b.error));
-        return EXIT_IOERR;
-    }
-    if (o->from && o->from[0] && !has_field(raw.data, raw.len, "From")) {
-        const char *a;
-        size_t len;
-        bare_address(o->from, &a, &len);
-        if (append(m, "From: ", 6)) goto oom;
-        if (o->full_name && o->full_name[0]) {
-            if (append_display_name(m, o->full_name) || append(m, " <", 2) || append(m, a, len) ||
-                append(m, ">", 1))
-                goto oom;
-        } else if (append(m, a, len)) {
-            goto oom;
-        }
-        if (append(m, "\r\n", 2)) goto oom;
-    }
-    if (o->from_headers && nextra > 0) {
-        const char *field = has_field(raw.data, raw.len, "Resent-Date") ? "Resent-Bcc:" : "Bcc:";
-        if (append(m, field, strlen(field))) goto oom;
-        for (i = 0; i < nextra; i++) {
-            const char *a;
-            size_t len;
-            bare_address(extra[i], &a, &len);
-            if (append(m, i ? ",\r\n <" : " <", i ? 5 : 2) || append(m, a, len) || append(m, ">", 1)) goto oom;
-        }
-        if (append(m, "\r\n", 2)) goto oom;
-    }
-    if (raw.len > 0 && append(m, raw.data, raw.len)) goto oom;
-    if (!m->data && !(m->data = malloc(1))) goto oom; /* an empty message: read all the same */
-    free(raw.data);
-    return 0;
-oom:
-    free(raw.data);
-    free(m->data);
-    memset(m, 0, sizeof *m);
-    say("out of memory reading the message; nothing was sent");
-    return EXIT_SOFTWARE;
-}
-
-/* ---- Main ---------------------------------------------------------------------------------------- */
 
 /* Ends the session politely whatever happened before. A failure here cannot undo an accepted message. */
 static void quit(smtpc_client *client, int code) {
@@ -1501,10 +1658,12 @@ int main(int argc, char **argv) {
     smtpc_client *client = NULL;
     smtpc_envelope *env = NULL, *check = NULL;
     smtpc_tls_config *tls = NULL;
-    struct message msg = {NULL, 0, 0};
+    struct spool msg;
     int implicit_url = 0, first = 0, i, code;
 
     utf8_terminal = locale_is_utf8();
+    memset(&msg, 0, sizeof msg);
+    msg.fd = -1;
     memset(&o, 0, sizeof o);
     o.url = "smtp://localhost";
     o.timeout_s = 300;
@@ -1576,8 +1735,7 @@ int main(int argc, char **argv) {
         code = usage_error("-F takes a name on one line");
         goto out;
     }
-    if ((o.from_headers || o.full_name) && (code = load_message(&o, argv + first, argc - first, &msg)) != 0)
-        goto out;
+    if ((code = spool_message(&o, argv + first, argc - first, &msg)) != 0) goto out;
     if (o.helo && smtpc_client_set_local_hostname(client, o.helo, SMTPC_NTS) != SMTPC_OK) {
         code = usage_error("invalid --helo name '%s' (one word of at most 255 characters)", o.helo);
         goto out;
@@ -1600,6 +1758,6 @@ out:
     smtpc_client_free(client);
     smtpc_envelope_free(env);
     smtpc_envelope_free(check);
-    free(msg.data);
+    spool_free(&msg);
     return code;
 }

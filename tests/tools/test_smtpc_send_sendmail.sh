@@ -116,8 +116,8 @@ expect "-F with a comma and quotes: a quoted string" $'From: "Doe, \\"J\\"" <j@e
 sent verbose "${args[@]}" -v -r a@example.org -B8BITMIME b@example.org <<< $'Subject: v\n\nbody\n'
 n=$((n + 1))
 expect "-v -r -B8BITMIME: exit 0" 0 "$rc"
-expect_true "-v: the exchange on standard error" grep -q '^> MAIL FROM:<a@example.org> BODY=8BITMIME$' "$work/verbose.stderr"
-expect "-r as -f, -B8BITMIME as BODY=8BITMIME" 'a@example.org ["BODY=8BITMIME"]|' \
+expect_true "-v: the exchange on standard error" grep -q '^> MAIL FROM:<a@example.org> SIZE=22 BODY=8BITMIME$' "$work/verbose.stderr"
+expect "-r as -f, -B8BITMIME as BODY=8BITMIME" 'a@example.org ["SIZE=22", "BODY=8BITMIME"]|' \
     "$(last mail_from | tr -d '|') $(last mail_options)"
 
 sent dashdash "${args[@]}" -f a@example.org -- -dash@example.org b@example.org <<< $'Subject: d\n\nbody\n'

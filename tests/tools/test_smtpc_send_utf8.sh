@@ -21,7 +21,8 @@ LC_ALL=C.UTF-8 run_send to_utf8 --server "smtp://127.0.0.1:$utf8_port" --helo cl
     jürgen@example.org
 expect "non-ASCII recipient, SMTPUTF8 offered: exit 0" 0 "$rc"
 expect "non-ASCII recipient: nothing printed" "||" "$out$err"
-expect "non-ASCII recipient: MAIL FROM with SMTPUTF8 and BODY=8BITMIME" '["SMTPUTF8", "BODY=8BITMIME"]|' \
+expect "non-ASCII recipient: MAIL FROM with SIZE (spooled), SMTPUTF8 and BODY=8BITMIME" \
+    "[\"SIZE=${#msg}\", \"SMTPUTF8\", \"BODY=8BITMIME\"]|" \
     "$(json_field "$work/utf8/spool/msg-000001.json" mail_options)"
 expect "non-ASCII recipient: received byte for byte" '["jürgen@example.org"]|' \
     "$(json_field "$work/utf8/spool/msg-000001.json" rcpt_tos)"
@@ -37,7 +38,8 @@ expect "non-ASCII sender: received byte for byte" "δοκιμή@παράδειγ
 LC_ALL=C.UTF-8 run_send ascii --server "smtp://127.0.0.1:$utf8_port" --helo client.test -f a@example.org \
     b@example.org
 expect "ASCII addresses: exit 0" 0 "$rc"
-expect "ASCII addresses: no SMTPUTF8 parameter" '[]|' "$(json_field "$work/utf8/spool/msg-000003.json" mail_options)"
+expect "ASCII addresses: no SMTPUTF8 parameter" "[\"SIZE=${#msg}\"]|" \
+    "$(json_field "$work/utf8/spool/msg-000003.json" mail_options)"
 
 for locale in C.UTF-8 C; do
     LC_ALL=$locale run_send "no_smtputf8_$locale" --server "smtp://127.0.0.1:$ascii_port" --helo client.test \
