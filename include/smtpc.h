@@ -19,7 +19,7 @@
  *  - Callbacks take a `void *userdata` last. A callback must not unwind (C++ exceptions, longjmp,
  *    Rust panics) into the library.
  *  - Callbacks and their own client (re-entry): while a client is inside one of its calls, a callback
- *    of that call (trace, read, AUTH, token) may use the client only as follows.
+ *    of that call (trace, read, AUTH, token, progress) may use the client only as follows.
  *     - Every function returning smtpc_status returns SMTPC_ESTATE and does nothing: nothing is sent
  *       or read, no option changes, and the error state (errmsg, last status) stays that of the
  *       running call.
@@ -29,9 +29,9 @@
  *     - smtpc_client_close() is deferred: the connection is closed when the running call returns,
  *       keeping that call's status, reply and result. smtpc_client_free() is deferred likewise: the
  *       handle is freed when the running call returns, which the caller of that call must then no
- *       longer use. Either one also aborts the running call at its next read, AUTH or token
- *       callback (as if that callback had returned non-zero: SMTPC_EUSER); trace callbacks cannot
- *       abort, so a call whose only callback is the trace completes first.
+ *       longer use. Either one also aborts the running call at its next read, AUTH, token or
+ *       progress callback (as if that callback had returned non-zero: SMTPC_EUSER); trace callbacks
+ *       cannot abort, so a call whose only callback is the trace completes first.
  *     - smtpc_client_cancel() is the exception: it works from any callback (it only raises a flag)
  *       and stops the running call at its next wait, as from another thread.
  *    Other handles (another client, envelopes, replies, TLS configurations) may be used freely, but

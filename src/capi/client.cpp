@@ -53,6 +53,14 @@ int read_trampoline(char *buf, size_t cap, size_t *len, void *userdata) {
     return r == 0 && stop_requested(rc->client) ? 1 : r;
 }
 
+// The progress callback: a close or free asked for by any callback withdraws the message at the
+// next block (the progress callback is called before the end of data is queued).
+int progress_trampoline(uint64_t sent, uint64_t total, void *userdata) {
+    auto *c = static_cast<smtpc_client *>(userdata);
+    int r = c->progress_fn(sent, total, c->progress_userdata);
+    return r == 0 && stop_requested(c) ? 1 : r;
+}
+
 }  // namespace
 
 namespace smtpc::detail {
@@ -106,7 +114,9 @@ void smtpc_client_cancel(smtpc_client *client) {
 
 smtpc_status smtpc_client_set_progress(smtpc_client *client, smtpc_progress_fn fn, void *userdata) {
     return client_call(client, [&] {
-        client->impl.set_progress(fn, userdata);
+        client->progress_fn = fn;
+        client->progress_userdata = userdata;
+        client->impl.set_progress(fn ? progress_trampoline : nullptr, client);
         return client->impl.record(SMTPC_OK);
     });
 }

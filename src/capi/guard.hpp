@@ -17,6 +17,9 @@ struct smtpc_client {
     bool busy = false;
     bool close_requested = false;  // smtpc_client_close() from a callback: done when the call returns
     bool free_requested = false;   // smtpc_client_free() from a callback: likewise
+    // The caller's progress callback, called through a trampoline that also honours those requests.
+    smtpc_progress_fn progress_fn = nullptr;
+    void *progress_userdata = nullptr;
     smtpc::detail::Client impl;
 };
 
@@ -77,7 +80,8 @@ template <class F> smtpc_status client_call(smtpc_client *client, F &&f) noexcep
 }
 
 // True when a callback asked for the handle to be closed or freed: the callbacks that can abort the
-// running operation (read, AUTH, token) then do, so that nothing more is sent for a caller who gave up.
+// running operation (read, AUTH, token, progress) then do, so that nothing more is sent for a caller
+// who gave up.
 inline bool stop_requested(const smtpc_client *client) {
     return client->close_requested || client->free_requested;
 }

@@ -238,6 +238,17 @@ static int probe_token(smtpc_auth_response *tok, void *ud)
     return smtpc_auth_response_set(tok, "tok123", SMTPC_NTS) == SMTPC_OK ? 0 : 1;
 }
 
+static int probe_progress(uint64_t sent, uint64_t total, void *ud)
+{
+    (void)sent, (void)total;
+    probe_state *p = ud;
+    p->reads++;
+    if (p->acted && p->free_in) return 0;
+    probe(p);
+    act(p);
+    return 0;
+}
+
 static void assert_probes_clean(const probe_state *p, int min_probes)
 {
     if (p->failures) fail_msg("%d check(s) failed inside callbacks; first: %s", p->failures, p->first);
@@ -370,6 +381,69 @@ static void test_token_callback(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUub3JnAWF1dGg9QmVhcmVyIHRvazEyMwEB\r\n" W_QUIT);
     assert_int_equal(p.auth_calls, 1);
     assert_probes_clean(&p, 1);
+}
+
+/* The progress callback probes at every block; the message goes out whole. */
+static void test_progress_callback(void **state)
+{
+    fault_fixture *f = *state;
+    probe_state p = {0};
+    sc_hello(f, 0);
+    sc_expect(f, "MAIL FROM:");
+    sc_send(f, RPL_OK);
+    sc_expect(f, "RCPT TO:");
+    sc_send(f, RPL_OK);
+    sc_expect(f, W_DATA);
+    sc_send(f, RPL_354);
+    sc_read_data(f);
+    sc_send(f, "250 2.0.0 queued\r\n");
+    sc_expect(f, W_QUIT);
+    sc_send(f, RPL_BYE);
+    fault_start(f);
+    smtpc_client *c = fault_client(f, 10000, 10000);
+    p.client = c;
+    assert_int_equal(smtpc_client_set_progress(c, probe_progress, &p), SMTPC_OK);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    smtpc_envelope *env = fault_envelope(f, "r@example.org", NULL);
+    ASSERT_STATUS(f, smtpc_client_sendmail(c, env, MSG, SMTPC_NTS), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG ".\r\n" W_QUIT);
+    assert_probes_clean(&p, 1);
+}
+
+/* A close from a trace callback during sendmail, with a progress callback set: the message is
+ * withdrawn at the progress callback (no end of data), not delivered and then closed. */
+static void test_close_from_trace_withdraws_message(void **state)
+{
+    fault_fixture *f = *state;
+    probe_state p = {0};
+    sc_hello(f, 0);
+    sc_expect(f, "MAIL FROM:");
+    sc_send(f, RPL_OK);
+    sc_expect(f, "RCPT TO:");
+    sc_send(f, RPL_OK);
+    sc_expect(f, W_DATA);
+    sc_send(f, RPL_354);
+    sc_expect_eof(f, 10);
+    fault_start(f);
+    smtpc_client *c = fault_client(f, 10000, 10000);
+    p.client = c;
+    probe_state quiet = {0};
+    quiet.client = c;
+    assert_int_equal(smtpc_client_set_progress(c, probe_progress, &quiet), SMTPC_OK);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_trace(c, 1, probe_trace, &p), SMTPC_OK);
+    p.close_in = 1;
+    smtpc_envelope *env = fault_envelope(f, "r@example.org", NULL);
+    ASSERT_STATUS(f, smtpc_client_sendmail(c, env, MSG, SMTPC_NTS), SMTPC_EUSER);
+    assert_int_equal(smtpc_client_is_connected(c), 0);
+    assert_int_equal(smtpc_result_state(smtpc_client_last_result(c), 0), SMTPC_RCPT_ACCEPTED);
+    assert_int_equal(fault_finish(f, 0), 0);
+    const char *sent = W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA;
+    fault_assert_transcript_prefix(f, sent, strlen(sent), MSG, strlen(MSG));
+    assert_probes_clean(&p, 1);
+    assert_probes_clean(&quiet, 1);
 }
 
 /* The trace of smtpc_client_close() and smtpc_client_free() themselves ("connection closed"). */
@@ -668,6 +742,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_callback, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_auth_callback, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_token_callback, fault_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_callback, fault_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_close_from_trace_withdraws_message, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_trace_of_close_and_free, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_trace_of_free, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_close_from_trace, fault_setup, fault_teardown),
