@@ -212,7 +212,8 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     spec.source_port = source_port_;
 
     engine_.clear_result();
-    if (cancel_.take()) return record(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before connecting");
+    if (cancel_.take())
+        return record(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before connecting");
     Deadline deadline = deadline_after(connect_timeout_ms_);
     info("connecting to " + spec.host + (spec.host.front() == '/' ? "" : " port " + std::to_string(spec.port)));
     ConnectResult cr = connect_socket(spec, deadline);
@@ -339,7 +340,8 @@ smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
     std::uint64_t step = engine_.step();
     Deadline deadline = fixed ? *fixed : deadline_after(command_timeout_ms_);
     // A cancel raised while no call was running stops this one before anything is sent.
-    if (cancel_.take()) engine_.failed(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before anything was sent");
+    if (cancel_.take())
+        engine_.failed(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before anything was sent");
     for (;;) {
         if (!fixed && engine_.step() != step) {
             step = engine_.step();

@@ -8,7 +8,7 @@
 namespace smtpc::detail {
 
 class CancelSignal {
-public:
+  public:
     CancelSignal();  // the descriptor is made here: ready() tells whether that worked
     ~CancelSignal();
     CancelSignal(const CancelSignal &) = delete;
@@ -27,8 +27,9 @@ public:
     bool fired() const { return fired_; }
     void clear_fired() const { fired_ = false; }
 
-private:
-    static_assert(std::atomic<bool>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
+  private:
+    static_assert(std::atomic<bool>::is_always_lock_free,
+                  "a signal handler may only touch lock-free atomics");
     mutable std::atomic<bool> flag_{false};
     int read_fd_ = -1;
     int write_fd_ = -1;  // the same descriptor as read_fd_ for an eventfd

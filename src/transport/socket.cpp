@@ -31,25 +31,35 @@ public:
     explicit SocketStream(int fd) : fd_(fd) {}
     ~SocketStream() override { close(); }
 
-    // Polls first, unless the last receive filled the caller's buffer (more is probably waiting):
-    // a receive that left bytes in the kernel is rare, while a reply that is not there yet is the
-    // common case, and a receive that finds nothing (EAGAIN) would be a wasted system call.
+    // One receive when the reply is already there, poll and receive when it is not, and as rarely
+    // as possible a receive that finds nothing (EAGAIN) before the poll. Which case is common depends
+    // on the server and the scheduler (a server on the same CPU has usually answered by the time the
+    // client reads; one on another CPU or machine has not), so the stream learns it: it receives
+    // first while that finds data, and after a receive that found nothing it polls first for the
+    // next kPollFirstReads reads before it tries again. A receive that filled the buffer is always
+    // followed by a receive: more is probably waiting.
     IoResult read(char *buf, std::size_t cap, const Deadline &deadline) override {
-        bool try_first = more_waiting_;
+        bool try_first = more_waiting_ || poll_first_left_ == 0;
+        if (!try_first) --poll_first_left_;
         for (;;) {
             if (!try_first) {
                 int ev = poll_until(fd_, POLLIN, deadline);
                 if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
                 if (ev < 0) return fail(errno, "poll");
             }
-            try_first = false;
             ssize_t n = ::recv(fd_, buf, cap, MSG_DONTWAIT);
             if (n >= 0) {
                 more_waiting_ = static_cast<std::size_t>(n) == cap;
                 return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
             }
-            if (errno == EINTR) try_first = true;
-            else if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "receive");
+            if (errno == EINTR) {
+                try_first = true;
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "receive");
+            if (try_first && !more_waiting_) poll_first_left_ = kPollFirstReads;
+            more_waiting_ = false;
+            try_first = false;
         }
     }
 
@@ -107,8 +117,14 @@ private:
     }
 
     int fd_;
+    static constexpr int kPollFirstReads = 8;
     bool more_waiting_ = false;  // the last receive filled its buffer
+    int poll_first_left_ = 0;    // reads left that poll before they receive
 };
+
+smtpc_status connect_status(int err) {
+    return err == ETIMEDOUT ? SMTPC_ETIMEOUT : err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
+}
 
 // Starts a non-blocking connect and waits for it; on success the fd is returned connected.
 int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const ConnectSpec &spec,
@@ -268,7 +284,7 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         std::string what;
         int fd = connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sun), sizeof sun, spec, deadline, err, what);
         if (fd < 0) {
-            res.status = err == ETIMEDOUT ? SMTPC_ETIMEOUT : err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
+            res.status = connect_status(err);
             res.os_error = err;
             res.message = "connect to " + spec.host + ": " +
                           (err == ECANCELED ? "cancelled by smtpc_client_cancel()" : os_message(err));
@@ -323,7 +339,7 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         if (err == ECANCELED) break;  // no other address is tried for a caller who gave up
     }
     ::freeaddrinfo(list);
-    res.status = last_err == ETIMEDOUT ? SMTPC_ETIMEOUT : last_err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
+    res.status = connect_status(last_err);
     res.os_error = last_err;
     res.message = "connect to " + spec.host + " port " + port + ": " +
                   (last_what.rfind("source", 0) == 0 ? last_what

@@ -34,8 +34,7 @@
 /* How long the canceller waits before cancelling: the call is blocked in its wait by then. */
 #define CANCEL_AFTER_MS 300
 
-static long long now_us(void)
-{
+static long long now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -50,8 +49,7 @@ typedef struct canceller {
     long long cancelled_at_us;
 } canceller;
 
-static void *cancel_main(void *arg)
-{
+static void *cancel_main(void *arg) {
     canceller *k = arg;
     struct timespec ts = {k->delay_ms / 1000, (long)(k->delay_ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -60,8 +58,7 @@ static void *cancel_main(void *arg)
     return NULL;
 }
 
-static void cancel_later(canceller *k, smtpc_client *c, int delay_ms)
-{
+static void cancel_later(canceller *k, smtpc_client *c, int delay_ms) {
     memset(k, 0, sizeof *k);
     k->client = c;
     k->delay_ms = delay_ms;
@@ -69,8 +66,7 @@ static void cancel_later(canceller *k, smtpc_client *c, int delay_ms)
 }
 
 /* Joins the canceller and checks and prints the latency from the cancel to `returned_us`. */
-static void check_latency(canceller *k, long long returned_us, const char *what)
-{
+static void check_latency(canceller *k, long long returned_us, const char *what) {
     assert_int_equal(pthread_join(k->thread, NULL), 0);
     assert_true(k->cancelled_at_us > 0);
     double ms = (double)(returned_us - k->cancelled_at_us) / 1000.0;
@@ -79,16 +75,14 @@ static void check_latency(canceller *k, long long returned_us, const char *what)
     if (ms < 0) fail_msg("%s: the call returned before the cancel (%.1f ms)", what, ms);
 }
 
-static void assert_cancelled(fault_fixture *f, smtpc_status st)
-{
+static void assert_cancelled(fault_fixture *f, smtpc_status st) {
     ASSERT_STATUS(f, st, SMTPC_ECANCELLED);
     assert_int_equal(smtpc_client_last_status(f->client), SMTPC_ECANCELLED);
     assert_non_null(strstr(smtpc_client_errmsg(f->client), "cancelled"));
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
 }
 
-static int find(const fault_fixture *f, const char *needle)
-{
+static int find(const fault_fixture *f, const char *needle) {
     size_t n = strlen(needle);
     for (size_t i = 0; f->transcript && i + n <= f->transcript_len; i++)
         if (memcmp(f->transcript + i, needle, n) == 0) return 1;
@@ -97,8 +91,7 @@ static int find(const fault_fixture *f, const char *needle)
 
 /* A loopback listener whose accept queue is full: a further connect stays pending (its SYN is
  * dropped). Returns the listener (and its port) with the sockets that filled it, or -1. */
-static int blackhole(uint16_t *port, int fill[8], int *nfill)
-{
+static int blackhole(uint16_t *port, int fill[8], int *nfill) {
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l < 0) return -1;
     struct sockaddr_in a;
@@ -127,8 +120,7 @@ static int blackhole(uint16_t *port, int fill[8], int *nfill)
     return -1;
 }
 
-static void test_cancel_connect_blackhole(void **state)
-{
+static void test_cancel_connect_blackhole(void **state) {
     fault_fixture *f = *state;
     uint16_t port = 0;
     int fill[8], nfill = 0;
@@ -144,8 +136,7 @@ static void test_cancel_connect_blackhole(void **state)
     assert_cancelled(f, st);
 }
 
-static void test_cancel_greeting_wait(void **state)
-{
+static void test_cancel_greeting_wait(void **state) {
     fault_fixture *f = *state;
     sc_expect_eof(f, 20.0); /* accepts, says nothing, waits for the client to close */
     fault_start(f);
@@ -159,8 +150,7 @@ static void test_cancel_greeting_wait(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, "");
 }
 
-static void test_cancel_reply_wait(void **state)
-{
+static void test_cancel_reply_wait(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -179,8 +169,7 @@ static void test_cancel_reply_wait(void **state)
 
 /* A 32 MiB body to a server that stops reading after the 354: the write blocks, the cancel stops it.
  * The message is not sent: no end of data reached the server, the recipient stays accepted. */
-static void test_cancel_body_write(void **state)
-{
+static void test_cancel_body_write(void **state) {
     fault_fixture *f = *state;
     f->extra_args[0] = "--rcvbuf";
     f->extra_args[1] = "4096";
@@ -213,8 +202,7 @@ static void test_cancel_body_write(void **state)
 
 /* The cancel comes after the end of data was written, while the reply to it is awaited: the
  * message may have been delivered, and each recipient says so. */
-static void test_cancel_after_end_of_data(void **state)
-{
+static void test_cancel_after_end_of_data(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 1);
     sc_expect_lines(f, 3);
@@ -239,8 +227,7 @@ static void test_cancel_after_end_of_data(void **state)
                             "Subject: x\r\n\r\nbody\r\n.\r\n");
 }
 
-static void test_cancel_tls_handshake(void **state)
-{
+static void test_cancel_tls_handshake(void **state) {
     fault_fixture *f = *state;
     f->extra_args[0] = "--tls-cert";
     f->extra_args[1] = tls_pki("server.pem");
@@ -273,8 +260,7 @@ static void test_cancel_tls_handshake(void **state)
 static smtpc_client *volatile g_signal_client;
 static volatile long long g_signal_at_us;
 
-static void on_alarm(int sig)
-{
+static void on_alarm(int sig) {
     (void)sig;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
@@ -282,8 +268,7 @@ static void on_alarm(int sig)
     smtpc_client_cancel(g_signal_client);
 }
 
-static void test_cancel_from_signal_handler(void **state)
-{
+static void test_cancel_from_signal_handler(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -318,8 +303,7 @@ static void test_cancel_from_signal_handler(void **state)
 
 /* ---- A cancel with no call running; a cancel from a callback. */
 
-static void test_cancel_while_idle_stops_next_call_once(void **state)
-{
+static void test_cancel_while_idle_stops_next_call_once(void **state) {
     fault_fixture *f = *state;
     f->extra_args[0] = "--connections";
     f->extra_args[1] = "2";
@@ -341,15 +325,14 @@ static void test_cancel_while_idle_stops_next_call_once(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, "");
 }
 
-static void cancel_on_connected(smtpc_trace_kind kind, const char *text, size_t len, int64_t us, void *userdata)
-{
+static void cancel_on_connected(smtpc_trace_kind kind, const char *text, size_t len, int64_t us,
+                                void *userdata) {
     (void)us;
     if (kind == SMTPC_TRACE_INFO && len == 9 && memcmp(text, "connected", 9) == 0)
         smtpc_client_cancel((smtpc_client *)userdata); /* the documented exception to the re-entry rule */
 }
 
-static void test_cancel_from_callback(void **state)
-{
+static void test_cancel_from_callback(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect_eof(f, 10.0);
@@ -370,8 +353,7 @@ typedef struct progress_log {
     int abort_at; /* 1-based call that returns non-zero; 0: never */
 } progress_log;
 
-static int on_progress(uint64_t sent, uint64_t total, void *userdata)
-{
+static int on_progress(uint64_t sent, uint64_t total, void *userdata) {
     progress_log *p = userdata;
     if (p->calls < 4096) {
         p->sent[p->calls] = sent;
@@ -381,16 +363,15 @@ static int on_progress(uint64_t sent, uint64_t total, void *userdata)
     return p->abort_at && p->calls == p->abort_at ? 1 : 0;
 }
 
-static char *make_body(size_t len)
-{
+static char *make_body(size_t len) {
     char *m = malloc(len);
     assert_non_null(m);
-    for (size_t i = 0; i < len; i++) m[i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : (char)('a' + i % 26);
+    for (size_t i = 0; i < len; i++)
+        m[i] = (i % 78 == 76) ? '\r' : (i % 78 == 77) ? '\n' : (char)('a' + i % 26);
     return m;
 }
 
-static void test_progress_counts(void **state)
-{
+static void test_progress_counts(void **state) {
     fault_fixture *f = *state;
     size_t len = 1000 * 78; /* 76 KiB: two blocks of the 64 KiB buffer */
     f->msg = make_body(len);
@@ -430,8 +411,7 @@ typedef struct reader {
     size_t len, pos;
 } reader;
 
-static int read_block(char *buf, size_t cap, size_t *len, void *userdata)
-{
+static int read_block(char *buf, size_t cap, size_t *len, void *userdata) {
     reader *r = userdata;
     size_t n = r->len - r->pos;
     if (n > cap) n = cap;
@@ -442,8 +422,7 @@ static int read_block(char *buf, size_t cap, size_t *len, void *userdata)
     return 0;
 }
 
-static void test_progress_stream_total_unknown(void **state)
-{
+static void test_progress_stream_total_unknown(void **state) {
     fault_fixture *f = *state;
     size_t len = 500 * 78;
     f->msg = make_body(len);
@@ -472,8 +451,7 @@ static void test_progress_stream_total_unknown(void **state)
 }
 
 /* Abort at the last call (every byte written, the end of data not yet): not sent. */
-static void test_progress_abort_withdraws_message(void **state)
-{
+static void test_progress_abort_withdraws_message(void **state) {
     fault_fixture *f = *state;
     size_t len = 1000 * 78;
     f->msg = make_body(len);
@@ -506,8 +484,7 @@ static void test_progress_abort_withdraws_message(void **state)
     assert_false(find(f, "\r\n.\r\n"));
 }
 
-static int cancel_setup(void **state)
-{
+static int cancel_setup(void **state) {
     int rc = fault_setup(state);
     if (rc == 0) {
         fault_fixture *f = *state;
@@ -516,8 +493,7 @@ static int cancel_setup(void **state)
     return rc;
 }
 
-int main(void)
-{
+int main(void) {
     if (tls_pki_setup() != 0) {
         printf("SKIP: cannot make the test PKI\n");
         return 77;
@@ -530,7 +506,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_after_end_of_data, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_tls_handshake, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_signal_handler, cancel_setup, fault_teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_while_idle_stops_next_call_once, cancel_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_while_idle_stops_next_call_once, cancel_setup,
+                                        fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_callback, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_progress_counts, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_progress_stream_total_unknown, cancel_setup, fault_teardown),
