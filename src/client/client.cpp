@@ -339,9 +339,6 @@ smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
     os_error_ = 0;
     std::uint64_t step = engine_.step();
     Deadline deadline = fixed ? *fixed : deadline_after(command_timeout_ms_);
-    // A cancel raised while no call was running stops this one before anything is sent.
-    if (cancel_.take())
-        engine_.failed(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before anything was sent");
     for (;;) {
         if (!fixed && engine_.step() != step) {
             step = engine_.step();
@@ -349,6 +346,13 @@ smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
         }
         Engine::Want want = engine_.want();
         if (want == Engine::Want::Done) break;
+        // Checked at every step, not only in the waits: a transfer the socket never blocks (a fast
+        // server) stops too. A cancel raised while no call was running stops this one before it
+        // sends anything. One atomic exchange, no system call.
+        if (cancel_.take()) {
+            engine_.failed(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel()");
+            continue;
+        }
         if (want == Engine::Want::Write) {
             std::string_view out = engine_.output();
             bool readable = false;

@@ -484,6 +484,40 @@ static void test_progress_abort_withdraws_message(void **state) {
     assert_false(find(f, "\r\n.\r\n"));
 }
 
+/* A cancel from the progress callback: the transfer never blocks (the server reads everything), so
+ * only the check at every step can see it. The message is withdrawn: no end of data is sent. */
+static int cancel_from_progress(uint64_t sent, uint64_t total, void *userdata)
+{
+    (void)sent;
+    (void)total;
+    smtpc_client_cancel((smtpc_client *)userdata);
+    return 0;
+}
+
+static void test_cancel_from_progress_callback(void **state)
+{
+    fault_fixture *f = *state;
+    size_t len = 1000 * 78;
+    f->msg = make_body(len);
+    sc_hello(f, 1);
+    sc_expect_lines(f, 3);
+    sc_send(f, RPL_OK RPL_OK RPL_354);
+    sc_expect_eof(f, 10.0);
+    fault_start(f);
+    fault_client(f, 30000, 30000);
+    ASSERT_STATUS(f, smtpc_client_set_progress(f->client, cancel_from_progress, f->client), SMTPC_OK);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    smtpc_envelope *env = fault_envelope(f, "r@example.org", NULL);
+    assert_cancelled(f, smtpc_client_sendmail(f->client, env, f->msg, len));
+    const smtpc_result *r = smtpc_client_last_result(f->client);
+    assert_non_null(r);
+    assert_int_equal(smtpc_result_state(r, 0), SMTPC_RCPT_ACCEPTED);
+    assert_int_equal(fault_finish(f, 10000), 0);
+    static const char head[] = W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA;
+    fault_assert_transcript_prefix(f, head, sizeof head - 1, f->msg, len);
+    assert_false(find(f, "\r\n.\r\n"));
+}
+
 static int cancel_setup(void **state) {
     int rc = fault_setup(state);
     if (rc == 0) {
@@ -509,6 +543,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancel_while_idle_stops_next_call_once, cancel_setup,
                                         fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_callback, cancel_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_from_progress_callback, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_progress_counts, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_progress_stream_total_unknown, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_progress_abort_withdraws_message, cancel_setup, fault_teardown),
