@@ -486,16 +486,14 @@ static void test_progress_abort_withdraws_message(void **state) {
 
 /* A cancel from the progress callback: the transfer never blocks (the server reads everything), so
  * only the check at every step can see it. The message is withdrawn: no end of data is sent. */
-static int cancel_from_progress(uint64_t sent, uint64_t total, void *userdata)
-{
+static int cancel_from_progress(uint64_t sent, uint64_t total, void *userdata) {
     (void)sent;
     (void)total;
     smtpc_client_cancel((smtpc_client *)userdata);
     return 0;
 }
 
-static void test_cancel_from_progress_callback(void **state)
-{
+static void test_cancel_from_progress_callback(void **state) {
     fault_fixture *f = *state;
     size_t len = 1000 * 78;
     f->msg = make_body(len);
