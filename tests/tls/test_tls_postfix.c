@@ -232,6 +232,7 @@ static void test_postfix_untrusted_by_policy(void **state)
     smtpc_envelope_free(env);
 }
 
+#ifdef SMTPC_SEND_SIMPLE /* the examples are built (SMTPC_BUILD_EXAMPLES) */
 /* Runs argv with stdout and stderr into out_path; its exit status, or -1 (also after timeout_ms,
  * when it is killed). */
 static int run_bounded(const char *const argv[], int timeout_ms, const char *out_path)
@@ -261,6 +262,7 @@ static int run_bounded(const char *const argv[], int timeout_ms, const char *out
         usleep(50 * 1000);
     }
 }
+#endif
 
 /* The first program a user writes, against a stock local Postfix: smtpd_tls_security_level=may with
  * a self-signed certificate (Debian's "snakeoil"). The library's defaults (AUTO, no configuration)
