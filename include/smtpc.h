@@ -752,8 +752,10 @@ SMTPC_API smtpc_status smtpc_client_set_progress(smtpc_client *client, smtpc_pro
 /**
  * Ask the call running on `client` to stop: it returns SMTPC_ECANCELLED promptly (within
  * milliseconds) from any wait: connect, the greeting, a reply, a write to a server that stopped
- * reading, the TLS handshake. A name lookup cannot be interrupted: the call stops as soon as the
- * resolver returns. The connection is closed; see SMTPC_ECANCELLED for a message being sent.
+ * reading, the TLS handshake. It is also seen between two blocks of a transfer that never waits.
+ * A name lookup (getaddrinfo) cannot be interrupted: the call stops as soon as the resolver returns;
+ * likewise work that does not wait (the process's first load of the system trust store, a key
+ * exchange) finishes first. The connection is closed; see SMTPC_ECANCELLED for a message being sent.
  *
  * Safe from any thread, from a signal handler (async-signal-safe: an atomic flag and a write() to a
  * descriptor the client made at creation; errno is kept) and from the client's own callbacks. The
