@@ -24,9 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Exit status, from sysexits.h as sendmail and msmtp use it (the values are written out: the header is
@@ -141,6 +145,22 @@ static const char *const usage_text[] = {
     "  Accepted and ignored: -oXX (sendmail settings: -oem, -odi, -om, ...), -A X, -L TAG,\n"
     "  -N DSN, -R RET, -V ENVID (no DSN is asked for), -X FILE, -d X, -U, -G, -m, -n.\n"
     "  Refused (exit 64): -bp, -bs, -bi and the other -b modes, -q (there is no queue).\n"
+    "\n",
+    "Configuration file:\n"
+    "  -C, --config FILE     read FILE (default: $XDG_CONFIG_HOME/smtpc/config, or\n"
+    "                        ~/.config/smtpc/config, else /etc/smtpc.conf, when they exist)\n"
+    "  -a, --account NAME    use the account NAME of the file (default: the one named by\n"
+    "                        \"account default : NAME\", else only the defaults section)\n"
+    "  Lines: \"defaults\" and \"account NAME\" start sections, \"KEY VALUE\" sets a key, \"#\" starts\n"
+    "  a comment. Keys: host, port, protocol (smtp, smtps, lmtp), socket (an LMTP socket path),\n"
+    "  tls (required, opportunistic, off, implicit, auto), cafile, capath, cert, key, tls_min,\n"
+    "  auth (a mechanism), user, password_file, password_command, oauth_token_command, from,\n"
+    "  helo, timeout. An account's keys override the defaults; command-line options override\n"
+    "  both. password_command and oauth_token_command are run with /bin/sh -c; the first line\n"
+    "  they print is the secret (at most timeout seconds, default 30). There is no password key:\n"
+    "  the file holds no secret, so it may be readable by others, but it must not be writable by\n"
+    "  anyone but its owner (the user or root), since it names commands to run. Errors name the\n"
+    "  file and line and exit with 78.\n"
     "\n",
     "Diagnostics:\n"
     "  --trace               print the protocol exchange on standard error: \"> \" sent, \"< \"\n"
@@ -518,6 +538,9 @@ struct options {
     int ignore_dots;  /* -i, -oi: a "." line does not end the message */
     int eight_bit;    /* -B8BITMIME */
     const char *full_name; /* -F */
+    const char *config_file, *account; /* -C, -a */
+    const char *password_command, *token_command; /* from the configuration file */
+    int url_given;
 };
 
 /* ASCII case-insensitive equality (the locale is never consulted). */
@@ -613,12 +636,14 @@ static const struct option long_options[] = {
     {"oauth-token-file", required_argument, NULL, OPT_OAUTH_TOKEN_FILE},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"json", no_argument, NULL, OPT_JSON},
+    {"config", required_argument, NULL, 'C'},
+    {"account", required_argument, NULL, 'a'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0}};
 
 /* sendmail's options: those with a value take it attached (-oi, -bm) or as the next argument. */
-#define SENDMAIL_OPTIONS "f:r:F:tivo:B:b:q::A:L:N:R:V:X:d:UGmnh"
+#define SENDMAIL_OPTIONS "f:r:F:tivo:B:b:q::A:L:N:R:V:X:d:UGmnhC:a:"
 
 /* Parses argv into o. Returns -1 to go on (recipients from argv[*first]), else an exit status. */
 static int parse_options(int argc, char **argv, struct options *o, int *first) {
@@ -627,7 +652,12 @@ static int parse_options(int argc, char **argv, struct options *o, int *first) {
     /* Options may follow the recipients (an option is never taken for an address); "--" ends them. */
     while ((c = getopt_long(argc, argv, SENDMAIL_OPTIONS, long_options, NULL)) != -1) {
         switch (c) {
-        case OPT_SERVER: o->url = optarg; break;
+        case OPT_SERVER:
+            o->url = optarg;
+            o->url_given = 1;
+            break;
+        case 'C': o->config_file = optarg; break;
+        case 'a': o->account = optarg; break;
         case 'f':
         case 'r': o->from = optarg; break; /* -r: sendmail's old name for -f */
         case 'F': o->full_name = optarg; break;
@@ -743,10 +773,13 @@ static int check_options(const struct options *o, int implicit_url, const char *
         if (o->password_env) return usage_error("--password-env needs --user NAME");
         if (o->token_file)
             return usage_error("--oauth-token-file needs --user NAME and --auth XOAUTH2 or OAUTHBEARER");
-        return 0;
+        return 0; /* the file's password_command and oauth_token_command are unused without a user */
     }
     if (oauth) {
-        if (!o->token_file) return usage_error("--auth %s needs --oauth-token-file FILE", o->mech);
+        if (!o->token_file && !o->token_command)
+            return usage_error("--auth %s needs --oauth-token-file FILE (or oauth_token_command in the "
+                               "configuration file)",
+                               o->mech);
         if (o->password_file || o->password_env)
             return usage_error("--auth %s takes its token from --oauth-token-file, not a password", o->mech);
         return 0;
@@ -754,8 +787,11 @@ static int check_options(const struct options *o, int implicit_url, const char *
     if (o->token_file) return usage_error("--oauth-token-file needs --auth XOAUTH2 or --auth OAUTHBEARER");
     if (o->password_file && o->password_env)
         return usage_error("give --password-file or --password-env, not both");
-    if (!o->password_file && !o->password_env)
-        return usage_error("--user needs --password-file FILE or --password-env VAR");
+    if (o->password_file && o->password_command)
+        return usage_error("the configuration gives password_file and password_command: give one");
+    if (!o->password_file && !o->password_env && !o->password_command)
+        return usage_error("--user needs --password-file FILE or --password-env VAR (or password_file or "
+                           "password_command in the configuration file)");
     return 0;
 }
 
@@ -806,6 +842,316 @@ static int read_first_line(const char *what, const char *path, char *buf, size_t
         say("the %s file %s is empty (its first line is the %s)", what, path, what);
         return EXIT_CONFIG;
     }
+    return 0;
+}
+
+static int is_oauth(const char *mech) {
+    return mech && (same_ci(mech, "XOAUTH2") || same_ci(mech, "OAUTHBEARER"));
+}
+
+/* ---- Configuration file with accounts -------------------------------------------------------- */
+
+/*
+ * "defaults" and "account NAME" start sections; "account default : NAME" names the account used
+ * without -a; "KEY VALUE" lines set keys of the section; "#" starts a comment line. Keys that no
+ * account overrides come from "defaults". The file holds no secret (there is no password key): a
+ * password comes from password_file or password_command. Because password_command and
+ * oauth_token_command are run, the file must not be writable by anyone but its owner (the user or
+ * root); it may be readable by others, since a command line is not a secret (its output is).
+ */
+enum {
+    K_HOST,
+    K_PORT,
+    K_PROTOCOL,
+    K_SOCKET,
+    K_TLS,
+    K_CAFILE,
+    K_CAPATH,
+    K_CERT,
+    K_KEY,
+    K_TLS_MIN,
+    K_AUTH,
+    K_USER,
+    K_PASSWORD_FILE,
+    K_PASSWORD_COMMAND,
+    K_OAUTH_TOKEN_COMMAND,
+    K_FROM,
+    K_HELO,
+    K_TIMEOUT,
+    K_COUNT
+};
+static const char *const config_keys[K_COUNT] = {
+    "host", "port", "protocol",      "socket",           "tls",
+    "cafile", "capath", "cert",      "key",              "tls_min",
+    "auth", "user", "password_file", "password_command", "oauth_token_command",
+    "from", "helo", "timeout"};
+
+static struct config {
+    char *text;               /* the file, split in place */
+    char *scratch;            /* a copy for the first pass */
+    const char *value[K_COUNT]; /* the chosen account's values over the defaults */
+    char url[4200];
+    const char *path;
+} cfg;
+
+static int config_error(const char *path, int line, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int config_error(const char *path, int line, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (line > 0) say("%s:%d: %s", path, line, buf);
+    else say("%s: %s", path, buf);
+    return EXIT_CONFIG;
+}
+
+/* Reads the file and takes the values of `account` (NULL: the one "account default" names, else only
+ * "defaults"). Returns 0, or prints "FILE:LINE: why" and returns EXIT_CONFIG. */
+static int config_load(struct config *c, const char *path, const char *account) {
+    const char *acct_vals[K_COUNT], *def_vals[K_COUNT];
+    const char *chosen = account, *default_name = NULL;
+    char *line, *next;
+    int lineno = 0, section = 0; /* 0 none, 1 defaults, 2 the chosen account, 3 another account */
+    int found = 0, pass;
+    struct stat st;
+    FILE *f;
+    long size;
+    size_t i;
+
+    c->path = path;
+    f = fopen(path, "re");
+    if (!f) return config_error(path, 0, "cannot read: %s", strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return config_error(path, 0, "not a regular file");
+    }
+    if (st.st_mode & 022) {
+        fclose(f);
+        return config_error(path, 0, "writable by others (mode %03o): anyone could change the commands it runs; "
+                                     "chmod go-w it",
+                            (unsigned)(st.st_mode & 0777));
+    }
+    if (st.st_uid != getuid() && st.st_uid != 0) {
+        fclose(f);
+        return config_error(path, 0, "owned by another user (uid %u)", (unsigned)st.st_uid);
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || size > 1 << 20 || fseek(f, 0, SEEK_SET) != 0 ||
+        !(c->text = malloc((size_t)size + 1)) || fread(c->text, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        return config_error(path, 0, "cannot read (or larger than 1 MiB)");
+    }
+    fclose(f);
+    c->text[size] = '\0';
+    if (memchr(c->text, '\0', (size_t)size)) return config_error(path, 0, "holds a NUL byte");
+
+    /* two passes: the first finds "account default : NAME", the second takes the values */
+    for (pass = 0; pass < 2; pass++) {
+        char *copy = pass == 0 ? (c->scratch = strdup(c->text)) : c->text;
+        if (!copy) return config_error(path, 0, "out of memory");
+        memset(acct_vals, 0, sizeof acct_vals);
+        memset(def_vals, 0, sizeof def_vals);
+        lineno = 0;
+        section = 0;
+        for (line = copy; line; line = next) {
+            char *key, *value, *end;
+            lineno++;
+            next = strchr(line, '\n');
+            if (next) *next++ = '\0';
+            end = line + strlen(line);
+            while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) *--end = '\0';
+            while (*line == ' ' || *line == '\t') line++;
+            if (!*line || *line == '#') continue;
+            key = line;
+            while (*line && *line != ' ' && *line != '\t') line++;
+            if (*line) *line++ = '\0';
+            while (*line == ' ' || *line == '\t') line++;
+            value = line;
+            if (strcmp(key, "defaults") == 0) {
+                if (*value) goto bad_value_defaults;
+                section = 1;
+                continue;
+            }
+            if (strcmp(key, "account") == 0) {
+                char *colon = strchr(value, ':');
+                if (colon) { /* account default : NAME */
+                    char *name = colon + 1, *e = colon;
+                    while (e > value && (e[-1] == ' ' || e[-1] == '\t')) e--;
+                    *e = '\0';
+                    while (*name == ' ' || *name == '\t') name++;
+                    if (strcmp(value, "default") != 0 || !*name || strpbrk(name, " \t"))
+                        return config_error(path, lineno, "'account NAME' or 'account default : NAME' expected");
+                    if (pass == 0) {
+                        if (default_name) return config_error(path, lineno, "a second 'account default'");
+                        default_name = name; /* in the first pass's copy, kept to the end */
+                    }
+                    section = 3;
+                    continue;
+                }
+                if (!*value || strpbrk(value, " \t"))
+                    return config_error(path, lineno, "'account' takes one name");
+                section = chosen && strcmp(value, chosen) == 0 ? 2 : 3;
+                if (section == 2) found = 1;
+                continue;
+            }
+            for (i = 0; i < K_COUNT && strcmp(key, config_keys[i]) != 0; i++) {
+            }
+            if (i == K_COUNT) {
+                if (strcmp(key, "password") == 0 || strcmp(key, "oauth_token") == 0)
+                    return config_error(path, lineno,
+                                        "no secret belongs in this file: use password_file or password_command "
+                                        "(oauth_token_command for a token)");
+                return config_error(path, lineno, "unknown key '%s'", key);
+            }
+            if (!*value)
+                return config_error(path, lineno, "'%s' needs a value", key);
+            if (section == 0)
+                return config_error(path, lineno, "'%s' outside a 'defaults' or 'account' section", key);
+            if (section == 1) def_vals[i] = value;
+            if (section == 2) acct_vals[i] = value;
+        }
+        if (pass == 0 && !chosen) chosen = default_name;
+    }
+    if (chosen && !found)
+        return config_error(path, 0, "no account '%s'%s", chosen, account ? " (-a)" : " (account default)");
+    for (i = 0; i < K_COUNT; i++) c->value[i] = acct_vals[i] ? acct_vals[i] : def_vals[i];
+    return 0;
+bad_value_defaults:
+    return config_error(path, lineno, "'defaults' takes no value");
+}
+
+/* The file to read: -C FILE, else the user's, else the system's; NULL when there is none. */
+static const char *config_path(const char *given, char *buf, size_t cap) {
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (given) return given;
+    if (xdg && *xdg && (size_t)snprintf(buf, cap, "%s/smtpc/config", xdg) < cap && access(buf, F_OK) == 0)
+        return buf;
+    if ((!xdg || !*xdg) && home && *home && (size_t)snprintf(buf, cap, "%s/.config/smtpc/config", home) < cap &&
+        access(buf, F_OK) == 0)
+        return buf;
+    if (access("/etc/smtpc.conf", F_OK) == 0) return "/etc/smtpc.conf";
+    return NULL;
+}
+
+/* Fills what the command line left unset from the file's values. Returns 0, or EXIT_CONFIG. */
+static int config_apply(struct config *c, struct options *o) {
+    const char **v = c->value;
+    const char *protocol = v[K_PROTOCOL] ? v[K_PROTOCOL] : "smtp";
+    if (strcmp(protocol, "smtp") != 0 && strcmp(protocol, "smtps") != 0 && strcmp(protocol, "lmtp") != 0)
+        return config_error(c->path, 0, "protocol takes smtp, smtps or lmtp, not '%s'", protocol);
+    if (!o->url_given && (v[K_HOST] || v[K_SOCKET] || v[K_PORT] || v[K_PROTOCOL])) {
+        int n;
+        if (v[K_SOCKET] && strcmp(protocol, "lmtp") != 0)
+            return config_error(c->path, 0, "socket needs protocol lmtp");
+        if (v[K_SOCKET] && (v[K_HOST] || v[K_PORT]))
+            return config_error(c->path, 0, "give socket, or host and port, not both");
+        if (v[K_SOCKET]) n = snprintf(c->url, sizeof c->url, "lmtp://%s", v[K_SOCKET]);
+        else
+            n = snprintf(c->url, sizeof c->url, "%s://%s%s%s%s", protocol,
+                         v[K_HOST] && strchr(v[K_HOST], ':') ? "[" : "", v[K_HOST] ? v[K_HOST] : "localhost",
+                         v[K_HOST] && strchr(v[K_HOST], ':') ? "]" : "", v[K_PORT] ? ":" : "");
+        if (n < 0 || (size_t)n >= sizeof c->url - 12) return config_error(c->path, 0, "host or socket too long");
+        if (!v[K_SOCKET] && v[K_PORT]) strcat(c->url, v[K_PORT]);
+        o->url = c->url;
+    }
+    if (v[K_TLS] && strcmp(v[K_TLS], "required") != 0 && strcmp(v[K_TLS], "opportunistic") != 0 &&
+        strcmp(v[K_TLS], "off") != 0 && strcmp(v[K_TLS], "implicit") != 0 && strcmp(v[K_TLS], "auto") != 0)
+        return config_error(c->path, 0, "tls takes required, opportunistic, off, implicit or auto, not '%s'",
+                            v[K_TLS]);
+    if (v[K_TLS_MIN] && strcmp(v[K_TLS_MIN], "1.2") != 0 && strcmp(v[K_TLS_MIN], "1.3") != 0)
+        return config_error(c->path, 0, "tls_min takes 1.2 or 1.3, not '%s'", v[K_TLS_MIN]);
+    if (!o->tls && v[K_TLS]) o->tls = strcmp(v[K_TLS], "off") == 0 ? "none" : v[K_TLS];
+    if (!o->cafile) o->cafile = v[K_CAFILE];
+    if (!o->capath) o->capath = v[K_CAPATH];
+    if (!o->cert) o->cert = v[K_CERT];
+    if (!o->key) o->key = v[K_KEY];
+    if (!o->tls_min) o->tls_min = v[K_TLS_MIN];
+    if (!o->from) o->from = v[K_FROM];
+    if (!o->helo) o->helo = v[K_HELO];
+    if (!o->user) o->user = v[K_USER];
+    if (!o->mech) o->mech = v[K_AUTH];
+    /* a secret's source given on the command line replaces the file's */
+    if (o->user && !o->password_file && !o->password_env && !o->token_file) {
+        o->password_file = v[K_PASSWORD_FILE];
+        o->password_command = v[K_PASSWORD_COMMAND];
+        o->token_command = v[K_OAUTH_TOKEN_COMMAND];
+    }
+    if (v[K_TIMEOUT] && !o->timeout_given) {
+        if (parse_seconds("timeout", v[K_TIMEOUT], &o->timeout_s) != 0) return EXIT_CONFIG;
+        o->timeout_given = 1;
+    }
+    return 0;
+}
+
+/*
+ * Runs command with /bin/sh -c and puts the first line of its output in buf (cap bytes with the NUL),
+ * waiting at most timeout_s seconds. Returns 0, or prints why and returns EXIT_CONFIG.
+ */
+static int run_command(const char *what, const char *command, char *buf, size_t cap, unsigned long timeout_s) {
+    int out[2], status = 0, timed_out = 0;
+    size_t n = 0;
+    pid_t pid;
+    time_t deadline = time(NULL) + (time_t)(timeout_s ? timeout_s : 30);
+    char *nl = NULL;
+    if (pipe(out) != 0) return config_error(what, 0, "cannot run '%s': %s", command, strerror(errno));
+    pid = fork();
+    if (pid < 0) {
+        close(out[0]);
+        close(out[1]);
+        return config_error(what, 0, "cannot run '%s': %s", command, strerror(errno));
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY); /* standard input is the message: not for the command */
+        if (null >= 0) dup2(null, STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        close(out[1]);
+        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    while (n < cap - 1 && !nl) {
+        struct pollfd pfd = {out[0], POLLIN, 0};
+        long left = (long)(deadline - time(NULL));
+        ssize_t got;
+        int r;
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        r = poll(&pfd, 1, (int)(left * 1000));
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0) {
+            timed_out = 1;
+            break;
+        }
+        got = read(out[0], buf + n, cap - 1 - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        nl = memchr(buf + n, '\n', (size_t)got);
+        n += (size_t)got;
+    }
+    close(out[0]);
+    if (timed_out) kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out) {
+        wipe(buf, cap);
+        return config_error(what, 0, "'%s' gave no line within %lu seconds", command, timeout_s ? timeout_s : 30);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        wipe(buf, cap);
+        return config_error(what, 0, "'%s' failed (%s %d)", command, WIFEXITED(status) ? "exit status" : "signal",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    }
+    if (!nl && n == cap - 1) {
+        wipe(buf, cap);
+        return config_error(what, 0, "the first line of the output of '%s' is too long", command);
+    }
+    n = nl ? (size_t)(nl - buf) : n;
+    if (n > 0 && buf[n - 1] == '\r') n--;
+    wipe(buf + n, cap - n);
+    if (n == 0) return config_error(what, 0, "'%s' printed an empty line", command);
     return 0;
 }
 
@@ -1074,7 +1420,7 @@ static int has_non_ascii(const char *s) {
 static int authenticate(smtpc_client *client, const struct options *o, const char *secret,
                         const struct target *t) {
     smtpc_status st;
-    if (o->token_file)
+    if (is_oauth(o->mech))
         st = smtpc_client_auth_oauth2(client, o->mech, SMTPC_NTS, o->user, SMTPC_NTS, secret, SMTPC_NTS, NULL,
                                       NULL);
     else if (o->mech)
@@ -1670,6 +2016,18 @@ int main(int argc, char **argv) {
     o.connect_timeout_s = 30;
     o.pipelining = 1;
     if ((code = parse_options(argc, argv, &o, &first)) >= 0) return code;
+    {
+        char buf[4096];
+        const char *path = config_path(o.config_file, buf, sizeof buf);
+        if (!path && o.account) {
+            say("-a %s: there is no configuration file (-C FILE, $XDG_CONFIG_HOME/smtpc/config, "
+                "~/.config/smtpc/config or /etc/smtpc.conf)",
+                o.account);
+            return EXIT_CONFIG;
+        }
+        if (path && ((code = config_load(&cfg, path, o.account)) != 0 || (code = config_apply(&cfg, &o)) != 0))
+            return code;
+    }
     if (first >= argc && !o.from_headers) return usage_error("no recipient given (or -t to take them from the message)");
     if (parse_url(o.url, &protocol, host, sizeof host, &implicit_url) != 0)
         return usage_error("--server takes smtp://HOST[:PORT], smtps://HOST[:PORT], lmtp://HOST[:PORT] or "
@@ -1680,11 +2038,16 @@ int main(int argc, char **argv) {
 
     memset(secret, 0, sizeof secret);
     if (o.user) {
-        const char *what = o.token_file ? "OAuth token" : "password";
-        if (o.token_file || o.password_file) {
-            code = read_first_line(what, o.token_file ? o.token_file : o.password_file, secret, sizeof secret,
-                                   0);
+        int oauth = is_oauth(o.mech);
+        const char *what = oauth ? "OAuth token" : "password";
+        const char *command = oauth ? o.token_command : o.password_file ? NULL : o.password_command;
+        if (oauth ? o.token_file != NULL : o.password_file != NULL) {
+            code = read_first_line(what, oauth ? o.token_file : o.password_file, secret, sizeof secret, 0);
             if (code != 0) return code;
+        } else if (command && !o.password_env) {
+            if ((code = run_command(cfg.path, command, secret, sizeof secret, o.timeout_given ? o.timeout_s : 30)) !=
+                0)
+                return code;
         } else {
             const char *v = getenv(o.password_env);
             if (!v || !*v) {
@@ -1759,5 +2122,7 @@ out:
     smtpc_envelope_free(env);
     smtpc_envelope_free(check);
     spool_free(&msg);
+    free(cfg.text);
+    free(cfg.scratch);
     return code;
 }

@@ -180,12 +180,14 @@ usage "--tls required over a Unix socket needs --tls-server-name NAME (the name 
     --server lmtp:///nonexistent/socket --tls required b@example.org
 usage "--timeout takes a whole number of seconds from 0 to 4000000, not '-1'" --timeout -1 b@example.org
 usage "--auth needs --user NAME" --auth PLAIN b@example.org
-usage "--auth XOAUTH2 needs --oauth-token-file FILE" --user u --auth XOAUTH2 b@example.org
+usage "--auth XOAUTH2 needs --oauth-token-file FILE (or oauth_token_command in the configuration file)" \
+    --user u --auth XOAUTH2 b@example.org
 usage "--oauth-token-file needs --auth XOAUTH2 or --auth OAUTHBEARER" --user u --oauth-token-file /dev/null \
     --password-env X b@example.org
 usage "--auth takes PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2 or OAUTHBEARER, not 'NTLM'" \
     --user u --auth NTLM --password-env X b@example.org
-usage "--user needs --password-file FILE or --password-env VAR" --user u b@example.org
+usage "--user needs --password-file FILE or --password-env VAR (or password_file or password_command in the configuration file)" \
+    --user u b@example.org
 usage "give --password-file or --password-env, not both" --user u --password-file /dev/null --password-env X \
     b@example.org
 usage "--server takes smtp://HOST[:PORT], smtps://HOST[:PORT], lmtp://HOST[:PORT] or lmtp:///PATH, not 'smtp:///socket'" \
