@@ -8,6 +8,7 @@
 #      --tls opportunistic; nothing relayed
 #   3. --tls required --cafile the certificate itself -> exit 0, relayed
 #   4. a refused recipient among accepted ones (PIPELINING) -> exit 67, the refusal, the others relayed
+#   5. git send-email style (-i -f FROM RCPT) with a "." line, and -t with a Bcc -> relayed, Bcc not
 #
 # Usage: test_smtpc_send_postfix.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -75,5 +76,23 @@ expect "one recipient refused by Postfix: the refusal printed" \
 expect "one recipient refused: relayed to the others" 3 "$(wait_spooled 3)"
 expect "one recipient refused: the accepted recipients" '["a@example.org", "b@example.org"]|' \
     "$(json_field "$work/postfix/spool/msg-000003.json" rcpt_tos)"
+
+# git send-email's call (-i -f FROM RCPT...), and -t with a Bcc, through Postfix
+printf 'From: sender@example.org\nTo: a@example.org\nSubject: [PATCH] x\n\n.\n-- \n2.0\n' > "$work/patch"
+timeout 60 "$send" --server "smtp://localhost:$port" --cafile "$pki/selfsigned.pem" --helo client.test -i \
+    -f sender@example.org a@example.org < "$work/patch" > /dev/null 2> "$work/git.stderr"
+expect "git send-email style through Postfix: exit 0" "0|" "$?|$(cat "$work/git.stderr")"
+expect "git send-email style: relayed" 4 "$(wait_spooled 4)"
+body=$(json_field "$work/postfix/spool/msg-000004.json" content_hex)
+expect "git send-email style: the body with its '.' line delivered (Postfix adds header fields)" \
+    $'.\r\n-- \r\n2.0\r\n|' "${body#*$'\r\n\r\n'}"
+printf 'From: sender@example.org\nTo: a@example.org\nBcc: hidden@example.org\nSubject: t\n\nbody\n' |
+    timeout 60 "$send" --server "smtp://localhost:$port" --cafile "$pki/selfsigned.pem" --helo client.test -t -i \
+        > /dev/null 2> "$work/t.stderr"
+expect "-t through Postfix: exit 0" "0|" "$?|$(cat "$work/t.stderr")"
+expect "-t: relayed" 5 "$(wait_spooled 5)"
+expect "-t: the Bcc address among the recipients" '["a@example.org", "hidden@example.org"]|' \
+    "$(json_field "$work/postfix/spool/msg-000005.json" rcpt_tos)"
+expect "-t: no Bcc field arrived" 0 "$(json_field "$work/postfix/spool/msg-000005.json" content_hex | grep -ci '^bcc:')"
 
 finish
