@@ -451,7 +451,7 @@ smtpc_status Client::apply_tls_policy() {
             return record(SMTPC_OK);
         }
         drop_connection();
-        return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused STARTTLS: " + errmsg_);
+        return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused it: " + errmsg_);
     }
     if (st != SMTPC_OK) return st;
     return hello_if_needed();

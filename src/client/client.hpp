@@ -153,7 +153,7 @@ private:
     std::string connected_host_;  // host given to connect, for SNI and certificate checks
     std::unique_ptr<TlsFacts> tls_facts_;
     long tls_verify_result_ = 0;
-    bool starttls_refused_ = false;
+    bool starttls_refused_ = false;  // opportunistic policy: the server refused STARTTLS on this connection
     std::uint16_t connected_port_ = 0;
     // The peer's address, read once at connect: the TLS and AUTH policies ask for it on every
     // transaction, and after a reset getpeername() fails (a loopback peer would then look remote).
@@ -166,7 +166,7 @@ private:
 
     bool allow_insecure_auth_ = false;
     std::string authzid_;
-    std::string auth_mechanism_;  // after a successful AUTH on this connection  // opportunistic policy: the server refused STARTTLS on this connection
+    std::string auth_mechanism_;  // after a successful AUTH on this connection
 };
 
 // This machine's fully qualified name, or "[a.b.c.d]" when it has none (smtplib's rule).
