@@ -536,11 +536,11 @@ struct options {
     unsigned long timeout_s, connect_timeout_s;
     int timeout_given, connect_timeout_given;
     int trace, pipelining, json;
-    int from_headers; /* -t: recipients from the To, Cc and Bcc fields too */
-    int ignore_dots;  /* -i, -oi: a "." line does not end the message */
-    int eight_bit;    /* -B8BITMIME */
-    const char *full_name; /* -F */
-    const char *config_file, *account; /* -C, -a */
+    int from_headers;                             /* -t: recipients from the To, Cc and Bcc fields too */
+    int ignore_dots;                              /* -i, -oi: a "." line does not end the message */
+    int eight_bit;                                /* -B8BITMIME */
+    const char *full_name;                        /* -F */
+    const char *config_file, *account;            /* -C, -a */
     const char *password_command, *token_command; /* from the configuration file */
     int url_given;
 };
@@ -882,15 +882,28 @@ enum {
     K_TIMEOUT,
     K_COUNT
 };
-static const char *const config_keys[K_COUNT] = {
-    "host", "port", "protocol",      "socket",           "tls",
-    "cafile", "capath", "cert",      "key",              "tls_min",
-    "auth", "user", "password_file", "password_command", "oauth_token_command",
-    "from", "helo", "timeout"};
+static const char *const config_keys[K_COUNT] = {"host",
+                                                 "port",
+                                                 "protocol",
+                                                 "socket",
+                                                 "tls",
+                                                 "cafile",
+                                                 "capath",
+                                                 "cert",
+                                                 "key",
+                                                 "tls_min",
+                                                 "auth",
+                                                 "user",
+                                                 "password_file",
+                                                 "password_command",
+                                                 "oauth_token_command",
+                                                 "from",
+                                                 "helo",
+                                                 "timeout"};
 
 static struct config {
-    char *text;               /* the file, split in place */
-    char *scratch;            /* a copy for the first pass */
+    char *text;                 /* the file, split in place */
+    char *scratch;              /* a copy for the first pass */
     const char *value[K_COUNT]; /* the chosen account's values over the defaults */
     char url[4200];
     const char *path;
@@ -930,8 +943,9 @@ static int config_load(struct config *c, const char *path, const char *account) 
     }
     if (st.st_mode & 022) {
         fclose(f);
-        return config_error(path, 0, "writable by others (mode %03o): anyone could change the commands it runs; "
-                                     "chmod go-w it",
+        return config_error(path, 0,
+                            "writable by others (mode %03o): anyone could change the commands it runs; "
+                            "chmod go-w it",
                             (unsigned)(st.st_mode & 0777));
     }
     if (st.st_uid != getuid() && st.st_uid != 0) {
@@ -982,7 +996,8 @@ static int config_load(struct config *c, const char *path, const char *account) 
                     *e = '\0';
                     while (*name == ' ' || *name == '\t') name++;
                     if (strcmp(value, "default") != 0 || !*name || strpbrk(name, " \t"))
-                        return config_error(path, lineno, "'account NAME' or 'account default : NAME' expected");
+                        return config_error(path, lineno,
+                                            "'account NAME' or 'account default : NAME' expected");
                     if (pass == 0) {
                         if (default_name) return config_error(path, lineno, "a second 'account default'");
                         default_name = name; /* in the first pass's copy, kept to the end */
@@ -1000,13 +1015,13 @@ static int config_load(struct config *c, const char *path, const char *account) 
             }
             if (i == K_COUNT) {
                 if (strcmp(key, "password") == 0 || strcmp(key, "oauth_token") == 0)
-                    return config_error(path, lineno,
-                                        "no secret belongs in this file: use password_file or password_command "
-                                        "(oauth_token_command for a token)");
+                    return config_error(
+                        path, lineno,
+                        "no secret belongs in this file: use password_file or password_command "
+                        "(oauth_token_command for a token)");
                 return config_error(path, lineno, "unknown key '%s'", key);
             }
-            if (!*value)
-                return config_error(path, lineno, "'%s' needs a value", key);
+            if (!*value) return config_error(path, lineno, "'%s' needs a value", key);
             if (section == 0)
                 return config_error(path, lineno, "'%s' outside a 'defaults' or 'account' section", key);
             if (section == 1) def_vals[i] = value;
@@ -1028,8 +1043,8 @@ static const char *config_path(const char *given, char *buf, size_t cap) {
     if (given) return given;
     if (xdg && *xdg && (size_t)snprintf(buf, cap, "%s/smtpc/config", xdg) < cap && access(buf, F_OK) == 0)
         return buf;
-    if ((!xdg || !*xdg) && home && *home && (size_t)snprintf(buf, cap, "%s/.config/smtpc/config", home) < cap &&
-        access(buf, F_OK) == 0)
+    if ((!xdg || !*xdg) && home && *home &&
+        (size_t)snprintf(buf, cap, "%s/.config/smtpc/config", home) < cap && access(buf, F_OK) == 0)
         return buf;
     if (access("/etc/smtpc.conf", F_OK) == 0) return "/etc/smtpc.conf";
     return NULL;
@@ -1052,7 +1067,8 @@ static int config_apply(struct config *c, struct options *o) {
             n = snprintf(c->url, sizeof c->url, "%s://%s%s%s%s", protocol,
                          v[K_HOST] && strchr(v[K_HOST], ':') ? "[" : "", v[K_HOST] ? v[K_HOST] : "localhost",
                          v[K_HOST] && strchr(v[K_HOST], ':') ? "]" : "", v[K_PORT] ? ":" : "");
-        if (n < 0 || (size_t)n >= sizeof c->url - 12) return config_error(c->path, 0, "host or socket too long");
+        if (n < 0 || (size_t)n >= sizeof c->url - 12)
+            return config_error(c->path, 0, "host or socket too long");
         if (!v[K_SOCKET] && v[K_PORT]) strcat(c->url, v[K_PORT]);
         o->url = c->url;
     }
@@ -1089,7 +1105,8 @@ static int config_apply(struct config *c, struct options *o) {
  * Runs command with /bin/sh -c and puts the first line of its output in buf (cap bytes with the NUL),
  * waiting at most timeout_s seconds. Returns 0, or prints why and returns EXIT_CONFIG.
  */
-static int run_command(const char *what, const char *command, char *buf, size_t cap, unsigned long timeout_s) {
+static int run_command(const char *what, const char *command, char *buf, size_t cap,
+                       unsigned long timeout_s) {
     int out[2], status = 0, timed_out = 0;
     size_t n = 0;
     pid_t pid;
@@ -1139,11 +1156,13 @@ static int run_command(const char *what, const char *command, char *buf, size_t 
     }
     if (timed_out) {
         wipe(buf, cap);
-        return config_error(what, 0, "'%s' gave no line within %lu seconds", command, timeout_s ? timeout_s : 30);
+        return config_error(what, 0, "'%s' gave no line within %lu seconds", command,
+                            timeout_s ? timeout_s : 30);
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         wipe(buf, cap);
-        return config_error(what, 0, "'%s' failed (%s %d)", command, WIFEXITED(status) ? "exit status" : "signal",
+        return config_error(what, 0, "'%s' failed (%s %d)", command,
+                            WIFEXITED(status) ? "exit status" : "signal",
                             WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     }
     if (!nl && n == cap - 1) {
@@ -1215,8 +1234,8 @@ static int exit_for(const smtpc_client *client, smtpc_status st) {
  * duplicate to a loss). Then a failure of the session, then configuration, then permanent refusals.
  */
 static int worst(int a, int b) {
-    static const int order[] = {EXIT_ACCEPTED, EXIT_USAGE,       EXIT_NOHOST,  EXIT_NOUSER,
-                                EXIT_DATAERR,  EXIT_UNAVAILABLE, EXIT_CONFIG,  EXIT_NOPERM,
+    static const int order[] = {EXIT_ACCEPTED, EXIT_USAGE,       EXIT_NOHOST,   EXIT_NOUSER,
+                                EXIT_DATAERR,  EXIT_UNAVAILABLE, EXIT_CONFIG,   EXIT_NOPERM,
                                 EXIT_SOFTWARE, EXIT_IOERR,       EXIT_PROTOCOL, EXIT_TEMPFAIL};
     size_t i, ra = 0, rb = 0;
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
@@ -1411,7 +1430,6 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
     return code;
 }
 
-
 static int has_non_ascii(const char *s) {
     for (; *s; s++)
         if ((unsigned char)*s >= 0x80) return 1;
@@ -1441,8 +1459,8 @@ static int authenticate(smtpc_client *client, const struct options *o, const cha
 }
 
 /* Adds SMTPUTF8 when an address needs it and the server offers it. Returns 0, or an exit status. */
-static int international(smtpc_client *client, smtpc_envelope *env, const char *from, char **rcpts,
-                         int nrcpt, int *body_set) {
+static int international(smtpc_client *client, smtpc_envelope *env, const char *from, char **rcpts, int nrcpt,
+                         int *body_set) {
     const char *needs = from && has_non_ascii(from) ? from : NULL;
     int i;
     for (i = 0; i < nrcpt && !needs; i++)
@@ -1904,7 +1922,8 @@ static void print_json(const smtpc_client *client, const char *url, const struct
             ts->active ? "true" : "false");
     if (ts->active && ts->version[0]) json_text(out, ts->version);
     else fputs("null", out);
-    fprintf(out, ", \"verified\": %s}, \"exit_status\": %d, \"sender\": ", ts->verified ? "true" : "false", code);
+    fprintf(out, ", \"verified\": %s}, \"exit_status\": %d, \"sender\": ", ts->verified ? "true" : "false",
+            code);
     if (res && sender) json_text(out, sender);
     else fputs("null", out);
     fputs(", \"mail\": {", out);
@@ -2027,10 +2046,12 @@ int main(int argc, char **argv) {
                 o.account);
             return EXIT_CONFIG;
         }
-        if (path && ((code = config_load(&cfg, path, o.account)) != 0 || (code = config_apply(&cfg, &o)) != 0))
+        if (path &&
+            ((code = config_load(&cfg, path, o.account)) != 0 || (code = config_apply(&cfg, &o)) != 0))
             return code;
     }
-    if (first >= argc && !o.from_headers) return usage_error("no recipient given (or -t to take them from the message)");
+    if (first >= argc && !o.from_headers)
+        return usage_error("no recipient given (or -t to take them from the message)");
     if (parse_url(o.url, &protocol, host, sizeof host, &implicit_url) != 0)
         return usage_error("--server takes smtp://HOST[:PORT], smtps://HOST[:PORT], lmtp://HOST[:PORT] or "
                            "lmtp:///PATH, not '%s'",
@@ -2047,8 +2068,8 @@ int main(int argc, char **argv) {
             code = read_first_line(what, oauth ? o.token_file : o.password_file, secret, sizeof secret, 0);
             if (code != 0) return code;
         } else if (command && !o.password_env) {
-            if ((code = run_command(cfg.path, command, secret, sizeof secret, o.timeout_given ? o.timeout_s : 30)) !=
-                0)
+            if ((code = run_command(cfg.path, command, secret, sizeof secret,
+                                    o.timeout_given ? o.timeout_s : 30)) != 0)
                 return code;
         } else {
             const char *v = getenv(o.password_env);
@@ -2079,7 +2100,8 @@ int main(int argc, char **argv) {
         goto out;
     }
     /* without -f: the null sender <>, or with -t the sender of the message's fields */
-    if ((o.from || !o.from_headers) && smtpc_envelope_set_sender(env, o.from ? o.from : "", SMTPC_NTS) != SMTPC_OK) {
+    if ((o.from || !o.from_headers) &&
+        smtpc_envelope_set_sender(env, o.from ? o.from : "", SMTPC_NTS) != SMTPC_OK) {
         code = usage_error("invalid sender address '%s'", o.from);
         goto out;
     }
