@@ -175,7 +175,8 @@ static const char *const usage_text[] = {
     "                        reply) and state is one of delivered, refused, failed, unknown,\n"
     "                        accepted (the transaction stopped later), not attempted. Server text\n"
     "                        is kept as UTF-8; a byte that is not valid UTF-8 becomes U+FFFD.\n"
-    "                        Nothing is printed for a usage error found before connecting.\n"
+    "                        Nothing is printed for an error found before connecting (usage,\n"
+    "                        configuration, reading the message): only its exit status tells.\n"
     "  -h, --help            print this help and exit\n"
     "  --version             print the version and exit\n"
     "\n",
