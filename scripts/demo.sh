@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Demo: build smtpc, start an aiosmtpd SMTP server on a free loopback port with a Maildir spool,
-# send a real message through it with the smtpc-send tool (protocol trace on), show the message
-# as the server stored it, and stop the server.
+# Demo: build smtpc, start an aiosmtpd SMTP server on a free loopback port with a Maildir spool that
+# offers STARTTLS with a self-signed certificate (as a stock local server does: Debian's Postfix has
+# its "snakeoil" one), send a real message through it with the smtpc-send tool and no option but the
+# server (protocol trace on), show the message as the server stored it, and stop the server.
+# smtpc's default TLS policy takes STARTTLS to a server on this machine, verifies the certificate and
+# records that it could not be verified, and goes on encrypted (docs/tls.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -35,11 +38,15 @@ port_open() {
         2>/dev/null
 }
 
+# A self-signed certificate for the server, made fresh for this run.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" -keyout "$work/server.key" \
+    -out "$work/server.pem" 2>/dev/null
+
 # Start aiosmtpd; retry with another port if the free one got taken meanwhile.
 for attempt in 1 2 3; do
     port=$(free_port)
-    "$python" -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$work/Maildir" \
-        >"$work/server.log" 2>&1 &
+    "$python" -m aiosmtpd -n -l "127.0.0.1:$port" --tlscert "$work/server.pem" --tlskey "$work/server.key" \
+        -c aiosmtpd.handlers.Mailbox "$work/Maildir" >"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 50); do
         if port_open "$port"; then break; fi
@@ -53,7 +60,7 @@ for attempt in 1 2 3; do
     echo "server did not start on port $port (attempt $attempt)"
 done
 [[ -n $server_pid ]] || { cat "$work/server.log"; exit 1; }
-echo "=== aiosmtpd listening on 127.0.0.1:$port, spool $work/Maildir"
+echo "=== aiosmtpd listening on 127.0.0.1:$port (STARTTLS required, self-signed certificate), spool $work/Maildir"
 
 cat >"$work/message.eml" <<MSG
 From: Demo Sender <sender@example.org>
