@@ -45,7 +45,7 @@ EOF
 run_send starttls_refused --server "smtp://127.0.0.1:$port" --tls required "${server[@]}" b@example.org
 expect "STARTTLS refused (454), --tls required: exit 75" 75 "$rc"
 expect "STARTTLS refused: stage STARTTLS" \
-    'smtpc-send: STARTTLS: TLS is required and the server refused STARTTLS: STARTTLS refused: 454 4.7.0 TLS not available (SMTPC_ETLS_REQUIRED)
+    'smtpc-send: STARTTLS: TLS is required and the server refused it: STARTTLS refused: 454 4.7.0 TLS not available (SMTPC_ETLS_REQUIRED)
 |' "$err"
 expect "STARTTLS refused: only EHLO and STARTTLS sent" $'EHLO client.test\r\nSTARTTLS\r\n|' \
     "$(fault_done starttls_refused > /dev/null; transcript starttls_refused)"
