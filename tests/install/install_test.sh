@@ -174,32 +174,41 @@ if [[ $static == 1 ]]; then
     [[ $out == *"smtpc $version"* ]] || die "unexpected output from send_simple_static: $out"
 fi
 
-step "smtpc-send from the prefix, without LD_LIBRARY_PATH"
+# smtpc-send and the Python extension: a RUNPATH relative to themselves ($ORIGIN/...) when the
+# configured install directory of the library is not a system one, and then they run from the
+# prefix without LD_LIBRARY_PATH; none for a system directory (e.g. the prefix /usr of a
+# distribution build), and then they need LD_LIBRARY_PATH here, installed elsewhere.
+runpath() { readelf -d "$1" | sed -n 's/.*(\(RPATH\|RUNPATH\)).*\[\(.*\)\].*/\2/p'; }
+env_for() { # FILE: the environment to run FILE (or load it) from the prefix
+    local rp
+    rp=$(runpath "$1")
+    if [[ -n $rp ]]; then
+        [[ $rp == '$ORIGIN'* ]] || die "$1 has a RUNPATH that is not relative to itself: $rp"
+        echo "-u LD_LIBRARY_PATH"
+    else
+        echo "LD_LIBRARY_PATH=$libdir"
+    fi
+}
+step "smtpc-send from the prefix"
 send=$prefix/bin/smtpc-send
 [[ -x $send ]] || die "bin/smtpc-send was not installed"
+command -v readelf >/dev/null || die "readelf (binutils) is needed"
+[[ -z $(runpath "$libdir/libsmtpc.so.$version") ]] || die "libsmtpc.so has a RUNPATH"
 if [[ -z $extra_cflags ]]; then
-    out=$(env -u LD_LIBRARY_PATH "$send" --version) || die "installed smtpc-send --version failed"
-    echo "$out"
+    # shellcheck disable=SC2046 # the words of env_for are separate arguments of env
+    out=$(env $(env_for "$send") "$send" --version) || die "installed smtpc-send --version failed ($(env_for "$send"))"
+    echo "$out ($(env_for "$send"))"
     [[ $out == *"$version"* ]] || die "installed smtpc-send --version: $out"
-fi
-if command -v readelf >/dev/null; then
-    for f in "$send" "$libdir"/libsmtpc.so."$version"; do
-        rp=$(readelf -d "$f" | sed -n 's/.*(\(RPATH\|RUNPATH\)).*\[\(.*\)\].*/\2/p')
-        [[ -z $rp || $rp == '$ORIGIN'* ]] || die "$f has a RUNPATH that is not relative to itself: $rp"
-    done
 fi
 
 if [[ -n $python ]]; then
-    step "the Python package from the prefix, without LD_LIBRARY_PATH"
+    step "the Python package from the prefix"
     ext=$(find "$prefix" -path '*/smtpc/_smtpc_native*.so' | head -n 1)
     [[ -n $ext ]] || die "the Python extension _smtpc_native was not installed"
     pydir=$(dirname "$(dirname "$ext")")
-    if command -v readelf >/dev/null; then
-        rp=$(readelf -d "$ext" | sed -n 's/.*(\(RPATH\|RUNPATH\)).*\[\(.*\)\].*/\2/p')
-        [[ -z $rp || $rp == '$ORIGIN'* ]] || die "$ext has a RUNPATH that is not relative to itself: $rp"
-    fi
     if [[ -z $extra_cflags ]]; then
-        out=$(cd "$tmp" && env -u LD_LIBRARY_PATH PYTHONPATH="$pydir" PYTHONDONTWRITEBYTECODE=1 "$python" -c \
+        # shellcheck disable=SC2046
+        out=$(cd "$tmp" && env $(env_for "$ext") PYTHONPATH="$pydir" PYTHONDONTWRITEBYTECODE=1 "$python" -c \
             'import smtpc; print(smtpc.__file__); print(smtpc.__version__)') ||
             die "importing the installed Python package failed"
         echo "$out"
