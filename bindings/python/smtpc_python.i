@@ -13,6 +13,11 @@
  *    is_initial: bool) -> bytes | str | None (None: no initial response / empty response).
  *  - client_auth_oauth2(client, mechanism, user, token, fn): fn() -> bytes | str, used when token is
  *    None.
+ *  - client_set_progress(client, fn): fn(sent: int, total: int) -> bool | None for each block of a
+ *    message body; a true result or an exception aborts the send (SMTPC_EUSER, no end of data). Kept
+ *    like the trace callable (until replaced, or the client is freed).
+ *  - client_cancel(client) takes no callback: any thread may call it while another is inside a call
+ *    on the client (that one has released the GIL).
  * An exception raised by a callback aborts the operation where the C API allows it (AUTH and token
  * callbacks return non-zero, so the library cancels the exchange and returns SMTPC_EUSER) and is
  * re-raised by the call instead of the status error. A trace callback cannot abort (it returns
@@ -24,6 +29,9 @@
 %{
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include <signal.h>
+#include <string.h>
 
 #include "smtpc.h"
 
@@ -87,6 +95,23 @@ static void smtpc_py_trace_trampoline(smtpc_trace_kind kind, const char *data, s
     PyGILState_Release(gil);
 }
 
+/* Non-zero aborts the body: a true result, or an exception (kept and re-raised by the call). */
+static int smtpc_py_progress_trampoline(uint64_t sent, uint64_t total, void *userdata) {
+    int rc = 1;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    if (PyErr_Occurred() == NULL) {
+        PyObject *r = PyObject_CallFunction((PyObject *)userdata, "KK", (unsigned long long)sent,
+                                            (unsigned long long)total);
+        if (r != NULL) {
+            int truth = PyObject_IsTrue(r);
+            rc = truth != 0; /* -1 (an exception from __bool__) aborts too */
+            Py_DECREF(r);
+        }
+    }
+    PyGILState_Release(gil);
+    return rc;
+}
+
 static int smtpc_py_auth_trampoline(const char *challenge, size_t challenge_len, int is_initial,
                                     smtpc_auth_response *resp, void *userdata) {
     int rc = 1;
@@ -126,25 +151,98 @@ static int smtpc_py_token_trampoline(smtpc_auth_response *token, void *userdata)
     return rc;
 }
 
-/* Trace callables kept alive while a client uses them: {id(client): callable}. */
+/* Trace and progress callables kept alive while a client uses them: {id(client): callable}. */
 static PyObject *smtpc_py_traces = NULL;
+static PyObject *smtpc_py_progress = NULL;
 
-static int smtpc_py_keep_trace(const void *client, PyObject *fn) {
+static int smtpc_py_keep(PyObject *dict, const void *client, PyObject *fn) {
     PyObject *key = PyLong_FromVoidPtr((void *)(uintptr_t)client);
     int rc;
     if (key == NULL) {
         return -1;
     }
     if (fn != NULL && fn != Py_None) {
-        rc = PyDict_SetItem(smtpc_py_traces, key, fn);
+        rc = PyDict_SetItem(dict, key, fn);
     } else {
         rc = 0;
-        if (PyDict_Contains(smtpc_py_traces, key) == 1) {
-            rc = PyDict_DelItem(smtpc_py_traces, key);
+        if (PyDict_Contains(dict, key) == 1) {
+            rc = PyDict_DelItem(dict, key);
         }
     }
     Py_DECREF(key);
     return rc;
+}
+
+static int smtpc_py_keep_trace(const void *client, PyObject *fn) {
+    return smtpc_py_keep(smtpc_py_traces, client, fn);
+}
+
+/* --- Cancel from a signal ----------------------------------------------------------------------
+ * A Python signal handler runs in the main thread only once the running C call returns, so it
+ * cannot cancel that call. cancel_on_signal(client, signum) installs a C handler for signum that
+ * calls smtpc_client_cancel() (async-signal-safe) and then the handler it replaced (Python's own,
+ * whose Python function runs when the call returns); cancel_on_signal_clear(signum) puts the
+ * replaced handler back. One client per signal; the caller keeps it alive until the clear. */
+static smtpc_client *volatile smtpc_py_sig_client[NSIG];
+static struct sigaction smtpc_py_sig_old[NSIG];
+static volatile sig_atomic_t smtpc_py_sig_installed[NSIG];
+
+static void smtpc_py_sig_handler(int signo, siginfo_t *info, void *uctx) {
+    smtpc_client *c;
+    const struct sigaction *old;
+    if (signo <= 0 || signo >= NSIG) {
+        return;
+    }
+    c = smtpc_py_sig_client[signo];
+    if (c != NULL) {
+        smtpc_client_cancel(c);
+    }
+    old = &smtpc_py_sig_old[signo];
+    if ((old->sa_flags & SA_SIGINFO) != 0) {
+        if (old->sa_sigaction != NULL) {
+            old->sa_sigaction(signo, info, uctx);
+        }
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN && old->sa_handler != NULL) {
+        old->sa_handler(signo);
+    }
+}
+
+static PyObject *smtpc_py_cancel_on_signal(smtpc_client *client, int signum) {
+    struct sigaction sa;
+    if (client == NULL || signum <= 0 || signum >= NSIG || signum == SIGKILL || signum == SIGSTOP) {
+        PyErr_Format(PyExc_ValueError, "cannot cancel on signal %d", signum);
+        return NULL;
+    }
+    if (smtpc_py_sig_installed[signum]) {
+        smtpc_py_sig_client[signum] = client;
+        Py_RETURN_NONE;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = smtpc_py_sig_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    smtpc_py_sig_client[signum] = client;
+    if (sigaction(signum, &sa, &smtpc_py_sig_old[signum]) != 0) {
+        smtpc_py_sig_client[signum] = NULL;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    smtpc_py_sig_installed[signum] = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *smtpc_py_cancel_on_signal_clear(int signum) {
+    if (signum <= 0 || signum >= NSIG) {
+        PyErr_Format(PyExc_ValueError, "invalid signal %d", signum);
+        return NULL;
+    }
+    smtpc_py_sig_client[signum] = NULL;
+    if (smtpc_py_sig_installed[signum]) {
+        if (sigaction(signum, &smtpc_py_sig_old[signum], NULL) != 0) {
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+        smtpc_py_sig_installed[signum] = 0;
+    }
+    Py_RETURN_NONE;
 }
 
 static int smtpc_py_callable_arg(PyObject *input, const char *what, int none_ok) {
@@ -170,6 +268,11 @@ static int smtpc_py_callable_arg(PyObject *input, const char *what, int none_ok)
         return NULL;
     }
     Py_INCREF(smtpc_py_traces);
+    smtpc_py_progress = PyDict_New();
+    if (smtpc_py_progress == NULL || PyModule_AddObject(m, "_progress", smtpc_py_progress) < 0) {
+        return NULL;
+    }
+    Py_INCREF(smtpc_py_progress);
 %}
 
 %pythoncode %{
@@ -237,10 +340,23 @@ Error = _smtpc_native.Error
         SWIG_fail;
     }
 }
-/* The trace callable is released with the client (after the close it may trace). */
+/* Progress: kept in smtpc_py_progress like the trace callable. */
+%typemap(in) (smtpc_progress_fn fn, void *userdata) {
+    if (smtpc_py_callable_arg($input, "the progress function", 1) != 0) {
+        SWIG_fail;
+    }
+    $1 = ($input == Py_None) ? NULL : smtpc_py_progress_trampoline;
+    $2 = ($input == Py_None) ? NULL : (void *)$input;
+}
+%typemap(argout) (smtpc_progress_fn fn, void *userdata) {
+    if (smtpc_py_keep(smtpc_py_progress, arg1, $input) != 0) {
+        SWIG_fail;
+    }
+}
+/* The callables are released with the client (after the close it may trace). */
 %exception smtpc_client_free {
     $action
-    if (smtpc_py_keep_trace(arg1, NULL) != 0) {
+    if (smtpc_py_keep_trace(arg1, NULL) != 0 || smtpc_py_keep(smtpc_py_progress, arg1, NULL) != 0) {
         SWIG_fail;
     }
 }
@@ -260,5 +376,19 @@ Error = _smtpc_native.Error
     $1 = ($input == Py_None) ? NULL : smtpc_py_token_trampoline;
     $2 = ($input == Py_None) ? NULL : (void *)$input;
 }
+
+/* client_cancel keeps the GIL: the Python layer clears its handle under the GIL before it frees
+ * it, so a cancel from another thread that read the handle completes before the free can start
+ * (the C API wants the handle valid until smtpc_client_cancel() returns). It never blocks. */
+%nothread smtpc_client_cancel;
+
+/* Binding helpers (not C API functions): see smtpc_py_cancel_on_signal above. They run with the
+ * GIL (Python's signal functions are main-thread only; the caller checks that). */
+%nothread smtpc_py_cancel_on_signal;
+%nothread smtpc_py_cancel_on_signal_clear;
+%rename(_cancel_on_signal) smtpc_py_cancel_on_signal;
+%rename(_cancel_on_signal_clear) smtpc_py_cancel_on_signal_clear;
+PyObject *smtpc_py_cancel_on_signal(smtpc_client *client, int signum);
+PyObject *smtpc_py_cancel_on_signal_clear(int signum);
 
 %include "smtpc.i"

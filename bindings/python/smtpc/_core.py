@@ -2,19 +2,20 @@
 status codes into Python exceptions. Private: use smtpc.Client or smtpc.smtplib."""
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
 import re
 import socket
 import ssl
 import weakref
-from typing import Any, Callable, Iterable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Tuple
 
 from . import smtpc_native as _n
 from .errors import (
     SMTPAuthenticationError, SMTPConnectError, SMTPDataError, SMTPDeliveryUnknown, SMTPException,
     SMTPHeloError, SMTPInsecureAuthError, SMTPNotSupportedError, SMTPProtocolError,
-    SMTPRecipientsRefused, SMTPResponseException, SMTPSenderRefused, SMTPServerDisconnected,
-    SMTPTLSRequiredError,
+    SMTPCancelledError, SMTPRecipientsRefused, SMTPReentryError, SMTPResponseException,
+    SMTPSenderRefused, SMTPServerDisconnected, SMTPStateError, SMTPTLSRequiredError,
 )
 
 NativeError = _n.Error
@@ -64,10 +65,11 @@ def reply_tuple(r: Any) -> Tuple[int, bytes]:
 class NativeClient:
     """Owns one smtpc_client."""
 
-    __slots__ = ("_p", "__weakref__")
+    __slots__ = ("_p", "_busy", "__weakref__")
 
     def __init__(self, protocol: int) -> None:
         self._p = _n.client_new(protocol)
+        self._busy = 0  # calls in progress on this client (a callback's call is a re-entry)
 
     @property
     def ptr(self) -> Any:
@@ -78,10 +80,44 @@ class NativeClient:
     def __getattr__(self, name: str) -> Callable[..., Any]:
         """client.noop() calls smtpc_client_noop(ptr)."""
         fn = getattr(_n, "client_" + name)
+        return lambda *args: self.invoke(fn, *args)
+
+    def invoke(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(ptr, *args), counted as a call in progress: an SMTPC_ESTATE from a call made while
+        another is in progress is a callback's re-entry (SMTPReentryError)."""
         p = self.ptr
-        return lambda *args: fn(p, *args)
+        self._busy += 1
+        try:
+            return fn(p, *args)
+        finally:
+            self._busy -= 1
+
+    def cancel(self) -> None:
+        """smtpc_client_cancel(): from any thread or a signal handler; a no-op once freed. The
+        native call keeps the GIL, so the handle cannot be freed under it."""
+        p = self._p
+        if p is not None:
+            _n.client_cancel(p)
+
+    @contextlib.contextmanager
+    def cancel_on_signal(self, signum: int) -> Iterator[None]:
+        """While in the block, signal `signum` cancels the running call (see Client)."""
+        import threading
+        if threading.current_thread() is not threading.main_thread():
+            raise ValueError("cancel_on_signal only works in the main thread")
+        signum = int(signum)
+        _n._cancel_on_signal(self.ptr, signum)
+        try:
+            yield
+        finally:
+            _n._cancel_on_signal_clear(signum)
 
     def free(self) -> None:
+        if self._busy:
+            # From a callback of a running call: the library would defer the free, but the
+            # callables it still calls are released with the handle. Close now; free later.
+            _n.client_close(self._p)
+            return
         p, self._p = self._p, None
         if p is not None:
             _n.client_free(p)
@@ -348,7 +384,13 @@ def exception_from(err: BaseException, client: Optional[NativeClient] = None, *,
             verify_code = _n.client_tls_verify_result(client.ptr)
         exc = tls_exception(name, message, verify_code)
     elif name == "SMTPC_ESTATE":
-        exc = SMTPException(message)
+        if client is not None and getattr(client, "_busy", 0) > 0:
+            exc = SMTPReentryError(f"the client is inside a call: a callback of that call cannot "
+                                   f"use it ({message})")
+        else:
+            exc = SMTPStateError(message)
+    elif name == "SMTPC_ECANCELLED":
+        exc = SMTPCancelledError(message)
     else:  # EINTERNAL, EUSER without an exception, codes added later
         exc = SMTPException(f"{name}: {message}")
     try:

@@ -7,7 +7,7 @@ import enum
 import io
 import os
 import ssl
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, ContextManager, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from . import smtpc_native as _n
 from ._core import Envelope, NativeClient, NativeError, Reply, TLSConfig, exception_from, to_bytes
@@ -152,7 +152,12 @@ class Client:
     ``capath``, ``certfile``, ``keyfile``, ``key_password``; ``server_name`` (the name to verify
     the certificate against, when connecting to an address or a Unix socket);
     ``allow_insecure_auth``; ``pipelining`` (default True); ``trace`` (a callable
-    ``trace(kind: TraceKind, data: bytes, time_us: int)``) and ``trace_level`` (1 or 2).
+    ``trace(kind: TraceKind, data: bytes, time_us: int)``) and ``trace_level`` (1 or 2);
+    ``progress`` (see set_progress()).
+
+    Callbacks run in the thread of the call, with the GIL held. From a callback, the methods that
+    talk to the server or change an option raise SMTPReentryError (nothing is sent; the running
+    call goes on); the properties, close() (done when the running call returns) and cancel() work.
     """
 
     def __init__(self, host: Optional[str] = None, port: int = 0, *, lmtp: bool = False,
@@ -163,7 +168,8 @@ class Client:
                  capath: Optional[str] = None, certfile: Optional[str] = None, keyfile: Optional[str] = None,
                  key_password: Any = None, server_name: Optional[str] = None,
                  allow_insecure_auth: bool = False, pipelining: bool = True,
-                 trace: Optional[Callable[[TraceKind, bytes, int], None]] = None, trace_level: int = 1) -> None:
+                 trace: Optional[Callable[[TraceKind, bytes, int], None]] = None, trace_level: int = 1,
+                 progress: Optional[Callable[[int, int], Any]] = None) -> None:
         self._c = NativeClient(_n.SMTPC_PROTOCOL_LMTP if lmtp else _n.SMTPC_PROTOCOL_SMTP)
         self._tls_config: Optional[TLSConfig] = None
         try:
@@ -194,6 +200,8 @@ class Client:
                 def _trace(kind: int, data: bytes, time_us: int) -> None:
                     trace(TraceKind(kind), data, time_us)
                 c.set_trace(max(1, min(2, trace_level)), _trace)
+            if progress is not None:
+                c.set_progress(progress)
         except NativeError as e:
             raise self._exc(e) from None
         if host:
@@ -361,6 +369,32 @@ class Client:
 
     def quit(self) -> Reply:
         return self._call("quit")
+
+    def set_progress(self, fn: Optional[Callable[[int, int], Any]]) -> None:
+        """Call ``fn(sent, total)`` as a message body goes out (send): ``sent`` bytes of the message
+        as given (before dot-stuffing) taken into the outgoing stream, rising, the last call with
+        sent == total before the end of data; once per block, never per byte. A true result or an
+        exception aborts the send before its end of data (the connection is closed, nothing is
+        delivered): send() raises the callback's exception, or SMTPException with status
+        "SMTPC_EUSER" for a true result. None removes the callback."""
+        self._call("set_progress", fn)
+
+    def cancel(self) -> None:
+        """Stop the call running on this client, from another thread, a signal handler or a
+        callback: it raises SMTPCancelledError promptly and the connection is closed. A message
+        being sent is withdrawn when its end of data was not yet sent (result: ACCEPTED), else its
+        fate is unknown (UNKNOWN). With no call running, the next call that would talk to the
+        server raises SMTPCancelledError before it sends anything."""
+        self._c.cancel()
+
+    def cancel_on_signal(self, signum: int) -> ContextManager[None]:
+        """A context manager: while in the block, the signal `signum` (e.g. signal.SIGALRM) cancels
+        the call running on this client. Use it rather than calling cancel() from a Python signal
+        handler: Python runs its handlers in the main thread between bytecodes, so not until the
+        running call returns. A C handler calls cancel() at once, then the handler it replaced (the
+        Python handler, if any, still runs when the call returns). Main thread only; one client per
+        signal at a time; the previous handler is restored on exit."""
+        return self._c.cancel_on_signal(signum)
 
     def close(self) -> None:
         if self._c._p is not None:

@@ -20,6 +20,7 @@ __all__ = [
     "SMTPSenderRefused", "SMTPRecipientsRefused", "SMTPDataError", "SMTPConnectError",
     "SMTPHeloError", "SMTPAuthenticationError",
     "SMTPInsecureAuthError", "SMTPTLSRequiredError", "SMTPProtocolError", "SMTPDeliveryUnknown",
+    "SMTPCancelledError", "SMTPStateError", "SMTPReentryError",
 ]
 
 # Each class derives from the standard class of the same name first (its __init__, attributes and
@@ -88,3 +89,22 @@ class SMTPProtocolError(SMTPServerDisconnected):
 class SMTPDeliveryUnknown(SMTPServerDisconnected):
     """The connection was lost after the whole message was sent and before the server's reply: the
     message may or may not have been delivered; resending risks a duplicate."""
+
+
+class SMTPCancelledError(SMTPServerDisconnected):
+    """cancel() stopped the call (from another thread, a signal handler or a callback). The library
+    closed the connection, so, as for any lost connection, it is an SMTPServerDisconnected: code
+    written for smtplib that reconnects on that exception does the right thing. A message being
+    sent was withdrawn (its recipients stay ACCEPTED: the end of data was never sent) unless the
+    cancel came after its end of data (recipients UNKNOWN: it may have been delivered)."""
+
+
+class SMTPStateError(SMTPException):
+    """The call does not fit the client's state (SMTPC_ESTATE): e.g. connect() when already
+    connected, starttls() when already encrypted. Nothing was sent."""
+
+
+class SMTPReentryError(SMTPStateError):
+    """A callback of a running call (trace, AUTH, token, progress) called a method of its own client
+    that talks to the server or changes an option. The library refuses it (SMTPC_ESTATE) and sends
+    nothing; the running call goes on. Getters, close() and cancel() are allowed from callbacks."""

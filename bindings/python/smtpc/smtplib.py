@@ -32,7 +32,7 @@ from .errors import (  # the smtpc additions too: smtpc.smtplib.SMTPProtocolErro
     SMTPAuthenticationError, SMTPConnectError, SMTPDataError, SMTPDeliveryUnknown, SMTPException,
     SMTPHeloError, SMTPInsecureAuthError, SMTPNotSupportedError, SMTPProtocolError,
     SMTPRecipientsRefused, SMTPResponseException, SMTPSenderRefused, SMTPServerDisconnected,
-    SMTPTLSRequiredError,
+    SMTPTLSRequiredError, SMTPCancelledError, SMTPStateError, SMTPReentryError,
 )
 
 __all__ = ["SMTPException", "SMTPNotSupportedError", "SMTPServerDisconnected", "SMTPResponseException",
@@ -415,7 +415,7 @@ class SMTP:
     def _reply_of(self, fn: Callable[..., Any], *args: Any) -> _Reply:
         """Call a command; return (code, msg) whatever the reply (smtplib never raises for a reply)."""
         try:
-            fn(self._client.ptr, *args)
+            self._client.invoke(fn, *args)
         except NativeError as e:
             if e.args[1] not in ("SMTPC_EREPLY", "SMTPC_ECLOSING"):
                 self._raise(e)
@@ -657,7 +657,7 @@ class SMTP:
         what, value = ("EHLO/HELO name", _arg(name)) if name else ("local_hostname", _arg(self.local_hostname))
         _check_newlines(value)
         try:
-            fn(self._client.ptr, value)
+            self._client.invoke(fn, value)
         except NativeError as e:
             if e.args[1] == "SMTPC_EINVAL":
                 raise ValueError(f"invalid {what} {value!r}: {e.args[2]}") from None
@@ -1024,6 +1024,21 @@ class SMTP:
                 client.close()
             except NativeError:
                 pass
+
+    def cancel(self) -> None:
+        """smtpc extension (not in smtplib): stop the call running on this object, from another
+        thread or a signal handler. That call raises SMTPCancelledError (an SMTPServerDisconnected:
+        the connection is closed). A cancel with no call running stops the next call that would
+        talk to the server, before it sends anything."""
+        client = self.__dict__.get("_client")
+        if client is not None:
+            client.cancel()
+
+    def cancel_on_signal(self, signum: int) -> Any:
+        """smtpc extension: a context manager; while in it, signal `signum` cancels the running
+        call (see smtpc.Client.cancel_on_signal: a Python signal handler cannot, as it runs only
+        once the call returns)."""
+        return self._client.cancel_on_signal(signum)
 
     def quit(self) -> _Reply:
         """Terminate the SMTP session."""
