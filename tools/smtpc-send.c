@@ -355,6 +355,76 @@ static int usage_error(const char *fmt, ...) {
 static int reply_code(const smtpc_reply *r) { return smtpc_reply_code(r); }
 static const char *reply_text(const smtpc_reply *r) { return smtpc_reply_text(r, NULL); }
 
+/* ---- SIGINT and SIGTERM: cancel the call under way; a second signal ends the process ---------- */
+
+static smtpc_client *volatile signal_client;
+static volatile sig_atomic_t signal_got; /* the first signal's number */
+
+static void on_signal(int signo) {
+    if (signal_got) _exit(128 + signo);
+    signal_got = signo;
+    if (signal_client) smtpc_client_cancel(signal_client); /* async-signal-safe */
+}
+
+/* Without SA_RESTART, so that a read of standard input stops too. */
+static void catch_signals(smtpc_client *client) {
+    struct sigaction sa;
+    signal_client = client;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static const char *signal_name(void) {
+    return signal_got == SIGINT ? "SIGINT" : signal_got == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* ---- Progress of a big message on a terminal: "\r12.0 of 40.0 MiB (30%)" ----------------------- */
+
+#define PROGRESS_MIN ((uint64_t)1 << 20) /* smaller messages go out too fast to need it */
+
+struct progress {
+    int forced;     /* --progress: any size, wherever standard error goes */
+    int64_t last;   /* ms of the last redraw */
+    size_t drawn;   /* length of the line on screen, 0 when none */
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int on_progress(uint64_t sent, uint64_t total, void *userdata) {
+    struct progress *p = userdata;
+    int64_t now = now_ms();
+    char line[96];
+    int n;
+    if ((!p->forced && total <= PROGRESS_MIN) || total == 0) return 0;
+    if (p->drawn && now - p->last < 100) return 0;
+    n = snprintf(line, sizeof line, "\r%.1f of %.1f MiB (%d%%)", (double)sent / 1048576.0, (double)total / 1048576.0,
+                 (int)(sent * 100 / total));
+    if (n <= 0) return 0;
+    fputs(line, stderr);
+    /* a shorter line than the last: blank the rest */
+    if ((size_t)n - 1 < p->drawn) fprintf(stderr, "%*s", (int)(p->drawn - ((size_t)n - 1)), "");
+    if ((size_t)n - 1 > p->drawn) p->drawn = (size_t)n - 1;
+    fflush(stderr);
+    p->last = now;
+    return 0;
+}
+
+/* Blanks the progress line before anything else is printed. */
+static void progress_clear(struct progress *p) {
+    if (!p->drawn) return;
+    fprintf(stderr, "\r%*s\r", (int)p->drawn, "");
+    fflush(stderr);
+    p->drawn = 0;
+}
+
 /* ---- Session state: the stage in progress, learnt from the library's trace ------------------- */
 
 struct session {
@@ -537,6 +607,7 @@ struct options {
     unsigned long timeout_s, connect_timeout_s;
     int timeout_given, connect_timeout_given;
     int trace, pipelining, json;
+    int progress; /* --progress 1, --no-progress 0, else -1: on a terminal for a big message */
     int from_headers;                             /* -t: recipients from the To, Cc and Bcc fields too */
     int ignore_dots;                              /* -i, -oi: a "." line does not end the message */
     int eight_bit;                                /* -B8BITMIME */
@@ -614,6 +685,8 @@ enum {
     OPT_OAUTH_TOKEN_FILE,
     OPT_TRACE,
     OPT_JSON,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
     OPT_VERSION
 };
 
@@ -639,6 +712,8 @@ static const struct option long_options[] = {
     {"oauth-token-file", required_argument, NULL, OPT_OAUTH_TOKEN_FILE},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"json", no_argument, NULL, OPT_JSON},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"config", required_argument, NULL, 'C'},
     {"account", required_argument, NULL, 'a'},
     {"help", no_argument, NULL, 'h'},
@@ -719,6 +794,8 @@ static int parse_options(int argc, char **argv, struct options *o, int *first) {
         case OPT_OAUTH_TOKEN_FILE: o->token_file = optarg; break;
         case OPT_TRACE: o->trace = 1; break;
         case OPT_JSON: o->json = 1; break;
+        case OPT_PROGRESS: o->progress = 1; break;
+        case OPT_NO_PROGRESS: o->progress = 0; break;
         case OPT_VERSION: printf("smtpc-send %s\n", smtpc_version()); return EXIT_ACCEPTED;
         case 'h': usage(stdout); return EXIT_ACCEPTED;
         case ':':
@@ -1040,14 +1117,17 @@ bad_value_defaults:
 
 /* The file to read: -C FILE, else the user's, else the system's; NULL when there is none. */
 static const char *config_path(const char *given, char *buf, size_t cap) {
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME"), *sys = getenv("SMTPC_SYSTEM_CONFIG");
     if (given) return given;
     if (xdg && *xdg && (size_t)snprintf(buf, cap, "%s/smtpc/config", xdg) < cap && access(buf, F_OK) == 0)
         return buf;
     if ((!xdg || !*xdg) && home && *home &&
         (size_t)snprintf(buf, cap, "%s/.config/smtpc/config", home) < cap && access(buf, F_OK) == 0)
         return buf;
-    if (access("/etc/smtpc.conf", F_OK) == 0) return "/etc/smtpc.conf";
+    /* $SMTPC_SYSTEM_CONFIG replaces /etc/smtpc.conf; set and empty: no system file (tests use that) */
+    if (sys && !*sys) return NULL;
+    if (!sys) sys = "/etc/smtpc.conf";
+    if (access(sys, F_OK) == 0) return sys;
     return NULL;
 }
 
@@ -1208,6 +1288,7 @@ static int exit_for(const smtpc_client *client, smtpc_status st) {
     case SMTPC_ETIMEOUT:
     case SMTPC_EDISCONNECTED:
     case SMTPC_ECLOSING:
+    case SMTPC_ECANCELLED: /* interrupted: nothing delivered for sure, so try again */
     case SMTPC_EDELIVERY_UNKNOWN: return EXIT_TEMPFAIL; /* see "delivery unknown" in the usage text */
     case SMTPC_EIO:
     case SMTPC_EUSER: return EXIT_IOERR;
@@ -1341,6 +1422,11 @@ static int report(const smtpc_client *client, const char *stage, smtpc_status st
     failure.stage = stage;
     failure.status = st;
     snprintf(failure.detail, sizeof failure.detail, "%s", detail[0] ? detail : smtpc_strerror(st));
+    if (st == SMTPC_ECANCELLED) {
+        snprintf(failure.detail, sizeof failure.detail, "interrupted by %s", signal_name());
+        say("%s: interrupted by %s; the connection was closed (%s)", stage, signal_name(), smtpc_status_name(st));
+        return exit_for(client, st);
+    }
     say("%s: %s (%s)", stage, detail[0] ? detail : smtpc_strerror(st), smtpc_status_name(st));
     if (st == SMTPC_ETLS_VERIFY || st == SMTPC_ETLS) tls_advice(client, st, t);
     if (st == SMTPC_EAUTH_INSECURE) {
@@ -1410,11 +1496,15 @@ static int report_transaction(const smtpc_client *client, smtpc_status st, const
             code = worst(code, message_refusal_exit(r, lmtp && b->started ? EXIT_NOUSER : EXIT_UNAVAILABLE));
             break;
         case SMTPC_RCPT_UNKNOWN:
-            say("end of data: delivery to <%s> unknown", rcpt);
+            say("end of data: delivery to <%s> unknown%s", rcpt,
+                st == SMTPC_ECANCELLED ? " (interrupted while waiting for the reply)" : "");
             unknown++;
             code = worst(code, EXIT_TEMPFAIL);
             break;
-        default: open++; break; /* not attempted, or accepted and then the transaction stopped */
+        default: /* not attempted, or accepted and then the transaction stopped */
+            if (st == SMTPC_ECANCELLED) say("%s: not sent to <%s>", stage, rcpt);
+            open++;
+            break;
         }
     }
     if (message_refusal)
@@ -1585,10 +1675,19 @@ static int fits_field(const char *address) {
  * The message, read whole before connecting ("spooled"), so that SIZE is declared on the MAIL line, a
  * refusal for size comes before the upload, and nothing is lost to a failure half way: in memory up to
  * SPOOL_MEMORY bytes, then in a temporary file that has no name (O_TMPFILE, else mkstemp and unlink)
- * in $TMPDIR, mode 0600, gone when the process ends; mapped to be sent. A regular file on standard
- * input is mapped in place, without a copy (but with -t and -F, which may add header fields).
+ * in $TMPDIR, mode 0600, gone when the process ends; mapped to be sent (nobody else can shorten
+ * it). A regular file on standard input is sent in place, without a copy (but with -t and -F, which
+ * may add header fields): see file_stdin().
  */
 #define SPOOL_MEMORY ((size_t)1 << 20)
+
+struct file_source {
+    int fd;
+    off_t at;      /* the next byte to send */
+    uint64_t left; /* bytes of the message still to send */
+    int error;     /* errno of a failed read */
+    int shrank;    /* the file ended before the message */
+};
 
 struct spool {
     struct message mem; /* the message while in memory */
@@ -1598,6 +1697,9 @@ struct spool {
     size_t map_len;
     const char *data; /* the message to send */
     size_t data_len;
+    int stream;                /* a regular file on standard input, sent in place from src */
+    struct file_source src;
+    uint64_t size_hint;        /* its size after normalisation, for SIZE */
 };
 
 static int spool_file(struct spool *sp) {
@@ -1662,47 +1764,117 @@ static void spool_free(struct spool *sp) {
     free(sp->mem.data);
 }
 
-/* The end of the message in data: before the first line holding only "." (sendmail without -i);
- * *next gets the offset after that line. */
-static size_t dot_end(const char *data, size_t len, size_t *next) {
-    size_t i = 0;
-    while (i < len) {
-        if (data[i] == '.' && (i + 1 == len || data[i + 1] == '\n' ||
-                               (data[i + 1] == '\r' && (i + 2 == len || data[i + 2] == '\n')))) {
-            *next = i + 1 == len ? len : data[i + 1] == '\n' ? i + 2 : i + 2 == len ? len : i + 3;
-            return i;
-        }
-        {
-            const char *nl = memchr(data + i, '\n', len - i);
-            if (!nl) break;
-            i = (size_t)(nl - data) + 1;
-        }
-    }
-    *next = len;
-    return len;
+/* Line-end normalisation as the library does it (lone CR or LF becomes CRLF, a final CRLF is added),
+ * so that the SIZE declared for a file sent in place is the size sent. */
+struct norm_size {
+    uint64_t size;
+    int after_cr;
+    char last;
+};
+
+static void norm_feed(struct norm_size *z, char c) {
+    z->size++;
+    if (z->after_cr && c != '\n') z->size++;
+    if (c == '\n' && !z->after_cr) z->size++;
+    z->after_cr = c == '\r';
+    z->last = c;
 }
 
-/* A regular file on standard input, mapped in place. Returns 1 when done, 0 to read it through. */
-static int map_stdin(const struct options *o, struct spool *sp) {
+static uint64_t norm_end(const struct norm_size *z) {
+    uint64_t size = z->size + (z->after_cr ? 1 : 0);
+    if (z->size == 0 || (z->last != '\n' && z->last != '\r')) size += 2;
+    return size;
+}
+
+/*
+ * A regular file on standard input is sent in place, read with pread() as it goes out, never mapped:
+ * a file truncated meanwhile must give an error, not SIGBUS. A first pass finds where the message ends
+ * (the "." line, without -i) and its size after normalisation, declared as SIZE. Returns 1 when set
+ * up, 0 to read standard input through the spool (-t and -F, which may add header fields; a pipe).
+ */
+static int file_stdin(const struct options *o, struct spool *sp) {
     struct stat st;
     off_t at = lseek(STDIN_FILENO, 0, SEEK_CUR);
-    size_t next;
+    struct norm_size z = {0, 0, 0}, at_dot = {0, 0, 0};
+    char block[65536];
+    uint64_t pos = 0, avail, dot = 0, end, next;
+    enum { TEXT, LINE_START, DOT, DOT_CR, DONE } state = LINE_START;
     if (o->from_headers || o->full_name || fstat(STDIN_FILENO, &st) != 0 || !S_ISREG(st.st_mode) || at < 0 ||
-        st.st_size <= at || (uint64_t)st.st_size > (size_t)-1)
+        st.st_size <= at)
         return 0;
-    sp->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, STDIN_FILENO, 0);
-    if (sp->map == MAP_FAILED) {
-        sp->map = NULL;
-        return 0;
+    avail = (uint64_t)(st.st_size - at);
+    end = next = avail;
+    while (pos < avail && state != DONE) {
+        size_t want = avail - pos < sizeof block ? (size_t)(avail - pos) : sizeof block, k;
+        ssize_t r = pread(STDIN_FILENO, block, want, at + (off_t)pos);
+        if (r < 0 && errno == EINTR && !signal_got) continue;
+        if (r <= 0) break; /* a read error or a shorter file: the send pass will report it */
+        for (k = 0; k < (size_t)r && state != DONE; k++, pos++) {
+            char c = block[k];
+            if (o->ignore_dots) {
+                norm_feed(&z, c);
+                continue;
+            }
+            if (state == LINE_START && c == '.') {
+                at_dot = z; /* the size up to the "." line, if it is the end */
+                dot = pos;
+                state = DOT;
+                continue;
+            }
+            if (state == DOT && c == '\r') {
+                state = DOT_CR;
+                continue;
+            }
+            if ((state == DOT || state == DOT_CR) && c == '\n') {
+                end = dot;
+                next = pos + 1;
+                state = DONE;
+                break;
+            }
+            if (state == DOT) norm_feed(&z, '.');
+            else if (state == DOT_CR) norm_feed(&z, '.'), norm_feed(&z, '\r');
+            norm_feed(&z, c);
+            state = c == '\n' ? LINE_START : TEXT;
+        }
     }
-    sp->map_len = (size_t)st.st_size;
-    sp->data = (const char *)sp->map + at;
-    sp->data_len = sp->map_len - (size_t)at;
-    if (!o->ignore_dots) {
-        sp->data_len = dot_end(sp->data, sp->data_len, &next);
-        lseek(STDIN_FILENO, at + (off_t)next, SEEK_SET); /* what follows the "." line stays unread */
+    if (state == DOT || state == DOT_CR) { /* the file ends on the "." line */
+        end = dot;
+        next = pos;
     }
+    if (end != avail || state == DOT || state == DOT_CR) z = at_dot;
+    sp->stream = 1;
+    sp->src.fd = STDIN_FILENO;
+    sp->src.at = at;
+    sp->src.left = end;
+    sp->size_hint = norm_end(&z);
+    if (!o->ignore_dots) lseek(STDIN_FILENO, at + (off_t)next, SEEK_SET); /* what follows stays unread */
     return 1;
+}
+
+/* smtpc_read_fn over the file: a read error, or the file ending before the message, aborts the
+ * transaction (the library closes the connection without the end of data). */
+static int read_file(char *buf, size_t cap, size_t *len, void *userdata) {
+    struct file_source *f = userdata;
+    size_t want = f->left < cap ? (size_t)f->left : cap;
+    ssize_t r;
+    if (want == 0) {
+        *len = 0;
+        return 0;
+    }
+    do r = pread(f->fd, buf, want, f->at);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        f->error = errno;
+        return 1;
+    }
+    if (r == 0) {
+        f->shrank = 1;
+        return 1;
+    }
+    f->at += r;
+    f->left -= (uint64_t)r;
+    *len = (size_t)r;
+    return 0;
 }
 
 /*
@@ -1722,7 +1894,7 @@ static int spool_message(const struct options *o, char **extra, int nextra, stru
     memset(&b, 0, sizeof b);
     b.in = stdin;
     b.dot_ends = !o->ignore_dots;
-    if (map_stdin(o, sp)) return 0;
+    if (file_stdin(o, sp)) return 0;
     /* the fields that may be added, at their longest */
     if ((o->from_headers || o->full_name) && o->from && o->from[0]) {
         const char *a;
@@ -1757,7 +1929,10 @@ static int spool_message(const struct options *o, char **extra, int nextra, stru
         n -= k;
     }
     while (code == 0 && (n = read_message(&b, block, sizeof block)) > 0) code = spool_put(sp, block, n);
-    if (code == 0 && b.error) {
+    if (code == 0 && b.error && signal_got) {
+        say("reading the message: interrupted by %s; nothing was sent", signal_name());
+        code = EXIT_TEMPFAIL;
+    } else if (code == 0 && b.error) {
         say("cannot read standard input: %s; nothing was sent", strerror(b.error));
         code = EXIT_IOERR;
     }
@@ -1969,6 +2144,7 @@ static void print_json(const smtpc_client *client, const char *url, const struct
 static int run(smtpc_client *client, smtpc_envelope *env, const struct options *o, const char *secret,
                struct session *s, const struct target *t, char **rcpts, int nrcpt, const struct spool *m) {
     struct body b;
+    struct progress progress = {0, 0, 0};
     smtpc_status st;
     int code, body_set = 0;
 
@@ -1995,9 +2171,35 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
     }
 
     s->data_started = &b.started;
-    /* from the spool: the library declares SIZE when the server offers it */
-    st = o->from_headers ? smtpc_client_send_message(client, env, m->data, m->data_len)
-                         : smtpc_client_sendmail(client, env, m->data, m->data_len);
+    if (o->progress == 1 || (o->progress < 0 && !o->json && isatty(STDERR_FILENO))) {
+        progress.forced = o->progress == 1;
+        smtpc_client_set_progress(client, on_progress, &progress);
+    }
+    /* the library declares SIZE when the server offers it */
+    if (m->stream) {
+        struct file_source src = m->src;
+        st = smtpc_client_sendmail_stream(client, env, read_file, &src, m->size_hint);
+        progress_clear(&progress);
+        if (st == SMTPC_EUSER && (src.shrank || src.error)) {
+            if (src.shrank)
+                say("message: standard input ended %llu bytes before the end of the message (the file was "
+                    "truncated while being sent); the connection was closed, so nothing was delivered",
+                    (unsigned long long)src.left);
+            else
+                say("message: cannot read standard input: %s; the connection was closed, so nothing was "
+                    "delivered",
+                    strerror(src.error));
+            failure.stage = "message";
+            failure.status = st;
+            snprintf(failure.detail, sizeof failure.detail, "%s",
+                     src.shrank ? "standard input was truncated while being sent" : strerror(src.error));
+            return EXIT_IOERR;
+        }
+    } else {
+        st = o->from_headers ? smtpc_client_send_message(client, env, m->data, m->data_len)
+                             : smtpc_client_sendmail(client, env, m->data, m->data_len);
+        progress_clear(&progress);
+    }
     if (st == SMTPC_EINVAL && o->from_headers) { /* nothing was sent: the fields are unusable */
         say("message: %s; nothing was sent", smtpc_client_errmsg(client));
         return EXIT_DATAERR;
@@ -2037,6 +2239,7 @@ int main(int argc, char **argv) {
     o.timeout_s = 300;
     o.connect_timeout_s = 30;
     o.pipelining = 1;
+    o.progress = -1;
     if ((code = parse_options(argc, argv, &o, &first)) >= 0) return code;
     {
         char buf[4096];
@@ -2123,6 +2326,7 @@ int main(int argc, char **argv) {
         code = usage_error("-F takes a name on one line");
         goto out;
     }
+    catch_signals(client);
     if ((code = spool_message(&o, argv + first, argc - first, &msg)) != 0) goto out;
     if (o.helo && smtpc_client_set_local_hostname(client, o.helo, SMTPC_NTS) != SMTPC_OK) {
         code = usage_error("invalid --helo name '%s' (one word of at most 255 characters)", o.helo);

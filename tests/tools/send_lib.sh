@@ -13,6 +13,11 @@ if [[ ! -x $python ]] || ! "$python" -c 'import ssl' 2> /dev/null; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpc-send-test.XXXXXX")
+# No configuration file of the machine or its user may change what is tested: an empty HOME, no
+# XDG_CONFIG_HOME, and SMTPC_SYSTEM_CONFIG empty for no /etc/smtpc.conf (see smtpc-send(1)).
+mkdir "$work/home"
+export HOME=$work/home SMTPC_SYSTEM_CONFIG=
+unset XDG_CONFIG_HOME
 pids=()
 passed=0
 failed=0
