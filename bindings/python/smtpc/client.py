@@ -21,8 +21,10 @@ class TLSPolicy(enum.IntEnum):
     """When the client uses TLS (smtpc_tls_policy)."""
 
     AUTO = _n.SMTPC_TLS_AUTO
-    """Default: implicit TLS on port 465; otherwise STARTTLS required, except to this machine
-    (loopback or Unix socket) where it is used when offered."""
+    """Default, by the kind of peer (the connected socket, not the host name): a Unix socket, no
+    TLS; a loopback address, OPPORTUNISTIC (STARTTLS when offered, the certificate verified and
+    the result recorded but not enforced); any other peer, REQUIRED with verification. Port 465:
+    implicit TLS (verification enforced except on loopback)."""
     NONE = _n.SMTPC_TLS_NONE
     """No TLS unless starttls() is called (smtplib's behaviour)."""
     OPPORTUNISTIC = _n.SMTPC_TLS_OPPORTUNISTIC
