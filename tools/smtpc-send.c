@@ -2139,6 +2139,14 @@ static void print_json(const smtpc_client *client, const char *url, const struct
     fflush(out);
 }
 
+/* Cancelled after the end of data was sent: some recipient's delivery is unknown. */
+static int any_unknown(const smtpc_result *res) {
+    size_t k, n = smtpc_result_count(res);
+    for (k = 0; k < n; k++)
+        if (smtpc_result_state(res, k) == SMTPC_RCPT_UNKNOWN) return 1;
+    return 0;
+}
+
 /* Connects, says hello (with STARTTLS as the policy says), logs in and sends the message: from
  * memory when it was read whole (m->data), else streamed from standard input. Returns the exit status. */
 static int run(smtpc_client *client, smtpc_envelope *env, const struct options *o, const char *secret,
@@ -2204,7 +2212,8 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
         say("message: %s; nothing was sent", smtpc_client_errmsg(client));
         return EXIT_DATAERR;
     }
-    b.ended = b.started && (st == SMTPC_EDELIVERY_UNKNOWN || st == SMTPC_OK);
+    b.ended = b.started && (st == SMTPC_EDELIVERY_UNKNOWN || st == SMTPC_OK ||
+                            (st == SMTPC_ECANCELLED && any_unknown(smtpc_client_last_result(client))));
     note_tls(client, &tls_seen);
     return report_transaction(client, st, &b, o->from ? o->from : s->sender, t);
 }
