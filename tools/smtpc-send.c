@@ -1,7 +1,7 @@
 /*
  * smtpc-send: send the RFC 5322 message read on standard input to the recipients named on the command
  * line, through an SMTP or LMTP server. The message is read whole first (spooled: in memory, then in
- * an unnamed temporary file; a regular file on standard input is mapped in place), then sent.
+ * an unnamed temporary file; a regular file on standard input is sent in place), then sent.
  *
  * Written against the public API (smtpc.h) only. The usage text below is the reference for the manual
  * page; keep it complete.
@@ -61,8 +61,12 @@ static const char *const usage_text[] = {
     "the message unless -i is given. The message is read whole before connecting, so that its\n"
     "size is declared (SIZE) and a server refusing that size does so before the upload: up to\n"
     "1 MiB in memory, beyond in a temporary file without a name in $TMPDIR (default /tmp),\n"
-    "mode 0600, gone when smtpc-send ends. A regular file on standard input is read in place\n"
-    "(mapped), without a copy, unless -t or -F is given.\n"
+    "mode 0600, gone when smtpc-send ends. A regular file on standard input is sent in place,\n"
+    "without a copy, unless -t or -F is given; if it is truncated meanwhile, the connection is\n"
+    "closed without the end of data (the server discards the message) and the exit status is 74.\n"
+    "SIGINT (Control-C) or SIGTERM interrupts smtpc-send at once: it names the stage interrupted\n"
+    "and each recipient as not sent or delivery unknown, and exits with 75; a second signal exits\n"
+    "at once with 128 + its number.\n"
     "\n"
     "Server:\n"
     "  --server URL          the server (default smtp://localhost):\n"
@@ -148,7 +152,8 @@ static const char *const usage_text[] = {
     "\n",
     "Configuration file:\n"
     "  -C, --config FILE     read FILE (default: $XDG_CONFIG_HOME/smtpc/config, or\n"
-    "                        ~/.config/smtpc/config, else /etc/smtpc.conf, when they exist)\n"
+    "                        ~/.config/smtpc/config, else /etc/smtpc.conf, when they exist;\n"
+    "                        $SMTPC_SYSTEM_CONFIG replaces /etc/smtpc.conf, set and empty: none)\n"
     "  -a, --account NAME    use the account NAME of the file (default: the one named by\n"
     "                        \"account default : NAME\", else only the defaults section)\n"
     "  Lines: \"defaults\" and \"account NAME\" start sections, \"KEY VALUE\" sets a key, \"#\" starts\n"
@@ -177,6 +182,11 @@ static const char *const usage_text[] = {
     "                        is kept as UTF-8; a byte that is not valid UTF-8 becomes U+FFFD.\n"
     "                        Nothing is printed for an error found before connecting (usage,\n"
     "                        configuration, reading the message): only its exit status tells.\n"
+    "  --progress, --no-progress\n"
+    "                        show (for any size, wherever standard error goes), or never show,\n"
+    "                        \"X of Y MiB (P%)\" on standard error, redrawn at most every 100 ms\n"
+    "                        and blanked at the end (default: when standard error is a terminal,\n"
+    "                        the message is over 1 MiB and --json is not given)\n"
     "  -h, --help            print this help and exit\n"
     "  --version             print the version and exit\n"
     "\n",
@@ -201,12 +211,13 @@ static const char *const usage_text[] = {
     "      message (5xx), STARTTLS under --tls required, or a non-ASCII address without SMTPUTF8;\n"
     "      or its certificate failed verification\n"
     "  70  internal error (out of memory)\n"
-    "  74  input/output error: standard input could not be read, the temporary file could not be\n"
-    "      made or written, or the connection failed\n"
+    "  74  input/output error: standard input could not be read (or, a file, was truncated while\n"
+    "      being sent), the temporary file could not be made or written, or the connection failed\n"
     "  75  temporary failure, try again later: a 4xx reply, the connection refused, closed or timed\n"
     "      out; and delivery unknown: the connection was lost after the whole message was sent and\n"
     "      before the server's reply (a queue that retries may deliver it twice: RFC 5321 prefers a\n"
-    "      duplicate to a loss, and MTAs treat this case the same way)\n"
+    "      duplicate to a loss, and MTAs treat this case the same way); and interrupted by SIGINT\n"
+    "      or SIGTERM (a second signal: 128 + its number, 130 or 143)\n"
     "  76  protocol error: the server sent something that is not SMTP, or TLS failed\n"
     "  77  authentication refused (5xx to AUTH)\n"
     "  78  configuration error: the configuration file (its line is named), a password_command or\n"
