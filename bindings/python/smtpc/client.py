@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """smtpc.Client: the modern API (keyword arguments, TLS policy, per-recipient results)."""
 from __future__ import annotations
 
@@ -153,7 +154,8 @@ class Client:
     ``ssl_context`` (an ssl.SSLContext, carried over as smtpc.smtplib does) and/or ``cafile``,
     ``capath``, ``certfile``, ``keyfile``, ``key_password``; ``server_name`` (the name to verify
     the certificate against, when connecting to an address or a Unix socket);
-    ``allow_insecure_auth``; ``pipelining`` (default True); ``trace`` (a callable
+    ``allow_insecure_auth``; ``pipelining`` (default True); ``chunking`` (BDAT when the server
+    offers CHUNKING, default True); ``trace`` (a callable
     ``trace(kind: TraceKind, data: bytes, time_us: int)``) and ``trace_level`` (1 or 2);
     ``progress`` (see set_progress()).
 
@@ -169,7 +171,7 @@ class Client:
                  ssl_context: Optional[ssl.SSLContext] = None, cafile: Optional[str] = None,
                  capath: Optional[str] = None, certfile: Optional[str] = None, keyfile: Optional[str] = None,
                  key_password: Any = None, server_name: Optional[str] = None,
-                 allow_insecure_auth: bool = False, pipelining: bool = True,
+                 allow_insecure_auth: bool = False, pipelining: bool = True, chunking: bool = True,
                  trace: Optional[Callable[[TraceKind, bytes, int], None]] = None, trace_level: int = 1,
                  progress: Optional[Callable[[int, int], Any]] = None) -> None:
         self._c = NativeClient(_n.SMTPC_PROTOCOL_LMTP if lmtp else _n.SMTPC_PROTOCOL_SMTP)
@@ -198,6 +200,8 @@ class Client:
             if allow_insecure_auth:
                 c.set_allow_insecure_auth(1)
             c.set_pipelining(1 if pipelining else 0)
+            if hasattr(_n, "client_set_chunking"):  # a library without it never uses BDAT
+                c.set_chunking(1 if chunking else 0)
             if trace is not None:
                 def _trace(kind: int, data: bytes, time_us: int) -> None:
                     trace(TraceKind(kind), data, time_us)

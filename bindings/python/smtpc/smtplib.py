@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """smtpc.smtplib: a drop-in replacement for Python's smtplib, on the smtpc C library.
 
     from smtpc import smtplib            # or: sys.modules["smtplib"] = smtpc.smtplib
@@ -307,6 +308,9 @@ class SMTP:
         self._debuglevel = 0
         if allow_insecure_auth:
             self._client.set_allow_insecure_auth(1)
+        if hasattr(_n, "client_set_chunking"):
+            # smtplib sends every message with DATA: so does the drop-in (smtpc.Client uses BDAT).
+            self._client.set_chunking(0)
         if local_hostname is not None:
             self.local_hostname = local_hostname
         else:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Client.cancel() and SMTP.cancel() (from a thread, from a signal handler), the progress callback,
 and the re-entry rule for Python callbacks. Each test checks the bytes the server received."""
 from __future__ import annotations
@@ -293,3 +294,48 @@ def test_reentrant_progress_cancel_is_allowed(fault):
     raw = srv.transcript()
     assert b"DATA\r\n" in raw and not raw.endswith(END_OF_DATA)
     c.close()
+
+
+# --- CHUNKING (smtpc_client_set_chunking): BDAT in smtpc.Client, DATA in the drop-in as smtplib ---
+
+CHUNK_MSG = b"Subject: x\r\n\r\nhi\r\n"
+EHLO_CHUNKING = {"send": "250-fault.test\r\n250 CHUNKING\r\n"}
+
+
+def _needs_chunking():
+    if not hasattr(smtpc.smtpc_native, "client_set_chunking"):
+        pytest.skip("the library has no smtpc_client_set_chunking")
+
+
+def _mail_rcpt_steps():
+    return [GREETING, {"expect": "EHLO"}, EHLO_CHUNKING, {"expect": "MAIL"}, {"send": "250 ok\r\n"},
+            {"expect": "RCPT"}, {"send": "250 ok\r\n"}]
+
+
+def test_client_chunking_uses_bdat(fault):
+    _needs_chunking()
+    srv = fault(_mail_rcpt_steps() + [{"expect": f"BDAT {len(CHUNK_MSG)} LAST"},
+                                      {"read_bytes": len(CHUNK_MSG)}, {"send": "250 queued\r\n"},
+                                      {"expect": "QUIT"}, {"send": "221 bye\r\n"}], 1)
+    with smtpc.Client(HOST, srv.port, local_hostname=LOCAL, tls=smtpc.TLSPolicy.NONE) as c:
+        assert c.send(CHUNK_MSG, "a@example.org", ["b@example.org"]).ok
+    assert srv.done()
+    assert srv.transcript().endswith(b"BDAT %d LAST\r\n" % len(CHUNK_MSG) + CHUNK_MSG + b"QUIT\r\n")
+
+
+@pytest.mark.parametrize("api", ["client_off", "dropin"])
+def test_data_when_chunking_off_and_in_dropin(fault, api):
+    _needs_chunking()
+    srv = fault(_mail_rcpt_steps() + [{"expect": "DATA"}, {"send": "354 go\r\n"},
+                                      {"read_until": "\r\n.\r\n"}, {"send": "250 queued\r\n"},
+                                      {"expect": "QUIT"}, {"send": "221 bye\r\n"}], 1)
+    if api == "dropin":
+        with sp.SMTP(HOST, srv.port, local_hostname=LOCAL) as s:
+            assert s.sendmail("a@example.org", ["b@example.org"], CHUNK_MSG) == {}
+    else:
+        with smtpc.Client(HOST, srv.port, local_hostname=LOCAL, tls=smtpc.TLSPolicy.NONE,
+                          chunking=False) as c:
+            assert c.send(CHUNK_MSG, "a@example.org", ["b@example.org"]).ok
+    assert srv.done()
+    raw = srv.transcript()
+    assert b"BDAT" not in raw and raw.endswith(b"DATA\r\n" + CHUNK_MSG + b".\r\nQUIT\r\n")
