@@ -339,3 +339,25 @@ def test_data_when_chunking_off_and_in_dropin(fault, api):
     assert srv.done()
     raw = srv.transcript()
     assert b"BDAT" not in raw and raw.endswith(b"DATA\r\n" + CHUNK_MSG + b".\r\nQUIT\r\n")
+
+
+def test_progress_callback_reentry(server):
+    """A progress callback that calls its own client gets SMTPReentryError (nothing is sent for it);
+    caught, the send completes and the message is delivered whole."""
+    errors = []
+    body = _body(200 << 10)
+    holder = {}
+
+    def progress(sent, total):
+        try:
+            holder["c"].rset()
+        except smtpc.SMTPException as e:
+            errors.append(e)
+        return False
+    with smtpc.Client(server.host, server.port, tls=smtpc.TLSPolicy.NONE, progress=progress) as c:
+        holder["c"] = c
+        assert c.send(body, "a@example.org", ["b@example.org"]).ok
+    assert errors and all(isinstance(e, smtpc.SMTPReentryError) for e in errors)
+    msgs = server.messages(1)
+    assert len(msgs) == 1 and bytes.fromhex(msgs[0]["content_hex"]) == body
+    assert b"RSET" not in b"".join(server.session_bytes())
