@@ -6,7 +6,9 @@
 #   2. the same with TMPDIR a missing directory -> exit 74, a clear message, no connection; a small
 #      message with that TMPDIR is still sent (kept in memory)
 #   3. 552 5.3.4 to MAIL FROM ... SIZE= -> exit 65; the transcript has no DATA and no body
-#   4. a regular file on standard input with a "." line -> sent up to it, the file offset left after it
+#   4. a regular file on standard input with a "." line -> sent up to it, the file offset left after it,
+#      SIZE of the part sent
+#   5. the same with -i -> sent whole; 6. a file ending on a "." without a line end; SIZE exact
 #
 # Usage: test_smtpc_send_spool.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -59,5 +61,24 @@ printf 'Subject: file\n\none\n.\ntwo\n' > "$work/file"
 expect "a file on standard input with a '.' line: exit 0, the rest left unread" $'rc=0\ntwo\n|' "$(cat "$work/file.out"; printf '|')"
 expect "a file on standard input: sent up to the '.' line" $'Subject: file\r\n\r\none\r\n|' \
     "$(json_field "$work/mx/spool/msg-000003.json" content_hex)"
+expect "a file on standard input: SIZE of the part sent, after normalisation" '["SIZE=22"]|' \
+    "$(json_field "$work/mx/spool/msg-000003.json" mail_options)"
+
+# 5. the same file with -i: all of it, the "." line too; bare LF and a lone CR counted as CRLF in SIZE,
+#    no final line end in the file
+printf 'Subject: file\n\none\n.\ntwo\rthree' > "$work/file_i"
+timeout 60 "$send" "${args[@]}" -i b@example.org < "$work/file_i" 2> "$work/file_i.err"
+expect "a file with -i: exit 0" "0|" "$?$(cat "$work/file_i.err")|"
+expect "a file with -i: sent whole" $'Subject: file\r\n\r\none\r\n.\r\ntwo\r\nthree\r\n|' \
+    "$(json_field "$work/mx/spool/msg-000004.json" content_hex)"
+expect "a file with -i: SIZE exact" '["SIZE=37"]|' "$(json_field "$work/mx/spool/msg-000004.json" mail_options)"
+
+# 6. a file whose "." line ends it with no line end, after CRLF lines
+printf 'Subject: f\r\n\r\nx\r\n.' > "$work/file_dot"
+timeout 60 "$send" "${args[@]}" b@example.org < "$work/file_dot" 2> "$work/file_dot.err"
+expect "a file ending with '.': exit 0" "0|" "$?$(cat "$work/file_dot.err")|"
+expect "a file ending with '.': sent up to it" $'Subject: f\r\n\r\nx\r\n|' \
+    "$(json_field "$work/mx/spool/msg-000005.json" content_hex)"
+expect "a file ending with '.': SIZE exact" '["SIZE=17"]|' "$(json_field "$work/mx/spool/msg-000005.json" mail_options)"
 
 finish
