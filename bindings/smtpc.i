@@ -40,8 +40,9 @@
  *   is used.
  */
 /* SMTPC_SWIG_HAVE_CALLBACKS: define it when the language file provides typemaps for
- *   (smtpc_trace_fn fn, void *userdata), (smtpc_auth_fn fn, void *userdata) and
- *   (smtpc_token_fn fn, void *userdata); otherwise the functions taking them are ignored.
+ *   (smtpc_trace_fn fn, void *userdata), (smtpc_auth_fn fn, void *userdata),
+ *   (smtpc_token_fn fn, void *userdata) and (smtpc_progress_fn fn, void *userdata); otherwise the
+ *   functions taking them are ignored.
  * SMTPC_SWIG_PENDING_ERROR(): a C expression, non-zero when a callback of the target language
  *   failed during the call and its error is already set; the status is then not turned into the
  *   generic error. Optional (default 0).
@@ -143,6 +144,7 @@ SMTPC_OUT_HANDLE(smtpc_tls_config)
 %ignore smtpc_client_auth;
 %ignore smtpc_client_auth_oauth2;
 #endif
+%ignore smtpc_client_set_progress;
 /* Not wrapped yet: a message source callback. */
 %ignore smtpc_client_sendmail_stream;
 /* Only meaningful inside a callback, which the trampolines call for the target language. */
