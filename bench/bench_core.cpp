@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Micro-benchmarks of the sans-IO core (Google Benchmark). Throughput is reported as bytes/s of
 // input: server bytes for the reply parser, message bytes for the DATA encoder.
 #include "proto/data_encoder.hpp"

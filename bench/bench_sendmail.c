@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_sendmail: sends N messages of S bytes, each to R recipients, over one connection through the
  * public C API, and prints messages/s and MB/s (message bytes before encoding).

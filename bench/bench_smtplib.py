@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Reference for bench_sendmail: the same messages through Python's smtplib (which never pipelines).
 
 usage: bench_smtplib.py HOST PORT MESSAGES SIZE RECIPIENTS

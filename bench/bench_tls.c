@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_tls: the cost of TLS sessions through the public C API (docs/performance.md, "TLS").
  *

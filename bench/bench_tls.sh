@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # TLS session cost: bench_tls (C API) in each of its modes, and 20 STARTTLS sessions through Python's
 # smtplib and through smtpc's drop-in (smtpc.smtplib), against one local aiosmtpd with STARTTLS.
 # Figures and how to read them: docs/performance.md, "TLS".

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """TLS sessions through Python's smtplib or smtpc's drop-in (smtpc.smtplib), for bench/bench_tls.sh.
 
 usage: bench_tls_smtplib.py HOST PORT SESSIONS smtplib|smtpc none|default-once|default-each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every benchmark: the core micro-benchmarks (Google Benchmark) and the end-to-end sendmail
 # benchmark through the C API against Postfix's smtp-sink, pipelining on and off, with Python's
 # smtplib as a reference. Figures and how to read them: docs/performance.md.

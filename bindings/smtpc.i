@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtpc.i — the SWIG interface shared by every language binding.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Documentation: the API reference built on demand from the header's doc comments (target `docs`,
 # Doxygen; not part of `all`), and the installed documents (README, CHANGELOG, LICENSE, docs/*.md,
 # into CMAKE_INSTALL_DOCDIR) and the man page of smtpc-send (CMAKE_INSTALL_MANDIR/man1).

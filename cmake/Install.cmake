@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Install rules and package metadata for smtpc: the shared library (and the static one with
 # SMTPC_BUILD_STATIC), the public header, the CMake package (smtpc::smtpc, smtpc::smtpc_static, with
 # a SameMajorVersion version file), the pkg-config file, the man page and the documentation.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # smtpc_set_install_rpath(<target> <destination>)
 #
 # Gives the installed <target> (an executable or module installed into <destination>, relative to

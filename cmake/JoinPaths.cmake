@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # join_paths(<out-var> <base> <path>...)
 #
 # Joins paths the way a .pc file needs them: a relative path is appended to the base, an absolute

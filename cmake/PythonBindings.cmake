@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Decides the default of SMTPC_BUILD_PYTHON: ON when SWIG >= 4 and Python 3 (interpreter and
 # headers) are found, OFF otherwise and in sanitizer builds.
 #

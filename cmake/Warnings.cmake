@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Warning flags for every target of the project, and the sanitizer switch.
 set(SMTPC_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wformat=2)
 if(SMTPC_WERROR)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * send_simple — send one message with smtpc and print what became of each recipient.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_address: address, option and argument checks and the command lines built from them.
 //
 // Input: byte 0 = flags (bit 0: allow the empty reverse-path; bit 1: MAIL, else RCPT); the rest is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_auth: the whole AUTH exchange through the engine (Engine::begin_auth) with every mechanism —
 // PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1, SCRAM-SHA-256, XOAUTH2, OAUTHBEARER and a custom callback —
 // against a hostile server: challenges of any bytes, SCRAM server-first/server-final messages, OAuth

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_data_encoder: the DATA body encoder.
 //
 // Input: byte 0 = (n & 7) number of split-length bytes that follow (cycled; 0 counts as 1; n = 0

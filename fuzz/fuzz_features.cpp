@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_features: EHLO/LHLO reply -> feature map.
 //
 // Input: an EHLO reply as a server sends it. When it parses as one reply it is used as such;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_message: send_message's header parsing and Bcc removal (src/message: prepare_message), with
 // what leaves it run through the DATA encoder as the client sends it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_reply: the incremental reply parser.
 //
 // Input: byte 0 = (n & 7) number of chunk-length bytes that follow, bit 3 = small limits; then the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fuzz_session: the whole session engine over in-memory bytes, as the blocking client drives it.
 //
 // Input: byte 0 = flags, byte 1 = chunk seed, then fields separated by "\n#\n":

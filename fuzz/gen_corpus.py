@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpora in fuzz/corpus/<target>/ (run from anywhere; rewrites the files it owns).
 
 The EHLO replies are those real servers (Postfix 3.7, Exim 4.96, aiosmtpd 1.4, Dovecot LMTP 2.3,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A reference for send_message's header handling, written independently of src/message: it works on
 // the lines a receiving MTA sees (after the DATA encoder's line-end normalisation), not on raw bytes.
 // The oracle of fuzz_message, and used by tests/unit/test_headers.cpp.

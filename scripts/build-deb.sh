@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the Debian packages of smtpc (debian/: libsmtpc0, libsmtpc-dev, python3-smtpc, smtpc-send)
 # from the committed tree, HEAD, never from uncommitted changes:
 #   1. the upstream tarball smtpc_<version>.orig.tar.gz (git archive, without debian/);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Demo: build smtpc, start an aiosmtpd SMTP server on a free loopback port with a Maildir spool that
 # offers STARTTLS with a self-signed certificate (as a stock local server does: Debian's Postfix has
 # its "snakeoil" one), send a real message through it with the smtpc-send tool and no option but the

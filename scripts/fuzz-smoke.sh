@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Bounded fuzzing for CI (see fuzz/README.md): builds the libFuzzer targets with clang, replays each
 # target's seed corpus and saved regressions once, then fuzzes each target for FUZZ_SECONDS (default
 # 15) from its seed corpus. New inputs go to a temporary directory, never into the source tree; a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs every Debian package that building and testing smtpc needs. Fast when all are present
 # (no apt at all); otherwise one `apt-get update`, then one non-interactive install.
 # Postfix is preseeded with "No configuration" so that installing it starts nothing on port 25: the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds smtpc and runs the whole test suite twice:
 #   1. build/       warnings as errors (-DSMTPC_WERROR=ON), every test including the Python binding;
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer (-DSMTPC_SANITIZE=ON), every test

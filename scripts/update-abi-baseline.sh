@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Regenerates abi/smtpc.abi, the description of the released ABI that the ctest abi.abidiff compares
 # each build against (tests/abi/check_abidiff.sh). Run it when a release fixes the ABI: after the last
 # change to include/smtpc.h, and after an intended SONAME bump. Needs abigail-tools (abidw).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtpc-send: send the RFC 5322 message read on standard input to the recipients named on the command
  * line, through an SMTP or LMTP server. The message is read whole first (spooled: in memory, then in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The message every client of the comparison sends (bench/compare/README.md): headers From, To,
  * Subject, Date and Message-ID, a blank line, then a body of exactly `size` bytes made of lines of

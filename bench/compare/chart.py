@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Draws the comparison chart from compare.sh's CSV: an SVG with two panels, clients side by side.
 
 usage: chart.py RESULTS.csv [OUT.svg]     (default OUT: RESULTS with .svg)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the comparison clients side by side (bench/compare/README.md) and writes one CSV line per run.
 #
 # usage: bench/compare/compare.sh [BUILD_DIR] [OUT_CSV]

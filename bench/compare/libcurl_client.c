@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-libcurl-client HOST PORT COUNT SIZE: the comparison's message (bench_message.h) COUNT times
  * through libcurl's SMTP support, reusing one easy handle so that libcurl keeps one connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-libesmtp-client HOST PORT COUNT SIZE: the comparison's message (bench_message.h) COUNT times
  * through libESMTP, all queued on one session so that libESMTP sends them over one connection, with

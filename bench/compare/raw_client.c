@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench-raw-client HOST PORT COUNT SIZE: the wire's limit for one connection. After the greeting and
  * EHLO it writes every message's MAIL, RCPT, DATA, body and final dot as one continuous pipelined

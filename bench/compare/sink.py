@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A benchmark SMTP sink that counts round trips, optionally slows each one, and can offer CHUNKING.
 
 usage: sink.py [--delay SECONDS] [--chunking] [--stats FILE] [--port N]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtpc-bench-client HOST PORT COUNT SIZE: one connection, EHLO, COUNT messages from
  * bench@example.com to sink@example.com (bench_message.h), through the fastest API the library

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """setuptools build of the smtpc Python package: the SWIG module smtpc._smtpc_native (from
 smtpc_python.i and the shared ../smtpc.i) linked against an installed libsmtpc found with pkg-config,
 plus the pure Python package smtpc/. `python3 setup.py --version` works without a C toolchain."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Python module smtpc.smtpc_native (extension smtpc._smtpc_native): the flat C API of smtpc through
  * bindings/smtpc.i. The pythonic layer (smtpc._core, smtpc.Client, smtpc.smtplib) is built on it.

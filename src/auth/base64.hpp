@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Strict base64 (RFC 4648, with padding) for SASL exchanges (RFC 4954).
 #pragma once
 

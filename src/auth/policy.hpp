@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // When the client may send credentials (the plaintext rule of include/smtpc.h).
 #pragma once
 

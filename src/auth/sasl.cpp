@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195), XOAUTH2, OAUTHBEARER (RFC 7628) and caller-supplied
 // mechanisms.
 #include "sasl.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SASL mechanisms for SMTP AUTH (RFC 4954). IO-free: each mechanism turns server challenges into
 // responses; the engine carries them over the wire (base64, 334 rounds, limits).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // SCRAM-SHA-1 and SCRAM-SHA-256 (RFC 5802, RFC 7677), without channel binding ("n,," GS2 header).
 // The server's signature is always verified: a server that cannot prove it knows the password is
 // refused even if it answers 235.

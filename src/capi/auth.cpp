@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C facade: authentication.
 #include "guard.hpp"
 

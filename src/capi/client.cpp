@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C facade: client sessions. Each entry point checks its handle and arguments, then calls the C++
 // client inside client_call(), so that no exception escapes and no call re-enters a busy handle.
 #include "guard.hpp"

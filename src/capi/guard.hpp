@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The C facade's plumbing: the client handle, argument conversion, and the one place where C++
 // exceptions are turned into status codes so that none crosses the C boundary, and where a call
 // made from inside one of the handle's own callbacks is refused.

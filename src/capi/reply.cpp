@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C facade: replies, envelopes and per-recipient results.
 #include "guard.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Version, status texts and the exception translation of the C facade.
 #include "guard.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // C facade: TLS configurations and the client's TLS calls.
 #include "guard.hpp"
 

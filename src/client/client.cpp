@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "client.hpp"
 
 #include "../auth/policy.hpp"

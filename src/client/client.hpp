@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The blocking client: drives the sans-IO engine over a transport stream, with deadlines, tracing
 // and the error state the C API reports. One method per C API call; all return an smtpc_status and
 // leave the detail in status()/errmsg()/os_error().

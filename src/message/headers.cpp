@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "headers.hpp"
 
 #include "../proto/command.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // RFC 5322 message headers, as send_message needs them: the header fields (with their exact bytes, so
 // that some can be left out when sending) and address lists reduced to their addr-specs.
 //

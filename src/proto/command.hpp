@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Building command lines from caller input. Everything that reaches the wire is checked here first:
 // no CR, LF, NUL or other control character can come from an argument, and RFC 5321 length limits
 // hold (section 4.5.3.1).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "data_encoder.hpp"
 
 #include "../util/wipe.hpp"

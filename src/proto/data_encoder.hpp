@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The message body encoder for DATA (RFC 5321 sections 2.3.8 and 4.5.2).
 //
 // Streaming: the message may arrive in blocks split anywhere (even between CR and LF) and the output

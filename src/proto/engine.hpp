@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The sans-IO SMTP/LMTP session engine. The one place that holds the session state machine.
 //
 // It never touches a socket or a clock: an operation is started with begin_*(), then the driver

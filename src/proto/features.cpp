@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "features.hpp"
 
 #include "command.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ESMTP feature map read from an EHLO/LHLO reply, with smtplib's parsing rules: keywords lower-cased,
 // parameters stripped, "AUTH=..." (the old form) merged into AUTH, AUTH lines accumulated.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Replies and the incremental reply parser (RFC 5321 section 4.2).
 //
 // The parser is sans-IO: bytes go in, complete replies come out. It gives the same result whether a

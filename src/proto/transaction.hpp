@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Envelopes and per-recipient results: the data of one mail transaction.
 #pragma once
 

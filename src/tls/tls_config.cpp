@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "tls_config.hpp"
 
 #include <openssl/err.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TLS configuration: an OpenSSL SSL_CTX with secure defaults plus the verification switches.
 //
 // Life cycle: a configuration is set up by its owner, then used by any number of connections on any

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A TLS stream over an already-connected socket stream: OpenSSL on the non-blocking descriptor,
 // driven by poll() with the caller's deadlines, for implicit TLS and for STARTTLS alike.
 #pragma once

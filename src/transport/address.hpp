@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Socket address facts used by security decisions.
 #pragma once
 

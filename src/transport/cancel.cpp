@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "cancel.hpp"
 
 #include <cerrno>

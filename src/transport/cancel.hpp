@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A cancel request for a blocking call: an atomic flag plus a wake-up descriptor that every wait of
 // the call (poll_until) watches beside the socket, so that a request from another thread or from a
 // signal handler stops the wait at once rather than at its deadline.

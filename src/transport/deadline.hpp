@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Absolute deadlines on the monotonic clock. A deadline is fixed when a step starts and is not moved
 // by progress within the step.
 #pragma once

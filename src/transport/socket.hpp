@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Plain TCP and Unix-domain sockets: non-blocking file descriptors driven by poll() with absolute
 // deadlines; MSG_NOSIGNAL on every send so a reset never raises SIGPIPE; close-on-exec everywhere.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A byte stream to the server: plain socket now, TLS later (a TLS stream wraps the socket, so STARTTLS
 // can replace the stream in the middle of a session).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Small ASCII text helpers shared by the protocol, SASL and TLS code.
 #pragma once
 

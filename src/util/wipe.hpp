@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Memory that may hold credentials: an allocator that wipes every block it gives back, and the string
 // type built on it. Growth (the old block), destruction and shrinking all go through deallocate(), so a
 // secret never reaches freed memory, whatever the string does with it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ABI check of the built shared library (run by ctest, see CMakeLists.txt here):
 #  1. abi/smtpc.symbols is sorted, without duplicates, and lists exactly the functions the header
 #     declares with SMTPC_API;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ABI compatibility check (run by ctest, see CMakeLists.txt here): compares the built libsmtpc.so with
 # the committed description of the released ABI, abi/smtpc.abi (made by abidw, see
 # scripts/update-abi-baseline.sh), using libabigail's abidiff.

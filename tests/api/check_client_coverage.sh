@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks that a test source calls every function of the public header that takes a client handle
 # (smtpc_client * or const smtpc_client * as its first parameter), so that a function added later
 # cannot escape the re-entry rule's test.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Checks that a test source calls, with SMTPC_NTS, every function of the public header that takes a
 string as a (const char *, size_t) pair, so that a string-taking function added later is tested too.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Allocation failure through a whole session: for every N, the Nth allocation (C++ operator new, or
 // OpenSSL's through CRYPTO_set_mem_functions) fails, once, during a session that connects, upgrades
 // with STARTTLS, logs in, sends with sendmail and send_message and quits, against aiosmtpd with TLS

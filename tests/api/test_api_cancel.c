@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtpc_client_cancel() and smtpc_client_set_progress() (include/smtpc.h), as a C caller sees them.
  *

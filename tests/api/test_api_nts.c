@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SMTPC_NTS means "NUL-terminated" for every string argument of the API (include/smtpc.h,
  * "Conventions"). Every function that takes a (const char *, size_t) string is called here with

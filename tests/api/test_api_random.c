@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Random call sequences through the C API, with calls made from inside callbacks, against aiosmtpd
  * (AUTH PLAIN/LOGIN offered in plaintext on loopback). A fixed seed makes a run reproducible

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Callback re-entry (include/smtpc.h, "Callbacks"): every call on a client made from inside one of its
  * own callbacks (trace, read, AUTH, token) returns SMTPC_ESTATE without touching the connection or the

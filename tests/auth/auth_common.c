@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers for the AUTH tests; see auth_common.h. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers for the AUTH tests (tests/auth): base64 for building expected wire bytes, a trace
  * recorder that checks no credential ever reaches a trace callback, and a search helper for byte

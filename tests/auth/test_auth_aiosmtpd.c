@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AUTH PLAIN and LOGIN against aiosmtpd (tests/servers/aiosmtpd_server.py --auth USER:PASSWORD
  * --auth-plaintext) on loopback: success with and without an initial response, wrong password and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AUTH against the scripted fault server (tests/servers/fault_server.py) on loopback: hostile and
  * broken challenges, the challenge limit, OAuth error challenges, token and mechanism callbacks, and

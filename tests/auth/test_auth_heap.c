@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * No credential left in the heap: every AUTH mechanism is run through the public API with the
  * allocator interposed, and every heap block is searched for the secrets when it is freed (a

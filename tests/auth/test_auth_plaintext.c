@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The plaintext rule end to end: credentials go only over TLS with a verified certificate, to a peer
  * on this machine, or when smtpc_client_set_allow_insecure_auth() allowed it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * AUTH against a private Postfix with Cyrus SASL (tests/servers/postfix_server.py --sasl USER:PASSWORD;
  * Debian postfix, sasl2-bin, libsasl2-modules; needs root), over STARTTLS with the test PKI

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send's AUTH options against aiosmtpd (AUTH PLAIN/LOGIN offered on loopback):
 #   1. --user with --password-env                 -> exit 0, message spooled, password not in the trace
 #   2. --user with --password-file, --auth LOGIN  -> exit 0

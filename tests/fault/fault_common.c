@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared fixture for the fault-injection tests; see fault_common.h. */
 #include "fault_common.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared fixture for the fault-injection tests: builds a script for tests/servers/fault_server.py,
  * starts it through the test harness, drives an smtpc client and checks what the server received.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fault tests: 421 (service closing) at every step (catalogue B.24). After a 421 the reply is kept,
  * the connection is closed by the client, nothing more is sent (no RSET, no QUIT), and recipients

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fault tests: the server closes the connection at every step of a session
  * (catalogue F.45, F.46, F.47, F.49).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fault tests: reply parsing against a live socket (catalogue B.13-B.23). A malformed reply gives
  * SMTPC_EPROTOCOL at once (not a wait for the timeout) and closes the connection; nothing more is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fault tests: a refusal followed by a close (issue 8, item 1), and an accepted message followed by
  * data out of turn (item 5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fault tests: slow and silent servers (catalogue F.50, F.51). Deadlines are absolute: a reply that
  * trickles in does not extend them, and a server that stops reading cannot block a write forever.

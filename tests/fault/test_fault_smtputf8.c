@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SMTPUTF8 chosen by sendmail (issue 9, "UTF-8 addresses work"): when the sender or a recipient is
  * not ASCII, smtpc_client_sendmail(), smtpc_client_sendmail_stream() and smtpc_client_send_message()

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Fault tests: transport failures and process hygiene (catalogue F.44, F.48, F.56): connection
  * refused, unresolvable names, a reset while writing with SIGPIPE at its default disposition, file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smtpc test harness: see harness.h. */
 #define _GNU_SOURCE 1
 

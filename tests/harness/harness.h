@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtpc test harness: start and stop test server processes, and small file helpers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Pure-C test of the public API (cmocka): every function declared in include/smtpc.h is called at
  * least once from C, through the shared library, and checked against the codes its documentation

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks that api_test.c calls every function the public header declares, so that a function added
 # to include/smtpc.h without a C test of its documented codes fails the test suite.
 # usage: check_coverage.sh HEADER API_TEST_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Compile-only check that include/smtpc.h is self-contained, strict C99 (-std=c99 -pedantic) and
  * warning-free. It is the first include, included twice to check the include guard, and every type

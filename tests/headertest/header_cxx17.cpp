@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Compile-only check that include/smtpc.h is clean C++17 (-std=c++17 -pedantic, no extensions):
 // extern "C" linkage, no C-only constructs, no warnings. Included twice to check the guard.
 #include <smtpc.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Install test (run by ctest, see CMakeLists.txt here): install the build tree into a temporary
 # prefix, then build examples/send_simple.c against that prefix the two ways users do
 #   1. cc send_simple.c $(pkg-config --cflags --libs smtpc)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers for the smtpc integration tests: start the aiosmtpd/Postfix test servers through the
  * harness, read what they recorded (tests/servers/aiosmtpd_server.py's JSON spool), and record the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * LMTP against a real Dovecot (tests/servers/dovecot_server.py: a private, unprivileged instance with
  * only its LMTP service, on a Unix socket and on a loopback TCP port, offering STARTTLS with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * LMTP against aiosmtpd's LMTP server (tests/servers/aiosmtpd_server.py --mode lmtp), over TCP and
  * over a Unix socket: LHLO, and one reply per accepted recipient after the message.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Against a private Postfix instance (tests/servers/postfix_server.py; needs root): PIPELINING,
  * pipelined sendmail with several recipients (checked through the trace), refusals in a pipelined

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtpc_client_send_message() against aiosmtpd (tests/servers/aiosmtpd_server.py): the envelope taken
  * from the headers and the Bcc fields left out, checked on every byte the client sent.

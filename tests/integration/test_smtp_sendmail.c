@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smtpc_client_sendmail() / sendmail_stream() against aiosmtpd (tests/servers/aiosmtpd_server.py):
  * the exact bytes and envelope that arrive, SIZE and options, per-recipient results and refusals.

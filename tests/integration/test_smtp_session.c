@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Integration tests against aiosmtpd (tests/servers/aiosmtpd_server.py) in SMTP mode: connection,
  * greeting, EHLO/HELO and the feature map, simple commands, low-level MAIL/RCPT/DATA, argument

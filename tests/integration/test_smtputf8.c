@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SMTPUTF8 chosen by smtpc_client_sendmail() and smtpc_client_sendmail_stream() against aiosmtpd
  * (issue 9, "UTF-8 addresses work"): with a non-ASCII sender or recipient and no SMTPUTF8 in the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """SMTP/LMTP test server for the smtpc integration tests, built on aiosmtpd.
 
 Run it with /usr/bin/python3 (the Debian python3-aiosmtpd package exists only for that interpreter).

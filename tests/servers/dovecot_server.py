@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Start a private Dovecot instance with only its LMTP service, for the smtpc integration tests.
 
 Usage: /usr/bin/python3 dovecot_server.py [--user NAME ...] [--quota NAME=BYTES ...]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A scripted, fault-injecting SMTP server for smtpc's fault tests.
 
 Plain standard library, one thread, blocking sockets with timeouts (every wait is bounded).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Makes the test PKI for the smtpc TLS tests with the openssl command-line tool (Debian: openssl).
 #
 # Usage: make_test_pki.sh DIR        (DIR must exist and should be private; it is filled, never cleaned)

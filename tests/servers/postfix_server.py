@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Start a private Postfix instance on loopback for the smtpc integration tests.
 
 Usage: /usr/bin/python3 postfix_server.py --spool DIR [--sessions DIR] [--tls-cert FILE --tls-key FILE]

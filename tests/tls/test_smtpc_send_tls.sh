@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send over TLS against aiosmtpd (tests/servers/aiosmtpd_server.py, Debian python3-aiosmtpd),
 # whose certificate is signed by the test CA (unknown to the system store):
 #   1. smtps://localhost --cafile CA                        -> exit 0, spooled over implicit TLS

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * SMTPC_TLS_AUTO on port 465: implicit TLS, and on loopback the certificate is verified and the
  * result recorded but not enforced (as opportunistic STARTTLS); SMTPC_TLS_IMPLICIT set explicitly

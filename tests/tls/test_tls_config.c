@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS configuration against aiosmtpd: client certificates (required by the server; missing, given,
  * encrypted key with the right and a wrong pass phrase), the protocol floor against a server limited

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS chosen by the kind of peer (SMTPC_TLS_AUTO, the default), against aiosmtpd servers whose
  * certificate the client cannot verify, with no TLS configuration at all (the system trust store),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS against a private Postfix (tests/servers/postfix_server.py --tls-cert ...; needs root):
  * STARTTLS with smtpd_tls_security_level=may under the REQUIRED policy, with sendmail pipelined over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS to a peer that is not on this machine: SMTPC_TLS_AUTO keeps requiring verified TLS, and
  * opportunistic TLS that could not be verified does not let credentials out.

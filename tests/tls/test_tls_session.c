@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * TLS sessions against aiosmtpd: STARTTLS by hand (facts, state forgotten after the upgrade, the
  * message intact), the TLS policies (required, opportunistic, none, auto on loopback; required

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The cost defect of TLS (a trust store loaded and an SSL_CTX made for every connection), checked
  * with the library's internal counters (this program links the internal static library; see

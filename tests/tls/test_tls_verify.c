@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Certificate verification against aiosmtpd servers presenting bad certificates (expired,
  * self-signed, unknown CA, wrong host name, partial wildcard, no IP address): under REQUIRED and

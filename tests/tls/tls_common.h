@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared helpers for the smtpc TLS tests (tests/tls): the test PKI (tests/servers/make_test_pki.sh),
  * TLS-enabled aiosmtpd servers (tests/servers/aiosmtpd_server.py --tls-cert ...), TLS clients, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Gives the C test test_tls_shared the library's internal TLS counters. Linked only into that test,
 // which is built against the internal static library: the shared library exports nothing of this.
 #include "tls/tls_config.hpp"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Scripted TLS fault tests, part 2: the session after STARTTLS and over implicit TLS (catalogue A.8,
  * F.52-F.54, F.59): features relearnt after TLS, garbage instead of a handshake, fatal alerts and

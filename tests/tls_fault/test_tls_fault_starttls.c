@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Scripted TLS fault tests, part 1: STARTTLS negotiation, response injection and downgrades
  * (catalogue A.1-A.6, A.10; Postfix CVE-2011-0411, the "NO STARTTLS" paper, curl CVE-2021-22947 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared fixture for the scripted TLS fault tests; see tls_fault_common.h. */
 #include "tls_fault_common.h"
 

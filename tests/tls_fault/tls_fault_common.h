@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Shared fixture for the scripted TLS fault tests (tests/tls_fault): the fault-injection fixture of
  * tests/fault (fault_common.h) plus the TLS steps of tests/servers/fault_server.py, the test PKI of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers for the smtpc-send tests (sourced, never run): servers started here on loopback and
 # stopped on exit, every wait bounded, exact comparisons of exit status, output and transcript.
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send's configuration file (issue 15), against aiosmtpd: accounts, defaults, "account default",
 # -C and -a, command-line options over the file, password_command, errors with file and line, exit 78.
 #   1. -C FILE, "account default : NAME": its host/port/from/helo -> delivered with them

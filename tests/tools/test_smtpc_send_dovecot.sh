@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send against a real Dovecot LMTP (tests/servers/dovecot_server.py: a private, unprivileged
 # instance offering STARTTLS with a self-signed certificate on its Unix socket and its loopback TCP
 # port), checking what Dovecot wrote into each user's Maildir (issue 9):

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send: text from the server never reaches the terminal raw (issue 8 item 6). A scripted server
 # puts ESC sequences, BEL, a raw C1 byte (0x9b, CSI) and a UTF-8 encoded C1 (U+009B) in its greeting,
 # EHLO reply, AUTH list, RCPT and final replies; smtpc-send's stdout and stderr, with and without

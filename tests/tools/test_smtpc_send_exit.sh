@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send's exit statuses (sysexits.h) not covered by the other scripts, each with the bytes the
 # scripted fault server got:
 #   1. the server's host name does not resolve (.invalid)          -> exit 68, nothing sent

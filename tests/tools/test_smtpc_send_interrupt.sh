@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send when the message or the user gives up half way:
 #   1. a regular file on standard input truncated by another process while the server is receiving it
 #      -> exit 74 and a clear message (not SIGBUS: the file is read, not mapped); SIZE declared; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send --json: one JSON object on standard output, parsed with python3's json module.
 #   1. aiosmtpd over STARTTLS with --cafile: tls active, verified, its version; the message's reply;
 #      each recipient delivered with code, enhanced code and text; nothing else on stdout

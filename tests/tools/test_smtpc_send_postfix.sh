@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send's first use against a stock-like Postfix on loopback (tests/servers/postfix_server.py,
 # Debian postfix, needs root) that offers STARTTLS with a self-signed certificate, as Debian's
 # "snakeoil" set-up does (issue 9):

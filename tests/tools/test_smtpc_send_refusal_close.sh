@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send: a refusal followed by a close is reported as the refusal, with the server's code and
 # text, not as a connection error (issue 8 item 1; Exim's "drop" ACL answers and closes). Against the
 # scripted fault server, for MAIL FROM, RCPT TO, DATA and the end of data, one command at a time and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send as a sendmail stand-in (issue 15), against aiosmtpd; each case checks the exit status and
 # the envelope and bytes that arrived (aiosmtpd's spool: content after dot-unstuffing).
 #   1. git send-email style: -i -f FROM RCPT RCPT, a "." line inside -> exit 0, the "." line delivered

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send reads the message whole before connecting (issue 15): SIZE on the MAIL line, a refusal for
 # size before any byte of the message is sent, a message larger than the memory part of the spool
 # delivered intact through the temporary file, a regular file on standard input used in place.

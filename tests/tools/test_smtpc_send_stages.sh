@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send: each error names the stage that failed, with the exit status the usage text promises,
 # against the scripted fault server:
 #   1. EHLO and HELO refused (502)                             -> exit 69, "HELO:"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send: --timeout and --connect-timeout bound every wait, against the scripted fault server
 # (tests/servers/fault_server.py):
 #   1. a server that accepts and never greets, --timeout 2           -> exit 75 within seconds, "greeting:"

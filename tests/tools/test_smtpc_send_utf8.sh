@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # smtpc-send with non-ASCII (UTF-8) addresses against aiosmtpd:
 #   1. the server offers SMTPUTF8: exit 0; MAIL FROM carries SMTPUTF8 and BODY=8BITMIME, the
 #      recipient arrives byte for byte

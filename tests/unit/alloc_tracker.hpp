@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Allocation tracking for the unit tests: the global operator new/delete are replaced (in
 // alloc_tracker.cpp, a translation unit of its own so that the optimiser never inlines the
 // malloc/free pair into a caller and reports a false new/delete mismatch) to record the largest

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of caller-input checks and command lines (src/proto/command.*): catalogue section C.
 //
 // Every refusal is checked for its status (SMTPC_EINVAL) and its exact message, and for leaving the

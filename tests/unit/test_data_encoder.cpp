@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the streaming DATA encoder (src/proto/data_encoder.*): catalogue section D.
 //
 // Each case is checked against an exact expected byte string (smtplib's data(): lone CR and LF become

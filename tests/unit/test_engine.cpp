@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the sans-IO session engine (src/proto/engine.*): transcripts driven as the blocking
 // client (src/client/client.cpp) drives it: begin_*(), then want() answered with output()/
 // output_written(), received()/received_eof(), body()/body_end() or failed(), until Done.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the EHLO feature map (src/proto/features.*), against smtplib's ehlo() parsing:
 //
 //   for each in ehlo_resp.split('\n')[1:]:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of send_message's header handling (src/message/headers.*): line ends as the DATA encoder
 // reads them (CRLF, lone CR, lone LF), continuation lines, the blank line, obsolete white space before
 // the colon, Resent- blocks, and the removal of Bcc and Resent-Bcc.

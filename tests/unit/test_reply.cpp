@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the incremental reply parser (src/proto/reply.*): catalogue section B.
 //
 // Every expected value is exact: codes, lines, the smtplib-joined text, the enhanced status code,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit tests of the AUTH core (src/auth/ and the AUTH exchange of src/proto/engine.cpp):
 //  - the SASL mechanisms against the RFC test vectors (CRAM-MD5 RFC 2195, SCRAM-SHA-1 RFC 5802 section
 //    5, SCRAM-SHA-256 RFC 7677 section 3), PLAIN (RFC 4616) with an authorisation identity, LOGIN,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Shared helpers for the cmocka unit tests of the sans-IO core (tests/unit/).
 //
 // cmocka's assert_string_equal stops at a NUL and cannot show CR/LF, so byte strings are compared

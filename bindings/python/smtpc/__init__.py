@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """smtpc: an SMTP/LMTP client library (C) for Python.
 
 - ``smtpc.Client``: the modern API (TLS policy, per-recipient results, LMTP).

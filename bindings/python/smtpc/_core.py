@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Thin owners of the C handles (client, envelope, TLS configuration) and the translation of C
 status codes into Python exceptions. Private: use smtpc.Client or smtpc.smtplib."""
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Exceptions of the smtpc package.
 
 The classes named as in Python's smtplib are subclasses of the standard module's classes (and keep

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the smtpc Python tests: test servers from tests/servers (aiosmtpd, Postfix), the test
 PKI, an in-process aiosmtpd with AUTH, and a scripted raw server for the error paths."""
 from __future__ import annotations

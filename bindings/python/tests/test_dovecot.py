@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """smtpc.smtplib.LMTP against a real Dovecot LMTP over its Unix socket, side by side with the standard
 smtplib.LMTP: the same return values and the same bytes in the users' Maildirs.
 

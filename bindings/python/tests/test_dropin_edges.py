@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """smtpc.smtplib where a program can tell it from the standard smtplib: argument handling (ports,
 timeouts, wrong types), exception classes at the edges (timeouts, a greeting that is not SMTP, no
 recipients, over-long reply lines, refusals followed by a close), send_message through

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """AUTH against a real server: Postfix with Cyrus SASL (sasldb; PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1
 SCRAM-SHA-256), started by tests/servers/postfix_server.py --sasl with TLS, used over STARTTLS with the
 test CA passed as an ssl.SSLContext. smtpc.smtplib is compared with the standard smtplib side by side;

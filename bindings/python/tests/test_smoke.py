@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Smoke test of the SWIG Python binding (module smtpc.smtpc_native).
 
 Imports the module, checks the version and the error mapping, then sends one message through the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """smtpc.smtplib against the standard smtplib: same return values, exceptions and received
 messages for the same calls against the same aiosmtpd server; code written as smtplib users write it."""
 from __future__ import annotations

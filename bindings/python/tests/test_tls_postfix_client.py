@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TLS (STARTTLS, implicit TLS, SSLContext carry-over, native CA/client-certificate arguments), Postfix,
 and the modern smtpc.Client API."""
 from __future__ import annotations
