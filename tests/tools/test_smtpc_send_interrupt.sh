@@ -52,6 +52,8 @@ if b"\r\n.\r\n" in rest:
 EOF
 }
 
+# The signals go to smtpc-send only: timeout(1) without --foreground sends the signal it gets to its
+# process group too, which smtpc-send would take for a second signal (exit 128+N at once).
 greeting='{"send": "220 fault.test ESMTP\r\n"}, {"expect": "EHLO"}, {"send": "250-fault.test\r\n250 SIZE 100000000\r\n"},
  {"expect": "MAIL"}, {"send": "250 ok\r\n"}, {"expect": "RCPT"}, {"send": "250 ok\r\n"},
  {"expect": "DATA"}, {"send": "354 go\r\n"}'
@@ -63,7 +65,7 @@ cp "$work/big.orig" "$work/big"
 fault shrink << EOF
 [$greeting, {"read_bytes": 200000}, {"sleep": 2}, {"expect_eof": true, "timeout": 30}]
 EOF
-timeout 60 "$send" --server "smtp://127.0.0.1:$port" "${args[@]}" b@example.org < "$work/big" \
+timeout --foreground 60 "$send" --server "smtp://127.0.0.1:$port" "${args[@]}" b@example.org < "$work/big" \
     > "$work/shrink.stdout" 2> "$work/shrink.stderr" &
 pid=$!
 wait_bytes "$work/shrink.transcript" 200000 && truncate -s 100000 "$work/big"
@@ -81,7 +83,7 @@ expect_true "a file truncated: SIZE declared, a prefix of the file sent, no end 
 fault body << EOF
 [$greeting, {"read_bytes": 200000}, {"stop_reading": true, "max": 5}]
 EOF
-timeout 60 "$send" --server "smtp://127.0.0.1:$port" "${args[@]}" b@example.org < <(cat "$work/big.orig") \
+timeout --foreground 60 "$send" --server "smtp://127.0.0.1:$port" "${args[@]}" b@example.org < <(cat "$work/big.orig") \
     > "$work/body.stdout" 2> "$work/body.stderr" &
 pid=$!
 wait_bytes "$work/body.transcript" 200000 && sleep 0.5
@@ -101,7 +103,7 @@ fault eod << EOF
  {"expect": "MAIL"}, {"send": "250 ok\r\n"}, {"expect": "RCPT"}, {"send": "250 ok\r\n"},
  {"expect": "DATA"}, {"send": "354 go\r\n"}, {"read_until": "\r\n.\r\n"}, {"stop_reading": true, "max": 5}]
 EOF
-printf '%s' "$msg" | timeout 60 "$send" --server "smtp://127.0.0.1:$port" "${args[@]}" b@example.org \
+printf '%s' "$msg" | timeout --foreground 60 "$send" --server "smtp://127.0.0.1:$port" "${args[@]}" b@example.org \
     > "$work/eod.stdout" 2> "$work/eod.stderr" &
 pid=$!
 for _ in $(seq 300); do
@@ -122,7 +124,7 @@ expect "SIGTERM awaiting the reply: the whole message was sent" \
     "$(tr -d '\r' < "$work/eod.transcript" | tr '\n' '|')"
 
 # 4. SIGINT while standard input is still being read: nothing connects
-sleep 30 | timeout 60 "$send" --server "smtp://127.0.0.1:9" "${args[@]}" b@example.org \
+sleep 30 | timeout --foreground 60 "$send" --server "smtp://127.0.0.1:9" "${args[@]}" b@example.org \
     > "$work/stdin.stdout" 2> "$work/stdin.stderr" &
 pid=$!
 sleep 0.5
