@@ -9,7 +9,8 @@
 #   5. password_command failing, and one that never prints (timeout 2) -> exit 78, nothing sent
 #   6. errors -> exit 78 with FILE:LINE: a "password" key, an unknown key, a key outside a section,
 #      a value missing, -a with an unknown account, tls with a bad value, a file writable by others
-#   7. $XDG_CONFIG_HOME/smtpc/config read when there is no -C
+#   7. $XDG_CONFIG_HOME/smtpc/config read when there is no -C; 8. else ~/.config/smtpc/config
+#   9. $SMTPC_SYSTEM_CONFIG read in place of /etc/smtpc.conf; empty: none (how every test here runs)
 #
 # Usage: test_smtpc_send_config.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -123,5 +124,22 @@ XDG_CONFIG_HOME=$work/xdg run_send xdg --helo client.test b@example.org
 n=$((n + 1))
 expect "\$XDG_CONFIG_HOME/smtpc/config (mode 644: no secret in it): exit 0" "0|" "$rc$err"
 expect "\$XDG_CONFIG_HOME/smtpc/config: its from" "xdg@example.org|" "$(last mail_from)"
+
+# 8. ~/.config/smtpc/config when XDG_CONFIG_HOME is unset (send_lib.sh makes HOME an empty directory)
+mkdir -p "$HOME/.config/smtpc"
+printf 'defaults\nhost 127.0.0.1\nport %s\ntls off\nfrom home@example.org\n' "$mx" > "$HOME/.config/smtpc/config"
+run_send home --helo client.test b@example.org
+n=$((n + 1))
+expect "~/.config/smtpc/config: exit 0, its from" "0|home@example.org|" "$rc$err$(last mail_from)"
+rm -r "$HOME/.config"
+
+# 9. $SMTPC_SYSTEM_CONFIG in place of /etc/smtpc.conf; empty (as send_lib.sh sets it): no file at all
+printf 'defaults\nhost 127.0.0.1\nport %s\ntls off\nfrom system@example.org\n' "$mx" > "$work/system.conf"
+SMTPC_SYSTEM_CONFIG=$work/system.conf run_send system --helo client.test b@example.org
+n=$((n + 1))
+expect "\$SMTPC_SYSTEM_CONFIG: exit 0, its from" "0|system@example.org|" "$rc$err$(last mail_from)"
+run_send no_file -a work b@example.org
+expect "SMTPC_SYSTEM_CONFIG empty and no user file: -a has no file, exit 78" "78|smtpc-send: -a work: there is no configuration file (-C FILE, \$XDG_CONFIG_HOME/smtpc/config, ~/.config/smtpc/config or /etc/smtpc.conf)
+|" "$rc|$err"
 
 finish
