@@ -399,9 +399,9 @@ static const char *signal_name(void) {
 #define PROGRESS_MIN ((uint64_t)1 << 20) /* smaller messages go out too fast to need it */
 
 struct progress {
-    int forced;     /* --progress: any size, wherever standard error goes */
-    int64_t last;   /* ms of the last redraw */
-    size_t drawn;   /* length of the line on screen, 0 when none */
+    int forced;   /* --progress: any size, wherever standard error goes */
+    int64_t last; /* ms of the last redraw */
+    size_t drawn; /* length of the line on screen, 0 when none */
 };
 
 static int64_t now_ms(void) {
@@ -417,8 +417,8 @@ static int on_progress(uint64_t sent, uint64_t total, void *userdata) {
     int n;
     if ((!p->forced && total <= PROGRESS_MIN) || total == 0) return 0;
     if (p->drawn && now - p->last < 100) return 0;
-    n = snprintf(line, sizeof line, "\r%.1f of %.1f MiB (%d%%)", (double)sent / 1048576.0, (double)total / 1048576.0,
-                 (int)(sent * 100 / total));
+    n = snprintf(line, sizeof line, "\r%.1f of %.1f MiB (%d%%)", (double)sent / 1048576.0,
+                 (double)total / 1048576.0, (int)(sent * 100 / total));
     if (n <= 0) return 0;
     fputs(line, stderr);
     /* a shorter line than the last: blank the rest */
@@ -619,11 +619,11 @@ struct options {
     unsigned long timeout_s, connect_timeout_s;
     int timeout_given, connect_timeout_given;
     int trace, pipelining, json;
-    int progress; /* --progress 1, --no-progress 0, else -1: on a terminal for a big message */
-    int from_headers;                             /* -t: recipients from the To, Cc and Bcc fields too */
-    int ignore_dots;                              /* -i, -oi: a "." line does not end the message */
-    int eight_bit;                                /* -B8BITMIME */
-    const char *full_name;                        /* -F */
+    int progress;          /* --progress 1, --no-progress 0, else -1: on a terminal for a big message */
+    int from_headers;      /* -t: recipients from the To, Cc and Bcc fields too */
+    int ignore_dots;       /* -i, -oi: a "." line does not end the message */
+    int eight_bit;         /* -B8BITMIME */
+    const char *full_name; /* -F */
     const char *config_file, *account;            /* -C, -a */
     const char *password_command, *token_command; /* from the configuration file */
     int url_given;
@@ -1436,7 +1436,8 @@ static int report(const smtpc_client *client, const char *stage, smtpc_status st
     snprintf(failure.detail, sizeof failure.detail, "%s", detail[0] ? detail : smtpc_strerror(st));
     if (st == SMTPC_ECANCELLED) {
         snprintf(failure.detail, sizeof failure.detail, "interrupted by %s", signal_name());
-        say("%s: interrupted by %s; the connection was closed (%s)", stage, signal_name(), smtpc_status_name(st));
+        say("%s: interrupted by %s; the connection was closed (%s)", stage, signal_name(),
+            smtpc_status_name(st));
         return exit_for(client, st);
     }
     say("%s: %s (%s)", stage, detail[0] ? detail : smtpc_strerror(st), smtpc_status_name(st));
@@ -1709,9 +1710,9 @@ struct spool {
     size_t map_len;
     const char *data; /* the message to send */
     size_t data_len;
-    int stream;                /* a regular file on standard input, sent in place from src */
+    int stream; /* a regular file on standard input, sent in place from src */
     struct file_source src;
-    uint64_t size_hint;        /* its size after normalisation, for SIZE */
+    uint64_t size_hint; /* its size after normalisation, for SIZE */
 };
 
 static int spool_file(struct spool *sp) {
@@ -1843,8 +1844,8 @@ static int file_stdin(const struct options *o, struct spool *sp) {
                 state = DONE;
                 break;
             }
-            if (state == DOT) norm_feed(&z, '.');
-            else if (state == DOT_CR) norm_feed(&z, '.'), norm_feed(&z, '\r');
+            if (state == DOT || state == DOT_CR) norm_feed(&z, '.'); /* not the end after all */
+            if (state == DOT_CR) norm_feed(&z, '\r');
             norm_feed(&z, c);
             state = c == '\n' ? LINE_START : TEXT;
         }
