@@ -63,7 +63,8 @@ void BM_ReplyParse(benchmark::State &state, const std::string *input, std::size_
     std::size_t replies = 0;
     for (auto _ : state) replies += parse_all(p, *input, chunk);
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * input->size()));
-    state.counters["replies/s"] = benchmark::Counter(static_cast<double>(replies), benchmark::Counter::kIsRate);
+    state.counters["replies/s"] =
+        benchmark::Counter(static_cast<double>(replies), benchmark::Counter::kIsRate);
 }
 
 const std::string kPipelined = pipelined_batch();
@@ -92,8 +93,9 @@ constexpr std::size_t kMessageSize = 10 * 1024 * 1024;
 std::string typical_message() {
     std::string s = "From: Alice <alice@example.org>\r\nTo: Bob <bob@example.org>\r\nSubject: benchmark\r\n"
                     "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <bench@example.org>\r\n\r\n";
-    const char *words[] = {"lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed",
-                           "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna"};
+    const char *words[] = {"lorem",      "ipsum", "dolor",  "sit", "amet",    "consectetur",
+                           "adipiscing", "elit",  "sed",    "do",  "eiusmod", "tempor",
+                           "incididunt", "ut",    "labore", "et",  "dolore",  "magna"};
     unsigned x = 12345;
     std::size_t line = 0;
     while (s.size() < kMessageSize) {

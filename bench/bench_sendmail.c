@@ -21,7 +21,8 @@ static double now_s(void) {
 
 /* A text message of exactly `size` bytes: headers, then lines of 72 characters with CRLF. */
 static char *make_message(size_t size) {
-    static const char head[] = "From: bench@example.org\r\nTo: sink@example.org\r\nSubject: smtpc benchmark\r\n\r\n";
+    static const char head[] =
+        "From: bench@example.org\r\nTo: sink@example.org\r\nSubject: smtpc benchmark\r\n\r\n";
     static const char line[] = "The quick brown fox jumps over the lazy dog. 0123456789 abcdefghijklmnop\r\n";
     char *m = malloc(size + 1);
     size_t off = 0;
@@ -78,14 +79,16 @@ int main(int argc, char **argv) {
         (st = smtpc_client_set_pipelining(c, pipelining)) != SMTPC_OK ||
         (st = smtpc_client_connect(c, host, SMTPC_NTS, port)) != SMTPC_OK ||
         (st = smtpc_client_ehlo_or_helo_if_needed(c)) != SMTPC_OK) {
-        fprintf(stderr, "bench_sendmail: connect/EHLO: %s: %s\n", smtpc_status_name(st), smtpc_client_errmsg(c));
+        fprintf(stderr, "bench_sendmail: connect/EHLO: %s: %s\n", smtpc_status_name(st),
+                smtpc_client_errmsg(c));
         return 1;
     }
     double t0 = now_s();
     for (unsigned long i = 0; i < messages; ++i) {
         st = smtpc_client_sendmail(c, env, msg, size);
         if (st != SMTPC_OK) {
-            fprintf(stderr, "bench_sendmail: message %lu: %s: %s\n", i, smtpc_status_name(st), smtpc_client_errmsg(c));
+            fprintf(stderr, "bench_sendmail: message %lu: %s: %s\n", i, smtpc_status_name(st),
+                    smtpc_client_errmsg(c));
             return 1;
         }
     }
@@ -95,6 +98,7 @@ int main(int argc, char **argv) {
     smtpc_envelope_free(env);
     free(msg);
     printf("smtpc pipelining=%d rcpts=%lu size=%zu messages=%lu seconds=%.3f msg_per_s=%.1f mb_per_s=%.2f\n",
-           pipelining, rcpts, size, messages, t, (double)messages / t, (double)messages * (double)size / t / 1e6);
+           pipelining, rcpts, size, messages, t, (double)messages / t,
+           (double)messages * (double)size / t / 1e6);
     return 0;
 }

@@ -17,8 +17,10 @@ namespace d = smtpc::detail;
 namespace {
 
 void check_one_line(const std::string &line, std::size_t limit) {
-    FUZZ_CHECK(line.size() >= 2 && line.size() <= limit, "line of %zu octets (limit %zu)", line.size(), limit);
-    FUZZ_CHECK(line.compare(line.size() - 2, 2, "\r\n") == 0, "line '%s' without CRLF", fuzz::escape(line).c_str());
+    FUZZ_CHECK(line.size() >= 2 && line.size() <= limit, "line of %zu octets (limit %zu)", line.size(),
+               limit);
+    FUZZ_CHECK(line.compare(line.size() - 2, 2, "\r\n") == 0, "line '%s' without CRLF",
+               fuzz::escape(line).c_str());
     FUZZ_CHECK(line.find_first_of(std::string("\r\n\0", 3)) == line.size() - 2, "CR/LF/NUL inside '%s'",
                fuzz::escape(line).c_str());
 }
@@ -46,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         }
         std::size_t at = a.value.rfind('@');
         if (at != std::string::npos && a.value.find('"') == std::string::npos) {
-            FUZZ_CHECK(a.value.size() - at - 1 <= d::kMaxDomain, "domain of %zu octets", a.value.size() - at - 1);
+            FUZZ_CHECK(a.value.size() - at - 1 <= d::kMaxDomain, "domain of %zu octets",
+                       a.value.size() - at - 1);
         }
         std::string line;
         std::vector<std::string> none;

@@ -8,22 +8,21 @@
 #include <string_view>
 
 // An oracle failed: print why and abort, so libFuzzer saves the input as a crash.
-#define FUZZ_CHECK(cond, ...)                                                        \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n", __FILE__,       \
-                         __LINE__, #cond);                                           \
-            std::fprintf(stderr, __VA_ARGS__);                                       \
-            std::fputc('\n', stderr);                                                \
-            std::abort();                                                            \
-        }                                                                            \
+#define FUZZ_CHECK(cond, ...)                                                                    \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+            std::fprintf(stderr, __VA_ARGS__);                                                   \
+            std::fputc('\n', stderr);                                                            \
+            std::abort();                                                                        \
+        }                                                                                        \
     } while (0)
 
 namespace fuzz {
 
 // Cycles through chunk lengths given by the input; a length byte of 0 means 1.
 class Chunker {
-public:
+  public:
     Chunker() = default;
     Chunker(const unsigned char *lens, std::size_t n) : lens_(lens), n_(n) {}
     std::size_t next() {
@@ -32,7 +31,7 @@ public:
         return v ? v : 1;
     }
 
-private:
+  private:
     const unsigned char *lens_ = nullptr;
     std::size_t n_ = 0;
     std::size_t i_ = 0;

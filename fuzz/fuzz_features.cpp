@@ -49,14 +49,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
         for (char c : key)
             FUZZ_CHECK((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-', "bad keyword '%s'",
                        fuzz::escape(key).c_str());
-        for (std::size_t j = 0; j < i; ++j) FUZZ_CHECK(f.at(j).first != key, "keyword '%s' twice", key.c_str());
+        for (std::size_t j = 0; j < i; ++j)
+            FUZZ_CHECK(f.at(j).first != key, "keyword '%s' twice", key.c_str());
         std::string upper = key;
         for (char &c : upper)
             if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
         FUZZ_CHECK(f.has(key) && f.has(upper), "lookup of '%s' fails", key.c_str());
         FUZZ_CHECK(f.params(upper) == &params, "params lookup of '%s'", key.c_str());
         if (key == "auth") {
-            FUZZ_CHECK(params.empty() || params.front() == ' ', "AUTH params '%s'", fuzz::escape(params).c_str());
+            FUZZ_CHECK(params.empty() || params.front() == ' ', "AUTH params '%s'",
+                       fuzz::escape(params).c_str());
         } else if (!params.empty()) {
             auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
             FUZZ_CHECK(!blank(params.front()) && !blank(params.back()), "params '%s' not stripped",

@@ -35,8 +35,8 @@ void check_reply(const Reply &r, const ReplyLimits &lim) {
         const std::string &l = r.lines[i];
         FUZZ_CHECK(l.find_first_of(std::string("\r\n\0", 3)) == std::string::npos, "CR/LF/NUL in line '%s'",
                    fuzz::escape(l).c_str());
-        FUZZ_CHECK(l.size() + 6 <= lim.max_line,
-                   "line of %zu octets over the %zu limit", l.size(), lim.max_line);
+        FUZZ_CHECK(l.size() + 6 <= lim.max_line, "line of %zu octets over the %zu limit", l.size(),
+                   lim.max_line);
         total += l.size() + 6;
         std::string_view s(l);
         while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -44,7 +44,8 @@ void check_reply(const Reply &r, const ReplyLimits &lim) {
         if (i) text.push_back('\n');
         text.append(s);
     }
-    FUZZ_CHECK(total <= lim.max_reply + r.lines.size(), "reply of ~%zu octets over %zu", total, lim.max_reply);
+    FUZZ_CHECK(total <= lim.max_reply + r.lines.size(), "reply of ~%zu octets over %zu", total,
+               lim.max_reply);
     FUZZ_CHECK(text == r.text, "text '%s' vs '%s'", fuzz::escape(r.text).c_str(), fuzz::escape(text).c_str());
     if (!r.enhanced.empty()) {
         FUZZ_CHECK(r.lines[0].compare(0, r.enhanced.size(), r.enhanced) == 0, "enhanced '%s' not a prefix",
@@ -72,7 +73,8 @@ Outcome parse(const ReplyLimits &lim, const char *data, std::size_t len, fuzz::C
                 out.error_text = p.error();
                 FUZZ_CHECK(!out.error_text.empty(), "error without a message");
                 std::size_t again = 0;
-                FUZZ_CHECK(p.feed("250 ok\r\n", 8, again) == ReplyParser::Result::Error, "parser left error state");
+                FUZZ_CHECK(p.feed("250 ok\r\n", 8, again) == ReplyParser::Result::Error,
+                           "parser left error state");
                 return out;
             }
             if (r == ReplyParser::Result::NeedMore) {
@@ -116,9 +118,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
                whole.replies.size(), chunked.replies.size());
     for (std::size_t i = 0; i < whole.replies.size(); ++i)
         FUZZ_CHECK(same(whole.replies[i], chunked.replies[i]), "reply %zu differs: '%s' vs '%s'", i,
-                   fuzz::escape(whole.replies[i].text).c_str(), fuzz::escape(chunked.replies[i].text).c_str());
+                   fuzz::escape(whole.replies[i].text).c_str(),
+                   fuzz::escape(chunked.replies[i].text).c_str());
     FUZZ_CHECK(whole.error == chunked.error && whole.error_text == chunked.error_text,
-               "error '%s' in one piece, '%s' in chunks", whole.error_text.c_str(), chunked.error_text.c_str());
-    FUZZ_CHECK(whole.mid_reply == chunked.mid_reply, "mid_reply %d vs %d", whole.mid_reply, chunked.mid_reply);
+               "error '%s' in one piece, '%s' in chunks", whole.error_text.c_str(),
+               chunked.error_text.c_str());
+    FUZZ_CHECK(whole.mid_reply == chunked.mid_reply, "mid_reply %d vs %d", whole.mid_reply,
+               chunked.mid_reply);
     return 0;
 }

@@ -57,7 +57,8 @@ struct Tracer final : d::TraceSink {
             bool path_cmd = text.compare(0, 10, "MAIL FROM:") == 0 || text.compare(0, 8, "RCPT TO:") == 0;
             FUZZ_CHECK(path_cmd || text.size() <= d::kMaxCommandLine, "command line of %zu octets: '%s'",
                        text.size(), fuzz::escape(text).c_str());
-            FUZZ_CHECK(text.compare(text.size() - 2, 2, "\r\n") == 0, "no CRLF after '%s'", fuzz::escape(text).c_str());
+            FUZZ_CHECK(text.compare(text.size() - 2, 2, "\r\n") == 0, "no CRLF after '%s'",
+                       fuzz::escape(text).c_str());
             FUZZ_CHECK(text.find_first_of(std::string("\r\n\0", 3)) == text.size() - 2,
                        "bare CR, LF or NUL in command line '%s'", fuzz::escape(text).c_str());
         } else if (kind == SMTPC_TRACE_DATA) {
@@ -73,7 +74,8 @@ struct Tracer final : d::TraceSink {
         FUZZ_CHECK(in_data, "no DATA stream traced for the message");
         FUZZ_CHECK(data.size() >= 5 && data.compare(data.size() - 5, 5, "\r\n.\r\n") == 0,
                    "DATA stream '%s' without its terminator", fuzz::escape(data).c_str());
-        FUZZ_CHECK(fuzz::no_bare_cr_lf(data), "bare CR or LF in the DATA stream '%s'", fuzz::escape(data).c_str());
+        FUZZ_CHECK(fuzz::no_bare_cr_lf(data), "bare CR or LF in the DATA stream '%s'",
+                   fuzz::escape(data).c_str());
         std::string_view rest(data.data(), data.size() - 3);
         while (!rest.empty()) {
             std::size_t eol = rest.find("\r\n");
@@ -90,7 +92,7 @@ struct Tracer final : d::TraceSink {
 
 // Sizes of writes and body blocks, and whether to read while writing: a small PRNG seeded by the input.
 class Rng {
-public:
+  public:
     explicit Rng(std::uint8_t seed = 0) : x_(0x9e3779b9u ^ (seed * 0x01000193u)) {}
     std::size_t next() {
         x_ ^= x_ << 13;
@@ -99,7 +101,7 @@ public:
         return 1 + (x_ >> 8) % 97;
     }
 
-private:
+  private:
     std::uint32_t x_;
 };
 
@@ -111,7 +113,7 @@ struct Input {
 };
 
 class Driver {
-public:
+  public:
     Driver(const Input &in) : in_(in), engine_(in.flags & 1 ? SMTPC_PROTOCOL_LMTP : SMTPC_PROTOCOL_SMTP) {
         engine_.set_trace(&tracer_);
     }
@@ -129,7 +131,7 @@ public:
         if (in_.flags & 32) command(d::Cmd::Quit, "QUIT\r\n");
     }
 
-private:
+  private:
     bool connected() const { return open_; }
 
     // `body`: the message, for sendmail (`sendmail` set) or the low-level DATA.
@@ -142,7 +144,8 @@ private:
             if (want == d::Engine::Want::Done) break;
             FUZZ_CHECK(open_, "engine wants to go on after the connection was closed");
             if (want == d::Engine::Want::Write) {
-                if ((in_.flags & 16) && engine_.expects_reply() && !in_.server.empty() && (in_.chunks.next() & 1)) {
+                if ((in_.flags & 16) && engine_.expects_reply() && !in_.server.empty() &&
+                    (in_.chunks.next() & 1)) {
                     deliver();
                     continue;
                 }
@@ -151,7 +154,8 @@ private:
                 std::size_t n = in_.chunks.next() * 7;  // 7..679
                 if (n > out.size()) n = out.size();
                 wire_.append(out.substr(0, n));
-                if (debug()) std::fprintf(stderr, "  write: %s\n", fuzz::escape(out.substr(0, n), 400).c_str());
+                if (debug())
+                    std::fprintf(stderr, "  write: %s\n", fuzz::escape(out.substr(0, n), 400).c_str());
                 engine_.output_written(n);
             } else if (want == d::Engine::Want::Body) {
                 FUZZ_CHECK(body != nullptr, "body wanted outside DATA");
@@ -177,7 +181,8 @@ private:
                    "written bytes differ from the traced ones");
         smtpc_status st = engine_.status();
         if (debug())
-            std::fprintf(stderr, "  done: status %d close %d '%s'\n", st, engine_.must_close(), engine_.message().c_str());
+            std::fprintf(stderr, "  done: status %d close %d '%s'\n", st, engine_.must_close(),
+                         engine_.message().c_str());
         if (engine_.must_close()) {
             open_ = false;
             engine_.end_connection();
@@ -185,7 +190,8 @@ private:
             FUZZ_CHECK(!engine_.expects_reply(), "operation ended (status %d) with replies outstanding", st);
             // Every queued byte was written: no reply was taken as the answer to a command that had
             // not gone out (see fuzz/README.md, "Findings").
-            FUZZ_CHECK(wire_.size() == traced.size(), "operation ended (status %d) with %zu queued bytes unsent", st,
+            FUZZ_CHECK(wire_.size() == traced.size(),
+                       "operation ended (status %d) with %zu queued bytes unsent", st,
                        traced.size() - wire_.size());
         }
         return st;
@@ -224,7 +230,8 @@ private:
         std::size_t accepted = 0;
         if (r)
             for (const auto &rr : r->recipients) accepted += rr.state == SMTPC_RCPT_ACCEPTED;
-        FUZZ_CHECK(accepted > 0 || (r && r->recipients.empty()), "message body asked for with no recipient accepted");
+        FUZZ_CHECK(accepted > 0 || (r && r->recipients.empty()),
+                   "message body asked for with no recipient accepted");
     }
 
     // The low-level DATA sends the body once the server said 354, whatever the RCPT replies were

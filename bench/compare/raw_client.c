@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
     size_t size, len = 0;
     bench_args(argc, argv, "bench-raw-client", &host, &port, &count, &size);
     char *msg = bench_message(size, &len);
-    static const char envelope[] = "MAIL FROM:<" BENCH_SENDER ">\r\nRCPT TO:<" BENCH_RECIPIENT ">\r\nDATA\r\n";
+    static const char envelope[] =
+        "MAIL FROM:<" BENCH_SENDER ">\r\nRCPT TO:<" BENCH_RECIPIENT ">\r\nDATA\r\n";
     /* One message's bytes: envelope, body, terminator. */
     size_t elen = sizeof envelope - 1, unit = elen + len + 3;
     char *one = msg ? malloc(unit) : NULL;

@@ -31,7 +31,8 @@ int main(int argc, char **argv) {
         (st = smtpc_client_set_local_hostname(c, "bench.example.com", SMTPC_NTS)) != SMTPC_OK ||
         (st = smtpc_client_connect(c, host, SMTPC_NTS, (uint16_t)port)) != SMTPC_OK ||
         (st = smtpc_client_ehlo_or_helo_if_needed(c)) != SMTPC_OK) {
-        fprintf(stderr, "smtpc-bench-client: connect/EHLO: %s: %s\n", smtpc_status_name(st), smtpc_client_errmsg(c));
+        fprintf(stderr, "smtpc-bench-client: connect/EHLO: %s: %s\n", smtpc_status_name(st),
+                smtpc_client_errmsg(c));
         return 1;
     }
     double t0 = bench_now();

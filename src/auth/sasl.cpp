@@ -12,7 +12,7 @@ namespace smtpc::detail {
 namespace {
 
 class Plain final : public SaslMechanism {
-public:
+  public:
     Plain(std::string_view authzid, std::string_view user, std::string_view password) {
         message_.append(authzid).append(std::string_view("\0", 1)).append(user);
         message_.append(std::string_view("\0", 1)).append(password);
@@ -32,14 +32,14 @@ public:
         return Step::Respond;
     }
 
-private:
+  private:
     SecretString message_;
     bool sent_ = false;
 };
 
 // LOGIN: the user name, then the password, whatever the prompts say (they differ between servers).
 class Login final : public SaslMechanism {
-public:
+  public:
     Login(std::string_view user, std::string_view password) : user_(user), password_(password) {}
     std::string_view name() const override { return "LOGIN"; }
     Step initial(SecretString &out, std::string &) override {
@@ -57,13 +57,13 @@ public:
         return Step::Respond;
     }
 
-private:
+  private:
     SecretString user_, password_;
     int stage_ = 0;
 };
 
 class CramMd5 final : public SaslMechanism {
-public:
+  public:
     CramMd5(std::string_view user, std::string_view password) : user_(user), password_(password) {}
     std::string_view name() const override { return "CRAM-MD5"; }
     Step respond(std::string_view challenge, SecretString &out, std::string &error) override {
@@ -91,7 +91,7 @@ public:
         return Step::Respond;
     }
 
-private:
+  private:
     SecretString user_, password_;
     bool done_ = false;
 };
@@ -99,7 +99,7 @@ private:
 // XOAUTH2 and OAUTHBEARER: one message with the token; an error challenge (JSON) is answered with the
 // empty response (XOAUTH2) or a lone 0x01 (OAUTHBEARER), after which the server sends its failure.
 class OAuth final : public SaslMechanism {
-public:
+  public:
     OAuth(std::string_view mechanism, std::string_view user, std::string_view token, std::string_view host,
           unsigned port)
         : bearer_(mechanism == "OAUTHBEARER") {
@@ -110,7 +110,12 @@ public:
             if (port) m.append("port=").append(std::to_string(port)).append("\x01");
             m.append("auth=Bearer ").append(token).append("\x01\x01");
         } else {
-            m.append("user=").append(user).append("\x01" "auth=Bearer ").append(token).append("\x01\x01");
+            m.append("user=")
+                .append(user)
+                .append("\x01"
+                        "auth=Bearer ")
+                .append(token)
+                .append("\x01\x01");
         }
     }
     std::string_view name() const override { return bearer_ ? "OAUTHBEARER" : "XOAUTH2"; }
@@ -136,7 +141,7 @@ public:
     }
     std::string failure_detail() const override { return detail_; }
 
-private:
+  private:
     bool bearer_;
     bool sent_ = false;
     SecretString message_;
@@ -144,7 +149,7 @@ private:
 };
 
 class Callback final : public SaslMechanism {
-public:
+  public:
     Callback(std::string_view mechanism, smtpc_auth_fn fn, void *userdata)
         : name_(mechanism), fn_(fn), userdata_(userdata) {}
     std::string_view name() const override { return name_; }
@@ -167,7 +172,7 @@ public:
     }
     smtpc_status abort_status() const override { return SMTPC_EUSER; }
 
-private:
+  private:
     std::string name_;
     smtpc_auth_fn fn_;
     void *userdata_;
@@ -188,8 +193,8 @@ std::unique_ptr<SaslMechanism> make_cram_md5(std::string_view user, std::string_
     return std::make_unique<CramMd5>(user, password);
 }
 
-std::unique_ptr<SaslMechanism> make_oauth(std::string_view mechanism, std::string_view user, std::string_view token,
-                                          std::string_view host, unsigned port) {
+std::unique_ptr<SaslMechanism> make_oauth(std::string_view mechanism, std::string_view user,
+                                          std::string_view token, std::string_view host, unsigned port) {
     return std::make_unique<OAuth>(mechanism, user, token, host, port);
 }
 

@@ -18,7 +18,7 @@ namespace smtpc::detail {
 // allocator, so that growth, wipe() and destruction all leave zeros behind. Not copyable: a copy is a
 // new SecretString, made on purpose.
 class SecretString {
-public:
+  public:
     SecretString() { s_.reserve(kWipingMinCapacity); }
     explicit SecretString(std::string_view s) : SecretString() { s_.append(s.data(), s.size()); }
     SecretString(const SecretString &) = delete;
@@ -39,7 +39,7 @@ public:
     WipingString &str() { return s_; }
     const WipingString &str() const { return s_; }
 
-private:
+  private:
     WipingString s_;
 };
 
@@ -54,7 +54,7 @@ struct smtpc_auth_response {
 namespace smtpc::detail {
 
 class SaslMechanism {
-public:
+  public:
     enum class Step { Respond, None, Abort };
 
     virtual ~SaslMechanism() = default;
@@ -76,15 +76,17 @@ public:
     virtual std::string failure_detail() const { return {}; }
 };
 
-std::unique_ptr<SaslMechanism> make_plain(std::string_view authzid, std::string_view user, std::string_view password);
+std::unique_ptr<SaslMechanism> make_plain(std::string_view authzid, std::string_view user,
+                                          std::string_view password);
 std::unique_ptr<SaslMechanism> make_login(std::string_view user, std::string_view password);
 std::unique_ptr<SaslMechanism> make_cram_md5(std::string_view user, std::string_view password);
 // `hash` is "SHA-1" or "SHA-256". `nonce` empty: a fresh random nonce (tests pass a fixed one).
-std::unique_ptr<SaslMechanism> make_scram(std::string_view hash, std::string_view authzid, std::string_view user,
-                                          std::string_view password, std::string_view nonce = {});
+std::unique_ptr<SaslMechanism> make_scram(std::string_view hash, std::string_view authzid,
+                                          std::string_view user, std::string_view password,
+                                          std::string_view nonce = {});
 // "XOAUTH2" or "OAUTHBEARER" (RFC 7628; host and port are sent as the RFC suggests).
-std::unique_ptr<SaslMechanism> make_oauth(std::string_view mechanism, std::string_view user, std::string_view token,
-                                          std::string_view host, unsigned port);
+std::unique_ptr<SaslMechanism> make_oauth(std::string_view mechanism, std::string_view user,
+                                          std::string_view token, std::string_view host, unsigned port);
 // A mechanism implemented by the caller through the C callback.
 std::unique_ptr<SaslMechanism> make_callback(std::string_view mechanism, smtpc_auth_fn fn, void *userdata);
 

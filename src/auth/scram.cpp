@@ -43,12 +43,11 @@ bool parse_attributes(std::string_view msg, std::vector<std::pair<char, std::str
 }
 
 class Scram final : public SaslMechanism {
-public:
+  public:
     Scram(std::string_view hash, std::string_view authzid, std::string_view user, std::string_view password,
           std::string_view nonce)
         : md_(hash == "SHA-256" ? EVP_sha256() : EVP_sha1()),
-          name_(hash == "SHA-256" ? "SCRAM-SHA-256" : "SCRAM-SHA-1"),
-          password_(password) {
+          name_(hash == "SHA-256" ? "SCRAM-SHA-256" : "SCRAM-SHA-1"), password_(password) {
         gs2_ = authzid.empty() ? "n,," : "n,a=" + escape_name(authzid) + ",";
         nonce_.assign(nonce);
         user_ = escape_name(user);
@@ -86,18 +85,19 @@ public:
 
     bool complete() const override { return stage_ == 3; }
 
-private:
+  private:
     bool hmac(std::string_view key, std::string_view data, unsigned char *out) const {
         unsigned int len = 0;
-        return HMAC(md_, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char *>(data.data()),
-                    data.size(), out, &len) != nullptr;
+        return HMAC(md_, key.data(), static_cast<int>(key.size()),
+                    reinterpret_cast<const unsigned char *>(data.data()), data.size(), out, &len) != nullptr;
     }
 
     Step server_first(std::string_view msg, SecretString &out, std::string &error) {
         std::vector<std::pair<char, std::string_view>> attrs;
-        if (!parse_attributes(msg, attrs) || attrs.size() < 3 || attrs[0].first != 'r' || attrs[1].first != 's' ||
-            attrs[2].first != 'i') {
-            if (!attrs.empty() && attrs[0].first == 'e') error = "server error: " + std::string(attrs[0].second);
+        if (!parse_attributes(msg, attrs) || attrs.size() < 3 || attrs[0].first != 'r' ||
+            attrs[1].first != 's' || attrs[2].first != 'i') {
+            if (!attrs.empty() && attrs[0].first == 'e')
+                error = "server error: " + std::string(attrs[0].second);
             else if (!attrs.empty() && attrs[0].first == 'm') error = "unsupported mandatory SCRAM extension";
             else error = "malformed SCRAM server-first message";
             return Step::Abort;
@@ -141,8 +141,9 @@ private:
             return std::string_view(reinterpret_cast<const char *>(p), len);
         };
         bool ok = PKCS5_PBKDF2_HMAC(pw.view().data(), static_cast<int>(pw.size()),
-                                    reinterpret_cast<const unsigned char *>(salt.data()), static_cast<int>(salt.size()),
-                                    static_cast<int>(iterations), md_, dlen, k.salted) == 1 &&
+                                    reinterpret_cast<const unsigned char *>(salt.data()),
+                                    static_cast<int>(salt.size()), static_cast<int>(iterations), md_, dlen,
+                                    k.salted) == 1 &&
                   hmac(as_view(k.salted, n), "Client Key", k.client_key) &&
                   EVP_Digest(k.client_key, n, k.stored_key, nullptr, md_, nullptr) == 1 &&
                   hmac(as_view(k.stored_key, n), auth_message, k.client_sig) &&
@@ -193,8 +194,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<SaslMechanism> make_scram(std::string_view hash, std::string_view authzid, std::string_view user,
-                                          std::string_view password, std::string_view nonce) {
+std::unique_ptr<SaslMechanism> make_scram(std::string_view hash, std::string_view authzid,
+                                          std::string_view user, std::string_view password,
+                                          std::string_view nonce) {
     return std::make_unique<Scram>(hash, authzid, user, password, nonce);
 }
 

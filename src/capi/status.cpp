@@ -41,7 +41,8 @@ constexpr StatusInfo kStatuses[] = {
     {SMTPC_ETLS_VERIFY, "SMTPC_ETLS_VERIFY", "server certificate verification failed"},
     {SMTPC_ETLS_REQUIRED, "SMTPC_ETLS_REQUIRED", "TLS is required but not available"},
     {SMTPC_EAUTH_MECHANISM, "SMTPC_EAUTH_MECHANISM", "no suitable authentication mechanism"},
-    {SMTPC_EAUTH_INSECURE, "SMTPC_EAUTH_INSECURE", "refusing to send credentials over an insecure connection"},
+    {SMTPC_EAUTH_INSECURE, "SMTPC_EAUTH_INSECURE",
+     "refusing to send credentials over an insecure connection"},
     {SMTPC_ECANCELLED, "SMTPC_ECANCELLED", "cancelled"},
 };
 

@@ -43,7 +43,9 @@ smtpc_status smtpc_tls_config_new(smtpc_tls_config **out) {
 
 void smtpc_tls_config_free(smtpc_tls_config *cfg) { delete cfg; }
 
-const char *smtpc_tls_config_errmsg(const smtpc_tls_config *cfg) { return cfg ? cfg->ref->error().c_str() : ""; }
+const char *smtpc_tls_config_errmsg(const smtpc_tls_config *cfg) {
+    return cfg ? cfg->ref->error().c_str() : "";
+}
 
 smtpc_status smtpc_tls_config_set_ca_file(smtpc_tls_config *cfg, const char *path, size_t len) {
     std::string_view p;
@@ -66,7 +68,8 @@ smtpc_status smtpc_tls_config_set_client_cert(smtpc_tls_config *cfg, const char 
                                               const char *key_path, size_t key_len, const char *password,
                                               size_t password_len) {
     std::string_view cert, k, pw;
-    if (!path_arg(cert_path, cert_len, cert) || !to_view(key_path, key_len, k) || !to_view(password, password_len, pw))
+    if (!path_arg(cert_path, cert_len, cert) || !to_view(key_path, key_len, k) ||
+        !to_view(password, password_len, pw))
         return SMTPC_EINVAL;
     if (k.find('\0') != std::string_view::npos) return SMTPC_EINVAL;
     return cfg_call(cfg, [&](TlsConfig &c) {

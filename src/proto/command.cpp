@@ -14,18 +14,28 @@ bool valid_utf8(std::string_view s) {
         auto c = static_cast<unsigned char>(s[i]);
         std::size_t n;
         unsigned cp;
-        if (c < 0x80) { ++i; continue; }
-        if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
-        else return false;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            cp = c & 0x07;
+        } else return false;
         if (i + n >= s.size()) return false;
         for (std::size_t k = 1; k <= n; ++k) {
             auto cc = static_cast<unsigned char>(s[i + k]);
             if ((cc & 0xc0) != 0x80) return false;
             cp = (cp << 6) | (cc & 0x3f);
         }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += n + 1;
     }
@@ -51,15 +61,22 @@ Check parse_address(std::string_view in, bool allow_empty, Address &out) {
         auto c = static_cast<unsigned char>(a[i]);
         if (is_control(c)) return Check::invalid("control character (CR, LF, NUL, ...) in address");
         if (c >= 0x80) non_ascii = true;
-        if (escaped) { escaped = false; continue; }
+        if (escaped) {
+            escaped = false;
+            continue;
+        }
         if (quoted) {
             if (c == '\\') escaped = true;
             else if (c == '"') quoted = false;
             continue;
         }
-        if (c == '"' && (i == 0 || a[i - 1] == '.')) { quoted = true; continue; }
+        if (c == '"' && (i == 0 || a[i - 1] == '.')) {
+            quoted = true;
+            continue;
+        }
         if (c == '<' || c == '>' || c == ' ' || c == '\\' || c == '"')
-            return Check::invalid(std::string("character '") + static_cast<char>(c) + "' not allowed in address");
+            return Check::invalid(std::string("character '") + static_cast<char>(c) +
+                                  "' not allowed in address");
         if (c == '@') at = i;
     }
     if (quoted || escaped) return Check::invalid("unterminated quoted local part in address");
@@ -71,7 +88,8 @@ Check parse_address(std::string_view in, bool allow_empty, Address &out) {
         if (colon != std::string_view::npos && local.front() == '@') local = local.substr(colon + 1);
         if (local.empty()) return Check::invalid("address has an empty local part");
         if (local.size() > kMaxLocalPart)
-            return Check::invalid("address local part longer than " + std::to_string(kMaxLocalPart) + " octets");
+            return Check::invalid("address local part longer than " + std::to_string(kMaxLocalPart) +
+                                  " octets");
         if (a.size() - at - 1 == 0) return Check::invalid("address has an empty domain");
         if (a.size() - at - 1 > kMaxDomain)
             return Check::invalid("address domain longer than " + std::to_string(kMaxDomain) + " octets");
@@ -88,7 +106,8 @@ Check check_option(std::string_view opt) {
     if (opt.empty()) return Check::invalid("empty ESMTP parameter");
     for (char ch : opt) {
         auto c = static_cast<unsigned char>(ch);
-        if (c <= 0x20 || c >= 0x7f) return Check::invalid("ESMTP parameter with a space, control or non-ASCII byte");
+        if (c <= 0x20 || c >= 0x7f)
+            return Check::invalid("ESMTP parameter with a space, control or non-ASCII byte");
     }
     return {};
 }
@@ -97,7 +116,10 @@ Check parse_options(std::string_view list, std::vector<std::string> &out) {
     out.clear();
     std::size_t pos = 0;
     while (pos < list.size()) {
-        if (list[pos] == ' ') { ++pos; continue; }
+        if (list[pos] == ' ') {
+            ++pos;
+            continue;
+        }
         std::size_t end = list.find(' ', pos);
         if (end == std::string_view::npos) end = list.size();
         std::string_view opt = list.substr(pos, end - pos);
@@ -134,8 +156,7 @@ Check check_text_argument(std::string_view text, const char *what) {
 
 Check make_line(std::string_view verb, std::string_view arg, std::size_t limit, std::string &out) {
     std::size_t n = verb.size() + (arg.empty() ? 0 : 1 + arg.size()) + 2;
-    if (n > limit)
-        return Check::invalid("command line longer than " + std::to_string(limit) + " octets");
+    if (n > limit) return Check::invalid("command line longer than " + std::to_string(limit) + " octets");
     out.clear();
     out.reserve(n);
     out.append(verb);

@@ -14,9 +14,9 @@
 
 namespace smtpc::detail {
 
-constexpr std::size_t kMaxCommandLine = 512;          // octets, CRLF included (RFC 5321 4.5.3.1.4)
+constexpr std::size_t kMaxCommandLine = 512;             // octets, CRLF included (RFC 5321 4.5.3.1.4)
 constexpr std::size_t kMaxCommandLineWithParams = 2048;  // MAIL/RCPT lines carrying ESMTP parameters
-constexpr std::size_t kMaxPath = 256;                 // reverse/forward path, angle brackets included
+constexpr std::size_t kMaxPath = 256;                    // reverse/forward path, angle brackets included
 constexpr std::size_t kMaxLocalPart = 64;
 constexpr std::size_t kMaxDomain = 255;
 
@@ -60,6 +60,5 @@ Check make_line(std::string_view verb, std::string_view arg, std::size_t limit, 
 // "MAIL FROM:<addr> opt..." / "RCPT TO:<addr> opt...".
 Check make_path_command(std::string_view prefix, const Address &addr, const std::vector<std::string> &options,
                         std::string &out);
-
 
 }  // namespace smtpc::detail

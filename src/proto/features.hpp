@@ -13,7 +13,7 @@
 namespace smtpc::detail {
 
 class Features {
-public:
+  public:
     void clear() { items_.clear(); }
     void parse(const Reply &ehlo_reply);
 
@@ -23,7 +23,7 @@ public:
     std::size_t size() const { return items_.size(); }
     const std::pair<std::string, std::string> &at(std::size_t i) const { return items_[i]; }
 
-private:
+  private:
     const std::pair<std::string, std::string> *find(std::string_view keyword) const;
     std::string &slot(const std::string &keyword);
 

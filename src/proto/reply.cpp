@@ -109,7 +109,8 @@ ReplyParser::Result ReplyParser::end_line() {
     if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) || line[0] < '2' ||
         line[0] > '5')
         return fail("malformed reply line (no valid code 200-599)");
-    if (line.size() > 3 && line[3] != ' ' && line[3] != '-') return fail("malformed reply line (bad separator)");
+    if (line.size() > 3 && line[3] != ' ' && line[3] != '-')
+        return fail("malformed reply line (bad separator)");
     int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
     if (!current_.lines.empty() && code != current_.code)
         return fail("multiline reply with mismatched codes " + std::to_string(current_.code) + " and " +

@@ -27,16 +27,16 @@ namespace smtpc::detail {
 using Reply = ::smtpc_reply;
 
 struct ReplyLimits {
-    std::size_t max_line = 4096;         // octets per line including CRLF (RFC minimum is 512)
-    std::size_t max_lines = 1000;        // lines per reply
-    std::size_t max_reply = 64 * 1024;   // octets per reply
+    std::size_t max_line = 4096;        // octets per line including CRLF (RFC minimum is 512)
+    std::size_t max_lines = 1000;       // lines per reply
+    std::size_t max_reply = 64 * 1024;  // octets per reply
 };
 
 // Builds the derived fields (text, enhanced) once code and lines are set.
 void finish_reply(Reply &reply);
 
 class ReplyParser {
-public:
+  public:
     enum class Result { NeedMore, Complete, Error };
 
     explicit ReplyParser(ReplyLimits limits = {}) : limits_(limits) {}
@@ -54,7 +54,7 @@ public:
 
     template <class F> void set_line_observer(F &&f) { on_line_ = std::forward<F>(f); }
 
-private:
+  private:
     Result fail(std::string msg);
     Result end_line();  // called with a complete line (without CRLF) in line_
 

@@ -11,8 +11,8 @@
 
 // Public opaque types, completed here (see reply.hpp for why).
 struct smtpc_envelope {
-    smtpc::detail::Address sender;                  // empty: the null reverse-path
-    bool sender_set = false;                        // set explicitly (send_message: else from the headers)
+    smtpc::detail::Address sender;  // empty: the null reverse-path
+    bool sender_set = false;        // set explicitly (send_message: else from the headers)
     std::vector<smtpc::detail::Address> recipients;
     std::vector<std::string> mail_options;
     std::vector<std::string> rcpt_options;

@@ -11,7 +11,7 @@ namespace smtpc::detail {
 class CancelSignal;
 
 class Deadline {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
 
     static Deadline never() { return Deadline(); }
@@ -44,7 +44,7 @@ public:
     }
     const CancelSignal *cancel() const { return cancel_; }
 
-private:
+  private:
     bool limited_ = false;
     Clock::time_point at_{};
     const CancelSignal *cancel_ = nullptr;

@@ -28,7 +28,7 @@ std::string os_message(int err) {
 }
 
 class SocketStream final : public Stream {
-public:
+  public:
     explicit SocketStream(int fd) : fd_(fd) {}
     ~SocketStream() override { close(); }
 
@@ -73,7 +73,8 @@ public:
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "send");
             int ev = poll_until(fd_, static_cast<short>(POLLOUT | (also_readable ? POLLIN : 0)), deadline);
-            if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
+            if (ev == 0)
+                return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
             if (ev < 0) return fail(errno, "poll");
             if (also_readable && (ev & POLLIN) && !(ev & POLLOUT)) {
                 readable = true;
@@ -107,7 +108,7 @@ public:
         }
     }
 
-private:
+  private:
     static IoResult fail(int err, const char *what) {
         if (err == ECANCELED) return {SMTPC_ECANCELLED, 0, 0, "cancelled by smtpc_client_cancel()"};
         smtpc_status st = (err == EPIPE || err == ECONNRESET) ? SMTPC_EDISCONNECTED : SMTPC_EIO;
@@ -146,8 +147,8 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
             hints.ai_flags = AI_PASSIVE;
             addrinfo *src = nullptr;
             std::string port = std::to_string(spec.source_port);
-            int rc = ::getaddrinfo(spec.source_host.empty() ? nullptr : spec.source_host.c_str(), port.c_str(),
-                                   &hints, &src);
+            int rc = ::getaddrinfo(spec.source_host.empty() ? nullptr : spec.source_host.c_str(),
+                                   port.c_str(), &hints, &src);
             if (rc != 0 || !src) {
                 if (src) ::freeaddrinfo(src);
                 ::close(fd);
@@ -277,13 +278,15 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         sun.sun_family = AF_UNIX;
         if (spec.host.size() >= sizeof sun.sun_path) {
             res.status = SMTPC_EINVAL;
-            res.message = "Unix socket path longer than " + std::to_string(sizeof sun.sun_path - 1) + " octets";
+            res.message =
+                "Unix socket path longer than " + std::to_string(sizeof sun.sun_path - 1) + " octets";
             return res;
         }
         std::memcpy(sun.sun_path, spec.host.data(), spec.host.size());
         int err = 0;
         std::string what;
-        int fd = connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sun), sizeof sun, spec, deadline, err, what);
+        int fd =
+            connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sun), sizeof sun, spec, deadline, err, what);
         if (fd < 0) {
             res.status = connect_status(err);
             res.os_error = err;
@@ -344,8 +347,8 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
     res.os_error = last_err;
     res.message = "connect to " + spec.host + " port " + port + ": " +
                   (last_what.rfind("source", 0) == 0 ? last_what
-                   : last_err == ECANCELED          ? "cancelled by smtpc_client_cancel()"
-                                                    : os_message(last_err));
+                   : last_err == ECANCELED           ? "cancelled by smtpc_client_cancel()"
+                                                     : os_message(last_err));
     return res;
 }
 

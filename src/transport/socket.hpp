@@ -12,7 +12,7 @@
 namespace smtpc::detail {
 
 struct ConnectSpec {
-    std::string host;         // name, IPv4/IPv6 literal, or absolute path of a Unix socket
+    std::string host;  // name, IPv4/IPv6 literal, or absolute path of a Unix socket
     std::uint16_t port = 0;
     std::string source_host;  // empty: any
     std::uint16_t source_port = 0;

@@ -22,7 +22,7 @@ struct IoResult {
 };
 
 class Stream {
-public:
+  public:
     virtual ~Stream() = default;
 
     // Reads what is available (at least one byte), waiting until the deadline.

@@ -46,14 +46,14 @@ extern "C" {
 
 namespace {
 
-long g_count = 0;      // allocations since the sweep's counter was armed
-long g_fail_at = 0;    // the allocation (1-based) to fail; 0: none
+long g_count = 0;    // allocations since the sweep's counter was armed
+long g_fail_at = 0;  // the allocation (1-based) to fail; 0: none
 bool g_armed = false;
-bool g_failed = false; // the Nth allocation was failed in this run
+bool g_failed = false;  // the Nth allocation was failed in this run
 bool g_openssl_failed = false;
-long g_live_new = 0;   // C++ allocations not yet deleted
-long g_live_ossl = 0;  // OpenSSL allocations not yet freed
-bool g_strict = false; // SMTPC_ALLOC_STRICT=1: the known misreports below fail the test too
+long g_live_new = 0;    // C++ allocations not yet deleted
+long g_live_ossl = 0;   // OpenSSL allocations not yet freed
+bool g_strict = false;  // SMTPC_ALLOC_STRICT=1: the known misreports below fail the test too
 
 bool fail_now(bool openssl) {
     if (!g_armed) return false;
@@ -125,7 +125,7 @@ namespace {
 
 itest_server g_srv;
 constexpr long kOsslCacheSlack = 8;
-long g_failures = 0; // checks that failed (reported at the end, the first few in detail)
+long g_failures = 0;  // checks that failed (reported at the end, the first few in detail)
 
 #define MSG "From: s@example.org\r\nTo: r@example.org\r\nSubject: alloc\r\n\r\nbody\r\n"
 
@@ -143,30 +143,31 @@ void problem(long n, const char *fmt, ...) {
 // Statuses after which the connection must be closed.
 bool closes(smtpc_status st) {
     return st == SMTPC_ENOMEM || st == SMTPC_ETLS || st == SMTPC_ETLS_VERIFY || st == SMTPC_EIO ||
-           st == SMTPC_EDISCONNECTED || st == SMTPC_ETIMEOUT || st == SMTPC_EPROTOCOL || st == SMTPC_ECLOSING ||
-           st == SMTPC_ENOTCONN;
+           st == SMTPC_EDISCONNECTED || st == SMTPC_ETIMEOUT || st == SMTPC_EPROTOCOL ||
+           st == SMTPC_ECLOSING || st == SMTPC_ENOTCONN;
 }
 
 struct Outcome {
-    long failing_step = -1; // the step during which the Nth allocation failed (-1: none)
+    long failing_step = -1;  // the step during which the Nth allocation failed (-1: none)
     smtpc_status status = SMTPC_OK;
-    char errmsg[200] = ""; // not a std::string: the C++ allocation count is checked while this lives
-    bool swallowed = false;   // OpenSSL reported success despite the failure; a later handshake failed closed
-    bool misreported = false; // failed closed with a status that does not say "out of memory"
+    char errmsg[200] = "";   // not a std::string: the C++ allocation count is checked while this lives
+    bool swallowed = false;  // OpenSSL reported success despite the failure; a later handshake failed closed
+    bool misreported = false;  // failed closed with a status that does not say "out of memory"
 };
 
 // A whole session. With the sweep armed, the step whose call saw the failed allocation must return
 // an allowed status and leave the client closed; every earlier step must succeed; later steps must
 // be refused cleanly (SMTPC_ENOTCONN) or succeed.
-const char *const kSteps[] = {"tls_config_new", "set_ca_file", "client_new", "set_tls_config", "connect",
-                              "starttls", "login", "envelope", "sendmail", "send_message", "quit"};
+const char *const kSteps[] = {"tls_config_new", "set_ca_file",  "client_new", "set_tls_config",
+                              "connect",        "starttls",     "login",      "envelope",
+                              "sendmail",       "send_message", "quit"};
 
 Outcome session(long n, smtpc_client *reuse) {
     Outcome out;
     smtpc_tls_config *cfg = nullptr;
     smtpc_client *c = reuse;
     smtpc_envelope *env = nullptr;
-    bool dead = false; // a step failed: the rest may only fail cleanly
+    bool dead = false;  // a step failed: the rest may only fail cleanly
     auto step = [&](int i, smtpc_status st, bool on_client) {
         bool failed_here = g_failed && out.failing_step < 0;
         if (failed_here) {
@@ -192,8 +193,9 @@ Outcome session(long n, smtpc_client *reuse) {
             bool known = g_openssl_failed && (st == SMTPC_ETLS_VERIFY || st == SMTPC_EDISCONNECTED);
             if (known && !g_strict) out.misreported = true;
             else if (!allowed)
-                problem(n, "%s returned %s after a failed %s allocation: %s", kSteps[i], smtpc_status_name(st),
-                        g_openssl_failed ? "OpenSSL" : "C++", on_client && c ? smtpc_client_errmsg(c) : "");
+                problem(n, "%s returned %s after a failed %s allocation: %s", kSteps[i],
+                        smtpc_status_name(st), g_openssl_failed ? "OpenSSL" : "C++",
+                        on_client && c ? smtpc_client_errmsg(c) : "");
         }
         if (on_client && c && st != SMTPC_OK && closes(st) && smtpc_client_is_connected(c))
             problem(n, "%s returned %s and the client is still connected", kSteps[i], smtpc_status_name(st));
@@ -283,7 +285,7 @@ void test_alloc_sweep(void **) {
     bool verbose = std::getenv("SMTPC_ALLOC_VERBOSE") != nullptr;
     g_strict = std::getenv("SMTPC_ALLOC_STRICT") != nullptr;
 
-    std::map<std::string, long> seen; // "step: status (C++|OpenSSL)" -> count
+    std::map<std::string, long> seen;  // "step: status (C++|OpenSSL)" -> count
     long max_ossl_growth = 0, runs = 0, untouched = 0;
     for (long n = from; n <= to; n += stride) {
         g_count = 0;
@@ -296,28 +298,31 @@ void test_alloc_sweep(void **) {
         Outcome o = session(n, nullptr);
         g_armed = false;
         ++runs;
-        if (!g_failed) ++untouched; // the run took another path with fewer allocations
-        long leaked = g_live_new - live_before; // before this loop's own bookkeeping allocates
-        std::string key = o.failing_step < 0 ? std::string("(no failure seen by a step)")
-                                              : std::string(kSteps[o.failing_step]) + ": " +
-                                                    smtpc_status_name(o.status) +
-                                                    (g_openssl_failed ? " (OpenSSL)" : " (C++)") +
-                                                    (o.swallowed ? ", then the handshake failed closed" : "") +
-                                                    (o.misreported ? " (misreported, fails closed)" : "");
+        if (!g_failed) ++untouched;              // the run took another path with fewer allocations
+        long leaked = g_live_new - live_before;  // before this loop's own bookkeeping allocates
+        std::string key = o.failing_step < 0
+                              ? std::string("(no failure seen by a step)")
+                              : std::string(kSteps[o.failing_step]) + ": " + smtpc_status_name(o.status) +
+                                    (g_openssl_failed ? " (OpenSSL)" : " (C++)") +
+                                    (o.swallowed ? ", then the handshake failed closed" : "") +
+                                    (o.misreported ? " (misreported, fails closed)" : "");
         ++seen[key];
         if (leaked) problem(n, "%ld C++ allocation(s) left after free (%s)", leaked, key.c_str());
         // OpenSSL keeps a few allocations for its caches the first time a path runs; a leaked SSL,
         // SSL_CTX or certificate is tens to hundreds of them (LeakSanitizer names them).
         if (g_live_ossl - ossl_before > kOsslCacheSlack)
-            problem(n, "%ld OpenSSL allocation(s) left after free (%s)", g_live_ossl - ossl_before, key.c_str());
+            problem(n, "%ld OpenSSL allocation(s) left after free (%s)", g_live_ossl - ossl_before,
+                    key.c_str());
         if (g_live_ossl - base_ossl > max_ossl_growth) max_ossl_growth = g_live_ossl - base_ossl;
         if (verbose || g_failures != saved_failures)
             std::fprintf(stderr, "N=%ld: %s %s\n", n, key.c_str(), o.errmsg);
     }
-    std::fprintf(stderr, "%ld runs (N = %ld..%ld step %ld), %ld without the failure reaching a step; outcomes:\n",
+    std::fprintf(stderr,
+                 "%ld runs (N = %ld..%ld step %ld), %ld without the failure reaching a step; outcomes:\n",
                  runs, from, to, stride, untouched);
     for (const auto &kv : seen) std::fprintf(stderr, "  %6ld  %s\n", kv.second, kv.first.c_str());
-    std::fprintf(stderr, "OpenSSL allocations alive after a run, above the baseline: at most %ld\n", max_ossl_growth);
+    std::fprintf(stderr, "OpenSSL allocations alive after a run, above the baseline: at most %ld\n",
+                 max_ossl_growth);
     itest_stop(&g_srv);
     if (g_failures) fail_msg("%ld problem(s), the first ones printed above", g_failures);
 }

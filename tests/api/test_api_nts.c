@@ -27,15 +27,13 @@
 #define MSG2 "From: a@example.org\r\nTo: b@example.org\r\n\r\nm\r\n"
 
 /* The custom mechanism's callback answers with smtpc_auth_response_set(..., SMTPC_NTS). */
-static int nts_auth(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud)
-{
+static int nts_auth(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud) {
     (void)ch, (void)chlen, (void)initial;
     *(smtpc_status *)ud = smtpc_auth_response_set(resp, "init", SMTPC_NTS);
     return 0;
 }
 
-static void test_nts_session(void **state)
-{
+static void test_nts_session(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "HELO h.test\r\n");
@@ -129,29 +127,33 @@ static void test_nts_session(void **state)
     ASSERT_STATUS(f, smtpc_client_sendmail(c, f->env, MSG, SMTPC_NTS), SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_send_message(c, NULL, MSG2, SMTPC_NTS), SMTPC_OK);
 
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pass", SMTPC_NTS, 1),
+    ASSERT_STATUS(f,
+                  smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pass", SMTPC_NTS, 1),
                   SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_login(c, "user", SMTPC_NTS, "pass", SMTPC_NTS), SMTPC_OK);
-    ASSERT_STATUS(f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, "tok123",
-                                              SMTPC_NTS, NULL, NULL),
+    ASSERT_STATUS(f,
+                  smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, "tok123",
+                                           SMTPC_NTS, NULL, NULL),
                   SMTPC_OK);
     smtpc_status set_status = SMTPC_EINTERNAL;
     ASSERT_STATUS(f, smtpc_client_auth(c, "X-TEST", SMTPC_NTS, nts_auth, &set_status, 1), SMTPC_OK);
     assert_int_equal(set_status, SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, "HELO h.test\r\nEHLO e.test\r\nXCMD arg\r\nVRFY v@example.org\r\nEXPN list\r\n"
-                               "HELP topic\r\nMAIL FROM:<s@example.org> BODY=8BITMIME\r\n"
-                               "RCPT TO:<r@example.org> NOTIFY=NEVER\r\n" W_DATA MSG ".\r\n" W_RSET
-                               "MAIL FROM:<es@example.org> BODY=8BITMIME\r\nRCPT TO:<er@example.org> NOTIFY=SUCCESS\r\n"
-                               W_DATA MSG ".\r\n" W_MAIL("a@example.org") W_RCPT("b@example.org") W_DATA MSG2 ".\r\n"
-                               "AUTH PLAIN " B64_PLAIN "\r\nAUTH PLAIN " B64_PLAIN "\r\nAUTH XOAUTH2 " B64_XOAUTH2
-                               "\r\nAUTH X-TEST aW5pdA==\r\n" W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(
+        f,
+        "HELO h.test\r\nEHLO e.test\r\nXCMD arg\r\nVRFY v@example.org\r\nEXPN list\r\n"
+        "HELP topic\r\nMAIL FROM:<s@example.org> BODY=8BITMIME\r\n"
+        "RCPT TO:<r@example.org> NOTIFY=NEVER\r\n" W_DATA MSG ".\r\n" W_RSET
+        "MAIL FROM:<es@example.org> BODY=8BITMIME\r\nRCPT TO:<er@example.org> NOTIFY=SUCCESS\r\n" W_DATA MSG
+        ".\r\n" W_MAIL("a@example.org") W_RCPT("b@example.org") W_DATA MSG2
+        ".\r\n"
+        "AUTH PLAIN " B64_PLAIN "\r\nAUTH PLAIN " B64_PLAIN "\r\nAUTH XOAUTH2 " B64_XOAUTH2
+        "\r\nAUTH X-TEST aW5pdA==\r\n" W_QUIT);
 }
 
 /* NULL with SMTPC_NTS is the empty string, as NULL with 0 is. */
-static void test_nts_null_is_empty(void **state)
-{
+static void test_nts_null_is_empty(void **state) {
     (void)state;
     smtpc_client *c = NULL;
     assert_int_equal(smtpc_client_new(&c, SMTPC_PROTOCOL_SMTP), SMTPC_OK);
@@ -164,8 +166,7 @@ static void test_nts_null_is_empty(void **state)
 }
 
 /* The TLS configuration's strings, with files of the test PKI. */
-static void test_nts_tls_config(void **state)
-{
+static void test_nts_tls_config(void **state) {
     (void)state;
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
@@ -179,29 +180,28 @@ static void test_nts_tls_config(void **state)
     assert_non_null(pass);
     const char *cert = tls_pki("client.pem");
     const char *key = tls_pki("client-enc.key");
-    assert_int_equal(smtpc_tls_config_set_client_cert(cfg, cert, SMTPC_NTS, key, SMTPC_NTS, pass, SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_set_client_cert(cfg, cert, SMTPC_NTS, key, SMTPC_NTS, pass, SMTPC_NTS),
+                     SMTPC_OK);
     /* The pass phrase really was measured: one byte short fails. */
-    assert_int_equal(smtpc_tls_config_set_client_cert(cfg, cert, SMTPC_NTS, key, SMTPC_NTS, pass, strlen(pass) - 1),
-                     SMTPC_ETLS);
+    assert_int_equal(
+        smtpc_tls_config_set_client_cert(cfg, cert, SMTPC_NTS, key, SMTPC_NTS, pass, strlen(pass) - 1),
+        SMTPC_ETLS);
     free(pass);
     smtpc_tls_config_free(cfg);
 }
 
-static int pki_setup(void **state)
-{
+static int pki_setup(void **state) {
     (void)state;
     return tls_pki_setup();
 }
 
-static int pki_teardown(void **state)
-{
+static int pki_teardown(void **state) {
     (void)state;
     tls_pki_teardown();
     return 0;
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_nts_session, fault_setup, fault_teardown),
         cmocka_unit_test(test_nts_null_is_empty),

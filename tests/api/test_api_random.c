@@ -44,7 +44,7 @@ static struct {
     int connected_model; /* what the test believes about the connection */
     int close_requested, free_requested;
     conn_log conns[MAX_CONNECTIONS];
-    int nconn;          /* connections made (index of the next one) */
+    int nconn; /* connections made (index of the next one) */
     int sent_while_closed;
     long failures;
     char first[600];
@@ -53,8 +53,7 @@ static struct {
     long status_seen[32];
 } g;
 
-static void failf(const char *fmt, ...)
-{
+static void failf(const char *fmt, ...) {
     if (g.failures++ == 0) {
         va_list ap;
         va_start(ap, fmt);
@@ -63,14 +62,12 @@ static void failf(const char *fmt, ...)
     }
 }
 
-static unsigned rnd(unsigned n)
-{
+static unsigned rnd(unsigned n) {
     g.rng = g.rng * 6364136223846793005ULL + 1442695040888963407ULL;
     return (unsigned)((g.rng >> 33) % n);
 }
 
-static void log_append(conn_log *l, const char *p, size_t n)
-{
+static void log_append(conn_log *l, const char *p, size_t n) {
     if (l->len + n > l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 4096;
         while (cap < l->len + n) cap *= 2;
@@ -88,8 +85,7 @@ static void log_append(conn_log *l, const char *p, size_t n)
 
 static int random_op(int from_callback);
 
-static void trace_cb(smtpc_trace_kind kind, const char *data, size_t len, int64_t t, void *ud)
-{
+static void trace_cb(smtpc_trace_kind kind, const char *data, size_t len, int64_t t, void *ud) {
     (void)t, (void)ud;
     if (kind == SMTPC_TRACE_SEND || kind == SMTPC_TRACE_DATA) {
         if (!smtpc_client_is_connected(g.c)) g.sent_while_closed++;
@@ -102,8 +98,7 @@ static void trace_cb(smtpc_trace_kind kind, const char *data, size_t len, int64_
     if (rnd(8) == 0) random_op(1);
 }
 
-static int read_cb(char *buf, size_t cap, size_t *len, void *ud)
-{
+static int read_cb(char *buf, size_t cap, size_t *len, void *ud) {
     int *blocks = ud;
     if (rnd(3) == 0) random_op(1);
     if ((*blocks)++ >= 3 || cap < 16) {
@@ -115,30 +110,26 @@ static int read_cb(char *buf, size_t cap, size_t *len, void *ud)
     return rnd(40) == 0; /* now and then the callback aborts */
 }
 
-static int auth_cb(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud)
-{
+static int auth_cb(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud) {
     (void)ch, (void)chlen, (void)initial, (void)ud;
     random_op(1);
     return smtpc_auth_response_set(resp, "x", SMTPC_NTS) == SMTPC_OK ? 0 : 1;
 }
 
-static int token_cb(smtpc_auth_response *tok, void *ud)
-{
+static int token_cb(smtpc_auth_response *tok, void *ud) {
     (void)ud;
     random_op(1);
     return smtpc_auth_response_set(tok, "tok", SMTPC_NTS) == SMTPC_OK ? 0 : 1;
 }
 
-static int closes(smtpc_status st)
-{
+static int closes(smtpc_status st) {
     return st == SMTPC_ENOMEM || st == SMTPC_EINTERNAL || st == SMTPC_ETIMEOUT || st == SMTPC_EIO ||
-           st == SMTPC_EDISCONNECTED || st == SMTPC_EPROTOCOL || st == SMTPC_EGREETING || st == SMTPC_ECLOSING ||
-           st == SMTPC_ETLS || st == SMTPC_ETLS_VERIFY || st == SMTPC_ETLS_REQUIRED || st == SMTPC_ENOTCONN ||
-           st == SMTPC_EDELIVERY_UNKNOWN;
+           st == SMTPC_EDISCONNECTED || st == SMTPC_EPROTOCOL || st == SMTPC_EGREETING ||
+           st == SMTPC_ECLOSING || st == SMTPC_ETLS || st == SMTPC_ETLS_VERIFY || st == SMTPC_ETLS_REQUIRED ||
+           st == SMTPC_ENOTCONN || st == SMTPC_EDELIVERY_UNKNOWN;
 }
 
-static void new_client(void)
-{
+static void new_client(void) {
     g.c = itest_client(SMTPC_PROTOCOL_SMTP, "random.test");
     if (smtpc_client_set_trace(g.c, 1, trace_cb, NULL) != SMTPC_OK) failf("set_trace failed");
     g.connected_model = 0;
@@ -147,8 +138,7 @@ static void new_client(void)
 #define MSG "From: s@example.org\r\nTo: r@example.org\r\n\r\nbody\r\n.dot\r\n"
 
 /* One random call. From a callback it must be refused (or deferred: close, free). */
-static int random_op(int from_callback)
-{
+static int random_op(int from_callback) {
     smtpc_client *c = g.c;
     if (from_callback) {
         if (g.depth == 0) return 0; /* a trace outside any call (there is none): ignore */
@@ -192,19 +182,26 @@ static int random_op(int from_callback)
     case 10: st = smtpc_client_docmd(c, "XFOO", SMTPC_NTS, "bar", SMTPC_NTS); break;
     case 11: st = smtpc_client_vrfy(c, "r@example.org", SMTPC_NTS); break;
     case 12: st = smtpc_client_help(c, NULL, 0); break;
-    case 13: st = smtpc_client_mail(c, rnd(2) ? "s@example.org" : "refuse@example.org", SMTPC_NTS, NULL, 0); break;
-    case 14: st = smtpc_client_rcpt(c, rnd(2) ? "r@example.org" : "reject@example.org", SMTPC_NTS, NULL, 0); break;
+    case 13:
+        st = smtpc_client_mail(c, rnd(2) ? "s@example.org" : "refuse@example.org", SMTPC_NTS, NULL, 0);
+        break;
+    case 14:
+        st = smtpc_client_rcpt(c, rnd(2) ? "r@example.org" : "reject@example.org", SMTPC_NTS, NULL, 0);
+        break;
     case 15: st = smtpc_client_data(c, MSG, SMTPC_NTS); break;
     case 16:
     case 17: st = smtpc_client_sendmail(c, g.env, MSG, SMTPC_NTS); break;
     case 18: st = smtpc_client_sendmail_stream(c, g.env, read_cb, &blocks, 0); break;
     case 19: st = smtpc_client_send_message(c, NULL, MSG, SMTPC_NTS); break;
     case 20: st = smtpc_client_login(c, "user", SMTPC_NTS, rnd(2) ? "pass" : "wrong", SMTPC_NTS); break;
-    case 21: st = smtpc_client_auth_password(c, rnd(2) ? "LOGIN" : "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pass",
-                                             SMTPC_NTS, (int)rnd(2));
+    case 21:
+        st = smtpc_client_auth_password(c, rnd(2) ? "LOGIN" : "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pass",
+                                        SMTPC_NTS, (int)rnd(2));
         break;
     case 22: st = smtpc_client_auth(c, "LOGIN", SMTPC_NTS, auth_cb, NULL, (int)rnd(2)); break;
-    case 23: st = smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, NULL, 0, token_cb, NULL); break;
+    case 23:
+        st = smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, NULL, 0, token_cb, NULL);
+        break;
     case 24: st = smtpc_client_starttls(c); break;
     case 25: st = smtpc_client_set_pipelining(c, (int)rnd(2)); break;
     case 26: st = smtpc_client_set_tls_policy(c, rnd(2) ? SMTPC_TLS_AUTO : SMTPC_TLS_NONE); break;
@@ -221,7 +218,8 @@ static int random_op(int from_callback)
     }
     g.depth--;
     if (from_callback && !is_status) {
-        if (smtpc_client_is_connected(c) != was_connected) failf("close/free from a callback acted at once (op %u)", op);
+        if (smtpc_client_is_connected(c) != was_connected)
+            failf("close/free from a callback acted at once (op %u)", op);
         return 0;
     }
     /* Back from an outer call: a free asked for by one of its callbacks has been done. */
@@ -237,11 +235,14 @@ static int random_op(int from_callback)
         return 0;
     }
     if (st <= 0 && -st < 32) g.status_seen[-st]++;
-    if (strcmp(smtpc_status_name(st), "SMTPC_UNKNOWN") == 0) failf("op %u returned an unknown status %d", op, st);
+    if (strcmp(smtpc_status_name(st), "SMTPC_UNKNOWN") == 0)
+        failf("op %u returned an unknown status %d", op, st);
     if (from_callback) {
         if (st != SMTPC_ESTATE) failf("op %u from a callback returned %s", op, smtpc_status_name(st));
-        if (smtpc_client_is_connected(c) != was_connected) failf("op %u from a callback changed the connection", op);
-        if (smtpc_client_last_status(c) != last_before) failf("op %u from a callback changed the last status", op);
+        if (smtpc_client_is_connected(c) != was_connected)
+            failf("op %u from a callback changed the connection", op);
+        if (smtpc_client_last_status(c) != last_before)
+            failf("op %u from a callback changed the last status", op);
         return 0;
     }
     if (smtpc_client_last_status(c) != st)
@@ -258,8 +259,7 @@ static int random_op(int from_callback)
     return 0;
 }
 
-static void test_random_sequences(void **state)
-{
+static void test_random_sequences(void **state) {
     (void)state;
     const char *extra[] = {"--auth", "user:pass", "--auth-plaintext", NULL};
     if (itest_start_aiosmtpd(&g.srv, 0, extra) != 0) fail_msg("aiosmtpd did not start");
@@ -319,26 +319,29 @@ static void test_random_sequences(void **state)
             itest_dump("server received", raw, len);
             itest_dump("trace says sent", l->bytes, l->len);
             failf("connection %zu: the server received other bytes than the trace reports (trace byte %zu, "
-                  "server byte %zu: \"%.40s\")", k, i, j, raw + (j < len ? j : len));
+                  "server byte %zu: \"%.40s\")",
+                  k, i, j, raw + (j < len ? j : len));
         }
         compared++;
         free(raw);
     }
-    fprintf(stderr, "seed %llu: %ld calls, %ld from callbacks, %zu connections compared byte for byte (%d without "
-            "the end of their trace: a command the server was gone for, or blocks of an aborted message)\n", seed, g.calls, g.callback_calls, compared, g.lost_lines);
+    fprintf(stderr,
+            "seed %llu: %ld calls, %ld from callbacks, %zu connections compared byte for byte (%d without "
+            "the end of their trace: a command the server was gone for, or blocks of an aborted message)\n",
+            seed, g.calls, g.callback_calls, compared, g.lost_lines);
     fprintf(stderr, "statuses:");
     for (int s = 0; s < 32; s++)
         if (g.status_seen[s]) fprintf(stderr, " %s=%ld", smtpc_status_name(-s), g.status_seen[s]);
     fprintf(stderr, "\n");
     for (int k = 0; k < MAX_CONNECTIONS; k++) free(g.conns[k].bytes);
     itest_stop(&g.srv);
-    if (g.sent_while_closed) failf("%d trace event(s) of bytes sent while not connected", g.sent_while_closed);
+    if (g.sent_while_closed)
+        failf("%d trace event(s) of bytes sent while not connected", g.sent_while_closed);
     if (g.failures) fail_msg("%ld invariant(s) broken; first: %s", g.failures, g.first);
     assert_true(g.callback_calls > 50);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_random_sequences)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *auth_b64(const char *data, size_t len)
-{
+char *auth_b64(const char *data, size_t len) {
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = (const unsigned char *)data;
     char *out = malloc((len + 2) / 3 * 4 + 1);
@@ -44,8 +43,7 @@ char *auth_b64(const char *data, size_t len)
     return out;
 }
 
-int auth_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
-{
+int auth_contains(const char *hay, size_t hlen, const char *needle, size_t nlen) {
     if (nlen == 0 || hlen < nlen) {
         return 0;
     }
@@ -57,8 +55,7 @@ int auth_contains(const char *hay, size_t hlen, const char *needle, size_t nlen)
     return 0;
 }
 
-static void append(auth_trace *t, const char *s, size_t n)
-{
+static void append(auth_trace *t, const char *s, size_t n) {
     if (t->len + n + 1 > t->cap) {
         size_t cap = t->cap ? t->cap : 4096;
         while (cap < t->len + n + 1) {
@@ -76,8 +73,7 @@ static void append(auth_trace *t, const char *s, size_t n)
     t->text[t->len] = '\0';
 }
 
-void auth_trace_cb(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us, void *userdata)
-{
+void auth_trace_cb(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us, void *userdata) {
     (void)kind;
     (void)time_us;
     auth_trace *t = userdata;
@@ -86,14 +82,12 @@ void auth_trace_cb(smtpc_trace_kind kind, const char *data, size_t len, int64_t 
     t->events++;
 }
 
-void auth_trace_free(auth_trace *t)
-{
+void auth_trace_free(auth_trace *t) {
     free(t->text);
     memset(t, 0, sizeof *t);
 }
 
-void auth_assert_not_traced(const auth_trace *t, const char *secret, int check_b64)
-{
+void auth_assert_not_traced(const auth_trace *t, const char *secret, int check_b64) {
     if (t->len == 0) {
         fail_msg("nothing was traced (is the trace set?)");
     }
@@ -111,8 +105,7 @@ void auth_assert_not_traced(const auth_trace *t, const char *secret, int check_b
     }
 }
 
-void auth_assert_traced(const auth_trace *t, const char *text)
-{
+void auth_assert_traced(const auth_trace *t, const char *text) {
     if (!auth_contains(t->text, t->len, text, strlen(text))) {
         fail_msg("the trace lacks \"%s\":\n%s", text, t->text ? t->text : "");
     }

@@ -28,13 +28,11 @@ static itest_server g_noauth; /* AUTH not advertised without TLS */
 
 #define EHLO_LINE "EHLO client.test\r\n"
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    static const char *const auth_args[] = {"--auth", "alice:s3cret-pw", "--auth", "bob@example.org:pw2",
-                                            "--auth-plaintext", NULL};
-    if (itest_start_aiosmtpd(&g_auth, 0, auth_args) != 0)
-        return -1;
+    static const char *const auth_args[] = {
+        "--auth", "alice:s3cret-pw", "--auth", "bob@example.org:pw2", "--auth-plaintext", NULL};
+    if (itest_start_aiosmtpd(&g_auth, 0, auth_args) != 0) return -1;
     if (itest_start_aiosmtpd(&g_noauth, 0, NULL) != 0) {
         itest_stop(&g_auth);
         return -1;
@@ -42,8 +40,7 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_auth);
     itest_stop(&g_noauth);
@@ -52,22 +49,19 @@ static int group_teardown(void **state)
 
 static auth_trace g_trace;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     memset(&g_trace, 0, sizeof g_trace);
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     auth_trace_free(&g_trace);
     return 0;
 }
 
-static smtpc_client *connect_to(itest_server *srv)
-{
+static smtpc_client *connect_to(itest_server *srv) {
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.test");
     assert_non_null(c);
     assert_int_equal(smtpc_client_set_trace(c, 1, auth_trace_cb, &g_trace), SMTPC_OK);
@@ -75,17 +69,16 @@ static smtpc_client *connect_to(itest_server *srv)
     return c;
 }
 
-#define ASSERT_ST(c, got, want)                                                                     \
-    do {                                                                                            \
-        smtpc_status st_ = (got);                                                                   \
-        if (st_ != (want))                                                                          \
-            fail_msg("%s returned %s, expected %s; errmsg \"%s\"", #got, smtpc_status_name(st_),    \
-                     smtpc_status_name(want), smtpc_client_errmsg(c));                              \
+#define ASSERT_ST(c, got, want)                                                                  \
+    do {                                                                                         \
+        smtpc_status st_ = (got);                                                                \
+        if (st_ != (want))                                                                       \
+            fail_msg("%s returned %s, expected %s; errmsg \"%s\"", #got, smtpc_status_name(st_), \
+                     smtpc_status_name(want), smtpc_client_errmsg(c));                           \
     } while (0)
 
 /* Quit, then compare every byte the client sent on this connection with `want`. */
-static void quit_and_check_session(smtpc_client *c, itest_server *srv, const char *want)
-{
+static void quit_and_check_session(smtpc_client *c, itest_server *srv, const char *want) {
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
     char *raw = NULL;
@@ -100,12 +93,12 @@ static void quit_and_check_session(smtpc_client *c, itest_server *srv, const cha
     free(raw);
 }
 
-static void test_plain_success(void **state)
-{
+static void test_plain_success(void **state) {
     (void)state;
     smtpc_client *c = connect_to(&g_auth);
-    ASSERT_ST(c, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
-              SMTPC_OK);
+    ASSERT_ST(
+        c, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
+        SMTPC_OK);
     ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 235, "2.7.0 Authentication successful");
     assert_string_equal(smtpc_client_auth_mechanism(c), "PLAIN");
     auth_assert_traced(&g_trace, "AUTH PLAIN ****\r\n");
@@ -118,12 +111,12 @@ static void test_plain_success(void **state)
     quit_and_check_session(c, &g_auth, want);
 }
 
-static void test_plain_without_initial_response(void **state)
-{
+static void test_plain_without_initial_response(void **state) {
     (void)state;
     smtpc_client *c = connect_to(&g_auth);
-    ASSERT_ST(c, smtpc_client_auth_password(c, "plain", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 0),
-              SMTPC_OK);
+    ASSERT_ST(
+        c, smtpc_client_auth_password(c, "plain", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 0),
+        SMTPC_OK);
     char *b = auth_b64("\0alice\0s3cret-pw", 16);
     char want[512];
     snprintf(want, sizeof want, EHLO_LINE "AUTH PLAIN\r\n%s\r\nQUIT\r\n", b);
@@ -131,14 +124,13 @@ static void test_plain_without_initial_response(void **state)
     quit_and_check_session(c, &g_auth, want);
 }
 
-static void test_login_success(void **state)
-{
+static void test_login_success(void **state) {
     (void)state;
     for (int initial = 0; initial <= 1; initial++) {
         smtpc_client *c = connect_to(&g_auth);
         ASSERT_ST(c,
-                  smtpc_client_auth_password(c, "LOGIN", SMTPC_NTS, "bob@example.org", SMTPC_NTS, "pw2", SMTPC_NTS,
-                                             initial),
+                  smtpc_client_auth_password(c, "LOGIN", SMTPC_NTS, "bob@example.org", SMTPC_NTS, "pw2",
+                                             SMTPC_NTS, initial),
                   SMTPC_OK);
         assert_string_equal(smtpc_client_auth_mechanism(c), "LOGIN");
         /* aiosmtpd prompts "User Name\0" and "Password\0"; the client never parses prompts. */
@@ -149,8 +141,7 @@ static void test_login_success(void **state)
     auth_assert_not_traced(&g_trace, "cHcy", 0);
 }
 
-static void test_wrong_password_and_unknown_user(void **state)
-{
+static void test_wrong_password_and_unknown_user(void **state) {
     (void)state;
     const char *const mechs[] = {"PLAIN", "LOGIN"};
     for (size_t m = 0; m < 2; m++) {
@@ -158,8 +149,8 @@ static void test_wrong_password_and_unknown_user(void **state)
             smtpc_client *c = connect_to(&g_auth);
             long long t0 = harness_now_ms();
             ASSERT_ST(c,
-                      smtpc_client_auth_password(c, mechs[m], SMTPC_NTS, unknown ? "mallory" : "alice", SMTPC_NTS,
-                                                 "wrong-pw", SMTPC_NTS, 1),
+                      smtpc_client_auth_password(c, mechs[m], SMTPC_NTS, unknown ? "mallory" : "alice",
+                                                 SMTPC_NTS, "wrong-pw", SMTPC_NTS, 1),
                       SMTPC_EAUTH);
             ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 535, "5.7.8 Authentication credentials invalid");
             assert_string_equal(smtpc_client_auth_mechanism(c), "");
@@ -183,8 +174,7 @@ static void test_wrong_password_and_unknown_user(void **state)
     auth_assert_not_traced(&g_trace, "wrong-pw", 1);
 }
 
-static void test_login_picks_and_sends(void **state)
-{
+static void test_login_picks_and_sends(void **state) {
     (void)state;
     smtpc_client *c = connect_to(&g_auth);
     ASSERT_ST(c, smtpc_client_login(c, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS), SMTPC_OK);
@@ -212,38 +202,44 @@ static void test_login_picks_and_sends(void **state)
     smtpc_client_free(c);
 }
 
-static void test_auth_not_advertised(void **state)
-{
+static void test_auth_not_advertised(void **state) {
     (void)state;
     smtpc_client *c = connect_to(&g_noauth);
-    ASSERT_ST(c, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
-              SMTPC_ENOTSUPPORTED);
+    ASSERT_ST(
+        c, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
+        SMTPC_ENOTSUPPORTED);
     ASSERT_ST(c, smtpc_client_login(c, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS), SMTPC_ENOTSUPPORTED);
-    ASSERT_ST(c, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "alice", SMTPC_NTS, "tok", SMTPC_NTS, NULL, NULL),
-              SMTPC_ENOTSUPPORTED);
+    ASSERT_ST(
+        c,
+        smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "alice", SMTPC_NTS, "tok", SMTPC_NTS, NULL, NULL),
+        SMTPC_ENOTSUPPORTED);
     assert_int_equal(smtpc_client_is_connected(c), 1);
     quit_and_check_session(c, &g_noauth, EHLO_LINE "QUIT\r\n");
 }
 
-static void test_mechanism_not_offered(void **state)
-{
+static void test_mechanism_not_offered(void **state) {
     (void)state;
     smtpc_client *c = connect_to(&g_auth);
     const char *const mechs[] = {"CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"};
     for (size_t i = 0; i < 3; i++)
-        ASSERT_ST(c, smtpc_client_auth_password(c, mechs[i], SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
-                  SMTPC_EAUTH_MECHANISM);
-    ASSERT_ST(c, smtpc_client_auth_oauth2(c, "OAUTHBEARER", SMTPC_NTS, "alice", SMTPC_NTS, "tok", SMTPC_NTS, NULL, NULL),
+        ASSERT_ST(
+            c,
+            smtpc_client_auth_password(c, mechs[i], SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
+            SMTPC_EAUTH_MECHANISM);
+    ASSERT_ST(c,
+              smtpc_client_auth_oauth2(c, "OAUTHBEARER", SMTPC_NTS, "alice", SMTPC_NTS, "tok", SMTPC_NTS,
+                                       NULL, NULL),
               SMTPC_EAUTH_MECHANISM);
     /* An unknown mechanism name is a caller error. */
-    ASSERT_ST(c, smtpc_client_auth_password(c, "DIGEST-MD5", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
-              SMTPC_EINVAL);
+    ASSERT_ST(
+        c,
+        smtpc_client_auth_password(c, "DIGEST-MD5", SMTPC_NTS, "alice", SMTPC_NTS, "s3cret-pw", SMTPC_NTS, 1),
+        SMTPC_EINVAL);
     assert_int_equal(smtpc_client_is_connected(c), 1);
     quit_and_check_session(c, &g_auth, EHLO_LINE "QUIT\r\n");
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plain_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_without_initial_response, setup, teardown),

@@ -20,35 +20,32 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#define RPL_EHLO_AUTH                                                                                      \
-    "250-fault.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER X-CUSTOM\r\n" \
+#define RPL_EHLO_AUTH                                                                                \
+    "250-fault.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 XOAUTH2 OAUTHBEARER " \
+    "X-CUSTOM\r\n"                                                                                   \
     "250 8BITMIME\r\n"
 #define RPL_ABORTED "501 5.7.0 Authentication aborted\r\n"
 
 static auth_trace g_trace;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     memset(&g_trace, 0, sizeof g_trace);
     return fault_setup(state);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     auth_trace_free(&g_trace);
     return fault_teardown(state);
 }
 
-static void hello_auth(fault_fixture *f)
-{
+static void hello_auth(fault_fixture *f) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, RPL_EHLO_AUTH);
 }
 
 /* Start the server, make a traced client and connect it. */
-static smtpc_client *start_and_connect(fault_fixture *f)
-{
+static smtpc_client *start_and_connect(fault_fixture *f) {
     fault_start(f);
     smtpc_client *c = fault_client(f, 5000, 5000);
     assert_int_equal(smtpc_client_set_trace(c, 1, auth_trace_cb, &g_trace), SMTPC_OK);
@@ -56,15 +53,13 @@ static smtpc_client *start_and_connect(fault_fixture *f)
     return c;
 }
 
-static void assert_transcript_str(const fault_fixture *f, const char *want)
-{
+static void assert_transcript_str(const fault_fixture *f, const char *want) {
     fault_assert_transcript(f, want, strlen(want));
 }
 
 /* ---- challenges the client must refuse ------------------------------------------------------- */
 
-static void test_invalid_base64_challenge(void **state)
-{
+static void test_invalid_base64_challenge(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect(f, "AUTH CRAM-MD5\r\n");
@@ -74,8 +69,9 @@ static void test_invalid_base64_challenge(void **state)
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
 
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
-                  SMTPC_EAUTH);
+    ASSERT_STATUS(
+        f, smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
+        SMTPC_EAUTH);
     assert_int_equal(smtpc_client_is_connected(c), 1);
     assert_string_equal(smtpc_client_auth_mechanism(c), "");
     smtpc_client_close(c);
@@ -84,16 +80,14 @@ static void test_invalid_base64_challenge(void **state)
     auth_assert_not_traced(&g_trace, "pw-secret", 1);
 }
 
-static long maxrss_kib(void)
-{
+static long maxrss_kib(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
 }
 
 /* A challenge line of `len` base64 characters. */
-static char *long_challenge(size_t len)
-{
+static char *long_challenge(size_t len) {
     char *s = malloc(len + 7);
     assert_non_null(s);
     memcpy(s, "334 ", 4);
@@ -104,8 +98,7 @@ static char *long_challenge(size_t len)
     return s;
 }
 
-static void test_huge_challenge_line(void **state)
-{
+static void test_huge_challenge_line(void **state) {
     fault_fixture *f = *state;
     /* 100 KB, then 16 MiB: the reply line limit ends it at the first 4 KiB, memory stays flat. */
     f->msg = long_challenge(100 * 1024);
@@ -116,8 +109,9 @@ static void test_huge_challenge_line(void **state)
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     fault_clock_start(f);
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
-                  SMTPC_EPROTOCOL);
+    ASSERT_STATUS(
+        f, smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
+        SMTPC_EPROTOCOL);
     assert_int_equal(smtpc_client_is_connected(c), 0);
     assert_true(fault_elapsed_ms(f) < 3000);
     assert_int_equal(fault_finish(f, 0), 0);
@@ -137,8 +131,9 @@ static void test_huge_challenge_line(void **state)
     free(huge);
     c = start_and_connect(f);
     long before = maxrss_kib();
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
-                  SMTPC_EPROTOCOL);
+    ASSERT_STATUS(
+        f, smtpc_client_auth_password(c, "CRAM-MD5", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
+        SMTPC_EPROTOCOL);
     long grown = maxrss_kib() - before;
     assert_int_equal(smtpc_client_is_connected(c), 0);
     if (grown > 4096) {
@@ -157,8 +152,8 @@ typedef struct custom_state {
     size_t seen_len[8];
 } custom_state;
 
-static int custom_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp, void *userdata)
-{
+static int custom_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
+                     void *userdata) {
     custom_state *st = userdata;
     int n = st->calls++;
     if (is_initial) {
@@ -179,8 +174,7 @@ static int custom_cb(const char *challenge, size_t len, int is_initial, smtpc_au
     return smtpc_auth_response_set(resp, buf, 2 + (len < 64 ? len : 64)) == SMTPC_OK ? 0 : 1;
 }
 
-static void test_endless_challenges(void **state)
-{
+static void test_endless_challenges(void **state) {
     fault_fixture *f = *state;
     char expect[1024] = W_EHLO "AUTH X-CUSTOM\r\n";
     hello_auth(f);
@@ -219,8 +213,7 @@ static void test_endless_challenges(void **state)
 
 /* ---- SCRAM: a server that cannot prove it knows the password --------------------------------- */
 
-static void test_scram_server_first_bad_nonce(void **state)
-{
+static void test_scram_server_first_bad_nonce(void **state) {
     /* The scripted server cannot echo the client's random nonce: a server-first whose nonce does not
      * extend the client's is refused with "*" before any proof is sent. */
     fault_fixture *f = *state;
@@ -232,8 +225,8 @@ static void test_scram_server_first_bad_nonce(void **state)
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     ASSERT_STATUS(f,
-                  smtpc_client_auth_password(c, "SCRAM-SHA-256", SMTPC_NTS, "user", SMTPC_NTS, "pencil-secret",
-                                             SMTPC_NTS, 1),
+                  smtpc_client_auth_password(c, "SCRAM-SHA-256", SMTPC_NTS, "user", SMTPC_NTS,
+                                             "pencil-secret", SMTPC_NTS, 1),
                   SMTPC_EAUTH);
     assert_int_equal(smtpc_client_is_connected(c), 1);
     smtpc_client_close(c);
@@ -251,8 +244,7 @@ static void test_scram_server_first_bad_nonce(void **state)
 
 #define OAUTH_JSON "{\"status\":\"400\",\"schemes\":\"Bearer\",\"scope\":\"https://mail.google.com/\"}"
 
-static void test_xoauth2_error_challenge(void **state)
-{
+static void test_xoauth2_error_challenge(void **state) {
     fault_fixture *f = *state;
     const char msg[] = "user=u@example.org\001auth=Bearer ya29.tok-secret\001\001";
     char *b = auth_b64(msg, sizeof msg - 1);
@@ -267,8 +259,8 @@ static void test_xoauth2_error_challenge(void **state)
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     ASSERT_STATUS(f,
-                  smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, "ya29.tok-secret",
-                                           SMTPC_NTS, NULL, NULL),
+                  smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS,
+                                           "ya29.tok-secret", SMTPC_NTS, NULL, NULL),
                   SMTPC_EAUTH);
     fault_assert_reply(smtpc_client_last_reply(c), 535, "5.7.8 Username and Password not accepted");
     const char *err = smtpc_client_errmsg(c);
@@ -287,8 +279,7 @@ static void test_xoauth2_error_challenge(void **state)
     free(json);
 }
 
-static void test_oauthbearer_error_challenge(void **state)
-{
+static void test_oauthbearer_error_challenge(void **state) {
     fault_fixture *f = *state;
     char *json = auth_b64(OAUTH_JSON, strlen(OAUTH_JSON));
     char chal[512];
@@ -301,8 +292,8 @@ static void test_oauthbearer_error_challenge(void **state)
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     ASSERT_STATUS(f,
-                  smtpc_client_auth_oauth2(c, "oauthbearer", SMTPC_NTS, "u@example.org", SMTPC_NTS, "tok-secret",
-                                           SMTPC_NTS, NULL, NULL),
+                  smtpc_client_auth_oauth2(c, "oauthbearer", SMTPC_NTS, "u@example.org", SMTPC_NTS,
+                                           "tok-secret", SMTPC_NTS, NULL, NULL),
                   SMTPC_EAUTH);
     if (strstr(smtpc_client_errmsg(c), OAUTH_JSON) == NULL) {
         fail_msg("errmsg lacks the server's JSON: \"%s\"", smtpc_client_errmsg(c));
@@ -310,7 +301,8 @@ static void test_oauthbearer_error_challenge(void **state)
     smtpc_client_close(c);
     assert_int_equal(fault_finish(f, 0), 0);
     char msg[256];
-    int n = snprintf(msg, sizeof msg, "n,a=u@example.org,\001host=127.0.0.1\001port=%d\001auth=Bearer tok-secret\001\001",
+    int n = snprintf(msg, sizeof msg,
+                     "n,a=u@example.org,\001host=127.0.0.1\001port=%d\001auth=Bearer tok-secret\001\001",
                      f->srv.port);
     char *b = auth_b64(msg, (size_t)n);
     char want[1024];
@@ -326,8 +318,7 @@ typedef struct token_state {
     int abort;
 } token_state;
 
-static int token_cb(smtpc_auth_response *token, void *userdata)
-{
+static int token_cb(smtpc_auth_response *token, void *userdata) {
     token_state *st = userdata;
     st->calls++;
     if (st->abort) {
@@ -336,8 +327,7 @@ static int token_cb(smtpc_auth_response *token, void *userdata)
     return smtpc_auth_response_set(token, "cb-token-secret", 15) == SMTPC_OK ? 0 : 1;
 }
 
-static void test_token_callback(void **state)
-{
+static void test_token_callback(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     const char msg[] = "user=u@example.org\001auth=Bearer cb-token-secret\001\001";
@@ -349,14 +339,18 @@ static void test_token_callback(void **state)
 
     /* An aborting callback: SMTPC_EUSER and no AUTH line. */
     token_state ab = {.abort = 1};
-    ASSERT_STATUS(f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0, token_cb, &ab),
-                  SMTPC_EUSER);
+    ASSERT_STATUS(
+        f,
+        smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0, token_cb, &ab),
+        SMTPC_EUSER);
     assert_int_equal(ab.calls, 1);
     assert_int_equal(smtpc_client_is_connected(c), 1);
     /* Then one that gives the token. */
     token_state ok = {0};
-    ASSERT_STATUS(f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0, token_cb, &ok),
-                  SMTPC_OK);
+    ASSERT_STATUS(
+        f,
+        smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0, token_cb, &ok),
+        SMTPC_OK);
     assert_int_equal(ok.calls, 1);
     assert_string_equal(smtpc_client_auth_mechanism(c), "XOAUTH2");
     smtpc_client_close(c);
@@ -368,16 +362,15 @@ static void test_token_callback(void **state)
     free(b);
 }
 
-static void test_token_callback_abort_sends_nothing(void **state)
-{
+static void test_token_callback_abort_sends_nothing(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     token_state ab = {.abort = 1};
     ASSERT_STATUS(f,
-                  smtpc_client_auth_oauth2(c, "OAUTHBEARER", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0, token_cb,
-                                           &ab),
+                  smtpc_client_auth_oauth2(c, "OAUTHBEARER", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0,
+                                           token_cb, &ab),
                   SMTPC_EUSER);
     smtpc_client_close(c);
     assert_int_equal(fault_finish(f, 0), 0);
@@ -386,15 +379,14 @@ static void test_token_callback_abort_sends_nothing(void **state)
 
 /* ---- custom mechanisms ----------------------------------------------------------------------- */
 
-static void test_custom_mechanism_exact_bytes(void **state)
-{
+static void test_custom_mechanism_exact_bytes(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect(f, "AUTH X-CUSTOM aW5pdABpYWw=\r\n"); /* "init\0ial" */
-    sc_send(f, "334 AP9h\r\n");                      /* "\0\xffa" */
-    sc_expect(f, "cjoA/2E=\r\n");                    /* "r:\0\xffa" */
-    sc_send(f, "334 \r\n");                          /* empty challenge */
-    sc_expect(f, "cjo=\r\n");                        /* "r:" */
+    sc_send(f, "334 AP9h\r\n");                     /* "\0\xffa" */
+    sc_expect(f, "cjoA/2E=\r\n");                   /* "r:\0\xffa" */
+    sc_send(f, "334 \r\n");                         /* empty challenge */
+    sc_expect(f, "cjo=\r\n");                       /* "r:" */
     sc_send(f, "235 2.7.0 ok\r\n");
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
@@ -403,7 +395,10 @@ static void test_custom_mechanism_exact_bytes(void **state)
     assert_int_equal(st.calls, 3);
     assert_int_equal(st.initial_calls, 1);
     assert_int_equal(st.seen_len[1], 3);
-    assert_memory_equal(st.seen[1], "\0\xff" "a", 3);
+    assert_memory_equal(st.seen[1],
+                        "\0\xff"
+                        "a",
+                        3);
     assert_int_equal(st.seen_len[2], 0);
     assert_string_equal(smtpc_client_auth_mechanism(c), "X-CUSTOM");
     smtpc_client_close(c);
@@ -411,8 +406,7 @@ static void test_custom_mechanism_exact_bytes(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "AUTH X-CUSTOM aW5pdABpYWw=\r\ncjoA/2E=\r\ncjo=\r\n");
 }
 
-static void test_custom_mechanism_abort(void **state)
-{
+static void test_custom_mechanism_abort(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect(f, "AUTH X-CUSTOM\r\n");
@@ -432,8 +426,7 @@ static void test_custom_mechanism_abort(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "AUTH X-CUSTOM\r\ncjpmaXJzdA==\r\n*\r\n");
 }
 
-static void test_custom_mechanism_abort_initial(void **state)
-{
+static void test_custom_mechanism_abort_initial(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect_eof(f, 5.0);
@@ -447,8 +440,7 @@ static void test_custom_mechanism_abort_initial(void **state)
 
 /* ---- 421 ------------------------------------------------------------------------------------- */
 
-static void test_421_during_auth(void **state)
-{
+static void test_421_during_auth(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect(f, "AUTH LOGIN dXNlcg==\r\n");
@@ -456,8 +448,9 @@ static void test_421_during_auth(void **state)
     sc_expect(f, "cHctc2VjcmV0\r\n");
     sc_send_then_close(f, "421 4.3.2 fault.test closing\r\n");
     smtpc_client *c = start_and_connect(f);
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "LOGIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
-                  SMTPC_ECLOSING);
+    ASSERT_STATUS(
+        f, smtpc_client_auth_password(c, "LOGIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
+        SMTPC_ECLOSING);
     fault_assert_reply(smtpc_client_last_reply(c), 421, "4.3.2 fault.test closing");
     assert_int_equal(smtpc_client_is_connected(c), 0);
     assert_string_equal(smtpc_client_auth_mechanism(c), "");
@@ -467,8 +460,7 @@ static void test_421_during_auth(void **state)
     auth_assert_traced(&g_trace, "AUTH LOGIN ****");
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_invalid_base64_challenge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_huge_challenge_line, setup, teardown),

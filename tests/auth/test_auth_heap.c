@@ -48,8 +48,7 @@
 
 #ifdef HEAP_SCAN_SKIP
 
-int main(void)
-{
+int main(void) {
     printf("skipped: AddressSanitizer replaces malloc, so this heap scan cannot interpose it\n");
     return 77;
 }
@@ -112,21 +111,18 @@ static int g_nhits;
 static long g_hits_total;
 static const char *g_phase = "";
 
-static void lock(void)
-{
+static void lock(void) {
     while (__atomic_test_and_set(&g_lock, __ATOMIC_ACQUIRE)) {
     }
 }
 
 static void unlock(void) { __atomic_clear(&g_lock, __ATOMIC_RELEASE); }
 
-static size_t slot_of(uintptr_t p)
-{
+static size_t slot_of(uintptr_t p) {
     return (size_t)(((uint64_t)p * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
 }
 
-static void live_add(void *p)
-{
+static void live_add(void *p) {
     if (p == NULL) {
         return;
     }
@@ -147,8 +143,7 @@ static void live_add(void *p)
     unlock();
 }
 
-static void live_remove(void *p)
-{
+static void live_remove(void *p) {
     if (p == NULL) {
         return;
     }
@@ -180,8 +175,7 @@ static void live_remove(void *p)
 }
 
 /* The first pattern found in the block, or -1; *offset tells where. No allocation in here. */
-static int find_pattern(const void *p, size_t n, size_t *offset)
-{
+static int find_pattern(const void *p, size_t n, size_t *offset) {
     for (int i = 0; i < g_npat; i++) {
         const void *at = memmem(p, n, g_pat[i].bytes, g_pat[i].len);
         if (at != NULL) {
@@ -192,8 +186,7 @@ static int find_pattern(const void *p, size_t n, size_t *offset)
     return -1;
 }
 
-static void record_hit(const char *how, int pat, size_t block, size_t offset)
-{
+static void record_hit(const char *how, int pat, size_t block, size_t offset) {
     lock();
     g_hits_total++;
     if (g_nhits < MAX_HITS) {
@@ -206,8 +199,7 @@ static void record_hit(const char *how, int pat, size_t block, size_t offset)
     unlock();
 }
 
-static void scan_freed(void *p, const char *how)
-{
+static void scan_freed(void *p, const char *how) {
     if (!g_armed || p == NULL) {
         return;
     }
@@ -218,15 +210,13 @@ static void scan_freed(void *p, const char *how)
     }
 }
 
-void *malloc(size_t size)
-{
+void *malloc(size_t size) {
     void *p = __libc_malloc(size);
     live_add(p);
     return p;
 }
 
-void *calloc(size_t n, size_t size)
-{
+void *calloc(size_t n, size_t size) {
     void *p = __libc_calloc(n, size);
     live_add(p);
     return p;
@@ -234,8 +224,7 @@ void *calloc(size_t n, size_t size)
 
 /* A freed block is zeroed once searched: stale bytes the test itself freed (a transcript holds the
  * credentials as sent) must not turn up later in a reused block as if the library had kept them. */
-void free(void *p)
-{
+void free(void *p) {
     if (p == NULL) {
         return;
     }
@@ -245,8 +234,7 @@ void free(void *p)
     __libc_free(p);
 }
 
-void *realloc(void *p, size_t size)
-{
+void *realloc(void *p, size_t size) {
     if (p == NULL) {
         return malloc(size);
     }
@@ -278,8 +266,7 @@ void *realloc(void *p, size_t size)
     return q;
 }
 
-void *reallocarray(void *p, size_t n, size_t size)
-{
+void *reallocarray(void *p, size_t n, size_t size) {
     if (size != 0 && n > SIZE_MAX / size) {
         errno = ENOMEM;
         return NULL;
@@ -287,8 +274,7 @@ void *reallocarray(void *p, size_t n, size_t size)
     return realloc(p, n * size);
 }
 
-void *memalign(size_t align, size_t size)
-{
+void *memalign(size_t align, size_t size) {
     void *p = __libc_memalign(align, size);
     live_add(p);
     return p;
@@ -296,8 +282,7 @@ void *memalign(size_t align, size_t size)
 
 void *aligned_alloc(size_t align, size_t size) { return memalign(align, size); }
 
-int posix_memalign(void **out, size_t align, size_t size)
-{
+int posix_memalign(void **out, size_t align, size_t size) {
     if (align < sizeof(void *) || (align & (align - 1)) != 0) {
         return EINVAL;
     }
@@ -311,15 +296,13 @@ int posix_memalign(void **out, size_t align, size_t size)
 
 void *valloc(size_t size) { return memalign((size_t)sysconf(_SC_PAGESIZE), size); }
 
-void *pvalloc(size_t size)
-{
+void *pvalloc(size_t size) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     return memalign(page, (size + page - 1) / page * page);
 }
 
 /* Every live block: the secrets must not be anywhere in the heap at this point. */
-static void scan_live(const char *phase)
-{
+static void scan_live(const char *phase) {
     g_phase = phase;
     lock();
     for (size_t i = 0; i < LIVE_SLOTS; i++) {
@@ -338,8 +321,7 @@ static void scan_live(const char *phase)
     unlock();
 }
 
-static void arm(const char *phase)
-{
+static void arm(const char *phase) {
     g_nhits = 0;
     g_hits_total = 0;
     g_phase = phase;
@@ -348,8 +330,7 @@ static void arm(const char *phase)
 
 static void disarm(void) { g_armed = 0; }
 
-static void assert_no_hits(void)
-{
+static void assert_no_hits(void) {
     if (g_live_overflow) {
         fail_msg("the live-block table overflowed: the scan is incomplete");
     }
@@ -371,8 +352,7 @@ static void assert_no_hits(void)
  * client nonce becomes known in advance, so the fault server's script can answer it. */
 static int g_fixed_rand;
 
-int RAND_bytes(unsigned char *buf, int num)
-{
+int RAND_bytes(unsigned char *buf, int num) {
     if (!g_fixed_rand) {
         return RAND_bytes_ex(NULL, buf, (size_t)num, 0);
     }
@@ -393,8 +373,7 @@ int RAND_bytes(unsigned char *buf, int num)
 #define SCRAM_SERVER_NONCE "3rfcNHYJY1ZVvWVs7j"
 
 /* Standard base64 into out (which holds (len + 2) / 3 * 4 + 1 bytes); no allocation. */
-static size_t b64(const void *data, size_t len, char *out)
-{
+static size_t b64(const void *data, size_t len, char *out) {
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = data;
     size_t o = 0, i = 0;
@@ -422,8 +401,7 @@ static size_t b64(const void *data, size_t len, char *out)
     return o;
 }
 
-static void add_pattern(const char *name, const void *bytes, size_t len)
-{
+static void add_pattern(const char *name, const void *bytes, size_t len) {
     assert_true(g_npat < MAX_PATTERNS);
     assert_true(len >= 8 && len <= sizeof g_pat[0].bytes);
     pattern *p = &g_pat[g_npat++];
@@ -434,8 +412,7 @@ static void add_pattern(const char *name, const void *bytes, size_t len)
 
 /* The secret, and the base64 characters that depend on its bytes alone at each of the three byte
  * alignments it can have inside an encoded message. */
-static void add_secret(const char *name, const void *secret, size_t len)
-{
+static void add_secret(const char *name, const void *secret, size_t len) {
     add_pattern(name, secret, len);
     for (size_t k = 0; k < 3; k++) {
         unsigned char in[64];
@@ -455,16 +432,14 @@ static unsigned char g_salted[32], g_client_key[32], g_stored_key[32], g_proof[3
 static char g_scram_client_first[160], g_scram_server_first[256], g_scram_client_final[256];
 static char g_scram_server_final[128];
 
-static void hmac256(const void *key, size_t klen, const char *data, unsigned char out[32])
-{
+static void hmac256(const void *key, size_t klen, const char *data, unsigned char out[32]) {
     unsigned int n = 0;
     assert_non_null(HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)data, strlen(data), out, &n));
     assert_int_equal(n, 32);
 }
 
 /* The client nonce RAND_bytes gives while g_fixed_rand is set: base64 of 24 fixed bytes. */
-static void scram_client_nonce(char out[33])
-{
+static void scram_client_nonce(char out[33]) {
     unsigned char raw[24];
     for (int i = 0; i < 24; i++) {
         raw[i] = (unsigned char)(0x5a ^ (i * 37));
@@ -472,8 +447,7 @@ static void scram_client_nonce(char out[33])
     b64(raw, sizeof raw, out);
 }
 
-static int group_setup_patterns(void)
-{
+static int group_setup_patterns(void) {
     g_npat = 0;
     add_secret("password", PASSWORD, strlen(PASSWORD));
     add_secret("token", TOKEN, strlen(TOKEN));
@@ -544,13 +518,12 @@ static int group_setup_patterns(void)
 
 static itest_server g_aiosmtpd; /* --auth heapuser:PASSWORD --auth-plaintext */
 #ifdef HEAP_SCAN_TLS
-static itest_server g_tls; /* STARTTLS with the test PKI; AUTH offered over TLS only */
+static itest_server g_tls;      /* STARTTLS with the test PKI; AUTH offered over TLS only */
 #endif
 static auth_trace g_trace;
 static smtpc_client *g_client; /* the aiosmtpd tests' client, freed by the teardown after a failure */
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     if (group_setup_patterns() != 0) {
         return -1;
@@ -568,8 +541,7 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_aiosmtpd);
 #ifdef HEAP_SCAN_TLS
@@ -579,21 +551,18 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     memset(&g_trace, 0, sizeof g_trace);
     return fault_setup(state);
 }
 
-static int trace_setup(void **state)
-{
+static int trace_setup(void **state) {
     (void)state;
     memset(&g_trace, 0, sizeof g_trace);
     return 0;
 }
 
-static int trace_teardown(void **state)
-{
+static int trace_teardown(void **state) {
     (void)state;
     disarm();
     smtpc_client_free(g_client);
@@ -602,8 +571,7 @@ static int trace_teardown(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     disarm();
     auth_trace_free(&g_trace);
     return fault_teardown(state);
@@ -614,20 +582,19 @@ static int teardown(void **state)
     "X-CUSTOM\r\n"                                                                                   \
     "250 8BITMIME\r\n"
 
-#define ASSERT_ST(c, got, want)                                                                     \
-    do {                                                                                            \
-        smtpc_status st_ = (got);                                                                   \
-        if (st_ != (want))                                                                          \
-            fail_msg("%s returned %s, expected %s; errmsg \"%s\"", #got, smtpc_status_name(st_),    \
-                     smtpc_status_name(want), smtpc_client_errmsg(c));                              \
+#define ASSERT_ST(c, got, want)                                                                  \
+    do {                                                                                         \
+        smtpc_status st_ = (got);                                                                \
+        if (st_ != (want))                                                                       \
+            fail_msg("%s returned %s, expected %s; errmsg \"%s\"", #got, smtpc_status_name(st_), \
+                     smtpc_status_name(want), smtpc_client_errmsg(c));                           \
     } while (0)
 
 /* ---- the scanner itself ------------------------------------------------------------------------ */
 
 /* The interposer is in force (libsmtpc's and libstdc++'s allocations reach it) and finds a secret
  * in a freed block: otherwise every other test would pass for nothing. */
-static void test_scanner_sees_library_allocations(void **state)
-{
+static void test_scanner_sees_library_allocations(void **state) {
     (void)state;
     long before = g_allocations;
     smtpc_client *c = NULL;
@@ -657,8 +624,7 @@ static void test_scanner_sees_library_allocations(void **state)
 /* ---- aiosmtpd: PLAIN, LOGIN, login() ------------------------------------------------------------ */
 
 /* `user` other than USER: aiosmtpd refuses (535) and the call returns SMTPC_EAUTH. */
-static void aiosmtpd_user_case(const char *mech, int initial, const char *user, const char *want_auth)
-{
+static void aiosmtpd_user_case(const char *mech, int initial, const char *user, const char *want_auth) {
     smtpc_status want_st = strcmp(user, USER) == 0 ? SMTPC_OK : SMTPC_EAUTH;
     arm("during PLAIN/LOGIN");
     smtpc_client *c = g_client = itest_client(SMTPC_PROTOCOL_SMTP, "client.test");
@@ -695,13 +661,11 @@ static void aiosmtpd_user_case(const char *mech, int initial, const char *user, 
     free(raw);
 }
 
-static void aiosmtpd_case(const char *mech, int initial, const char *want_auth)
-{
+static void aiosmtpd_case(const char *mech, int initial, const char *want_auth) {
     aiosmtpd_user_case(mech, initial, USER, want_auth);
 }
 
-static void test_plain(void **state)
-{
+static void test_plain(void **state) {
     (void)state;
     static const char plain[] = "\0" USER "\0" PASSWORD;
     char enc[128], want[256];
@@ -715,8 +679,7 @@ static void test_plain(void **state)
     aiosmtpd_case(NULL, 1, want);
 }
 
-static void test_login(void **state)
-{
+static void test_login(void **state) {
     (void)state;
     char user[32], pw[64], want[256];
     b64(USER, strlen(USER), user);
@@ -733,8 +696,7 @@ static void test_login(void **state)
 
 #ifdef HEAP_SCAN_TLS
 /* Over STARTTLS the AUTH lines also pass through OpenSSL's record buffers (encrypted in place). */
-static void tls_case(const char *mech, const char *want_auth)
-{
+static void tls_case(const char *mech, const char *want_auth) {
     arm("during AUTH over TLS");
     smtpc_client *c = g_client = tls_client(SMTPC_TLS_REQUIRED, 1);
     assert_int_equal(smtpc_client_set_trace(c, 1, auth_trace_cb, &g_trace), SMTPC_OK);
@@ -765,8 +727,7 @@ static void tls_case(const char *mech, const char *want_auth)
     free(got);
 }
 
-static void test_login_and_plain_over_starttls(void **state)
-{
+static void test_login_and_plain_over_starttls(void **state) {
     (void)state;
     char user[32], pw[64], want[256];
     b64(USER, strlen(USER), user);
@@ -783,8 +744,7 @@ static void test_login_and_plain_over_starttls(void **state)
 
 /* ---- the fault server: CRAM-MD5, SCRAM-SHA-256, OAuth, custom ---------------------------------- */
 
-static smtpc_client *fault_begin(fault_fixture *f)
-{
+static smtpc_client *fault_begin(fault_fixture *f) {
     fault_start(f);
     arm("during AUTH");
     smtpc_client *c = fault_client(f, 5000, 5000);
@@ -795,8 +755,7 @@ static smtpc_client *fault_begin(fault_fixture *f)
 
 /* AUTH has returned: nothing live holds a secret; then quit (when the connection is still open),
  * free, and search again. */
-static void fault_end(fault_fixture *f, int quit)
-{
+static void fault_end(fault_fixture *f, int quit) {
     smtpc_client *c = f->client;
     scan_live("after AUTH returned");
     assert_no_hits();
@@ -811,26 +770,22 @@ static void fault_end(fault_fixture *f, int quit)
     assert_int_equal(fault_finish(f, 0), 0);
 }
 
-static void hello_auth(fault_fixture *f)
-{
+static void hello_auth(fault_fixture *f) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, RPL_EHLO_AUTH);
 }
 
-static void bye(fault_fixture *f)
-{
+static void bye(fault_fixture *f) {
     sc_expect(f, "QUIT");
     sc_send(f, RPL_BYE);
 }
 
-static void transcript_is(const fault_fixture *f, const char *want)
-{
+static void transcript_is(const fault_fixture *f, const char *want) {
     fault_assert_transcript(f, want, strlen(want));
 }
 
-static void test_cram_md5(void **state)
-{
+static void test_cram_md5(void **state) {
     fault_fixture *f = *state;
     char challenge[128], response[128], want[512];
     b64(CRAM_CHALLENGE, strlen(CRAM_CHALLENGE), challenge);
@@ -854,8 +809,7 @@ static void test_cram_md5(void **state)
     transcript_is(f, want);
 }
 
-static void test_scram_sha256(void **state)
-{
+static void test_scram_sha256(void **state) {
     fault_fixture *f = *state;
     char first[256], server_first[384], final[384], server_final[256], line[512], want[1024];
     b64(g_scram_client_first, strlen(g_scram_client_first), first);
@@ -885,8 +839,7 @@ static void test_scram_sha256(void **state)
 
 /* A server whose final message does not prove it knows the password: the client cancels with "*" after
  * having sent its proof. */
-static void test_scram_bad_server_signature(void **state)
-{
+static void test_scram_bad_server_signature(void **state) {
     fault_fixture *f = *state;
     char first[256], server_first[384], final[384], line[512], want[1024];
     b64(g_scram_client_first, strlen(g_scram_client_first), first);
@@ -916,15 +869,13 @@ typedef struct token_state {
     int calls;
 } token_state;
 
-static int token_cb(smtpc_auth_response *token, void *userdata)
-{
+static int token_cb(smtpc_auth_response *token, void *userdata) {
     token_state *st = userdata;
     st->calls++;
     return smtpc_auth_response_set(token, TOKEN, SMTPC_NTS) == SMTPC_OK ? 0 : 1;
 }
 
-static void oauth_case(fault_fixture *f, const char *mech, int use_callback)
-{
+static void oauth_case(fault_fixture *f, const char *mech, int use_callback) {
     hello_auth(f);
     sc_expect(f, "AUTH ");
     sc_send(f, "235 2.7.0 ok\r\n");
@@ -966,8 +917,7 @@ typedef struct custom_state {
 } custom_state;
 
 static int custom_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
-                     void *userdata)
-{
+                     void *userdata) {
     (void)challenge;
     (void)len;
     custom_state *st = userdata;
@@ -989,8 +939,7 @@ static int custom_cb(const char *challenge, size_t len, int is_initial, smtpc_au
     return rc == SMTPC_OK ? 0 : 1;
 }
 
-static void test_custom_mechanism(void **state)
-{
+static void test_custom_mechanism(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect(f, "AUTH X-CUSTOM ");
@@ -1014,8 +963,7 @@ static void test_custom_mechanism(void **state)
 
 /* A response far larger than the socket buffers (a server that reads a little and stops, then
  * resets): most of its base64 is still in the client's output when the connection breaks. */
-static void test_connection_lost_with_unsent_response(void **state)
-{
+static void test_connection_lost_with_unsent_response(void **state) {
     fault_fixture *f = *state;
     f->extra_args[0] = "--rcvbuf";
     f->extra_args[1] = "4096";
@@ -1052,8 +1000,7 @@ static void test_connection_lost_with_unsent_response(void **state)
 
 /* An initial response too long for the AUTH line waits for the server's 334 (RFC 4954 section 4);
  * the server closes instead. */
-static void test_connection_lost_with_deferred_initial_response(void **state)
-{
+static void test_connection_lost_with_deferred_initial_response(void **state) {
     fault_fixture *f = *state;
     hello_auth(f);
     sc_expect(f, "AUTH XOAUTH2\r\n");
@@ -1076,8 +1023,7 @@ static void test_connection_lost_with_deferred_initial_response(void **state)
 
 /* ---- the end: every block still live ----------------------------------------------------------- */
 
-static void test_nothing_left_live(void **state)
-{
+static void test_nothing_left_live(void **state) {
     (void)state;
     arm("at the end");
     scan_live("at the end");
@@ -1085,8 +1031,7 @@ static void test_nothing_left_live(void **state)
     disarm();
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scanner_sees_library_allocations),
         cmocka_unit_test_setup_teardown(test_plain, trace_setup, trace_teardown),

@@ -48,11 +48,9 @@ static int g_own_pki;
 static auth_trace g_trace;
 
 /* Run a command (argv NULL-terminated), output to /dev/null; returns its exit status or -1. */
-static int run(const char *const argv[])
-{
+static int run(const char *const argv[]) {
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
+    if (pid < 0) return -1;
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) {
@@ -63,31 +61,25 @@ static int run(const char *const argv[])
         _exit(127);
     }
     int status = 0;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-        return -1;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
     return WEXITSTATUS(status);
 }
 
 static int ip(const char *a, const char *b, const char *c, const char *d, const char *e, const char *f,
-              const char *g, const char *h)
-{
+              const char *g, const char *h) {
     const char *argv[] = {g_ip, a, b, c, d, e, f, g, h, NULL};
     return run(argv);
 }
 
-static void remove_namespace(void)
-{
-    if (g_veth_made)
-        ip("link", "del", g_veth_out, NULL, NULL, NULL, NULL, NULL);
+static void remove_namespace(void) {
+    if (g_veth_made) ip("link", "del", g_veth_out, NULL, NULL, NULL, NULL, NULL);
     g_veth_made = 0;
-    if (g_ns_made)
-        ip("netns", "del", g_ns, NULL, NULL, NULL, NULL, NULL);
+    if (g_ns_made) ip("netns", "del", g_ns, NULL, NULL, NULL, NULL, NULL);
     g_ns_made = 0;
 }
 
 /* Makes the namespace and the veth pair; sets g_skip to the reason when this machine cannot. */
-static void make_namespace(void)
-{
+static void make_namespace(void) {
     snprintf(g_ns, sizeof g_ns, "smtpc-auth-%ld", (long)getpid());
     snprintf(g_veth_out, sizeof g_veth_out, "sa%ldo", (long)getpid() % 1000000);
     snprintf(g_veth_in, sizeof g_veth_in, "sa%ldi", (long)getpid() % 1000000);
@@ -111,14 +103,12 @@ static void make_namespace(void)
         g_skip = "setting up the veth pair failed (moving it into the namespace, addresses or links)";
 }
 
-static int file_exists(const char *path)
-{
+static int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-static const char *pki(const char *name)
-{
+static const char *pki(const char *name) {
     static char buf[4][700];
     static int i;
     i = (i + 1) % 4;
@@ -126,32 +116,29 @@ static const char *pki(const char *name)
     return buf[i];
 }
 
-static int make_pki(void)
-{
+static int make_pki(void) {
     const char *env = getenv("SMTPC_TEST_PKI_DIR");
     if (env != NULL && env[0] != '\0') {
         snprintf(g_pki, sizeof g_pki, "%s", env);
-        if (file_exists(pki("server.pem")) && file_exists(pki("ca.pem")))
-            return 0;
+        if (file_exists(pki("server.pem")) && file_exists(pki("ca.pem"))) return 0;
     }
     char script[1024];
     if (harness_server_script(script, sizeof script, "make_test_pki.sh") != 0 || !file_exists(script))
         return -1;
-    if (harness_make_temp_dir("smtpc-auth-pki", g_pki, sizeof g_pki) != 0)
-        return -1;
+    if (harness_make_temp_dir("smtpc-auth-pki", g_pki, sizeof g_pki) != 0) return -1;
     g_own_pki = 1;
     const char *argv[] = {"/bin/bash", script, g_pki, NULL};
     return run(argv) == 0 ? 0 : -1;
 }
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     /* What this machine cannot give (root, iproute2, a namespace with a veth pair) skips the program
        (exit status 77) rather than failing each test. */
-    if (geteuid() != 0)
-        harness_skip_program("test_auth_plaintext", "needs root to make a network namespace");
-    g_ip = access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : access("/sbin/ip", X_OK) == 0 ? "/sbin/ip" : NULL;
+    if (geteuid() != 0) harness_skip_program("test_auth_plaintext", "needs root to make a network namespace");
+    g_ip = access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip"
+           : access("/sbin/ip", X_OK) == 0   ? "/sbin/ip"
+                                             : NULL;
     if (g_ip == NULL)
         harness_skip_program("test_auth_plaintext", "the ip command (Debian iproute2) is not installed");
     make_namespace();
@@ -159,35 +146,29 @@ static int group_setup(void **state)
         remove_namespace();
         harness_skip_program("test_auth_plaintext", g_skip);
     }
-    if (make_pki() != 0)
-        g_pki[0] = '\0'; /* the TLS cases are skipped */
+    if (make_pki() != 0) g_pki[0] = '\0'; /* the TLS cases are skipped */
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     remove_namespace();
-    if (g_own_pki)
-        harness_remove_tree(g_pki);
+    if (g_own_pki) harness_remove_tree(g_pki);
     return 0;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     memset(&g_trace, 0, sizeof g_trace);
     return fault_setup(state);
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     auth_trace_free(&g_trace);
     return fault_teardown(state);
 }
 
 /* As fault_start(), with the server run inside the namespace, listening on NS_PEER_ADDR. */
-static void ns_fault_start(fault_fixture *f)
-{
+static void ns_fault_start(fault_fixture *f) {
     assert_false(f->started);
     sc_raw(f, "{\"sleep\": 0}");
     char *script = malloc(f->script_len + 8);
@@ -198,20 +179,20 @@ static void ns_fault_start(fault_fixture *f)
     free(script);
     char server[1024];
     assert_int_equal(harness_server_script(server, sizeof server, "fault_server.py"), 0);
-    const char *argv[] = {g_ip,      "netns",          "exec",       g_ns,   HARNESS_PYTHON, server,
-                          "--script", f->script_path, "--transcript", f->transcript_path, "--host", NS_PEER_ADDR,
-                          "--max-time", "30", NULL};
-    if (harness_server_start(argv, &f->srv) != 0)
-        fail_msg("fault server did not start in the namespace");
+    const char *argv[] = {g_ip,     "netns",      "exec",         g_ns,           HARNESS_PYTHON,
+                          server,   "--script",   f->script_path, "--transcript", f->transcript_path,
+                          "--host", NS_PEER_ADDR, "--max-time",   "30",           NULL};
+    if (harness_server_start(argv, &f->srv) != 0) fail_msg("fault server did not start in the namespace");
     f->started = 1;
 }
 
-#define RPL_EHLO_AUTH "250-fault.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 XOAUTH2 X-CUSTOM\r\n250 8BITMIME\r\n"
+#define RPL_EHLO_AUTH \
+    "250-fault.test\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 XOAUTH2 X-CUSTOM\r\n250 8BITMIME\r\n"
 
 static int g_cb_calls;
 
-static int never_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp, void *userdata)
-{
+static int never_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
+                    void *userdata) {
     (void)challenge;
     (void)len;
     (void)is_initial;
@@ -221,16 +202,14 @@ static int never_cb(const char *challenge, size_t len, int is_initial, smtpc_aut
     return 1;
 }
 
-static int never_token(smtpc_auth_response *token, void *userdata)
-{
+static int never_token(smtpc_auth_response *token, void *userdata) {
     (void)token;
     (void)userdata;
     g_cb_calls++;
     return 1;
 }
 
-static void test_plaintext_remote_refused(void **state)
-{
+static void test_plaintext_remote_refused(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -247,21 +226,25 @@ static void test_plaintext_remote_refused(void **state)
     assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_NONE), SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_connect(c, NS_PEER_ADDR, SMTPC_NTS, (uint16_t)f->srv.port), SMTPC_OK);
 
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
-                  SMTPC_EAUTH_INSECURE);
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "SCRAM-SHA-256", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret",
-                                                SMTPC_NTS, 1),
+    ASSERT_STATUS(
+        f, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
+        SMTPC_EAUTH_INSECURE);
+    ASSERT_STATUS(f,
+                  smtpc_client_auth_password(c, "SCRAM-SHA-256", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret",
+                                             SMTPC_NTS, 1),
                   SMTPC_EAUTH_INSECURE);
     ASSERT_STATUS(f, smtpc_client_login(c, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS), SMTPC_EAUTH_INSECURE);
-    ASSERT_STATUS(f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, NULL, 0, never_token, NULL),
-                  SMTPC_EAUTH_INSECURE);
+    ASSERT_STATUS(
+        f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, NULL, 0, never_token, NULL),
+        SMTPC_EAUTH_INSECURE);
     ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, never_cb, NULL, 1), SMTPC_EAUTH_INSECURE);
     assert_int_equal(g_cb_calls, 0); /* no callback was even asked */
     assert_int_equal(smtpc_client_is_connected(c), 1);
 
     assert_int_equal(smtpc_client_set_allow_insecure_auth(c, 1), SMTPC_OK);
-    ASSERT_STATUS(f, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
-                  SMTPC_OK);
+    ASSERT_STATUS(
+        f, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
+        SMTPC_OK);
     smtpc_client_close(c);
     assert_int_equal(fault_finish(f, 0), 0);
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "AUTH PLAIN AHVzZXIAcHctc2VjcmV0\r\n");
@@ -269,8 +252,7 @@ static void test_plaintext_remote_refused(void **state)
 }
 
 /* aiosmtpd_server.py with TLS and AUTH, inside the namespace (or on loopback). */
-static void start_tls_aiosmtpd(itest_server *srv, int in_namespace)
-{
+static void start_tls_aiosmtpd(itest_server *srv, int in_namespace) {
     assert_int_equal(harness_make_temp_dir("smtpc-auth-ns", srv->dir, sizeof srv->dir), 0);
     snprintf(srv->spool, sizeof srv->spool, "%s/spool", srv->dir);
     snprintf(srv->sessions, sizeof srv->sessions, "%s/sessions", srv->dir);
@@ -281,9 +263,21 @@ static void start_tls_aiosmtpd(itest_server *srv, int in_namespace)
     char cert[700], key[700];
     snprintf(cert, sizeof cert, "%s", pki("server.pem"));
     snprintf(key, sizeof key, "%s", pki("server.key"));
-    const char *tail[] = {HARNESS_PYTHON, script,     "--spool",  srv->spool,   "--sessions", srv->sessions,
-                          "--tls-cert",   cert,       "--tls-key", key,         "--auth",     "user:pw-secret",
-                          "--host",       in_namespace ? NS_PEER_ADDR : "127.0.0.1", NULL};
+    const char *tail[] = {HARNESS_PYTHON,
+                          script,
+                          "--spool",
+                          srv->spool,
+                          "--sessions",
+                          srv->sessions,
+                          "--tls-cert",
+                          cert,
+                          "--tls-key",
+                          key,
+                          "--auth",
+                          "user:pw-secret",
+                          "--host",
+                          in_namespace ? NS_PEER_ADDR : "127.0.0.1",
+                          NULL};
     const char *argv[32];
     size_t n = 0;
     if (in_namespace) {
@@ -292,15 +286,13 @@ static void start_tls_aiosmtpd(itest_server *srv, int in_namespace)
         argv[n++] = "exec";
         argv[n++] = g_ns;
     }
-    for (size_t i = 0; tail[i] != NULL; i++)
-        argv[n++] = tail[i];
+    for (size_t i = 0; tail[i] != NULL; i++) argv[n++] = tail[i];
     argv[n] = NULL;
     if (harness_server_start(argv, &srv->proc) != 0)
         fail_msg("aiosmtpd did not start%s", in_namespace ? " in the namespace" : "");
 }
 
-static smtpc_client *tls_client(int verify, smtpc_tls_config **cfg)
-{
+static smtpc_client *tls_client(int verify, smtpc_tls_config **cfg) {
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.test");
     assert_non_null(c);
     assert_int_equal(smtpc_client_set_trace(c, 1, auth_trace_cb, &g_trace), SMTPC_OK);
@@ -318,15 +310,13 @@ static smtpc_client *tls_client(int verify, smtpc_tls_config **cfg)
 }
 
 /* What the client sent over TLS on the server's first connection (decrypted). */
-static char *session_tls_bytes(itest_server *srv, size_t *len)
-{
+static char *session_tls_bytes(itest_server *srv, size_t *len) {
     char *tls = NULL;
     assert_int_equal(itest_load_session_field(srv, 0, 10000, "tls_hex", &tls, len), 0);
     return tls;
 }
 
-static void test_unverified_tls_remote_refused(void **state)
-{
+static void test_unverified_tls_remote_refused(void **state) {
     (void)state;
     if (g_pki[0] == '\0') {
         fprintf(stderr, "test_auth_plaintext: skipped: no test PKI (tests/servers/make_test_pki.sh)\n");
@@ -368,8 +358,7 @@ static void test_unverified_tls_remote_refused(void **state)
     auth_assert_not_traced(&g_trace, "pw-secret", 1);
 }
 
-static void test_verified_tls_remote_allowed(void **state)
-{
+static void test_verified_tls_remote_allowed(void **state) {
     (void)state;
     if (g_pki[0] == '\0') {
         fprintf(stderr, "test_auth_plaintext: skipped: no test PKI (tests/servers/make_test_pki.sh)\n");
@@ -392,13 +381,13 @@ static void test_verified_tls_remote_allowed(void **state)
     smtpc_tls_config_free(cfg);
     itest_stop(&srv);
     if (st != SMTPC_OK)
-        fail_msg("AUTH over verified TLS to a remote peer: %s (%s), expected SMTPC_OK", smtpc_status_name(st), err);
+        fail_msg("AUTH over verified TLS to a remote peer: %s (%s), expected SMTPC_OK", smtpc_status_name(st),
+                 err);
     assert_int_equal(verified, 1);
     auth_assert_not_traced(&g_trace, "pw-secret", 1);
 }
 
-static void test_unverified_tls_loopback_allowed(void **state)
-{
+static void test_unverified_tls_loopback_allowed(void **state) {
     (void)state;
     if (g_pki[0] == '\0') {
         fprintf(stderr, "test_auth_plaintext: skipped: no test PKI (tests/servers/make_test_pki.sh)\n");
@@ -421,13 +410,13 @@ static void test_unverified_tls_loopback_allowed(void **state)
     smtpc_client_free(c);
     itest_stop(&srv);
     if (st != SMTPC_OK)
-        fail_msg("AUTH over unverified TLS on loopback: %s (%s), expected SMTPC_OK", smtpc_status_name(st), err);
+        fail_msg("AUTH over unverified TLS on loopback: %s (%s), expected SMTPC_OK", smtpc_status_name(st),
+                 err);
     assert_int_equal(active, 1);
     assert_int_equal(verified, 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_plaintext_remote_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unverified_tls_remote_refused, setup, teardown),

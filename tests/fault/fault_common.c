@@ -10,8 +10,7 @@
 /* Bound on waiting for the server to finish its script after the client returned. */
 #define FINISH_TIMEOUT_MS 15000
 
-int fault_setup(void **state)
-{
+int fault_setup(void **state) {
     fault_fixture *f = calloc(1, sizeof *f);
     if (f == NULL) {
         return -1;
@@ -28,8 +27,7 @@ int fault_setup(void **state)
     return 0;
 }
 
-int fault_teardown(void **state)
-{
+int fault_teardown(void **state) {
     fault_fixture *f = *state;
     if (f == NULL) {
         return 0;
@@ -53,8 +51,7 @@ int fault_teardown(void **state)
 /* Script building                                                                                */
 /* ---------------------------------------------------------------------------------------------- */
 
-static void append(fault_fixture *f, const char *s, size_t n)
-{
+static void append(fault_fixture *f, const char *s, size_t n) {
     if (f->script_len + n + 1 > f->script_cap) {
         size_t cap = f->script_cap ? f->script_cap : 1024;
         while (cap < f->script_len + n + 1) {
@@ -70,14 +67,10 @@ static void append(fault_fixture *f, const char *s, size_t n)
     f->script[f->script_len] = '\0';
 }
 
-static void append_str(fault_fixture *f, const char *s)
-{
-    append(f, s, strlen(s));
-}
+static void append_str(fault_fixture *f, const char *s) { append(f, s, strlen(s)); }
 
 /* Bytes as a JSON string whose code points are the byte values (the server reads it as Latin-1). */
-static void append_json_bytes(fault_fixture *f, const char *bytes, size_t len)
-{
+static void append_json_bytes(fault_fixture *f, const char *bytes, size_t len) {
     append_str(f, "\"");
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)bytes[i];
@@ -96,19 +89,14 @@ static void append_json_bytes(fault_fixture *f, const char *bytes, size_t len)
     append_str(f, "\"");
 }
 
-static void begin_step(fault_fixture *f)
-{
-    append_str(f, f->steps++ ? ",\n {" : "[\n {");
-}
+static void begin_step(fault_fixture *f) { append_str(f, f->steps++ ? ",\n {" : "[\n {"); }
 
-void sc_raw(fault_fixture *f, const char *json)
-{
+void sc_raw(fault_fixture *f, const char *json) {
     append_str(f, f->steps++ ? ",\n " : "[\n ");
     append_str(f, json);
 }
 
-static void step_bytes(fault_fixture *f, const char *key, const char *bytes, size_t len, const char *tail)
-{
+static void step_bytes(fault_fixture *f, const char *key, const char *bytes, size_t len, const char *tail) {
     begin_step(f);
     append_str(f, "\"");
     append_str(f, key);
@@ -120,107 +108,77 @@ static void step_bytes(fault_fixture *f, const char *key, const char *bytes, siz
     append_str(f, "}");
 }
 
-void sc_send_n(fault_fixture *f, const char *bytes, size_t len)
-{
-    step_bytes(f, "send", bytes, len, NULL);
-}
+void sc_send_n(fault_fixture *f, const char *bytes, size_t len) { step_bytes(f, "send", bytes, len, NULL); }
 
-void sc_send(fault_fixture *f, const char *bytes)
-{
-    sc_send_n(f, bytes, strlen(bytes));
-}
+void sc_send(fault_fixture *f, const char *bytes) { sc_send_n(f, bytes, strlen(bytes)); }
 
-void sc_send_repeat(fault_fixture *f, const char *bytes, long repeat)
-{
+void sc_send_repeat(fault_fixture *f, const char *bytes, long repeat) {
     char tail[64];
     snprintf(tail, sizeof tail, ", \"repeat\": %ld", repeat);
     step_bytes(f, "send", bytes, strlen(bytes), tail);
 }
 
-void sc_send_slowly(fault_fixture *f, const char *bytes, double interval)
-{
+void sc_send_slowly(fault_fixture *f, const char *bytes, double interval) {
     char tail[64];
     snprintf(tail, sizeof tail, ", \"interval\": %.3f", interval);
     step_bytes(f, "send_slowly", bytes, strlen(bytes), tail);
 }
 
-void sc_send_then_close(fault_fixture *f, const char *bytes)
-{
+void sc_send_then_close(fault_fixture *f, const char *bytes) {
     step_bytes(f, "send_then_close", bytes, strlen(bytes), NULL);
 }
 
-void sc_send_then_rst(fault_fixture *f, const char *bytes)
-{
+void sc_send_then_rst(fault_fixture *f, const char *bytes) {
     step_bytes(f, "send_then_rst", bytes, strlen(bytes), NULL);
 }
 
-void sc_expect(fault_fixture *f, const char *prefix)
-{
+void sc_expect(fault_fixture *f, const char *prefix) {
     step_bytes(f, "expect", prefix, strlen(prefix), NULL);
 }
 
-void sc_expect_lines(fault_fixture *f, int n)
-{
+void sc_expect_lines(fault_fixture *f, int n) {
     char buf[64];
     snprintf(buf, sizeof buf, "{\"expect_lines\": %d}", n);
     sc_raw(f, buf);
 }
 
-void sc_read_bytes(fault_fixture *f, long n)
-{
+void sc_read_bytes(fault_fixture *f, long n) {
     char buf[64];
     snprintf(buf, sizeof buf, "{\"read_bytes\": %ld}", n);
     sc_raw(f, buf);
 }
 
-void sc_read_until(fault_fixture *f, const char *delim)
-{
+void sc_read_until(fault_fixture *f, const char *delim) {
     step_bytes(f, "read_until", delim, strlen(delim), NULL);
 }
 
-void sc_read_data(fault_fixture *f)
-{
-    sc_read_until(f, "\r\n.\r\n");
-}
+void sc_read_data(fault_fixture *f) { sc_read_until(f, "\r\n.\r\n"); }
 
-void sc_expect_eof(fault_fixture *f, double timeout)
-{
+void sc_expect_eof(fault_fixture *f, double timeout) {
     char buf[64];
     snprintf(buf, sizeof buf, "{\"expect_eof\": true, \"timeout\": %.3f}", timeout);
     sc_raw(f, buf);
 }
 
-void sc_sleep(fault_fixture *f, double seconds)
-{
+void sc_sleep(fault_fixture *f, double seconds) {
     char buf[64];
     snprintf(buf, sizeof buf, "{\"sleep\": %.3f}", seconds);
     sc_raw(f, buf);
 }
 
-void sc_close(fault_fixture *f)
-{
-    sc_raw(f, "{\"close\": true}");
-}
+void sc_close(fault_fixture *f) { sc_raw(f, "{\"close\": true}"); }
 
-void sc_shutdown_write(fault_fixture *f)
-{
-    sc_raw(f, "{\"shutdown_write\": true}");
-}
+void sc_shutdown_write(fault_fixture *f) { sc_raw(f, "{\"shutdown_write\": true}"); }
 
-void sc_rst(fault_fixture *f)
-{
-    sc_raw(f, "{\"rst\": true}");
-}
+void sc_rst(fault_fixture *f) { sc_raw(f, "{\"rst\": true}"); }
 
-void sc_stop_reading(fault_fixture *f, double max_seconds)
-{
+void sc_stop_reading(fault_fixture *f, double max_seconds) {
     char buf[64];
     snprintf(buf, sizeof buf, "{\"stop_reading\": true, \"max\": %.3f}", max_seconds);
     sc_raw(f, buf);
 }
 
-void sc_hello(fault_fixture *f, int pipelining)
-{
+void sc_hello(fault_fixture *f, int pipelining) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, pipelining ? RPL_EHLO_PIPE : RPL_EHLO);
@@ -230,8 +188,7 @@ void sc_hello(fault_fixture *f, int pipelining)
 /* Server and client                                                                              */
 /* ---------------------------------------------------------------------------------------------- */
 
-void fault_start(fault_fixture *f)
-{
+void fault_start(fault_fixture *f) {
     assert_false(f->started);
     if (f->steps == 0) {
         append_str(f, "[");
@@ -263,8 +220,7 @@ void fault_start(fault_fixture *f)
     f->started = 1;
 }
 
-int fault_finish(fault_fixture *f, int timeout_ms)
-{
+int fault_finish(fault_fixture *f, int timeout_ms) {
     char line[256];
     int status = -1;
     long long deadline = harness_now_ms() + (timeout_ms > 0 ? timeout_ms : FINISH_TIMEOUT_MS);
@@ -292,8 +248,7 @@ int fault_finish(fault_fixture *f, int timeout_ms)
     return status;
 }
 
-smtpc_client *fault_client(fault_fixture *f, uint32_t connect_ms, uint32_t command_ms)
-{
+smtpc_client *fault_client(fault_fixture *f, uint32_t connect_ms, uint32_t command_ms) {
     assert_null(f->client);
     assert_int_equal(smtpc_client_new(&f->client, SMTPC_PROTOCOL_SMTP), SMTPC_OK);
     assert_int_equal(smtpc_client_set_local_hostname(f->client, FAULT_HELO_NAME, SMTPC_NTS), SMTPC_OK);
@@ -302,8 +257,7 @@ smtpc_client *fault_client(fault_fixture *f, uint32_t connect_ms, uint32_t comma
     return f->client;
 }
 
-smtpc_status fault_connect(fault_fixture *f)
-{
+smtpc_status fault_connect(fault_fixture *f) {
     assert_non_null(f->client);
     assert_true(f->started);
     if (f->srv.port == 0) {
@@ -312,8 +266,7 @@ smtpc_status fault_connect(fault_fixture *f)
     return smtpc_client_connect(f->client, "127.0.0.1", SMTPC_NTS, (uint16_t)f->srv.port);
 }
 
-smtpc_envelope *fault_envelope(fault_fixture *f, const char *rcpt, ...)
-{
+smtpc_envelope *fault_envelope(fault_fixture *f, const char *rcpt, ...) {
     assert_null(f->env);
     assert_int_equal(smtpc_envelope_new(&f->env), SMTPC_OK);
     assert_int_equal(smtpc_envelope_set_sender(f->env, "s@example.org", SMTPC_NTS), SMTPC_OK);
@@ -326,23 +279,16 @@ smtpc_envelope *fault_envelope(fault_fixture *f, const char *rcpt, ...)
     return f->env;
 }
 
-void fault_clock_start(fault_fixture *f)
-{
-    f->t0 = harness_now_ms();
-}
+void fault_clock_start(fault_fixture *f) { f->t0 = harness_now_ms(); }
 
-long long fault_elapsed_ms(const fault_fixture *f)
-{
-    return harness_now_ms() - f->t0;
-}
+long long fault_elapsed_ms(const fault_fixture *f) { return harness_now_ms() - f->t0; }
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Assertions                                                                                     */
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Print bytes with C escapes, at most `max` of them. */
-static void print_escaped(const char *label, const char *p, size_t len, size_t max)
-{
+static void print_escaped(const char *label, const char *p, size_t len, size_t max) {
     fprintf(stderr, "%s (%zu bytes): \"", label, len);
     for (size_t i = 0; i < len && i < max; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -361,8 +307,7 @@ static void print_escaped(const char *label, const char *p, size_t len, size_t m
     fprintf(stderr, "\"%s\n", len > max ? "..." : "");
 }
 
-void fault_assert_status(const fault_fixture *f, smtpc_status got, smtpc_status want, const char *what)
-{
+void fault_assert_status(const fault_fixture *f, smtpc_status got, smtpc_status want, const char *what) {
     if (got != want) {
         const char *msg = f != NULL && f->client != NULL ? smtpc_client_errmsg(f->client) : "";
         fail_msg("%s returned %s (%d), expected %s (%d); errmsg \"%s\"", what, smtpc_status_name(got), got,
@@ -370,8 +315,7 @@ void fault_assert_status(const fault_fixture *f, smtpc_status got, smtpc_status 
     }
 }
 
-void fault_assert_reply(const smtpc_reply *reply, int code, const char *text)
-{
+void fault_assert_reply(const smtpc_reply *reply, int code, const char *text) {
     if (reply == NULL) {
         fail_msg("no reply kept, expected %d", code);
     }
@@ -388,8 +332,7 @@ void fault_assert_reply(const smtpc_reply *reply, int code, const char *text)
     }
 }
 
-void fault_assert_transcript(const fault_fixture *f, const char *want, size_t want_len)
-{
+void fault_assert_transcript(const fault_fixture *f, const char *want, size_t want_len) {
     assert_non_null(f->transcript);
     if (f->transcript_len != want_len || memcmp(f->transcript, want, want_len) != 0) {
         size_t i = 0;
@@ -398,13 +341,13 @@ void fault_assert_transcript(const fault_fixture *f, const char *want, size_t wa
         }
         print_escaped("server received", f->transcript, f->transcript_len, 2000);
         print_escaped("expected       ", want, want_len, 2000);
-        fail_msg("transcript differs at byte %zu (got %zu bytes, expected %zu)", i, f->transcript_len, want_len);
+        fail_msg("transcript differs at byte %zu (got %zu bytes, expected %zu)", i, f->transcript_len,
+                 want_len);
     }
 }
 
-void fault_assert_transcript_prefix(const fault_fixture *f, const char *prefix, size_t prefix_len, const char *rest,
-                                    size_t rest_len)
-{
+void fault_assert_transcript_prefix(const fault_fixture *f, const char *prefix, size_t prefix_len,
+                                    const char *rest, size_t rest_len) {
     assert_non_null(f->transcript);
     if (f->transcript_len < prefix_len || memcmp(f->transcript, prefix, prefix_len) != 0) {
         print_escaped("server received", f->transcript, f->transcript_len, 2000);
@@ -419,7 +362,8 @@ void fault_assert_transcript_prefix(const fault_fixture *f, const char *prefix, 
         }
         print_escaped("after the prefix", f->transcript + prefix_len + i, tail - i, 200);
         print_escaped("expected        ", rest + i, rest_len - i, 200);
-        fail_msg("transcript after the commands is not a prefix of the expected bytes (differs at %zu of %zu)", i,
-                 tail);
+        fail_msg(
+            "transcript after the commands is not a prefix of the expected bytes (differs at %zu of %zu)", i,
+            tail);
     }
 }

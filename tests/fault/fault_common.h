@@ -120,8 +120,8 @@ void fault_assert_reply(const smtpc_reply *reply, int code, const char *text);
 void fault_assert_transcript(const fault_fixture *f, const char *want, size_t want_len);
 #define FAULT_ASSERT_TRANSCRIPT(f, lit) fault_assert_transcript((f), (lit), sizeof(lit) - 1)
 /* The transcript starts with `prefix` and what follows it is a prefix of `rest`. */
-void fault_assert_transcript_prefix(const fault_fixture *f, const char *prefix, size_t prefix_len, const char *rest,
-                                    size_t rest_len);
+void fault_assert_transcript_prefix(const fault_fixture *f, const char *prefix, size_t prefix_len,
+                                    const char *rest, size_t rest_len);
 
 #define ASSERT_STATUS(f, got, want) fault_assert_status((f), (got), (want), #got)
 

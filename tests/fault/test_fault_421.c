@@ -15,14 +15,12 @@
 #define MSG_WIRE MSG ".\r\n"
 #define FAST_MS 2000
 
-static void assert_closed_with_421(const fault_fixture *f)
-{
+static void assert_closed_with_421(const fault_fixture *f) {
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
     fault_assert_reply(smtpc_client_last_reply(f->client), 421, "4.3.2 fault.test closing");
 }
 
-static void assert_rcpt(const smtpc_result *res, size_t i, smtpc_rcpt_state want, int reply_code)
-{
+static void assert_rcpt(const smtpc_result *res, size_t i, smtpc_rcpt_state want, int reply_code) {
     assert_non_null(res);
     smtpc_rcpt_state got = smtpc_result_state(res, i);
     if (got != want) {
@@ -36,8 +34,7 @@ static void assert_rcpt(const smtpc_result *res, size_t i, smtpc_rcpt_state want
 }
 
 /* Greeting 421: SMTPC_EGREETING with the reply kept; nothing sent, not even QUIT. */
-static void test_421_greeting(void **state)
-{
+static void test_421_greeting(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_421);
     sc_expect_eof(f, 5.0);
@@ -52,8 +49,7 @@ static void test_421_greeting(void **state)
 }
 
 /* A multiline 421 greeting: the whole reply is kept. */
-static void test_421_greeting_multiline(void **state)
-{
+static void test_421_greeting_multiline(void **state) {
     fault_fixture *f = *state;
     sc_send(f, "421-fault.test\r\n421 too busy\r\n");
     sc_expect_eof(f, 5.0);
@@ -69,8 +65,7 @@ static void test_421_greeting_multiline(void **state)
 }
 
 /* EHLO answered with 421: SMTPC_ECLOSING, connection closed, no HELO fallback. */
-static void test_421_ehlo(void **state)
-{
+static void test_421_ehlo(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -90,8 +85,7 @@ static void test_421_ehlo(void **state)
 }
 
 /* ehlo_or_helo_if_needed(): a 421 to EHLO must not be followed by HELO on a closed connection. */
-static void test_421_ehlo_no_helo_fallback(void **state)
-{
+static void test_421_ehlo_no_helo_fallback(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -107,8 +101,7 @@ static void test_421_ehlo_no_helo_fallback(void **state)
 }
 
 /* sendmail(): MAIL answered with 421 -> sender refused, reply kept, no RSET. */
-static void test_421_mail_sendmail(void **state)
-{
+static void test_421_mail_sendmail(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -132,8 +125,7 @@ static void test_421_mail_sendmail(void **state)
 }
 
 /* smtpc_client_mail() answered with 421 -> SMTPC_ECLOSING. */
-static void test_421_mail_command(void **state)
-{
+static void test_421_mail_command(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -155,8 +147,7 @@ static void test_421_mail_command(void **state)
  * The client stops there: recipient 1 accepted, recipient 2 refused with the 421, recipient 3 not
  * attempted, no message, no RSET, no QUIT.
  */
-static void test_421_pipelined_rcpt(void **state)
-{
+static void test_421_pipelined_rcpt(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 1);
     sc_expect(f, "MAIL ");
@@ -183,13 +174,12 @@ static void test_421_pipelined_rcpt(void **state)
     assert_rcpt(res, 2, SMTPC_RCPT_NOT_ATTEMPTED, 0);
     assert_int_equal(smtpc_result_delivered_count(res), 0);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_RCPT("r2@example.org")
-                                   W_RCPT("r3@example.org") W_DATA);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org")
+                                   W_RCPT("r2@example.org") W_RCPT("r3@example.org") W_DATA);
 }
 
 /* The same without pipelining: RCPT 3 is never sent. */
-static void test_421_rcpt_lockstep(void **state)
-{
+static void test_421_rcpt_lockstep(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -210,12 +200,12 @@ static void test_421_rcpt_lockstep(void **state)
     assert_rcpt(res, 1, SMTPC_RCPT_REFUSED, 421);
     assert_rcpt(res, 2, SMTPC_RCPT_NOT_ATTEMPTED, 0);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_RCPT("r2@example.org"));
+    FAULT_ASSERT_TRANSCRIPT(f,
+                            W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_RCPT("r2@example.org"));
 }
 
 /* DATA answered with 421 (after pipelined MAIL and RCPT): data refused, no message sent. */
-static void test_421_data(void **state)
-{
+static void test_421_data(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 1);
     sc_expect(f, "MAIL ");
@@ -237,8 +227,7 @@ static void test_421_data(void **state)
 }
 
 /* 421 after the final dot: the message is refused, no QUIT. */
-static void test_421_final_dot(void **state)
-{
+static void test_421_final_dot(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -265,8 +254,7 @@ static void test_421_final_dot(void **state)
 }
 
 /* smtpc_client_rcpt() answered with 421 -> SMTPC_ECLOSING; the recipient is refused with the 421. */
-static void test_421_rcpt_command(void **state)
-{
+static void test_421_rcpt_command(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -289,8 +277,7 @@ static void test_421_rcpt_command(void **state)
 }
 
 /* smtpc_client_data(): 421 after the final dot -> SMTPC_ECLOSING, connection closed, no QUIT. */
-static void test_421_final_dot_data_command(void **state)
-{
+static void test_421_final_dot_data_command(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "DATA");
@@ -309,8 +296,7 @@ static void test_421_final_dot_data_command(void **state)
 }
 
 /* NOOP answered with 421: SMTPC_ECLOSING; the next command fails without being sent. */
-static void test_421_noop(void **state)
-{
+static void test_421_noop(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -328,8 +314,7 @@ static void test_421_noop(void **state)
 }
 
 /* After a 421 the same handle connects again (the handle is reusable). */
-static void test_421_then_reconnect(void **state)
-{
+static void test_421_then_reconnect(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -351,23 +336,15 @@ static void test_421_then_reconnect(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fault_setup, fault_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        T(test_421_greeting),
-        T(test_421_greeting_multiline),
-        T(test_421_ehlo),
-        T(test_421_ehlo_no_helo_fallback),
-        T(test_421_mail_sendmail),
-        T(test_421_mail_command),
-        T(test_421_pipelined_rcpt),
-        T(test_421_rcpt_lockstep),
-        T(test_421_data),
-        T(test_421_final_dot),
-        T(test_421_rcpt_command),
-        T(test_421_final_dot_data_command),
-        T(test_421_noop),
-        T(test_421_then_reconnect),
+        T(test_421_greeting),       T(test_421_greeting_multiline),
+        T(test_421_ehlo),           T(test_421_ehlo_no_helo_fallback),
+        T(test_421_mail_sendmail),  T(test_421_mail_command),
+        T(test_421_pipelined_rcpt), T(test_421_rcpt_lockstep),
+        T(test_421_data),           T(test_421_final_dot),
+        T(test_421_rcpt_command),   T(test_421_final_dot_data_command),
+        T(test_421_noop),           T(test_421_then_reconnect),
     };
     return cmocka_run_group_tests_name("fault_421", tests, NULL, NULL);
 }

@@ -15,13 +15,11 @@
 /* Disconnect cases never wait for a timeout: the client's timeouts are 5 s, these bound the call. */
 #define FAST_MS 2000
 
-static void assert_not_connected(const fault_fixture *f)
-{
+static void assert_not_connected(const fault_fixture *f) {
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
 }
 
-static void assert_rcpt_state(const smtpc_client *c, size_t i, smtpc_rcpt_state want)
-{
+static void assert_rcpt_state(const smtpc_client *c, size_t i, smtpc_rcpt_state want) {
     const smtpc_result *res = smtpc_client_last_result(c);
     assert_non_null(res);
     smtpc_rcpt_state got = smtpc_result_state(res, i);
@@ -30,8 +28,7 @@ static void assert_rcpt_state(const smtpc_client *c, size_t i, smtpc_rcpt_state 
     }
 }
 
-static void run_sendmail(fault_fixture *f, smtpc_status want)
-{
+static void run_sendmail(fault_fixture *f, smtpc_status want) {
     fault_clock_start(f);
     smtpc_status st = smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS);
     long long ms = fault_elapsed_ms(f);
@@ -41,8 +38,7 @@ static void run_sendmail(fault_fixture *f, smtpc_status want)
 }
 
 /* The server closes before sending anything. */
-static void test_close_before_greeting(void **state)
-{
+static void test_close_before_greeting(void **state) {
     fault_fixture *f = *state;
     sc_close(f);
     fault_start(f);
@@ -58,8 +54,7 @@ static void test_close_before_greeting(void **state)
 }
 
 /* Half a greeting line, then close: a disconnection, not a protocol error. */
-static void test_close_mid_greeting(void **state)
-{
+static void test_close_mid_greeting(void **state) {
     fault_fixture *f = *state;
     sc_send(f, "220 fault.te");
     sc_close(f);
@@ -74,8 +69,7 @@ static void test_close_mid_greeting(void **state)
 }
 
 /* Exactly the three bytes of a code, then end of file (no over-read, curl CVE-2019-3823). */
-static void test_close_after_bare_code(void **state)
-{
+static void test_close_after_bare_code(void **state) {
     fault_fixture *f = *state;
     sc_send(f, "220");
     sc_close(f);
@@ -88,8 +82,7 @@ static void test_close_after_bare_code(void **state)
 }
 
 /* The first line of a multiline greeting, then close. */
-static void test_close_mid_multiline_greeting(void **state)
-{
+static void test_close_mid_multiline_greeting(void **state) {
     fault_fixture *f = *state;
     sc_send(f, "220-fault.test\r\n");
     sc_close(f);
@@ -102,8 +95,7 @@ static void test_close_mid_multiline_greeting(void **state)
 }
 
 /* The server reads EHLO and closes without answering. */
-static void test_close_after_ehlo_sent(void **state)
-{
+static void test_close_after_ehlo_sent(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -123,8 +115,7 @@ static void test_close_after_ehlo_sent(void **state)
 }
 
 /* EHLO answered, then the server reads MAIL and closes. */
-static void test_close_after_mail_sent(void **state)
-{
+static void test_close_after_mail_sent(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -147,8 +138,7 @@ static void test_close_after_mail_sent(void **state)
 }
 
 /* MAIL accepted, then the server reads the first RCPT and closes (no pipelining). */
-static void test_close_after_rcpt_sent(void **state)
-{
+static void test_close_after_rcpt_sent(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -174,8 +164,7 @@ static void test_close_after_rcpt_sent(void **state)
  * PIPELINING: MAIL, three RCPT and DATA arrive in one batch; the server answers MAIL and the first
  * k RCPT, then closes. Recipients answered are accepted (message not sent), the rest not attempted.
  */
-static void close_after_kth_rcpt(fault_fixture *f, int k)
-{
+static void close_after_kth_rcpt(fault_fixture *f, int k) {
     sc_hello(f, 1);
     sc_expect(f, "MAIL ");
     sc_expect(f, "RCPT ");
@@ -208,34 +197,21 @@ static void close_after_kth_rcpt(fault_fixture *f, int k)
     }
     assert_int_equal(smtpc_result_delivered_count(res), 0);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_RCPT("r2@example.org")
-                                   W_RCPT("r3@example.org") W_DATA);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org")
+                                   W_RCPT("r2@example.org") W_RCPT("r3@example.org") W_DATA);
 }
 
-static void test_pipelined_close_after_mail_reply(void **state)
-{
-    close_after_kth_rcpt(*state, 0);
-}
+static void test_pipelined_close_after_mail_reply(void **state) { close_after_kth_rcpt(*state, 0); }
 
-static void test_pipelined_close_after_rcpt_1(void **state)
-{
-    close_after_kth_rcpt(*state, 1);
-}
+static void test_pipelined_close_after_rcpt_1(void **state) { close_after_kth_rcpt(*state, 1); }
 
-static void test_pipelined_close_after_rcpt_2(void **state)
-{
-    close_after_kth_rcpt(*state, 2);
-}
+static void test_pipelined_close_after_rcpt_2(void **state) { close_after_kth_rcpt(*state, 2); }
 
 /* All three RCPT answered, DATA not: still nothing sent of the message. */
-static void test_pipelined_close_before_data_reply(void **state)
-{
-    close_after_kth_rcpt(*state, 3);
-}
+static void test_pipelined_close_before_data_reply(void **state) { close_after_kth_rcpt(*state, 3); }
 
 /* The server reads DATA and closes before its reply (no pipelining). */
-static void test_close_after_data_sent(void **state)
-{
+static void test_close_after_data_sent(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -256,11 +232,11 @@ static void test_close_after_data_sent(void **state)
 }
 
 /* A message of `size` bytes that the encoder leaves as it is (CRLF lines, no leading dot). */
-static char *plain_message(size_t size)
-{
+static char *plain_message(size_t size) {
     char *m = malloc(size + 1);
     assert_non_null(m);
-    static const char line[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n";
+    static const char line[] =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n";
     for (size_t i = 0; i < size; i++) {
         m[i] = line[i % (sizeof line - 1)];
     }
@@ -274,8 +250,7 @@ static char *plain_message(size_t size)
  * still writing (the unread data turns the close into a reset). A connection error, nothing
  * reported as delivered or unknown: the message was never completely sent.
  */
-static void test_close_while_body_sent(void **state)
-{
+static void test_close_while_body_sent(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -323,8 +298,7 @@ static void test_close_while_body_sent(void **state)
  * The whole message and its final dot were sent; the server closes before its reply: the message
  * may or may not have been delivered (F.46).
  */
-static void delivery_unknown(fault_fixture *f, int pipelining)
-{
+static void delivery_unknown(fault_fixture *f, int pipelining) {
     sc_hello(f, pipelining);
     if (pipelining) {
         sc_expect(f, "MAIL ");
@@ -359,23 +333,16 @@ static void delivery_unknown(fault_fixture *f, int pipelining)
     assert_int_equal(smtpc_result_delivered_count(res), 0);
     assert_null(smtpc_result_data_reply(res, 0));
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_RCPT("r2@example.org")
-                                   W_DATA MSG_WIRE);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org")
+                                   W_RCPT("r2@example.org") W_DATA MSG_WIRE);
 }
 
-static void test_close_after_final_dot(void **state)
-{
-    delivery_unknown(*state, 0);
-}
+static void test_close_after_final_dot(void **state) { delivery_unknown(*state, 0); }
 
-static void test_pipelined_close_after_final_dot(void **state)
-{
-    delivery_unknown(*state, 1);
-}
+static void test_pipelined_close_after_final_dot(void **state) { delivery_unknown(*state, 1); }
 
 /* The same through smtpc_client_data(). */
-static void test_data_close_after_final_dot(void **state)
-{
+static void test_data_close_after_final_dot(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "DATA");
@@ -396,8 +363,7 @@ static void test_data_close_after_final_dot(void **state)
  * Half-close: after 354 the server shuts down its sending side and keeps reading. The body is sent
  * in full, then the wait for the final reply meets end of file (F.49).
  */
-static void test_shutdown_write_after_354(void **state)
-{
+static void test_shutdown_write_after_354(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -421,8 +387,7 @@ static void test_shutdown_write_after_354(void **state)
 }
 
 /* 250 to the final dot, then the server closes before answering QUIT: the mail was sent (F.47). */
-static void quit_after_delivery(fault_fixture *f, int rst)
-{
+static void quit_after_delivery(fault_fixture *f, int rst) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_send(f, RPL_OK);
@@ -457,25 +422,19 @@ static void quit_after_delivery(fault_fixture *f, int rst)
     }
     assert_not_connected(f);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA MSG_WIRE W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(f,
+                            W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA MSG_WIRE W_QUIT);
 }
 
-static void test_close_before_quit_reply(void **state)
-{
-    quit_after_delivery(*state, 0);
-}
+static void test_close_before_quit_reply(void **state) { quit_after_delivery(*state, 0); }
 
-static void test_rst_before_quit_reply(void **state)
-{
-    quit_after_delivery(*state, 1);
-}
+static void test_rst_before_quit_reply(void **state) { quit_after_delivery(*state, 1); }
 
 /* The EHLO reply (no STARTTLS), then a reset. The peer is loopback, so the default policy is
  * opportunistic and the message would go in plaintext: the reset is what the caller hears. The kind
  * of peer is decided once at connect; asked of the socket after the reset (getpeername fails), a
  * loopback peer looked remote and the call failed with "TLS is required". */
-static void test_rst_after_ehlo_reply_keeps_loopback_policy(void **state)
-{
+static void test_rst_after_ehlo_reply_keeps_loopback_policy(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -498,8 +457,7 @@ static void test_rst_after_ehlo_reply_keeps_loopback_policy(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fault_setup, fault_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         T(test_close_before_greeting),
         T(test_close_mid_greeting),

@@ -14,8 +14,7 @@
 #define FAST_MS 2000
 
 /* The malformed bytes as the greeting: connect() fails, nothing is sent. */
-static void bad_greeting(fault_fixture *f, const char *bytes, size_t len)
-{
+static void bad_greeting(fault_fixture *f, const char *bytes, size_t len) {
     sc_send_n(f, bytes, len);
     sc_expect_eof(f, 5.0);
     fault_start(f);
@@ -32,8 +31,7 @@ static void bad_greeting(fault_fixture *f, const char *bytes, size_t len)
 }
 
 /* The malformed bytes as the reply to NOOP: noop() fails, nothing more is sent. */
-static void bad_reply(fault_fixture *f, const char *bytes, size_t len)
-{
+static void bad_reply(fault_fixture *f, const char *bytes, size_t len) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
     sc_send_n(f, bytes, len);
@@ -53,15 +51,9 @@ static void bad_reply(fault_fixture *f, const char *bytes, size_t len)
     FAULT_ASSERT_TRANSCRIPT(f, W_NOOP);
 }
 
-#define BAD_CASE(name, greeting, reply)                                                                                \
-    static void test_greeting_##name(void **state)                                                                     \
-    {                                                                                                                  \
-        bad_greeting(*state, greeting, sizeof(greeting) - 1);                                                          \
-    }                                                                                                                  \
-    static void test_reply_##name(void **state)                                                                        \
-    {                                                                                                                  \
-        bad_reply(*state, reply, sizeof(reply) - 1);                                                                   \
-    }
+#define BAD_CASE(name, greeting, reply)                                                                      \
+    static void test_greeting_##name(void **state) { bad_greeting(*state, greeting, sizeof(greeting) - 1); } \
+    static void test_reply_##name(void **state) { bad_reply(*state, reply, sizeof(reply) - 1); }
 
 BAD_CASE(mismatched_multiline, "220-a\r\n221 b\r\n", "250-a\r\n251 b\r\n")
 BAD_CASE(mismatched_multiline_class, "220-a\r\n520 b\r\n", "250-a\r\n550 b\r\n")
@@ -74,19 +66,23 @@ BAD_CASE(code_four_digits, "2200 x\r\n", "2500 x\r\n")
 BAD_CASE(code_no_separator, "220OK\r\n", "250OK\r\n")
 BAD_CASE(code_leading_space, " 220 x\r\n", " 250 x\r\n")
 BAD_CASE(code_plus_sign, "+220 x\r\n", "+250 x\r\n")
-BAD_CASE(code_fullwidth_digits, "\xef\xbc\x92\xef\xbc\x92\xef\xbc\x90 x\r\n", "\xef\xbc\x92\xef\xbc\x95\xef\xbc\x90 x\r\n")
+BAD_CASE(code_fullwidth_digits, "\xef\xbc\x92\xef\xbc\x92\xef\xbc\x90 x\r\n",
+         "\xef\xbc\x92\xef\xbc\x95\xef\xbc\x90 x\r\n")
 BAD_CASE(code_letters, "abc x\r\n", "abc x\r\n")
 BAD_CASE(bare_lf, "220 OK\n", "250 OK\n")
 BAD_CASE(bare_lf_mid_multiline, "220-a\n220 b\r\n", "250-a\n250 b\r\n")
 BAD_CASE(bare_cr, "220 O\rK\r\n", "250 O\rK\r\n")
 BAD_CASE(cr_cr_lf, "220 OK\r\r\n", "250 OK\r\r\n")
 BAD_CASE(nul_in_text, "220 O\0K\r\n", "250 O\0K\r\n")
-BAD_CASE(nul_in_code, "2\0" "20 x\r\n", "2\0" "50 x\r\n")
+BAD_CASE(nul_in_code,
+         "2\0"
+         "20 x\r\n",
+         "2\0"
+         "50 x\r\n")
 BAD_CASE(empty_line, "\r\n", "\r\n")
 
 /* A single 1 MiB line: refused at the line limit, fast, and the connection closed. */
-static void test_reply_1mb_line(void **state)
-{
+static void test_reply_1mb_line(void **state) {
     fault_fixture *f = *state;
     char chunk[1025];
     memset(chunk, 'x', 1024);
@@ -109,8 +105,7 @@ static void test_reply_1mb_line(void **state)
 }
 
 /* A 1 MiB greeting line with no line end at all. */
-static void test_greeting_1mb_no_crlf(void **state)
-{
+static void test_greeting_1mb_no_crlf(void **state) {
     fault_fixture *f = *state;
     char chunk[1025];
     memset(chunk, 'y', 1024);
@@ -128,8 +123,7 @@ static void test_greeting_1mb_no_crlf(void **state)
     FAULT_ASSERT_TRANSCRIPT(f, "");
 }
 
-static long max_rss_kib(void)
-{
+static long max_rss_kib(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) {
         return 0;
@@ -138,8 +132,7 @@ static long max_rss_kib(void)
 }
 
 /* A 64 MiB line: the client's memory must not grow with it (peak RSS grows < 16 MiB). */
-static void test_reply_64mb_line_memory_bounded(void **state)
-{
+static void test_reply_64mb_line_memory_bounded(void **state) {
     fault_fixture *f = *state;
     char chunk[65537];
     memset(chunk, 'z', 65536);
@@ -167,8 +160,7 @@ static void test_reply_64mb_line_memory_bounded(void **state)
 }
 
 /* 100000 continuation lines: capped, SMTPC_EPROTOCOL, fast. */
-static void test_reply_100000_lines(void **state)
-{
+static void test_reply_100000_lines(void **state) {
     fault_fixture *f = *state;
     char chunk[7 * 100 + 1];
     for (int i = 0; i < 100; i++) {
@@ -193,8 +185,7 @@ static void test_reply_100000_lines(void **state)
 }
 
 /* An extra line after the greeting, in the same segment: the client must not send EHLO into it. */
-static void test_unsolicited_after_greeting(void **state)
-{
+static void test_unsolicited_after_greeting(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING "250 unsolicited\r\n");
     sc_expect_eof(f, 5.0);
@@ -212,8 +203,7 @@ static void test_unsolicited_after_greeting(void **state)
 }
 
 /* A partial extra line (no CRLF) after the greeting counts too (nodemailer #1835 case). */
-static void test_unsolicited_partial_after_greeting(void **state)
-{
+static void test_unsolicited_partial_after_greeting(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING "250-AUTH PLAIN");
     sc_expect_eof(f, 5.0);
@@ -230,8 +220,7 @@ static void test_unsolicited_partial_after_greeting(void **state)
 }
 
 /* An extra reply behind the NOOP reply, in the same segment: the next NOOP is not sent. */
-static void test_unsolicited_after_reply(void **state)
-{
+static void test_unsolicited_after_reply(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -255,8 +244,7 @@ static void test_unsolicited_after_reply(void **state)
  * An extra reply that arrives a little after the NOOP reply (a separate segment, still unread in the
  * socket when the client sends the next command): it must not be taken as the next reply.
  */
-static void test_unsolicited_late_reply(void **state)
-{
+static void test_unsolicited_late_reply(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -288,8 +276,7 @@ static void test_unsolicited_late_reply(void **state)
  * it answers nothing the client sent and must not be taken as the message's acceptance (a reply to
  * a command not yet written). Nothing of the message may be sent after it.
  */
-static void early_final_reply(fault_fixture *f, int pipelining)
-{
+static void early_final_reply(fault_fixture *f, int pipelining) {
     sc_hello(f, pipelining);
     sc_expect(f, "MAIL ");
     if (!pipelining) {
@@ -300,7 +287,8 @@ static void early_final_reply(fault_fixture *f, int pipelining)
         sc_send(f, RPL_OK);
     }
     sc_expect(f, "DATA");
-    sc_send(f, pipelining ? RPL_OK RPL_OK RPL_354 "250 2.0.0 queued early\r\n" : RPL_354 "250 2.0.0 queued early\r\n");
+    sc_send(f, pipelining ? RPL_OK RPL_OK RPL_354 "250 2.0.0 queued early\r\n"
+                          : RPL_354 "250 2.0.0 queued early\r\n");
     sc_expect_eof(f, 5.0);
     fault_start(f);
     fault_client(f, 5000, 5000);
@@ -309,8 +297,10 @@ static void early_final_reply(fault_fixture *f, int pipelining)
     smtpc_status st = smtpc_client_sendmail(f->client, f->env, "x\r\n", SMTPC_NTS);
     smtpc_rcpt_state rs = smtpc_result_state(smtpc_client_last_result(f->client), 0);
     if (st == SMTPC_OK || rs == SMTPC_RCPT_DELIVERED) {
-        fail_msg("sendmail returned %s with the recipient %s: a reply sent before the message was taken as its "
-                 "acceptance", smtpc_status_name(st), rs == SMTPC_RCPT_DELIVERED ? "delivered" : "not delivered");
+        fail_msg(
+            "sendmail returned %s with the recipient %s: a reply sent before the message was taken as its "
+            "acceptance",
+            smtpc_status_name(st), rs == SMTPC_RCPT_DELIVERED ? "delivered" : "not delivered");
     }
     ASSERT_STATUS(f, st, SMTPC_EPROTOCOL);
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
@@ -318,19 +308,12 @@ static void early_final_reply(fault_fixture *f, int pipelining)
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA);
 }
 
-static void test_final_reply_before_message(void **state)
-{
-    early_final_reply(*state, 0);
-}
+static void test_final_reply_before_message(void **state) { early_final_reply(*state, 0); }
 
-static void test_final_reply_before_message_pipelined(void **state)
-{
-    early_final_reply(*state, 1);
-}
+static void test_final_reply_before_message_pipelined(void **state) { early_final_reply(*state, 1); }
 
 /* EHLO and HELO both refused: SMTPC_EHELO after one try each, no loop, no MAIL (B.21). */
-static void test_ehlo_and_helo_refused_no_retry(void **state)
-{
+static void test_ehlo_and_helo_refused_no_retry(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -355,8 +338,7 @@ static void test_ehlo_and_helo_refused_no_retry(void **state)
 /* ---- Valid edge cases ------------------------------------------------------------------------- */
 
 /* "250\r\n": a code with no text is a valid reply. */
-static void test_code_without_text(void **state)
-{
+static void test_code_without_text(void **state) {
     fault_fixture *f = *state;
     sc_send(f, "220\r\n");
     sc_expect(f, "NOOP");
@@ -384,8 +366,7 @@ static void test_code_without_text(void **state)
 }
 
 /* 8-bit, invalid UTF-8 and escape bytes in reply text are passed through as bytes. */
-static void test_8bit_text_kept(void **state)
-{
+static void test_8bit_text_kept(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -403,8 +384,7 @@ static void test_8bit_text_kept(void **state)
 }
 
 /* Enhanced status codes: kept when the class matches the reply code, else "". */
-static void test_enhanced_codes(void **state)
-{
+static void test_enhanced_codes(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -430,25 +410,26 @@ static void test_enhanced_codes(void **state)
  * esmtp_features for the same reply: keywords lower-cased, params stripped, AUTH and AUTH= merged
  * (each preceded by a space), a later SIZE replacing an earlier one, order of first appearance.
  */
-#define ODD_EHLO                                                                                                       \
-    "250-fault.test\r\n"                                                                                               \
-    "250-AUTH\r\n"                                                                                                     \
-    "250-AUTH=PLAIN LOGIN\r\n"                                                                                         \
-    "250-SIZE abc\r\n"                                                                                                 \
-    "250-8bitmime   \r\n"                                                                                              \
-    "250-Pipelining\r\n"                                                                                               \
-    "250-auth CRAM-MD5  XOAUTH2 \r\n"                                                                                  \
-    "250-X-CUSTOM  a  b\t \r\n"                                                                                        \
-    "250-DSN\r\n"                                                                                                      \
-    "250-size 100\r\n"                                                                                                 \
+#define ODD_EHLO                      \
+    "250-fault.test\r\n"              \
+    "250-AUTH\r\n"                    \
+    "250-AUTH=PLAIN LOGIN\r\n"        \
+    "250-SIZE abc\r\n"                \
+    "250-8bitmime   \r\n"             \
+    "250-Pipelining\r\n"              \
+    "250-auth CRAM-MD5  XOAUTH2 \r\n" \
+    "250-X-CUSTOM  a  b\t \r\n"       \
+    "250-DSN\r\n"                     \
+    "250-size 100\r\n"                \
     "250 HELP\r\n"
 
 static const char *const odd_keys[] = {"auth", "size", "8bitmime", "pipelining", "x-custom", "dsn", "help"};
 static const char *const odd_params[] = {"  PLAIN LOGIN CRAM-MD5  XOAUTH2", "100", "", "", "a  b", "", ""};
-#define ODD_TEXT "fault.test\nAUTH\nAUTH=PLAIN LOGIN\nSIZE abc\n8bitmime\nPipelining\nauth CRAM-MD5  XOAUTH2\nX-CUSTOM  a  b\nDSN\nsize 100\nHELP"
+#define ODD_TEXT                                                                                             \
+    "fault.test\nAUTH\nAUTH=PLAIN LOGIN\nSIZE abc\n8bitmime\nPipelining\nauth CRAM-MD5  XOAUTH2\nX-CUSTOM  " \
+    "a  b\nDSN\nsize 100\nHELP"
 
-static void check_odd_features(const smtpc_client *c)
-{
+static void check_odd_features(const smtpc_client *c) {
     assert_int_equal(smtpc_client_does_esmtp(c), 1);
     const smtpc_reply *r = smtpc_client_ehlo_reply(c);
     fault_assert_reply(r, 250, ODD_TEXT);
@@ -467,8 +448,8 @@ static void check_odd_features(const smtpc_client *c)
         assert_non_null(key);
         assert_non_null(params);
         if (strcmp(key, odd_keys[i]) != 0 || strcmp(params, odd_params[i]) != 0) {
-            fail_msg("extension %zu is \"%s\" = \"%s\", smtplib has \"%s\" = \"%s\"", i, key, params, odd_keys[i],
-                     odd_params[i]);
+            fail_msg("extension %zu is \"%s\" = \"%s\", smtplib has \"%s\" = \"%s\"", i, key, params,
+                     odd_keys[i], odd_params[i]);
         }
         const char *p = smtpc_client_extn_params(c, odd_keys[i], SMTPC_NTS, &len);
         assert_non_null(p);
@@ -487,8 +468,7 @@ static void check_odd_features(const smtpc_client *c)
     assert_null(smtpc_client_extn_params(c, "STARTTLS", SMTPC_NTS, NULL));
 }
 
-static void odd_ehlo(fault_fixture *f, int slowly)
-{
+static void odd_ehlo(fault_fixture *f, int slowly) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     if (slowly) {
@@ -508,20 +488,13 @@ static void odd_ehlo(fault_fixture *f, int slowly)
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);
 }
 
-static void test_ehlo_odd_lines(void **state)
-{
-    odd_ehlo(*state, 0);
-}
+static void test_ehlo_odd_lines(void **state) { odd_ehlo(*state, 0); }
 
 /* The same reply one byte per segment parses the same (differential check, B.20). */
-static void test_ehlo_odd_lines_one_byte_at_a_time(void **state)
-{
-    odd_ehlo(*state, 1);
-}
+static void test_ehlo_odd_lines_one_byte_at_a_time(void **state) { odd_ehlo(*state, 1); }
 
 /* A greeting and a multiline reply sent one byte at a time. */
-static void test_replies_one_byte_at_a_time(void **state)
-{
+static void test_replies_one_byte_at_a_time(void **state) {
     fault_fixture *f = *state;
     sc_send_slowly(f, "220-fault.test\r\n220 ESMTP\r\n", 0.005);
     sc_expect(f, "NOOP");
@@ -546,8 +519,7 @@ static void test_replies_one_byte_at_a_time(void **state)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fault_setup, fault_teardown)
 #define TB(name) T(test_greeting_##name), T(test_reply_##name)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         TB(mismatched_multiline),
         TB(mismatched_multiline_class),

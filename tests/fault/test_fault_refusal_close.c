@@ -37,34 +37,27 @@
 
 enum how { HALF, CLOSE, RST };
 
-static void sleep_ms(long ms)
-{
+static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 /* The server sends `bytes` (ending with the refusal), then closes as `how` says. */
-static void sc_refuse(fault_fixture *f, const char *bytes, enum how how)
-{
+static void sc_refuse(fault_fixture *f, const char *bytes, enum how how) {
     switch (how) {
     case HALF:
         sc_send(f, bytes);
         sc_shutdown_write(f);
         sc_expect_eof(f, 5.0);
         break;
-    case CLOSE:
-        sc_send_then_close(f, bytes);
-        break;
-    case RST:
-        sc_send_then_rst(f, bytes);
-        break;
+    case CLOSE: sc_send_then_close(f, bytes); break;
+    case RST: sc_send_then_rst(f, bytes); break;
     }
 }
 
 /* The server received `cmds`, then `after` (what the client sends once it has the refusal) as far as
  * the close let it arrive. */
-static void assert_wire(fault_fixture *f, const char *cmds, const char *after, enum how how)
-{
+static void assert_wire(fault_fixture *f, const char *cmds, const char *after, enum how how) {
     assert_int_equal(fault_finish(f, 0), 0);
     if (how == HALF) {
         size_t n = strlen(cmds), m = strlen(after);
@@ -80,8 +73,8 @@ static void assert_wire(fault_fixture *f, const char *cmds, const char *after, e
     }
 }
 
-static void assert_rcpt(const fault_fixture *f, size_t i, smtpc_rcpt_state want, int rcpt_code, int data_code)
-{
+static void assert_rcpt(const fault_fixture *f, size_t i, smtpc_rcpt_state want, int rcpt_code,
+                        int data_code) {
     const smtpc_result *res = smtpc_client_last_result(f->client);
     assert_non_null(res);
     smtpc_rcpt_state got = smtpc_result_state(res, i);
@@ -100,8 +93,7 @@ static void assert_rcpt(const fault_fixture *f, size_t i, smtpc_rcpt_state want,
     }
 }
 
-static void assert_errmsg_has(const fault_fixture *f, const char *part)
-{
+static void assert_errmsg_has(const fault_fixture *f, const char *part) {
     const char *msg = smtpc_client_errmsg(f->client);
     if (strstr(msg, part) == NULL) {
         fail_msg("errmsg \"%s\" does not say \"%s\"", msg, part);
@@ -111,8 +103,7 @@ static void assert_errmsg_has(const fault_fixture *f, const char *part)
 /* The call returned `want` with `code text` kept as the last reply, the connection closed, and the
  * message saying that the server closed after refusing. */
 static void assert_refused_closed(const fault_fixture *f, smtpc_status st, smtpc_status want, int code,
-                                  const char *text)
-{
+                                  const char *text) {
     ASSERT_STATUS(f, st, want);
     assert_int_equal(smtpc_client_last_status(f->client), want);
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
@@ -120,8 +111,7 @@ static void assert_refused_closed(const fault_fixture *f, smtpc_status st, smtpc
     assert_errmsg_has(f, AFTER_REFUSING);
 }
 
-static smtpc_client *lmtp_client(fault_fixture *f)
-{
+static smtpc_client *lmtp_client(fault_fixture *f) {
     assert_null(f->client);
     assert_int_equal(smtpc_client_new(&f->client, SMTPC_PROTOCOL_LMTP), SMTPC_OK);
     assert_int_equal(smtpc_client_set_local_hostname(f->client, FAULT_HELO_NAME, SMTPC_NTS), SMTPC_OK);
@@ -131,8 +121,7 @@ static smtpc_client *lmtp_client(fault_fixture *f)
 }
 
 /* Start the server, connect an SMTP client (LMTP when lmtp) and run sendmail to r1 and r2. */
-static smtpc_status run_sendmail(fault_fixture *f, int lmtp)
-{
+static smtpc_status run_sendmail(fault_fixture *f, int lmtp) {
     fault_start(f);
     if (lmtp) {
         lmtp_client(f);
@@ -149,8 +138,7 @@ static smtpc_status run_sendmail(fault_fixture *f, int lmtp)
     return st;
 }
 
-static void sc_batch(fault_fixture *f)
-{
+static void sc_batch(fault_fixture *f) {
     sc_expect(f, "MAIL ");
     sc_expect(f, "RCPT ");
     sc_expect(f, "RCPT ");
@@ -160,22 +148,21 @@ static void sc_batch(fault_fixture *f)
 /* ---- MAIL ---------------------------------------------------------------------------------------- */
 
 /* One command at a time: MAIL refused, RSET sent into the closed connection. */
-static void mail_lockstep(fault_fixture *f, enum how how)
-{
+static void mail_lockstep(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_refuse(f, "550 5.7.1 sender blocked\r\n", how);
     smtpc_status st = run_sendmail(f, 0);
     assert_refused_closed(f, st, SMTPC_ESENDER_REFUSED, 550, "5.7.1 sender blocked");
-    fault_assert_reply(smtpc_result_mail_reply(smtpc_client_last_result(f->client)), 550, "5.7.1 sender blocked");
+    fault_assert_reply(smtpc_result_mail_reply(smtpc_client_last_result(f->client)), 550,
+                       "5.7.1 sender blocked");
     assert_rcpt(f, 0, SMTPC_RCPT_NOT_ATTEMPTED, 0, 0);
     assert_rcpt(f, 1, SMTPC_RCPT_NOT_ATTEMPTED, 0, 0);
     assert_wire(f, W_EHLO S_MAIL, W_RSET, how);
 }
 
 /* Pipelined: MAIL refused and the rest of the batch never answered. No RSET: the batch is open. */
-static void mail_pipelined(fault_fixture *f, enum how how)
-{
+static void mail_pipelined(fault_fixture *f, enum how how) {
     sc_hello(f, 1);
     sc_batch(f);
     sc_refuse(f, "550 5.7.1 sender blocked\r\n", how);
@@ -187,12 +174,13 @@ static void mail_pipelined(fault_fixture *f, enum how how)
 }
 
 /* Pipelined: the whole batch answered (MAIL refused, the rest 503), then the close. */
-static void mail_pipelined_answered(fault_fixture *f, enum how how)
-{
+static void mail_pipelined_answered(fault_fixture *f, enum how how) {
     sc_hello(f, 1);
     sc_batch(f);
-    sc_refuse(f, "550 5.7.1 sender blocked\r\n503 5.5.1 MAIL first\r\n503 5.5.1 MAIL first\r\n"
-                 "503 5.5.1 MAIL first\r\n", how);
+    sc_refuse(f,
+              "550 5.7.1 sender blocked\r\n503 5.5.1 MAIL first\r\n503 5.5.1 MAIL first\r\n"
+              "503 5.5.1 MAIL first\r\n",
+              how);
     smtpc_status st = run_sendmail(f, 0);
     assert_refused_closed(f, st, SMTPC_ESENDER_REFUSED, 550, "5.7.1 sender blocked");
     assert_rcpt(f, 0, SMTPC_RCPT_REFUSED, 503, 0);
@@ -203,8 +191,7 @@ static void mail_pipelined_answered(fault_fixture *f, enum how how)
 /* ---- RCPT ---------------------------------------------------------------------------------------- */
 
 /* One at a time: both recipients refused, the second refusal followed by the close. */
-static void rcpt_lockstep_last(fault_fixture *f, enum how how)
-{
+static void rcpt_lockstep_last(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_send(f, RPL_OK);
@@ -223,8 +210,7 @@ static void rcpt_lockstep_last(fault_fixture *f, enum how how)
  * One at a time: the first recipient refused and the close. Nothing is decided (the second recipient
  * was never asked for), so this is a disconnection, as with smtplib; the refusal is in the result.
  */
-static void rcpt_lockstep_first(fault_fixture *f, enum how how)
-{
+static void rcpt_lockstep_first(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_send(f, RPL_OK);
@@ -239,8 +225,7 @@ static void rcpt_lockstep_first(fault_fixture *f, enum how how)
 }
 
 /* Pipelined: every recipient refused, the close comes before the reply to DATA. */
-static void rcpt_pipelined(fault_fixture *f, enum how how)
-{
+static void rcpt_pipelined(fault_fixture *f, enum how how) {
     sc_hello(f, 1);
     sc_batch(f);
     sc_refuse(f, RPL_OK "550 5.1.1 r1 unknown\r\n550 5.1.1 r2 unknown\r\n", how);
@@ -253,8 +238,7 @@ static void rcpt_pipelined(fault_fixture *f, enum how how)
 
 /* ---- DATA ---------------------------------------------------------------------------------------- */
 
-static void data_lockstep(fault_fixture *f, enum how how)
-{
+static void data_lockstep(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_send(f, RPL_OK);
@@ -271,8 +255,7 @@ static void data_lockstep(fault_fixture *f, enum how how)
     assert_wire(f, W_EHLO S_MAIL S_R1 S_R2 W_DATA, W_RSET, how);
 }
 
-static void data_pipelined(fault_fixture *f, enum how how)
-{
+static void data_pipelined(fault_fixture *f, enum how how) {
     sc_hello(f, 1);
     sc_batch(f);
     sc_refuse(f, RPL_OK RPL_OK RPL_OK "554 5.7.1 no thanks\r\n", how);
@@ -285,8 +268,7 @@ static void data_pipelined(fault_fixture *f, enum how how)
 
 /* ---- End of data --------------------------------------------------------------------------------- */
 
-static void final_lockstep(fault_fixture *f, enum how how)
-{
+static void final_lockstep(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_send(f, RPL_OK);
@@ -305,8 +287,7 @@ static void final_lockstep(fault_fixture *f, enum how how)
     assert_wire(f, W_EHLO S_MAIL S_R1 S_R2 W_DATA MSG_WIRE, W_RSET, how);
 }
 
-static void final_pipelined(fault_fixture *f, enum how how)
-{
+static void final_pipelined(fault_fixture *f, enum how how) {
     sc_hello(f, 1);
     sc_batch(f);
     sc_send(f, RPL_OK RPL_OK RPL_OK RPL_354);
@@ -321,20 +302,20 @@ static void final_pipelined(fault_fixture *f, enum how how)
 
 /* ---- LMTP ---------------------------------------------------------------------------------------- */
 
-static void sc_lhlo(fault_fixture *f)
-{
+static void sc_lhlo(fault_fixture *f) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "LHLO ");
     sc_send(f, RPL_EHLO_PIPE);
 }
 
 /* LMTP, MAIL refused with the whole batch answered, then the close (RSET as in SMTP). */
-static void lmtp_mail(fault_fixture *f, enum how how)
-{
+static void lmtp_mail(fault_fixture *f, enum how how) {
     sc_lhlo(f);
     sc_batch(f);
-    sc_refuse(f, "550 5.7.1 sender blocked\r\n503 5.5.1 MAIL first\r\n503 5.5.1 MAIL first\r\n"
-                 "503 5.5.1 MAIL first\r\n", how);
+    sc_refuse(f,
+              "550 5.7.1 sender blocked\r\n503 5.5.1 MAIL first\r\n503 5.5.1 MAIL first\r\n"
+              "503 5.5.1 MAIL first\r\n",
+              how);
     smtpc_status st = run_sendmail(f, 1);
     assert_refused_closed(f, st, SMTPC_ESENDER_REFUSED, 550, "5.7.1 sender blocked");
     assert_rcpt(f, 0, SMTPC_RCPT_REFUSED, 503, 0);
@@ -343,8 +324,7 @@ static void lmtp_mail(fault_fixture *f, enum how how)
 }
 
 /* LMTP, DATA refused, then the close. */
-static void lmtp_data(fault_fixture *f, enum how how)
-{
+static void lmtp_data(fault_fixture *f, enum how how) {
     sc_lhlo(f);
     sc_batch(f);
     sc_refuse(f, RPL_OK RPL_OK RPL_OK "554 5.7.1 no thanks\r\n", how);
@@ -357,8 +337,7 @@ static void lmtp_data(fault_fixture *f, enum how how)
 
 /* LMTP, every recipient refused after the message, then the close: the last reply ends the
  * transaction (no RSET), each recipient keeps its own reply. */
-static void lmtp_final(fault_fixture *f, enum how how)
-{
+static void lmtp_final(fault_fixture *f, enum how how) {
     sc_lhlo(f);
     sc_batch(f);
     sc_send(f, RPL_OK RPL_OK RPL_OK RPL_354);
@@ -385,8 +364,7 @@ static void lmtp_final(fault_fixture *f, enum how how)
  * The reply is the call's result; the close is noticed by the next call, which sends nothing. With
  * HALF the next call is made while the server still reads, so the transcript proves it sent nothing.
  */
-static void next_call_disconnected(fault_fixture *f, const char *cmds, enum how how)
-{
+static void next_call_disconnected(fault_fixture *f, const char *cmds, enum how how) {
     if (how != HALF) {
         assert_int_equal(fault_finish(f, 0), 0);
     } else {
@@ -400,8 +378,7 @@ static void next_call_disconnected(fault_fixture *f, const char *cmds, enum how 
     fault_assert_transcript(f, cmds, strlen(cmds));
 }
 
-static void low_mail(fault_fixture *f, enum how how)
-{
+static void low_mail(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_refuse(f, "550 5.7.1 sender blocked\r\n", how);
@@ -416,8 +393,7 @@ static void low_mail(fault_fixture *f, enum how how)
     fault_assert_reply(smtpc_client_last_reply(f->client), 550, "5.7.1 sender blocked");
 }
 
-static void low_rcpt(fault_fixture *f, enum how how)
-{
+static void low_rcpt(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
     sc_send(f, RPL_OK);
@@ -434,8 +410,7 @@ static void low_rcpt(fault_fixture *f, enum how how)
     next_call_disconnected(f, W_EHLO S_MAIL S_R1, how);
 }
 
-static void low_data(fault_fixture *f, enum how how)
-{
+static void low_data(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "DATA");
     sc_refuse(f, "554 5.5.1 no valid recipients\r\n", how);
@@ -448,8 +423,7 @@ static void low_data(fault_fixture *f, enum how how)
     next_call_disconnected(f, W_EHLO W_DATA, how);
 }
 
-static void low_final(fault_fixture *f, enum how how)
-{
+static void low_final(fault_fixture *f, enum how how) {
     sc_hello(f, 0);
     sc_expect(f, "DATA");
     sc_send(f, RPL_354);
@@ -464,9 +438,9 @@ static void low_final(fault_fixture *f, enum how how)
     next_call_disconnected(f, W_EHLO W_DATA MSG_WIRE, how);
 }
 
-#define HOWS(name)                                                                                                     \
-    static void test_##name##_half(void **state) { name(*state, HALF); }                                               \
-    static void test_##name##_close(void **state) { name(*state, CLOSE); }                                             \
+#define HOWS(name)                                                         \
+    static void test_##name##_half(void **state) { name(*state, HALF); }   \
+    static void test_##name##_close(void **state) { name(*state, CLOSE); } \
     static void test_##name##_rst(void **state) { name(*state, RST); }
 
 HOWS(mail_lockstep)
@@ -490,11 +464,11 @@ HOWS(low_final)
 /* ---- Refused while the client is still writing the message ------------------------------------- */
 
 /* A message of `size` bytes that the encoder leaves as it is (CRLF lines, no leading dot). */
-static char *plain_message(size_t size)
-{
+static char *plain_message(size_t size) {
     char *m = malloc(size + 1);
     assert_non_null(m);
-    static const char line[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n";
+    static const char line[] =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n";
     for (size_t i = 0; i < size; i++) {
         m[i] = line[i % (sizeof line - 1)];
     }
@@ -509,8 +483,7 @@ static char *plain_message(size_t size)
  * and reported, as the message's refusal. The message was not completely sent, so nothing else
  * goes out.
  */
-static void refused_mid_body(fault_fixture *f, enum how how, int low_level)
-{
+static void refused_mid_body(fault_fixture *f, enum how how, int low_level) {
     sc_hello(f, 0);
     if (!low_level) {
         sc_expect(f, "MAIL ");
@@ -553,25 +526,13 @@ static void refused_mid_body(fault_fixture *f, enum how how, int low_level)
     assert_true(f->transcript_len < strlen(c) + len);
 }
 
-static void test_mid_body_close(void **state)
-{
-    refused_mid_body(*state, CLOSE, 0);
-}
+static void test_mid_body_close(void **state) { refused_mid_body(*state, CLOSE, 0); }
 
-static void test_mid_body_rst(void **state)
-{
-    refused_mid_body(*state, RST, 0);
-}
+static void test_mid_body_rst(void **state) { refused_mid_body(*state, RST, 0); }
 
-static void test_mid_body_half(void **state)
-{
-    refused_mid_body(*state, HALF, 0);
-}
+static void test_mid_body_half(void **state) { refused_mid_body(*state, HALF, 0); }
 
-static void test_mid_body_low_level_rst(void **state)
-{
-    refused_mid_body(*state, RST, 1);
-}
+static void test_mid_body_low_level_rst(void **state) { refused_mid_body(*state, RST, 1); }
 
 /* ---- A reply waiting on an idle connection, then the close --------------------------------------- */
 
@@ -581,8 +542,7 @@ static void test_mid_body_low_level_rst(void **state)
  * close SMTPC_EDISCONNECTED (with the reply in errmsg).
  */
 static void idle_reply(fault_fixture *f, const char *reply, enum how how, int code, const char *text,
-                       const char *errpart, smtpc_status want, int use_sendmail)
-{
+                       const char *errpart, smtpc_status want, int use_sendmail) {
     sc_hello(f, 1);
     sc_sleep(f, 0.2); /* the reply must not come with the EHLO reply */
     if (how == RST) {
@@ -610,34 +570,29 @@ static void idle_reply(fault_fixture *f, const char *reply, enum how how, int co
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);
 }
 
-static void test_idle_421_close(void **state)
-{
-    idle_reply(*state, "421 4.4.2 idle timeout\r\n", CLOSE, 421, "4.4.2 idle timeout", "421 4.4.2 idle timeout",
-               SMTPC_ECLOSING, 0);
+static void test_idle_421_close(void **state) {
+    idle_reply(*state, "421 4.4.2 idle timeout\r\n", CLOSE, 421, "4.4.2 idle timeout",
+               "421 4.4.2 idle timeout", SMTPC_ECLOSING, 0);
 }
 
-static void test_idle_421_rst(void **state)
-{
+static void test_idle_421_rst(void **state) {
     idle_reply(*state, "421 4.4.2 idle timeout\r\n", RST, 421, "4.4.2 idle timeout", "421 4.4.2 idle timeout",
                SMTPC_ECLOSING, 0);
 }
 
-static void test_idle_554_close(void **state)
-{
+static void test_idle_554_close(void **state) {
     idle_reply(*state, "554 5.7.0 too many errors\r\n", CLOSE, 554, "5.7.0 too many errors",
                "554 5.7.0 too many errors", SMTPC_EDISCONNECTED, 0);
 }
 
-static void test_idle_554_rst_sendmail(void **state)
-{
+static void test_idle_554_rst_sendmail(void **state) {
     idle_reply(*state, "554 5.7.0 too many errors\r\n", RST, 554, "5.7.0 too many errors",
                "554 5.7.0 too many errors", SMTPC_EDISCONNECTED, 1);
 }
 
-static void test_idle_multiline_421_sendmail(void **state)
-{
-    idle_reply(*state, "421-4.4.2 fault.test\r\n421 4.4.2 closing\r\n", CLOSE, 421, "4.4.2 fault.test\n4.4.2 closing",
-               "4.4.2 closing", SMTPC_ECLOSING, 1);
+static void test_idle_multiline_421_sendmail(void **state) {
+    idle_reply(*state, "421-4.4.2 fault.test\r\n421 4.4.2 closing\r\n", CLOSE, 421,
+               "4.4.2 fault.test\n4.4.2 closing", "4.4.2 closing", SMTPC_ECLOSING, 1);
 }
 
 /* ---- Item 5: data after the reply that accepted the message -------------------------------------- */
@@ -647,8 +602,8 @@ typedef struct trace_log {
     size_t len;
 } trace_log;
 
-static void collect_info(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us, void *userdata)
-{
+static void collect_info(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us,
+                         void *userdata) {
     (void)time_us;
     trace_log *log = userdata;
     if (kind != SMTPC_TRACE_INFO) {
@@ -664,8 +619,7 @@ static void collect_info(smtpc_trace_kind kind, const char *data, size_t len, in
     log->text[log->len] = '\0';
 }
 
-static void assert_trace_has(const trace_log *log, const char *part)
-{
+static void assert_trace_has(const trace_log *log, const char *part) {
     if (strstr(log->text, part) == NULL) {
         fail_msg("the trace does not say \"%s\":\n%s", part, log->text);
     }
@@ -676,8 +630,7 @@ static void assert_trace_has(const trace_log *log, const char *part)
  * sendmail succeeds, the recipient is delivered, errmsg is empty (the success convention), and the
  * connection is closed because the server is not trusted any more; the trace says why.
  */
-static void accepted_then_junk(fault_fixture *f, int pipelining, int lmtp)
-{
+static void accepted_then_junk(fault_fixture *f, int pipelining, int lmtp) {
     if (lmtp) {
         sc_lhlo(f);
     } else {
@@ -735,24 +688,14 @@ static void accepted_then_junk(fault_fixture *f, int pipelining, int lmtp)
     ASSERT_STATUS(f, smtpc_client_noop(f->client), SMTPC_ENOTCONN);
 }
 
-static void test_accepted_then_junk_lockstep(void **state)
-{
-    accepted_then_junk(*state, 0, 0);
-}
+static void test_accepted_then_junk_lockstep(void **state) { accepted_then_junk(*state, 0, 0); }
 
-static void test_accepted_then_junk_pipelined(void **state)
-{
-    accepted_then_junk(*state, 1, 0);
-}
+static void test_accepted_then_junk_pipelined(void **state) { accepted_then_junk(*state, 1, 0); }
 
-static void test_accepted_then_junk_lmtp(void **state)
-{
-    accepted_then_junk(*state, 1, 1);
-}
+static void test_accepted_then_junk_lmtp(void **state) { accepted_then_junk(*state, 1, 1); }
 
 /* The same through smtpc_client_data(). */
-static void test_accepted_then_junk_low_level(void **state)
-{
+static void test_accepted_then_junk_low_level(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "DATA");
@@ -775,8 +718,7 @@ static void test_accepted_then_junk_low_level(void **state)
 }
 
 /* A decided refusal stays the outcome when the reply to RSET has data behind it. */
-static void test_refused_then_junk_after_rset(void **state)
-{
+static void test_refused_then_junk_after_rset(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -796,8 +738,7 @@ static void test_refused_then_junk_after_rset(void **state)
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, fault_setup, fault_teardown)
 #define T3(name) T(name##_half), T(name##_close), T(name##_rst)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         T3(mail_lockstep),
         T3(mail_pipelined),

@@ -11,16 +11,14 @@
 /* How far past its deadline a call may return. */
 #define SLACK_MS 1000
 
-static void assert_elapsed_about(long long ms, long long timeout_ms)
-{
+static void assert_elapsed_about(long long ms, long long timeout_ms) {
     if (ms < timeout_ms - 100 || ms >= timeout_ms + SLACK_MS) {
         fail_msg("returned after %lld ms; the deadline was %lld ms", ms, timeout_ms);
     }
 }
 
 /* A greeting trickled over ~1 s, well within a 4 s connect timeout, succeeds. */
-static void test_slow_greeting_within_deadline(void **state)
-{
+static void test_slow_greeting_within_deadline(void **state) {
     fault_fixture *f = *state;
     sc_send_slowly(f, "220 fault.test\r\n", 0.07);
     sc_expect(f, "NOOP");
@@ -41,8 +39,7 @@ static void test_slow_greeting_within_deadline(void **state)
 }
 
 /* A greeting trickled one byte every 0.2 s against a 1 s connect timeout: SMTPC_ETIMEOUT at ~1 s. */
-static void test_trickled_greeting_times_out(void **state)
-{
+static void test_trickled_greeting_times_out(void **state) {
     fault_fixture *f = *state;
     sc_send_slowly(f, "220 fault.test is far too slow\r\n", 0.2);
     sc_expect_eof(f, 5.0);
@@ -60,8 +57,7 @@ static void test_trickled_greeting_times_out(void **state)
  * A NOOP reply trickled one byte every 0.2 s against a 1 s command timeout: SMTPC_ETIMEOUT at ~1 s,
  * not reset by each byte (the whole reply would take ~6 s).
  */
-static void test_trickled_reply_absolute_deadline(void **state)
-{
+static void test_trickled_reply_absolute_deadline(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "NOOP");
@@ -79,8 +75,7 @@ static void test_trickled_reply_absolute_deadline(void **state)
 }
 
 /* The same for a multiline EHLO reply whose lines come 0.3 s apart. */
-static void test_trickled_multiline_absolute_deadline(void **state)
-{
+static void test_trickled_multiline_absolute_deadline(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -103,8 +98,7 @@ static void test_trickled_multiline_absolute_deadline(void **state)
 }
 
 /* A server that never answers EHLO: SMTPC_ETIMEOUT at the command timeout, nothing more sent. */
-static void test_no_ehlo_reply(void **state)
-{
+static void test_no_ehlo_reply(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -126,8 +120,7 @@ static void test_no_ehlo_reply(void **state)
 }
 
 /* A greeting that never comes: the connect timeout covers it. */
-static void test_no_greeting(void **state)
-{
+static void test_no_greeting(void **state) {
     fault_fixture *f = *state;
     sc_expect_eof(f, 5.0);
     fault_start(f);
@@ -141,8 +134,7 @@ static void test_no_greeting(void **state)
 }
 
 /* No reply after the final dot: SMTPC_ETIMEOUT (the message may have arrived: not "delivered"). */
-static void test_no_reply_after_final_dot(void **state)
-{
+static void test_no_reply_after_final_dot(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -161,7 +153,8 @@ static void test_no_reply_after_final_dot(void **state)
     smtpc_status st = smtpc_client_sendmail(f->client, f->env, "x\r\n", SMTPC_NTS);
     long long ms = fault_elapsed_ms(f);
     if (st != SMTPC_ETIMEOUT && st != SMTPC_EDELIVERY_UNKNOWN) {
-        fail_msg("sendmail returned %s, expected SMTPC_ETIMEOUT (or SMTPC_EDELIVERY_UNKNOWN)", smtpc_status_name(st));
+        fail_msg("sendmail returned %s, expected SMTPC_ETIMEOUT (or SMTPC_EDELIVERY_UNKNOWN)",
+                 smtpc_status_name(st));
     }
     assert_elapsed_about(ms, 1000);
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
@@ -176,8 +169,7 @@ static void test_no_reply_after_final_dot(void **state)
  * The server accepts DATA, then stops reading (its receive window closes). A 16 MiB message cannot
  * be written: SMTPC_ETIMEOUT about the command timeout after the write stalls (per block), no hang.
  */
-static void test_server_stops_reading_during_data(void **state)
-{
+static void test_server_stops_reading_during_data(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -206,7 +198,8 @@ static void test_server_stops_reading_during_data(void **state)
      * client has filled its socket buffer (megabytes of encoding: slow under sanitizers and load).
      * A client that hangs would only return when the server gives up after 20 s. */
     if (ms >= 1000 + 3 * SLACK_MS) {
-        fail_msg("sendmail returned after %lld ms; the stalled write should have timed out after 1000 ms", ms);
+        fail_msg("sendmail returned after %lld ms; the stalled write should have timed out after 1000 ms",
+                 ms);
     }
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
     smtpc_rcpt_state rs = smtpc_result_state(smtpc_client_last_result(f->client), 0);
@@ -220,8 +213,7 @@ static void test_server_stops_reading_during_data(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fault_setup, fault_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         T(test_slow_greeting_within_deadline),
         T(test_trickled_greeting_times_out),

@@ -17,8 +17,7 @@
 
 static int g_read_calls;
 
-static int read_once(char *buf, size_t cap, size_t *len, void *userdata)
-{
+static int read_once(char *buf, size_t cap, size_t *len, void *userdata) {
     int *done = userdata;
     g_read_calls++;
     *len = 0;
@@ -31,8 +30,7 @@ static int read_once(char *buf, size_t cap, size_t *len, void *userdata)
 }
 
 /* The server offers SMTPUTF8: the options are added and the addresses go out as they are. */
-static void offered(fault_fixture *f, int how)
-{
+static void offered(fault_fixture *f, int how) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, RPL_EHLO_UTF8);
@@ -53,8 +51,8 @@ static void offered(fault_fixture *f, int how)
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
     smtpc_status st;
     if (how == 2) {
-        st = smtpc_client_send_message(f->client, NULL,
-                                       "From: s@example.org\r\nTo: r1@example.org, " JUERGEN "\r\n" MSG, SMTPC_NTS);
+        st = smtpc_client_send_message(
+            f->client, NULL, "From: s@example.org\r\nTo: r1@example.org, " JUERGEN "\r\n" MSG, SMTPC_NTS);
     } else {
         fault_envelope(f, "r1@example.org", JUERGEN, NULL);
         if (how == 1) {
@@ -70,34 +68,24 @@ static void offered(fault_fixture *f, int how)
     ASSERT_STATUS(f, smtpc_client_quit(f->client), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
     if (how == 2) {
-        FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "MAIL FROM:<s@example.org> SMTPUTF8 BODY=8BITMIME\r\n" W_RCPT("r1@example.org")
-                                       W_RCPT(JUERGEN) W_DATA "From: s@example.org\r\nTo: r1@example.org, " JUERGEN
-                                       "\r\n" MSG_WIRE W_QUIT);
+        FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "MAIL FROM:<s@example.org> SMTPUTF8 BODY=8BITMIME\r\n" W_RCPT(
+                                       "r1@example.org") W_RCPT(JUERGEN) W_DATA
+                                "From: s@example.org\r\nTo: r1@example.org, " JUERGEN "\r\n" MSG_WIRE W_QUIT);
     } else {
         /* SIZE is not offered, so the line has only the two options. */
-        FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "MAIL FROM:<s@example.org> SMTPUTF8 BODY=8BITMIME\r\n" W_RCPT("r1@example.org")
-                                       W_RCPT(JUERGEN) W_DATA MSG_WIRE W_QUIT);
+        FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "MAIL FROM:<s@example.org> SMTPUTF8 BODY=8BITMIME\r\n" W_RCPT(
+                                       "r1@example.org") W_RCPT(JUERGEN) W_DATA MSG_WIRE W_QUIT);
     }
 }
 
-static void test_offered_sendmail(void **state)
-{
-    offered(*state, 0);
-}
+static void test_offered_sendmail(void **state) { offered(*state, 0); }
 
-static void test_offered_sendmail_stream(void **state)
-{
-    offered(*state, 1);
-}
+static void test_offered_sendmail_stream(void **state) { offered(*state, 1); }
 
-static void test_offered_send_message(void **state)
-{
-    offered(*state, 2);
-}
+static void test_offered_send_message(void **state) { offered(*state, 2); }
 
 /* A non-ASCII sender, and BODY set by the caller: BODY is left as it is. */
-static void test_offered_sender_body_kept(void **state)
-{
+static void test_offered_sender_body_kept(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -125,8 +113,7 @@ static void test_offered_sender_body_kept(void **state)
  * the extension, nothing after EHLO, the connection still usable (NOOP then QUIT), the read callback
  * never called.
  */
-static void not_offered(fault_fixture *f, int how)
-{
+static void not_offered(fault_fixture *f, int how) {
     sc_hello(f, 1);
     sc_expect(f, "NOOP");
     sc_send(f, RPL_OK);
@@ -138,7 +125,8 @@ static void not_offered(fault_fixture *f, int how)
     smtpc_status st;
     g_read_calls = 0;
     if (how == 2) {
-        st = smtpc_client_send_message(f->client, NULL, "From: " JUERGEN "\r\nTo: r1@example.org\r\n" MSG, SMTPC_NTS);
+        st = smtpc_client_send_message(f->client, NULL, "From: " JUERGEN "\r\nTo: r1@example.org\r\n" MSG,
+                                       SMTPC_NTS);
     } else {
         fault_envelope(f, "r1@example.org", JUERGEN, NULL);
         if (how == 1) {
@@ -162,28 +150,18 @@ static void not_offered(fault_fixture *f, int how)
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_NOOP W_QUIT);
 }
 
-static void test_not_offered_sendmail(void **state)
-{
-    not_offered(*state, 0);
-}
+static void test_not_offered_sendmail(void **state) { not_offered(*state, 0); }
 
-static void test_not_offered_sendmail_stream(void **state)
-{
-    not_offered(*state, 1);
-}
+static void test_not_offered_sendmail_stream(void **state) { not_offered(*state, 1); }
 
-static void test_not_offered_send_message(void **state)
-{
-    not_offered(*state, 2);
-}
+static void test_not_offered_send_message(void **state) { not_offered(*state, 2); }
 
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, fault_setup, fault_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        T(offered_sendmail),          T(offered_sendmail_stream),  T(offered_send_message),
-        T(offered_sender_body_kept),  T(not_offered_sendmail),     T(not_offered_sendmail_stream),
+        T(offered_sendmail),         T(offered_sendmail_stream), T(offered_send_message),
+        T(offered_sender_body_kept), T(not_offered_sendmail),    T(not_offered_sendmail_stream),
         T(not_offered_send_message),
     };
     return cmocka_run_group_tests_name("fault_smtputf8", tests, NULL, NULL);

@@ -25,8 +25,7 @@
 #define MSG_WIRE MSG ".\r\n"
 
 /* A loopback port with nothing listening: bound (so no one else takes it) but not listening. */
-static int closed_port(int *fd_out)
-{
+static int closed_port(int *fd_out) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     struct sockaddr_in sa;
@@ -41,8 +40,7 @@ static int closed_port(int *fd_out)
     return ntohs(sa.sin_port);
 }
 
-static void test_connection_refused(void **state)
-{
+static void test_connection_refused(void **state) {
     fault_fixture *f = *state;
     int fd;
     int port = closed_port(&fd);
@@ -67,8 +65,7 @@ static void test_connection_refused(void **state)
  * A "blackhole" on loopback: a listener with backlog 0 whose accept queue is full (and that never
  * accepts) drops further SYNs, so connect() gets no answer. The connect timeout must end it.
  */
-static void test_connect_no_synack(void **state)
-{
+static void test_connect_no_synack(void **state) {
     fault_fixture *f = *state;
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(lfd >= 0);
@@ -106,8 +103,7 @@ static void test_connect_no_synack(void **state)
 }
 
 /* The ":port" suffix form reaches the same closed port. */
-static void test_connection_refused_port_suffix(void **state)
-{
+static void test_connection_refused_port_suffix(void **state) {
     fault_fixture *f = *state;
     int fd;
     int port = closed_port(&fd);
@@ -122,8 +118,7 @@ static void test_connection_refused_port_suffix(void **state)
 }
 
 /* A Unix socket path where nothing listens. */
-static void test_unix_socket_missing(void **state)
-{
+static void test_unix_socket_missing(void **state) {
     fault_fixture *f = *state;
     fault_client(f, 5000, 5000);
     smtpc_status st = smtpc_client_connect(f->client, f->sock_path, SMTPC_NTS, 0);
@@ -132,8 +127,7 @@ static void test_unix_socket_missing(void **state)
     assert_int_equal(smtpc_client_is_connected(f->client), 0);
 }
 
-static void test_unresolvable_name(void **state)
-{
+static void test_unresolvable_name(void **state) {
     fault_fixture *f = *state;
     fault_client(f, 5000, 5000);
     fault_clock_start(f);
@@ -144,8 +138,7 @@ static void test_unresolvable_name(void **state)
 }
 
 /* A message the encoder leaves unchanged. */
-static char *plain_message(size_t size)
-{
+static char *plain_message(size_t size) {
     char *m = malloc(size + 1);
     assert_non_null(m);
     for (size_t i = 0; i < size; i++) {
@@ -159,8 +152,7 @@ static char *plain_message(size_t size)
  * The server resets the connection while the client writes a 16 MiB body. In a child process with
  * SIGPIPE at its default disposition the call must return a connection error, not kill the process.
  */
-static void test_rst_during_body_no_sigpipe(void **state)
-{
+static void test_rst_during_body_no_sigpipe(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -232,13 +224,15 @@ static void test_rst_during_body_no_sigpipe(void **state)
     ssize_t got = read(fds[0], result, sizeof result);
     close(fds[0]);
     if (WIFSIGNALED(status)) {
-        fail_msg("the client process was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        fail_msg("the client process was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
     }
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(got, (ssize_t)sizeof result);
     if (result[0] != SMTPC_EIO && result[0] != SMTPC_EDISCONNECTED) {
-        fail_msg("sendmail returned %s, expected SMTPC_EIO (or SMTPC_EDISCONNECTED)", smtpc_status_name(result[0]));
+        fail_msg("sendmail returned %s, expected SMTPC_EIO (or SMTPC_EDISCONNECTED)",
+                 smtpc_status_name(result[0]));
     }
     if (result[0] == SMTPC_EIO && result[1] != ECONNRESET && result[1] != EPIPE) {
         fail_msg("os_error %d (%s), expected ECONNRESET or EPIPE", result[1], strerror(result[1]));
@@ -250,8 +244,7 @@ static void test_rst_during_body_no_sigpipe(void **state)
 }
 
 /* The same in this process, SIGPIPE at SIG_DFL: a missing MSG_NOSIGNAL would kill the test binary. */
-static void test_rst_during_body_in_process(void **state)
-{
+static void test_rst_during_body_in_process(void **state) {
     fault_fixture *f = *state;
     sc_hello(f, 0);
     sc_expect(f, "MAIL ");
@@ -288,8 +281,7 @@ static void test_rst_during_body_in_process(void **state)
  * 1100 descriptors open before connecting: the client's socket is above FD_SETSIZE and a whole
  * session still works (poll, not select).
  */
-static void test_fd_above_fd_setsize(void **state)
-{
+static void test_fd_above_fd_setsize(void **state) {
     fault_fixture *f = *state;
     enum { EXTRA = 1100 };
     struct rlimit rl;
@@ -348,12 +340,12 @@ static void test_fd_above_fd_setsize(void **state)
     ASSERT_STATUS(f, st_send, SMTPC_OK);
     ASSERT_STATUS(f, st_quit, SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA MSG_WIRE W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(f,
+                            W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA MSG_WIRE W_QUIT);
 }
 
 /* Over a Unix-domain socket: a full session, then a close after the final dot (delivery unknown). */
-static void test_unix_socket_session(void **state)
-{
+static void test_unix_socket_session(void **state) {
     fault_fixture *f = *state;
     f->use_unix = 1;
     sc_hello(f, 0);
@@ -379,17 +371,12 @@ static void test_unix_socket_session(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fault_setup, fault_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        T(test_connection_refused),
-        T(test_connection_refused_port_suffix),
-        T(test_connect_no_synack),
-        T(test_unix_socket_missing),
-        T(test_unresolvable_name),
-        T(test_rst_during_body_no_sigpipe),
-        T(test_rst_during_body_in_process),
-        T(test_fd_above_fd_setsize),
+        T(test_connection_refused),         T(test_connection_refused_port_suffix),
+        T(test_connect_no_synack),          T(test_unix_socket_missing),
+        T(test_unresolvable_name),          T(test_rst_during_body_no_sigpipe),
+        T(test_rst_during_body_in_process), T(test_fd_above_fd_setsize),
         T(test_unix_socket_session),
     };
     return cmocka_run_group_tests_name("fault_transport", tests, NULL, NULL);

@@ -27,15 +27,13 @@
 #define HARNESS_SERVERS_DIR "tests/servers"
 #endif
 
-long long harness_now_ms(void)
-{
+long long harness_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000LL + ts.tv_nsec / 1000000L;
 }
 
-static void reset_server(harness_server *srv)
-{
+static void reset_server(harness_server *srv) {
     memset(srv, 0, sizeof *srv);
     srv->pid = 0;
     srv->stdout_fd = -1;
@@ -43,28 +41,23 @@ static void reset_server(harness_server *srv)
 
 /* Wait for the pipe to become readable until `deadline` (monotonic ms); read what is there.
  * Returns bytes read (> 0), 0 at EOF, -1 on error, -2 on timeout. */
-static ssize_t read_some(int fd, char *buf, size_t cap, long long deadline)
-{
+static ssize_t read_some(int fd, char *buf, size_t cap, long long deadline) {
     for (;;) {
         long long left = deadline - harness_now_ms();
-        if (left <= 0)
-            return -2;
+        if (left <= 0) return -2;
         struct pollfd pfd;
         pfd.fd = fd;
         pfd.events = POLLIN;
         pfd.revents = 0;
         int rc = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
         if (rc < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
-        if (rc == 0)
-            continue;
+        if (rc == 0) continue;
         ssize_t n = read(fd, buf, cap);
         if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
+            if (errno == EINTR || errno == EAGAIN) continue;
             return -1;
         }
         return n;
@@ -72,15 +65,12 @@ static ssize_t read_some(int fd, char *buf, size_t cap, long long deadline)
 }
 
 /* Pull one line out of srv->buf if there is a complete one. Returns its length or -1. */
-static int take_line(harness_server *srv, char *line, size_t cap)
-{
+static int take_line(harness_server *srv, char *line, size_t cap) {
     char *nl = memchr(srv->buf, '\n', srv->buf_len);
-    if (nl == NULL)
-        return -1;
+    if (nl == NULL) return -1;
     size_t n = (size_t)(nl - srv->buf);
     size_t keep = n;
-    if (keep > 0 && srv->buf[keep - 1] == '\r')
-        keep--;
+    if (keep > 0 && srv->buf[keep - 1] == '\r') keep--;
     if (cap > 0) {
         size_t copy = keep < cap - 1 ? keep : cap - 1;
         memcpy(line, srv->buf, copy);
@@ -92,18 +82,14 @@ static int take_line(harness_server *srv, char *line, size_t cap)
     return (int)keep;
 }
 
-int harness_server_read_line(harness_server *srv, char *line, size_t cap, int timeout_ms)
-{
-    if (srv == NULL || line == NULL || cap == 0)
-        return -1;
+int harness_server_read_line(harness_server *srv, char *line, size_t cap, int timeout_ms) {
+    if (srv == NULL || line == NULL || cap == 0) return -1;
     line[0] = '\0';
     long long deadline = harness_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         int n = take_line(srv, line, cap);
-        if (n >= 0)
-            return n;
-        if (srv->stdout_fd < 0)
-            return -1;
+        if (n >= 0) return n;
+        if (srv->stdout_fd < 0) return -1;
         if (srv->buf_len == sizeof srv->buf) {
             /* An over-long line: hand out what we have. */
             size_t copy = srv->buf_len < cap - 1 ? srv->buf_len : cap - 1;
@@ -112,21 +98,18 @@ int harness_server_read_line(harness_server *srv, char *line, size_t cap, int ti
             srv->buf_len = 0;
             return (int)copy;
         }
-        ssize_t got = read_some(srv->stdout_fd, srv->buf + srv->buf_len, sizeof srv->buf - srv->buf_len, deadline);
-        if (got <= 0)
-            return -1;
+        ssize_t got =
+            read_some(srv->stdout_fd, srv->buf + srv->buf_len, sizeof srv->buf - srv->buf_len, deadline);
+        if (got <= 0) return -1;
         srv->buf_len += (size_t)got;
     }
 }
 
-static int parse_ready(harness_server *srv, const char *line)
-{
+static int parse_ready(harness_server *srv, const char *line) {
     const char *arg = line + 6; /* after "READY " */
-    while (*arg == ' ')
-        arg++;
+    while (*arg == ' ') arg++;
     size_t n = strlen(arg);
-    while (n > 0 && (arg[n - 1] == ' ' || arg[n - 1] == '\t'))
-        n--;
+    while (n > 0 && (arg[n - 1] == ' ' || arg[n - 1] == '\t')) n--;
     if (n == 0 || n >= sizeof srv->ready) {
         fprintf(stderr, "harness: malformed READY line: %s\n", line);
         return -1;
@@ -154,15 +137,12 @@ static int parse_ready(harness_server *srv, const char *line)
     return 0;
 }
 
-int harness_server_start(const char *const argv[], harness_server *out)
-{
+int harness_server_start(const char *const argv[], harness_server *out) {
     return harness_server_start_timeout(argv, HARNESS_READY_TIMEOUT_MS, out);
 }
 
-int harness_server_start_timeout(const char *const argv[], int timeout_ms, harness_server *out)
-{
-    if (out == NULL)
-        return -1;
+int harness_server_start_timeout(const char *const argv[], int timeout_ms, harness_server *out) {
+    if (out == NULL) return -1;
     reset_server(out);
     if (argv == NULL || argv[0] == NULL || timeout_ms <= 0) {
         fprintf(stderr, "harness: bad arguments to harness_server_start\n");
@@ -199,8 +179,7 @@ int harness_server_start_timeout(const char *const argv[], int timeout_ms, harne
         setpgid(0, 0);
 #ifdef __linux__
         prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
+        if (getppid() != parent) _exit(127);
 #else
         (void)parent;
 #endif
@@ -214,11 +193,9 @@ int harness_server_start_timeout(const char *const argv[], int timeout_ms, harne
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0) {
             dup2(devnull, 0);
-            if (devnull != 0)
-                close(devnull);
+            if (devnull != 0) close(devnull);
         }
-        if (dup2(pfd[1], 1) < 0)
-            _exit(127);
+        if (dup2(pfd[1], 1) < 0) _exit(127);
         execvp(argv[0], (char *const *)argv);
         int e = errno;
         ssize_t w = write(efd[1], &e, sizeof e);
@@ -257,13 +234,11 @@ int harness_server_start_timeout(const char *const argv[], int timeout_ms, harne
         if (n < 0) {
             if (harness_now_ms() >= deadline)
                 fprintf(stderr, "harness: %s did not print READY within %d ms\n", argv[0], timeout_ms);
-            else
-                fprintf(stderr, "harness: %s closed its stdout (exited?) before READY\n", argv[0]);
+            else fprintf(stderr, "harness: %s closed its stdout (exited?) before READY\n", argv[0]);
             break;
         }
         if (strncmp(line, "READY ", 6) == 0) {
-            if (parse_ready(out, line) == 0)
-                return 0;
+            if (parse_ready(out, line) == 0) return 0;
             break;
         }
         fprintf(stderr, "harness: [%s] %s\n", argv[0], line);
@@ -277,14 +252,11 @@ int harness_server_start_timeout(const char *const argv[], int timeout_ms, harne
     return -1;
 }
 
-int harness_server_alive(harness_server *srv)
-{
-    if (srv == NULL || srv->pid <= 0)
-        return 0;
+int harness_server_alive(harness_server *srv) {
+    if (srv == NULL || srv->pid <= 0) return 0;
     int st;
     pid_t r = waitpid(srv->pid, &st, WNOHANG);
-    if (r == 0)
-        return 1;
+    if (r == 0) return 1;
     if (r == srv->pid) {
         /* Exited: kill what is left of its group, forget the pid. */
         kill(-srv->pid, SIGKILL);
@@ -293,10 +265,8 @@ int harness_server_alive(harness_server *srv)
     return 0;
 }
 
-int harness_server_stop(harness_server *srv)
-{
-    if (srv == NULL)
-        return -1;
+int harness_server_stop(harness_server *srv) {
+    if (srv == NULL) return -1;
     int result = -1;
     if (srv->pid > 0) {
         pid_t pid = srv->pid;
@@ -307,8 +277,7 @@ int harness_server_stop(harness_server *srv)
         pid_t r = 0;
         for (;;) {
             r = waitpid(pid, &st, WNOHANG);
-            if (r == pid || (r < 0 && errno != EINTR))
-                break;
+            if (r == pid || (r < 0 && errno != EINTR)) break;
             if (harness_now_ms() >= deadline) {
                 fprintf(stderr, "harness: process %d ignored SIGTERM for %d ms, killing it\n", (int)pid,
                         HARNESS_STOP_TIMEOUT_MS);
@@ -322,8 +291,7 @@ int harness_server_stop(harness_server *srv)
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-        if (r == pid)
-            result = st;
+        if (r == pid) result = st;
         /* Leftovers in the group (grandchildren that did not follow the leader). */
         kill(-pid, SIGKILL);
         srv->pid = 0;
@@ -336,18 +304,14 @@ int harness_server_stop(harness_server *srv)
     return result;
 }
 
-const char *harness_servers_dir(void)
-{
+const char *harness_servers_dir(void) {
     const char *env = getenv("SMTPC_TEST_SERVERS_DIR");
-    if (env != NULL && env[0] != '\0')
-        return env;
+    if (env != NULL && env[0] != '\0') return env;
     return HARNESS_SERVERS_DIR;
 }
 
-int harness_server_script(char *buf, size_t cap, const char *name)
-{
-    if (buf == NULL || name == NULL)
-        return -1;
+int harness_server_script(char *buf, size_t cap, const char *name) {
+    if (buf == NULL || name == NULL) return -1;
     int n = snprintf(buf, cap, "%s/%s", harness_servers_dir(), name);
     if (n < 0 || (size_t)n >= cap) {
         fprintf(stderr, "harness: path too long for %s\n", name);
@@ -356,14 +320,12 @@ int harness_server_script(char *buf, size_t cap, const char *name)
     return 0;
 }
 
-int harness_make_temp_dir(const char *prefix, char *buf, size_t cap)
-{
-    if (buf == NULL || cap == 0)
-        return -1;
+int harness_make_temp_dir(const char *prefix, char *buf, size_t cap) {
+    if (buf == NULL || cap == 0) return -1;
     const char *tmp = getenv("TMPDIR");
-    if (tmp == NULL || tmp[0] == '\0')
-        tmp = "/tmp";
-    int n = snprintf(buf, cap, "%s/%s-XXXXXX", tmp, prefix != NULL && prefix[0] != '\0' ? prefix : "smtpc-test");
+    if (tmp == NULL || tmp[0] == '\0') tmp = "/tmp";
+    int n =
+        snprintf(buf, cap, "%s/%s-XXXXXX", tmp, prefix != NULL && prefix[0] != '\0' ? prefix : "smtpc-test");
     if (n < 0 || (size_t)n >= cap) {
         fprintf(stderr, "harness: temp dir path too long\n");
         buf[0] = '\0';
@@ -377,23 +339,17 @@ int harness_make_temp_dir(const char *prefix, char *buf, size_t cap)
     return 0;
 }
 
-int harness_remove_tree(const char *path)
-{
-    if (path == NULL || path[0] == '\0')
-        return -1;
+int harness_remove_tree(const char *path) {
+    if (path == NULL || path[0] == '\0') return -1;
     struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path) == 0 ? 0 : -1;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode)) return unlink(path) == 0 ? 0 : -1;
     int rc = 0;
     DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
+    if (d == NULL) return -1;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
         size_t need = strlen(path) + 1 + strlen(de->d_name) + 1;
         char *child = malloc(need);
         if (child == NULL) {
@@ -401,25 +357,19 @@ int harness_remove_tree(const char *path)
             continue;
         }
         snprintf(child, need, "%s/%s", path, de->d_name);
-        if (harness_remove_tree(child) != 0)
-            rc = -1;
+        if (harness_remove_tree(child) != 0) rc = -1;
         free(child);
     }
     closedir(d);
-    if (rmdir(path) != 0)
-        rc = -1;
+    if (rmdir(path) != 0) rc = -1;
     return rc;
 }
 
-int harness_read_file(const char *path, char **data, size_t *len)
-{
-    if (data == NULL)
-        return -1;
+int harness_read_file(const char *path, char **data, size_t *len) {
+    if (data == NULL) return -1;
     *data = NULL;
-    if (len != NULL)
-        *len = 0;
-    if (path == NULL)
-        return -1;
+    if (len != NULL) *len = 0;
+    if (path == NULL) return -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         fprintf(stderr, "harness: open %s: %s\n", path, strerror(errno));
@@ -444,29 +394,24 @@ int harness_read_file(const char *path, char **data, size_t *len)
         }
         ssize_t n = read(fd, buf + used, cap - used);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             fprintf(stderr, "harness: read %s: %s\n", path, strerror(errno));
             free(buf);
             close(fd);
             return -1;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         used += (size_t)n;
     }
     close(fd);
     buf[used] = '\0';
     *data = buf;
-    if (len != NULL)
-        *len = used;
+    if (len != NULL) *len = used;
     return 0;
 }
 
-int harness_write_file(const char *path, const void *data, size_t len)
-{
-    if (path == NULL || (data == NULL && len > 0))
-        return -1;
+int harness_write_file(const char *path, const void *data, size_t len) {
+    if (path == NULL || (data == NULL && len > 0)) return -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         fprintf(stderr, "harness: open %s: %s\n", path, strerror(errno));
@@ -476,8 +421,7 @@ int harness_write_file(const char *path, const void *data, size_t len)
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             fprintf(stderr, "harness: write %s: %s\n", path, strerror(errno));
             close(fd);
             return -1;
@@ -488,28 +432,19 @@ int harness_write_file(const char *path, const void *data, size_t len)
     return close(fd) == 0 ? 0 : -1;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-void harness_free_list(char **names, size_t count)
-{
-    if (names == NULL)
-        return;
-    for (size_t i = 0; i < count; i++)
-        free(names[i]);
+void harness_free_list(char **names, size_t count) {
+    if (names == NULL) return;
+    for (size_t i = 0; i < count; i++) free(names[i]);
     free(names);
 }
 
-int harness_list_dir(const char *dir, char ***names, size_t *count)
-{
-    if (names == NULL || count == NULL)
-        return -1;
+int harness_list_dir(const char *dir, char ***names, size_t *count) {
+    if (names == NULL || count == NULL) return -1;
     *names = NULL;
     *count = 0;
-    if (dir == NULL)
-        return -1;
+    if (dir == NULL) return -1;
     DIR *d = opendir(dir);
     if (d == NULL) {
         fprintf(stderr, "harness: opendir %s: %s\n", dir, strerror(errno));
@@ -523,8 +458,7 @@ int harness_list_dir(const char *dir, char ***names, size_t *count)
     }
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
+        if (de->d_name[0] == '.') continue;
         if (n == cap) {
             char **nl = realloc(list, cap * 2 * sizeof *list);
             if (nl == NULL) {
@@ -550,45 +484,33 @@ int harness_list_dir(const char *dir, char ***names, size_t *count)
     return 0;
 }
 
-int harness_wait_for_files(const char *dir, size_t count, int timeout_ms)
-{
+int harness_wait_for_files(const char *dir, size_t count, int timeout_ms) {
     long long deadline = harness_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (;;) {
         char **names;
         size_t n;
-        if (harness_list_dir(dir, &names, &n) != 0)
-            return -1;
+        if (harness_list_dir(dir, &names, &n) != 0) return -1;
         harness_free_list(names, n);
-        if (n >= count || harness_now_ms() >= deadline)
-            return n > INT_MAX ? INT_MAX : (int)n;
+        if (n >= count || harness_now_ms() >= deadline) return n > INT_MAX ? INT_MAX : (int)n;
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
-int harness_hex_decode(const char *hex, size_t hex_len, char **out, size_t *len)
-{
-    if (out == NULL)
-        return -1;
+int harness_hex_decode(const char *hex, size_t hex_len, char **out, size_t *len) {
+    if (out == NULL) return -1;
     *out = NULL;
-    if (len != NULL)
-        *len = 0;
-    if (hex == NULL || hex_len % 2 != 0)
-        return -1;
+    if (len != NULL) *len = 0;
+    if (hex == NULL || hex_len % 2 != 0) return -1;
     char *buf = malloc(hex_len / 2 + 1);
-    if (buf == NULL)
-        return -1;
+    if (buf == NULL) return -1;
     for (size_t i = 0; i < hex_len / 2; i++) {
         int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
@@ -599,24 +521,19 @@ int harness_hex_decode(const char *hex, size_t hex_len, char **out, size_t *len)
     }
     buf[hex_len / 2] = '\0';
     *out = buf;
-    if (len != NULL)
-        *len = hex_len / 2;
+    if (len != NULL) *len = hex_len / 2;
     return 0;
 }
 
-void harness_skip_program(const char *program, const char *reason)
-{
+void harness_skip_program(const char *program, const char *reason) {
     fprintf(stderr, "%s: skipped: %s\n", program, reason);
     fflush(NULL);
     exit(HARNESS_EXIT_SKIP);
 }
 
-const char *harness_postfix_unavailable(int need_sasl)
-{
-    if (geteuid() != 0)
-        return "needs root to run Postfix";
-    if (access("/usr/sbin/postfix", X_OK) != 0)
-        return "postfix (Debian postfix) is not installed";
+const char *harness_postfix_unavailable(int need_sasl) {
+    if (geteuid() != 0) return "needs root to run Postfix";
+    if (access("/usr/sbin/postfix", X_OK) != 0) return "postfix (Debian postfix) is not installed";
     if (need_sasl && access("/usr/sbin/saslpasswd2", X_OK) != 0)
         return "saslpasswd2 (Debian sasl2-bin) is not installed";
     return NULL;

@@ -89,8 +89,8 @@ int itest_load_session(const itest_server *srv, size_t index, int timeout_ms, ch
  * text, a number or true/false its literal text. *out is malloc()ed and NUL-terminated (not counted
  * in *len; len may be NULL). Returns 0 or -1 (no record in time, or no such key).
  */
-int itest_load_session_field(const itest_server *srv, size_t index, int timeout_ms, const char *key, char **out,
-                             size_t *len);
+int itest_load_session_field(const itest_server *srv, size_t index, int timeout_ms, const char *key,
+                             char **out, size_t *len);
 int itest_load_msg_field(const itest_server *srv, size_t index, int timeout_ms, const char *key, char **out,
                          size_t *len);
 
@@ -141,12 +141,12 @@ void itest_dump(const char *label, const char *data, size_t len);
 /* ---- assertions (include <cmocka.h> before this header) ---- */
 
 /** Assert a reply's code and joined text exactly. */
-#define ITEST_ASSERT_REPLY(reply, code, text)                                                        \
-    do {                                                                                           \
-        const smtpc_reply *itr_ = (reply);                                                         \
-        assert_non_null(itr_);                                                                     \
-        assert_int_equal(smtpc_reply_code(itr_), (code));                                          \
-        assert_string_equal(smtpc_reply_text(itr_, NULL), (text));                                 \
+#define ITEST_ASSERT_REPLY(reply, code, text)                      \
+    do {                                                           \
+        const smtpc_reply *itr_ = (reply);                         \
+        assert_non_null(itr_);                                     \
+        assert_int_equal(smtpc_reply_code(itr_), (code));          \
+        assert_string_equal(smtpc_reply_text(itr_, NULL), (text)); \
     } while (0)
 
 /**
@@ -156,17 +156,15 @@ void itest_dump(const char *label, const char *data, size_t len);
 int itest_bytes_match(const char *got, size_t glen, const char *exp, size_t elen, int nocase);
 
 /** Assert that got/glen holds exactly the expected bytes (given as pointer, length: ITEST_STR works). */
-#define ITEST_ASSERT_BYTES(got, glen, ...)                                                           \
-    do {                                                                                           \
-        if (!itest_bytes_match((got), (glen), __VA_ARGS__, 0))                                     \
-            fail_msg("bytes differ");                                                              \
+#define ITEST_ASSERT_BYTES(got, glen, ...)                                               \
+    do {                                                                                 \
+        if (!itest_bytes_match((got), (glen), __VA_ARGS__, 0)) fail_msg("bytes differ"); \
     } while (0)
 
 /** As ITEST_ASSERT_BYTES, ignoring ASCII case (SMTP verbs and keywords are case-insensitive). */
-#define ITEST_ASSERT_BYTES_NOCASE(got, glen, ...)                                                    \
-    do {                                                                                           \
-        if (!itest_bytes_match((got), (glen), __VA_ARGS__, 1))                                     \
-            fail_msg("bytes differ (ignoring case)");                                              \
+#define ITEST_ASSERT_BYTES_NOCASE(got, glen, ...)                                                        \
+    do {                                                                                                 \
+        if (!itest_bytes_match((got), (glen), __VA_ARGS__, 1)) fail_msg("bytes differ (ignoring case)"); \
     } while (0)
 
 #define ITEST_STR(s) (s), (sizeof(s) - 1)

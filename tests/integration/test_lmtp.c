@@ -18,27 +18,22 @@
 static itest_server g_tcp;
 static itest_server g_unix;
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     const char *lmtp[] = {"--mode", "lmtp", NULL};
-    if (itest_start_aiosmtpd(&g_tcp, 0, lmtp) != 0)
-        return -1;
-    if (itest_start_aiosmtpd(&g_unix, 1, lmtp) != 0)
-        return -1;
+    if (itest_start_aiosmtpd(&g_tcp, 0, lmtp) != 0) return -1;
+    if (itest_start_aiosmtpd(&g_unix, 1, lmtp) != 0) return -1;
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_tcp);
     itest_stop(&g_unix);
     return 0;
 }
 
-static smtpc_client *lmtp_client(itest_server *srv)
-{
+static smtpc_client *lmtp_client(itest_server *srv) {
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_LMTP, "client.example");
     assert_non_null(c);
     assert_int_equal(smtpc_client_protocol(c), SMTPC_PROTOCOL_LMTP);
@@ -46,20 +41,19 @@ static smtpc_client *lmtp_client(itest_server *srv)
     return c;
 }
 
-static void quit_and_free(smtpc_client *c)
-{
+static void quit_and_free(smtpc_client *c) {
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
 }
 
-static void check_lhlo(itest_server *srv)
-{
+static void check_lhlo(itest_server *srv) {
     smtpc_client *c = lmtp_client(srv);
     ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 220, "smtpc.test smtpc-test-server");
     /* HELO is not part of LMTP. */
     assert_int_equal(smtpc_client_helo(c, NULL, 0), SMTPC_ESTATE);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
-    ITEST_ASSERT_REPLY(smtpc_client_ehlo_reply(c), 250, "smtpc.test\nSIZE 33554432\n8BITMIME\nSMTPUTF8\nHELP");
+    ITEST_ASSERT_REPLY(smtpc_client_ehlo_reply(c), 250,
+                       "smtpc.test\nSIZE 33554432\n8BITMIME\nSMTPUTF8\nHELP");
     assert_int_equal(smtpc_client_does_esmtp(c), 1);
     assert_int_equal(smtpc_client_extn_count(c), 4);
     assert_string_equal(smtpc_client_extn_params(c, "size", SMTPC_NTS, NULL), "33554432");
@@ -82,20 +76,17 @@ static void check_lhlo(itest_server *srv)
     free(raw);
 }
 
-static void test_lhlo_tcp(void **state)
-{
+static void test_lhlo_tcp(void **state) {
     (void)state;
     check_lhlo(&g_tcp);
 }
 
-static void test_lhlo_unix(void **state)
-{
+static void test_lhlo_unix(void **state) {
     (void)state;
     check_lhlo(&g_unix);
 }
 
-static void check_delivered(const smtpc_reply *r, const char *rcpt)
-{
+static void check_delivered(const smtpc_reply *r, const char *rcpt) {
     assert_non_null(r);
     assert_int_equal(smtpc_reply_code(r), 250);
     assert_string_equal(smtpc_reply_enhanced(r), "2.0.0");
@@ -105,8 +96,7 @@ static void check_delivered(const smtpc_reply *r, const char *rcpt)
     assert_memory_equal(t, prefix, strlen(prefix));
 }
 
-static void check_sendmail_one_fails(itest_server *srv)
-{
+static void check_sendmail_one_fails(itest_server *srv) {
     size_t before = itest_msg_count(srv);
     smtpc_envelope *env = NULL;
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
@@ -162,7 +152,8 @@ static void check_sendmail_one_fails(itest_server *srv)
     assert_int_equal(smtpc_result_state(res, 0), SMTPC_RCPT_REFUSED);
     assert_int_equal(smtpc_result_state(res, 1), SMTPC_RCPT_FAILED);
     assert_int_equal(smtpc_result_state(res, 2), SMTPC_RCPT_DELIVERED);
-    ITEST_ASSERT_REPLY(smtpc_result_rcpt_reply(res, 0), 550, "5.1.1 <reject1@example.org>: Recipient address rejected");
+    ITEST_ASSERT_REPLY(smtpc_result_rcpt_reply(res, 0), 550,
+                       "5.1.1 <reject1@example.org>: Recipient address rejected");
     assert_null(smtpc_result_data_reply(res, 0));
     ITEST_ASSERT_REPLY(smtpc_result_data_reply(res, 1), 550, "5.1.1 <fail4@example.org>: delivery failed");
     check_delivered(smtpc_result_data_reply(res, 2), "ok3@example.org");
@@ -181,28 +172,26 @@ static void check_sendmail_one_fails(itest_server *srv)
     assert_string_equal(m.rcpt_tos[1], "fail1@example.org");
     assert_string_equal(m.rcpt_tos[2], "ok2@example.org");
     ITEST_ASSERT_BYTES(m.content, m.content_len, ITEST_STR("Subject: lmtp\r\n\r\n.body\r\n"));
-    ITEST_ASSERT_BYTES_NOCASE(m.raw, m.raw_len,
-                              ITEST_STR("LHLO client.example\r\nMAIL FROM:<sender@example.org> SIZE=24\r\n"
-                                        "RCPT TO:<ok1@example.org>\r\nRCPT TO:<fail1@example.org>\r\n"
-                                        "RCPT TO:<ok2@example.org>\r\nDATA\r\nSubject: lmtp\r\n\r\n..body\r\n.\r\n"));
+    ITEST_ASSERT_BYTES_NOCASE(
+        m.raw, m.raw_len,
+        ITEST_STR("LHLO client.example\r\nMAIL FROM:<sender@example.org> SIZE=24\r\n"
+                  "RCPT TO:<ok1@example.org>\r\nRCPT TO:<fail1@example.org>\r\n"
+                  "RCPT TO:<ok2@example.org>\r\nDATA\r\nSubject: lmtp\r\n\r\n..body\r\n.\r\n"));
     itest_msg_free(&m);
 }
 
-static void test_lmtp_sendmail_tcp(void **state)
-{
+static void test_lmtp_sendmail_tcp(void **state) {
     (void)state;
     check_sendmail_one_fails(&g_tcp);
 }
 
-static void test_lmtp_sendmail_unix(void **state)
-{
+static void test_lmtp_sendmail_unix(void **state) {
     (void)state;
     check_sendmail_one_fails(&g_unix);
 }
 
 /* MAIL/RCPT/DATA one by one: data() reads one reply per accepted recipient. */
-static void test_lmtp_low_level_data(void **state)
-{
+static void test_lmtp_low_level_data(void **state) {
     (void)state;
     smtpc_client *c = lmtp_client(&g_unix);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -233,8 +222,7 @@ static void test_lmtp_low_level_data(void **state)
     quit_and_free(c);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lhlo_tcp),
         cmocka_unit_test(test_lhlo_unix),

@@ -21,14 +21,12 @@
 
 static itest_server g_srv; /* SIZE, 8BITMIME, SMTPUTF8 */
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     return itest_start_aiosmtpd(&g_srv, 0, NULL);
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_srv);
     return 0;
@@ -43,7 +41,8 @@ static const struct {
     const char *content; /* as the server stored it (un-stuffed) */
     const char *raw;     /* every byte the client sent up to the end of the message */
 } k_cases[] = {
-#define C(name, msg, content, raw) {name, msg, sizeof(msg) - 1, content, raw}
+#define C(name, msg, content, raw) \
+    { name, msg, sizeof(msg) - 1, content, raw }
     /* As reported: the Bcc line went out to every recipient, secret@ was not in the envelope. */
     C("Subject: x CR Bcc",
       "From: sender@example.org\nTo: rcpt@example.org\nSubject: x\rBcc: secret@example.org\n\nbody\n",
@@ -72,7 +71,8 @@ static const struct {
            "From: sender@example.org\r\nTo: rcpt@example.org\r\n\r\nbody\r\n.\r\n"),
     C("Resent- block behind lone CRs",
       "Resent-Date: now\rResent-From: resender@example.org\rResent-Bcc: hidden@example.org\r"
-      "Resent-To: new@example.org\rFrom: sender@example.org\rBcc: old@example.org\rTo: rcpt@example.org\r\rbody\r",
+      "Resent-To: new@example.org\rFrom: sender@example.org\rBcc: old@example.org\rTo: "
+      "rcpt@example.org\r\rbody\r",
       "Resent-Date: now\r\nResent-From: resender@example.org\r\nResent-To: new@example.org\r\n"
       "From: sender@example.org\r\nTo: rcpt@example.org\r\n\r\nbody\r\n",
       EHLO "MAIL FROM:<resender@example.org> SIZE=137\r\nRCPT TO:<new@example.org>\r\n"
@@ -88,8 +88,7 @@ static const struct {
 #undef C
 };
 
-static void test_send_message_bcc_line_ends(void **state)
-{
+static void test_send_message_bcc_line_ends(void **state) {
     (void)state;
     size_t n = sizeof k_cases / sizeof k_cases[0];
     int failed = 0;
@@ -100,8 +99,8 @@ static void test_send_message_bcc_line_ends(void **state)
         assert_int_equal(itest_connect(c, &g_srv), SMTPC_OK);
         smtpc_status st = smtpc_client_send_message(c, NULL, k_cases[i].msg, k_cases[i].msg_len);
         if (st != SMTPC_OK) {
-            fprintf(stderr, "case '%s': send_message returned %s: %s\n", k_cases[i].name, smtpc_status_name(st),
-                    smtpc_client_errmsg(c));
+            fprintf(stderr, "case '%s': send_message returned %s: %s\n", k_cases[i].name,
+                    smtpc_status_name(st), smtpc_client_errmsg(c));
             failed++;
             smtpc_client_free(c);
             continue;
@@ -119,12 +118,10 @@ static void test_send_message_bcc_line_ends(void **state)
         }
         itest_msg_free(&m);
     }
-    if (failed)
-        fail_msg("%d of %zu cases failed", failed, n);
+    if (failed) fail_msg("%d of %zu cases failed", failed, n);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_send_message_bcc_line_ends),
     };

@@ -22,13 +22,16 @@
 static itest_server g_srv;    /* default aiosmtpd, with a few extra EHLO lines */
 static itest_server g_noehlo; /* refuses EHLO with 502 */
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    const char *extra[] = {"--ehlo-extra", "AUTH CRAM-MD5", "--ehlo-extra", "X-SMTPC-TEST  alpha  beta  ",
-                           "--ehlo-extra", "AUTH=LOGIN PLAIN", NULL};
-    if (itest_start_aiosmtpd(&g_srv, 0, extra) != 0)
-        return -1;
+    const char *extra[] = {"--ehlo-extra",
+                           "AUTH CRAM-MD5",
+                           "--ehlo-extra",
+                           "X-SMTPC-TEST  alpha  beta  ",
+                           "--ehlo-extra",
+                           "AUTH=LOGIN PLAIN",
+                           NULL};
+    if (itest_start_aiosmtpd(&g_srv, 0, extra) != 0) return -1;
     const char *extra2[] = {"--no-ehlo", NULL};
     if (itest_start_aiosmtpd(&g_noehlo, 0, extra2) != 0) {
         itest_stop(&g_srv);
@@ -37,30 +40,26 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_srv);
     itest_stop(&g_noehlo);
     return 0;
 }
 
-static smtpc_client *connected_client(itest_server *srv)
-{
+static smtpc_client *connected_client(itest_server *srv) {
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.example");
     assert_non_null(c);
     assert_int_equal(itest_connect(c, srv), SMTPC_OK);
     return c;
 }
 
-static void quit_and_free(smtpc_client *c)
-{
+static void quit_and_free(smtpc_client *c) {
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
 }
 
-static void test_connect_greeting(void **state)
-{
+static void test_connect_greeting(void **state) {
     (void)state;
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.example");
     assert_non_null(c);
@@ -101,8 +100,7 @@ static void test_connect_greeting(void **state)
     free(raw);
 }
 
-static void test_not_connected(void **state)
-{
+static void test_not_connected(void **state) {
     (void)state;
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.example");
     assert_non_null(c);
@@ -114,13 +112,13 @@ static void test_not_connected(void **state)
     smtpc_client_free(c);
 }
 
-static void check_feature_map(smtpc_client *c)
-{
+static void check_feature_map(smtpc_client *c) {
     assert_int_equal(smtpc_client_does_esmtp(c), 1);
     const smtpc_reply *r = smtpc_client_ehlo_reply(c);
-    ITEST_ASSERT_REPLY(r, 250,
-                       "smtpc.test\nSIZE 33554432\n8BITMIME\nSMTPUTF8\nAUTH CRAM-MD5\nX-SMTPC-TEST  alpha  beta\n"
-                       "AUTH=LOGIN PLAIN\nHELP");
+    ITEST_ASSERT_REPLY(
+        r, 250,
+        "smtpc.test\nSIZE 33554432\n8BITMIME\nSMTPUTF8\nAUTH CRAM-MD5\nX-SMTPC-TEST  alpha  beta\n"
+        "AUTH=LOGIN PLAIN\nHELP");
     assert_int_equal(smtpc_reply_line_count(r), 8);
     size_t len = 0;
     /* Lines are kept as received: the trailing spaces stay. */
@@ -139,7 +137,7 @@ static void check_feature_map(smtpc_client *c)
     assert_int_equal(smtpc_client_has_extn(c, "pipelining", SMTPC_NTS), 0);
     assert_int_equal(smtpc_client_has_extn(c, "starttls", SMTPC_NTS), 0);
     assert_int_equal(smtpc_client_has_extn(c, "smtpc", SMTPC_NTS), 0); /* the greeting line is no feature */
-    assert_int_equal(smtpc_client_has_extn(c, "sizex", 4), 1);          /* explicit length: "size" */
+    assert_int_equal(smtpc_client_has_extn(c, "sizex", 4), 1);         /* explicit length: "size" */
 
     size_t plen = 99;
     assert_string_equal(smtpc_client_extn_params(c, "Size", SMTPC_NTS, &plen), "33554432");
@@ -164,8 +162,7 @@ static void check_feature_map(smtpc_client *c)
     assert_null(smtpc_client_extn_at(c, 6, NULL));
 }
 
-static void test_ehlo_feature_map(void **state)
-{
+static void test_ehlo_feature_map(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_extn_count(c), 0);
@@ -186,14 +183,14 @@ static void test_ehlo_feature_map(void **state)
     char *raw;
     size_t rawlen;
     assert_int_equal(itest_last_session(&g_srv, &raw, &rawlen), 0);
-    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen, ITEST_STR("EHLO client.example\r\nEHLO other.example\r\nQUIT\r\n"));
+    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen,
+                              ITEST_STR("EHLO client.example\r\nEHLO other.example\r\nQUIT\r\n"));
     free(raw);
 
     /* After QUIT the feature map and EHLO state are gone. */
 }
 
-static void test_quit_clears_state_and_reconnect(void **state)
-{
+static void test_quit_clears_state_and_reconnect(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -229,8 +226,7 @@ static void test_quit_clears_state_and_reconnect(void **state)
     quit_and_free(c);
 }
 
-static void test_helo(void **state)
-{
+static void test_helo(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -254,8 +250,9 @@ static void test_helo(void **state)
     char *raw;
     size_t rawlen;
     assert_int_equal(itest_last_session(&g_srv, &raw, &rawlen), 0);
-    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen,
-                              ITEST_STR("EHLO client.example\r\nHELO helo.example\r\nHELO client.example\r\nQUIT\r\n"));
+    ITEST_ASSERT_BYTES_NOCASE(
+        raw, rawlen,
+        ITEST_STR("EHLO client.example\r\nHELO helo.example\r\nHELO client.example\r\nQUIT\r\n"));
     free(raw);
 
     assert_int_equal(count_after_helo, 0);
@@ -263,8 +260,7 @@ static void test_helo(void **state)
     assert_int_equal(params_after_helo, 0);
 }
 
-static void test_ehlo_or_helo_if_needed(void **state)
-{
+static void test_ehlo_or_helo_if_needed(void **state) {
     (void)state;
     /* ESMTP server: EHLO once, then nothing more. */
     smtpc_client *c = connected_client(&g_srv);
@@ -298,7 +294,8 @@ static void test_ehlo_or_helo_if_needed(void **state)
     assert_int_equal(smtpc_client_extn_count(c), 0);
     quit_and_free(c);
     assert_int_equal(itest_last_session(&g_noehlo, &raw, &rawlen), 0);
-    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen, ITEST_STR("EHLO client.example\r\nHELO client.example\r\nQUIT\r\n"));
+    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen,
+                              ITEST_STR("EHLO client.example\r\nHELO client.example\r\nQUIT\r\n"));
     free(raw);
 
     /* An explicit EHLO that is refused is a reply error, and the client is not ESMTP. */
@@ -315,8 +312,7 @@ static void test_ehlo_or_helo_if_needed(void **state)
     free(raw);
 }
 
-static void test_simple_commands(void **state)
-{
+static void test_simple_commands(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -362,22 +358,23 @@ static void test_simple_commands(void **state)
     char *raw;
     size_t rawlen;
     assert_int_equal(itest_last_session(&g_srv, &raw, &rawlen), 0);
-    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen,
-                              ITEST_STR("EHLO client.example\r\nNOOP\r\nRSET\r\nVRFY user@example.org\r\n"
-                                        "EXPN staff\r\nHELP\r\nHELP NOOP\r\nHELP XYZZY\r\nNOOP ignored words\r\n"
-                                        "RSET\r\nXYZZY\r\nNOOP\r\nQUIT\r\n"));
+    ITEST_ASSERT_BYTES_NOCASE(
+        raw, rawlen,
+        ITEST_STR("EHLO client.example\r\nNOOP\r\nRSET\r\nVRFY user@example.org\r\n"
+                  "EXPN staff\r\nHELP\r\nHELP NOOP\r\nHELP XYZZY\r\nNOOP ignored words\r\n"
+                  "RSET\r\nXYZZY\r\nNOOP\r\nQUIT\r\n"));
     free(raw);
 }
 
-static void test_low_level_transaction(void **state)
-{
+static void test_low_level_transaction(void **state) {
     (void)state;
     size_t before = itest_msg_count(&g_srv);
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
     assert_null(smtpc_client_last_result(c));
 
-    assert_int_equal(smtpc_client_mail(c, "alice@example.org", SMTPC_NTS, "BODY=8BITMIME", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_client_mail(c, "alice@example.org", SMTPC_NTS, "BODY=8BITMIME", SMTPC_NTS),
+                     SMTPC_OK);
     const smtpc_reply *r = smtpc_client_last_reply(c);
     ITEST_ASSERT_REPLY(r, 250, "2.1.0 Sender OK");
     assert_string_equal(smtpc_reply_enhanced(r), "2.1.0");
@@ -388,7 +385,8 @@ static void test_low_level_transaction(void **state)
     r = smtpc_client_last_reply(c);
     ITEST_ASSERT_REPLY(r, 550, "5.1.1 <reject-carol@example.org>: Recipient address rejected");
     assert_string_equal(smtpc_reply_enhanced(r), "5.1.1");
-    assert_int_equal(smtpc_client_rcpt(c, "dave@example.org", SMTPC_NTS, "NOTIFY=FAILURE", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_client_rcpt(c, "dave@example.org", SMTPC_NTS, "NOTIFY=FAILURE", SMTPC_NTS),
+                     SMTPC_OK);
 
     const smtpc_result *res = smtpc_client_last_result(c);
     assert_non_null(res);
@@ -438,19 +436,19 @@ static void test_low_level_transaction(void **state)
     char *raw;
     size_t rawlen;
     assert_int_equal(itest_last_session(&g_srv, &raw, &rawlen), 0);
-    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen,
-                              ITEST_STR("EHLO client.example\r\nMAIL FROM:<alice@example.org> BODY=8BITMIME\r\n"
-                                        "RCPT TO:<bob@example.org>\r\nRCPT TO:<reject-carol@example.org>\r\n"
-                                        "RCPT TO:<dave@example.org> NOTIFY=FAILURE\r\nDATA\r\n"
-                                        "Subject: low level\r\n\r\n..starts with a dot\r\nlone LF\r\n.\r\n"
-                                        "QUIT\r\n"));
+    ITEST_ASSERT_BYTES_NOCASE(
+        raw, rawlen,
+        ITEST_STR("EHLO client.example\r\nMAIL FROM:<alice@example.org> BODY=8BITMIME\r\n"
+                  "RCPT TO:<bob@example.org>\r\nRCPT TO:<reject-carol@example.org>\r\n"
+                  "RCPT TO:<dave@example.org> NOTIFY=FAILURE\r\nDATA\r\n"
+                  "Subject: low level\r\n\r\n..starts with a dot\r\nlone LF\r\n.\r\n"
+                  "QUIT\r\n"));
     free(raw);
 }
 
 /* smtpc_result_recipient(): "Recipient `index` as given by the caller" -- also when the caller gave
  * the address in angle brackets (which the header allows for every address argument). */
-static void test_result_recipient_as_given(void **state)
-{
+static void test_result_recipient_as_given(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -474,8 +472,7 @@ static void test_result_recipient_as_given(void **state)
     free(raw);
 }
 
-static void test_result_recipient_keeps_brackets(void **state)
-{
+static void test_result_recipient_keeps_brackets(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -488,8 +485,7 @@ static void test_result_recipient_keeps_brackets(void **state)
     assert_string_equal(got, "<bob@example.org>");
 }
 
-static void test_low_level_errors(void **state)
-{
+static void test_low_level_errors(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -503,7 +499,8 @@ static void test_low_level_errors(void **state)
     assert_int_equal(smtpc_client_rset(c), SMTPC_OK);
     /* Sender refused. */
     assert_int_equal(smtpc_client_mail(c, "refuse@example.org", SMTPC_NTS, NULL, 0), SMTPC_EREPLY);
-    ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 550, "5.7.1 <refuse@example.org>: Sender address rejected");
+    ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 550,
+                       "5.7.1 <refuse@example.org>: Sender address rejected");
     /* RCPT without MAIL. */
     assert_int_equal(smtpc_client_rcpt(c, "b@example.org", SMTPC_NTS, NULL, 0), SMTPC_EREPLY);
     ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 503, "5.5.1 Error: need MAIL command");
@@ -512,15 +509,15 @@ static void test_low_level_errors(void **state)
     char *raw;
     size_t rawlen;
     assert_int_equal(itest_last_session(&g_srv, &raw, &rawlen), 0);
-    ITEST_ASSERT_BYTES_NOCASE(raw, rawlen,
-                              ITEST_STR("EHLO client.example\r\nMAIL FROM:<>\r\nDATA\r\nMAIL FROM:<a@example.org>\r\n"
-                                        "RSET\r\nMAIL FROM:<refuse@example.org>\r\nRCPT TO:<b@example.org>\r\n"
-                                        "QUIT\r\n"));
+    ITEST_ASSERT_BYTES_NOCASE(
+        raw, rawlen,
+        ITEST_STR("EHLO client.example\r\nMAIL FROM:<>\r\nDATA\r\nMAIL FROM:<a@example.org>\r\n"
+                  "RSET\r\nMAIL FROM:<refuse@example.org>\r\nRCPT TO:<b@example.org>\r\n"
+                  "QUIT\r\n"));
     free(raw);
 }
 
-static void test_invalid_arguments_send_nothing(void **state)
-{
+static void test_invalid_arguments_send_nothing(void **state) {
     (void)state;
     smtpc_client *c = connected_client(&g_srv);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
@@ -536,7 +533,8 @@ static void test_invalid_arguments_send_nothing(void **state)
     assert_int_equal(smtpc_client_rcpt(c, "b\n@example.org", SMTPC_NTS, NULL, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_rcpt(c, "b@example.org\r\nDATA", SMTPC_NTS, NULL, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_rcpt(c, "b@exa\0mple.org", 14, NULL, 0), SMTPC_EINVAL);
-    assert_int_equal(smtpc_client_rcpt(c, "b@example.org", SMTPC_NTS, "NOTIFY=NEVER\n", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_rcpt(c, "b@example.org", SMTPC_NTS, "NOTIFY=NEVER\n", SMTPC_NTS),
+                     SMTPC_EINVAL);
     assert_int_equal(smtpc_client_ehlo(c, "bad\r\nname", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_ehlo(c, "bad\0name", 8), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_helo(c, "bad\nname", SMTPC_NTS), SMTPC_EINVAL);
@@ -592,8 +590,7 @@ static void test_invalid_arguments_send_nothing(void **state)
     free(raw);
 }
 
-static void test_host_port_suffix(void **state)
-{
+static void test_host_port_suffix(void **state) {
     (void)state;
     char host[64];
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.example");
@@ -618,8 +615,10 @@ static void test_host_port_suffix(void **state)
     g_srv.connections++;
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
 
-    static const char *const bad[] = {"127.0.0.1:", "127.0.0.1:abc", "127.0.0.1:65536", "127.0.0.1:-25",
-                                      "127.0.0.1:25x", "127.0.0.1:99999999999999999999", "127.0.0.1\r\n:25", ""};
+    static const char *const bad[] = {"127.0.0.1:",       "127.0.0.1:abc",
+                                      "127.0.0.1:65536",  "127.0.0.1:-25",
+                                      "127.0.0.1:25x",    "127.0.0.1:99999999999999999999",
+                                      "127.0.0.1\r\n:25", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(smtpc_client_connect(c, bad[i], SMTPC_NTS, 0), SMTPC_EINVAL);
         assert_int_equal(smtpc_client_is_connected(c), 0);
@@ -628,8 +627,7 @@ static void test_host_port_suffix(void **state)
     smtpc_client_free(c);
 }
 
-static void test_ipv6_bracketed(void **state)
-{
+static void test_ipv6_bracketed(void **state) {
     (void)state;
     itest_server v6;
     const char *extra[] = {"--host", "::1", NULL};
@@ -642,16 +640,12 @@ static void test_ipv6_bracketed(void **state)
     assert_non_null(c);
     snprintf(host, sizeof host, "[::1]:%d", v6.proc.port);
     smtpc_status st = smtpc_client_connect(c, host, SMTPC_NTS, 0);
-    if (st == SMTPC_OK)
-        ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 220, GREETING);
-    if (st == SMTPC_OK)
-        st = smtpc_client_quit(c);
+    if (st == SMTPC_OK) ITEST_ASSERT_REPLY(smtpc_client_last_reply(c), 220, GREETING);
+    if (st == SMTPC_OK) st = smtpc_client_quit(c);
     smtpc_status st2 = smtpc_client_connect(c, "::1", SMTPC_NTS, (uint16_t)v6.proc.port);
-    if (st2 == SMTPC_OK)
-        st2 = smtpc_client_quit(c);
+    if (st2 == SMTPC_OK) st2 = smtpc_client_quit(c);
     smtpc_status st3 = smtpc_client_connect(c, "[::1]", SMTPC_NTS, (uint16_t)v6.proc.port);
-    if (st3 == SMTPC_OK)
-        st3 = smtpc_client_quit(c);
+    if (st3 == SMTPC_OK) st3 = smtpc_client_quit(c);
     smtpc_client_free(c);
     itest_stop(&v6);
     assert_int_equal(st, SMTPC_OK);
@@ -659,18 +653,15 @@ static void test_ipv6_bracketed(void **state)
     assert_int_equal(st3, SMTPC_OK);
 }
 
-static size_t count_kind(const itest_trace *t, smtpc_trace_kind kind)
-{
+static size_t count_kind(const itest_trace *t, smtpc_trace_kind kind) {
     size_t n = 0;
     for (size_t i = 0; i < t->n; i++)
-        if (t->ev[i].kind == kind)
-            n++;
+        if (t->ev[i].kind == kind) n++;
     return n;
 }
 
 /* The SEND and RECV events, in order, must be exactly these lines. */
-static void check_trace_lines(const itest_trace *t)
-{
+static void check_trace_lines(const itest_trace *t) {
     static const struct {
         smtpc_trace_kind kind;
         const char *text;
@@ -693,31 +684,26 @@ static void check_trace_lines(const itest_trace *t)
     size_t k = 0;
     for (size_t i = 0; i < t->n; i++) {
         const itest_event *e = &t->ev[i];
-        if (e->kind != SMTPC_TRACE_SEND && e->kind != SMTPC_TRACE_RECV)
-            continue;
-        if (k >= sizeof want / sizeof want[0])
-            fail_msg("unexpected extra trace line %zu: %s", k, e->data);
+        if (e->kind != SMTPC_TRACE_SEND && e->kind != SMTPC_TRACE_RECV) continue;
+        if (k >= sizeof want / sizeof want[0]) fail_msg("unexpected extra trace line %zu: %s", k, e->data);
         assert_int_equal(e->kind, want[k].kind);
         if (e->kind == SMTPC_TRACE_SEND)
             ITEST_ASSERT_BYTES_NOCASE(e->data, e->len, want[k].text, strlen(want[k].text));
-        else
-            ITEST_ASSERT_BYTES(e->data, e->len, want[k].text, strlen(want[k].text));
+        else ITEST_ASSERT_BYTES(e->data, e->len, want[k].text, strlen(want[k].text));
         k++;
     }
     assert_int_equal(k, sizeof want / sizeof want[0]);
     assert_int_equal(count_kind(t, SMTPC_TRACE_DATA), 0);
 }
 
-static void run_traced_session(smtpc_client *c)
-{
+static void run_traced_session(smtpc_client *c) {
     assert_int_equal(itest_connect(c, &g_srv), SMTPC_OK);
     assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
     assert_int_equal(smtpc_client_noop(c), SMTPC_OK);
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
 }
 
-static void test_trace_level1(void **state)
-{
+static void test_trace_level1(void **state) {
     (void)state;
     itest_trace t = {0};
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.example");
@@ -728,8 +714,7 @@ static void test_trace_level1(void **state)
     assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, &t), SMTPC_OK);
     run_traced_session(c);
     check_trace_lines(&t);
-    for (size_t i = 0; i < t.n; i++)
-        assert_int_equal(t.ev[i].time_us, 0);
+    for (size_t i = 0; i < t.n; i++) assert_int_equal(t.ev[i].time_us, 0);
 
     /* Level 0 turns tracing off. */
     size_t n = t.n;
@@ -740,8 +725,7 @@ static void test_trace_level1(void **state)
     itest_trace_clear(&t);
 }
 
-static void test_trace_level2_timestamps(void **state)
-{
+static void test_trace_level2_timestamps(void **state) {
     (void)state;
     itest_trace t = {0};
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.example");
@@ -762,8 +746,7 @@ static void test_trace_level2_timestamps(void **state)
     itest_trace_clear(&t);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_greeting),
         cmocka_unit_test(test_not_connected),

@@ -18,53 +18,47 @@
 #include "itest.h"
 
 #define JUERGEN "j\xc3\xbcrgen@example.org"
-#define YONGHU "\xe7\x94\xa8\xe6\x88\xb7@b\xc3\xbc" "cher.example"
+#define YONGHU                           \
+    "\xe7\x94\xa8\xe6\x88\xb7@b\xc3\xbc" \
+    "cher.example"
 
 static itest_server g_utf8;  /* offers SMTPUTF8 (aiosmtpd_server.py's default) */
 static itest_server g_plain; /* --no-smtputf8 */
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    if (itest_start_aiosmtpd(&g_utf8, 0, NULL) != 0)
-        return -1;
+    if (itest_start_aiosmtpd(&g_utf8, 0, NULL) != 0) return -1;
     const char *plain[] = {"--no-smtputf8", NULL};
-    if (itest_start_aiosmtpd(&g_plain, 0, plain) != 0)
-        return -1;
+    if (itest_start_aiosmtpd(&g_plain, 0, plain) != 0) return -1;
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_utf8);
     itest_stop(&g_plain);
     return 0;
 }
 
-static smtpc_client *connected_client(itest_server *srv)
-{
+static smtpc_client *connected_client(itest_server *srv) {
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, "client.example");
     assert_non_null(c);
     assert_int_equal(itest_connect(c, srv), SMTPC_OK);
     return c;
 }
 
-static smtpc_envelope *make_env(const char *sender, const char *r1, const char *r2)
-{
+static smtpc_envelope *make_env(const char *sender, const char *r1, const char *r2) {
     smtpc_envelope *env = NULL;
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
     assert_int_equal(smtpc_envelope_set_sender(env, sender, SMTPC_NTS), SMTPC_OK);
     assert_int_equal(smtpc_envelope_add_recipient(env, r1, SMTPC_NTS), SMTPC_OK);
-    if (r2 != NULL)
-        assert_int_equal(smtpc_envelope_add_recipient(env, r2, SMTPC_NTS), SMTPC_OK);
+    if (r2 != NULL) assert_int_equal(smtpc_envelope_add_recipient(env, r2, SMTPC_NTS), SMTPC_OK);
     return env;
 }
 
 #define BODY "Subject: utf8\r\n\r\n\xe2\x9c\x93\r\n"
 
-static int read_body(char *buf, size_t cap, size_t *len, void *userdata)
-{
+static int read_body(char *buf, size_t cap, size_t *len, void *userdata) {
     int *done = userdata;
     *len = 0;
     if (!*done && cap >= sizeof BODY - 1) {
@@ -76,8 +70,7 @@ static int read_body(char *buf, size_t cap, size_t *len, void *userdata)
 }
 
 /* A non-ASCII recipient, no options given: SMTPUTF8 and BODY=8BITMIME added, the message arrives. */
-static void offered(int stream)
-{
+static void offered(int stream) {
     size_t before = itest_msg_count(&g_utf8);
     smtpc_envelope *env = make_env("sender@example.org", "r1@example.org", JUERGEN);
     smtpc_client *c = connected_client(&g_utf8);
@@ -99,9 +92,11 @@ static void offered(int stream)
     assert_string_equal(m.rcpt_tos[0], "r1@example.org");
     assert_string_equal(m.rcpt_tos[1], JUERGEN);
     if (stream) /* no size hint: no SIZE */
-        ITEST_ASSERT_BYTES_NOCASE(m.mail_options, strlen(m.mail_options), ITEST_STR("SMTPUTF8 BODY=8BITMIME"));
+        ITEST_ASSERT_BYTES_NOCASE(m.mail_options, strlen(m.mail_options),
+                                  ITEST_STR("SMTPUTF8 BODY=8BITMIME"));
     else
-        ITEST_ASSERT_BYTES_NOCASE(m.mail_options, strlen(m.mail_options), ITEST_STR("SIZE=22 SMTPUTF8 BODY=8BITMIME"));
+        ITEST_ASSERT_BYTES_NOCASE(m.mail_options, strlen(m.mail_options),
+                                  ITEST_STR("SIZE=22 SMTPUTF8 BODY=8BITMIME"));
     ITEST_ASSERT_BYTES(m.content, m.content_len, ITEST_STR(BODY));
     itest_msg_free(&m);
 
@@ -109,33 +104,30 @@ static void offered(int stream)
     size_t rawlen;
     assert_int_equal(itest_last_session(&g_utf8, &raw, &rawlen), 0);
     if (stream)
-        ITEST_ASSERT_BYTES(raw, rawlen,
-                           ITEST_STR("EHLO client.example\r\nMAIL FROM:<sender@example.org> SMTPUTF8 BODY=8BITMIME\r\n"
-                                     "RCPT TO:<r1@example.org>\r\nRCPT TO:<" JUERGEN ">\r\nDATA\r\n" BODY
-                                     ".\r\nQUIT\r\n"));
+        ITEST_ASSERT_BYTES(
+            raw, rawlen,
+            ITEST_STR("EHLO client.example\r\nMAIL FROM:<sender@example.org> SMTPUTF8 BODY=8BITMIME\r\n"
+                      "RCPT TO:<r1@example.org>\r\nRCPT TO:<" JUERGEN ">\r\nDATA\r\n" BODY ".\r\nQUIT\r\n"));
     else
         ITEST_ASSERT_BYTES(raw, rawlen,
                            ITEST_STR("EHLO client.example\r\nMAIL FROM:<sender@example.org> SIZE=22 SMTPUTF8 "
-                                     "BODY=8BITMIME\r\nRCPT TO:<r1@example.org>\r\nRCPT TO:<" JUERGEN ">\r\nDATA\r\n" BODY
-                                     ".\r\nQUIT\r\n"));
+                                     "BODY=8BITMIME\r\nRCPT TO:<r1@example.org>\r\nRCPT TO:<" JUERGEN
+                                     ">\r\nDATA\r\n" BODY ".\r\nQUIT\r\n"));
     free(raw);
 }
 
-static void test_offered_sendmail(void **state)
-{
+static void test_offered_sendmail(void **state) {
     (void)state;
     offered(0);
 }
 
-static void test_offered_sendmail_stream(void **state)
-{
+static void test_offered_sendmail_stream(void **state) {
     (void)state;
     offered(1);
 }
 
 /* A non-ASCII sender and recipient: the addresses arrive as the UTF-8 bytes given. */
-static void test_offered_sender(void **state)
-{
+static void test_offered_sender(void **state) {
     (void)state;
     size_t before = itest_msg_count(&g_utf8);
     smtpc_envelope *env = make_env(JUERGEN, YONGHU, NULL);
@@ -149,13 +141,13 @@ static void test_offered_sender(void **state)
     ITEST_ASSERT_BYTES(m.mail_from, m.mail_from_len, ITEST_STR(JUERGEN));
     assert_int_equal(m.rcpt_count, 1);
     assert_string_equal(m.rcpt_tos[0], YONGHU);
-    ITEST_ASSERT_BYTES_NOCASE(m.mail_options, strlen(m.mail_options), ITEST_STR("SIZE=22 SMTPUTF8 BODY=8BITMIME"));
+    ITEST_ASSERT_BYTES_NOCASE(m.mail_options, strlen(m.mail_options),
+                              ITEST_STR("SIZE=22 SMTPUTF8 BODY=8BITMIME"));
     itest_msg_free(&m);
 }
 
 /* Not offered: SMTPC_ENOTSUPPORTED naming the address, nothing after EHLO, the connection usable. */
-static void test_not_offered(void **state)
-{
+static void test_not_offered(void **state) {
     (void)state;
     size_t before = itest_msg_count(&g_plain);
     smtpc_envelope *env = make_env("sender@example.org", "r1@example.org", JUERGEN);
@@ -180,8 +172,7 @@ static void test_not_offered(void **state)
     assert_int_equal(itest_msg_count(&g_plain), before);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offered_sendmail),
         cmocka_unit_test(test_offered_sendmail_stream),

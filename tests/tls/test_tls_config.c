@@ -24,22 +24,20 @@ static itest_server g_tls;         /* STARTTLS */
 static const char k_body[] = "Subject: config\r\n\r\nbody\r\n";
 static const char k_clear[] = "EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n";
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    if (tls_pki_setup() != 0)
-        return -1;
+    if (tls_pki_setup() != 0) return -1;
     const char *cc[] = {"--require-client-cert", tls_pki("ca.pem"), NULL};
     const char *cc_implicit[] = {"--require-client-cert", tls_pki("ca.pem"), "--implicit-tls", NULL};
     static const char *const tls12[] = {"--tls-max-version", "1.2", NULL};
-    if (tls_start_aiosmtpd(&g_cc, "server", cc) != 0 || tls_start_aiosmtpd(&g_cc_implicit, "server", cc_implicit) != 0 ||
+    if (tls_start_aiosmtpd(&g_cc, "server", cc) != 0 ||
+        tls_start_aiosmtpd(&g_cc_implicit, "server", cc_implicit) != 0 ||
         tls_start_aiosmtpd(&g_tls12, "server", tls12) != 0 || tls_start_aiosmtpd(&g_tls, "server", NULL) != 0)
         return -1;
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_cc);
     itest_stop(&g_cc_implicit);
@@ -50,8 +48,7 @@ static int group_teardown(void **state)
 }
 
 /* A configuration trusting the test CA. */
-static smtpc_tls_config *ca_config(void)
-{
+static smtpc_tls_config *ca_config(void) {
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
     assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
@@ -59,16 +56,14 @@ static smtpc_tls_config *ca_config(void)
     return cfg;
 }
 
-static smtpc_client *client_with(smtpc_tls_policy policy, smtpc_tls_config *cfg)
-{
+static smtpc_client *client_with(smtpc_tls_policy policy, smtpc_tls_config *cfg) {
     smtpc_client *c = tls_client(policy, 0);
     assert_int_equal(smtpc_client_set_tls_config(c, cfg), SMTPC_OK);
     return c;
 }
 
 /* Connect to srv as localhost, sendmail, quit; check the message came over TLS. */
-static void send_ok(itest_server *srv, smtpc_client *c, const char *tls_mode)
-{
+static void send_ok(itest_server *srv, smtpc_client *c, const char *tls_mode) {
     TLS_ASSERT_STATUS(c, tls_connect(c, srv, "localhost"), SMTPC_OK);
     size_t msgs = itest_msg_count(srv);
     smtpc_envelope *env = tls_envelope(NULL);
@@ -82,23 +77,18 @@ static void send_ok(itest_server *srv, smtpc_client *c, const char *tls_mode)
     free(mode);
 }
 
-static void check_client_cn(const itest_server *srv, const char *want)
-{
+static void check_client_cn(const itest_server *srv, const char *want) {
     char *cn = tls_session_text(srv, srv->connections - 1, "client_cert_cn", NULL);
     assert_string_equal(cn, want);
     free(cn);
 }
 
-static int is_tls_failure(smtpc_status st)
-{
-    return st == SMTPC_ETLS || st == SMTPC_EDISCONNECTED;
-}
+static int is_tls_failure(smtpc_status st) { return st == SMTPC_ETLS || st == SMTPC_EDISCONNECTED; }
 
 /* Without a client certificate the server refuses the handshake (TLS 1.2), or the first read after
  * it fails (TLS 1.3: the server checks the certificate after the client finished): SMTPC_ETLS or
  * SMTPC_EDISCONNECTED, the connection closed, nothing delivered, nothing decrypted by the server. */
-static void test_client_cert_required_missing(void **state)
-{
+static void test_client_cert_required_missing(void **state) {
     (void)state;
     smtpc_tls_config *cfg = ca_config();
     smtpc_client *c = client_with(SMTPC_TLS_REQUIRED, cfg);
@@ -107,7 +97,8 @@ static void test_client_cert_required_missing(void **state)
     smtpc_envelope *env = tls_envelope(NULL);
     smtpc_status st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
     if (!is_tls_failure(st))
-        fail_msg("sendmail without a client certificate: %s (%s)", smtpc_status_name(st), smtpc_client_errmsg(c));
+        fail_msg("sendmail without a client certificate: %s (%s)", smtpc_status_name(st),
+                 smtpc_client_errmsg(c));
     assert_int_equal(smtpc_client_is_connected(c), 0);
     assert_true(strlen(smtpc_client_errmsg(c)) > 0);
     tls_check_session(&g_cc, g_cc.connections - 1, ITEST_STR(k_clear), 0);
@@ -118,7 +109,8 @@ static void test_client_cert_required_missing(void **state)
     c = client_with(SMTPC_TLS_IMPLICIT, cfg);
     st = tls_connect(c, &g_cc_implicit, "localhost");
     if (!is_tls_failure(st))
-        fail_msg("implicit TLS without a client certificate: %s (%s)", smtpc_status_name(st), smtpc_client_errmsg(c));
+        fail_msg("implicit TLS without a client certificate: %s (%s)", smtpc_status_name(st),
+                 smtpc_client_errmsg(c));
     assert_int_equal(smtpc_client_is_connected(c), 0);
     tls_check_session(&g_cc_implicit, g_cc_implicit.connections - 1, "", 0, 0);
     smtpc_envelope_free(env);
@@ -127,12 +119,11 @@ static void test_client_cert_required_missing(void **state)
 }
 
 /* With the client certificate, both servers accept it (and see its name). */
-static void test_client_cert_given(void **state)
-{
+static void test_client_cert_given(void **state) {
     (void)state;
     smtpc_tls_config *cfg = ca_config();
-    assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS, tls_pki("client.key"),
-                                                      SMTPC_NTS, NULL, 0),
+    assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS,
+                                                      tls_pki("client.key"), SMTPC_NTS, NULL, 0),
                      SMTPC_OK);
     assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
     char *cn = tls_pki_text("client.cn");
@@ -159,8 +150,7 @@ static void test_client_cert_given(void **state)
 }
 
 /* The certificate and key in one file (key_path NULL). */
-static void test_client_cert_and_key_in_one_file(void **state)
-{
+static void test_client_cert_and_key_in_one_file(void **state) {
     (void)state;
     char dir[512], path[700];
     assert_int_equal(harness_make_temp_dir("smtpc-tls-cc", dir, sizeof dir), 0);
@@ -188,16 +178,15 @@ static void test_client_cert_and_key_in_one_file(void **state)
 }
 
 /* An encrypted key: the right pass phrase works; a wrong or missing one is SMTPC_ETLS. */
-static void test_client_cert_encrypted_key(void **state)
-{
+static void test_client_cert_encrypted_key(void **state) {
     (void)state;
     char *pass = tls_pki_text("client.pass");
     assert_non_null(pass);
     smtpc_tls_config *cfg = ca_config();
 
     assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS,
-                                                      tls_pki("client-enc.key"), SMTPC_NTS, "wrong pass phrase",
-                                                      SMTPC_NTS),
+                                                      tls_pki("client-enc.key"), SMTPC_NTS,
+                                                      "wrong pass phrase", SMTPC_NTS),
                      SMTPC_ETLS);
     assert_true(strlen(smtpc_tls_config_errmsg(cfg)) > 0);
     assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS,
@@ -206,12 +195,14 @@ static void test_client_cert_encrypted_key(void **state)
     assert_true(strlen(smtpc_tls_config_errmsg(cfg)) > 0);
     /* A pass phrase one character short, given by length (not NUL-terminated). */
     assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS,
-                                                      tls_pki("client-enc.key"), SMTPC_NTS, pass, strlen(pass) - 1),
+                                                      tls_pki("client-enc.key"), SMTPC_NTS, pass,
+                                                      strlen(pass) - 1),
                      SMTPC_ETLS);
 
     /* The same configuration, after the failures, with the right pass phrase. */
     assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS,
-                                                      tls_pki("client-enc.key"), SMTPC_NTS, pass, strlen(pass)),
+                                                      tls_pki("client-enc.key"), SMTPC_NTS, pass,
+                                                      strlen(pass)),
                      SMTPC_OK);
     assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
     smtpc_client *c = client_with(SMTPC_TLS_REQUIRED, cfg);
@@ -225,8 +216,7 @@ static void test_client_cert_encrypted_key(void **state)
 }
 
 /* Other client-certificate errors: missing file, key not matching the certificate. */
-static void test_client_cert_errors(void **state)
-{
+static void test_client_cert_errors(void **state) {
     (void)state;
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
@@ -234,16 +224,15 @@ static void test_client_cert_errors(void **state)
                                                       tls_pki("client.key"), SMTPC_NTS, NULL, 0),
                      SMTPC_ETLS);
     assert_true(strlen(smtpc_tls_config_errmsg(cfg)) > 0);
-    assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS, tls_pki("server.key"),
-                                                      SMTPC_NTS, NULL, 0),
+    assert_int_equal(smtpc_tls_config_set_client_cert(cfg, tls_pki("client.pem"), SMTPC_NTS,
+                                                      tls_pki("server.key"), SMTPC_NTS, NULL, 0),
                      SMTPC_ETLS);
     assert_true(strlen(smtpc_tls_config_errmsg(cfg)) > 0);
     smtpc_tls_config_free(cfg);
 }
 
 /* TLS 1.3 as the floor against a server that stops at TLS 1.2: SMTPC_ETLS, connection closed. */
-static void test_min_version_refused(void **state)
-{
+static void test_min_version_refused(void **state) {
     (void)state;
     smtpc_tls_config *cfg = ca_config();
     assert_int_equal(smtpc_tls_config_set_min_version(cfg, SMTPC_TLS_VERSION_1_3), SMTPC_OK);
@@ -274,8 +263,7 @@ static void test_min_version_refused(void **state)
 }
 
 /* Control for the test above: the default floor (1.2) talks to the 1.2 server, with 1.2 facts. */
-static void test_tls12_server_default_floor(void **state)
-{
+static void test_tls12_server_default_floor(void **state) {
     (void)state;
     smtpc_tls_config *cfg = ca_config();
     smtpc_client *c = client_with(SMTPC_TLS_REQUIRED, cfg);
@@ -292,7 +280,8 @@ static void test_tls12_server_default_floor(void **state)
     free(v);
 
     /* A configuration in use is frozen: a new cipher list goes into a new configuration. */
-    assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "ECDHE-ECDSA-CHACHA20-POLY1305", SMTPC_NTS), SMTPC_ESTATE);
+    assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "ECDHE-ECDSA-CHACHA20-POLY1305", SMTPC_NTS),
+                     SMTPC_ESTATE);
     smtpc_tls_config_free(cfg);
     cfg = ca_config();
     /* A chosen TLS 1.2 cipher is the one used; a list with no usable cipher is refused. */
@@ -310,8 +299,7 @@ static void test_tls12_server_default_floor(void **state)
 }
 
 /* The CA in DER form is a trust anchor; a broken DER certificate is refused. */
-static void test_ca_der(void **state)
-{
+static void test_ca_der(void **state) {
     (void)state;
     char *der;
     size_t der_len;
@@ -321,7 +309,8 @@ static void test_ca_der(void **state)
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len - 1), SMTPC_ETLS);
     assert_true(strlen(smtpc_tls_config_errmsg(cfg)) > 0);
-    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)"not a certificate", 17), SMTPC_ETLS);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)"not a certificate", 17),
+                     SMTPC_ETLS);
     assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len), SMTPC_OK);
     assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
     free(der);
@@ -332,8 +321,7 @@ static void test_ca_der(void **state)
 }
 
 /* A CA directory in OpenSSL's hashed layout is a trust anchor. */
-static void test_ca_path(void **state)
-{
+static void test_ca_path(void **state) {
     (void)state;
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
@@ -359,8 +347,7 @@ static void test_ca_path(void **state)
 
 /* CA file errors: SMTPC_ETLS with a reason; the configuration then trusts nothing (it does not fall
  * back to the system store), so verification fails closed. */
-static void test_ca_file_errors(void **state)
-{
+static void test_ca_file_errors(void **state) {
     (void)state;
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
@@ -381,8 +368,7 @@ static void test_ca_file_errors(void **state)
     smtpc_tls_config_free(cfg);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_client_cert_required_missing),
         cmocka_unit_test(test_client_cert_given),

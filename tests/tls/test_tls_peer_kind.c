@@ -26,26 +26,24 @@
 
 enum { X509_DEPTH_ZERO_SELF_SIGNED_CERT = 18, X509_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20 };
 
-static itest_server g_self;  /* selfsigned.pem, STARTTLS */
-static itest_server g_ca;    /* server.pem (test CA, unknown to the system store), STARTTLS */
-static itest_server g_unix;  /* server.pem, STARTTLS, on a Unix socket */
+static itest_server g_self; /* selfsigned.pem, STARTTLS */
+static itest_server g_ca;   /* server.pem (test CA, unknown to the system store), STARTTLS */
+static itest_server g_unix; /* server.pem, STARTTLS, on a Unix socket */
 
 static const char k_body[] = "Subject: peer kind\r\n\r\nbody line\r\n";
 static const char k_clear[] = "EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n";
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    if (tls_pki_setup() != 0)
-        return -1;
-    if (tls_start_aiosmtpd(&g_self, "selfsigned", NULL) != 0 || tls_start_aiosmtpd(&g_ca, "server", NULL) != 0)
+    if (tls_pki_setup() != 0) return -1;
+    if (tls_start_aiosmtpd(&g_self, "selfsigned", NULL) != 0 ||
+        tls_start_aiosmtpd(&g_ca, "server", NULL) != 0)
         return -1;
     const char *unix_args[] = {"--tls-cert", tls_pki("server.pem"), "--tls-key", tls_pki("server.key"), NULL};
     return itest_start_aiosmtpd(&g_unix, 1, unix_args);
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_self);
     itest_stop(&g_ca);
@@ -55,8 +53,7 @@ static int group_teardown(void **state)
 }
 
 /* A client with no TLS configuration of its own, tracing into `t`. */
-static smtpc_client *plain_client(smtpc_tls_policy policy, itest_trace *t)
-{
+static smtpc_client *plain_client(smtpc_tls_policy policy, itest_trace *t) {
     smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, TLS_CLIENT_NAME);
     assert_non_null(c);
     assert_int_equal(smtpc_client_set_tls_policy(c, policy), SMTPC_OK);
@@ -64,8 +61,7 @@ static smtpc_client *plain_client(smtpc_tls_policy policy, itest_trace *t)
     return c;
 }
 
-static smtpc_status send_one(smtpc_client *c)
-{
+static smtpc_status send_one(smtpc_client *c) {
     smtpc_envelope *env = tls_envelope(NULL);
     smtpc_status st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
     smtpc_envelope_free(env);
@@ -73,8 +69,7 @@ static smtpc_status send_one(smtpc_client *c)
 }
 
 /* The message `msgs` arrived intact, encrypted as `mode` says ("starttls" or "none"). */
-static void check_arrived(const itest_server *srv, size_t msgs, const char *mode)
-{
+static void check_arrived(const itest_server *srv, size_t msgs, const char *mode) {
     itest_msg m;
     assert_int_equal(itest_load_msg(srv, msgs, TLS_WAIT_MS, &m), 0);
     ITEST_ASSERT_BYTES(m.content, m.content_len, ITEST_STR(k_body));
@@ -86,8 +81,7 @@ static void check_arrived(const itest_server *srv, size_t msgs, const char *mode
 }
 
 /* An unverifiable certificate under a policy that records verification: delivered over TLS. */
-static void run_recorded(itest_server *srv, smtpc_tls_policy policy, long code)
-{
+static void run_recorded(itest_server *srv, smtpc_tls_policy policy, long code) {
     itest_trace t = {0};
     smtpc_client *c = plain_client(policy, &t);
     TLS_ASSERT_STATUS(c, tls_connect(c, srv, "127.0.0.1"), SMTPC_OK);
@@ -109,28 +103,24 @@ static void run_recorded(itest_server *srv, smtpc_tls_policy policy, long code)
     check_arrived(srv, msgs, "starttls");
 }
 
-static void test_auto_loopback_self_signed(void **state)
-{
+static void test_auto_loopback_self_signed(void **state) {
     (void)state;
     run_recorded(&g_self, SMTPC_TLS_AUTO, X509_DEPTH_ZERO_SELF_SIGNED_CERT);
 }
 
-static void test_auto_loopback_unknown_ca(void **state)
-{
+static void test_auto_loopback_unknown_ca(void **state) {
     (void)state;
     run_recorded(&g_ca, SMTPC_TLS_AUTO, X509_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 }
 
-static void test_opportunistic_explicit(void **state)
-{
+static void test_opportunistic_explicit(void **state) {
     (void)state;
     run_recorded(&g_self, SMTPC_TLS_OPPORTUNISTIC, X509_DEPTH_ZERO_SELF_SIGNED_CERT);
     run_recorded(&g_ca, SMTPC_TLS_OPPORTUNISTIC, X509_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 }
 
 /* REQUIRED to loopback: refused with the fixes named; nothing after STARTTLS but TLS records. */
-static void test_required_loopback_fails_with_advice(void **state)
-{
+static void test_required_loopback_fails_with_advice(void **state) {
     (void)state;
     itest_trace t = {0};
     smtpc_client *c = plain_client(SMTPC_TLS_REQUIRED, &t);
@@ -149,8 +139,7 @@ static void test_required_loopback_fails_with_advice(void **state)
 }
 
 /* AUTO over a Unix socket: STARTTLS is offered and not used; the message goes in clear. */
-static void test_auto_unix_socket_no_tls(void **state)
-{
+static void test_auto_unix_socket_no_tls(void **state) {
     (void)state;
     itest_trace t = {0};
     smtpc_client *c = plain_client(SMTPC_TLS_AUTO, &t);
@@ -190,8 +179,7 @@ static void test_auto_unix_socket_no_tls(void **state)
     check_arrived(&g_unix, msgs, "starttls");
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auto_loopback_self_signed),
         cmocka_unit_test(test_auto_loopback_unknown_ca),

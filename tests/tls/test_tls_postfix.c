@@ -30,19 +30,16 @@
 static itest_server g_pf;
 static int g_tls_port;
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     const char *why = harness_postfix_unavailable(0);
-    if (why != NULL)
-        harness_skip_program("test_tls_postfix", why);
-    if (tls_pki_setup() != 0)
-        return -1;
+    if (why != NULL) harness_skip_program("test_tls_postfix", why);
+    if (tls_pki_setup() != 0) return -1;
     const char *extra[] = {"--tls-cert", tls_pki("server.pem"), "--tls-key", tls_pki("server.key"), NULL};
-    if (itest_start_postfix_args(&g_pf, extra) != 0)
-        return -1;
+    if (itest_start_postfix_args(&g_pf, extra) != 0) return -1;
     char line[128];
-    if (harness_server_read_line(&g_pf.proc, line, sizeof line, 10000) < 0 || strncmp(line, "TLSPORT ", 8) != 0) {
+    if (harness_server_read_line(&g_pf.proc, line, sizeof line, 10000) < 0 ||
+        strncmp(line, "TLSPORT ", 8) != 0) {
         fprintf(stderr, "test_tls_postfix: no TLSPORT line from postfix_server.py\n");
         return -1;
     }
@@ -50,16 +47,14 @@ static int group_setup(void **state)
     return g_tls_port > 0 && g_tls_port < 65536 ? 0 : -1;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_pf);
     tls_pki_teardown();
     return 0;
 }
 
-static void dump_trace(const itest_trace *t)
-{
+static void dump_trace(const itest_trace *t) {
     for (size_t i = 0; i < t->n; i++) {
         const char *k = t->ev[i].kind == SMTPC_TRACE_SEND   ? "SEND"
                         : t->ev[i].kind == SMTPC_TRACE_RECV ? "RECV"
@@ -69,24 +64,20 @@ static void dump_trace(const itest_trace *t)
     }
 }
 
-static int starts_nocase(const itest_event *e, const char *prefix)
-{
+static int starts_nocase(const itest_event *e, const char *prefix) {
     size_t n = strlen(prefix);
     return e->len >= n && strncasecmp(e->data, prefix, n) == 0;
 }
 
-static smtpc_client *pf_client(smtpc_tls_policy policy, itest_trace *t)
-{
+static smtpc_client *pf_client(smtpc_tls_policy policy, itest_trace *t) {
     smtpc_client *c = tls_client(policy, 1);
-    if (t != NULL)
-        assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, t), SMTPC_OK);
+    if (t != NULL) assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, t), SMTPC_OK);
     return c;
 }
 
 /* REQUIRED: EHLO and STARTTLS in clear, then EHLO again and MAIL, every RCPT and DATA in one batch
  * over TLS; the message reaches the sink unchanged. */
-static void test_postfix_starttls_required_pipelined(void **state)
-{
+static void test_postfix_starttls_required_pipelined(void **state) {
     (void)state;
     itest_trace t = {0};
     smtpc_client *c = pf_client(SMTPC_TLS_REQUIRED, &t);
@@ -119,8 +110,7 @@ static void test_postfix_starttls_required_pipelined(void **state)
     static const char *const order[] = {"EHLO ", "STARTTLS\r\n", "EHLO "};
     size_t i = 0, k = 0;
     for (; i < t.n && k < 3; i++) {
-        if (t.ev[i].kind != SMTPC_TRACE_SEND)
-            continue;
+        if (t.ev[i].kind != SMTPC_TRACE_SEND) continue;
         if (!starts_nocase(&t.ev[i], order[k])) {
             dump_trace(&t);
             fail_msg("command %zu is not %s", k, order[k]);
@@ -128,13 +118,12 @@ static void test_postfix_starttls_required_pipelined(void **state)
         k++;
     }
     assert_int_equal(k, 3);
-    while (i < t.n && t.ev[i].kind != SMTPC_TRACE_SEND)
-        i++;
+    while (i < t.n && t.ev[i].kind != SMTPC_TRACE_SEND) i++;
     static const char *const batch[] = {"MAIL FROM:<sender@example.org>", "RCPT TO:<one@example.org>",
-                                        "RCPT TO:<reject1@example.org>", "RCPT TO:<two@example.org>", "DATA\r\n"};
+                                        "RCPT TO:<reject1@example.org>", "RCPT TO:<two@example.org>",
+                                        "DATA\r\n"};
     for (k = 0; i < t.n && t.ev[i].kind != SMTPC_TRACE_RECV; i++) {
-        if (t.ev[i].kind != SMTPC_TRACE_SEND)
-            continue;
+        if (t.ev[i].kind != SMTPC_TRACE_SEND) continue;
         if (k >= 5 || !starts_nocase(&t.ev[i], batch[k])) {
             dump_trace(&t);
             fail_msg("pipelined batch over TLS: unexpected command #%zu", k);
@@ -158,11 +147,11 @@ static void test_postfix_starttls_required_pipelined(void **state)
 }
 
 /* Implicit TLS on the wrappermode port: the greeting over TLS, sendmail, delivery. */
-static void test_postfix_implicit_tls(void **state)
-{
+static void test_postfix_implicit_tls(void **state) {
     (void)state;
     smtpc_client *c = pf_client(SMTPC_TLS_IMPLICIT, NULL);
-    static const char body[] = "Subject: postfix over implicit TLS\r\nMessage-ID: <pftls2@example.org>\r\n\r\nhello\r\n";
+    static const char body[] =
+        "Subject: postfix over implicit TLS\r\nMessage-ID: <pftls2@example.org>\r\n\r\nhello\r\n";
     size_t msgs = itest_msg_count(&g_pf);
     TLS_ASSERT_STATUS(c, smtpc_client_connect(c, "localhost", SMTPC_NTS, (uint16_t)g_tls_port), SMTPC_OK);
     assert_int_equal(smtpc_client_tls_active(c), 1);
@@ -187,8 +176,7 @@ static void test_postfix_implicit_tls(void **state)
 /* A certificate the client does not trust (the system store has no test CA), on loopback:
  * REQUIRED and IMPLICIT fail with SMTPC_ETLS_VERIFY and deliver nothing; OPPORTUNISTIC and AUTO
  * (opportunistic on loopback) deliver over TLS, unverified, with the X509 code recorded. */
-static void test_postfix_untrusted_by_policy(void **state)
-{
+static void test_postfix_untrusted_by_policy(void **state) {
     (void)state;
     static const char body[] = "Subject: must not arrive\r\n\r\nx\r\n";
     smtpc_envelope *env = tls_envelope(NULL);
@@ -201,7 +189,8 @@ static void test_postfix_untrusted_by_policy(void **state)
     assert_int_equal(smtpc_client_is_connected(c), 0);
     smtpc_client_free(c);
     c = tls_client(SMTPC_TLS_IMPLICIT, 0);
-    TLS_ASSERT_STATUS(c, smtpc_client_connect(c, "localhost", SMTPC_NTS, (uint16_t)g_tls_port), SMTPC_ETLS_VERIFY);
+    TLS_ASSERT_STATUS(c, smtpc_client_connect(c, "localhost", SMTPC_NTS, (uint16_t)g_tls_port),
+                      SMTPC_ETLS_VERIFY);
     assert_int_equal(smtpc_client_is_connected(c), 0);
     smtpc_client_free(c);
     smtpc_envelope_free(env);
@@ -216,7 +205,8 @@ static void test_postfix_untrusted_by_policy(void **state)
         itest_trace t = {0};
         c = pf_client(policies[p], &t);
         assert_int_equal(smtpc_client_set_tls_config(c, NULL), SMTPC_OK); /* the system store */
-        TLS_ASSERT_STATUS(c, smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_pf.proc.port), SMTPC_OK);
+        TLS_ASSERT_STATUS(c, smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_pf.proc.port),
+                          SMTPC_OK);
         TLS_ASSERT_STATUS(c, smtpc_client_sendmail(c, env, ok, sizeof ok - 1), SMTPC_OK);
         assert_int_equal(smtpc_client_tls_active(c), 1);
         assert_int_equal(smtpc_client_tls_verified(c), 0);
@@ -236,11 +226,9 @@ static void test_postfix_untrusted_by_policy(void **state)
 #ifdef SMTPC_SEND_SIMPLE /* the examples are built (SMTPC_BUILD_EXAMPLES) */
 /* Runs argv with stdout and stderr into out_path; its exit status, or -1 (also after timeout_ms,
  * when it is killed). */
-static int run_bounded(const char *const argv[], int timeout_ms, const char *out_path)
-{
+static int run_bounded(const char *const argv[], int timeout_ms, const char *out_path) {
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
+    if (pid < 0) return -1;
     if (pid == 0) {
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd >= 0) {
@@ -253,8 +241,7 @@ static int run_bounded(const char *const argv[], int timeout_ms, const char *out
     int status = 0;
     for (int waited = 0;; waited += 50) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         if (r < 0 || waited >= timeout_ms) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -269,12 +256,12 @@ static int run_bounded(const char *const argv[], int timeout_ms, const char *out
  * a self-signed certificate (Debian's "snakeoil"). The library's defaults (AUTO, no configuration)
  * use STARTTLS, record the failed verification and deliver; the README's example (send_simple)
  * delivers with no option. */
-static void test_postfix_self_signed_defaults(void **state)
-{
+static void test_postfix_self_signed_defaults(void **state) {
     (void)state;
     itest_server pf;
     memset(&pf, 0, sizeof pf);
-    const char *extra[] = {"--tls-cert", tls_pki("selfsigned.pem"), "--tls-key", tls_pki("selfsigned.key"), NULL};
+    const char *extra[] = {"--tls-cert", tls_pki("selfsigned.pem"), "--tls-key", tls_pki("selfsigned.key"),
+                           NULL};
     assert_int_equal(itest_start_postfix_args(&pf, extra), 0);
     char line[128];
     assert_true(harness_server_read_line(&pf.proc, line, sizeof line, 10000) >= 0); /* TLSPORT */
@@ -289,16 +276,14 @@ static void test_postfix_self_signed_defaults(void **state)
     size_t msgs = itest_msg_count(&pf);
     TLS_ASSERT_STATUS(c, smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)pf.proc.port), SMTPC_OK);
     smtpc_status st = smtpc_client_sendmail(c, env, body, sizeof body - 1);
-    if (st != SMTPC_OK)
-        dump_trace(&t);
+    if (st != SMTPC_OK) dump_trace(&t);
     TLS_ASSERT_STATUS(c, st, SMTPC_OK);
     assert_int_equal(smtpc_client_tls_active(c), 1);
     assert_int_equal(smtpc_client_tls_verified(c), 0);
     assert_int_equal(smtpc_client_tls_verify_result(c), 18);
     size_t starttls = 0;
     for (size_t i = 0; i < t.n; i++)
-        if (t.ev[i].kind == SMTPC_TRACE_SEND && starts_nocase(&t.ev[i], "STARTTLS\r\n"))
-            starttls++;
+        if (t.ev[i].kind == SMTPC_TRACE_SEND && starts_nocase(&t.ev[i], "STARTTLS\r\n")) starttls++;
     assert_int_equal(starttls, 1);
     TLS_ASSERT_STATUS(c, smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
@@ -320,8 +305,7 @@ static void test_postfix_self_signed_defaults(void **state)
     if (rc != 0) {
         char *text = NULL;
         size_t len = 0;
-        if (harness_read_file(out, &text, &len) == 0)
-            itest_dump("send_simple output", text, len);
+        if (harness_read_file(out, &text, &len) == 0) itest_dump("send_simple output", text, len);
         free(text);
         itest_stop(&pf);
         fail_msg("send_simple exited with %d against Postfix with a self-signed certificate", rc);
@@ -335,8 +319,7 @@ static void test_postfix_self_signed_defaults(void **state)
     itest_stop(&pf);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_postfix_starttls_required_pipelined),
         cmocka_unit_test(test_postfix_implicit_tls),

@@ -44,11 +44,9 @@ static const char k_body[] = "Subject: remote\r\n\r\nbody\r\n";
 static const char k_clear[] = "EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n";
 
 /* Runs argv (NULL-terminated) with its output to /dev/null; its exit status or -1. */
-static int run(const char *const argv[])
-{
+static int run(const char *const argv[]) {
     pid_t pid = fork();
-    if (pid < 0)
-        return -1;
+    if (pid < 0) return -1;
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) {
@@ -59,13 +57,11 @@ static int run(const char *const argv[])
         _exit(127);
     }
     int status = 0;
-    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-        return -1;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
     return WEXITSTATUS(status);
 }
 
-static void remove_namespace(void)
-{
+static void remove_namespace(void) {
     if (g_veth_made) {
         const char *argv[] = {g_ip, "link", "del", g_veth_out, NULL};
         run(argv);
@@ -79,23 +75,21 @@ static void remove_namespace(void)
 }
 
 /* Makes the namespace and the veth pair; returns NULL, or why this machine cannot. */
-static const char *make_namespace(void)
-{
-    if (geteuid() != 0)
-        return "needs root to make a network namespace";
-    g_ip = access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip" : access("/sbin/ip", X_OK) == 0 ? "/sbin/ip" : NULL;
-    if (g_ip == NULL)
-        return "the ip command (Debian iproute2) is not installed";
+static const char *make_namespace(void) {
+    if (geteuid() != 0) return "needs root to make a network namespace";
+    g_ip = access("/usr/sbin/ip", X_OK) == 0 ? "/usr/sbin/ip"
+           : access("/sbin/ip", X_OK) == 0   ? "/sbin/ip"
+                                             : NULL;
+    if (g_ip == NULL) return "the ip command (Debian iproute2) is not installed";
     snprintf(g_ns, sizeof g_ns, "smtpc-tls-%ld", (long)getpid());
     snprintf(g_veth_out, sizeof g_veth_out, "st%ldo", (long)getpid() % 1000000);
     snprintf(g_veth_in, sizeof g_veth_in, "st%ldi", (long)getpid() % 1000000);
     const char *add_ns[] = {g_ip, "netns", "add", g_ns, NULL};
-    if (run(add_ns) != 0)
-        return "'ip netns add' failed (no network namespace support here)";
+    if (run(add_ns) != 0) return "'ip netns add' failed (no network namespace support here)";
     g_ns_made = 1;
-    const char *add_veth[] = {g_ip, "link", "add", g_veth_out, "type", "veth", "peer", "name", g_veth_in, NULL};
-    if (run(add_veth) != 0)
-        return "'ip link add ... type veth' failed";
+    const char *add_veth[] = {g_ip,   "link", "add",  g_veth_out, "type",
+                              "veth", "peer", "name", g_veth_in,  NULL};
+    if (run(add_veth) != 0) return "'ip link add ... type veth' failed";
     g_veth_made = 1;
     const char *steps[][10] = {
         {g_ip, "link", "set", g_veth_in, "netns", g_ns, NULL},
@@ -106,28 +100,23 @@ static const char *make_namespace(void)
         {g_ip, "-n", g_ns, "link", "set", "lo", "up", NULL},
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-        if (run(steps[i]) != 0)
-            return "setting up the veth pair failed";
+        if (run(steps[i]) != 0) return "setting up the veth pair failed";
     return NULL;
 }
 
 /* aiosmtpd in the namespace on NS_PEER_ADDR, with the test PKI's server.pem when tls is set. */
-static int start_in_namespace(itest_server *srv, int tls)
-{
+static int start_in_namespace(itest_server *srv, int tls) {
     memset(srv, 0, sizeof *srv);
     srv->proc.stdout_fd = -1;
-    if (harness_make_temp_dir("smtpc-tls-ns", srv->dir, sizeof srv->dir) != 0)
-        return -1;
+    if (harness_make_temp_dir("smtpc-tls-ns", srv->dir, sizeof srv->dir) != 0) return -1;
     snprintf(srv->spool, sizeof srv->spool, "%s/spool", srv->dir);
     snprintf(srv->sessions, sizeof srv->sessions, "%s/sessions", srv->dir);
-    if (mkdir(srv->spool, 0700) != 0 || mkdir(srv->sessions, 0700) != 0)
-        return -1;
+    if (mkdir(srv->spool, 0700) != 0 || mkdir(srv->sessions, 0700) != 0) return -1;
     char script[1024];
-    if (harness_server_script(script, sizeof script, "aiosmtpd_server.py") != 0)
-        return -1;
-    const char *argv[32] = {g_ip,       "netns",      "exec",         g_ns,           HARNESS_PYTHON,
-                            script,     "--spool",    srv->spool,     "--sessions",   srv->sessions,
-                            "--host",   NS_PEER_ADDR, "--auth",       "user:pw-secret"};
+    if (harness_server_script(script, sizeof script, "aiosmtpd_server.py") != 0) return -1;
+    const char *argv[32] = {
+        g_ip,       "netns",      "exec",        g_ns,     HARNESS_PYTHON, script,   "--spool",
+        srv->spool, "--sessions", srv->sessions, "--host", NS_PEER_ADDR,   "--auth", "user:pw-secret"};
     size_t n = 14;
     if (tls) {
         argv[n++] = "--tls-cert";
@@ -139,24 +128,20 @@ static int start_in_namespace(itest_server *srv, int tls)
     return harness_server_start(argv, &srv->proc);
 }
 
-static smtpc_status connect_remote(smtpc_client *c, itest_server *srv)
-{
+static smtpc_status connect_remote(smtpc_client *c, itest_server *srv) {
     smtpc_status st = smtpc_client_connect(c, NS_PEER_ADDR, SMTPC_NTS, (uint16_t)srv->proc.port);
-    if (st != SMTPC_ECONNECT && st != SMTPC_EINVAL)
-        srv->connections++;
+    if (st != SMTPC_ECONNECT && st != SMTPC_EINVAL) srv->connections++;
     return st;
 }
 
-static smtpc_status send_one(smtpc_client *c)
-{
+static smtpc_status send_one(smtpc_client *c) {
     smtpc_envelope *env = tls_envelope(NULL);
     smtpc_status st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
     smtpc_envelope_free(env);
     return st;
 }
 
-static void test_auto_remote_untrusted_fails(void **state)
-{
+static void test_auto_remote_untrusted_fails(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_AUTO, 0);
     TLS_ASSERT_STATUS(c, connect_remote(c, &g_tls), SMTPC_OK);
@@ -170,8 +155,7 @@ static void test_auto_remote_untrusted_fails(void **state)
     assert_int_equal(itest_msg_count(&g_tls), msgs);
 }
 
-static void test_auto_remote_verified(void **state)
-{
+static void test_auto_remote_verified(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_AUTO, 1);
     /* The certificate names localhost and 127.0.0.1, not the namespace's address. */
@@ -188,8 +172,7 @@ static void test_auto_remote_verified(void **state)
     free(mode);
 }
 
-static void test_auto_remote_without_starttls(void **state)
-{
+static void test_auto_remote_without_starttls(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_AUTO, 0);
     TLS_ASSERT_STATUS(c, connect_remote(c, &g_plain), SMTPC_OK);
@@ -204,8 +187,8 @@ static void test_auto_remote_without_starttls(void **state)
     assert_int_equal(itest_msg_count(&g_plain), 0);
 }
 
-static int never_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp, void *userdata)
-{
+static int never_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
+                    void *userdata) {
     (void)challenge;
     (void)len;
     (void)is_initial;
@@ -214,20 +197,21 @@ static int never_cb(const char *challenge, size_t len, int is_initial, smtpc_aut
     return 1;
 }
 
-static void test_opportunistic_remote_auth_refused(void **state)
-{
+static void test_opportunistic_remote_auth_refused(void **state) {
     (void)state;
     itest_trace t = {0};
     smtpc_client *c = tls_client(SMTPC_TLS_OPPORTUNISTIC, 0);
     assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, &t), SMTPC_OK);
     TLS_ASSERT_STATUS(c, connect_remote(c, &g_tls), SMTPC_OK);
     size_t idx = g_tls.connections - 1, msgs = itest_msg_count(&g_tls);
-    TLS_ASSERT_STATUS(c, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
-                      SMTPC_EAUTH_INSECURE);
+    TLS_ASSERT_STATUS(
+        c, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS, 1),
+        SMTPC_EAUTH_INSECURE);
     assert_int_equal(smtpc_client_tls_active(c), 1);
     assert_int_equal(smtpc_client_tls_verified(c), 0);
     assert_int_equal(smtpc_client_tls_verify_result(c), 20);
-    TLS_ASSERT_STATUS(c, smtpc_client_login(c, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS), SMTPC_EAUTH_INSECURE);
+    TLS_ASSERT_STATUS(c, smtpc_client_login(c, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS),
+                      SMTPC_EAUTH_INSECURE);
     int calls = 0;
     TLS_ASSERT_STATUS(c, smtpc_client_auth(c, "PLAIN", SMTPC_NTS, never_cb, &calls, 1), SMTPC_EAUTH_INSECURE);
     assert_int_equal(calls, 0);
@@ -244,24 +228,21 @@ static void test_opportunistic_remote_auth_refused(void **state)
     }
     assert_non_null(tls_memmem(tls, len, "MAIL FROM:<sender@example.org>", 30));
     free(tls);
-    for (size_t i = 0; i < t.n; i++)
-        assert_null(tls_memmem(t.ev[i].data, t.ev[i].len, "pw-secret", 9));
+    for (size_t i = 0; i < t.n; i++) assert_null(tls_memmem(t.ev[i].data, t.ev[i].len, "pw-secret", 9));
     itest_trace_clear(&t);
     char *mode = tls_msg_text(&g_tls, msgs, "tls", NULL);
     assert_string_equal(mode, "starttls");
     free(mode);
 }
 
-static void cleanup(void)
-{
+static void cleanup(void) {
     itest_stop(&g_tls);
     itest_stop(&g_plain);
     remove_namespace();
     tls_pki_teardown();
 }
 
-int main(void)
-{
+int main(void) {
     const char *why = make_namespace();
     if (why != NULL) {
         remove_namespace();

@@ -29,11 +29,9 @@ static const char k_want[] = "Subject: tls test\r\nMessage-ID: <tls1@example.org
 static const char k_wire_body[] = "Subject: tls test\r\nMessage-ID: <tls1@example.org>\r\n\r\n"
                                   "line one\r\n..leading dot\r\nlast line\r\n.\r\n";
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    if (tls_pki_setup() != 0)
-        return -1;
+    if (tls_pki_setup() != 0) return -1;
     static const char *const implicit[] = {"--implicit-tls", NULL};
     if (tls_start_aiosmtpd(&g_tls, "server", NULL) != 0 || tls_start_aiosmtpd(&g_plain, NULL, NULL) != 0 ||
         tls_start_aiosmtpd(&g_implicit, "server", implicit) != 0)
@@ -41,8 +39,7 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_tls);
     itest_stop(&g_plain);
@@ -51,27 +48,24 @@ static int group_teardown(void **state)
     return 0;
 }
 
-static int contains_nocase(const char *data, size_t len, const char *needle)
-{
+static int contains_nocase(const char *data, size_t len, const char *needle) {
     size_t n = strlen(needle);
     for (size_t i = 0; n <= len && i <= len - n; i++)
-        if (strncasecmp(data + i, needle, n) == 0)
-            return 1;
+        if (strncasecmp(data + i, needle, n) == 0) return 1;
     return 0;
 }
 
 /* The exact bytes of a lock-step sendmail of k_body to rcpt@example.org after EHLO, then QUIT. */
-static size_t expected_transaction(char *buf, size_t cap, int with_ehlo)
-{
-    int n = snprintf(buf, cap,
-                     "%sMAIL FROM:<sender@example.org> SIZE=%zu\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n%sQUIT\r\n",
-                     with_ehlo ? "EHLO " TLS_CLIENT_NAME "\r\n" : "", sizeof k_want - 1, k_wire_body);
+static size_t expected_transaction(char *buf, size_t cap, int with_ehlo) {
+    int n = snprintf(
+        buf, cap,
+        "%sMAIL FROM:<sender@example.org> SIZE=%zu\r\nRCPT TO:<rcpt@example.org>\r\nDATA\r\n%sQUIT\r\n",
+        with_ehlo ? "EHLO " TLS_CLIENT_NAME "\r\n" : "", sizeof k_want - 1, k_wire_body);
     assert_true(n > 0 && (size_t)n < cap);
     return (size_t)n;
 }
 
-static void check_message(itest_server *srv, size_t index, const char *tls_mode)
-{
+static void check_message(itest_server *srv, size_t index, const char *tls_mode) {
     itest_msg m;
     assert_int_equal(itest_load_msg(srv, index, TLS_WAIT_MS, &m), 0);
     ITEST_ASSERT_BYTES(m.content, m.content_len, ITEST_STR(k_want));
@@ -84,8 +78,7 @@ static void check_message(itest_server *srv, size_t index, const char *tls_mode)
     free(mode);
 }
 
-static void check_facts_verified(smtpc_client *c)
-{
+static void check_facts_verified(smtpc_client *c) {
     assert_int_equal(smtpc_client_tls_active(c), 1);
     assert_int_equal(smtpc_client_tls_verified(c), 1);
     assert_int_equal(smtpc_client_tls_verify_result(c), 0);
@@ -103,8 +96,7 @@ static void check_facts_verified(smtpc_client *c)
     free(fp);
 }
 
-static void check_facts_plain(smtpc_client *c)
-{
+static void check_facts_plain(smtpc_client *c) {
     assert_int_equal(smtpc_client_tls_active(c), 0);
     assert_int_equal(smtpc_client_tls_verified(c), 0);
     assert_string_equal(smtpc_client_tls_version(c), "");
@@ -114,8 +106,7 @@ static void check_facts_plain(smtpc_client *c)
 }
 
 /* STARTTLS by hand: facts, pre-TLS state forgotten, EHLO again, the message arrives intact. */
-static void test_starttls_by_hand(void **state)
-{
+static void test_starttls_by_hand(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_NONE, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
@@ -167,8 +158,7 @@ static void test_starttls_by_hand(void **state)
 }
 
 /* REQUIRED: sendmail says EHLO, upgrades with STARTTLS, says EHLO again and sends over TLS. */
-static void test_required_sendmail_upgrades(void **state)
-{
+static void test_required_sendmail_upgrades(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
@@ -193,8 +183,7 @@ static void test_required_sendmail_upgrades(void **state)
 }
 
 /* OPPORTUNISTIC: upgrades when offered ... */
-static void test_opportunistic_upgrades_when_offered(void **state)
-{
+static void test_opportunistic_upgrades_when_offered(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_OPPORTUNISTIC, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
@@ -211,8 +200,7 @@ static void test_opportunistic_upgrades_when_offered(void **state)
 }
 
 /* ... and sends in plaintext to a server without STARTTLS. */
-static void test_opportunistic_plaintext_without_starttls(void **state)
-{
+static void test_opportunistic_plaintext_without_starttls(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_OPPORTUNISTIC, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_plain, "localhost"), SMTPC_OK);
@@ -234,8 +222,7 @@ static void test_opportunistic_plaintext_without_starttls(void **state)
 }
 
 /* REQUIRED against a server without STARTTLS: SMTPC_ETLS_REQUIRED after EHLO, nothing else sent. */
-static void test_required_without_starttls_fails(void **state)
-{
+static void test_required_without_starttls_fails(void **state) {
     (void)state;
     size_t msgs = itest_msg_count(&g_plain);
     smtpc_envelope *env = tls_envelope(NULL);
@@ -271,8 +258,7 @@ static void test_required_without_starttls_fails(void **state)
 }
 
 /* NONE never upgrades, even when the server offers STARTTLS. */
-static void test_none_never_upgrades(void **state)
-{
+static void test_none_never_upgrades(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_NONE, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_tls, "localhost"), SMTPC_OK);
@@ -296,13 +282,11 @@ static void test_none_never_upgrades(void **state)
  * closed. */
 enum guarded_cmd { GUARD_MAIL, GUARD_RCPT, GUARD_DATA };
 
-static void run_guard(itest_server *srv, enum guarded_cmd cmd, int say_ehlo)
-{
+static void run_guard(itest_server *srv, enum guarded_cmd cmd, int say_ehlo) {
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, srv, "localhost"), SMTPC_OK);
     size_t idx = srv->connections - 1;
-    if (say_ehlo)
-        TLS_ASSERT_STATUS(c, smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
+    if (say_ehlo) TLS_ASSERT_STATUS(c, smtpc_client_ehlo(c, NULL, 0), SMTPC_OK);
     smtpc_status st = cmd == GUARD_MAIL   ? smtpc_client_mail(c, "sender@example.org", SMTPC_NTS, NULL, 0)
                       : cmd == GUARD_RCPT ? smtpc_client_rcpt(c, "rcpt@example.org", SMTPC_NTS, NULL, 0)
                                           : smtpc_client_data(c, k_body, sizeof k_body - 1);
@@ -310,14 +294,11 @@ static void run_guard(itest_server *srv, enum guarded_cmd cmd, int say_ehlo)
     assert_true(strlen(smtpc_client_errmsg(c)) > 0);
     assert_int_equal(smtpc_client_is_connected(c), 0);
     smtpc_client_free(c);
-    if (say_ehlo)
-        tls_check_session(srv, idx, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\n"), 0);
-    else
-        tls_check_session(srv, idx, "", 0, 0);
+    if (say_ehlo) tls_check_session(srv, idx, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\n"), 0);
+    else tls_check_session(srv, idx, "", 0, 0);
 }
 
-static void test_required_guards_low_level_commands(void **state)
-{
+static void test_required_guards_low_level_commands(void **state) {
     (void)state;
     size_t msgs = itest_msg_count(&g_tls);
     /* On a server that offers STARTTLS (the caller did not use it) and on one that does not. */
@@ -347,8 +328,7 @@ static void test_required_guards_low_level_commands(void **state)
 }
 
 /* AUTO (the default) on loopback behaves as OPPORTUNISTIC. */
-static void test_auto_on_loopback_is_opportunistic(void **state)
-{
+static void test_auto_on_loopback_is_opportunistic(void **state) {
     (void)state;
     smtpc_envelope *env = tls_envelope(NULL);
     /* Upgrades when offered (policy left at its default). */
@@ -364,7 +344,8 @@ static void test_auto_on_loopback_is_opportunistic(void **state)
     check_facts_verified(c);
     TLS_ASSERT_STATUS(c, smtpc_client_quit(c), SMTPC_OK);
     check_message(&g_tls, msgs, "starttls");
-    tls_check_session(&g_tls, g_tls.connections - 1, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n"), 1);
+    tls_check_session(&g_tls, g_tls.connections - 1, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n"),
+                      1);
 
     /* Plaintext when not offered, for sendmail and for the low-level commands alike. */
     assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_AUTO), SMTPC_OK);
@@ -382,8 +363,7 @@ static void test_auto_on_loopback_is_opportunistic(void **state)
 }
 
 /* smtpc_client_starttls on a server that does not offer it: SMTPC_ENOTSUPPORTED, still connected. */
-static void test_starttls_not_offered(void **state)
-{
+static void test_starttls_not_offered(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_NONE, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_plain, "localhost"), SMTPC_OK);
@@ -392,12 +372,12 @@ static void test_starttls_not_offered(void **state)
     check_facts_plain(c);
     TLS_ASSERT_STATUS(c, smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
-    tls_check_session(&g_plain, g_plain.connections - 1, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\nQUIT\r\n"), 0);
+    tls_check_session(&g_plain, g_plain.connections - 1, ITEST_STR("EHLO " TLS_CLIENT_NAME "\r\nQUIT\r\n"),
+                      0);
 }
 
 /* IMPLICIT: the greeting already comes over TLS; sendmail over TLS; no STARTTLS anywhere. */
-static void test_implicit_tls(void **state)
-{
+static void test_implicit_tls(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_IMPLICIT, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_implicit, "localhost"), SMTPC_OK);
@@ -429,8 +409,7 @@ static void test_implicit_tls(void **state)
 }
 
 /* IMPLICIT against a plaintext server: the handshake fails (SMTPC_ETLS); never a fallback. */
-static void test_implicit_against_plaintext_server(void **state)
-{
+static void test_implicit_against_plaintext_server(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_IMPLICIT, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_plain, "localhost"), SMTPC_ETLS);
@@ -447,8 +426,7 @@ static void test_implicit_against_plaintext_server(void **state)
     free(plain);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starttls_by_hand),
         cmocka_unit_test(test_required_sendmail_upgrades),

@@ -33,38 +33,30 @@ unsigned long tls_test_ca_der_parsed(void);
 static itest_server g_srv; /* server.pem (test CA), STARTTLS */
 static const char k_body[] = "Subject: shared\r\n\r\nbody\r\n";
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    if (tls_pki_setup() != 0)
-        return -1;
+    if (tls_pki_setup() != 0) return -1;
     return tls_start_aiosmtpd(&g_srv, "server", NULL);
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     itest_stop(&g_srv);
     tls_pki_teardown();
     return 0;
 }
 
-static void counters(unsigned long *contexts, unsigned long *loads)
-{
-    tls_test_counters(contexts, loads);
-}
+static void counters(unsigned long *contexts, unsigned long *loads) { tls_test_counters(contexts, loads); }
 
 /* One session over STARTTLS on 127.0.0.1 with `c` (policy AUTO: opportunistic on loopback); checks
  * the message arrived over TLS. Returns how many "loaded the system trust store" lines it traced. */
-static size_t session(smtpc_client *c, int want_verified)
-{
+static size_t session(smtpc_client *c, int want_verified) {
     itest_trace t = {0};
     assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, &t), SMTPC_OK);
     smtpc_status st = tls_connect(c, &g_srv, "127.0.0.1");
     size_t msgs = itest_msg_count(&g_srv);
     smtpc_envelope *env = tls_envelope(NULL);
-    if (st == SMTPC_OK)
-        st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
+    if (st == SMTPC_OK) st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
     smtpc_envelope_free(env);
     TLS_ASSERT_STATUS(c, st, SMTPC_OK);
     assert_int_equal(smtpc_client_tls_active(c), 1);
@@ -79,17 +71,14 @@ static size_t session(smtpc_client *c, int want_verified)
     return loads;
 }
 
-static smtpc_client *client_with(smtpc_tls_config *cfg)
-{
+static smtpc_client *client_with(smtpc_tls_config *cfg) {
     smtpc_client *c = tls_client(SMTPC_TLS_AUTO, 0);
-    if (cfg != NULL)
-        assert_int_equal(smtpc_client_set_tls_config(c, cfg), SMTPC_OK);
+    if (cfg != NULL) assert_int_equal(smtpc_client_set_tls_config(c, cfg), SMTPC_OK);
     return c;
 }
 
 /* Runs first, in a process that has not used TLS yet. */
-static void test_store_loaded_once_default_shared(void **state)
-{
+static void test_store_loaded_once_default_shared(void **state) {
     (void)state;
     unsigned long ctx0, loads0, ctx, loads;
     counters(&ctx0, &loads0);
@@ -142,8 +131,7 @@ static void test_store_loaded_once_default_shared(void **state)
 }
 
 /* Frozen after first use: context changes refused, verification switches still honoured. */
-static void test_config_frozen_after_first_use(void **state)
-{
+static void test_config_frozen_after_first_use(void **state) {
     (void)state;
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
@@ -172,27 +160,19 @@ typedef struct worker {
     char why[256];
 } worker;
 
-static void *work(void *arg)
-{
+static void *work(void *arg) {
     worker *w = arg;
     for (int i = 0; i < w->rounds; i++) {
         smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, TLS_CLIENT_NAME); /* bounded waits */
         smtpc_envelope *env = NULL;
         smtpc_status st = c == NULL ? SMTPC_ENOMEM : smtpc_envelope_new(&env);
-        if (st == SMTPC_OK)
-            st = smtpc_envelope_set_sender(env, "sender@example.org", SMTPC_NTS);
-        if (st == SMTPC_OK)
-            st = smtpc_envelope_add_recipient(env, "rcpt@example.org", SMTPC_NTS);
-        if (st == SMTPC_OK && w->cfg != NULL)
-            st = smtpc_client_set_tls_config(c, w->cfg);
-        if (st == SMTPC_OK)
-            st = smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_srv.proc.port);
-        if (st == SMTPC_OK)
-            st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
-        if (st == SMTPC_OK && !smtpc_client_tls_active(c))
-            st = SMTPC_EINTERNAL;
-        if (st == SMTPC_OK)
-            st = smtpc_client_quit(c);
+        if (st == SMTPC_OK) st = smtpc_envelope_set_sender(env, "sender@example.org", SMTPC_NTS);
+        if (st == SMTPC_OK) st = smtpc_envelope_add_recipient(env, "rcpt@example.org", SMTPC_NTS);
+        if (st == SMTPC_OK && w->cfg != NULL) st = smtpc_client_set_tls_config(c, w->cfg);
+        if (st == SMTPC_OK) st = smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_srv.proc.port);
+        if (st == SMTPC_OK) st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
+        if (st == SMTPC_OK && !smtpc_client_tls_active(c)) st = SMTPC_EINTERNAL;
+        if (st == SMTPC_OK) st = smtpc_client_quit(c);
         if (st != SMTPC_OK && w->failures++ == 0)
             snprintf(w->why, sizeof w->why, "%s: %s", smtpc_status_name(st), c ? smtpc_client_errmsg(c) : "");
         smtpc_envelope_free(env);
@@ -201,8 +181,7 @@ static void *work(void *arg)
     return NULL;
 }
 
-static void test_threads_share_contexts(void **state)
-{
+static void test_threads_share_contexts(void **state) {
     (void)state;
     unsigned long ctx0, loads0, ctx, loads;
     counters(&ctx0, &loads0);
@@ -221,8 +200,7 @@ static void test_threads_share_contexts(void **state)
     }
     for (int i = 0; i < N; i++) {
         assert_int_equal(pthread_join(th[i], NULL), 0);
-        if (w[i].failures)
-            fail_msg("thread %d: %d failures, first: %s", i, w[i].failures, w[i].why);
+        if (w[i].failures) fail_msg("thread %d: %d failures, first: %s", i, w[i].failures, w[i].why);
     }
     g_srv.connections += N * ROUNDS;
     counters(&ctx, &loads);
@@ -238,8 +216,7 @@ static void test_threads_share_contexts(void **state)
 }
 
 /* The same DER certificate for three configurations: parsed once; each verifies the server. */
-static void test_ca_der_parsed_once(void **state)
-{
+static void test_ca_der_parsed_once(void **state) {
     (void)state;
     char *der = NULL;
     size_t der_len = 0;
@@ -264,8 +241,7 @@ static void test_ca_der_parsed_once(void **state)
     free(der);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_loaded_once_default_shared),
         cmocka_unit_test(test_config_frozen_after_first_use),

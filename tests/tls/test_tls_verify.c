@@ -53,23 +53,18 @@ static itest_server g_expired_implicit; /* expired.pem, TLS from the first byte 
 static const char k_body[] = "Subject: verify\r\n\r\nbody\r\n";
 static const char k_clear[] = "EHLO " TLS_CLIENT_NAME "\r\nSTARTTLS\r\n";
 
-static bad_cert *bad(const char *name)
-{
+static bad_cert *bad(const char *name) {
     for (size_t i = 0; i < N_BAD; i++)
-        if (strcmp(g_bad[i].cert, name) == 0)
-            return &g_bad[i];
+        if (strcmp(g_bad[i].cert, name) == 0) return &g_bad[i];
     fail_msg("no server for %s", name);
     return NULL;
 }
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
-    if (tls_pki_setup() != 0)
-        return -1;
+    if (tls_pki_setup() != 0) return -1;
     for (size_t i = 0; i < N_BAD; i++)
-        if (tls_start_aiosmtpd(&g_bad[i].srv, g_bad[i].cert, NULL) != 0)
-            return -1;
+        if (tls_start_aiosmtpd(&g_bad[i].srv, g_bad[i].cert, NULL) != 0) return -1;
     static const char *const implicit[] = {"--implicit-tls", NULL};
     static const char *const v6[] = {"--host", "::1", NULL};
     if (tls_start_aiosmtpd(&g_good, "server", NULL) != 0 || tls_start_aiosmtpd(&g_noip, "noip", NULL) != 0 ||
@@ -82,11 +77,9 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
-    for (size_t i = 0; i < N_BAD; i++)
-        itest_stop(&g_bad[i].srv);
+    for (size_t i = 0; i < N_BAD; i++) itest_stop(&g_bad[i].srv);
     itest_stop(&g_good);
     itest_stop(&g_good6);
     itest_stop(&g_noip);
@@ -96,8 +89,7 @@ static int group_teardown(void **state)
 }
 
 /* After a verification failure: closed, not encrypted, code and message set, no silent reconnect. */
-static void check_verify_failure(smtpc_client *c, smtpc_status st, long code)
-{
+static void check_verify_failure(smtpc_client *c, smtpc_status st, long code) {
     TLS_ASSERT_STATUS(c, st, SMTPC_ETLS_VERIFY);
     assert_int_equal(smtpc_client_tls_verify_result(c), code);
     assert_int_equal(smtpc_client_is_connected(c), 0);
@@ -111,8 +103,7 @@ static void check_verify_failure(smtpc_client *c, smtpc_status st, long code)
 }
 
 /* The server saw EHLO and STARTTLS in clear, then only TLS records (a ClientHello at least). */
-static void check_nothing_after_starttls(const itest_server *srv, size_t idx)
-{
+static void check_nothing_after_starttls(const itest_server *srv, size_t idx) {
     tls_check_session(srv, idx, ITEST_STR(k_clear), 0);
     size_t len;
     char *wire = tls_session_text(srv, idx, "tls_wire_hex", &len);
@@ -122,8 +113,7 @@ static void check_nothing_after_starttls(const itest_server *srv, size_t idx)
 
 /* One bad certificate under one way of upgrading that enforces verification: sendmail with
  * `policy`, or STARTTLS by hand. */
-static void run_bad(bad_cert *b, smtpc_tls_policy policy, int by_hand)
-{
+static void run_bad(bad_cert *b, smtpc_tls_policy policy, int by_hand) {
     smtpc_client *c = tls_client(policy, 1);
     TLS_ASSERT_STATUS(c, tls_connect(c, &b->srv, "localhost"), SMTPC_OK);
     size_t idx = b->srv.connections - 1;
@@ -137,24 +127,22 @@ static void run_bad(bad_cert *b, smtpc_tls_policy policy, int by_hand)
         smtpc_envelope_free(env);
     }
     if (st != SMTPC_ETLS_VERIFY)
-        fprintf(stderr, "certificate %s, policy %d%s:\n", b->cert, (int)policy, by_hand ? ", STARTTLS by hand" : "");
+        fprintf(stderr, "certificate %s, policy %d%s:\n", b->cert, (int)policy,
+                by_hand ? ", STARTTLS by hand" : "");
     check_verify_failure(c, st, b->code);
     smtpc_client_free(c);
     check_nothing_after_starttls(&b->srv, idx);
     assert_int_equal(itest_msg_count(&b->srv), msgs);
 }
 
-static void test_bad_certificates_required(void **state)
-{
+static void test_bad_certificates_required(void **state) {
     (void)state;
-    for (size_t i = 0; i < N_BAD; i++)
-        run_bad(&g_bad[i], SMTPC_TLS_REQUIRED, 0);
+    for (size_t i = 0; i < N_BAD; i++) run_bad(&g_bad[i], SMTPC_TLS_REQUIRED, 0);
 }
 
 /* One bad certificate under a policy that records verification and does not enforce it: the
  * message goes over TLS, the failure is recorded and traced, nothing went in clear after STARTTLS. */
-static void run_bad_recorded(bad_cert *b, smtpc_tls_policy policy)
-{
+static void run_bad_recorded(bad_cert *b, smtpc_tls_policy policy) {
     smtpc_client *c = tls_client(policy, 1);
     itest_trace t = {0};
     assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, &t), SMTPC_OK);
@@ -164,8 +152,7 @@ static void run_bad_recorded(bad_cert *b, smtpc_tls_policy policy)
     smtpc_envelope *env = tls_envelope(NULL);
     smtpc_status st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
     smtpc_envelope_free(env);
-    if (st != SMTPC_OK)
-        fprintf(stderr, "certificate %s, policy %d:\n", b->cert, (int)policy);
+    if (st != SMTPC_OK) fprintf(stderr, "certificate %s, policy %d:\n", b->cert, (int)policy);
     TLS_ASSERT_STATUS(c, st, SMTPC_OK);
     assert_int_equal(smtpc_client_tls_active(c), 1);
     assert_int_equal(smtpc_client_tls_verified(c), 0);
@@ -192,24 +179,19 @@ static void run_bad_recorded(bad_cert *b, smtpc_tls_policy policy)
 }
 
 /* OPPORTUNISTIC (RFC 7435, Postfix's "may"): verified and recorded, not enforced. */
-static void test_bad_certificates_opportunistic_recorded(void **state)
-{
+static void test_bad_certificates_opportunistic_recorded(void **state) {
     (void)state;
-    for (size_t i = 0; i < N_BAD; i++)
-        run_bad_recorded(&g_bad[i], SMTPC_TLS_OPPORTUNISTIC);
+    for (size_t i = 0; i < N_BAD; i++) run_bad_recorded(&g_bad[i], SMTPC_TLS_OPPORTUNISTIC);
 }
 
 /* AUTO to a loopback peer is OPPORTUNISTIC. */
-static void test_bad_certificates_auto_loopback_recorded(void **state)
-{
+static void test_bad_certificates_auto_loopback_recorded(void **state) {
     (void)state;
-    for (size_t i = 0; i < N_BAD; i++)
-        run_bad_recorded(&g_bad[i], SMTPC_TLS_AUTO);
+    for (size_t i = 0; i < N_BAD; i++) run_bad_recorded(&g_bad[i], SMTPC_TLS_AUTO);
 }
 
 /* REQUIRED to a loopback peer: the error says how to get through without turning TLS off. */
-static void test_required_loopback_message_names_the_fixes(void **state)
-{
+static void test_required_loopback_message_names_the_fixes(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 0);
     TLS_ASSERT_STATUS(c, tls_connect(c, &bad("selfsigned")->srv, "127.0.0.1"), SMTPC_OK);
@@ -218,25 +200,22 @@ static void test_required_loopback_message_names_the_fixes(void **state)
     smtpc_status st = smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1);
     smtpc_envelope_free(env);
     const char *msg = smtpc_client_errmsg(c);
-    if (strstr(msg, "smtpc_tls_config_set_ca_file") == NULL || strstr(msg, "SMTPC_TLS_OPPORTUNISTIC") == NULL ||
-        strstr(msg, "self-signed") == NULL)
+    if (strstr(msg, "smtpc_tls_config_set_ca_file") == NULL ||
+        strstr(msg, "SMTPC_TLS_OPPORTUNISTIC") == NULL || strstr(msg, "self-signed") == NULL)
         fail_msg("the message does not name the fixes: %s", msg);
     check_verify_failure(c, st, X509_DEPTH_ZERO_SELF_SIGNED_CERT);
     smtpc_client_free(c);
     check_nothing_after_starttls(&bad("selfsigned")->srv, idx);
 }
 
-static void test_bad_certificates_starttls_by_hand(void **state)
-{
+static void test_bad_certificates_starttls_by_hand(void **state) {
     (void)state;
-    for (size_t i = 0; i < N_BAD; i++)
-        run_bad(&g_bad[i], SMTPC_TLS_NONE, 1);
+    for (size_t i = 0; i < N_BAD; i++) run_bad(&g_bad[i], SMTPC_TLS_NONE, 1);
 }
 
 /* m*.smtpc.test would match mail.smtpc.test under OpenSSL's default rules (make_test_pki.sh checks
  * that): only the client's refusal of partial wildcards makes this fail. */
-static void test_partial_wildcard_refused(void **state)
-{
+static void test_partial_wildcard_refused(void **state) {
     (void)state;
     bad_cert *b = bad("wildcard");
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
@@ -250,8 +229,7 @@ static void test_partial_wildcard_refused(void **state)
     check_nothing_after_starttls(&b->srv, idx);
 }
 
-static void send_ok_verified(itest_server *srv, smtpc_client *c, const char *host, int verified)
-{
+static void send_ok_verified(itest_server *srv, smtpc_client *c, const char *host, int verified) {
     TLS_ASSERT_STATUS(c, tls_connect(c, srv, host), SMTPC_OK);
     size_t idx = srv->connections - 1;
     size_t msgs = itest_msg_count(srv);
@@ -260,8 +238,7 @@ static void send_ok_verified(itest_server *srv, smtpc_client *c, const char *hos
     smtpc_envelope_free(env);
     assert_int_equal(smtpc_client_tls_active(c), 1);
     assert_int_equal(smtpc_client_tls_verified(c), verified);
-    if (verified)
-        assert_int_equal(smtpc_client_tls_verify_result(c), 0);
+    if (verified) assert_int_equal(smtpc_client_tls_verify_result(c), 0);
     TLS_ASSERT_STATUS(c, smtpc_client_quit(c), SMTPC_OK);
     tls_check_session(srv, idx, ITEST_STR(k_clear), 1);
     char *mode = tls_msg_text(srv, msgs, "tls", NULL);
@@ -271,8 +248,7 @@ static void send_ok_verified(itest_server *srv, smtpc_client *c, const char *hos
 
 /* Control: the wrong-host certificate is fine when the name asked for is the one it carries, so the
  * failure above comes from the name alone. */
-static void test_wronghost_verifies_under_its_own_name(void **state)
-{
+static void test_wronghost_verifies_under_its_own_name(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
     assert_int_equal(smtpc_client_set_tls_server_name(c, "mail.example.org", SMTPC_NTS), SMTPC_OK);
@@ -281,8 +257,7 @@ static void test_wronghost_verifies_under_its_own_name(void **state)
 }
 
 /* smtpc_client_set_tls_server_name lets a connection to 127.0.0.1 verify as localhost. */
-static void test_server_name_for_ip_connection(void **state)
-{
+static void test_server_name_for_ip_connection(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
     assert_int_equal(smtpc_client_set_tls_server_name(c, "localhost", SMTPC_NTS), SMTPC_OK);
@@ -292,30 +267,28 @@ static void test_server_name_for_ip_connection(void **state)
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_noip, "127.0.0.1"), SMTPC_OK);
     size_t idx = g_noip.connections - 1;
     smtpc_envelope *env = tls_envelope(NULL);
-    check_verify_failure(c, smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1), X509_IP_ADDRESS_MISMATCH);
+    check_verify_failure(c, smtpc_client_sendmail(c, env, k_body, sizeof k_body - 1),
+                         X509_IP_ADDRESS_MISMATCH);
     smtpc_envelope_free(env);
     smtpc_client_free(c);
     check_nothing_after_starttls(&g_noip, idx);
 }
 
 /* IP address SANs: 127.0.0.1 and ::1 verify against server.pem's IP entries. */
-static void test_ip_address_sans(void **state)
-{
+static void test_ip_address_sans(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
     send_ok_verified(&g_good, c, "127.0.0.1", 1);
     send_ok_verified(&g_good, c, "localhost", 1);
     smtpc_client_free(c);
-    if (g_good6.proc.port == 0)
-        skip();
+    if (g_good6.proc.port == 0) skip();
     c = tls_client(SMTPC_TLS_REQUIRED, 1);
     send_ok_verified(&g_good6, c, "::1", 1);
     smtpc_client_free(c);
 }
 
 /* The testing-only switch accepts the self-signed (and the expired) certificate, unverified. */
-static void test_insecure_skip_verify(void **state)
-{
+static void test_insecure_skip_verify(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 1);
     assert_int_equal(smtpc_client_set_tls_insecure_skip_verify_for_testing(c, 1), SMTPC_OK);
@@ -330,8 +303,7 @@ static void test_insecure_skip_verify(void **state)
 
 /* The configuration's switches: host-name checks off still checks the chain; peer checks off
  * accepts anything; neither connection counts as verified. */
-static void test_config_verify_switches(void **state)
-{
+static void test_config_verify_switches(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 0);
     smtpc_tls_config *cfg = NULL;
@@ -350,8 +322,7 @@ static void test_config_verify_switches(void **state)
 }
 
 /* Without a CA configured the system trust store is used, and it does not know the test CA. */
-static void test_default_trust_store_rejects_test_ca(void **state)
-{
+static void test_default_trust_store_rejects_test_ca(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_REQUIRED, 0);
     TLS_ASSERT_STATUS(c, tls_connect(c, &g_good, "localhost"), SMTPC_OK);
@@ -362,8 +333,7 @@ static void test_default_trust_store_rejects_test_ca(void **state)
 }
 
 /* Implicit TLS with an expired certificate: connect fails; nothing was sent but TLS records. */
-static void test_implicit_bad_certificate(void **state)
-{
+static void test_implicit_bad_certificate(void **state) {
     (void)state;
     smtpc_client *c = tls_client(SMTPC_TLS_IMPLICIT, 1);
     smtpc_status st = tls_connect(c, &g_expired_implicit, "localhost");
@@ -377,8 +347,7 @@ static void test_implicit_bad_certificate(void **state)
     free(wire);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_certificates_required),
         cmocka_unit_test(test_bad_certificates_opportunistic_recorded),

@@ -77,7 +77,8 @@ int tls_is_tls_records(const char *data, size_t len);
  * clear after STARTTLS, not even after a failed handshake); when `expect_tls` is 1, a completed
  * handshake. Fails the test otherwise.
  */
-void tls_check_session(const itest_server *srv, size_t index, const char *plain, size_t plain_len, int expect_tls);
+void tls_check_session(const itest_server *srv, size_t index, const char *plain, size_t plain_len,
+                       int expect_tls);
 
 /** The session field `key` of the `index`th connection as text (malloc()ed); fails the test if absent. */
 char *tls_session_text(const itest_server *srv, size_t index, const char *key, size_t *len);
@@ -92,12 +93,12 @@ const char *tls_memmem(const char *data, size_t len, const char *needle, size_t 
 size_t tls_count_info(const itest_trace *t, const char *needle);
 
 /** Fail the test with the client's status name and error message when st != want. */
-#define TLS_ASSERT_STATUS(c, st, want)                                                               \
-    do {                                                                                           \
-        smtpc_status tas_ = (st);                                                                  \
-        if (tas_ != (want))                                                                        \
-            fail_msg("%s:%d: got %s (%s), want %s", __FILE__, __LINE__, smtpc_status_name(tas_),   \
-                     smtpc_client_errmsg(c), smtpc_status_name(want));                             \
+#define TLS_ASSERT_STATUS(c, st, want)                                                           \
+    do {                                                                                         \
+        smtpc_status tas_ = (st);                                                                \
+        if (tas_ != (want))                                                                      \
+            fail_msg("%s:%d: got %s (%s), want %s", __FILE__, __LINE__, smtpc_status_name(tas_), \
+                     smtpc_client_errmsg(c), smtpc_status_name(want));                           \
     } while (0)
 
 #endif

@@ -20,14 +20,12 @@
 
 #define W_HELLO_TLS W_EHLO W_STARTTLS
 
-static void sleep_ms(long ms)
-{
+static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void assert_rcpt_state(const fault_fixture *f, size_t i, smtpc_rcpt_state want)
-{
+static void assert_rcpt_state(const fault_fixture *f, size_t i, smtpc_rcpt_state want) {
     const smtpc_result *res = smtpc_client_last_result(f->client);
     assert_non_null(res);
     smtpc_rcpt_state got = smtpc_result_state(res, i);
@@ -43,8 +41,7 @@ static void assert_rcpt_state(const fault_fixture *f, size_t i, smtpc_rcpt_state
 /* Before TLS: PIPELINING, SIZE 1000, STARTTLS, AUTH. After: SIZE 5000 and 8BITMIME only. The client
  * must use only the second list: lock-step commands (the server checks that nothing arrives before
  * each reply), SIZE declared, no AUTH offered any more. */
-static void test_features_after_tls_lockstep(void **state)
-{
+static void test_features_after_tls_lockstep(void **state) {
     fault_fixture *f = *state;
     sc_hello_starttls(f, RPL_EHLO_TLS);
     sc_expect(f, "EHLO ");
@@ -75,16 +72,16 @@ static void test_features_after_tls_lockstep(void **state)
     assert_int_equal(smtpc_client_has_extn(f->client, "auth", SMTPC_NTS), 0);
     assert_string_equal(smtpc_client_extn_params(f->client, "size", SMTPC_NTS, NULL), "5000");
     /* AUTH was offered before TLS only: not attempted, nothing sent. */
-    ASSERT_STATUS(f, smtpc_client_login(f->client, "user", SMTPC_NTS, "secret", SMTPC_NTS), SMTPC_ENOTSUPPORTED);
+    ASSERT_STATUS(f, smtpc_client_login(f->client, "user", SMTPC_NTS, "secret", SMTPC_NTS),
+                  SMTPC_ENOTSUPPORTED);
     smtpc_client_close(f->client);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS W_TLS W_EHLO "MAIL FROM:<s@example.org> SIZE=21\r\n"
-                                   W_RCPT("r1@example.org") W_RCPT("r2@example.org") W_DATA TF_MSG_WIRE);
+    FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS W_TLS W_EHLO "MAIL FROM:<s@example.org> SIZE=21\r\n" W_RCPT(
+                                   "r1@example.org") W_RCPT("r2@example.org") W_DATA TF_MSG_WIRE);
 }
 
 /* The reverse: SIZE before TLS only, PIPELINING after TLS only. No SIZE parameter, pipelined batch. */
-static void test_features_after_tls_pipelined_no_size(void **state)
-{
+static void test_features_after_tls_pipelined_no_size(void **state) {
     fault_fixture *f = *state;
     sc_hello_starttls(f, "250-fault.test\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250 8BITMIME\r\n");
     sc_expect(f, "EHLO ");
@@ -102,8 +99,8 @@ static void test_features_after_tls_pipelined_no_size(void **state)
     assert_int_equal(smtpc_client_has_extn(f->client, "size", SMTPC_NTS), 0);
     smtpc_client_close(f->client);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS W_TLS W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA
-                                   TF_MSG_WIRE);
+    FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS W_TLS W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org")
+                                   W_DATA TF_MSG_WIRE);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -112,8 +109,7 @@ static void test_features_after_tls_pipelined_no_size(void **state)
 
 /* After the 220 the server answers the ClientHello in plaintext: SMTPC_ETLS at once (no wait for the
  * timeout), connection closed, no fallback: after STARTTLS the server got only TLS records. */
-static void test_garbage_after_220(void **state)
-{
+static void test_garbage_after_220(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -138,8 +134,7 @@ static void test_garbage_after_220(void **state)
 
 /* The same against a slow talker: the garbage comes one byte every 50 ms. Still SMTPC_ETLS, well
  * within the command timeout. */
-static void test_garbage_after_220_trickled(void **state)
-{
+static void test_garbage_after_220_trickled(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -162,8 +157,7 @@ static void test_garbage_after_220_trickled(void **state)
 }
 
 /* Implicit TLS to a server that talks plaintext SMTP: connect fails with SMTPC_ETLS. */
-static void test_implicit_plaintext_server(void **state)
-{
+static void test_implicit_plaintext_server(void **state) {
     fault_fixture *f = *state;
     sc_tls_garbage(f, RPL_GREETING);
     sc_expect_eof(f, 5.0);
@@ -182,8 +176,7 @@ static void test_implicit_plaintext_server(void **state)
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Lock-step session over TLS up to 354 (no PIPELINING after TLS). */
-static void script_to_354(fault_fixture *f)
-{
+static void script_to_354(fault_fixture *f) {
     sc_hello_starttls(f, RPL_EHLO_TLS);
     sc_expect(f, "EHLO ");
     sc_send(f, RPL_EHLO);
@@ -199,8 +192,7 @@ static void script_to_354(fault_fixture *f)
 
 /* The whole message arrived, then a fatal alert instead of the final reply: the message may have
  * been delivered, so SMTPC_EDELIVERY_UNKNOWN, with OpenSSL's reason for the alert in errmsg. */
-static void test_alert_after_message(void **state)
-{
+static void test_alert_after_message(void **state) {
     fault_fixture *f = *state;
     script_to_354(f);
     sc_read_data(f);
@@ -225,8 +217,7 @@ static void test_alert_after_message(void **state)
  * writing). The message was not sent, so the expected status is SMTPC_ETLS with OpenSSL's reason for
  * the alert in errmsg, not SMTPC_EDELIVERY_UNKNOWN. */
 #define BIG_BODY (8u * 1024u * 1024u)
-static void alert_mid_body(fault_fixture *f, double server_wait, uint32_t command_ms, long long max_ms)
-{
+static void alert_mid_body(fault_fixture *f, double server_wait, uint32_t command_ms, long long max_ms) {
     tf_server_rcvbuf(f, 16384);
     script_to_354(f);
     sc_read_bytes(f, 1000);
@@ -263,25 +254,18 @@ static void alert_mid_body(fault_fixture *f, double server_wait, uint32_t comman
 
 /* The server resets the connection 200 ms after its alert (what a real server's close does with
  * unread data): the alert is still readable after the reset and its reason must be reported. */
-static void test_alert_mid_body_then_reset(void **state)
-{
-    alert_mid_body(*state, 0.2, 5000, FAST_MS);
-}
+static void test_alert_mid_body_then_reset(void **state) { alert_mid_body(*state, 0.2, 5000, FAST_MS); }
 
 /* The server keeps the connection open (not reading) for 3 s after its alert: the client must
  * notice the alert while it waits to write, not wait for its 1.5 s command timeout. */
-static void test_alert_mid_body_server_waits(void **state)
-{
-    alert_mid_body(*state, 3.0, 1500, 1000);
-}
+static void test_alert_mid_body_server_waits(void **state) { alert_mid_body(*state, 3.0, 1500, 1000); }
 
 /* The server resets the connection while the client writes an 8 MiB body over TLS (or while it is
  * idle). In a child
  * process with SIGPIPE at its default disposition, the call must return a connection error
  * (SMTPC_EDISCONNECTED or SMTPC_EIO), not kill the process: OpenSSL's socket BIO writes with write(),
  * which raises SIGPIPE unless the library prevents it (catalogue F.48 over TLS). */
-static void rst_no_sigpipe(fault_fixture *f, int idle)
-{
+static void rst_no_sigpipe(fault_fixture *f, int idle) {
     if (idle) {
         sc_hello_starttls(f, RPL_EHLO_TLS);
         sc_expect(f, "EHLO ");
@@ -320,7 +304,8 @@ static void rst_no_sigpipe(fault_fixture *f, int idle)
         smtpc_envelope *env = NULL;
         smtpc_tls_config *cfg = NULL;
         if (smtpc_client_new(&c, SMTPC_PROTOCOL_SMTP) == SMTPC_OK && smtpc_envelope_new(&env) == SMTPC_OK &&
-            smtpc_tls_config_new(&cfg) == SMTPC_OK && smtpc_tls_config_set_ca_file(cfg, ca, SMTPC_NTS) == SMTPC_OK &&
+            smtpc_tls_config_new(&cfg) == SMTPC_OK &&
+            smtpc_tls_config_set_ca_file(cfg, ca, SMTPC_NTS) == SMTPC_OK &&
             smtpc_client_set_tls_config(c, cfg) == SMTPC_OK &&
             smtpc_client_set_tls_policy(c, SMTPC_TLS_REQUIRED) == SMTPC_OK &&
             smtpc_client_set_local_hostname(c, FAULT_HELO_NAME, SMTPC_NTS) == SMTPC_OK &&
@@ -366,7 +351,8 @@ static void rst_no_sigpipe(fault_fixture *f, int idle)
     close(fds[0]);
     fault_finish(f, 0);
     if (WIFSIGNALED(status)) {
-        fail_msg("the client process was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        fail_msg("the client process was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
     }
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -378,22 +364,15 @@ static void rst_no_sigpipe(fault_fixture *f, int idle)
     assert_int_equal(result[1], 0);
 }
 
-static void test_rst_during_tls_body_no_sigpipe(void **state)
-{
-    rst_no_sigpipe(*state, 0);
-}
+static void test_rst_during_tls_body_no_sigpipe(void **state) { rst_no_sigpipe(*state, 0); }
 
 /* The server resets an idle TLS connection; the next command finds it gone. The client's close
  * (with its close_notify) must not raise SIGPIPE either. */
-static void test_rst_while_tls_idle_no_sigpipe(void **state)
-{
-    rst_no_sigpipe(*state, 1);
-}
+static void test_rst_while_tls_idle_no_sigpipe(void **state) { rst_no_sigpipe(*state, 1); }
 
 /* close_notify (the server's TLS stream ends cleanly) before the final reply: not a reply, the
  * message's fate is unknown. */
-static void test_close_notify_before_final_reply(void **state)
-{
+static void test_close_notify_before_final_reply(void **state) {
     fault_fixture *f = *state;
     script_to_354(f);
     sc_read_data(f);
@@ -413,8 +392,7 @@ static void test_close_notify_before_final_reply(void **state)
 }
 
 /* TCP FIN without close_notify in the middle of a reply: SMTPC_EDISCONNECTED naming close_notify. */
-static void test_eof_without_close_notify_mid_reply(void **state)
-{
+static void test_eof_without_close_notify_mid_reply(void **state) {
     fault_fixture *f = *state;
     sc_hello_starttls(f, RPL_EHLO_TLS);
     sc_expect(f, "EHLO ");
@@ -436,8 +414,7 @@ static void test_eof_without_close_notify_mid_reply(void **state)
 }
 
 /* Truncation after the whole message and before the final reply: delivery unknown, close_notify named. */
-static void test_eof_without_close_notify_before_final_reply(void **state)
-{
+static void test_eof_without_close_notify_before_final_reply(void **state) {
     fault_fixture *f = *state;
     script_to_354(f);
     sc_read_data(f);
@@ -456,8 +433,7 @@ static void test_eof_without_close_notify_before_final_reply(void **state)
 
 /* FIN without close_notify right after the final 250: the message was delivered (F.53); the next
  * command finds the connection gone. */
-static void test_eof_without_close_notify_after_final_reply(void **state)
-{
+static void test_eof_without_close_notify_after_final_reply(void **state) {
     fault_fixture *f = *state;
     script_to_354(f);
     sc_read_data(f);
@@ -476,8 +452,7 @@ static void test_eof_without_close_notify_after_final_reply(void **state)
 }
 
 /* 221 to QUIT, then close_notify (and FIN): quit succeeds; the client sends its own close_notify. */
-static void test_close_notify_after_221(void **state)
-{
+static void test_close_notify_after_221(void **state) {
     fault_fixture *f = *state;
     script_to_354(f);
     sc_read_data(f);
@@ -499,8 +474,7 @@ static void test_close_notify_after_221(void **state)
 }
 
 /* 221 and close_notify in one flight, then FIN without waiting: quit succeeds too. */
-static void test_221_then_close(void **state)
-{
+static void test_221_then_close(void **state) {
     fault_fixture *f = *state;
     sc_hello_starttls(f, RPL_EHLO_TLS);
     sc_expect(f, "EHLO ");
@@ -523,8 +497,7 @@ static void test_221_then_close(void **state)
 
 /* STARTTLS accepted, then the server sends the first 16 bytes of its handshake flight and stalls:
  * SMTPC_ETIMEOUT at the command timeout (1 s). */
-static void test_starttls_handshake_stall(void **state)
-{
+static void test_starttls_handshake_stall(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -547,8 +520,7 @@ static void test_starttls_handshake_stall(void **state)
 
 /* Implicit TLS, the server stalls mid-handshake: the connect timeout (1 s) bounds it, not the
  * command timeout (10 s). */
-static void test_implicit_handshake_stall(void **state)
-{
+static void test_implicit_handshake_stall(void **state) {
     fault_fixture *f = *state;
     sc_starttls_opts(f, "\"stall\": 5");
     fault_start(f);
@@ -562,8 +534,7 @@ static void test_implicit_handshake_stall(void **state)
 }
 
 /* Implicit TLS, the server reads the ClientHello and never answers at all. */
-static void test_implicit_no_server_hello(void **state)
-{
+static void test_implicit_no_server_hello(void **state) {
     fault_fixture *f = *state;
     sc_read_any(f);
     sc_expect_eof(f, 5.0);
@@ -578,8 +549,7 @@ static void test_implicit_no_server_hello(void **state)
 }
 
 /* Implicit TLS: the handshake succeeds, the greeting never comes: the connect deadline covers it. */
-static void test_implicit_no_greeting(void **state)
-{
+static void test_implicit_no_greeting(void **state) {
     fault_fixture *f = *state;
     tf_server_implicit(f);
     sc_expect_eof(f, 5.0);
@@ -597,8 +567,7 @@ static void test_implicit_no_greeting(void **state)
 /* Implicit TLS session and TLS 1.3 session tickets (F.59)                                        */
 /* ---------------------------------------------------------------------------------------------- */
 
-static void test_implicit_sendmail(void **state)
-{
+static void test_implicit_sendmail(void **state) {
     fault_fixture *f = *state;
     tf_server_implicit(f);
     sc_send(f, RPL_GREETING);
@@ -620,15 +589,14 @@ static void test_implicit_sendmail(void **state)
     ASSERT_STATUS(f, smtpc_client_sendmail(f->client, f->env, TF_MSG, SMTPC_NTS), SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_quit(f->client), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_TLS W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org") W_DATA TF_MSG_WIRE
-                                   W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(f, W_TLS W_EHLO W_MAIL("s@example.org") W_RCPT("r1@example.org")
+                                   W_DATA TF_MSG_WIRE W_QUIT);
 }
 
 /* Four TLS 1.3 session tickets, held back 200 ms by the server, so that they are waiting on the
  * socket when the client checks that the connection is idle before its next command: they are
  * consumed, not taken as unsolicited data. */
-static void test_session_tickets_before_next_command(void **state)
-{
+static void test_session_tickets_before_next_command(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -657,8 +625,7 @@ static void test_session_tickets_before_next_command(void **state)
 }
 
 /* Tickets arriving while the client is already waiting for a reply (default: 2, sent at once). */
-static void test_session_tickets_with_reply(void **state)
-{
+static void test_session_tickets_with_reply(void **state) {
     fault_fixture *f = *state;
     tf_server_implicit(f);
     sc_send(f, RPL_GREETING);
@@ -675,8 +642,7 @@ static void test_session_tickets_with_reply(void **state)
 }
 
 /* TLS 1.2 (no tickets in TLS 1.3 form): the session works, the version is reported. */
-static void test_tls12_session(void **state)
-{
+static void test_tls12_session(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -701,8 +667,7 @@ static void test_tls12_session(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tf_setup, tf_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         T(test_features_after_tls_lockstep),
         T(test_features_after_tls_pipelined_no_size),

@@ -28,8 +28,7 @@ enum api { VIA_SENDMAIL, VIA_STARTTLS };
 /* The reply to STARTTLS and injected bytes arrive in one write (one segment on loopback): refused
  * with SMTPC_EPROTOCOL, connection closed, nothing sent after STARTTLS, no handshake started. */
 static void injected_same_segment(fault_fixture *f, const char *reply_and_injection, smtpc_tls_policy policy,
-                                  enum api api)
-{
+                                  enum api api) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, RPL_EHLO_TLS);
@@ -58,40 +57,34 @@ static void injected_same_segment(fault_fixture *f, const char *reply_and_inject
 #define INJECT_PARTIAL RPL_220_GO "250-AUTH PLAIN"
 /* curl test980: STARTTLS refused, with the replies to AUTH, MAIL, RCPT, DATA and the message pipelined
  * behind it. */
-#define INJECT_980                                                                                   \
+#define INJECT_980                                                                                        \
     "454 currently unavailable\r\n235 Authenticated\r\n250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n" \
     "354 Start mail input\r\n250 2.0.0 OK\r\n"
 
-static void test_inject_full_line_required(void **state)
-{
+static void test_inject_full_line_required(void **state) {
     injected_same_segment(*state, INJECT_FULL, SMTPC_TLS_REQUIRED, VIA_SENDMAIL);
 }
 
-static void test_inject_full_line_starttls(void **state)
-{
+static void test_inject_full_line_starttls(void **state) {
     injected_same_segment(*state, INJECT_FULL, SMTPC_TLS_NONE, VIA_STARTTLS);
 }
 
-static void test_inject_partial_line_required(void **state)
-{
+static void test_inject_partial_line_required(void **state) {
     injected_same_segment(*state, INJECT_PARTIAL, SMTPC_TLS_REQUIRED, VIA_SENDMAIL);
 }
 
-static void test_inject_partial_line_starttls(void **state)
-{
+static void test_inject_partial_line_starttls(void **state) {
     injected_same_segment(*state, INJECT_PARTIAL, SMTPC_TLS_NONE, VIA_STARTTLS);
 }
 
 /* test980 under REQUIRED: the injected replies make it a protocol error (not merely a refusal). */
-static void test_inject_980_required(void **state)
-{
+static void test_inject_980_required(void **state) {
     injected_same_segment(*state, INJECT_980, SMTPC_TLS_REQUIRED, VIA_SENDMAIL);
 }
 
 /* test980 under OPPORTUNISTIC: a 454 alone would let the session go on in plaintext, but the
  * pipelined replies behind it must not be taken as answers to MAIL/RCPT/DATA. */
-static void test_inject_980_opportunistic(void **state)
-{
+static void test_inject_980_opportunistic(void **state) {
     injected_same_segment(*state, INJECT_980, SMTPC_TLS_OPPORTUNISTIC, VIA_SENDMAIL);
 }
 
@@ -100,8 +93,7 @@ static void test_inject_980_opportunistic(void **state)
  * server has a ClientHello after STARTTLS), or it sees the bytes waiting before it starts
  * (SMTPC_EPROTOCOL, nothing after STARTTLS). The status must match what the wire shows, and in both
  * cases no TLS session is established and nothing is sent in plaintext after STARTTLS. */
-static void test_inject_after_220_delayed(void **state)
-{
+static void test_inject_after_220_delayed(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -136,8 +128,7 @@ static void test_inject_after_220_delayed(void **state)
 
 /* PIPELINING is offered before TLS; the server waits 100 ms after STARTTLS (and after EHLO) and
  * fails its script if anything else arrives before it answers. The whole session then runs over TLS. */
-static void test_no_pipelining_past_starttls(void **state)
-{
+static void test_no_pipelining_past_starttls(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -173,8 +164,7 @@ static void test_no_pipelining_past_starttls(void **state)
 
 /* The explicit call: STARTTLS alone, nothing after it before the 220; afterwards no EHLO is sent by
  * starttls itself (smtplib's contract), the caller's EHLO goes over TLS. */
-static void test_explicit_starttls_sends_only_starttls(void **state)
-{
+static void test_explicit_starttls_sends_only_starttls(void **state) {
     fault_fixture *f = *state;
     sc_hello_starttls(f, RPL_EHLO_TLS);
     sc_expect_quiet(f, 0.2); /* starttls() returned: nothing more until the caller asks (it waits 400 ms) */
@@ -207,8 +197,7 @@ static void test_explicit_starttls_sends_only_starttls(void **state)
 /* ---------------------------------------------------------------------------------------------- */
 
 /* The EHLO reply has no STARTTLS. The server reads until the client closes: only EHLO arrives. */
-static void stripped_setup(fault_fixture *f)
-{
+static void stripped_setup(fault_fixture *f) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, "250-fault.test\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n");
@@ -218,8 +207,7 @@ static void stripped_setup(fault_fixture *f)
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
 }
 
-static void stripped_check(fault_fixture *f, smtpc_status st)
-{
+static void stripped_check(fault_fixture *f, smtpc_status st) {
     ASSERT_STATUS(f, st, SMTPC_ETLS_REQUIRED);
     tf_assert_errmsg_has(f, "STARTTLS");
     tf_assert_connected(f, 0);
@@ -228,8 +216,7 @@ static void stripped_check(fault_fixture *f, smtpc_status st)
 }
 
 /* No credentials configured: sendmail must still refuse (the KMail case). */
-static void test_stripped_sendmail_no_credentials(void **state)
-{
+static void test_stripped_sendmail_no_credentials(void **state) {
     fault_fixture *f = *state;
     stripped_setup(f);
     fault_envelope(f, "r1@example.org", NULL);
@@ -237,16 +224,14 @@ static void test_stripped_sendmail_no_credentials(void **state)
 }
 
 /* With credentials: no AUTH in plaintext, even though AUTH PLAIN is offered and the peer is local. */
-static void test_stripped_login(void **state)
-{
+static void test_stripped_login(void **state) {
     fault_fixture *f = *state;
     stripped_setup(f);
     assert_int_equal(smtpc_client_set_allow_insecure_auth(f->client, 1), SMTPC_OK);
     stripped_check(f, smtpc_client_login(f->client, "user", SMTPC_NTS, "secret", SMTPC_NTS));
 }
 
-static void test_stripped_ehlo_or_helo_if_needed(void **state)
-{
+static void test_stripped_ehlo_or_helo_if_needed(void **state) {
     fault_fixture *f = *state;
     stripped_setup(f);
     stripped_check(f, smtpc_client_ehlo_or_helo_if_needed(f->client));
@@ -255,8 +240,7 @@ static void test_stripped_ehlo_or_helo_if_needed(void **state)
 /* The low-level calls after a plain EHLO, one connection each: MAIL, RCPT and DATA are refused with
  * SMTPC_ETLS_REQUIRED before anything is sent, and (the documented contract of that status) the
  * connection is closed; a second call then gets SMTPC_ENOTCONN. */
-static void test_stripped_lowlevel_refused(void **state)
-{
+static void test_stripped_lowlevel_refused(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -287,8 +271,7 @@ static void test_stripped_lowlevel_refused(void **state)
 /* Under REQUIRED every reply but 220 is SMTPC_ETLS_REQUIRED: connection closed, no handshake, no
  * plaintext MAIL, no QUIT. A server that closes after its reply (221, 421) does so with send_then_close;
  * the others wait for the client to close. Bounded: the command timeout is 1.5 s. */
-static void refused_required(fault_fixture *f, const char *reply, int server_closes)
-{
+static void refused_required(fault_fixture *f, const char *reply, int server_closes) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, RPL_EHLO_TLS);
@@ -308,8 +291,9 @@ static void refused_required(fault_fixture *f, const char *reply, int server_clo
     long long ms = fault_elapsed_ms(f);
     int done = fault_finish(f, 0);
     if (st != SMTPC_ETLS_REQUIRED) {
-        fprintf(stderr, "sendmail returned %s after %lld ms, errmsg \"%s\", connected %d\n", smtpc_status_name(st), ms,
-                smtpc_client_errmsg(f->client), smtpc_client_is_connected(f->client));
+        fprintf(stderr, "sendmail returned %s after %lld ms, errmsg \"%s\", connected %d\n",
+                smtpc_status_name(st), ms, smtpc_client_errmsg(f->client),
+                smtpc_client_is_connected(f->client));
     }
     FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS);
     ASSERT_STATUS(f, st, SMTPC_ETLS_REQUIRED);
@@ -322,48 +306,32 @@ static void refused_required(fault_fixture *f, const char *reply, int server_clo
     }
 }
 
-static void test_refused_454_required(void **state)
-{
+static void test_refused_454_required(void **state) {
     refused_required(*state, "454 4.7.0 TLS not available due to temporary reason\r\n", 0);
 }
 
-static void test_refused_502_required(void **state)
-{
+static void test_refused_502_required(void **state) {
     refused_required(*state, "502 5.5.1 command not implemented\r\n", 0);
 }
 
-static void test_refused_500_required(void **state)
-{
+static void test_refused_500_required(void **state) {
     refused_required(*state, "500 5.5.2 syntax error\r\n", 0);
 }
 
-static void test_refused_421_required(void **state)
-{
-    refused_required(*state, RPL_421, 1);
-}
+static void test_refused_421_required(void **state) { refused_required(*state, RPL_421, 1); }
 
 /* 221 is a positive reply but not 220: STARTTLS was not accepted (EAST O_1-O_4). */
-static void test_refused_221_required(void **state)
-{
-    refused_required(*state, "221 2.0.0 bye\r\n", 1);
-}
+static void test_refused_221_required(void **state) { refused_required(*state, "221 2.0.0 bye\r\n", 1); }
 
 /* 354 (nonsense to STARTTLS) while the server keeps the connection open. */
-static void test_refused_354_required(void **state)
-{
-    refused_required(*state, "354 go ahead\r\n", 0);
-}
+static void test_refused_354_required(void **state) { refused_required(*state, "354 go ahead\r\n", 0); }
 
 /* 250 "ok" to STARTTLS is not 220 either. */
-static void test_refused_250_required(void **state)
-{
-    refused_required(*state, "250 2.0.0 ok\r\n", 0);
-}
+static void test_refused_250_required(void **state) { refused_required(*state, "250 2.0.0 ok\r\n", 0); }
 
 /* The explicit call gets SMTPC_EREPLY with the reply kept and the connection open (smtplib raises
  * SMTPResponseException and the session goes on, CVE-2016-0772 is about not raising). */
-static void test_refused_454_explicit_starttls(void **state)
-{
+static void test_refused_454_explicit_starttls(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -386,8 +354,7 @@ static void test_refused_454_explicit_starttls(void **state)
 
 /* Under OPPORTUNISTIC a 454 means plaintext, and STARTTLS is not asked again on that connection:
  * two messages, one STARTTLS. */
-static void test_refused_454_opportunistic_plaintext(void **state)
-{
+static void test_refused_454_opportunistic_plaintext(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -412,15 +379,14 @@ static void test_refused_454_opportunistic_plaintext(void **state)
     ASSERT_STATUS(f, smtpc_client_quit(f->client), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
     /* The SIZE offered before TLS is used (these are the session's only features). */
-    FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS "MAIL FROM:<s@example.org> SIZE=21\r\n" W_RCPT("r1@example.org") W_DATA
-                                   TF_MSG_WIRE "MAIL FROM:<s@example.org> SIZE=21\r\n" W_RCPT("r1@example.org")
-                                       W_DATA TF_MSG_WIRE W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(
+        f, W_HELLO_TLS "MAIL FROM:<s@example.org> SIZE=21\r\n" W_RCPT("r1@example.org") W_DATA TF_MSG_WIRE
+        "MAIL FROM:<s@example.org> SIZE=21\r\n" W_RCPT("r1@example.org") W_DATA TF_MSG_WIRE W_QUIT);
 }
 
 /* Ten connections in a row, each refused with 454 under REQUIRED: each ends at once with
  * SMTPC_ETLS_REQUIRED (no retry loop, no spin), the same client is reusable, nothing leaks. */
-static void test_refused_454_required_reconnect_loop(void **state)
-{
+static void test_refused_454_required_reconnect_loop(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -440,16 +406,15 @@ static void test_refused_454_required_reconnect_loop(void **state)
     }
     tf_assert_elapsed(f, 0, 5000);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS
-                                   W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS);
+    FAULT_ASSERT_TRANSCRIPT(f, W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS
+                                   W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS W_HELLO_TLS);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
 /* EHLO refused, HELO accepted (A.6)                                                              */
 /* ---------------------------------------------------------------------------------------------- */
 
-static void test_ehlo_refused_helo_only_required(void **state)
-{
+static void test_ehlo_refused_helo_only_required(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -468,8 +433,7 @@ static void test_ehlo_refused_helo_only_required(void **state)
 }
 
 /* EHLO and HELO both refused: still SMTPC_ETLS_REQUIRED (the requirement wins over SMTPC_EHELO). */
-static void test_ehlo_and_helo_refused_required(void **state)
-{
+static void test_ehlo_and_helo_refused_required(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
@@ -489,8 +453,7 @@ static void test_ehlo_and_helo_refused_required(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tf_setup, tf_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         T(test_inject_full_line_required),
         T(test_inject_full_line_starttls),

@@ -18,8 +18,7 @@ static char g_pki[512];
 static int g_pki_owned;
 
 /* Run `bash make_test_pki.sh dir`, bounded to 120 s. */
-static int run_pki_script(const char *dir)
-{
+static int run_pki_script(const char *dir) {
     char script[1024];
     if (harness_server_script(script, sizeof script, "make_test_pki.sh") != 0) {
         return -1;
@@ -51,8 +50,7 @@ static int run_pki_script(const char *dir)
     }
 }
 
-int tf_group_setup(void **state)
-{
+int tf_group_setup(void **state) {
     (void)state;
     const char *env = getenv("SMTPC_TEST_PKI_DIR");
     if (env != NULL && env[0] != '\0' && strlen(env) < sizeof g_pki) {
@@ -78,8 +76,7 @@ int tf_group_setup(void **state)
     return 0;
 }
 
-int tf_group_teardown(void **state)
-{
+int tf_group_teardown(void **state) {
     (void)state;
     if (g_pki_owned) {
         harness_remove_tree(g_pki);
@@ -88,8 +85,7 @@ int tf_group_teardown(void **state)
     return 0;
 }
 
-const char *tf_pki(const char *name)
-{
+const char *tf_pki(const char *name) {
     static char ring[8][640];
     static unsigned next;
     char *buf = ring[next++ % 8];
@@ -101,8 +97,7 @@ const char *tf_pki(const char *name)
 static char g_cert[640];
 static char g_key[640];
 
-static void add_arg(fault_fixture *f, const char *arg)
-{
+static void add_arg(fault_fixture *f, const char *arg) {
     size_t n = 0;
     while (f->extra_args[n] != NULL) {
         n++;
@@ -112,8 +107,7 @@ static void add_arg(fault_fixture *f, const char *arg)
     f->extra_args[n + 1] = NULL;
 }
 
-int tf_setup(void **state)
-{
+int tf_setup(void **state) {
     if (fault_setup(state) != 0) {
         return -1;
     }
@@ -128,29 +122,23 @@ int tf_setup(void **state)
     return 0;
 }
 
-void tf_server_implicit(fault_fixture *f)
-{
-    add_arg(f, "--implicit-tls");
-}
+void tf_server_implicit(fault_fixture *f) { add_arg(f, "--implicit-tls"); }
 
-void tf_server_connections(fault_fixture *f, int n)
-{
+void tf_server_connections(fault_fixture *f, int n) {
     static char buf[16];
     snprintf(buf, sizeof buf, "%d", n);
     add_arg(f, "--connections");
     add_arg(f, buf);
 }
 
-void tf_server_rcvbuf(fault_fixture *f, int bytes)
-{
+void tf_server_rcvbuf(fault_fixture *f, int bytes) {
     static char buf[16];
     snprintf(buf, sizeof buf, "%d", bytes);
     add_arg(f, "--rcvbuf");
     add_arg(f, buf);
 }
 
-smtpc_client *tf_client(fault_fixture *f, smtpc_tls_policy policy, uint32_t connect_ms, uint32_t command_ms)
-{
+smtpc_client *tf_client(fault_fixture *f, smtpc_tls_policy policy, uint32_t connect_ms, uint32_t command_ms) {
     smtpc_client *c = fault_client(f, connect_ms, command_ms);
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
@@ -168,32 +156,23 @@ smtpc_client *tf_client(fault_fixture *f, smtpc_tls_policy policy, uint32_t conn
 /* Script steps                                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
 
-void sc_starttls(fault_fixture *f)
-{
-    sc_raw(f, "{\"starttls\": true}");
-}
+void sc_starttls(fault_fixture *f) { sc_raw(f, "{\"starttls\": true}"); }
 
-void sc_starttls_opts(fault_fixture *f, const char *options_json)
-{
+void sc_starttls_opts(fault_fixture *f, const char *options_json) {
     char buf[512];
     snprintf(buf, sizeof buf, "{\"starttls\": {%s}}", options_json);
     sc_raw(f, buf);
 }
 
-void sc_expect_quiet(fault_fixture *f, double seconds)
-{
+void sc_expect_quiet(fault_fixture *f, double seconds) {
     char buf[64];
     snprintf(buf, sizeof buf, "{\"expect_quiet\": %.3f}", seconds);
     sc_raw(f, buf);
 }
 
-void sc_read_any(fault_fixture *f)
-{
-    sc_raw(f, "{\"read_some\": true}");
-}
+void sc_read_any(fault_fixture *f) { sc_raw(f, "{\"read_some\": true}"); }
 
-void sc_tls_garbage(fault_fixture *f, const char *bytes)
-{
+void sc_tls_garbage(fault_fixture *f, const char *bytes) {
     /* The bytes are plain printable ASCII in these tests: no JSON escaping beyond CR/LF needed. */
     char buf[512];
     size_t n = 0;
@@ -212,30 +191,19 @@ void sc_tls_garbage(fault_fixture *f, const char *bytes)
     sc_raw(f, buf);
 }
 
-void sc_tls_alert(fault_fixture *f)
-{
-    sc_raw(f, "{\"tls_alert\": true}");
-}
+void sc_tls_alert(fault_fixture *f) { sc_raw(f, "{\"tls_alert\": true}"); }
 
-void sc_close_notify(fault_fixture *f)
-{
-    sc_raw(f, "{\"close_notify\": true}");
-}
+void sc_close_notify(fault_fixture *f) { sc_raw(f, "{\"close_notify\": true}"); }
 
-void sc_close_without_notify(fault_fixture *f)
-{
-    sc_raw(f, "{\"close_without_notify\": true}");
-}
+void sc_close_without_notify(fault_fixture *f) { sc_raw(f, "{\"close_without_notify\": true}"); }
 
-void sc_expect_eof_notify(fault_fixture *f, double timeout)
-{
+void sc_expect_eof_notify(fault_fixture *f, double timeout) {
     char buf[96];
     snprintf(buf, sizeof buf, "{\"expect_eof\": true, \"close_notify\": true, \"timeout\": %.3f}", timeout);
     sc_raw(f, buf);
 }
 
-void sc_hello_starttls(fault_fixture *f, const char *ehlo)
-{
+void sc_hello_starttls(fault_fixture *f, const char *ehlo) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, ehlo);
@@ -249,8 +217,7 @@ void sc_hello_starttls(fault_fixture *f, const char *ehlo)
 /* Assertions                                                                                     */
 /* ---------------------------------------------------------------------------------------------- */
 
-static void print_escaped(const char *label, const char *p, size_t len, size_t max)
-{
+static void print_escaped(const char *label, const char *p, size_t len, size_t max) {
     fprintf(stderr, "%s (%zu bytes): \"", label, len);
     for (size_t i = 0; i < len && i < max; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -271,8 +238,7 @@ static void print_escaped(const char *label, const char *p, size_t len, size_t m
 
 /* data/len is one or more TLS records (content type 20..23, version 3.x, length <= 2^14 + 2048), the
  * first a handshake record whose first message is a ClientHello; the last may be cut short. */
-static int is_client_records(const unsigned char *p, size_t len)
-{
+static int is_client_records(const unsigned char *p, size_t len) {
     if (len < 6 || p[0] != 22 || p[1] != 3 || p[5] != 1) {
         return 0;
     }
@@ -290,16 +256,16 @@ static int is_client_records(const unsigned char *p, size_t len)
     return 1;
 }
 
-int tf_transcript_is_then_records(const fault_fixture *f, const char *prefix, size_t prefix_len)
-{
-    if (f->transcript == NULL || f->transcript_len <= prefix_len || memcmp(f->transcript, prefix, prefix_len) != 0) {
+int tf_transcript_is_then_records(const fault_fixture *f, const char *prefix, size_t prefix_len) {
+    if (f->transcript == NULL || f->transcript_len <= prefix_len ||
+        memcmp(f->transcript, prefix, prefix_len) != 0) {
         return 0;
     }
-    return is_client_records((const unsigned char *)f->transcript + prefix_len, f->transcript_len - prefix_len);
+    return is_client_records((const unsigned char *)f->transcript + prefix_len,
+                             f->transcript_len - prefix_len);
 }
 
-void tf_assert_transcript_then_records(const fault_fixture *f, const char *prefix, size_t prefix_len)
-{
+void tf_assert_transcript_then_records(const fault_fixture *f, const char *prefix, size_t prefix_len) {
     assert_non_null(f->transcript);
     if (!tf_transcript_is_then_records(f, prefix, prefix_len)) {
         print_escaped("server received", f->transcript, f->transcript_len, 600);
@@ -308,16 +274,14 @@ void tf_assert_transcript_then_records(const fault_fixture *f, const char *prefi
     }
 }
 
-void tf_assert_errmsg_has(const fault_fixture *f, const char *needle)
-{
+void tf_assert_errmsg_has(const fault_fixture *f, const char *needle) {
     const char *msg = smtpc_client_errmsg(f->client);
     if (msg == NULL || strstr(msg, needle) == NULL) {
         fail_msg("errmsg \"%s\" does not contain \"%s\"", msg ? msg : "(null)", needle);
     }
 }
 
-void tf_assert_connected(const fault_fixture *f, int want)
-{
+void tf_assert_connected(const fault_fixture *f, int want) {
     int got = smtpc_client_is_connected(f->client);
     if (got != want) {
         fail_msg("smtpc_client_is_connected() is %d, expected %d (errmsg \"%s\")", got, want,
@@ -325,8 +289,7 @@ void tf_assert_connected(const fault_fixture *f, int want)
     }
 }
 
-void tf_assert_elapsed(const fault_fixture *f, long long min_ms, long long max_ms)
-{
+void tf_assert_elapsed(const fault_fixture *f, long long min_ms, long long max_ms) {
     long long ms = fault_elapsed_ms(f);
     if (ms < min_ms || ms > max_ms) {
         fail_msg("took %lld ms, expected %lld..%lld ms", ms, min_ms, max_ms);

@@ -19,7 +19,9 @@
 #define W_STARTTLS "STARTTLS\r\n"
 
 /* An EHLO reply offering STARTTLS (and PIPELINING, SIZE, AUTH before TLS). */
-#define RPL_EHLO_TLS "250-fault.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n"
+#define RPL_EHLO_TLS                                                                              \
+    "250-fault.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250-AUTH PLAIN\r\n250 " \
+    "8BITMIME\r\n"
 /* The EHLO reply after TLS in the simple cases: PIPELINING, no STARTTLS. */
 #define RPL_EHLO_AFTER "250-fault.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
 #define RPL_220_GO "220 2.0.0 ready to start TLS\r\n"

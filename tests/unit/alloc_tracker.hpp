@@ -9,7 +9,7 @@
 
 namespace unit {
 
-void alloc_tracking(bool on);           // start (resetting the maximum) or stop tracking
-std::size_t alloc_tracked_max();        // largest single allocation while tracking was on
+void alloc_tracking(bool on);     // start (resetting the maximum) or stop tracking
+std::size_t alloc_tracked_max();  // largest single allocation while tracking was on
 
 }  // namespace unit

@@ -31,10 +31,12 @@ void expect_ok(const Check &c, const char *what) {
 }
 
 void expect_invalid(const Check &c, std::string_view message, const char *what) {
-    if (c.status != SMTPC_EINVAL) fail_msg("%s: expected SMTPC_EINVAL, got %d \"%s\"", what, c.status, c.message.c_str());
+    if (c.status != SMTPC_EINVAL)
+        fail_msg("%s: expected SMTPC_EINVAL, got %d \"%s\"", what, c.status, c.message.c_str());
     assert_false(static_cast<bool>(c));
     if (c.message != message)
-        fail_msg("%s: message \"%s\", expected \"%s\"", what, c.message.c_str(), std::string(message).c_str());
+        fail_msg("%s: message \"%s\", expected \"%s\"", what, c.message.c_str(),
+                 std::string(message).c_str());
 }
 
 // parse_address accepts `in` and gives `value`.
@@ -44,7 +46,8 @@ void accept(std::string_view in, std::string_view value, bool non_ascii = false,
     std::string what = "parse_address(\"" + unit::escaped(in) + "\")";
     expect_ok(c, what.c_str());
     EXPECT_BYTES(a.value, value);
-    if (a.non_ascii != non_ascii) fail_msg("%s: non_ascii %d, expected %d", what.c_str(), a.non_ascii, non_ascii);
+    if (a.non_ascii != non_ascii)
+        fail_msg("%s: non_ascii %d, expected %d", what.c_str(), a.non_ascii, non_ascii);
 }
 
 // parse_address refuses `in` with `message` and leaves the output alone.
@@ -81,7 +84,11 @@ void test_address_accepted(void **) {
     // A source route (obsolete but legal).
     accept("<@relay.example:user@example.org>", "@relay.example:user@example.org");
     // UTF-8 addresses are accepted and flagged for SMTPUTF8.
-    accept("j\xc3\xb6rg@b\xc3\xbc" "cher.example", "j\xc3\xb6rg@b\xc3\xbc" "cher.example", true);
+    accept("j\xc3\xb6rg@b\xc3\xbc"
+           "cher.example",
+           "j\xc3\xb6rg@b\xc3\xbc"
+           "cher.example",
+           true);
     accept("\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a",
            "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a", true);
     accept("\xf0\x9f\x98\x80@example.org", "\xf0\x9f\x98\x80@example.org", true);  // U+1F600, 4 bytes
@@ -163,22 +170,22 @@ void test_address_lengths(void **) {
 }
 
 void test_address_invalid_utf8(void **) {
-    refuse("\xc0\x80@example.org", kNotUtf8);              // overlong NUL (Java modified UTF-8)
-    refuse("\xc1\xbf@example.org", kNotUtf8);              // overlong
-    refuse("\xe0\x80\xaf@example.org", kNotUtf8);          // overlong '/'
-    refuse("\xf0\x80\x80\xaf@example.org", kNotUtf8);      // overlong, 4 bytes
-    refuse("\xed\xa0\x80@example.org", kNotUtf8);          // U+D800, high surrogate
-    refuse("\xed\xbf\xbf@example.org", kNotUtf8);          // U+DFFF, low surrogate
+    refuse("\xc0\x80@example.org", kNotUtf8);                  // overlong NUL (Java modified UTF-8)
+    refuse("\xc1\xbf@example.org", kNotUtf8);                  // overlong
+    refuse("\xe0\x80\xaf@example.org", kNotUtf8);              // overlong '/'
+    refuse("\xf0\x80\x80\xaf@example.org", kNotUtf8);          // overlong, 4 bytes
+    refuse("\xed\xa0\x80@example.org", kNotUtf8);              // U+D800, high surrogate
+    refuse("\xed\xbf\xbf@example.org", kNotUtf8);              // U+DFFF, low surrogate
     refuse("\xed\xa0\xbd\xed\xb8\x80@example.org", kNotUtf8);  // CESU-8 surrogate pair
-    refuse("\xf4\x90\x80\x80@example.org", kNotUtf8);      // above U+10FFFF
+    refuse("\xf4\x90\x80\x80@example.org", kNotUtf8);          // above U+10FFFF
     refuse("\xf5\x80\x80\x80@example.org", kNotUtf8);
     refuse("\xff@example.org", kNotUtf8);
-    refuse("\x80@example.org", kNotUtf8);                  // lone continuation byte
-    refuse("\xc3@example.org", kNotUtf8);                  // truncated before '@'
-    refuse("a@example.or\xc3", kNotUtf8);                  // truncated at the end
-    refuse("a@example.or\xe2\x82", kNotUtf8);              // truncated 3-byte sequence at the end
-    refuse("a@example.or\xf0\x9f\x98", kNotUtf8);          // truncated 4-byte sequence at the end
-    refuse("\xe2\x28\xa1@example.org", kNotUtf8);          // bad continuation
+    refuse("\x80@example.org", kNotUtf8);          // lone continuation byte
+    refuse("\xc3@example.org", kNotUtf8);          // truncated before '@'
+    refuse("a@example.or\xc3", kNotUtf8);          // truncated at the end
+    refuse("a@example.or\xe2\x82", kNotUtf8);      // truncated 3-byte sequence at the end
+    refuse("a@example.or\xf0\x9f\x98", kNotUtf8);  // truncated 4-byte sequence at the end
+    refuse("\xe2\x28\xa1@example.org", kNotUtf8);  // bad continuation
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -334,20 +341,13 @@ void test_make_path_command(void **) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_address_accepted),
-        cmocka_unit_test(test_address_null_sender),
-        cmocka_unit_test(test_address_controls),
-        cmocka_unit_test(test_address_bad_characters),
-        cmocka_unit_test(test_address_lengths),
-        cmocka_unit_test(test_address_invalid_utf8),
-        cmocka_unit_test(test_check_option),
-        cmocka_unit_test(test_parse_options),
-        cmocka_unit_test(test_option_is),
-        cmocka_unit_test(test_iequals),
-        cmocka_unit_test(test_check_hostname),
-        cmocka_unit_test(test_check_text_argument),
-        cmocka_unit_test(test_make_line),
-        cmocka_unit_test(test_make_path_command),
+        cmocka_unit_test(test_address_accepted), cmocka_unit_test(test_address_null_sender),
+        cmocka_unit_test(test_address_controls), cmocka_unit_test(test_address_bad_characters),
+        cmocka_unit_test(test_address_lengths),  cmocka_unit_test(test_address_invalid_utf8),
+        cmocka_unit_test(test_check_option),     cmocka_unit_test(test_parse_options),
+        cmocka_unit_test(test_option_is),        cmocka_unit_test(test_iequals),
+        cmocka_unit_test(test_check_hostname),   cmocka_unit_test(test_check_text_argument),
+        cmocka_unit_test(test_make_line),        cmocka_unit_test(test_make_path_command),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -88,7 +88,8 @@ void check_properties(std::string_view in, const char *label) {
     std::string whole = encode_whole(in);
     std::string decoded, why;
     if (!unstuff(whole, decoded, why))
-        fail_msg("%s: output \"%s\" is not well formed: %s", label, unit::escaped(whole).c_str(), why.c_str());
+        fail_msg("%s: output \"%s\" is not well formed: %s", label, unit::escaped(whole).c_str(),
+                 why.c_str());
     std::string norm = normalise(in);
     if (decoded != norm)
         fail_msg("%s: un-stuffed output \"%s\" differs from the normalised input \"%s\"", label,
@@ -105,8 +106,8 @@ void check_properties(std::string_view in, const char *label) {
     for (std::size_t i = 0; i <= in.size(); ++i) {
         std::string two = encode_blocks({in.substr(0, i), in.substr(i)});
         if (two != whole)
-            fail_msg("%s: split at %zu gives \"%s\", whole gives \"%s\"", label, i, unit::escaped(two).c_str(),
-                     unit::escaped(whole).c_str());
+            fail_msg("%s: split at %zu gives \"%s\", whole gives \"%s\"", label, i,
+                     unit::escaped(two).c_str(), unit::escaped(whole).c_str());
     }
     // Empty blocks in between change nothing.
     std::vector<std::string_view> with_empties;
@@ -174,9 +175,9 @@ void test_normalized_size_values(void **) {
         std::string_view in;
         std::uint64_t size;
     } cases[] = {
-        {SV(""), 2},          {SV("abc"), 5},       {SV("abc\r\n"), 5},   {SV("abc\r"), 5},
-        {SV("abc\n"), 5},     {SV("a\rb"), 6},      {SV("a\nb"), 6},      {SV("\r.\r"), 5},
-        {SV("\r\r\n"), 4},    {SV("."), 3},         {SV(".\r\n"), 3},     {SV("a\r\n.\r\nb"), 9},
+        {SV(""), 2},       {SV("abc"), 5},  {SV("abc\r\n"), 5}, {SV("abc\r"), 5},
+        {SV("abc\n"), 5},  {SV("a\rb"), 6}, {SV("a\nb"), 6},    {SV("\r.\r"), 5},
+        {SV("\r\r\n"), 4}, {SV("."), 3},    {SV(".\r\n"), 3},   {SV("a\r\n.\r\nb"), 9},
     };
     for (const auto &c : cases) {
         std::uint64_t got = DataEncoder::normalized_size(c.in.data(), c.in.size());

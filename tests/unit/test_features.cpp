@@ -80,9 +80,11 @@ void test_first_line_is_not_a_feature(void **) {
 
 void test_lowercase_and_stripped(void **) {
     Features f;
-    f.parse(ehlo_reply({"mx", "StartTLS", "  SIZE   1000  ", "X-Custom-Ext  a  b ", "8bitMIME\t", "XFOO\tbar"}));
+    f.parse(
+        ehlo_reply({"mx", "StartTLS", "  SIZE   1000  ", "X-Custom-Ext  a  b ", "8bitMIME\t", "XFOO\tbar"}));
     // Leading blanks are stripped from each line (smtplib strips the reply text), params are stripped.
-    expect_map(f, {{"starttls", ""}, {"size", "1000"}, {"x-custom-ext", "a  b"}, {"8bitmime", ""}, {"xfoo", "bar"}});
+    expect_map(
+        f, {{"starttls", ""}, {"size", "1000"}, {"x-custom-ext", "a  b"}, {"8bitmime", ""}, {"xfoo", "bar"}});
 }
 
 void test_old_style_auth_merged(void **) {

@@ -83,15 +83,16 @@ void expect_same_outcome(const Outcome &got, const Outcome &want, const char *ho
     }
     for (std::size_t i = 0; i < want.replies.size(); ++i)
         if (!same_reply(got.replies[i], want.replies[i]))
-            fail_msg("%s: reply %zu differs (code %d vs %d, text \"%s\" vs \"%s\")", how, i, got.replies[i].code,
-                     want.replies[i].code, unit::escaped(got.replies[i].text).c_str(),
+            fail_msg("%s: reply %zu differs (code %d vs %d, text \"%s\" vs \"%s\")", how, i,
+                     got.replies[i].code, want.replies[i].code, unit::escaped(got.replies[i].text).c_str(),
                      unit::escaped(want.replies[i].text).c_str());
 }
 
 // One complete reply, fed whole and byte by byte.
 Reply parse_one(std::string_view s) {
     Outcome whole = parse_whole(s);
-    if (whole.error) fail_msg("unexpected error \"%s\" for \"%s\"", whole.message.c_str(), unit::escaped(s).c_str());
+    if (whole.error)
+        fail_msg("unexpected error \"%s\" for \"%s\"", whole.message.c_str(), unit::escaped(s).c_str());
     assert_int_equal(whole.replies.size(), 1);
     assert_int_equal(whole.consumed, s.size());
     assert_false(whole.mid_reply);
@@ -122,8 +123,8 @@ void test_single_line(void **) {
 
 void test_multiline(void **) {
     expect_reply(parse_one("250-mx.example.org Hello\r\n250-PIPELINING\r\n250 SIZE 1000\r\n"), 250,
-                 {"mx.example.org Hello", "PIPELINING", "SIZE 1000"}, "mx.example.org Hello\nPIPELINING\nSIZE 1000",
-                 "");
+                 {"mx.example.org Hello", "PIPELINING", "SIZE 1000"},
+                 "mx.example.org Hello\nPIPELINING\nSIZE 1000", "");
     // A continuation line with no text, and a last line with nothing after the space.
     expect_reply(parse_one("250-\r\n250-a\r\n250 \r\n"), 250, {"", "a", ""}, "\na\n", "");
 }
@@ -399,35 +400,36 @@ void test_max_reply_bytes(void **) {
 // -------------------------------------------------------------------------------------------------
 // Differential test: the same replies however the transcript is cut.
 
-const char kTranscript[] =
-    "220-mx.example.org ESMTP ready\r\n"
-    "220 second line\r\n"
-    "250-mx.example.org Hello [192.0.2.1]\r\n"
-    "250-PIPELINING\r\n"
-    "250-SIZE 10240000\r\n"
-    "250-AUTH PLAIN LOGIN\r\n"
-    "250 8BITMIME\r\n"
-    "250 2.1.0 Ok\r\n"
-    "250\r\n"
-    "550 5.1.1 <x@y>: Recipient address rejected\r\n"
-    "354 End data with <CR><LF>.<CR><LF>\r\n"
-    "250-  spaced \t\r\n"
-    "250 2.0.0 \r\n"
-    "421 4.3.0 bye\r\n";
+const char kTranscript[] = "220-mx.example.org ESMTP ready\r\n"
+                           "220 second line\r\n"
+                           "250-mx.example.org Hello [192.0.2.1]\r\n"
+                           "250-PIPELINING\r\n"
+                           "250-SIZE 10240000\r\n"
+                           "250-AUTH PLAIN LOGIN\r\n"
+                           "250 8BITMIME\r\n"
+                           "250 2.1.0 Ok\r\n"
+                           "250\r\n"
+                           "550 5.1.1 <x@y>: Recipient address rejected\r\n"
+                           "354 End data with <CR><LF>.<CR><LF>\r\n"
+                           "250-  spaced \t\r\n"
+                           "250 2.0.0 \r\n"
+                           "421 4.3.0 bye\r\n";
 
 void check_transcript_replies(const Outcome &o) {
     assert_false(o.error);
     assert_int_equal(o.replies.size(), 8);
     expect_reply(o.replies[0], 220, {"mx.example.org ESMTP ready", "second line"},
                  "mx.example.org ESMTP ready\nsecond line", "");
-    expect_reply(o.replies[1], 250,
-                 {"mx.example.org Hello [192.0.2.1]", "PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN", "8BITMIME"},
-                 "mx.example.org Hello [192.0.2.1]\nPIPELINING\nSIZE 10240000\nAUTH PLAIN LOGIN\n8BITMIME", "");
+    expect_reply(
+        o.replies[1], 250,
+        {"mx.example.org Hello [192.0.2.1]", "PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN", "8BITMIME"},
+        "mx.example.org Hello [192.0.2.1]\nPIPELINING\nSIZE 10240000\nAUTH PLAIN LOGIN\n8BITMIME", "");
     expect_reply(o.replies[2], 250, {"2.1.0 Ok"}, "2.1.0 Ok", "2.1.0");
     expect_reply(o.replies[3], 250, {""}, "", "");
     expect_reply(o.replies[4], 550, {"5.1.1 <x@y>: Recipient address rejected"},
                  "5.1.1 <x@y>: Recipient address rejected", "5.1.1");
-    expect_reply(o.replies[5], 354, {"End data with <CR><LF>.<CR><LF>"}, "End data with <CR><LF>.<CR><LF>", "");
+    expect_reply(o.replies[5], 354, {"End data with <CR><LF>.<CR><LF>"}, "End data with <CR><LF>.<CR><LF>",
+                 "");
     expect_reply(o.replies[6], 250, {"  spaced \t", "2.0.0 "}, "spaced\n2.0.0", "");
     expect_reply(o.replies[7], 421, {"4.3.0 bye"}, "4.3.0 bye", "4.3.0");
     assert_false(o.mid_reply);

@@ -95,7 +95,9 @@ struct Recorder final : smtpc::detail::TraceSink {
         std::string text;
     };
     std::vector<Event> events;
-    void trace(smtpc_trace_kind kind, std::string_view text) override { events.push_back({kind, std::string(text)}); }
+    void trace(smtpc_trace_kind kind, std::string_view text) override {
+        events.push_back({kind, std::string(text)});
+    }
     std::vector<std::string> sent() const {
         std::vector<std::string> out;
         for (const auto &e : events)
@@ -114,7 +116,8 @@ struct Recorder final : smtpc::detail::TraceSink {
 };
 #define ASSERT_NOT_TRACED(rec, secret) (rec).assert_absent((secret), __FILE__, __LINE__)
 
-void expect_sent(const Recorder &r, std::initializer_list<std::string_view> lines, const char *file, int line) {
+void expect_sent(const Recorder &r, std::initializer_list<std::string_view> lines, const char *file,
+                 int line) {
     std::vector<std::string> got = r.sent();
     std::string g, w;
     for (const auto &s : got) g += "\"" + unit::escaped(s) + "\" ";
@@ -148,8 +151,8 @@ void expect_want(const Engine &e, Want w, const char *file, int line) {
 void expect_output(Engine &e, std::string_view bytes, const char *file, int line) {
     expect_want(e, Want::Write, file, line);
     if (e.output() != bytes) {
-        print_error("output differs\n  actual:   \"%s\"\n  expected: \"%s\"\n", unit::escaped(e.output()).c_str(),
-                    unit::escaped(bytes).c_str());
+        print_error("output differs\n  actual:   \"%s\"\n  expected: \"%s\"\n",
+                    unit::escaped(e.output()).c_str(), unit::escaped(bytes).c_str());
         _fail(file, line);
     }
     e.output_written(e.output().size());
@@ -165,8 +168,8 @@ void feed(Engine &e, std::string_view bytes, const char *file, int line) {
 void expect_status(const Engine &e, smtpc_status st, std::string_view message, const char *file, int line) {
     expect_want(e, Want::Done, file, line);
     if (e.status() != st || e.message() != message) {
-        print_error("status %s \"%s\"\n  expected %s \"%s\"\n", smtpc_status_name(e.status()), e.message().c_str(),
-                    smtpc_status_name(st), std::string(message).c_str());
+        print_error("status %s \"%s\"\n  expected %s \"%s\"\n", smtpc_status_name(e.status()),
+                    e.message().c_str(), smtpc_status_name(st), std::string(message).c_str());
         _fail(file, line);
     }
 }
@@ -189,7 +192,8 @@ void expect_started(const Check &c, const char *file, int line) {
 }
 #define EXPECT_STARTED(check) expect_started((check), __FILE__, __LINE__)
 
-const char kEhloAuth[] = "250-mx.example.org\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256\r\n250 8BITMIME\r\n";
+const char kEhloAuth[] =
+    "250-mx.example.org\r\n250-AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256\r\n250 8BITMIME\r\n";
 
 // A connected engine after EHLO, tracing into `rec`.
 void connect_ehlo(Engine &e, Recorder &rec) {
@@ -226,7 +230,8 @@ void test_cram_md5_rfc2195(void **) {
     SecretString out;
     std::string error;
     EXPECT_STEP(m->initial(out, error), Step::None, error);  // no initial response: the server speaks first
-    EXPECT_BYTES(RESPOND(*m, "<1896.697170952@postoffice.reston.mci.net>"), "tim b913a602c7eda7a495b4e6e7334d3890");
+    EXPECT_BYTES(RESPOND(*m, "<1896.697170952@postoffice.reston.mci.net>"),
+                 "tim b913a602c7eda7a495b4e6e7334d3890");
     assert_true(m->complete());
     RESPOND_ABORT(*m, "<1896.697170952@postoffice.reston.mci.net>");  // one challenge only
 
@@ -276,7 +281,8 @@ void test_scram_forged_server_signature(void **) {
         INITIAL(*m);
         RESPOND(*m, kScram1ServerFirst);
         std::string err = RESPOND_ABORT(*m, forged);
-        if (m->complete()) fail_msg("a forged server-final \"%s\" completed the exchange (%s)", forged, err.c_str());
+        if (m->complete())
+            fail_msg("a forged server-final \"%s\" completed the exchange (%s)", forged, err.c_str());
     }
     // The SHA-256 signature is not accepted by SCRAM-SHA-1, nor the other way round.
     auto m = smtpc::detail::make_scram("SHA-256", "", "user", "pencil", kScram256Nonce);
@@ -365,14 +371,16 @@ void test_login(void **) {
 }
 
 void test_xoauth2(void **) {
-    auto m = smtpc::detail::make_oauth("XOAUTH2", "someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg",
-                                       "smtp.example.com", 587);
+    auto m =
+        smtpc::detail::make_oauth("XOAUTH2", "someuser@example.com",
+                                  "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg", "smtp.example.com", 587);
     assert_string_equal(std::string(m->name()).c_str(), "XOAUTH2");
-    EXPECT_BYTES(INITIAL(*m),
-                 "user=someuser@example.com\x01" "auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
+    EXPECT_BYTES(INITIAL(*m), "user=someuser@example.com\x01"
+                              "auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
     // Google's documented example of the encoded form.
-    EXPECT_BYTES(b64(INITIAL(*m)), "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbG"
-                                   "NrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
+    EXPECT_BYTES(b64(INITIAL(*m)),
+                 "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbG"
+                 "NrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
     assert_true(m->failure_detail().empty());
     // The error challenge (JSON) is answered with an empty response, and kept as the failure detail.
     const char json[] = "{\"status\":\"400\",\"schemes\":\"Bearer\",\"scope\":\"https://mail.google.com/\"}";
@@ -382,13 +390,15 @@ void test_xoauth2(void **) {
 
     // Without an initial response the message follows an empty 334.
     auto n = smtpc::detail::make_oauth("XOAUTH2", "u", "t", "", 0);
-    EXPECT_BYTES(RESPOND(*n, ""), "user=u\x01" "auth=Bearer t\x01\x01");
+    EXPECT_BYTES(RESPOND(*n, ""), "user=u\x01"
+                                  "auth=Bearer t\x01\x01");
 }
 
 void test_oauthbearer(void **) {
     // RFC 7628 section 4.1's example (host and port sent as the RFC suggests).
-    auto m = smtpc::detail::make_oauth("OAUTHBEARER", "user@example.com", "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
-                                       "server.example.com", 143);
+    auto m =
+        smtpc::detail::make_oauth("OAUTHBEARER", "user@example.com",
+                                  "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==", "server.example.com", 143);
     assert_string_equal(std::string(m->name()).c_str(), "OAUTHBEARER");
     EXPECT_BYTES(INITIAL(*m), "n,a=user@example.com,\x01host=server.example.com\x01port=143\x01"
                               "auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01");
@@ -402,7 +412,8 @@ void test_oauthbearer(void **) {
 
     // No host, no port: those keys are left out. An empty error challenge still gets 0x01 and a detail.
     auto n = smtpc::detail::make_oauth("OAUTHBEARER", "u", "t", "", 0);
-    EXPECT_BYTES(INITIAL(*n), "n,a=u,\x01" "auth=Bearer t\x01\x01");
+    EXPECT_BYTES(INITIAL(*n), "n,a=u,\x01"
+                              "auth=Bearer t\x01\x01");
     EXPECT_BYTES(RESPOND(*n, ""), "\x01");
     assert_false(n->failure_detail().empty());
 }
@@ -415,7 +426,8 @@ struct CallbackState {
     bool leave_unset = false;
 };
 
-int callback_mech(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp, void *userdata) {
+int callback_mech(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
+                  void *userdata) {
     auto *st = static_cast<CallbackState *>(userdata);
     int n = st->calls++;
     st->challenges.emplace_back(challenge ? std::string(challenge, len) : std::string("(null)"));
@@ -518,8 +530,13 @@ void test_base64_into_wiped_memory(void **) {
 // base64
 
 void test_base64_rfc4648(void **) {
-    const char *pairs[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-                              {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    const char *pairs[][2] = {{"", ""},
+                              {"f", "Zg=="},
+                              {"fo", "Zm8="},
+                              {"foo", "Zm9v"},
+                              {"foob", "Zm9vYg=="},
+                              {"fooba", "Zm9vYmE="},
+                              {"foobar", "Zm9vYmFy"}};
     for (auto &p : pairs) {
         EXPECT_BYTES(b64(p[0]), p[1]);
         std::string out = "junk";
@@ -537,25 +554,31 @@ void test_base64_rfc4648(void **) {
 
 void test_base64_strict(void **) {
     for (const char *bad : {
-             "Zh==",        // non-canonical: trailing bits set before "=="
-             "Zm9=",        // non-canonical: trailing bits set before "="
-             "Zg",          // padding missing
-             "Zg=",         // padding short
-             "Zm8",         // padding missing
-             "Zg===",       // too much padding
-             "=",  "==", "====",
-             "Zm9v Zg==",   // whitespace inside
-             " Zm9v", "Zm9v ", "Zm9v\r\n", "Zm9v\t",
-             "Zm9vYg==Zm9v", // padding in the middle
+             "Zh==",   // non-canonical: trailing bits set before "=="
+             "Zm9=",   // non-canonical: trailing bits set before "="
+             "Zg",     // padding missing
+             "Zg=",    // padding short
+             "Zm8",    // padding missing
+             "Zg===",  // too much padding
+             "=",
+             "==",
+             "====",
+             "Zm9v Zg==",  // whitespace inside
+             " Zm9v",
+             "Zm9v ",
+             "Zm9v\r\n",
+             "Zm9v\t",
+             "Zm9vYg==Zm9v",  // padding in the middle
              "Zg=a",
              "Z===",
-             "Zm9v!A==",    // outside the alphabet
-             "Zm9-",        // base64url is not base64
+             "Zm9v!A==",  // outside the alphabet
+             "Zm9-",      // base64url is not base64
              "Zm9_",
              "*",
          }) {
         std::string out;
-        if (base64_decode(bad, out)) fail_msg("\"%s\" was accepted (decoded to \"%s\")", bad, unit::escaped(out).c_str());
+        if (base64_decode(bad, out))
+            fail_msg("\"%s\" was accepted (decoded to \"%s\")", bad, unit::escaped(out).c_str());
     }
     std::string out;
     assert_false(base64_decode(SV("Zm9v\0\0\0\0"), out));
@@ -582,22 +605,23 @@ sockaddr_storage v6(const char *addr) {
     return ss;
 }
 
-void expect_permitted(const sockaddr_storage *peer, bool tls_verified, bool allow, bool want, const char *what,
-                      const char *file, int line) {
+void expect_permitted(const sockaddr_storage *peer, bool tls_verified, bool allow, bool want,
+                      const char *what, const char *file, int line) {
     if (credentials_permitted(peer, tls_verified, allow) == want) return;
     print_error("credentials_permitted(%s, tls_verified=%d, allow_insecure=%d) is %d, expected %d\n", what,
                 tls_verified, allow, !want, want);
     _fail(file, line);
 }
-#define EXPECT_PERMITTED(peer, tls, allow, want) expect_permitted((peer), (tls), (allow), (want), #peer, __FILE__, __LINE__)
+#define EXPECT_PERMITTED(peer, tls, allow, want) \
+    expect_permitted((peer), (tls), (allow), (want), #peer, __FILE__, __LINE__)
 
 void test_policy_ipv4(void **) {
     for (const char *local : {"127.0.0.1", "127.255.0.1", "127.0.0.2", "127.255.255.255"}) {
         sockaddr_storage a = v4(local);
         if (!credentials_permitted(&a, false, false)) fail_msg("%s is not local", local);
     }
-    for (const char *remote : {"10.0.0.1", "192.0.2.1", "128.0.0.1", "126.255.255.255", "0.0.0.0", "169.254.0.1",
-                               "192.168.1.1", "255.255.255.255"}) {
+    for (const char *remote : {"10.0.0.1", "192.0.2.1", "128.0.0.1", "126.255.255.255", "0.0.0.0",
+                               "169.254.0.1", "192.168.1.1", "255.255.255.255"}) {
         sockaddr_storage a = v4(remote);
         if (credentials_permitted(&a, false, false)) fail_msg("%s counts as local", remote);
         // TLS-verified, or explicitly allowed: permitted anywhere.
@@ -791,9 +815,10 @@ void test_engine_scram_full_exchange(void **) {
         Engine e(SMTPC_PROTOCOL_SMTP);
         Recorder rec;
         connect_ehlo(e, rec);
-        EXPECT_STARTED(e.begin_auth(smtpc::detail::make_scram(sha256 ? "SHA-256" : "SHA-1", "", "user", "pencil",
-                                                              sha256 ? kScram256Nonce : kScram1Nonce),
-                                    true));
+        EXPECT_STARTED(
+            e.begin_auth(smtpc::detail::make_scram(sha256 ? "SHA-256" : "SHA-1", "", "user", "pencil",
+                                                   sha256 ? kScram256Nonce : kScram1Nonce),
+                         true));
         std::string mech = sha256 ? "SCRAM-SHA-256" : "SCRAM-SHA-1";
         std::string client_first = std::string("n,,n=user,r=") + (sha256 ? kScram256Nonce : kScram1Nonce);
         EXPECT_OUTPUT(e, "AUTH " + mech + " " + b64(client_first) + "\r\n");
@@ -820,7 +845,8 @@ void test_engine_mechanism_error_escaped(void **) {
         Engine e(SMTPC_PROTOCOL_SMTP);
         Recorder rec;
         connect_ehlo(e, rec);
-        EXPECT_STARTED(e.begin_auth(smtpc::detail::make_scram("SHA-1", "", "user", "pencil", kScram1Nonce), true));
+        EXPECT_STARTED(
+            e.begin_auth(smtpc::detail::make_scram("SHA-1", "", "user", "pencil", kScram1Nonce), true));
         EXPECT_OUTPUT(e, "AUTH SCRAM-SHA-1 " + b64("n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL") + "\r\n");
         if (in_final) {
             FEED(e, "334 " + b64(kScram1ServerFirst) + "\r\n");
@@ -838,7 +864,8 @@ void test_engine_scram_forged_signature(void **) {
     Engine e(SMTPC_PROTOCOL_SMTP);
     Recorder rec;
     connect_ehlo(e, rec);
-    EXPECT_STARTED(e.begin_auth(smtpc::detail::make_scram("SHA-1", "", "user", "pencil", kScram1Nonce), true));
+    EXPECT_STARTED(
+        e.begin_auth(smtpc::detail::make_scram("SHA-1", "", "user", "pencil", kScram1Nonce), true));
     EXPECT_OUTPUT(e, "AUTH SCRAM-SHA-1 " + b64("n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL") + "\r\n");
     FEED(e, "334 " + b64(kScram1ServerFirst) + "\r\n");
     EXPECT_OUTPUT(e, b64(kScram1ClientFinal) + "\r\n");
@@ -856,7 +883,8 @@ void test_engine_235_before_scram_server_final(void **) {
         Engine e(SMTPC_PROTOCOL_SMTP);
         Recorder rec;
         connect_ehlo(e, rec);
-        EXPECT_STARTED(e.begin_auth(smtpc::detail::make_scram("SHA-256", "", "user", "pencil", kScram256Nonce), true));
+        EXPECT_STARTED(
+            e.begin_auth(smtpc::detail::make_scram("SHA-256", "", "user", "pencil", kScram256Nonce), true));
         EXPECT_OUTPUT(e, "AUTH SCRAM-SHA-256 " + b64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO") + "\r\n");
         if (stage == 1) {
             FEED(e, "334 " + b64(kScram256ServerFirst) + "\r\n");
@@ -866,8 +894,9 @@ void test_engine_235_before_scram_server_final(void **) {
         EXPECT_WANT(e, Want::Done);
         assert_int_equal(e.status(), SMTPC_EAUTH);
         assert_true(e.must_close());
-        EXPECT_BYTES(e.message(), "the server accepted authentication without proving its identity (SCRAM-SHA-256 "
-                                  "exchange incomplete); connection closed");
+        EXPECT_BYTES(e.message(),
+                     "the server accepted authentication without proving its identity (SCRAM-SHA-256 "
+                     "exchange incomplete); connection closed");
     }
 }
 
@@ -878,7 +907,8 @@ void test_engine_535_and_421(void **) {
     EXPECT_STARTED(e.begin_auth(smtpc::detail::make_plain("", "user", "wrong"), true));
     EXPECT_OUTPUT(e, "AUTH PLAIN " + b64(SV("\0user\0wrong")) + "\r\n");
     FEED(e, "535 5.7.8 Authentication credentials invalid\r\n");
-    EXPECT_STATUS(e, SMTPC_EAUTH, "PLAIN authentication failed: 535 5.7.8 Authentication credentials invalid");
+    EXPECT_STATUS(e, SMTPC_EAUTH,
+                  "PLAIN authentication failed: 535 5.7.8 Authentication credentials invalid");
     assert_false(e.must_close());
     EXPECT_LAST_REPLY(e, 535, "5.7.8 Authentication credentials invalid");
     // The connection goes on: another command works.
@@ -887,9 +917,10 @@ void test_engine_535_and_421(void **) {
     FEED(e, "250 2.0.0 ok\r\n");
     EXPECT_STATUS(e, SMTPC_OK, "");
 
-    for (const char *reply : {"454 4.7.0 Temporary authentication failure\r\n", "534 5.7.9 weak mechanism\r\n",
-                              "538 5.7.11 Encryption required\r\n", "503 5.5.1 Error: already authenticated\r\n",
-                              "504 5.5.4 Unrecognized authentication type\r\n"}) {
+    for (const char *reply :
+         {"454 4.7.0 Temporary authentication failure\r\n", "534 5.7.9 weak mechanism\r\n",
+          "538 5.7.11 Encryption required\r\n", "503 5.5.1 Error: already authenticated\r\n",
+          "504 5.5.4 Unrecognized authentication type\r\n"}) {
         Engine f(SMTPC_PROTOCOL_SMTP);
         Recorder rf;
         connect_ehlo(f, rf);
@@ -916,22 +947,29 @@ void test_engine_535_and_421(void **) {
 }
 
 void test_engine_oauth_error_challenge(void **) {
-    const std::string json = "{\"status\":\"400\",\"schemes\":\"Bearer\",\"scope\":\"https://mail.google.com/\"}";
+    const std::string json =
+        "{\"status\":\"400\",\"schemes\":\"Bearer\",\"scope\":\"https://mail.google.com/\"}";
     for (int bearer = 0; bearer <= 1; ++bearer) {
         Engine e(SMTPC_PROTOCOL_SMTP);
         Recorder rec;
         connect_ehlo(e, rec);
         EXPECT_STARTED(e.begin_auth(
-            smtpc::detail::make_oauth(bearer ? "OAUTHBEARER" : "XOAUTH2", "u@example.org", "tok3n", "", 0), true));
-        std::string msg = bearer ? std::string("n,a=u@example.org,\x01" "auth=Bearer tok3n\x01\x01")
-                                 : std::string("user=u@example.org\x01" "auth=Bearer tok3n\x01\x01");
+            smtpc::detail::make_oauth(bearer ? "OAUTHBEARER" : "XOAUTH2", "u@example.org", "tok3n", "", 0),
+            true));
+        std::string msg = bearer ? std::string("n,a=u@example.org,\x01"
+                                               "auth=Bearer tok3n\x01\x01")
+                                 : std::string("user=u@example.org\x01"
+                                               "auth=Bearer tok3n\x01\x01");
         std::string mech = bearer ? "OAUTHBEARER" : "XOAUTH2";
         EXPECT_OUTPUT(e, "AUTH " + mech + " " + b64(msg) + "\r\n");
         FEED(e, "334 " + b64(json) + "\r\n");
         EXPECT_OUTPUT(e, bearer ? "AQ==\r\n" : "\r\n");
         FEED(e, "535 5.7.8 Username and Password not accepted\r\n");
-        EXPECT_STATUS(e, SMTPC_EAUTH, mech + " authentication failed: 535 5.7.8 Username and Password not accepted "
-                                             "(server said: " + json + ")");
+        EXPECT_STATUS(e, SMTPC_EAUTH,
+                      mech +
+                          " authentication failed: 535 5.7.8 Username and Password not accepted "
+                          "(server said: " +
+                          json + ")");
         ASSERT_NOT_TRACED(rec, "tok3n");
         ASSERT_NOT_TRACED(rec, b64(msg).substr(0, 20));
     }

@@ -41,8 +41,8 @@ inline std::string escaped(std::string_view s, std::size_t cap = 400) {
     return out;
 }
 
-inline void check_bytes(std::string_view actual, std::string_view expected, const char *what, const char *file,
-                        int line) {
+inline void check_bytes(std::string_view actual, std::string_view expected, const char *what,
+                        const char *file, int line) {
     if (actual == expected) return;
     print_error("%s differs\n  actual:   \"%s\" (%zu bytes)\n  expected: \"%s\" (%zu bytes)\n", what,
                 escaped(actual).c_str(), actual.size(), escaped(expected).c_str(), expected.size());
