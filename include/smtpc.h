@@ -446,13 +446,29 @@ SMTPC_API smtpc_status smtpc_client_set_source_address(smtpc_client *client, con
  */
 SMTPC_API smtpc_status smtpc_client_set_pipelining(smtpc_client *client, int enabled);
 
+/**
+ * Use the CHUNKING extension (RFC 3030) in smtpc_client_sendmail(), smtpc_client_sendmail_stream()
+ * and smtpc_client_send_message() when the server offers it: the message goes in BDAT chunks of
+ * about 64 KiB ("BDAT 0 LAST" for an empty one), with no dot-stuffing and no wait for a 354 reply;
+ * with PIPELINING the first chunk goes in the same write as MAIL and the RCPTs. Line ends are
+ * normalised to CRLF as with DATA (no bare CR or LF is sent), and a missing final CRLF is added to a
+ * non-empty message. Results are reported exactly as with DATA: a refused chunk is
+ * SMTPC_EDATA_REFUSED (no further chunk is sent, then RSET); a connection lost once "BDAT ... LAST"
+ * and its chunk are written is SMTPC_EDELIVERY_UNKNOWN; with LMTP each accepted recipient gets its
+ * own reply after the last chunk. smtpc_client_data() always uses DATA. BODY=BINARYMIME is not used.
+ * On by default; turn it off to send every message with DATA.
+ * @return SMTPC_OK; SMTPC_EINVAL when client is NULL.
+ */
+SMTPC_API smtpc_status smtpc_client_set_chunking(smtpc_client *client, int enabled);
+
 /** Direction or nature of a traced protocol event. */
 typedef enum smtpc_trace_kind {
     /** A command line the client sent (with its CRLF). */
     SMTPC_TRACE_SEND = 1,
     /** A reply line the client received (with its CRLF). */
     SMTPC_TRACE_RECV = 2,
-    /** A block of the message body as sent (dot-stuffed, CRLF line ends, and the final ".\r\n"). */
+    /** A block of the message body as sent (dot-stuffed, CRLF line ends, and the final ".\r\n"; with
+     * BDAT a chunk's bytes, traced after its BDAT command line). */
     SMTPC_TRACE_DATA = 3,
     /** A note from the library (connection opened or closed, address tried). */
     SMTPC_TRACE_INFO = 4

@@ -181,6 +181,13 @@ smtpc_status smtpc_client_set_pipelining(smtpc_client *client, int enabled) {
     });
 }
 
+smtpc_status smtpc_client_set_chunking(smtpc_client *client, int enabled) {
+    return client_call(client, [&] {
+        client->impl.set_chunking(enabled != 0);
+        return client->impl.record(SMTPC_OK);
+    });
+}
+
 smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, smtpc_trace_fn fn, void *userdata) {
     return client_call(client, [&] { return client->impl.set_trace(level, fn, userdata); });
 }

@@ -557,7 +557,7 @@ smtpc_status Client::transact(const Envelope &env, BodySource &body, std::option
     if (!size && !body.read && engine_.does_esmtp() && engine_.features().has("size"))
         size = DataEncoder::normalized_size(body.memory);
     // begin_sendmail() also adds SMTPUTF8 for a non-ASCII address, or refuses before MAIL is sent.
-    return run(engine_.begin_sendmail(env, size, pipelining_), &body);
+    return run(engine_.begin_sendmail(env, size, pipelining_, chunking_), &body);
 }
 
 smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {

@@ -38,6 +38,7 @@ public:
     void set_command_timeout(std::uint32_t ms) { command_timeout_ms_ = ms; }
     smtpc_status set_source_address(std::string_view host, std::uint16_t port);
     void set_pipelining(bool on) { pipelining_ = on; }
+    void set_chunking(bool on) { chunking_ = on; }
     smtpc_status set_trace(int level, smtpc_trace_fn fn, void *userdata);
     void set_tls_config(std::shared_ptr<TlsConfig> cfg) { tls_config_ = std::move(cfg); }
     void set_tls_policy(smtpc_tls_policy p) { tls_policy_ = p; }
@@ -143,6 +144,7 @@ private:
     std::string source_host_;
     std::uint16_t source_port_ = 0;
     bool pipelining_ = true;
+    bool chunking_ = true;
     int trace_level_ = 0;
     smtpc_trace_fn trace_fn_ = nullptr;
     void *trace_userdata_ = nullptr;

@@ -23,7 +23,7 @@ template <class Out> void DataEncoder::encode(const char *data, std::size_t len,
                 continue;
             }
         }
-        if (line_start_ && data[i] == '.') out.push_back('.');
+        if (line_start_ && data[i] == '.' && !chunked_) out.push_back('.');
         // The run up to the next CR or LF, found with memchr (vectorised in the C library). The next LF
         // is remembered, so that a block full of lone CRs is still scanned once, not once per CR.
         if (!lf_known || next_lf < i) {
@@ -53,6 +53,10 @@ template <class Out> void DataEncoder::finish(Out &out) {
         pending_cr_ = false;
         out.append("\r\n", 2);
         line_start_ = true;
+    }
+    if (chunked_) {
+        if (!line_start_) out.append("\r\n", 2);
+        return;
     }
     if (!line_start_ || !any_) out.append("\r\n", 2);  // smtplib also ends an empty message with CRLF
     out.append(".\r\n", 3);

@@ -70,6 +70,7 @@ void Engine::end_connection() {
     out_.clear();
     out_pos_ = 0;
     awaiting_body_ = false;
+    chunk_.clear();
 }
 
 void Engine::start(Op op) {
@@ -89,6 +90,7 @@ void Engine::start(Op op) {
     reply_locked_ = false;
     early_reply_ = false;
     send_ = Send{};
+    chunk_.clear();
     encoder_.reset();
 }
 
@@ -192,7 +194,8 @@ Check Engine::add_international_options(const Envelope &env, std::vector<std::st
     return {};
 }
 
-Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining) {
+Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining,
+                             bool allow_chunking) {
     if (env.recipients.empty()) return Check::invalid("no recipients");
     std::vector<std::string> options;
     if (size && features_.has("size")) options.push_back("SIZE=" + std::to_string(*size));
@@ -214,10 +217,14 @@ Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> s
         result_->recipients.push_back(RecipientResult{r.original, SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
     send_.rcpt_lines = std::move(rcpt_lines);
     send_.pipelined = allow_pipelining && does_esmtp_ && features_.has("pipelining");
+    send_.chunking = allow_chunking && does_esmtp_ && features_.has("chunking");
+    encoder_.set_chunked(send_.chunking);
     queue(Cmd::Mail, mail_line);
     if (send_.pipelined) {
         for (std::size_t i = 0; i < send_.rcpt_lines.size(); ++i) queue(Cmd::Rcpt, send_.rcpt_lines[i], i);
-        queue(Cmd::Data, "DATA\r\n");
+        // BDAT needs no 354: the message follows the RCPTs in the same write (RFC 3030 section 4.2).
+        if (send_.chunking) awaiting_body_ = true;
+        else queue(Cmd::Data, "DATA\r\n");
     }
     return {};
 }
@@ -226,9 +233,11 @@ Engine::Want Engine::want() const {
     if (done_) return Want::Done;
     // Body blocks smaller than a socket-sized write are gathered first: a short message goes out
     // with its terminator in one write rather than two.
-    if (awaiting_body_ && out_.size() - out_pos_ < kBodyWriteSize) return Want::Body;
+    // Without PIPELINING a BDAT chunk's reply comes before anything else is sent.
+    bool body_wanted = awaiting_body_ && !(send_.chunking && !send_.pipelined && !pending_.empty());
+    if (body_wanted && out_.size() - out_pos_ < kBodyWriteSize) return Want::Body;
     if (out_pos_ < out_.size()) return Want::Write;
-    if (awaiting_body_) return Want::Body;
+    if (body_wanted) return Want::Body;
     if (op_ == Op::Raw) return Want::Done;  // raw bytes written, no reply expected
     return Want::Read;
 }
@@ -244,6 +253,13 @@ void Engine::output_written(std::size_t n) {
 }
 
 void Engine::body(const char *data, std::size_t len) {
+    if (send_.chunking) {
+        // Sized from the encoded bytes: the BDAT count must be the bytes that follow it.
+        encoder_.encode(data, len, chunk_);
+        ++step_;
+        if (chunk_.size() >= kBodyWriteSize) flush_chunk(false);
+        return;
+    }
     std::size_t before = out_.size();
     encoder_.encode(data, len, out_);
     queued_bytes_ += out_.size() - before;
@@ -251,7 +267,37 @@ void Engine::body(const char *data, std::size_t len) {
     if (trace_ && out_.size() > before) trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
 }
 
+void Engine::flush_chunk(bool last) {
+    std::string line = "BDAT " + std::to_string(chunk_.size()) + (last ? " LAST\r\n" : "\r\n");
+    out_.append(line);
+    out_.append(chunk_);
+    queued_bytes_ += line.size() + chunk_.size();
+    if (trace_) {
+        trace_->trace(SMTPC_TRACE_SEND, line);
+        if (!chunk_.empty()) trace_->trace(SMTPC_TRACE_DATA, chunk_);
+    }
+    chunk_.clear();
+    ++step_;
+    if (!last) pending_.push_back({Cmd::Bdat, kNoIndex, false, queued_bytes_});
+}
+
+void Engine::stop_chunks() {
+    awaiting_body_ = false;
+    chunk_.clear();
+}
+
 void Engine::body_end() {
+    if (send_.chunking) {
+        encoder_.finish(chunk_);
+        flush_chunk(true);
+        awaiting_body_ = false;
+        // LMTP: the RCPT replies may not be in yet; the per-recipient replies are counted when the
+        // first reply to BDAT LAST arrives (on_sendmail_reply).
+        pending_.push_back({Cmd::DataEnd, kNoIndex, false, queued_bytes_});
+        send_.final_received = 0;
+        send_.final_expected = 1;
+        return;
+    }
     std::size_t before = out_.size();
     encoder_.finish(out_);
     queued_bytes_ += out_.size() - before;
@@ -338,6 +384,13 @@ void Engine::on_trailing_data(std::string_view extra) {
 
 bool Engine::sending_body() const {
     if (op_ != Op::Sendmail && op_ != Op::Data) return false;
+    if (send_.chunking) {
+        // Replies to earlier commands (and chunks) may come while the message is being sent; only a
+        // reply to a chunk not yet all written is early.
+        if (pending_.empty()) return false;
+        const Pending &p = pending_.front();
+        return (p.cmd == Cmd::Bdat || p.cmd == Cmd::DataEnd) && written_bytes_ < p.sent_at;
+    }
     if (awaiting_body_) return true;
     // The message is complete in the output, but its end is not all on the wire yet.
     return !pending_.empty() && pending_.front().cmd == Cmd::DataEnd && written_bytes_ < pending_.front().sent_at;
@@ -406,10 +459,15 @@ void Engine::failed(smtpc_status status, std::string message) {
                                                           : "; then " + message + " (connection closed)"));
         return;
     }
-    bool message_sent = out_pos_ >= out_.size() && !pending_.empty() && pending_.front().cmd == Cmd::DataEnd;
+    // Its end is on the wire (the final dot, or BDAT LAST and its chunk), even if replies to earlier
+    // chunks are still outstanding.
+    bool message_sent = false;
+    for (const Pending &p : pending_)
+        if (p.cmd == Cmd::DataEnd && written_bytes_ >= p.sent_at) message_sent = true;
     if (message_sent) {
         if (result_)
             for (const Pending &p : pending_) {
+                if (p.cmd != Cmd::DataEnd) continue;
                 if (p.index != kNoIndex) result_->recipients[p.index].state = SMTPC_RCPT_UNKNOWN;
                 else
                     for (auto &rr : result_->recipients)
@@ -544,6 +602,7 @@ std::size_t Engine::accepted_count() const {
 // Records a failed transaction's outcome, keeps the reply that decided it, and ends the transaction
 // with RSET as smtplib does (a 421 closes instead).
 void Engine::abandon(smtpc_status status, std::string message, const Reply &decisive) {
+    if (send_.chunking) stop_chunks();
     if (!reply_locked_) {
         last_reply_ = decisive;
         reply_locked_ = true;
@@ -576,7 +635,8 @@ void Engine::after_rcpts() {
                 last);
         return;
     }
-    queue(Cmd::Data, "DATA\r\n");
+    if (send_.chunking) awaiting_body_ = true;
+    else queue(Cmd::Data, "DATA\r\n");
 }
 
 void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
@@ -600,7 +660,15 @@ void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
             return;
         }
         // Decided now, not at DATA's reply: a server that closes before it stays decided.
-        if (send_.pipelined && p.index + 1 == send_.rcpt_lines.size()) decide_if_all_refused();
+        if (send_.pipelined && p.index + 1 == send_.rcpt_lines.size()) {
+            decide_if_all_refused();
+            // BDAT: nothing was waiting for a 354; the transaction is over once the chunks sent are answered.
+            if (send_.chunking && reply_locked_) {
+                stop_chunks();
+                if (pending_.empty()) queue(Cmd::Rset, "RSET\r\n", 0, true);
+                return;
+            }
+        }
         if (send_.pipelined || send_.mail_failed) return;
         if (p.index + 1 < send_.rcpt_lines.size()) queue(Cmd::Rcpt, send_.rcpt_lines[p.index + 1], p.index + 1);
         else after_rcpts();
@@ -626,7 +694,39 @@ void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
         abandon(SMTPC_EDATA_REFUSED, "DATA refused: " + describe(r), r);
         return;
     }
-    case Cmd::DataEnd: on_final_reply(p, r); return;
+    case Cmd::Bdat:
+        if (positive(r) && !reply_locked_) return;
+        if (!reply_locked_)
+            for (auto &rr : result_->recipients)
+                if (rr.state == SMTPC_RCPT_ACCEPTED) {
+                    rr.state = SMTPC_RCPT_FAILED;
+                    rr.data_reply = r;
+                }
+        abandon(SMTPC_EDATA_REFUSED, "BDAT refused: " + describe(r), r);
+        return;
+    case Cmd::DataEnd: {
+        if (send_.chunking && reply_locked_) {
+            // The last chunk of a transaction already refused (MAIL, every RCPT, or an earlier chunk).
+            abandon(send_.verdict, send_.verdict_message, r);
+            return;
+        }
+        Pending first = p;
+        if (send_.chunking && protocol_ == SMTPC_PROTOCOL_LMTP && !send_.lmtp_expanded) {
+            // LMTP (RFC 2033 section 4.2 with RFC 3030): one reply per accepted recipient, in RCPT order.
+            send_.lmtp_expanded = true;
+            std::vector<std::size_t> accepted;
+            for (std::size_t i = 0; i < result_->recipients.size(); ++i)
+                if (result_->recipients[i].state == SMTPC_RCPT_ACCEPTED) accepted.push_back(i);
+            if (!accepted.empty()) {
+                first.index = accepted[0];
+                for (std::size_t k = accepted.size(); k-- > 1;)
+                    pending_.push_front({Cmd::DataEnd, accepted[k], false, p.sent_at});
+                send_.final_expected = accepted.size();
+            }
+        }
+        on_final_reply(first, r);
+        return;
+    }
     case Cmd::Rset:
         if (r.code == 421) close_ = true;
         finish(send_.verdict, send_.verdict_message);

@@ -32,11 +32,11 @@ protected:
 };
 
 enum class Cmd : std::uint8_t {
-    Greeting, Helo, Ehlo, StartTls, Auth, AuthCancel, Mail, Rcpt, Data, DataEnd, Rset, Quit, Other
+    Greeting, Helo, Ehlo, StartTls, Auth, AuthCancel, Mail, Rcpt, Data, Bdat, DataEnd, Rset, Quit, Other
 };
 
 // Message output is gathered up to this size before it is written (one write per body block, the
-// terminator with the last one).
+// terminator with the last one). With CHUNKING it is also the size of a BDAT chunk.
 constexpr std::size_t kBodyWriteSize = 64 * 1024;
 
 // At most this many 334 challenges in one AUTH exchange (as smtplib's _MAXCHALLENGE).
@@ -69,7 +69,10 @@ public:
     Check begin_read_reply();
     // AUTH with `mech`; credentials never appear in the trace.
     Check begin_auth(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok);
-    Check begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining);
+    // With `allow_chunking` and a server that offers CHUNKING the message goes in BDAT chunks (RFC 3030):
+    // no 354 wait, and with PIPELINING the first chunk goes with MAIL and the RCPTs.
+    Check begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining,
+                         bool allow_chunking = false);
 
     // MAIL FROM / RCPT TO lines with smtplib's rules: parameters only for an ESMTP server, SMTPUTF8
     // only when offered, a non-ASCII address only with SMTPUTF8.
@@ -145,6 +148,10 @@ private:
     void abandon(smtpc_status status, std::string message, const Reply &decisive);
     // Records the verdict "every recipient refused" once the last RCPT reply is in and none was accepted.
     void decide_if_all_refused();
+    // BDAT: the gathered chunk goes to the output behind its BDAT line (LAST: the end of the message).
+    void flush_chunk(bool last);
+    // BDAT: a refusal decided the transaction; no more chunks (RFC 3030 section 2).
+    void stop_chunks();
     // True while the message is being sent: after 354, until the final dot is on the wire.
     bool sending_body() const;
     // A reply that began while the message was still being sent.
@@ -194,7 +201,10 @@ private:
         std::string verdict_message;
         std::size_t final_expected = 0;
         std::size_t final_received = 0;
+        bool chunking = false;       // the message goes with BDAT
+        bool lmtp_expanded = false;  // LMTP after BDAT LAST: one reply per accepted recipient now expected
     } send_;
+    std::string chunk_;  // BDAT: encoded message bytes gathered for the next chunk
 
     // Session.
     std::optional<Reply> last_reply_;

@@ -128,6 +128,7 @@ static void probe(probe_state *p)
     EXPECT_ESTATE(p, smtpc_client_set_command_timeout(c, 1));
     EXPECT_ESTATE(p, smtpc_client_set_source_address(c, "127.0.0.1", SMTPC_NTS, 0));
     EXPECT_ESTATE(p, smtpc_client_set_pipelining(c, 0));
+    EXPECT_ESTATE(p, smtpc_client_set_chunking(c, 0));
     EXPECT_ESTATE(p, smtpc_client_set_trace(c, 1, stray_trace, p));
     EXPECT_ESTATE(p, smtpc_client_set_progress(c, NULL, NULL));
     /* smtpc_client_cancel() is the documented exception (allowed from callbacks; it would stop this

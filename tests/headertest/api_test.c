@@ -158,6 +158,7 @@ static void test_null_client(void **state) {
     assert_int_equal(smtpc_client_set_command_timeout(NULL, 1), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_source_address(NULL, NULL, 0, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_pipelining(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_chunking(NULL, 1), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_trace(NULL, 0, NULL, NULL), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_progress(NULL, NULL, NULL), SMTPC_EINVAL);
     smtpc_client_cancel(NULL);
@@ -276,6 +277,8 @@ static void test_fresh_client(void **state) {
     assert_int_equal(smtpc_client_set_source_address(c, "127.0.0.1\n", SMTPC_NTS, 0), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_pipelining(c, 0), SMTPC_OK);
     assert_int_equal(smtpc_client_set_pipelining(c, 1), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_chunking(c, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_set_chunking(c, 1), SMTPC_OK);
 
     int counts[5] = {0};
     assert_int_equal(smtpc_client_set_trace(c, 1, NULL, NULL), SMTPC_EINVAL);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Against a private Postfix instance (tests/servers/postfix_server.py; needs root): PIPELINING,
- * pipelined sendmail with several recipients (checked through the trace), refusals in a pipelined
- * batch, and delivery of the exact message through Postfix to an aiosmtpd sink.
+ * Against a private Postfix instance (tests/servers/postfix_server.py; needs root): PIPELINING and
+ * CHUNKING (Postfix offers both), pipelined sendmail with several recipients and the message in one
+ * BDAT (checked through the trace), refusals in a pipelined batch, DATA when chunking is turned
+ * off, and delivery of the exact message through Postfix to an aiosmtpd sink.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,29 +164,31 @@ static void test_postfix_pipelined_sendmail(void **state)
     ITEST_ASSERT_REPLY(smtpc_result_rcpt_reply(res, 1), 550,
                        "5.1.1 <reject1@example.org>: Recipient address rejected: Recipient address rejected (test)");
     assert_int_equal(smtpc_reply_code(smtpc_result_data_reply(res, 0)), 250);
-    assert_memory_equal(smtpc_reply_text(smtpc_result_data_reply(res, 0), NULL), "2.0.0 Ok: queued as ", 20);
+    /* Postfix's reply to BDAT LAST counts the bytes it took: the message exactly, no dot-stuffing. */
+    assert_memory_equal(smtpc_reply_text(smtpc_result_data_reply(res, 0), NULL), "2.0.0 Ok: 93 bytes queued as ", 29);
 
-    /* Pipelining: MAIL, every RCPT and DATA were all written before the first reply was read. */
+    /* Pipelining with CHUNKING: MAIL, every RCPT and the whole message (BDAT LAST, no dot-stuffing)
+     * were all written before the first reply was read. */
     size_t i = after_ehlo(&t);
     static const char *const batch[] = {"MAIL FROM:<sender@example.org> SIZE=93\r\n", "RCPT TO:<one@example.org>\r\n",
                                         "RCPT TO:<reject1@example.org>\r\n", "RCPT TO:<two@example.org>\r\n",
-                                        "RCPT TO:<three@example.org>\r\n", "DATA\r\n"};
+                                        "RCPT TO:<three@example.org>\r\n", "BDAT 93 LAST\r\n"};
     size_t k = 0;
     for (; i < t.n && t.ev[i].kind != SMTPC_TRACE_RECV; i++) {
         if (t.ev[i].kind != SMTPC_TRACE_SEND)
             continue;
         if (k >= 6) {
             dump_trace(&t);
-            fail_msg("more than MAIL, 4 RCPT and DATA sent before the first reply");
+            fail_msg("more than MAIL, 4 RCPT and BDAT sent before the first reply");
         }
         ITEST_ASSERT_BYTES_NOCASE(t.ev[i].data, t.ev[i].len, batch[k], strlen(batch[k]));
         k++;
     }
     if (k != 6) {
         dump_trace(&t);
-        fail_msg("only %zu of MAIL, 4 RCPT and DATA were sent before the first reply was read", k);
+        fail_msg("only %zu of MAIL, 4 RCPT and BDAT were sent before the first reply was read", k);
     }
-    /* Then the replies: MAIL, 4 x RCPT, DATA (354), and only then the message. */
+    /* Then the replies: MAIL, 4 x RCPT, and the message's (no 354 with BDAT). */
     static const char *const replies[] = {"250 2.1.0 Ok\r\n", "250 2.1.5 Ok\r\n",
                                           "550 5.1.1 <reject1@example.org>: Recipient address rejected: "
                                           "Recipient address rejected (test)\r\n",
@@ -202,7 +205,7 @@ static void test_postfix_pipelined_sendmail(void **state)
         i++;
     assert_true(i < t.n);
     assert_int_equal(t.ev[i].kind, SMTPC_TRACE_RECV);
-    assert_memory_equal(t.ev[i].data, "354 ", 4);
+    assert_memory_equal(t.ev[i].data, "250 2.0.0 Ok: 93 bytes queued as ", 33);
 
     /* Still in sync. */
     assert_int_equal(smtpc_client_noop(c), SMTPC_OK);
@@ -264,11 +267,44 @@ static void test_postfix_pipelining_disabled(void **state)
             last_send = 0;
         }
     }
-    assert_int_equal(sends, 4); /* MAIL, RCPT, RCPT, DATA */
+    assert_int_equal(sends, 4); /* MAIL, RCPT, RCPT, BDAT LAST */
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
     smtpc_envelope_free(env);
     itest_trace_clear(&t);
+}
+
+/* smtpc_client_set_chunking(0): DATA and a dot-stuffed message, delivered intact all the same. */
+static void test_postfix_chunking_disabled(void **state)
+{
+    (void)state;
+    itest_trace t = {0};
+    static const char *const rcpts[] = {"nine@example.org", NULL};
+    smtpc_envelope *env = make_env("sender@example.org", rcpts);
+    static const char body[] = "Subject: with DATA\r\n\r\n.leading dot\r\nend\r\n";
+    smtpc_client *c = pf_client(&t);
+    assert_int_equal(smtpc_client_set_chunking(c, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_sendmail(c, env, body, sizeof body - 1), SMTPC_OK);
+    int data = 0, bdat = 0;
+    for (size_t i = after_ehlo(&t); i < t.n; i++) {
+        if (t.ev[i].kind != SMTPC_TRACE_SEND)
+            continue;
+        data += t.ev[i].len == 6 && memcmp(t.ev[i].data, "DATA\r\n", 6) == 0;
+        bdat += t.ev[i].len >= 4 && memcmp(t.ev[i].data, "BDAT", 4) == 0;
+    }
+    if (data != 1 || bdat != 0) {
+        dump_trace(&t);
+        fail_msg("chunking off: %d DATA and %d BDAT sent, expected 1 and 0", data, bdat);
+    }
+    assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
+    smtpc_client_free(c);
+    smtpc_envelope_free(env);
+    itest_trace_clear(&t);
+    itest_msg m;
+    assert_int_equal(find_delivered(body, sizeof body - 1, &m), 0);
+    assert_int_equal(m.rcpt_count, 1);
+    assert_string_equal(m.rcpt_tos[0], "nine@example.org");
+    itest_msg_free(&m);
 }
 
 static void test_postfix_pipelined_refusals_stay_in_sync(void **state)
@@ -324,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_postfix_ehlo),
         cmocka_unit_test(test_postfix_pipelined_sendmail),
         cmocka_unit_test(test_postfix_pipelining_disabled),
+        cmocka_unit_test(test_postfix_chunking_disabled),
         cmocka_unit_test(test_postfix_pipelined_refusals_stay_in_sync),
     };
     return cmocka_run_group_tests_name("postfix", tests, group_setup, group_teardown);

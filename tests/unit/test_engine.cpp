@@ -1525,6 +1525,238 @@ void test_low_level_transaction(void **) {
     EXPECT_STATES(e, SMTPC_RCPT_FAILED);
 }
 
+// -------------------------------------------------------------------------------------------------
+// CHUNKING / BDAT (RFC 3030)
+
+const char kEhloChunking[] = "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+const char kEhloChunkingNoPipelining[] = "250-mx.example.org\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+
+// Everything the engine wants written, marked written.
+std::string take_output(Engine &e) {
+    std::string s;
+    while (e.want() == Want::Write) {
+        s.append(e.output());
+        e.output_written(e.output().size());
+    }
+    return s;
+}
+
+// MAIL, the RCPTs and the whole message (one chunk, LAST) in one write: no 354 to wait for. The body
+// is not dot-stuffed, its bare line ends become CRLF, the final CRLF is added, and BDAT counts the
+// bytes after normalisation.
+void test_bdat_pipelined_one_write(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloChunking);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 25, true, true));
+    EXPECT_WANT(e, Want::Body);
+    std::string_view body = "Subject: t\n\n.hidden\r\na\rb\r\n.\r\nend";
+    e.body(body.data(), body.size());
+    EXPECT_WANT(e, Want::Body);  // gathered for one write
+    e.body_end();
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=25\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\n"
+                     "BDAT 37 LAST\r\nSubject: t\r\n\r\n.hidden\r\na\r\nb\r\n.\r\nend\r\n");
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, "250 ok\r\n250 ok\r\n550 5.1.1 no c\r\n250 2.0.0 Ok: queued as X1\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    assert_false(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED);
+    EXPECT_REPLY(&*rcpt(e, 0).data_reply, 250, "2.0.0 Ok: queued as X1");
+    EXPECT_LAST_REPLY(e, 250, "2.0.0 Ok: queued as X1");
+
+    // An empty message is "BDAT 0 LAST".
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    e.body_end();
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 0 LAST\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED);
+
+    // Chunking turned off: DATA as before, though the server offers CHUNKING.
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, false));
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n354 go\r\n");
+    SEND_BODY(e, ".x", "..x\r\n.\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+
+    // A server that does not offer CHUNKING gets DATA.
+    Engine d(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(d, kEhloPipelining);
+    EXPECT_STARTED(d.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    EXPECT_OUTPUT(d, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+}
+
+// A message bigger than a chunk: each chunk is sized from its encoded bytes (bare LFs doubled into
+// CRLF); with PIPELINING the chunks do not wait for replies.
+void test_bdat_several_chunks(void **) {
+    std::string block;
+    for (int i = 0; i < 40000; ++i) block.append("a\n");  // 80000 bytes in, 120000 on the wire
+    std::string wire;
+    for (int i = 0; i < 40000; ++i) wire.append("a\r\n");
+
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloChunking);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    e.body(block.data(), block.size());
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 120000\r\n" + wire);
+    EXPECT_WANT(e, Want::Body);
+    e.body("z", 1);
+    e.body_end();
+    EXPECT_OUTPUT(e, "BDAT 3 LAST\r\nz\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n250 2.0.0 120000 octets received\r\n250 2.0.0 queued\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED);
+
+    // Without PIPELINING: one command at a time, each chunk answered before the next is sent.
+    Engine s(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(s, kEhloChunkingNoPipelining);
+    EXPECT_STARTED(s.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    EXPECT_OUTPUT(s, "MAIL FROM:<a@x.org>\r\n");
+    FEED(s, "250 ok\r\n");
+    EXPECT_OUTPUT(s, "RCPT TO:<b@y.org>\r\n");
+    FEED(s, "250 ok\r\n");
+    EXPECT_WANT(s, Want::Body);
+    s.body(block.data(), block.size());
+    EXPECT_OUTPUT(s, "BDAT 120000\r\n" + wire);
+    EXPECT_WANT(s, Want::Read);  // not Body: the chunk's reply first
+    FEED(s, "250 ok\r\n");
+    EXPECT_WANT(s, Want::Body);
+    s.body_end();
+    EXPECT_OUTPUT(s, "BDAT 0 LAST\r\n");
+    FEED(s, "250 queued\r\n");
+    EXPECT_STATUS(s, SMTPC_OK, "");
+    EXPECT_STATES(s, SMTPC_RCPT_DELIVERED);
+}
+
+// A refused chunk ends the transaction: no further chunk, then RSET; the refusal is the outcome.
+void test_bdat_refused(void **) {
+    std::string block(70000, 'x');
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloChunking);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    e.body(block.data(), block.size());
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 70000\r\n" + block);
+    std::string_view replies = "250 ok\r\n250 ok\r\n552 5.3.4 too big\r\n";
+    e.received(replies.data(), replies.size());
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "BDAT refused: 552 5.3.4 too big");
+    assert_false(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED);
+    EXPECT_REPLY(&*rcpt(e, 0).data_reply, 552, "5.3.4 too big");
+    EXPECT_LAST_REPLY(e, 552, "5.3.4 too big");
+
+    // The last chunk refused: as a refused message after DATA.
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    e.body("hi", 2);
+    e.body_end();
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 4 LAST\r\nhi\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n554 5.7.1 spam\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "message refused: 554 5.7.1 spam");
+    EXPECT_STATES(e, SMTPC_RCPT_FAILED);
+
+    // Every recipient refused: the chunk went anyway (pipelined); the RCPT refusal is the outcome.
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    e.body("hi", 2);
+    e.body_end();
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 4 LAST\r\nhi\r\n");
+    FEED(e, "250 ok\r\n550 5.1.1 no b\r\n554 5.5.1 no valid recipients\r\n");
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED, "all 1 recipients refused; last: 550 5.1.1 no b");
+    EXPECT_STATES(e, SMTPC_RCPT_REFUSED);
+    EXPECT_LAST_REPLY(e, 550, "5.1.1 no b");
+
+    // MAIL refused while the body is still being gathered: the rest is not sent.
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    e.body(block.data(), block.size());
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 70000\r\n" + block);
+    std::string_view refused = "550 5.7.1 sender refused\r\n503 5.5.1 no MAIL\r\n503 5.5.1 no MAIL\r\n";
+    e.received(refused.data(), refused.size());
+    EXPECT_OUTPUT(e, "RSET\r\n");
+    FEED(e, "250 ok\r\n");
+    EXPECT_STATUS(e, SMTPC_ESENDER_REFUSED, "MAIL FROM refused: 550 5.7.1 sender refused");
+    EXPECT_STATES(e, SMTPC_RCPT_REFUSED);
+}
+
+// The connection lost once BDAT LAST and its chunk are written: delivery unknown. Lost before: not
+// delivered (the server cannot have taken an incomplete message).
+void test_bdat_connection_lost(void **) {
+    std::string block(70000, 'x');
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloChunking);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    e.body(block.data(), block.size());
+    take_output(e);
+    e.body_end();
+    EXPECT_OUTPUT(e, "BDAT 2 LAST\r\n\r\n");  // the final CRLF the message lacked
+    FEED(e, "250 ok\r\n250 ok\r\n");      // the first chunk's reply is still outstanding
+    e.received_eof();
+    EXPECT_STATUS(e, SMTPC_EDELIVERY_UNKNOWN,
+                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    assert_true(e.must_close());
+    EXPECT_STATES(e, SMTPC_RCPT_UNKNOWN);
+
+    // LAST queued, not all written.
+    Engine p(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(p, kEhloChunking);
+    EXPECT_STARTED(p.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    p.body("hi", 2);
+    p.body_end();
+    EXPECT_WANT(p, Want::Write);
+    p.output_written(p.output().size() - 1);
+    p.failed(SMTPC_EIO, "connection reset");
+    EXPECT_STATUS(p, SMTPC_EIO, "connection reset");
+    EXPECT_STATES(p, SMTPC_RCPT_NOT_ATTEMPTED);
+
+    // A non-last chunk written and answered, then the connection lost: not delivered.
+    Engine n(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(n, kEhloChunking);
+    EXPECT_STARTED(n.begin_sendmail(envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    n.body(block.data(), block.size());
+    take_output(n);
+    std::string_view replies = "250 ok\r\n250 ok\r\n250 ok\r\n";
+    n.received(replies.data(), replies.size());
+    n.received_eof();
+    EXPECT_STATUS(n, SMTPC_EDISCONNECTED, "connection closed by the server");
+    EXPECT_STATES(n, SMTPC_RCPT_ACCEPTED);
+}
+
+// LMTP: one reply per accepted recipient after BDAT LAST, counted once the RCPT replies are in.
+void test_bdat_lmtp(void **) {
+    Engine e(SMTPC_PROTOCOL_LMTP);
+    connect_ehlo(e, kEhloChunking);
+    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "x@y.org", "c@y.org", "d@y.org"}),
+                                    std::nullopt, true, true));
+    e.body("hi\r\n", 4);
+    e.body_end();
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<x@y.org>\r\nRCPT TO:<c@y.org>\r\n"
+                     "RCPT TO:<d@y.org>\r\nBDAT 4 LAST\r\nhi\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n550 5.1.1 no x\r\n250 ok\r\n250 ok\r\n250 2.1.5 b delivered\r\n");
+    EXPECT_WANT(e, Want::Read);  // two more replies expected
+    FEED(e, "550 5.1.1 c unknown\r\n");
+    EXPECT_WANT(e, Want::Read);
+    FEED(e, "452 4.2.2 d over quota\r\n");
+    EXPECT_STATUS(e, SMTPC_OK, "");
+    EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_FAILED, SMTPC_RCPT_FAILED);
+    EXPECT_REPLY(&*rcpt(e, 2).data_reply, 550, "5.1.1 c unknown");
+    EXPECT_REPLY(&*rcpt(e, 3).data_reply, 452, "4.2.2 d over quota");
+
+    // The connection lost between the per-recipient replies: the rest unknown.
+    Engine u(SMTPC_PROTOCOL_LMTP);
+    connect_ehlo(u, kEhloChunking);
+    EXPECT_STARTED(u.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), std::nullopt, true, true));
+    u.body_end();
+    EXPECT_OUTPUT(u, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nBDAT 0 LAST\r\n");
+    FEED(u, "250 ok\r\n250 ok\r\n250 ok\r\n250 b delivered\r\n");
+    u.received_eof();
+    EXPECT_STATUS(u, SMTPC_EDELIVERY_UNKNOWN,
+                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    EXPECT_STATES(u, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_UNKNOWN);
+}
+
 }  // namespace
 
 int main(void) {
@@ -1568,6 +1800,11 @@ int main(void) {
         cmocka_unit_test(test_refused_while_sending_body),
         cmocka_unit_test(test_body_gathered_for_one_write),
         cmocka_unit_test(test_received_while_idle),
+        cmocka_unit_test(test_bdat_pipelined_one_write),
+        cmocka_unit_test(test_bdat_several_chunks),
+        cmocka_unit_test(test_bdat_refused),
+        cmocka_unit_test(test_bdat_connection_lost),
+        cmocka_unit_test(test_bdat_lmtp),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
