@@ -144,8 +144,8 @@ SMTPC_OUT_HANDLE(smtpc_tls_config)
 %ignore smtpc_client_set_trace;
 %ignore smtpc_client_auth;
 %ignore smtpc_client_auth_oauth2;
-#endif
 %ignore smtpc_client_set_progress;
+#endif
 /* Not wrapped yet: a message source callback. */
 %ignore smtpc_client_sendmail_stream;
 /* Only meaningful inside a callback, which the trampolines call for the target language. */
