@@ -488,7 +488,8 @@ typedef void (*smtpc_trace_fn)(smtpc_trace_kind kind, const char *data, size_t l
  * received, 2 the same with timestamps. Authentication payloads are never traced in clear.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL client, level outside 0..2, level > 0 with a NULL fn).
  */
-SMTPC_API smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, smtpc_trace_fn fn, void *userdata);
+SMTPC_API smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, smtpc_trace_fn fn,
+                                              void *userdata);
 
 /* --- Connection ------------------------------------------------------------------------------- */
 
@@ -505,7 +506,8 @@ SMTPC_API smtpc_status smtpc_client_set_trace(smtpc_client *client, int level, s
  *         kept, connection closed); SMTPC_EDISCONNECTED; SMTPC_EPROTOCOL; SMTPC_EIO; SMTPC_ENOMEM;
  *         with implicit TLS (see smtpc_client_set_tls_policy()) also SMTPC_ETLS and SMTPC_ETLS_VERIFY.
  */
-SMTPC_API smtpc_status smtpc_client_connect(smtpc_client *client, const char *host, size_t len, uint16_t port);
+SMTPC_API smtpc_status smtpc_client_connect(smtpc_client *client, const char *host, size_t len,
+                                            uint16_t port);
 
 /** 1 when the client holds an open connection, else 0. */
 SMTPC_API int smtpc_client_is_connected(const smtpc_client *client);
@@ -752,10 +754,10 @@ SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const 
  * `total` is the message's size in the same bytes (sendmail, send_message, data), the size hint of
  * smtpc_client_sendmail_stream(), or 0 when unknown. Called at most once per block (never per byte),
  * with `sent` increasing; the last call has `sent` equal to the whole message and comes before the
- * end of data (".", CRLF) is queued, so the message can still be withdrawn: return non-zero to abort. The connection is then closed without
- * the end of data, so the server discards the message: the call returns SMTPC_EUSER and the
- * recipients stay SMTPC_RCPT_ACCEPTED (not sent), never delivered. Calls on the same client from here
- * return SMTPC_ESTATE, except smtpc_client_cancel() (re-entry rule at the top of this file).
+ * end of data (".", CRLF) is queued, so the message can still be withdrawn: return non-zero to abort. The
+ * connection is then closed without the end of data, so the server discards the message: the call returns
+ * SMTPC_EUSER and the recipients stay SMTPC_RCPT_ACCEPTED (not sent), never delivered. Calls on the same
+ * client from here return SMTPC_ESTATE, except smtpc_client_cancel() (re-entry rule at the top of this file).
  */
 typedef int (*smtpc_progress_fn)(uint64_t sent, uint64_t total, void *userdata);
 
@@ -809,8 +811,8 @@ SMTPC_API void smtpc_client_cancel(smtpc_client *client);
  *         or no recipient, an address in the fields is malformed, or there is more than one Resent-
  *         block.
  */
-SMTPC_API smtpc_status smtpc_client_send_message(smtpc_client *client, const smtpc_envelope *env, const char *msg,
-                                                 size_t msg_len);
+SMTPC_API smtpc_status smtpc_client_send_message(smtpc_client *client, const smtpc_envelope *env,
+                                                 const char *msg, size_t msg_len);
 
 /**
  * The per-recipient outcome of the last transaction on this client (sendmail, or MAIL/RCPT/DATA
@@ -846,10 +848,7 @@ SMTPC_API const smtpc_result *smtpc_client_last_result(const smtpc_client *clien
 typedef struct smtpc_tls_config smtpc_tls_config;
 
 /** TLS protocol versions for smtpc_tls_config_set_min_version(). */
-typedef enum smtpc_tls_version {
-    SMTPC_TLS_VERSION_1_2 = 12,
-    SMTPC_TLS_VERSION_1_3 = 13
-} smtpc_tls_version;
+typedef enum smtpc_tls_version { SMTPC_TLS_VERSION_1_2 = 12, SMTPC_TLS_VERSION_1_3 = 13 } smtpc_tls_version;
 
 /**
  * Create a TLS configuration with the secure defaults above. Cheap: nothing is read from disk here.
@@ -888,7 +887,8 @@ SMTPC_API smtpc_status smtpc_tls_config_set_ca_path(smtpc_tls_config *cfg, const
  * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (not a DER certificate); SMTPC_ENOMEM;
  *         SMTPC_ESTATE (configuration already in use).
  */
-SMTPC_API smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned char *der, size_t len);
+SMTPC_API smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned char *der,
+                                                   size_t len);
 
 /**
  * Present a client certificate: `cert_path` is a PEM file with the certificate (and optionally its
@@ -988,7 +988,8 @@ SMTPC_API smtpc_status smtpc_client_set_tls_server_name(smtpc_client *client, co
  * plaintext. Off by default; never turn it on in production code.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL client).
  */
-SMTPC_API smtpc_status smtpc_client_set_tls_insecure_skip_verify_for_testing(smtpc_client *client, int enabled);
+SMTPC_API smtpc_status smtpc_client_set_tls_insecure_skip_verify_for_testing(smtpc_client *client,
+                                                                             int enabled);
 
 /**
  * Send STARTTLS and run the TLS handshake (RFC 3207, smtplib's starttls()). Sends EHLO first when
@@ -1106,9 +1107,10 @@ SMTPC_API smtpc_status smtpc_client_login(smtpc_client *client, const char *user
  * @return see the AUTH rules above; SMTPC_EINVAL also for an unknown mechanism name, or a NUL in the
  *         user name or password of PLAIN.
  */
-SMTPC_API smtpc_status smtpc_client_auth_password(smtpc_client *client, const char *mechanism, size_t mech_len,
-                                                  const char *user, size_t user_len, const char *password,
-                                                  size_t password_len, int initial_response_ok);
+SMTPC_API smtpc_status smtpc_client_auth_password(smtpc_client *client, const char *mechanism,
+                                                  size_t mech_len, const char *user, size_t user_len,
+                                                  const char *password, size_t password_len,
+                                                  int initial_response_ok);
 
 /**
  * Output buffer for a response or token that a callback hands to the library (the bytes are
@@ -1152,8 +1154,8 @@ SMTPC_API smtpc_status smtpc_client_auth_oauth2(smtpc_client *client, const char
  * cancelled with "*" and SMTPC_EUSER returned). `challenge` is borrowed for the call. Calls on the
  * same client from here return SMTPC_ESTATE (re-entry rule at the top of this file).
  */
-typedef int (*smtpc_auth_fn)(const char *challenge, size_t challenge_len, int is_initial, smtpc_auth_response *resp,
-                             void *userdata);
+typedef int (*smtpc_auth_fn)(const char *challenge, size_t challenge_len, int is_initial,
+                             smtpc_auth_response *resp, void *userdata);
 
 /**
  * Authenticate with a mechanism implemented by `fn` (smtplib's auth()). `mechanism` is the SASL name

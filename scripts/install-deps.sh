@@ -29,6 +29,8 @@ packages=(
     clang libclang-rt-dev
     # the ABI check against abi/smtpc.abi (abidiff)
     abigail-tools
+    # the style check (tests/style: every C and C++ file follows .clang-format)
+    clang-format
 )
 case ${1:-} in
     --packaging)

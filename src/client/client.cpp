@@ -59,8 +59,7 @@ smtpc_status Client::record(smtpc_status status, std::string message, int os_err
             std::string why = "cancelled by smtpc_client_cancel()";
             if (status == SMTPC_EDELIVERY_UNKNOWN)
                 why += " after the message was sent: it may or may not have been delivered";
-            else if (status == SMTPC_ECANCELLED)
-                why = std::move(message);
+            else if (status == SMTPC_ECANCELLED) why = std::move(message);
             else if (status != SMTPC_EIO && status != SMTPC_ETLS && status != SMTPC_ECONNECT)
                 why += "; " + message;
             drop_connection();  // closed already on every path; the rule is stated here once
@@ -93,7 +92,8 @@ smtpc_status Client::set_local_hostname(std::string_view name) {
 
 smtpc_status Client::set_source_address(std::string_view host, std::uint16_t port) {
     if (Check c = check_text_argument(host, "source address"); !c) return record(c);
-    if (host.find_first_of(" \t") != std::string_view::npos) return record(Check::invalid("space in source address"));
+    if (host.find_first_of(" \t") != std::string_view::npos)
+        return record(Check::invalid("space in source address"));
     source_host_.assign(host);
     source_port_ = port;
     return record(SMTPC_OK);
@@ -207,8 +207,8 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
         if (tls_policy_ == SMTPC_TLS_IMPLICIT && engine_.protocol() == SMTPC_PROTOCOL_SMTP) spec.port = 465;
         else spec.port = engine_.protocol() == SMTPC_PROTOCOL_LMTP ? SMTPC_LMTP_PORT : SMTPC_SMTP_PORT;
     }
-    bool implicit = tls_policy_ == SMTPC_TLS_IMPLICIT || (tls_policy_ == SMTPC_TLS_AUTO && spec.port == 465 &&
-                                                         spec.host.front() != '/');
+    bool implicit = tls_policy_ == SMTPC_TLS_IMPLICIT ||
+                    (tls_policy_ == SMTPC_TLS_AUTO && spec.port == 465 && spec.host.front() != '/');
     spec.source_host = source_host_;
     spec.source_port = source_port_;
 
@@ -216,7 +216,8 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     if (cancel_.take())
         return record(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel() before connecting");
     Deadline deadline = deadline_after(connect_timeout_ms_);
-    info("connecting to " + spec.host + (spec.host.front() == '/' ? "" : " port " + std::to_string(spec.port)));
+    info("connecting to " + spec.host +
+         (spec.host.front() == '/' ? "" : " port " + std::to_string(spec.port)));
     ConnectResult cr = connect_socket(spec, deadline);
     if (cr.status != SMTPC_OK) return record(cr.status, cr.message, cr.os_error);
     stream_ = std::move(cr.stream);
@@ -398,7 +399,8 @@ smtpc_status Client::simple(Cmd cmd, std::string_view verb, std::string_view arg
 }
 
 smtpc_status Client::helo(std::string_view name) {
-    if (engine_.protocol() == SMTPC_PROTOCOL_LMTP) return record(SMTPC_ESTATE, "HELO is not part of LMTP; use LHLO");
+    if (engine_.protocol() == SMTPC_PROTOCOL_LMTP)
+        return record(SMTPC_ESTATE, "HELO is not part of LMTP; use LHLO");
     std::string n = hello_name(name);
     if (Check c = check_hostname(n); !c) return record(c);
     return simple(Cmd::Helo, "HELO", n, "HELO name");
@@ -415,7 +417,8 @@ smtpc_status Client::ehlo_or_helo_if_needed() {
         if (st == SMTPC_EHELO && tls_required_now()) {
             drop_connection();
             return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused EHLO, so STARTTLS "
-                                               "cannot be negotiated; " + errmsg_);
+                                               "cannot be negotiated; " +
+                                                   errmsg_);
         }
         return st;
     }
@@ -464,14 +467,17 @@ smtpc_status Client::starttls() {
     if (smtpc_status st = hello_if_needed(); st != SMTPC_OK) return st;
     if (!engine_.does_esmtp() || !engine_.features().has("starttls"))
         return record(SMTPC_ENOTSUPPORTED, "STARTTLS extension not supported by the server");
-    if (smtpc_status st = run(engine_.begin_command(Cmd::StartTls, "STARTTLS\r\n")); st != SMTPC_OK) return st;
+    if (smtpc_status st = run(engine_.begin_command(Cmd::StartTls, "STARTTLS\r\n")); st != SMTPC_OK)
+        return st;
     // Anything the server sent after its 220 would be taken as coming over TLS: refuse it
     // (CVE-2011-0411 class). Data in the same read as the reply was already refused by the engine.
     if (int idle = stream_->peek_idle(); idle != 0) {
         drop_connection();
-        if (idle < 0) return record(SMTPC_EDISCONNECTED, "connection closed by the server after its reply to STARTTLS");
-        return record(SMTPC_EPROTOCOL, "the server sent data after its reply to STARTTLS (response injection?); "
-                                       "connection closed");
+        if (idle < 0)
+            return record(SMTPC_EDISCONNECTED, "connection closed by the server after its reply to STARTTLS");
+        return record(SMTPC_EPROTOCOL,
+                      "the server sent data after its reply to STARTTLS (response injection?); "
+                      "connection closed");
     }
     if (smtpc_status st = start_tls_on_stream(deadline_after(command_timeout_ms_)); st != SMTPC_OK) return st;
     engine_.end_connection();  // RFC 3207 4.2: forget everything learnt before TLS
@@ -492,7 +498,8 @@ smtpc_status Client::hello_if_needed() {
 }
 
 smtpc_status Client::docmd(std::string_view cmd, std::string_view args) {
-    if (Check c = check_hostname(cmd); !c) return record(Check::invalid("command must be one word without control characters"));
+    if (Check c = check_hostname(cmd); !c)
+        return record(Check::invalid("command must be one word without control characters"));
     return simple(Cmd::Other, cmd, args, "command arguments");
 }
 
@@ -590,7 +597,8 @@ bool has_byte(std::string_view s, const char *bytes, std::size_t n) {
 bool valid_mechanism_name(std::string_view m) {
     if (m.empty() || m.size() > 20) return false;
     for (char c : m)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_'))
             return false;
     return true;
 }
@@ -598,7 +606,8 @@ bool valid_mechanism_name(std::string_view m) {
 }  // namespace
 
 smtpc_status Client::set_authzid(std::string_view authzid) {
-    if (has_byte(authzid, "\0\r\n", 3)) return record(Check::invalid("NUL, CR or LF in the authorisation identity"));
+    if (has_byte(authzid, "\0\r\n", 3))
+        return record(Check::invalid("NUL, CR or LF in the authorisation identity"));
     authzid_.assign(authzid);
     return record(SMTPC_OK);
 }
@@ -621,15 +630,15 @@ smtpc_status Client::prepare_auth(std::string_view mechanism) {
     if (!engine_.does_esmtp() || !engine_.features().has("auth"))
         return record(SMTPC_ENOTSUPPORTED, "AUTH extension not supported by the server");
     if (!mechanism.empty() && !server_offers_mechanism(mechanism))
-        return record(SMTPC_EAUTH_MECHANISM,
-                      "the server does not offer " + std::string(mechanism) + " (it offers:" +
-                          *engine_.features().params("auth") + ")");
+        return record(SMTPC_EAUTH_MECHANISM, "the server does not offer " + std::string(mechanism) +
+                                                 " (it offers:" + *engine_.features().params("auth") + ")");
     bool verified = tls_facts_ && tls_facts_->verified;
     if (!credentials_permitted(peer_known_ ? &peer_ : nullptr, verified, allow_insecure_auth_))
         return record(SMTPC_EAUTH_INSECURE,
-                      tls_facts_ ? "refusing to authenticate: the server's TLS certificate was not verified"
-                                 : "refusing to authenticate over an unencrypted connection to a remote server "
-                                   "(use TLS, or allow it explicitly)");
+                      tls_facts_
+                          ? "refusing to authenticate: the server's TLS certificate was not verified"
+                          : "refusing to authenticate over an unencrypted connection to a remote server "
+                            "(use TLS, or allow it explicitly)");
     return record(SMTPC_OK);
 }
 
@@ -650,8 +659,8 @@ smtpc_status Client::login(std::string_view user, std::string_view password) {
                                              *engine_.features().params("auth") + ")");
 }
 
-smtpc_status Client::auth_password(std::string_view mechanism_in, std::string_view user, std::string_view password,
-                                   bool initial_response_ok) {
+smtpc_status Client::auth_password(std::string_view mechanism_in, std::string_view user,
+                                   std::string_view password, bool initial_response_ok) {
     std::string mechanism = ascii_upper(mechanism_in);
     std::unique_ptr<SaslMechanism> mech;
     if (has_byte(user, "\0", 1) || has_byte(password, "\0", 1))
@@ -673,7 +682,8 @@ smtpc_status Client::auth_oauth2(std::string_view mechanism_in, std::string_view
         return record(Check::invalid("unknown OAuth mechanism " + mechanism));
     if (token.empty() && !fn) return record(Check::invalid("no token and no token callback"));
     static const char forbidden[] = {'\0', '\r', '\n', '\x01'};
-    if (has_byte(user, forbidden, sizeof forbidden)) return record(Check::invalid("control byte in the user name"));
+    if (has_byte(user, forbidden, sizeof forbidden))
+        return record(Check::invalid("control byte in the user name"));
     if (smtpc_status st = prepare_auth(mechanism); st != SMTPC_OK) return st;
     SecretString fetched;
     if (token.empty()) {
@@ -682,7 +692,8 @@ smtpc_status Client::auth_oauth2(std::string_view mechanism_in, std::string_view
         if (fetched.str().empty()) return record(Check::invalid("the token callback gave no token"));
         token = fetched.str();
     }
-    if (has_byte(token, forbidden, sizeof forbidden)) return record(Check::invalid("control byte in the token"));
+    if (has_byte(token, forbidden, sizeof forbidden))
+        return record(Check::invalid("control byte in the token"));
     const std::string &host = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
     return authenticate(make_oauth(mechanism, user, token, host, connected_port_), true);
 }

@@ -16,7 +16,7 @@
 namespace smtpc::detail {
 
 class Client final : private TraceSink {
-public:
+  public:
     explicit Client(smtpc_protocol protocol);
     ~Client();
     Client(const Client &) = delete;
@@ -61,7 +61,8 @@ public:
                                bool initial_response_ok);
     smtpc_status auth_oauth2(std::string_view mechanism, std::string_view user, std::string_view token,
                              smtpc_token_fn fn, void *userdata);
-    smtpc_status auth_custom(std::string_view mechanism, smtpc_auth_fn fn, void *userdata, bool initial_response_ok);
+    smtpc_status auth_custom(std::string_view mechanism, smtpc_auth_fn fn, void *userdata,
+                             bool initial_response_ok);
     const std::string &auth_mechanism() const { return auth_mechanism_; }
 
     // --- TLS
@@ -90,13 +91,14 @@ public:
     smtpc_status send_raw(std::string_view bytes);
     smtpc_status read_reply();
     smtpc_status sendmail(const Envelope &env, std::string_view msg);
-    smtpc_status sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata, std::uint64_t size_hint);
+    smtpc_status sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata,
+                                 std::uint64_t size_hint);
     // `env` may be null; what it leaves unset comes from the message's headers.
     smtpc_status send_message(const Envelope *env, std::string_view msg);
 
     const Engine &engine() const { return engine_; }
 
-private:
+  private:
     // Where the message body comes from while the engine wants it.
     struct BodySource {
         std::vector<std::string_view> memory;  // the message in memory, possibly in pieces

@@ -79,7 +79,7 @@ std::uint64_t DataEncoder::normalized_size(const std::vector<std::string_view> &
     for (std::string_view p : pieces) {
         size += p.size();
         for (char c : p) {
-            if (after_cr && c != '\n') ++size;  // the lone CR before gains an LF
+            if (after_cr && c != '\n') ++size;   // the lone CR before gains an LF
             if (c == '\n' && !after_cr) ++size;  // lone LF gains a CR
             after_cr = c == '\r';
         }

@@ -17,7 +17,7 @@
 namespace smtpc::detail {
 
 class DataEncoder {
-public:
+  public:
     void reset() { *this = DataEncoder(); }
     // BDAT mode: no dot-stuffing; finish() adds only the missing final CRLF (none for an empty message).
     void set_chunked(bool chunked) { chunked_ = chunked; }
@@ -31,7 +31,7 @@ public:
     // The same for a message held in pieces (which may split a CRLF).
     static std::uint64_t normalized_size(const std::vector<std::string_view> &pieces);
 
-private:
+  private:
     bool line_start_ = true;
     bool pending_cr_ = false;
     bool any_ = false;

@@ -121,7 +121,8 @@ Check Engine::build_mail(const Address &sender, std::vector<std::string> options
     for (const auto &o : options) utf8 = utf8 || option_is(o, "SMTPUTF8");
     if (utf8 && !features_.has("smtputf8"))
         return {SMTPC_ENOTSUPPORTED, "SMTPUTF8 requested but the server does not offer it"};
-    if (sender.non_ascii && !utf8) return Check::invalid("a non-ASCII address needs the SMTPUTF8 mail option");
+    if (sender.non_ascii && !utf8)
+        return Check::invalid("a non-ASCII address needs the SMTPUTF8 mail option");
     return make_path_command("MAIL FROM:", sender, options, line);
 }
 
@@ -140,7 +141,8 @@ Check Engine::begin_command(Cmd cmd, std::string line, std::string_view rcpt_add
         result_.emplace();
     } else if (cmd == Cmd::Rcpt) {
         if (!result_) result_.emplace();
-        result_->recipients.push_back(RecipientResult{std::string(rcpt_address), SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
+        result_->recipients.push_back(
+            RecipientResult{std::string(rcpt_address), SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
         index = result_->recipients.size() - 1;
     }
     queue(cmd, line, index);
@@ -187,8 +189,9 @@ Check Engine::add_international_options(const Envelope &env, std::vector<std::st
     };
     if (has("SMTPUTF8")) return {};  // the caller's own choice, checked by build_mail()
     if (!does_esmtp_ || !features_.has("smtputf8"))
-        return {SMTPC_ENOTSUPPORTED, "the address " + (wide->original.empty() ? wide->value : wide->original) +
-                                         " is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer"};
+        return {SMTPC_ENOTSUPPORTED,
+                "the address " + (wide->original.empty() ? wide->value : wide->original) +
+                    " is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer"};
     options.emplace_back("SMTPUTF8");
     if (!has("BODY")) options.emplace_back("BODY=8BITMIME");
     return {};
@@ -264,7 +267,8 @@ void Engine::body(const char *data, std::size_t len) {
     encoder_.encode(data, len, out_);
     queued_bytes_ += out_.size() - before;
     ++step_;
-    if (trace_ && out_.size() > before) trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
+    if (trace_ && out_.size() > before)
+        trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
 }
 
 void Engine::flush_chunk(bool last) {
@@ -348,8 +352,11 @@ void Engine::received(const char *data, std::size_t len) {
             continue;
         }
         if (unsolicited || pending_.empty()) {
-            if (r == ReplyParser::Result::NeedMore) fatal(SMTPC_EPROTOCOL, "unsolicited data from the server");
-            else fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server: " + describe(parser_.take_reply()));
+            if (r == ReplyParser::Result::NeedMore)
+                fatal(SMTPC_EPROTOCOL, "unsolicited data from the server");
+            else
+                fatal(SMTPC_EPROTOCOL,
+                      "unsolicited reply from the server: " + describe(parser_.take_reply()));
             return;
         }
         if (r == ReplyParser::Result::NeedMore) break;
@@ -376,7 +383,8 @@ void Engine::on_trailing_data(std::string_view extra) {
     close_ = true;
     pending_.clear();
     awaiting_body_ = false;
-    std::string note = "unexpected data from the server after its reply: \"" + printable(extra) + "\"; connection closed";
+    std::string note =
+        "unexpected data from the server after its reply: \"" + printable(extra) + "\"; connection closed";
     if (status_ == SMTPC_OK) note += " (the message was accepted)";
     else message_ += " (then " + note + ")";
     if (trace_) trace_->trace(SMTPC_TRACE_INFO, note);
@@ -393,7 +401,8 @@ bool Engine::sending_body() const {
     }
     if (awaiting_body_) return true;
     // The message is complete in the output, but its end is not all on the wire yet.
-    return !pending_.empty() && pending_.front().cmd == Cmd::DataEnd && written_bytes_ < pending_.front().sent_at;
+    return !pending_.empty() && pending_.front().cmd == Cmd::DataEnd &&
+           written_bytes_ < pending_.front().sent_at;
 }
 
 // A reply that began while the message was still being sent. A refusal (a size limit, a filter that
@@ -401,9 +410,10 @@ bool Engine::sending_body() const {
 // message cannot be withdrawn. An acceptance is not possible: the server has not seen the end.
 void Engine::on_early_reply(const Reply &r) {
     if (r.code < 400) {
-        fatal(SMTPC_EPROTOCOL, std::string(pending_.empty() ? "unsolicited reply from the server: "
-                                                            : "the server replied to a command not yet sent: ") +
-                                   describe(r));
+        fatal(SMTPC_EPROTOCOL,
+              std::string(pending_.empty() ? "unsolicited reply from the server: "
+                                           : "the server replied to a command not yet sent: ") +
+                  describe(r));
         return;
     }
     last_reply_ = r;
@@ -424,13 +434,15 @@ void Engine::received_while_idle(const char *data, std::size_t len, bool closed)
     std::size_t used = 0;
     ReplyParser::Result r = parser_.feed(data, len, used);
     if (r == ReplyParser::Result::Error) {
-        fatal(SMTPC_EPROTOCOL, "invalid data from the server while the connection was idle: " + parser_.error());
+        fatal(SMTPC_EPROTOCOL,
+              "invalid data from the server while the connection was idle: " + parser_.error());
         return;
     }
     if (r == ReplyParser::Result::NeedMore) {
         if (closed)
-            fatal(SMTPC_EDISCONNECTED, "connection closed by the server in the middle of a reply it sent while "
-                                       "the connection was idle");
+            fatal(SMTPC_EDISCONNECTED,
+                  "connection closed by the server in the middle of a reply it sent while "
+                  "the connection was idle");
         else fatal(SMTPC_EPROTOCOL, "unsolicited data from the server while the connection was idle");
         return;
     }
@@ -439,13 +451,15 @@ void Engine::received_while_idle(const char *data, std::size_t len, bool closed)
     if (last_reply_->code == 421)
         fatal(SMTPC_ECLOSING, "service closing: the server sent " + said + " while the connection was idle");
     else if (closed && used == len)
-        fatal(SMTPC_EDISCONNECTED, "the server sent " + said + " while the connection was idle, then closed it");
+        fatal(SMTPC_EDISCONNECTED,
+              "the server sent " + said + " while the connection was idle, then closed it");
     else fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server while the connection was idle: " + said);
 }
 
 void Engine::received_eof() {
-    failed(SMTPC_EDISCONNECTED, parser_.mid_reply() ? "connection closed by the server in the middle of a reply"
-                                                    : "connection closed by the server");
+    failed(SMTPC_EDISCONNECTED, parser_.mid_reply()
+                                    ? "connection closed by the server in the middle of a reply"
+                                    : "connection closed by the server");
 }
 
 void Engine::failed(smtpc_status status, std::string message) {
@@ -454,9 +468,10 @@ void Engine::failed(smtpc_status status, std::string message) {
         // A refusal decided the transaction before the connection failed (Exim's "drop" ACL refuses
         // and closes at once): the refusal is the answer, whatever became of the RSET or the rest of
         // a pipelined batch.
-        fatal(send_.verdict, send_.verdict_message + (status == SMTPC_EDISCONNECTED
-                                                          ? "; the server closed the connection after refusing"
-                                                          : "; then " + message + " (connection closed)"));
+        fatal(send_.verdict,
+              send_.verdict_message + (status == SMTPC_EDISCONNECTED
+                                           ? "; the server closed the connection after refusing"
+                                           : "; then " + message + " (connection closed)"));
         return;
     }
     // Its end is on the wire (the final dot, or BDAT LAST and its chunk), even if replies to earlier
@@ -524,7 +539,8 @@ void Engine::on_command_reply(const Pending &p, const Reply &r) {
     default: break;
     }
     if (r.code == 421 && p.cmd != Cmd::Quit) fatal(SMTPC_ECLOSING, "service closing: " + describe(r));
-    else if (p.cmd == Cmd::StartTls && r.code != 220) finish(SMTPC_EREPLY, "STARTTLS refused: " + describe(r));
+    else if (p.cmd == Cmd::StartTls && r.code != 220)
+        finish(SMTPC_EREPLY, "STARTTLS refused: " + describe(r));
     else if (r.code >= 400) finish(SMTPC_EREPLY, verb_ + " failed: " + describe(r));
     else finish(SMTPC_OK);
 }
@@ -572,8 +588,9 @@ void Engine::on_final_reply(const Pending &p, const Reply &r) {
         if (close_) pending_.clear();
         return;
     }
-    std::string msg = (send_.final_expected > 1 ? "message refused for every recipient: " : "message refused: ") +
-                      describe(r);
+    std::string msg =
+        (send_.final_expected > 1 ? "message refused for every recipient: " : "message refused: ") +
+        describe(r);
     if (op_ == Op::Data) {
         if (close_) fatal(SMTPC_ECLOSING, "service closing: " + describe(r));
         else finish(SMTPC_EREPLY, msg);
@@ -631,7 +648,8 @@ void Engine::after_rcpts() {
     if (accepted_count() == 0) {
         const Reply &last = *result_->recipients.back().rcpt_reply;
         abandon(SMTPC_ERECIPIENTS_REFUSED,
-                "all " + std::to_string(result_->recipients.size()) + " recipients refused; last: " + describe(last),
+                "all " + std::to_string(result_->recipients.size()) +
+                    " recipients refused; last: " + describe(last),
                 last);
         return;
     }
@@ -670,7 +688,8 @@ void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
             }
         }
         if (send_.pipelined || send_.mail_failed) return;
-        if (p.index + 1 < send_.rcpt_lines.size()) queue(Cmd::Rcpt, send_.rcpt_lines[p.index + 1], p.index + 1);
+        if (p.index + 1 < send_.rcpt_lines.size())
+            queue(Cmd::Rcpt, send_.rcpt_lines[p.index + 1], p.index + 1);
         else after_rcpts();
         return;
     }
@@ -679,7 +698,8 @@ void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
         if (r.code == 354) {
             if (reply_locked_) {
                 // The server waits for a message we must not send; only closing discards the transaction.
-                fatal(send_.verdict, send_.verdict_message + " (server accepted DATA anyway; connection closed)");
+                fatal(send_.verdict,
+                      send_.verdict_message + " (server accepted DATA anyway; connection closed)");
                 return;
             }
             awaiting_body_ = true;

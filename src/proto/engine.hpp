@@ -24,15 +24,28 @@
 namespace smtpc::detail {
 
 class TraceSink {
-public:
+  public:
     virtual void trace(smtpc_trace_kind kind, std::string_view text) = 0;
 
-protected:
+  protected:
     ~TraceSink() = default;
 };
 
 enum class Cmd : std::uint8_t {
-    Greeting, Helo, Ehlo, StartTls, Auth, AuthCancel, Mail, Rcpt, Data, Bdat, DataEnd, Rset, Quit, Other
+    Greeting,
+    Helo,
+    Ehlo,
+    StartTls,
+    Auth,
+    AuthCancel,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    DataEnd,
+    Rset,
+    Quit,
+    Other
 };
 
 // Message output is gathered up to this size before it is written (one write per body block, the
@@ -43,7 +56,7 @@ constexpr std::size_t kBodyWriteSize = 64 * 1024;
 constexpr int kMaxAuthChallenges = 5;
 
 class Engine {
-public:
+  public:
     enum class Want { Write, Read, Body, Done };
 
     explicit Engine(smtpc_protocol protocol, ReplyLimits limits = {});
@@ -120,12 +133,12 @@ public:
     const Features &features() const { return features_; }
     const Result *result() const { return result_ ? &*result_ : nullptr; }
 
-private:
+  private:
     enum class Op { None, Greeting, Command, Raw, Data, Sendmail, Auth };
     struct Pending {
         Cmd cmd;
-        std::size_t index;  // recipient index for Rcpt and DataEnd
-        bool internal;      // sent by the library on its own (RSET after a failure)
+        std::size_t index;          // recipient index for Rcpt and DataEnd
+        bool internal;              // sent by the library on its own (RSET after a failure)
         std::uint64_t sent_at = 0;  // the command is on the wire once this many bytes were written
     };
 
@@ -197,7 +210,8 @@ private:
         bool mail_failed = false;
         std::size_t next_rcpt = 0;
         std::vector<std::string> rcpt_lines;
-        smtpc_status verdict = SMTPC_OK;  // decided failure, reported once RSET is answered (or the server closed)
+        smtpc_status verdict =
+            SMTPC_OK;  // decided failure, reported once RSET is answered (or the server closed)
         std::string verdict_message;
         std::size_t final_expected = 0;
         std::size_t final_received = 0;

@@ -30,13 +30,13 @@
 /* What the callbacks saw and did. */
 typedef struct probe_state {
     smtpc_client *client;
-    int probes;        /* probe() runs */
-    int failures;      /* checks that failed inside callbacks */
-    char first[512];   /* the first failure */
+    int probes;      /* probe() runs */
+    int failures;    /* checks that failed inside callbacks */
+    char first[512]; /* the first failure */
     /* What a callback does besides probing. */
-    int close_in;      /* call smtpc_client_close() at the first callback */
-    int free_in;       /* call smtpc_client_free() at the first callback */
-    int skip;          /* callbacks to let pass before acting */
+    int close_in; /* call smtpc_client_close() at the first callback */
+    int free_in;  /* call smtpc_client_free() at the first callback */
+    int skip;     /* callbacks to let pass before acting */
     int acted;
     /* Read callback state. */
     const char *body;
@@ -46,8 +46,7 @@ typedef struct probe_state {
     int stray_callbacks; /* a callback handed to a refused call ran */
 } probe_state;
 
-static void failf(probe_state *p, const char *fmt, ...)
-{
+static void failf(probe_state *p, const char *fmt, ...) {
     if (p->failures++ == 0) {
         va_list ap;
         va_start(ap, fmt);
@@ -56,33 +55,30 @@ static void failf(probe_state *p, const char *fmt, ...)
     }
 }
 
-#define EXPECT_ESTATE(p, call)                                                                     \
-    do {                                                                                           \
-        smtpc_status st_ = (call);                                                                 \
-        if (st_ != SMTPC_ESTATE) failf((p), "%s returned %s, want SMTPC_ESTATE", #call, smtpc_status_name(st_)); \
+#define EXPECT_ESTATE(p, call)                                                              \
+    do {                                                                                    \
+        smtpc_status st_ = (call);                                                          \
+        if (st_ != SMTPC_ESTATE)                                                            \
+            failf((p), "%s returned %s, want SMTPC_ESTATE", #call, smtpc_status_name(st_)); \
     } while (0)
 
 /* Callbacks handed to refused calls: they must never run. */
-static void stray_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t t, void *ud)
-{
+static void stray_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t t, void *ud) {
     (void)kind, (void)data, (void)len, (void)t;
     ((probe_state *)ud)->stray_callbacks++;
 }
-static int stray_read(char *buf, size_t cap, size_t *len, void *ud)
-{
+static int stray_read(char *buf, size_t cap, size_t *len, void *ud) {
     (void)buf, (void)cap;
     *len = 0;
     ((probe_state *)ud)->stray_callbacks++;
     return 1;
 }
-static int stray_auth(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud)
-{
+static int stray_auth(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud) {
     (void)ch, (void)chlen, (void)initial, (void)resp;
     ((probe_state *)ud)->stray_callbacks++;
     return 1;
 }
-static int stray_token(smtpc_auth_response *tok, void *ud)
-{
+static int stray_token(smtpc_auth_response *tok, void *ud) {
     (void)tok;
     ((probe_state *)ud)->stray_callbacks++;
     return 1;
@@ -92,8 +88,7 @@ static int stray_token(smtpc_auth_response *tok, void *ud)
  * From inside a callback: every call that takes the client. The getters must work and agree with
  * each other before and after; everything else must be refused with SMTPC_ESTATE and change nothing.
  */
-static void probe(probe_state *p)
-{
+static void probe(probe_state *p) {
     smtpc_client *c = p->client;
     p->probes++;
     int connected = smtpc_client_is_connected(c);
@@ -113,9 +108,11 @@ static void probe(probe_state *p)
     (void)smtpc_client_does_esmtp(c);
     (void)smtpc_client_has_extn(c, "8bitmime", SMTPC_NTS);
     (void)smtpc_client_extn_params(c, "auth", SMTPC_NTS, NULL);
-    if (extn > 0 && smtpc_client_extn_at(c, 0, NULL) == NULL) failf(p, "extn_at(0) is NULL with %zu extensions", extn);
+    if (extn > 0 && smtpc_client_extn_at(c, 0, NULL) == NULL)
+        failf(p, "extn_at(0) is NULL with %zu extensions", extn);
     (void)smtpc_client_last_result(c);
-    if (smtpc_client_tls_active(c) || smtpc_client_tls_verified(c)) failf(p, "TLS active on a plain connection");
+    if (smtpc_client_tls_active(c) || smtpc_client_tls_verified(c))
+        failf(p, "TLS active on a plain connection");
     if (*smtpc_client_tls_version(c) || *smtpc_client_tls_cipher(c) || *smtpc_client_tls_peer_subject(c) ||
         *smtpc_client_tls_peer_fingerprint(c))
         failf(p, "TLS facts on a plain connection");
@@ -156,8 +153,8 @@ static void probe(probe_state *p)
     }
     EXPECT_ESTATE(p, smtpc_client_sendmail(c, env, "stray\r\n", SMTPC_NTS));
     EXPECT_ESTATE(p, smtpc_client_sendmail_stream(c, env, stray_read, p, 0));
-    EXPECT_ESTATE(p, smtpc_client_send_message(c, env, "From: a@example.org\r\nTo: b@example.org\r\n\r\nx\r\n",
-                                               SMTPC_NTS));
+    EXPECT_ESTATE(p, smtpc_client_send_message(
+                         c, env, "From: a@example.org\r\nTo: b@example.org\r\n\r\nx\r\n", SMTPC_NTS));
     smtpc_envelope_free(env);
     smtpc_tls_config *cfg = NULL;
     if (smtpc_tls_config_new(&cfg) != SMTPC_OK) failf(p, "TLS configuration set-up failed inside a callback");
@@ -171,20 +168,21 @@ static void probe(probe_state *p)
     EXPECT_ESTATE(p, smtpc_client_set_authzid(c, "az", SMTPC_NTS));
     EXPECT_ESTATE(p, smtpc_client_login(c, "u", SMTPC_NTS, "p", SMTPC_NTS));
     EXPECT_ESTATE(p, smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "u", SMTPC_NTS, "p", SMTPC_NTS, 1));
-    EXPECT_ESTATE(p, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u", SMTPC_NTS, NULL, 0, stray_token, p));
+    EXPECT_ESTATE(p,
+                  smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u", SMTPC_NTS, NULL, 0, stray_token, p));
     EXPECT_ESTATE(p, smtpc_client_auth(c, "X-TEST", SMTPC_NTS, stray_auth, p, 1));
 
     /* Nothing changed: not the connection, not the running call's error state. */
     if (smtpc_client_is_connected(c) != connected) failf(p, "is_connected changed from %d", connected);
     if (smtpc_client_last_status(c) != last) failf(p, "last_status changed from %s", smtpc_status_name(last));
     if (strcmp(smtpc_client_errmsg(c), errmsg) != 0) failf(p, "errmsg changed from \"%s\"", errmsg);
-    if (smtpc_client_last_reply(c) != reply || smtpc_reply_code(reply) != reply_code) failf(p, "last reply changed");
+    if (smtpc_client_last_reply(c) != reply || smtpc_reply_code(reply) != reply_code)
+        failf(p, "last reply changed");
     if (smtpc_client_extn_count(c) != extn) failf(p, "feature map changed");
 }
 
 /* The close/free a test asks for, done once, at the first callback. */
-static void act(probe_state *p)
-{
+static void act(probe_state *p) {
     if (p->acted) return;
     if (p->skip > 0) {
         p->skip--;
@@ -195,8 +193,7 @@ static void act(probe_state *p)
     if (p->free_in) smtpc_client_free(p->client);
 }
 
-static void probe_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t t, void *ud)
-{
+static void probe_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t t, void *ud) {
     (void)kind, (void)data, (void)len, (void)t;
     probe_state *p = ud;
     if (p->acted && p->free_in) return; /* the handle is gone, or going: nothing to probe */
@@ -204,8 +201,7 @@ static void probe_trace(smtpc_trace_kind kind, const char *data, size_t len, int
     act(p);
 }
 
-static int probe_read(char *buf, size_t cap, size_t *len, void *ud)
-{
+static int probe_read(char *buf, size_t cap, size_t *len, void *ud) {
     probe_state *p = ud;
     p->reads++;
     probe(p);
@@ -220,8 +216,7 @@ static int probe_read(char *buf, size_t cap, size_t *len, void *ud)
     return 0;
 }
 
-static int probe_auth(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud)
-{
+static int probe_auth(const char *ch, size_t chlen, int initial, smtpc_auth_response *resp, void *ud) {
     probe_state *p = ud;
     p->auth_calls++;
     probe(p);
@@ -231,8 +226,7 @@ static int probe_auth(const char *ch, size_t chlen, int initial, smtpc_auth_resp
     return smtpc_auth_response_set(resp, "resp2", SMTPC_NTS) == SMTPC_OK ? 0 : 1;
 }
 
-static int probe_token(smtpc_auth_response *tok, void *ud)
-{
+static int probe_token(smtpc_auth_response *tok, void *ud) {
     probe_state *p = ud;
     p->auth_calls++;
     probe(p);
@@ -240,8 +234,7 @@ static int probe_token(smtpc_auth_response *tok, void *ud)
     return smtpc_auth_response_set(tok, "tok123", SMTPC_NTS) == SMTPC_OK ? 0 : 1;
 }
 
-static int probe_progress(uint64_t sent, uint64_t total, void *ud)
-{
+static int probe_progress(uint64_t sent, uint64_t total, void *ud) {
     (void)sent, (void)total;
     probe_state *p = ud;
     p->reads++;
@@ -251,15 +244,14 @@ static int probe_progress(uint64_t sent, uint64_t total, void *ud)
     return 0;
 }
 
-static void assert_probes_clean(const probe_state *p, int min_probes)
-{
+static void assert_probes_clean(const probe_state *p, int min_probes) {
     if (p->failures) fail_msg("%d check(s) failed inside callbacks; first: %s", p->failures, p->first);
-    if (p->stray_callbacks) fail_msg("a callback handed to a refused call ran %d time(s)", p->stray_callbacks);
+    if (p->stray_callbacks)
+        fail_msg("a callback handed to a refused call ran %d time(s)", p->stray_callbacks);
     if (p->probes < min_probes) fail_msg("only %d probe(s), expected at least %d", p->probes, min_probes);
 }
 
-static smtpc_client *traced_client(fault_fixture *f, probe_state *p)
-{
+static smtpc_client *traced_client(fault_fixture *f, probe_state *p) {
     smtpc_client *c = fault_client(f, 10000, 10000);
     p->client = c;
     assert_int_equal(smtpc_client_set_trace(c, 1, probe_trace, p), SMTPC_OK);
@@ -271,8 +263,7 @@ static smtpc_client *traced_client(fault_fixture *f, probe_state *p)
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Every trace event of a session (connect, commands, a pipelined sendmail, quit) probes the client. */
-static void test_trace_session(void **state)
-{
+static void test_trace_session(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -296,13 +287,13 @@ static void test_trace_session(void **state)
     assert_int_equal(smtpc_result_delivered_count(smtpc_client_last_result(c)), 1);
     ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_NOOP W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG ".\r\n" W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(f, W_NOOP W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG
+                            ".\r\n" W_QUIT);
     assert_probes_clean(&p, 10);
 }
 
 /* The read callback of sendmail_stream probes at every block: nothing lands in the body. */
-static void test_read_callback(void **state)
-{
+static void test_read_callback(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     p.body = MSG;
@@ -327,14 +318,14 @@ static void test_read_callback(void **state)
     assert_int_equal(smtpc_client_is_connected(c), 1);
     ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG ".\r\n" W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(f,
+                            W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG ".\r\n" W_QUIT);
     assert_true(p.reads >= 3);
     assert_probes_clean(&p, 3);
 }
 
 /* A custom AUTH mechanism's callback probes for the initial response and for the challenge. */
-static void test_auth_callback(void **state)
-{
+static void test_auth_callback(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -360,8 +351,7 @@ static void test_auth_callback(void **state)
 }
 
 /* The OAuth token callback probes before anything of the AUTH exchange is sent. */
-static void test_token_callback(void **state)
-{
+static void test_token_callback(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -375,19 +365,20 @@ static void test_token_callback(void **state)
     smtpc_client *c = fault_client(f, 10000, 10000);
     p.client = c;
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
-    ASSERT_STATUS(f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0,
-                                              probe_token, &p),
+    ASSERT_STATUS(f,
+                  smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0,
+                                           probe_token, &p),
                   SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO "AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUub3JnAWF1dGg9QmVhcmVyIHRvazEyMwEB\r\n" W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO
+                            "AUTH XOAUTH2 dXNlcj11QGV4YW1wbGUub3JnAWF1dGg9QmVhcmVyIHRvazEyMwEB\r\n" W_QUIT);
     assert_int_equal(p.auth_calls, 1);
     assert_probes_clean(&p, 1);
 }
 
 /* The progress callback probes at every block; the message goes out whole. */
-static void test_progress_callback(void **state)
-{
+static void test_progress_callback(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_hello(f, 0);
@@ -410,14 +401,14 @@ static void test_progress_callback(void **state)
     ASSERT_STATUS(f, smtpc_client_sendmail(c, env, MSG, SMTPC_NTS), SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG ".\r\n" W_QUIT);
+    FAULT_ASSERT_TRANSCRIPT(f,
+                            W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG ".\r\n" W_QUIT);
     assert_probes_clean(&p, 1);
 }
 
 /* A close from a trace callback during sendmail, with a progress callback set: the message is
  * withdrawn at the progress callback (no end of data), not delivered and then closed. */
-static void test_close_from_trace_withdraws_message(void **state)
-{
+static void test_close_from_trace_withdraws_message(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_hello(f, 0);
@@ -449,8 +440,7 @@ static void test_close_from_trace_withdraws_message(void **state)
 }
 
 /* The trace of smtpc_client_close() and smtpc_client_free() themselves ("connection closed"). */
-static void test_trace_of_close_and_free(void **state)
-{
+static void test_trace_of_close_and_free(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -467,8 +457,7 @@ static void test_trace_of_close_and_free(void **state)
     assert_probes_clean(&p, 2);
 }
 
-static void test_trace_of_free(void **state)
-{
+static void test_trace_of_free(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -494,8 +483,7 @@ static void test_trace_of_free(void **state)
 /* ---------------------------------------------------------------------------------------------- */
 
 /* From a trace callback: the running command completes, then the connection is closed; no QUIT. */
-static void test_close_from_trace(void **state)
-{
+static void test_close_from_trace(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -518,8 +506,7 @@ static void test_close_from_trace(void **state)
 }
 
 /* From the read callback: the transaction is aborted at once (the dot is never sent). */
-static void test_close_from_read(void **state)
-{
+static void test_close_from_read(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     p.body = MSG;
@@ -545,13 +532,13 @@ static void test_close_from_read(void **state)
     assert_int_equal(fault_finish(f, 0), 0);
     /* At most the first block may have gone out; never the end of data, never a stray command. */
     fault_assert_transcript_prefix(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA,
-                                   sizeof(W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA) - 1, "", 0);
+                                   sizeof(W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA) - 1,
+                                   "", 0);
     assert_probes_clean(&p, 1);
 }
 
 /* From an AUTH callback: the exchange is aborted as if the callback had returned non-zero. */
-static void test_close_from_auth(void **state)
-{
+static void test_close_from_auth(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     p.close_in = 1;
@@ -573,8 +560,7 @@ static void test_close_from_auth(void **state)
 }
 
 /* From an AUTH callback answering a challenge: cancelled with "*", then closed. */
-static void test_close_from_auth_challenge(void **state)
-{
+static void test_close_from_auth_challenge(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -600,8 +586,7 @@ static void test_close_from_auth_challenge(void **state)
 }
 
 /* From the token callback: nothing of the AUTH exchange is sent. */
-static void test_close_from_token(void **state)
-{
+static void test_close_from_token(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     p.close_in = 1;
@@ -613,8 +598,9 @@ static void test_close_from_token(void **state)
     smtpc_client *c = fault_client(f, 10000, 10000);
     p.client = c;
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
-    ASSERT_STATUS(f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0,
-                                              probe_token, &p),
+    ASSERT_STATUS(f,
+                  smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0,
+                                           probe_token, &p),
                   SMTPC_EUSER);
     assert_int_equal(smtpc_client_is_connected(c), 0);
     assert_int_equal(fault_finish(f, 0), 0);
@@ -626,8 +612,7 @@ static void test_close_from_token(void **state)
 /* smtpc_client_free() from a callback: freed when the running call returns (ASan: no use after free) */
 /* ---------------------------------------------------------------------------------------------- */
 
-static void test_free_from_trace(void **state)
-{
+static void test_free_from_trace(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -647,8 +632,7 @@ static void test_free_from_trace(void **state)
     assert_probes_clean(&p, 1);
 }
 
-static void test_free_from_read(void **state)
-{
+static void test_free_from_read(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     p.body = MSG;
@@ -671,12 +655,12 @@ static void test_free_from_read(void **state)
     assert_int_equal(p.reads, 1);
     assert_int_equal(fault_finish(f, 0), 0);
     fault_assert_transcript_prefix(f, W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA,
-                                   sizeof(W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA) - 1, "", 0);
+                                   sizeof(W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA) - 1,
+                                   "", 0);
     assert_probes_clean(&p, 1);
 }
 
-static void test_free_from_auth(void **state)
-{
+static void test_free_from_auth(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     p.free_in = 1;
@@ -695,8 +679,7 @@ static void test_free_from_auth(void **state)
     assert_probes_clean(&p, 1);
 }
 
-static void test_free_from_token(void **state)
-{
+static void test_free_from_token(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     p.free_in = 1;
@@ -709,8 +692,9 @@ static void test_free_from_token(void **state)
     p.client = c;
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
     f->client = NULL;
-    ASSERT_STATUS(NULL, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0,
-                                                 probe_token, &p),
+    ASSERT_STATUS(NULL,
+                  smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "u@example.org", SMTPC_NTS, NULL, 0,
+                                           probe_token, &p),
                   SMTPC_EUSER);
     assert_int_equal(fault_finish(f, 0), 0);
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);
@@ -718,8 +702,7 @@ static void test_free_from_token(void **state)
 }
 
 /* A free from the trace of a close: the handle is freed when the close returns. */
-static void test_free_from_trace_of_close(void **state)
-{
+static void test_free_from_trace_of_close(void **state) {
     fault_fixture *f = *state;
     probe_state p = {0};
     sc_send(f, RPL_GREETING);
@@ -737,8 +720,7 @@ static void test_free_from_trace_of_close(void **state)
     assert_probes_clean(&p, 2);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_trace_session, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_read_callback, fault_setup, fault_teardown),

@@ -30,15 +30,13 @@
 #define BIG_LINES 1300
 #define BIG_LEN (BIG_LINES * 78)
 
-static void sc_hello_chunking(fault_fixture *f, int pipelining)
-{
+static void sc_hello_chunking(fault_fixture *f, int pipelining) {
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, pipelining ? RPL_EHLO_CHUNK : RPL_EHLO_CHUNK_LOCKSTEP);
 }
 
-static smtpc_status start_and_send(fault_fixture *f, const char *msg, size_t len)
-{
+static smtpc_status start_and_send(fault_fixture *f, const char *msg, size_t len) {
     fault_start(f);
     fault_client(f, 5000, 5000);
     fault_envelope(f, "r1@example.org", "r2@example.org", NULL);
@@ -46,8 +44,7 @@ static smtpc_status start_and_send(fault_fixture *f, const char *msg, size_t len
     return smtpc_client_sendmail(f->client, f->env, msg, len);
 }
 
-static char *big_message(fault_fixture *f)
-{
+static char *big_message(fault_fixture *f) {
     f->msg = malloc(BIG_LEN + 1);
     assert_non_null(f->msg);
     for (int i = 0; i < BIG_LINES; i++) {
@@ -58,8 +55,7 @@ static char *big_message(fault_fixture *f)
     return f->msg;
 }
 
-static void assert_state(const fault_fixture *f, size_t i, smtpc_rcpt_state want)
-{
+static void assert_state(const fault_fixture *f, size_t i, smtpc_rcpt_state want) {
     smtpc_rcpt_state got = smtpc_result_state(smtpc_client_last_result(f->client), i);
     if (got != want) {
         fail_msg("recipient %zu: state %d, expected %d", i, (int)got, (int)want);
@@ -67,8 +63,7 @@ static void assert_state(const fault_fixture *f, size_t i, smtpc_rcpt_state want
 }
 
 /* The server received `head`, then `body` (len bytes), then `tail`. */
-static void assert_wire3(fault_fixture *f, const char *head, const char *body, size_t len, const char *tail)
-{
+static void assert_wire3(fault_fixture *f, const char *head, const char *body, size_t len, const char *tail) {
     size_t h = strlen(head), t = strlen(tail);
     f->expect = malloc(h + len + t + 1);
     assert_non_null(f->expect);
@@ -79,8 +74,7 @@ static void assert_wire3(fault_fixture *f, const char *head, const char *body, s
 }
 
 /* MAIL, the RCPTs and the whole message in one BDAT LAST, then QUIT on the same connection. */
-static void test_pipelined_transcript(void **state)
-{
+static void test_pipelined_transcript(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 1);
     sc_expect(f, "MAIL ");
@@ -101,8 +95,7 @@ static void test_pipelined_transcript(void **state)
 }
 
 /* An empty message: BDAT 0 LAST. */
-static void test_empty_message(void **state)
-{
+static void test_empty_message(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 1);
     sc_expect_lines(f, 4);
@@ -113,8 +106,7 @@ static void test_empty_message(void **state)
 }
 
 /* smtpc_client_set_chunking(0): DATA, dot-stuffed, as before. */
-static void test_chunking_off(void **state)
-{
+static void test_chunking_off(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 1);
     sc_expect_lines(f, 4);
@@ -128,12 +120,12 @@ static void test_chunking_off(void **state)
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO S_MAIL S_R1 S_R2 W_DATA "Subject: t\r\n\r\n..dot\r\n..\r\nend\r\n.\r\n");
+    FAULT_ASSERT_TRANSCRIPT(f,
+                            W_EHLO S_MAIL S_R1 S_R2 W_DATA "Subject: t\r\n\r\n..dot\r\n..\r\nend\r\n.\r\n");
 }
 
 /* Without PIPELINING: a message of two chunks, each answered before the next command. */
-static void test_lockstep_two_chunks(void **state)
-{
+static void test_lockstep_two_chunks(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 0);
     sc_expect(f, "MAIL ");
@@ -164,8 +156,7 @@ static void test_lockstep_two_chunks(void **state)
 }
 
 /* A refused chunk: no further chunk, RSET, SMTPC_EDATA_REFUSED, the connection kept. */
-static void test_chunk_refused(void **state)
-{
+static void test_chunk_refused(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 0);
     sc_expect(f, "MAIL ");
@@ -191,8 +182,7 @@ static void test_chunk_refused(void **state)
 }
 
 /* Pipelined: the last chunk refused, then the server closes (Exim's "drop"): the refusal stands. */
-static void test_last_refused_then_close(void **state)
-{
+static void test_last_refused_then_close(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 1);
     sc_expect_lines(f, 4);
@@ -213,8 +203,7 @@ static void test_last_refused_then_close(void **state)
 }
 
 /* The connection lost once BDAT LAST and its chunk were written: delivery unknown. */
-static void test_lost_after_last(void **state)
-{
+static void test_lost_after_last(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 1);
     sc_expect_lines(f, 4);
@@ -230,8 +219,7 @@ static void test_lost_after_last(void **state)
 }
 
 /* The connection lost after a chunk that was not the last: not delivered (EDISCONNECTED). */
-static void test_lost_before_last(void **state)
-{
+static void test_lost_before_last(void **state) {
     fault_fixture *f = *state;
     sc_hello_chunking(f, 0);
     sc_expect(f, "MAIL ");
@@ -253,8 +241,7 @@ static void test_lost_before_last(void **state)
 }
 
 /* LMTP: one reply per accepted recipient after BDAT LAST. */
-static void test_lmtp(void **state)
-{
+static void test_lmtp(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "LHLO ");
@@ -271,18 +258,19 @@ static void test_lmtp(void **state)
     ASSERT_STATUS(f, smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS), SMTPC_OK);
     assert_state(f, 0, SMTPC_RCPT_DELIVERED);
     assert_state(f, 1, SMTPC_RCPT_FAILED);
-    fault_assert_reply(smtpc_result_data_reply(smtpc_client_last_result(f->client), 1), 452, "4.2.2 r2 over quota");
+    fault_assert_reply(smtpc_result_data_reply(smtpc_client_last_result(f->client), 1), 452,
+                       "4.2.2 r2 over quota");
     assert_int_equal(fault_finish(f, 0), 0);
     FAULT_ASSERT_TRANSCRIPT(f, "LHLO " FAULT_HELO_NAME "\r\n" S_MAIL S_R1 S_R2 MSG_BDAT);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(test_##name, fault_setup, fault_teardown)
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        T(pipelined_transcript), T(empty_message), T(chunking_off), T(lockstep_two_chunks), T(chunk_refused),
-        T(last_refused_then_close), T(lost_after_last), T(lost_before_last), T(lmtp),
+        T(pipelined_transcript), T(empty_message),    T(chunking_off),
+        T(lockstep_two_chunks),  T(chunk_refused),    T(last_refused_then_close),
+        T(lost_after_last),      T(lost_before_last), T(lmtp),
     };
     return cmocka_run_group_tests_name("fault_chunking", tests, NULL, NULL);
 }

@@ -51,8 +51,8 @@ void expect_want(const Engine &e, Want w, const char *file, int line) {
 void expect_output(Engine &e, std::string_view bytes, const char *file, int line) {
     expect_want(e, Want::Write, file, line);
     if (e.output() != bytes) {
-        print_error("output differs\n  actual:   \"%s\"\n  expected: \"%s\"\n", unit::escaped(e.output()).c_str(),
-                    unit::escaped(bytes).c_str());
+        print_error("output differs\n  actual:   \"%s\"\n  expected: \"%s\"\n",
+                    unit::escaped(e.output()).c_str(), unit::escaped(bytes).c_str());
         _fail(file, line);
     }
     e.output_written(bytes.size());
@@ -69,26 +69,28 @@ void feed(Engine &e, std::string_view bytes, const char *file, int line) {
 void expect_status(const Engine &e, smtpc_status st, std::string_view message, const char *file, int line) {
     expect_want(e, Want::Done, file, line);
     if (e.status() != st || e.message() != message) {
-        print_error("status %s \"%s\"\n  expected %s \"%s\"\n", smtpc_status_name(e.status()), e.message().c_str(),
-                    smtpc_status_name(st), std::string(message).c_str());
+        print_error("status %s \"%s\"\n  expected %s \"%s\"\n", smtpc_status_name(e.status()),
+                    e.message().c_str(), smtpc_status_name(st), std::string(message).c_str());
         _fail(file, line);
     }
 }
 #define EXPECT_STATUS(e, st, msg) expect_status((e), (st), (msg), __FILE__, __LINE__)
 
-void expect_reply(const Reply *r, int code, std::string_view text, const char *what, const char *file, int line) {
+void expect_reply(const Reply *r, int code, std::string_view text, const char *what, const char *file,
+                  int line) {
     if (!r) {
         print_error("%s: no reply, expected %d \"%s\"\n", what, code, std::string(text).c_str());
         _fail(file, line);
         return;
     }
     if (r->code != code || r->text != text) {
-        print_error("%s: reply %d \"%s\", expected %d \"%s\"\n", what, r->code, unit::escaped(r->text).c_str(), code,
-                    unit::escaped(text).c_str());
+        print_error("%s: reply %d \"%s\", expected %d \"%s\"\n", what, r->code,
+                    unit::escaped(r->text).c_str(), code, unit::escaped(text).c_str());
         _fail(file, line);
     }
 }
-#define EXPECT_LAST_REPLY(e, code, text) expect_reply((e).last_reply(), (code), (text), "last_reply", __FILE__, __LINE__)
+#define EXPECT_LAST_REPLY(e, code, text) \
+    expect_reply((e).last_reply(), (code), (text), "last_reply", __FILE__, __LINE__)
 #define EXPECT_REPLY(r, code, text) expect_reply((r), (code), (text), #r, __FILE__, __LINE__)
 
 const char *state_name(smtpc_rcpt_state s) {
@@ -103,7 +105,8 @@ const char *state_name(smtpc_rcpt_state s) {
     return "?";
 }
 
-void expect_states(const Engine &e, std::initializer_list<smtpc_rcpt_state> states, const char *file, int line) {
+void expect_states(const Engine &e, std::initializer_list<smtpc_rcpt_state> states, const char *file,
+                   int line) {
     const Result *res = e.result();
     if (!res) {
         print_error("no result\n");
@@ -133,7 +136,8 @@ Envelope envelope(std::string_view sender, std::initializer_list<std::string_vie
         fail_msg("bad test sender: %s", c.message.c_str());
     for (std::string_view r : rcpts) {
         Address a;
-        if (Check c = smtpc::detail::parse_address(r, false, a); !c) fail_msg("bad test recipient: %s", c.message.c_str());
+        if (Check c = smtpc::detail::parse_address(r, false, a); !c)
+            fail_msg("bad test recipient: %s", c.message.c_str());
         env.recipients.push_back(a);
     }
     env.mail_options = std::move(mail_options);
@@ -157,8 +161,8 @@ struct TraceLog final : smtpc::detail::TraceSink {
 };
 
 const char kGreeting[] = "220 mx.example.org ESMTP\r\n";
-const char kEhloPipelining[] =
-    "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
+const char kEhloPipelining[] = "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE "
+                               "10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
 const char kEhloNoPipelining[] = "250-mx.example.org\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n";
 const char kEhloNoSize[] = "250-mx.example.org\r\n250-PIPELINING\r\n250 8BITMIME\r\n";
 const char kEhloUtf8[] = "250-mx.example.org\r\n250-PIPELINING\r\n250 SMTPUTF8\r\n";
@@ -208,8 +212,8 @@ void send_body(Engine &e, std::string_view body, std::string_view wire, const ch
         e.output_written(e.output().size());
     }
     if (written != wire) {
-        print_error("message bytes differ\n  actual:   \"%s\"\n  expected: \"%s\"\n", unit::escaped(written).c_str(),
-                    unit::escaped(wire).c_str());
+        print_error("message bytes differ\n  actual:   \"%s\"\n  expected: \"%s\"\n",
+                    unit::escaped(written).c_str(), unit::escaped(wire).c_str());
         _fail(file, line);
     }
     expect_want(e, Want::Read, file, line);
@@ -333,8 +337,10 @@ void test_ehlo_fills_features(void **) {
     EXPECT_STATUS(e, SMTPC_OK, "");
     assert_true(e.does_esmtp());
     assert_false(e.must_close());
-    EXPECT_REPLY(e.ehlo_reply(), 250, "mx.example.org Hello\nPIPELINING\nSIZE 10240000\nAUTH PLAIN\nAUTH=LOGIN\n8BITMIME");
-    EXPECT_LAST_REPLY(e, 250, "mx.example.org Hello\nPIPELINING\nSIZE 10240000\nAUTH PLAIN\nAUTH=LOGIN\n8BITMIME");
+    EXPECT_REPLY(e.ehlo_reply(), 250,
+                 "mx.example.org Hello\nPIPELINING\nSIZE 10240000\nAUTH PLAIN\nAUTH=LOGIN\n8BITMIME");
+    EXPECT_LAST_REPLY(e, 250,
+                      "mx.example.org Hello\nPIPELINING\nSIZE 10240000\nAUTH PLAIN\nAUTH=LOGIN\n8BITMIME");
     assert_null(e.helo_reply());
     assert_int_equal(e.features().size(), 4);
     assert_true(e.features().has("PIPELINING"));
@@ -509,9 +515,9 @@ void test_size_and_options(void **) {
     // SIZE listed: SIZE=<n> first, then the caller's options; RCPT options on every RCPT.
     Engine e(SMTPC_PROTOCOL_SMTP);
     connect_ehlo(e, kEhloPipelining);
-    EXPECT_STARTED(e.begin_sendmail(envelope("", {"b@y.org", "c@y.org"}, {"BODY=8BITMIME", "RET=HDRS"},
-                                            {"NOTIFY=SUCCESS,FAILURE"}),
-                                   4096, true));
+    EXPECT_STARTED(e.begin_sendmail(
+        envelope("", {"b@y.org", "c@y.org"}, {"BODY=8BITMIME", "RET=HDRS"}, {"NOTIFY=SUCCESS,FAILURE"}), 4096,
+        true));
     EXPECT_OUTPUT(e, "MAIL FROM:<> SIZE=4096 BODY=8BITMIME RET=HDRS\r\n"
                      "RCPT TO:<b@y.org> NOTIFY=SUCCESS,FAILURE\r\n"
                      "RCPT TO:<c@y.org> NOTIFY=SUCCESS,FAILURE\r\n"
@@ -539,8 +545,8 @@ void test_size_and_options(void **) {
 void test_helo_session_drops_options(void **) {
     Engine e(SMTPC_PROTOCOL_SMTP);
     connect_helo(e);
-    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org"}, {"BODY=8BITMIME", "SMTPUTF8"}, {"NOTIFY=NEVER"}),
-                                   999, true));
+    EXPECT_STARTED(e.begin_sendmail(
+        envelope("a@x.org", {"b@y.org"}, {"BODY=8BITMIME", "SMTPUTF8"}, {"NOTIFY=NEVER"}), 999, true));
     EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\n");
     FEED(e, "250 ok\r\n");
     EXPECT_OUTPUT(e, "RCPT TO:<b@y.org>\r\n");
@@ -581,12 +587,12 @@ void test_smtputf8(void **) {
     // A non-ASCII address to a server without SMTPUTF8: ENOTSUPPORTED, saying why, nothing queued.
     c = e.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"b@y.org"}), 10, true);
     assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
-    EXPECT_BYTES(c.message,
-                 "the address j\xc3\xb6rg@x.org is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer");
+    EXPECT_BYTES(c.message, "the address j\xc3\xb6rg@x.org is not ASCII and needs SMTPUTF8 (RFC 6531), which "
+                            "the server does not offer");
     c = e.begin_sendmail(envelope("a@x.org", {"b@y.org", "j\xc3\xb6rg@y.org"}), 10, true);
     assert_int_equal(c.status, SMTPC_ENOTSUPPORTED);
-    EXPECT_BYTES(c.message,
-                 "the address j\xc3\xb6rg@y.org is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer");
+    EXPECT_BYTES(c.message, "the address j\xc3\xb6rg@y.org is not ASCII and needs SMTPUTF8 (RFC 6531), which "
+                            "the server does not offer");
     EXPECT_WANT(e, Want::Done);
     EXPECT_BYTES(e.output(), "");
     assert_null(e.result());
@@ -601,7 +607,8 @@ void test_smtputf8(void **) {
     // Offered and requested: UTF-8 addresses go out as they are.
     Engine u(SMTPC_PROTOCOL_SMTP);
     connect_ehlo(u, kEhloUtf8);
-    EXPECT_STARTED(u.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"\xe7\x94\xa8@y.org"}, {"SMTPUTF8"}), 10, true));
+    EXPECT_STARTED(
+        u.begin_sendmail(envelope("j\xc3\xb6rg@x.org", {"\xe7\x94\xa8@y.org"}, {"SMTPUTF8"}), 10, true));
     EXPECT_OUTPUT(u, "MAIL FROM:<j\xc3\xb6rg@x.org> SMTPUTF8\r\nRCPT TO:<\xe7\x94\xa8@y.org>\r\nDATA\r\n");
 
     // Offered and not requested: chosen for a non-ASCII sender or recipient, as smtplib's send_message
@@ -730,8 +737,9 @@ void test_354_after_all_refused_pipelined(void **) {
     EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org"}), 5, true));
     EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
     FEED(e, "250 ok\r\n550 5.1.1 no b\r\n550 5.1.1 no c\r\n354 go ahead\r\n");
-    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED,
-                  "all 2 recipients refused; last: 550 5.1.1 no c (server accepted DATA anyway; connection closed)");
+    EXPECT_STATUS(
+        e, SMTPC_ERECIPIENTS_REFUSED,
+        "all 2 recipients refused; last: 550 5.1.1 no c (server accepted DATA anyway; connection closed)");
     assert_true(e.must_close());
     EXPECT_BYTES(e.output(), "");  // not one message byte, no RSET, no terminator
     EXPECT_LAST_REPLY(e, 550, "5.1.1 no c");
@@ -807,13 +815,15 @@ void test_eof_after_final_dot(void **) {
     Engine e(SMTPC_PROTOCOL_SMTP);
     connect_ehlo(e, kEhloPipelining);
     EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org", "d@y.org"}), 5, true));
-    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\n"
-                     "DATA\r\n");
+    EXPECT_OUTPUT(
+        e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\n"
+           "DATA\r\n");
     FEED(e, "250 ok\r\n250 ok\r\n550 no\r\n250 ok\r\n354 go\r\n");
     SEND_BODY(e, "hello\r\n", "hello\r\n.\r\n");
     e.received_eof();
-    EXPECT_STATUS(e, SMTPC_EDELIVERY_UNKNOWN,
-                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    EXPECT_STATUS(
+        e, SMTPC_EDELIVERY_UNKNOWN,
+        "connection closed by the server after the message was sent: it may or may not have been delivered");
     assert_true(e.must_close());
     EXPECT_STATES(e, SMTPC_RCPT_UNKNOWN, SMTPC_RCPT_REFUSED, SMTPC_RCPT_UNKNOWN);
     EXPECT_LAST_REPLY(e, 354, "go");
@@ -826,8 +836,9 @@ void test_eof_after_final_dot(void **) {
     FEED(t, "250 ok\r\n250 ok\r\n354 go\r\n");
     SEND_BODY(t, "x", "x\r\n.\r\n");
     t.failed(SMTPC_ETIMEOUT, "timed out waiting for a reply");
-    EXPECT_STATUS(t, SMTPC_EDELIVERY_UNKNOWN,
-                  "timed out waiting for a reply after the message was sent: it may or may not have been delivered");
+    EXPECT_STATUS(
+        t, SMTPC_EDELIVERY_UNKNOWN,
+        "timed out waiting for a reply after the message was sent: it may or may not have been delivered");
     EXPECT_STATES(t, SMTPC_RCPT_UNKNOWN);
 
     // A partial final reply then EOF: still unknown.
@@ -839,9 +850,10 @@ void test_eof_after_final_dot(void **) {
     SEND_BODY(p, "x", "x\r\n.\r\n");
     FEED(p, "25");
     p.received_eof();
-    EXPECT_STATUS(p, SMTPC_EDELIVERY_UNKNOWN,
-                  "connection closed by the server in the middle of a reply after the message was sent: it may or "
-                  "may not have been delivered");
+    EXPECT_STATUS(
+        p, SMTPC_EDELIVERY_UNKNOWN,
+        "connection closed by the server in the middle of a reply after the message was sent: it may or "
+        "may not have been delivered");
     EXPECT_STATES(p, SMTPC_RCPT_UNKNOWN);
 }
 
@@ -892,16 +904,20 @@ void test_eof_before_final_dot(void **) {
 void test_421_in_pipelined_rcpts(void **) {
     Engine e(SMTPC_PROTOCOL_SMTP);
     connect_ehlo(e, kEhloPipelining);
-    EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org", "d@y.org", "e@y.org"}), 5, true));
-    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\n"
-                     "RCPT TO:<e@y.org>\r\nDATA\r\n");
+    EXPECT_STARTED(
+        e.begin_sendmail(envelope("a@x.org", {"b@y.org", "c@y.org", "d@y.org", "e@y.org"}), 5, true));
+    EXPECT_OUTPUT(
+        e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\n"
+           "RCPT TO:<e@y.org>\r\nDATA\r\n");
     FEED(e, "250 ok\r\n250 ok\r\n421 4.7.0 Too many errors, closing\r\n");
     // smtplib raises SMTPRecipientsRefused on a 421 to RCPT; the connection is closed, no RSET.
-    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED, "RCPT TO refused: 421 4.7.0 Too many errors, closing (service closing)");
+    EXPECT_STATUS(e, SMTPC_ERECIPIENTS_REFUSED,
+                  "RCPT TO refused: 421 4.7.0 Too many errors, closing (service closing)");
     assert_true(e.must_close());
     EXPECT_BYTES(e.output(), "");
     EXPECT_LAST_REPLY(e, 421, "4.7.0 Too many errors, closing");
-    EXPECT_STATES(e, SMTPC_RCPT_ACCEPTED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_NOT_ATTEMPTED, SMTPC_RCPT_NOT_ATTEMPTED);
+    EXPECT_STATES(e, SMTPC_RCPT_ACCEPTED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_NOT_ATTEMPTED,
+                  SMTPC_RCPT_NOT_ATTEMPTED);
     EXPECT_REPLY(&*rcpt(e, 1).rcpt_reply, 421, "4.7.0 Too many errors, closing");
     assert_false(rcpt(e, 2).rcpt_reply.has_value());
     assert_false(rcpt(e, 3).rcpt_reply.has_value());
@@ -914,7 +930,8 @@ void test_421_in_pipelined_rcpts(void **) {
 void lmtp_to_final(Engine &e, bool with_refused) {
     connect_ehlo(e, kEhloPipelining);
     if (with_refused) {
-        EXPECT_STARTED(e.begin_sendmail(envelope("a@x.org", {"b@y.org", "x@y.org", "c@y.org", "d@y.org"}), 5, true));
+        EXPECT_STARTED(
+            e.begin_sendmail(envelope("a@x.org", {"b@y.org", "x@y.org", "c@y.org", "d@y.org"}), 5, true));
         EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<x@y.org>\r\n"
                          "RCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n");
         FEED(e, "250 ok\r\n250 ok\r\n550 5.1.1 no x\r\n250 ok\r\n250 ok\r\n354 go\r\n");
@@ -984,8 +1001,9 @@ void test_lmtp_eof_between_final_replies(void **) {
     lmtp_to_final(e, true);
     FEED(e, "250 ok b\r\n");
     e.received_eof();
-    EXPECT_STATUS(e, SMTPC_EDELIVERY_UNKNOWN,
-                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    EXPECT_STATUS(
+        e, SMTPC_EDELIVERY_UNKNOWN,
+        "connection closed by the server after the message was sent: it may or may not have been delivered");
     assert_true(e.must_close());
     EXPECT_STATES(e, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_REFUSED, SMTPC_RCPT_UNKNOWN, SMTPC_RCPT_UNKNOWN);
 }
@@ -1063,8 +1081,9 @@ void test_extra_data_after_last_reply(void **) {
     EXPECT_BYTES(s.output(), "");
     EXPECT_STATES(s, SMTPC_RCPT_DELIVERED);
     EXPECT_LAST_REPLY(s, 250, "2.0.0 queued");
-    EXPECT_BYTES(log.info, "unexpected data from the server after its reply: \"221 bye\\x0d / \"; connection closed "
-                           "(the message was accepted)\n");
+    EXPECT_BYTES(log.info,
+                 "unexpected data from the server after its reply: \"221 bye\\x0d / \"; connection closed "
+                 "(the message was accepted)\n");
 
     // The same through low-level DATA, the extra bytes in the next segment of the same read.
     Engine d(SMTPC_PROTOCOL_SMTP);
@@ -1097,7 +1116,8 @@ void test_extra_data_after_last_reply(void **) {
     EXPECT_STARTED(m.begin_sendmail(envelope("a@x.org", {"b@y.org"}), 5, true));
     EXPECT_OUTPUT(m, "MAIL FROM:<a@x.org> SIZE=5\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
     FEED(m, "250 ok\r\n250-ok\r\n251 ok\r\n354 go\r\n");
-    EXPECT_STATUS(m, SMTPC_EPROTOCOL, "invalid reply from the server: multiline reply with mismatched codes 250 and 251");
+    EXPECT_STATUS(m, SMTPC_EPROTOCOL,
+                  "invalid reply from the server: multiline reply with mismatched codes 250 and 251");
     assert_true(m.must_close());
     EXPECT_STATES(m, SMTPC_RCPT_NOT_ATTEMPTED);
 }
@@ -1117,9 +1137,10 @@ void test_extra_data_after_last_reply(void **) {
 // reported after the Engine is destroyed, so that cmocka's longjmp leaks nothing under ASan.
 std::string protocol_failure_verdict(const Engine &e, const char *what) {
     if (e.want() == Want::Done && e.status() == SMTPC_EPROTOCOL && e.must_close()) return {};
-    return std::string("CORE BUG: ") + what + "; want()=" + want_name(e.want()) + " status=" +
-           smtpc_status_name(e.status()) + " \"" + e.message() + "\" must_close=" + (e.must_close() ? "1" : "0") +
-           ", pending output \"" + unit::escaped(e.output()) + "\"";
+    return std::string("CORE BUG: ") + what + "; want()=" + want_name(e.want()) +
+           " status=" + smtpc_status_name(e.status()) + " \"" + e.message() +
+           "\" must_close=" + (e.must_close() ? "1" : "0") + ", pending output \"" +
+           unit::escaped(e.output()) + "\"";
 }
 
 void test_lockstep_reply_before_command_written(void **) {
@@ -1151,10 +1172,11 @@ void test_pipelined_reply_before_command_written(void **) {
         e.output_written(std::string_view("MAIL FROM:<a@x.org> SIZE=5\r\n").size());
         EXPECT_WANT(e, Want::Write);
         e.received("250 ok\r\n250 ok\r\n354 go\r\n", 24);
-        std::snprintf(verdict, sizeof verdict, "%s",
-                      protocol_failure_verdict(
-                          e, "pipelined: replies to RCPT and DATA came before they were written and were accepted")
-                          .c_str());
+        std::snprintf(
+            verdict, sizeof verdict, "%s",
+            protocol_failure_verdict(
+                e, "pipelined: replies to RCPT and DATA came before they were written and were accepted")
+                .c_str());
     }
     if (verdict[0]) fail_msg("%s", verdict);
 }
@@ -1234,7 +1256,8 @@ void test_refusal_then_close(void **) {
     FEED(e, "550 5.7.1 go away\r\n");
     EXPECT_OUTPUT(e, "RSET\r\n");
     e.received_eof();
-    EXPECT_STATUS(e, SMTPC_ESENDER_REFUSED, std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
+    EXPECT_STATUS(e, SMTPC_ESENDER_REFUSED,
+                  std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
     assert_true(e.must_close());
     EXPECT_LAST_REPLY(e, 550, "5.7.1 go away");
     EXPECT_REPLY(&*e.result()->mail_reply, 550, "5.7.1 go away");
@@ -1248,7 +1271,8 @@ void test_refusal_then_close(void **) {
     FEED(w, "550 5.7.1 go away\r\n");
     EXPECT_WANT(w, Want::Write);
     w.failed(SMTPC_EDISCONNECTED, "connection reset by the server");
-    EXPECT_STATUS(w, SMTPC_ESENDER_REFUSED, std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
+    EXPECT_STATUS(w, SMTPC_ESENDER_REFUSED,
+                  std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
     assert_true(w.must_close());
 
     // No reply to RSET before the deadline: the refusal stands, the message says what followed.
@@ -1259,9 +1283,10 @@ void test_refusal_then_close(void **) {
     FEED(t, "550 5.7.1 go away\r\n");
     EXPECT_OUTPUT(t, "RSET\r\n");
     t.failed(SMTPC_ETIMEOUT, "timed out waiting for the server's reply");
-    EXPECT_STATUS(t, SMTPC_ESENDER_REFUSED,
-                  "MAIL FROM refused: 550 5.7.1 go away; then timed out waiting for the server's reply (connection "
-                  "closed)");
+    EXPECT_STATUS(
+        t, SMTPC_ESENDER_REFUSED,
+        "MAIL FROM refused: 550 5.7.1 go away; then timed out waiting for the server's reply (connection "
+        "closed)");
     assert_true(t.must_close());
 
     // Pipelined: MAIL refused and the rest of the batch never answered.
@@ -1272,7 +1297,8 @@ void test_refusal_then_close(void **) {
     FEED(p, "550 5.7.1 go away\r\n");
     EXPECT_WANT(p, Want::Read);
     p.received_eof();
-    EXPECT_STATUS(p, SMTPC_ESENDER_REFUSED, std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
+    EXPECT_STATUS(p, SMTPC_ESENDER_REFUSED,
+                  std::string("MAIL FROM refused: 550 5.7.1 go away") + kClosedAfter);
     EXPECT_STATES(p, SMTPC_RCPT_NOT_ATTEMPTED, SMTPC_RCPT_NOT_ATTEMPTED);
 
     // Pipelined: every RCPT refused, the close comes before DATA's reply. Decided at the last RCPT.
@@ -1336,7 +1362,8 @@ void test_refused_while_sending_body(void **) {
     e.body("abc\r\n", 5);
     EXPECT_WANT(e, Want::Body);  // gathered, not yet written
     e.received("552 5.3.4 too big\r\n", 19);
-    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED, "message refused before it was complete: 552 5.3.4 too big (connection closed)");
+    EXPECT_STATUS(e, SMTPC_EDATA_REFUSED,
+                  "message refused before it was complete: 552 5.3.4 too big (connection closed)");
     assert_true(e.must_close());
     EXPECT_LAST_REPLY(e, 552, "5.3.4 too big");
     EXPECT_STATES(e, SMTPC_RCPT_FAILED, SMTPC_RCPT_REFUSED);
@@ -1355,7 +1382,8 @@ void test_refused_while_sending_body(void **) {
     s.received("552 5.3", 7);
     EXPECT_WANT(s, Want::Write);
     s.received(".4 too big\r\n", 12);
-    EXPECT_STATUS(s, SMTPC_EDATA_REFUSED, "message refused before it was complete: 552 5.3.4 too big (connection closed)");
+    EXPECT_STATUS(s, SMTPC_EDATA_REFUSED,
+                  "message refused before it was complete: 552 5.3.4 too big (connection closed)");
     EXPECT_STATES(s, SMTPC_RCPT_FAILED);
 
     // An acceptance before the end is still a protocol error.
@@ -1379,7 +1407,8 @@ void test_refused_while_sending_body(void **) {
     FEED(d, "354 go\r\n");
     EXPECT_WANT(d, Want::Body);
     d.received("421 4.3.2 bye\r\n", 15);
-    EXPECT_STATUS(d, SMTPC_ECLOSING, "message refused before it was complete: 421 4.3.2 bye (connection closed)");
+    EXPECT_STATUS(d, SMTPC_ECLOSING,
+                  "message refused before it was complete: 421 4.3.2 bye (connection closed)");
     assert_true(d.must_close());
     EXPECT_LAST_REPLY(d, 421, "4.3.2 bye");
 }
@@ -1446,7 +1475,8 @@ void test_received_while_idle(void **) {
          "unsolicited reply from the server while the connection was idle: 554 5.7.0 bye", 554},
         {"554 5.7.0 to", true, SMTPC_EDISCONNECTED,
          "connection closed by the server in the middle of a reply it sent while the connection was idle", 0},
-        {"554 5.7.0 to", false, SMTPC_EPROTOCOL, "unsolicited data from the server while the connection was idle", 0},
+        {"554 5.7.0 to", false, SMTPC_EPROTOCOL,
+         "unsolicited data from the server while the connection was idle", 0},
     };
     for (const Case &c : cases) {
         Engine e(SMTPC_PROTOCOL_SMTP);
@@ -1528,7 +1558,8 @@ void test_low_level_transaction(void **) {
 // -------------------------------------------------------------------------------------------------
 // CHUNKING / BDAT (RFC 3030)
 
-const char kEhloChunking[] = "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+const char kEhloChunking[] =
+    "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
 const char kEhloChunkingNoPipelining[] = "250-mx.example.org\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
 
 // Everything the engine wants written, marked written.
@@ -1692,10 +1723,11 @@ void test_bdat_connection_lost(void **) {
     take_output(e);
     e.body_end();
     EXPECT_OUTPUT(e, "BDAT 2 LAST\r\n\r\n");  // the final CRLF the message lacked
-    FEED(e, "250 ok\r\n250 ok\r\n");      // the first chunk's reply is still outstanding
+    FEED(e, "250 ok\r\n250 ok\r\n");          // the first chunk's reply is still outstanding
     e.received_eof();
-    EXPECT_STATUS(e, SMTPC_EDELIVERY_UNKNOWN,
-                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    EXPECT_STATUS(
+        e, SMTPC_EDELIVERY_UNKNOWN,
+        "connection closed by the server after the message was sent: it may or may not have been delivered");
     assert_true(e.must_close());
     EXPECT_STATES(e, SMTPC_RCPT_UNKNOWN);
 
@@ -1752,8 +1784,9 @@ void test_bdat_lmtp(void **) {
     EXPECT_OUTPUT(u, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nBDAT 0 LAST\r\n");
     FEED(u, "250 ok\r\n250 ok\r\n250 ok\r\n250 b delivered\r\n");
     u.received_eof();
-    EXPECT_STATUS(u, SMTPC_EDELIVERY_UNKNOWN,
-                  "connection closed by the server after the message was sent: it may or may not have been delivered");
+    EXPECT_STATUS(
+        u, SMTPC_EDELIVERY_UNKNOWN,
+        "connection closed by the server after the message was sent: it may or may not have been delivered");
     EXPECT_STATES(u, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_UNKNOWN);
 }
 
