@@ -127,7 +127,16 @@ expect "SIGTERM awaiting the reply: the whole message was sent" \
 sleep 30 | timeout --foreground 60 "$send" --server "smtp://127.0.0.1:9" "${args[@]}" b@example.org \
     > "$work/stdin.stdout" 2> "$work/stdin.stderr" &
 pid=$!
-sleep 0.5
+# The signal must come once the tool catches it (a slow start, e.g. under the sanitizers, would
+# otherwise meet the default action): wait until its SigCgt mask has SIGINT (bit 1), at most 20 s.
+for _ in $(seq 200); do
+    child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null | awk '{print $1}')
+    if [[ -n $child ]] && (( 0x$(awk '/^SigCgt:/ {print $2}' "/proc/$child/status" 2>/dev/null || echo 0) & 2 )); then
+        break
+    fi
+    sleep 0.1
+done
+sleep 0.2
 kill -INT "$pid"
 wait "$pid"
 rc=$?
