@@ -3,9 +3,8 @@
  * smtpc-bench-client HOST PORT COUNT SIZE: one connection, EHLO, COUNT messages from
  * bench@example.com to sink@example.com (bench_message.h), through the fastest API the library
  * offers today: smtpc_client_sendmail() with PIPELINING (and BDAT when CHUNKING is offered). Exit 0
- * only when every message got a 2xx
- * after its data. Prints connections=, messages= and xfer_seconds= (from after EHLO to the last
- * message's reply).
+ * only when every message got a 2xx after its data. Prints connections=, messages= and xfer_seconds=
+ * (from after EHLO to the last message's reply).
  */
 #include "bench_message.h"
 #include "smtpc.h"
