@@ -13,11 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *auth_b64(const char *data, size_t len) {
+size_t auth_b64_into(const void *data, size_t len, char *out) {
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = (const unsigned char *)data;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    assert_non_null(out);
     size_t o = 0, i = 0;
     for (; i + 3 <= len; i += 3) {
         unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
@@ -40,6 +38,13 @@ char *auth_b64(const char *data, size_t len) {
         out[o++] = '=';
     }
     out[o] = '\0';
+    return o;
+}
+
+char *auth_b64(const char *data, size_t len) {
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    assert_non_null(out);
+    auth_b64_into(data, len, out);
     return out;
 }
 

@@ -13,6 +13,9 @@
 #include "smtpc.h"
 
 /** Standard base64 (RFC 4648, padded) of data/len, malloc()ed and NUL-terminated. */
+/* Standard base64 of data into out, which holds (len + 2) / 3 * 4 + 1 bytes; no allocation (the heap
+ * scan calls it from inside its allocator). Returns the length written, without the NUL. */
+size_t auth_b64_into(const void *data, size_t len, char *out);
 char *auth_b64(const char *data, size_t len);
 
 /** 1 when needle/nlen occurs in hay/hlen (nlen > 0), else 0. */

@@ -372,35 +372,6 @@ int RAND_bytes(unsigned char *buf, int num) {
 #define SCRAM_ITERATIONS 4096
 #define SCRAM_SERVER_NONCE "3rfcNHYJY1ZVvWVs7j"
 
-/* Standard base64 into out (which holds (len + 2) / 3 * 4 + 1 bytes); no allocation. */
-static size_t b64(const void *data, size_t len, char *out) {
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = data;
-    size_t o = 0, i = 0;
-    for (; i + 3 <= len; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        out[o++] = alphabet[v >> 18 & 63];
-        out[o++] = alphabet[v >> 12 & 63];
-        out[o++] = alphabet[v >> 6 & 63];
-        out[o++] = alphabet[v & 63];
-    }
-    if (len - i == 1) {
-        unsigned v = (unsigned)p[i] << 16;
-        out[o++] = alphabet[v >> 18 & 63];
-        out[o++] = alphabet[v >> 12 & 63];
-        out[o++] = '=';
-        out[o++] = '=';
-    } else if (len - i == 2) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
-        out[o++] = alphabet[v >> 18 & 63];
-        out[o++] = alphabet[v >> 12 & 63];
-        out[o++] = alphabet[v >> 6 & 63];
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return o;
-}
-
 static void add_pattern(const char *name, const void *bytes, size_t len) {
     assert_true(g_npat < MAX_PATTERNS);
     assert_true(len >= 8 && len <= sizeof g_pat[0].bytes);
@@ -420,7 +391,7 @@ static void add_secret(const char *name, const void *secret, size_t len) {
         assert_true(k + len <= sizeof in);
         memset(in, 0, k);
         memcpy(in + k, secret, len);
-        b64(in, k + len, enc);
+        auth_b64_into(in, k + len, enc);
         size_t first = (8 * k + 5) / 6, end = (8 * (k + len)) / 6;
         snprintf(label, sizeof label, "base64 of the %s (alignment %zu)", name, k);
         add_pattern(label, enc + first, end - first);
@@ -444,7 +415,7 @@ static void scram_client_nonce(char out[33]) {
     for (int i = 0; i < 24; i++) {
         raw[i] = (unsigned char)(0x5a ^ (i * 37));
     }
-    b64(raw, sizeof raw, out);
+    auth_b64_into(raw, sizeof raw, out);
 }
 
 static int group_setup_patterns(void) {
@@ -455,7 +426,7 @@ static int group_setup_patterns(void) {
     static const char plain[] = "\0" USER "\0" PASSWORD;
     char enc[128];
     add_pattern("PLAIN message", plain, sizeof plain - 1);
-    add_pattern("base64 of the PLAIN message", enc, b64(plain, sizeof plain - 1, enc));
+    add_pattern("base64 of the PLAIN message", enc, auth_b64_into(plain, sizeof plain - 1, enc));
 
     /* CRAM-MD5: the digest is the password's stand-in. */
     unsigned char mac[16];
@@ -502,8 +473,8 @@ static int group_setup_patterns(void) {
     hmac256(g_salted, 32, "Server Key", server_key);
     hmac256(server_key, 32, auth_message, g_server_sig);
     char proof_text[64], sig_text[64];
-    b64(g_proof, 32, proof_text);
-    b64(g_server_sig, 32, sig_text);
+    auth_b64_into(g_proof, 32, proof_text);
+    auth_b64_into(g_server_sig, 32, sig_text);
     snprintf(g_scram_client_final, sizeof g_scram_client_final, "%s,p=%s", without_proof, proof_text);
     snprintf(g_scram_server_final, sizeof g_scram_server_final, "v=%s", sig_text);
     add_pattern("SCRAM SaltedPassword", g_salted, 32);
@@ -669,7 +640,7 @@ static void test_plain(void **state) {
     (void)state;
     static const char plain[] = "\0" USER "\0" PASSWORD;
     char enc[128], want[256];
-    b64(plain, sizeof plain - 1, enc);
+    auth_b64_into(plain, sizeof plain - 1, enc);
     snprintf(want, sizeof want, "AUTH PLAIN %s\r\n", enc);
     aiosmtpd_case("PLAIN", 1, want);
     snprintf(want, sizeof want, "AUTH PLAIN\r\n%s\r\n", enc);
@@ -682,14 +653,14 @@ static void test_plain(void **state) {
 static void test_login(void **state) {
     (void)state;
     char user[32], pw[64], want[256];
-    b64(USER, strlen(USER), user);
-    b64(PASSWORD, strlen(PASSWORD), pw);
+    auth_b64_into(USER, strlen(USER), user);
+    auth_b64_into(PASSWORD, strlen(PASSWORD), pw);
     snprintf(want, sizeof want, "AUTH LOGIN %s\r\n%s\r\n", user, pw);
     aiosmtpd_case("LOGIN", 1, want);
     snprintf(want, sizeof want, "AUTH LOGIN\r\n%s\r\n%s\r\n", user, pw);
     aiosmtpd_case("LOGIN", 0, want);
     /* Refused (535, an unknown user): the same bytes went out and nothing is left either. */
-    b64("nobody", 6, user);
+    auth_b64_into("nobody", 6, user);
     snprintf(want, sizeof want, "AUTH LOGIN %s\r\n%s\r\n", user, pw);
     aiosmtpd_user_case("LOGIN", 1, "nobody", want);
 }
@@ -730,13 +701,13 @@ static void tls_case(const char *mech, const char *want_auth) {
 static void test_login_and_plain_over_starttls(void **state) {
     (void)state;
     char user[32], pw[64], want[256];
-    b64(USER, strlen(USER), user);
-    b64(PASSWORD, strlen(PASSWORD), pw);
+    auth_b64_into(USER, strlen(USER), user);
+    auth_b64_into(PASSWORD, strlen(PASSWORD), pw);
     snprintf(want, sizeof want, "AUTH LOGIN %s\r\n%s\r\n", user, pw);
     tls_case("LOGIN", want);
     static const char plain[] = "\0" USER "\0" PASSWORD;
     char enc[128];
-    b64(plain, sizeof plain - 1, enc);
+    auth_b64_into(plain, sizeof plain - 1, enc);
     snprintf(want, sizeof want, "AUTH PLAIN %s\r\n", enc);
     tls_case("PLAIN", want);
 }
@@ -788,10 +759,10 @@ static void transcript_is(const fault_fixture *f, const char *want) {
 static void test_cram_md5(void **state) {
     fault_fixture *f = *state;
     char challenge[128], response[128], want[512];
-    b64(CRAM_CHALLENGE, strlen(CRAM_CHALLENGE), challenge);
+    auth_b64_into(CRAM_CHALLENGE, strlen(CRAM_CHALLENGE), challenge);
     char plain[80];
     snprintf(plain, sizeof plain, USER " %s", g_cram_hex);
-    b64(plain, strlen(plain), response);
+    auth_b64_into(plain, strlen(plain), response);
     hello_auth(f);
     sc_expect(f, "AUTH CRAM-MD5");
     char line[160];
@@ -812,10 +783,10 @@ static void test_cram_md5(void **state) {
 static void test_scram_sha256(void **state) {
     fault_fixture *f = *state;
     char first[256], server_first[384], final[384], server_final[256], line[512], want[1024];
-    b64(g_scram_client_first, strlen(g_scram_client_first), first);
-    b64(g_scram_server_first, strlen(g_scram_server_first), server_first);
-    b64(g_scram_client_final, strlen(g_scram_client_final), final);
-    b64(g_scram_server_final, strlen(g_scram_server_final), server_final);
+    auth_b64_into(g_scram_client_first, strlen(g_scram_client_first), first);
+    auth_b64_into(g_scram_server_first, strlen(g_scram_server_first), server_first);
+    auth_b64_into(g_scram_client_final, strlen(g_scram_client_final), final);
+    auth_b64_into(g_scram_server_final, strlen(g_scram_server_final), server_final);
     hello_auth(f);
     sc_expect(f, "AUTH SCRAM-SHA-256 ");
     snprintf(line, sizeof line, "334 %s\r\n", server_first);
@@ -842,9 +813,9 @@ static void test_scram_sha256(void **state) {
 static void test_scram_bad_server_signature(void **state) {
     fault_fixture *f = *state;
     char first[256], server_first[384], final[384], line[512], want[1024];
-    b64(g_scram_client_first, strlen(g_scram_client_first), first);
-    b64(g_scram_server_first, strlen(g_scram_server_first), server_first);
-    b64(g_scram_client_final, strlen(g_scram_client_final), final);
+    auth_b64_into(g_scram_client_first, strlen(g_scram_client_first), first);
+    auth_b64_into(g_scram_server_first, strlen(g_scram_server_first), server_first);
+    auth_b64_into(g_scram_client_final, strlen(g_scram_client_final), final);
     hello_auth(f);
     sc_expect(f, "AUTH SCRAM-SHA-256 ");
     snprintf(line, sizeof line, "334 %s\r\n", server_first);
@@ -899,7 +870,7 @@ static void oauth_case(fault_fixture *f, const char *mech, int use_callback) {
         snprintf(msg, sizeof msg,
                  "n,a=" USER ",\001host=127.0.0.1\001port=%d\001auth=Bearer " TOKEN "\001\001", f->srv.port);
     }
-    b64(msg, strlen(msg), enc);
+    auth_b64_into(msg, strlen(msg), enc);
     snprintf(want, sizeof want, W_EHLO "AUTH %s %s\r\n" W_QUIT, mech, enc);
     transcript_is(f, want);
 }
@@ -953,8 +924,8 @@ static void test_custom_mechanism(void **state) {
     assert_int_equal(st.calls, 2);
     fault_end(f, 1);
     char u[32], p[96], want[256];
-    b64(USER, strlen(USER), u);
-    b64("pw " PASSWORD, strlen("pw " PASSWORD), p);
+    auth_b64_into(USER, strlen(USER), u);
+    auth_b64_into("pw " PASSWORD, strlen("pw " PASSWORD), p);
     snprintf(want, sizeof want, W_EHLO "AUTH X-CUSTOM %s\r\n%s\r\n" W_QUIT, u, p);
     transcript_is(f, want);
 }
@@ -992,7 +963,7 @@ static void test_connection_lost_with_unsent_response(void **state) {
     for (size_t i = 0; i < sizeof head; i++) {
         head[i] = i % (n + 1) == n ? ' ' : PASSWORD[i % (n + 1)];
     }
-    b64(head, sizeof head, head_b64);
+    auth_b64_into(head, sizeof head, head_b64);
     fault_assert_transcript_prefix(f, W_EHLO "AUTH X-CUSTOM\r\n", strlen(W_EHLO "AUTH X-CUSTOM\r\n"),
                                    head_b64, strlen(head_b64));
     assert_int_equal(f->transcript_len, strlen(W_EHLO "AUTH X-CUSTOM\r\n") + 4096);
