@@ -139,7 +139,7 @@ class TlsStream final : public Stream {
             if (ev == 0)
                 return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
             if (ev < 0) return {SMTPC_EIO, 0, errno, "poll failed"};
-            if (also_readable && e == SSL_ERROR_WANT_WRITE && (ev & POLLIN) && !(ev & POLLOUT)) {
+            if (also_readable && e == SSL_ERROR_WANT_WRITE && (ev & POLLIN)) {  // input first, as above
                 readable = true;
                 return {SMTPC_OK, 0, 0, {}};
             }

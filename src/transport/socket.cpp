@@ -76,7 +76,9 @@ class SocketStream final : public Stream {
             if (ev == 0)
                 return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
             if (ev < 0) return fail(errno, "poll");
-            if (also_readable && (ev & POLLIN) && !(ev & POLLOUT)) {
+            // Input first, even when the socket is also writable: a server that refused the message
+            // part-way and keeps draining it would otherwise receive all of it before we looked.
+            if (also_readable && (ev & POLLIN)) {
                 readable = true;
                 return {SMTPC_OK, 0, 0, {}};
             }
