@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Builds smtpc and runs the whole test suite twice:
-#   1. build/       warnings as errors (-DSMTPC_WERROR=ON), every test including the Python binding;
+#   1. build/       warnings as errors (-DSMTPC_WERROR=ON), every test including the Python binding,
+#                   with the static library as well (-DSMTPC_BUILD_STATIC=ON, for tests/install);
 #   2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer (-DSMTPC_SANITIZE=ON), every test
 #                   except the Python binding (label "python": an instrumented extension module needs
 #                   libasan preloaded into the interpreter).
@@ -25,7 +26,10 @@ fi
 # build below is Debug. SMTPC_CI_BUILD_TYPE overrides it.
 build_type=${SMTPC_CI_BUILD_TYPE:-RelWithDebInfo}
 echo "=== [1/2] build with warnings as errors ($build_dir, $build_type)"
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DSMTPC_WERROR=ON "${python_args[@]}"
+# The static library too (the same objects, archived): install.consumers then links a program with
+# `pkg-config --static`; the sanitizer build below stays shared-only, the default.
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE="$build_type" -DSMTPC_WERROR=ON -DSMTPC_BUILD_STATIC=ON \
+    "${python_args[@]}"
 cmake --build "$build_dir" --parallel "$jobs"
 echo "=== [1/2] ctest ($build_dir)"
 (cd "$build_dir" && ctest --output-on-failure --no-tests=error --timeout 600)
