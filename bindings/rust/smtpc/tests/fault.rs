@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+//! Faults from the scripted server (tests/servers/fault_server.py): its transcript holds every byte
+//! the client sent.
+
+mod common;
+
+use common::*;
+use smtpc::{Client, RcptState, Status};
+use std::time::Duration;
+
+fn client() -> Client {
+    let mut c = Client::smtp().unwrap();
+    c.set_local_hostname("client.test").unwrap();
+    c.set_command_timeout(Some(Duration::from_secs(20))).unwrap();
+    c
+}
+
+#[test]
+fn connection_lost_after_the_message_is_delivery_unknown() {
+    skip_unless!(skip_reason_python());
+    let srv = fault_server(
+        r#"[{"send": "220 fault.test ESMTP\r\n"},
+            {"expect": "EHLO client.test"}, {"send": "250 fault.test\r\n"},
+            {"expect": "MAIL FROM:<a@example.org>"}, {"send": "250 2.1.0 ok\r\n"},
+            {"expect": "RCPT TO:<b@example.org>"}, {"send": "250 2.1.5 ok\r\n"},
+            {"expect": "DATA"}, {"send": "354 go ahead\r\n"},
+            {"read_until": "\r\n.\r\n"},
+            {"close": true}]"#,
+        1,
+    );
+    let mut c = client();
+    c.connect("127.0.0.1", srv.port).unwrap();
+    let err = c.send_mail("a@example.org", ["b@example.org"], b"Subject: f\r\n\r\nfault\r\n").unwrap_err();
+    assert_eq!(err.status(), Status::DeliveryUnknown);
+    let res = err.result().unwrap();
+    assert_eq!(res.recipients()[0].state(), RcptState::Unknown);
+    assert_eq!(res.recipients()[0].rcpt_reply().unwrap().enhanced(), Some("2.1.5"));
+    assert!(!c.is_connected());
+    let (done, transcript) = srv.transcript();
+    assert_eq!(done.as_deref(), Some("DONE 0"));
+    assert_eq!(
+        String::from_utf8_lossy(&transcript),
+        "EHLO client.test\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n\
+         Subject: f\r\n\r\nfault\r\n.\r\n"
+    );
+}
+
+#[test]
+fn garbage_reply_is_a_protocol_error() {
+    skip_unless!(skip_reason_python());
+    let srv = fault_server(
+        r#"[{"send": "220 fault.test ESMTP\r\n"},
+            {"expect": "EHLO"}, {"send": "250 fault.test\r\n"},
+            {"expect": "NOOP"}, {"send": "25x what\r\n"},
+            {"expect_eof": true, "optional": true}]"#,
+        1,
+    );
+    let mut c = client();
+    c.connect("127.0.0.1", srv.port).unwrap();
+    c.ehlo("").unwrap();
+    let err = c.noop().unwrap_err();
+    assert_eq!(err.status(), Status::Protocol);
+    assert!(!c.is_connected(), "the connection is closed after a protocol error");
+    let (_, transcript) = srv.transcript();
+    assert_eq!(transcript, b"EHLO client.test\r\nNOOP\r\n".to_vec());
+}
+
+#[test]
+fn greeting_421_is_a_greeting_error_with_the_reply() {
+    skip_unless!(skip_reason_python());
+    let srv = fault_server(r#"[{"send_then_close": "421 4.3.2 busy, try later\r\n"}]"#, 1);
+    let mut c = client();
+    let err = c.connect("127.0.0.1", srv.port).unwrap_err();
+    assert_eq!(err.status(), Status::Greeting);
+    assert_eq!(err.code(), Some(421));
+    assert!(err.is_temporary());
+    assert_eq!(err.reply().unwrap().enhanced(), Some("4.3.2"));
+    assert_eq!(err.reply().unwrap().text(), "4.3.2 busy, try later");
+    let (_, transcript) = srv.transcript();
+    assert!(transcript.is_empty());
+}
