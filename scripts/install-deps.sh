@@ -31,6 +31,8 @@ packages=(
     abigail-tools
     # the style check (tests/style: every C and C++ file follows .clang-format)
     clang-format
+    # the Go binding and its tests (bindings/go: cgo, no modules from outside)
+    golang-go
 )
 case ${1:-} in
     --packaging)

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MIT
+
+package smtpc
+
+// #include "glue.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/cgo"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// callbackState is what a cgo.Handle given to the library as userdata refers to. Each callback
+// recovers a panic (re-raised by the Go call once the library returned) and never lets one cross
+// into C.
+type callbackState struct {
+	client   *Client
+	trace    TraceFunc
+	progress ProgressFunc
+	reader   io.Reader
+	auth     Auth
+	initial  []byte // the initial response Auth.Start gave (nil: none)
+	token    func() (string, error)
+}
+
+func newHandle(st *callbackState) cgo.Handle { return cgo.NewHandle(st) }
+
+func stateOf(h C.uintptr_t) *callbackState {
+	st, _ := cgo.Handle(h).Value().(*callbackState)
+	return st
+}
+
+// enter marks the client as inside a callback (for re-entry detection); the returned function
+// leaves, recording a panic.
+func (st *callbackState) enter() func() {
+	atomic.AddInt32(&st.client.inCb, 1)
+	return func() {
+		if p := recover(); p != nil && st.client.cbPanic == nil {
+			st.client.cbPanic = p
+		}
+		atomic.AddInt32(&st.client.inCb, -1)
+	}
+}
+
+//export goSmtpcTrace
+func goSmtpcTrace(kind C.int, data *C.char, n C.size_t, timeUS C.int64_t, h C.uintptr_t) {
+	st := stateOf(h)
+	if st == nil || st.trace == nil {
+		return
+	}
+	defer st.enter()()
+	var t time.Time
+	if timeUS != 0 {
+		t = time.UnixMicro(int64(timeUS))
+	}
+	st.trace(TraceKind(kind), C.GoBytes(unsafe.Pointer(data), C.int(n)), t)
+}
+
+//export goSmtpcProgress
+func goSmtpcProgress(sent, total C.uint64_t, h C.uintptr_t) (abort C.int) {
+	st := stateOf(h)
+	if st == nil || st.progress == nil {
+		return 0
+	}
+	abort = 1 // also when the function panics
+	defer st.enter()()
+	if st.progress(uint64(sent), uint64(total)) {
+		abort = 0
+	} else {
+		st.client.cbErr = errors.New("the progress function withdrew the message")
+	}
+	return abort
+}
+
+//export goSmtpcRead
+func goSmtpcRead(buf *C.char, capacity C.size_t, n *C.size_t, h C.uintptr_t) (abort C.int) {
+	*n = 0
+	st := stateOf(h)
+	if st == nil || st.reader == nil {
+		return 1
+	}
+	abort = 1
+	defer st.enter()()
+	if capacity == 0 {
+		return 0
+	}
+	dst := unsafe.Slice((*byte)(unsafe.Pointer(buf)), int(capacity))
+	// Fill the buffer (fewer, larger blocks: each call is a crossing between C and Go). An
+	// io.Reader may return 0, nil: ask again, a bounded number of times in a row, rather than
+	// signal the end of the message, which a 0 means to the library. An error after some bytes
+	// comes back at the next call, so those bytes are sent first.
+	filled, idle := 0, 0
+	for filled < len(dst) {
+		got, err := st.reader.Read(dst[filled:])
+		if got < 0 || got > len(dst)-filled {
+			st.client.cbErr = fmt.Errorf("io.Reader returned %d bytes for a %d-byte buffer", got, len(dst)-filled)
+			return 1
+		}
+		filled += got
+		if err == io.EOF {
+			st.reader = eofReader{}
+			break
+		}
+		if err != nil {
+			if filled == 0 {
+				st.client.cbErr = err
+				return 1
+			}
+			st.reader = &errReader{err: err}
+			break
+		}
+		if got == 0 {
+			if idle++; idle == 100 {
+				if filled > 0 {
+					break
+				}
+				st.client.cbErr = io.ErrNoProgress
+				return 1
+			}
+		} else {
+			idle = 0
+		}
+	}
+	*n = C.size_t(filled)
+	return 0
+}
+
+type errReader struct{ err error }
+
+func (r *errReader) Read([]byte) (int, error) { return 0, r.err }
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+//export goSmtpcAuth
+func goSmtpcAuth(challenge *C.char, n C.size_t, isInitial C.int, resp *C.smtpc_auth_response, h C.uintptr_t) (abort C.int) {
+	st := stateOf(h)
+	if st == nil || st.auth == nil {
+		return 1
+	}
+	abort = 1
+	defer st.enter()()
+	var out []byte
+	if isInitial != 0 {
+		// The initial response was computed by Start before the exchange began.
+		out = st.initial
+		st.initial = nil
+		if out == nil {
+			return 0
+		}
+	} else {
+		var err error
+		out, err = st.auth.Next(C.GoBytes(unsafe.Pointer(challenge), C.int(n)), true)
+		if err != nil {
+			st.client.cbErr = err
+			return 1
+		}
+	}
+	p, ln := cbytes(out)
+	if s := Status(C.smtpc_auth_response_set(resp, p, ln)); s != StatusOK {
+		st.client.cbErr = s
+		return 1
+	}
+	return 0
+}
+
+//export goSmtpcToken
+func goSmtpcToken(resp *C.smtpc_auth_response, h C.uintptr_t) (abort C.int) {
+	st := stateOf(h)
+	if st == nil || st.token == nil {
+		return 1
+	}
+	abort = 1
+	defer st.enter()()
+	tok, err := st.token()
+	if err != nil {
+		st.client.cbErr = err
+		return 1
+	}
+	b := []byte(tok)
+	p, ln := cbytes(b)
+	s := Status(C.smtpc_auth_response_set(resp, p, ln))
+	wipe(b)
+	if s != StatusOK {
+		st.client.cbErr = s
+		return 1
+	}
+	return 0
+}
+
+func wipe(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}
+
+// uintptrHandle is a cgo.Handle that may be 0 (no callback).
+type uintptrHandle cgo.Handle
+
+func (h uintptrHandle) del() {
+	if h != 0 {
+		cgo.Handle(h).Delete()
+	}
+}

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+module smtpc
+
+go 1.19
