@@ -6,19 +6,49 @@
  *
  * Conventions (see docs/api-conventions.md):
  *  - Every fallible function returns an smtpc_status: SMTPC_OK (0) or a negative SMTPC_E* code.
- *    smtpc_strerror() gives static text for a code; smtpc_client_errmsg() gives the detail of the last
- *    failure on a client handle.
+ *    smtpc_strerror() gives static text for a code; the detail of the last failure is kept on the
+ *    handle the call failed on: smtpc_client_errmsg(), smtpc_envelope_errmsg(),
+ *    smtpc_tls_config_errmsg().
+ *  - Enums: every enum type is int-sized (its values fit an int; the library is built with the
+ *    compiler's default enum size, so -fshort-enums is not supported) and may gain values in later
+ *    versions, never renumbered. A caller must handle a value it does not know (a status code, a
+ *    recipient state, a trace kind): bindings must not map them to closed enum types that reject
+ *    unknown values. Enum arguments out of range are refused with SMTPC_EINVAL.
  *  - Handles are opaque. A handle returned through a `**out` parameter is owned by the caller and is
- *    released with its matching *_free() function; *_free(NULL) does nothing.
- *  - Pointers returned directly (const) are borrowed: they stay valid for the lifetime stated on the
- *    function, and must not be freed.
- *  - Strings passed in are (pointer, length) pairs. A length of SMTPC_NTS means "NUL-terminated",
- *    for every string argument of every function; a NULL pointer with length 0 or SMTPC_NTS is the
- *    empty string. Data passed in is validated as the bytes that would go on the wire: CR, LF and NUL
- *    are refused in every command argument, so a string cut short at an embedded NUL is never sent
- *    silently.
- *  - Callbacks take a `void *userdata` last. A callback must not unwind (C++ exceptions, longjmp,
- *    Rust panics) into the library.
+ *    released with its matching *_free() function; *_free(NULL) does nothing. On failure *out is
+ *    set to NULL.
+ *  - Returned pointers are never owned by the caller (never free them). Each function says which
+ *    of these lifetimes its result has:
+ *     - "Static": valid for the life of the process.
+ *     - "Borrowed from the client": valid until the next call that takes that client as a non-const
+ *       `smtpc_client *` (a command, connect, sendmail, a setter, smtpc_client_close(),
+ *       smtpc_client_free(); smtpc_client_cancel() excepted) and no longer. Calls that take a
+ *       `const smtpc_client *` (the getters) leave it valid. Inside a callback the running call is
+ *       such a call, so what a getter returns there is valid until the callback returns.
+ *     - "Borrowed from the reply" (the result, the envelope, the configuration): valid while that
+ *       object is, under the same rule for that object (a reply borrowed from a client lives as the
+ *       client's borrowed pointers do; smtpc_reply_dup() and smtpc_result_dup() make copies that
+ *       the caller owns).
+ *    Pointers passed to a callback are valid only until the callback returns.
+ *  - Absent values: a string getter whose value can legitimately be empty returns NULL for "absent"
+ *    (smtpc_client_extn_params() of an extension not listed, an index out of range); a getter whose
+ *    value is never empty when present returns "" for "none" and never NULL (errmsg after a success,
+ *    TLS facts when not encrypted, the enhanced status code of a reply without one), so it can be
+ *    printed without a check. Arguments: NULL and "" both mean "none" wherever "none" is allowed.
+ *  - Strings passed in are (pointer, length) pairs. A length of SMTPC_NTS ((size_t)-1, SIZE_MAX)
+ *    means "NUL-terminated", for every string argument of every function; a NULL pointer with length
+ *    0 or SMTPC_NTS is the empty string. Data passed in is validated as the bytes that would go on
+ *    the wire: CR, LF and NUL are refused in every command argument, so a string cut short at an
+ *    embedded NUL is never sent silently. Bytes are `char` everywhere (also binary data such as a
+ *    DER certificate). Length parameters are named `len` (or `<name>_len`) for input and `out_len`
+ *    for a length the library writes back (optional: NULL when not wanted).
+ *  - Callbacks take a `void *userdata` last, and the function that registers or runs a callback
+ *    takes (fn, userdata) as its last two parameters. A callback must not unwind (C++ exceptions,
+ *    longjmp, Rust panics) into the library.
+ *  - Finalizers: smtpc_client_free(), smtpc_envelope_free(), smtpc_reply_free(),
+ *    smtpc_result_free() and smtpc_tls_config_free() call no callback and take no lock a callback
+ *    could hold, so a garbage collector's finalizer (on any thread, while the handle is unused) may
+ *    call them. smtpc_client_close() is an ordinary call and may trace.
  *  - Callbacks and their own client (re-entry): while a client is inside one of its calls, a callback
  *    of that call (trace, read, AUTH, token, progress) may use the client only as follows.
  *     - Every function returning smtpc_status returns SMTPC_ESTATE and does nothing: nothing is sent
@@ -78,8 +108,12 @@ extern "C" {
 #endif
 #endif
 
-/** Length value meaning "the string is NUL-terminated; measure it". */
-#define SMTPC_NTS ((size_t)-1)
+/**
+ * Length value meaning "the string is NUL-terminated; measure it": (size_t)-1, which is SIZE_MAX.
+ * Written as SIZE_MAX (a plain integer constant) so that FFI generators that drop cast expressions
+ * (bindgen, SWIG) keep it.
+ */
+#define SMTPC_NTS SIZE_MAX
 
 /** Default TCP ports. */
 #define SMTPC_SMTP_PORT 25
@@ -99,12 +133,12 @@ SMTPC_API const char *smtpc_version(void);
 /* ---------------------------------------------------------------------------------------------- */
 
 /**
- * Result of every fallible call. Values are stable: codes are only ever appended, never renumbered.
+ * Result of every fallible call: SMTPC_OK (0) or a negative code. One type for the status and its
+ * codes. Int-sized; codes are only ever appended (more negative values), never renumbered, so a
+ * caller must treat an unknown negative value as a failure (smtpc_strerror() gives "unknown status").
  * The comment after each code names the Python smtplib exception it corresponds to, where one does.
  */
-typedef int smtpc_status;
-
-enum smtpc_status_code {
+typedef enum smtpc_status {
     SMTPC_OK = 0,
     /** An argument was invalid (NULL handle, CR/LF/NUL in a command argument, over a length limit,
      *  malformed address). Nothing was sent. (ValueError) */
@@ -183,7 +217,7 @@ enum smtpc_status_code {
      *  before its end of data was written) or SMTPC_RCPT_UNKNOWN (cancelled after: it may have been
      *  delivered). */
     SMTPC_ECANCELLED = -28
-};
+} smtpc_status;
 
 /**
  * Static, NUL-terminated English text describing a status code ("unknown status" for an unknown
@@ -209,27 +243,27 @@ SMTPC_API int smtpc_reply_code(const smtpc_reply *reply);
 
 /**
  * The enhanced status code ("2.1.0"), NUL-terminated, or "" when the reply does not start with one
- * whose class matches the reply code. Borrowed from the reply. "" for a NULL reply.
+ * whose class matches the reply code. Borrowed from the reply. "" for a NULL reply; never NULL.
  */
 SMTPC_API const char *smtpc_reply_enhanced(const smtpc_reply *reply);
 
 /**
  * The reply text joined as Python's smtplib joins it: each line's text after the code and separator,
  * stripped of spaces and tabs at both ends, joined with "\n". The enhanced status code, if any, stays
- * in the text. NUL-terminated (replies never contain NUL); *len (if len is not NULL) gets the length.
- * Borrowed from the reply. "" for a NULL reply.
+ * in the text. NUL-terminated (replies never contain NUL); *out_len (if not NULL) gets the length.
+ * Borrowed from the reply. "" for a NULL reply; never NULL.
  */
-SMTPC_API const char *smtpc_reply_text(const smtpc_reply *reply, size_t *len);
+SMTPC_API const char *smtpc_reply_text(const smtpc_reply *reply, size_t *out_len);
 
 /** Number of lines in the reply (at least 1). 0 for a NULL reply. */
 SMTPC_API size_t smtpc_reply_line_count(const smtpc_reply *reply);
 
 /**
  * Line `index` of the reply as received, after the code and separator and without the CRLF,
- * NUL-terminated; *len (if not NULL) gets its length. Borrowed from the reply. NULL when index is out
- * of range or reply is NULL.
+ * NUL-terminated (possibly empty); *out_len (if not NULL) gets its length. Borrowed from the reply.
+ * NULL when index is out of range or reply is NULL.
  */
-SMTPC_API const char *smtpc_reply_line(const smtpc_reply *reply, size_t index, size_t *len);
+SMTPC_API const char *smtpc_reply_line(const smtpc_reply *reply, size_t index, size_t *out_len);
 
 /**
  * Copy a reply so that it outlives the object it was borrowed from.
@@ -238,7 +272,8 @@ SMTPC_API const char *smtpc_reply_line(const smtpc_reply *reply, size_t index, s
  */
 SMTPC_API smtpc_status smtpc_reply_dup(smtpc_reply **out, const smtpc_reply *reply);
 
-/** Free a reply made by smtpc_reply_dup(). NULL is a no-op. Never pass a borrowed reply. */
+/** Free a reply made by smtpc_reply_dup(). NULL is a no-op. Never pass a borrowed reply. Calls no
+ *  callback (safe from a finalizer). */
 SMTPC_API void smtpc_reply_free(smtpc_reply *reply);
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -255,8 +290,16 @@ typedef struct smtpc_envelope smtpc_envelope;
  */
 SMTPC_API smtpc_status smtpc_envelope_new(smtpc_envelope **out);
 
-/** Free an envelope. NULL is a no-op. */
+/** Free an envelope. NULL is a no-op. Calls no callback (safe from a finalizer). */
 SMTPC_API void smtpc_envelope_free(smtpc_envelope *env);
+
+/**
+ * Why the last call on this envelope failed: NUL-terminated English text naming the argument and
+ * the rule it broke (e.g. "recipient address: local part over 64 octets"). Every setter that fails
+ * on a non-NULL envelope sets it; a successful call clears it to "". Borrowed from the envelope
+ * (valid until the next call that changes it, or its free). "" for a NULL envelope; never NULL.
+ */
+SMTPC_API const char *smtpc_envelope_errmsg(const smtpc_envelope *env);
 
 /**
  * Set the sender (reverse-path). `addr` is a bare address ("a@example.org"), the same in angle
@@ -295,6 +338,160 @@ SMTPC_API smtpc_status smtpc_envelope_add_rcpt_option(smtpc_envelope *env, const
 SMTPC_API size_t smtpc_envelope_recipient_count(const smtpc_envelope *env);
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Typed ESMTP parameters on the envelope (docs/extensions.md)                                    */
+/* ---------------------------------------------------------------------------------------------- */
+/*
+ * Each parameter below is checked when it is set (SMTPC_EINVAL for a bad value, the envelope
+ * unchanged), encoded as its RFC says, and checked again at send time against what the server
+ * offered in its EHLO reply: a parameter the server does not offer makes the send fail with
+ * SMTPC_ENOTSUPPORTED before MAIL FROM is sent (nothing after EHLO, or STARTTLS and EHLO), with
+ * smtpc_client_errmsg() naming the extension. Typed and raw parameters (smtpc_envelope_add_*_option)
+ * may be mixed, but the same keyword given twice (typed and raw, or raw twice) is SMTPC_EINVAL at
+ * send time. Setting a typed parameter again replaces it.
+ */
+
+/** DSN (RFC 3461) RET: which part of the message a failure notification returns. */
+typedef enum smtpc_dsn_ret {
+    SMTPC_DSN_RET_UNSET = 0, /**< no RET parameter (the server's default) */
+    SMTPC_DSN_RET_FULL = 1,  /**< RET=FULL: the whole message */
+    SMTPC_DSN_RET_HDRS = 2   /**< RET=HDRS: the headers only */
+} smtpc_dsn_ret;
+
+/** DSN (RFC 3461) NOTIFY flags for smtpc_envelope_add_recipient_dsn(): NEVER alone, or any of
+ *  SUCCESS, FAILURE and DELAY or'ed together; 0 for no NOTIFY parameter. */
+typedef enum smtpc_dsn_notify {
+    SMTPC_DSN_NOTIFY_NEVER = 1,
+    SMTPC_DSN_NOTIFY_SUCCESS = 2,
+    SMTPC_DSN_NOTIFY_FAILURE = 4,
+    SMTPC_DSN_NOTIFY_DELAY = 8
+} smtpc_dsn_notify;
+
+/**
+ * DSN (RFC 3461) parameters of MAIL FROM: RET and ENVID. `envid` (NULL for none) is the envelope
+ * identifier: 1..100 printable ASCII characters (spaces allowed), sent xtext-encoded ('+', '=' and
+ * spaces as "+HH"). SMTPC_DSN_RET_UNSET with a NULL envid removes both.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, ret out of range, bad or over-long envid); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_dsn(smtpc_envelope *env, int ret, const char *envid, size_t envid_len);
+
+/**
+ * When `drop` is non-zero, the DSN parameters (RET, ENVID, NOTIFY, ORCPT given here) are left out
+ * silently when the server does not offer DSN, instead of SMTPC_ENOTSUPPORTED (the default).
+ * @return SMTPC_OK; SMTPC_EINVAL for a NULL env.
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_dsn_optional(smtpc_envelope *env, int drop);
+
+/**
+ * Append a recipient, as smtpc_envelope_add_recipient(), with its DSN parameters (RFC 3461):
+ * `notify` is 0 (no NOTIFY), SMTPC_DSN_NOTIFY_NEVER alone, or any of SUCCESS|FAILURE|DELAY;
+ * `orcpt` (NULL for none) is the original recipient address, sent as "ORCPT=rfc822;" + xtext when it
+ * is ASCII, or "ORCPT=utf-8;" + the RFC 6533 form when it is not (its UTF-8 as is when the
+ * transaction uses SMTPUTF8, else each non-ASCII character as "\x{HEX}"). A recipient added with
+ * notify 0 and orcpt NULL is an ordinary recipient.
+ * @return SMTPC_OK; SMTPC_EINVAL (bad address, bad flags such as NEVER with another, bad or
+ *         over-long orcpt: control characters, invalid UTF-8, more than 500 octets encoded);
+ *         SMTPC_ENOMEM. On error the envelope is unchanged.
+ */
+SMTPC_API smtpc_status smtpc_envelope_add_recipient_dsn(smtpc_envelope *env, const char *addr, size_t len,
+                                                        unsigned int notify, const char *orcpt,
+                                                        size_t orcpt_len);
+
+/**
+ * REQUIRETLS (RFC 8689) on MAIL FROM when `on` is non-zero. The message then goes only over TLS
+ * with a verified certificate to a server that offers REQUIRETLS after STARTTLS: sending it makes
+ * the client use TLS as with SMTPC_TLS_REQUIRED whatever its policy (STARTTLS, certificate
+ * verified), and fails with SMTPC_ETLS_REQUIRED (no STARTTLS), SMTPC_ETLS_VERIFY (certificate not
+ * trusted) or SMTPC_ENOTSUPPORTED (REQUIRETLS not offered, or verification turned off), with
+ * nothing sent past EHLO.
+ * @return SMTPC_OK; SMTPC_EINVAL for a NULL env.
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_requiretls(smtpc_envelope *env, int on);
+
+/** smtpc_envelope_set_mt_priority() value that removes the parameter. */
+enum { SMTPC_MT_PRIORITY_UNSET = 100 };
+
+/**
+ * MT-PRIORITY (RFC 6710) on MAIL FROM: -9 (lowest) .. 9 (highest), or SMTPC_MT_PRIORITY_UNSET.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, out of range).
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_mt_priority(smtpc_envelope *env, int priority);
+
+/** DELIVERBY (RFC 2852) by-mode. */
+typedef enum smtpc_deliverby_mode {
+    SMTPC_DELIVERBY_UNSET = 0,  /**< no BY parameter */
+    SMTPC_DELIVERBY_RETURN = 1, /**< "R": return the message if not delivered in time */
+    SMTPC_DELIVERBY_NOTIFY = 2  /**< "N": send a delay notification if not delivered in time */
+} smtpc_deliverby_mode;
+
+/**
+ * DELIVERBY (RFC 2852): "BY=<seconds>;R" or ";N", with "T" (trace) when `trace` is non-zero.
+ * `seconds` is -999999999..999999999, and positive for SMTPC_DELIVERBY_RETURN; at send time a
+ * RETURN time below the server's advertised minimum ("DELIVERBY 240") is SMTPC_ENOTSUPPORTED.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, mode out of range, seconds out of range).
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, long long seconds, int mode, int trace);
+
+/**
+ * FUTURERELEASE (RFC 4865) HOLDFOR: hold the message for `seconds` (1..999999999) before delivery;
+ * 0 removes it. At send time it must not exceed the server's advertised maximum interval.
+ * Replaces a HOLDUNTIL.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, out of range).
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_hold_for(smtpc_envelope *env, unsigned long long seconds);
+
+/**
+ * FUTURERELEASE (RFC 4865) HOLDUNTIL: hold the message until `time`, an RFC 3339 date-time
+ * ("2026-12-24T18:00:00Z", "2026-12-24T19:00:00+01:00"); NULL removes it. At send time it must
+ * not be later than the server's advertised latest release time. Replaces a HOLDFOR.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, not an RFC 3339 date-time); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_hold_until(smtpc_envelope *env, const char *time, size_t len);
+
+/**
+ * AUTH= on MAIL FROM (RFC 4954 section 5): the identity that submitted the message, sent
+ * xtext-encoded; "" sends "AUTH=<>" (identity unknown or not to be passed on); NULL removes it.
+ * Needs a server that offers AUTH.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, control characters or invalid UTF-8); SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_auth(smtpc_envelope *env, const char *identity, size_t len);
+
+/** The BODY parameter (RFC 6152, RFC 3030). */
+typedef enum smtpc_body {
+    /** Chosen from the message (default): BODY=8BITMIME when a message given in memory has 8-bit
+     *  bytes and the server offers 8BITMIME (or SMTPUTF8 is used); BODY=BINARYMIME, sent with BDAT
+     *  exactly as given, when it is not valid 8BITMIME text (a NUL, a CR not followed by LF, a line
+     *  over 998 octets) and the server offers BINARYMIME and CHUNKING (CHUNKING not turned off);
+     *  otherwise none. A LF without CR is a line end, not binary. Nothing for a streamed message. */
+    SMTPC_BODY_AUTO = 0,
+    SMTPC_BODY_7BIT = 1,       /**< BODY=7BIT */
+    SMTPC_BODY_8BITMIME = 2,   /**< BODY=8BITMIME (SMTPC_ENOTSUPPORTED when not offered) */
+    /** BODY=BINARYMIME: the message goes with BDAT exactly as given, never normalised; needs
+     *  BINARYMIME and CHUNKING offered and CHUNKING not turned off, else SMTPC_ENOTSUPPORTED. */
+    SMTPC_BODY_BINARYMIME = 3
+} smtpc_body;
+
+/**
+ * Set the BODY parameter; see smtpc_body.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, value out of range).
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_body(smtpc_envelope *env, int body);
+
+/** When SMTPUTF8 (RFC 6531) is put on MAIL FROM. */
+typedef enum smtpc_smtputf8 {
+    /** When an address is not ASCII (SMTPC_ENOTSUPPORTED if not offered), or when the headers of a
+     *  message in memory are not ASCII and the server offers it (default). */
+    SMTPC_SMTPUTF8_AUTO = 0,
+    SMTPC_SMTPUTF8_ON = 1,  /**< always (SMTPC_ENOTSUPPORTED when not offered) */
+    SMTPC_SMTPUTF8_OFF = 2  /**< never (a non-ASCII address is then SMTPC_EINVAL at send time) */
+} smtpc_smtputf8;
+
+/**
+ * Set when SMTPUTF8 is used; see smtpc_smtputf8. A raw "SMTPUTF8" mail option is the same as ON.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL env, value out of range).
+ */
+SMTPC_API smtpc_status smtpc_envelope_set_smtputf8(smtpc_envelope *env, int mode);
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Per-recipient results                                                                          */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -320,6 +517,18 @@ typedef enum smtpc_rcpt_state {
  */
 typedef struct smtpc_result smtpc_result;
 
+/**
+ * Copy a result (recipients, states and every reply) so that it outlives the client it was
+ * borrowed from.
+ * @param[out] out the copy, owned by the caller; release it with smtpc_result_free().
+ * @return SMTPC_OK; SMTPC_EINVAL when out or res is NULL; SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_result_dup(smtpc_result **out, const smtpc_result *res);
+
+/** Free a result made by smtpc_result_dup(). NULL is a no-op. Never pass a borrowed result. Calls no
+ *  callback (safe from a finalizer). */
+SMTPC_API void smtpc_result_free(smtpc_result *res);
+
 /** Number of recipients in the result (0 for NULL). */
 SMTPC_API size_t smtpc_result_count(const smtpc_result *res);
 
@@ -327,26 +536,41 @@ SMTPC_API size_t smtpc_result_count(const smtpc_result *res);
 SMTPC_API const smtpc_reply *smtpc_result_mail_reply(const smtpc_result *res);
 
 /**
- * Recipient `index` as given by the caller, NUL-terminated; *len (if not NULL) gets its length.
+ * Recipient `index` as given by the caller, NUL-terminated; *out_len (if not NULL) gets its length.
  * Borrowed from the result. NULL when index is out of range.
  */
-SMTPC_API const char *smtpc_result_recipient(const smtpc_result *res, size_t index, size_t *len);
+SMTPC_API const char *smtpc_result_recipient(const smtpc_result *res, size_t index, size_t *out_len);
 
-/** State of recipient `index`; SMTPC_RCPT_NOT_ATTEMPTED when index is out of range. */
+/** State of recipient `index`; SMTPC_RCPT_NOT_ATTEMPTED when index is out of range. States may be
+ *  added (see "Enums" at the top). */
 SMTPC_API smtpc_rcpt_state smtpc_result_state(const smtpc_result *res, size_t index);
 
-/** The reply to RCPT TO for recipient `index`, or NULL when it was not answered. Borrowed. */
+/** The reply to RCPT TO for recipient `index`, or NULL when it was not answered. Borrowed from the
+ *  result. */
 SMTPC_API const smtpc_reply *smtpc_result_rcpt_reply(const smtpc_result *res, size_t index);
 
 /**
  * The reply that decided the message's fate for recipient `index`: the reply to DATA when DATA was
  * refused, else the reply after the message (for LMTP, this recipient's own). NULL when none
- * applies. Borrowed.
+ * applies. Borrowed from the result.
  */
 SMTPC_API const smtpc_reply *smtpc_result_data_reply(const smtpc_result *res, size_t index);
 
 /** Number of recipients in state SMTPC_RCPT_DELIVERED. */
 SMTPC_API size_t smtpc_result_delivered_count(const smtpc_result *res);
+
+/**
+ * The reply that decided recipient `index`'s state: its smtpc_result_data_reply() when there is
+ * one, else its smtpc_result_rcpt_reply(); NULL when neither was received. Borrowed.
+ */
+SMTPC_API const smtpc_reply *smtpc_result_reply(const smtpc_result *res, size_t index);
+
+/**
+ * The enhanced status code (RFC 3463) of a reply as numbers: class (2, 4 or 5), subject and
+ * detail; each pointer may be NULL. Returns 1 when the reply has one, else 0 with the outputs set
+ * to 0 (also for a NULL reply). With smtpc_result_reply(), every recipient's code.
+ */
+SMTPC_API int smtpc_reply_enhanced_parts(const smtpc_reply *reply, int *klass, int *subject, int *detail);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Client sessions                                                                                */
@@ -376,8 +600,10 @@ typedef enum smtpc_protocol {
 SMTPC_API smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol);
 
 /**
- * Close the connection (without QUIT) and free the client. NULL is a no-op. From a callback of this
- * client the free is deferred until the running call returns (see the re-entry rule at the top).
+ * Close the connection (without QUIT) and free the client. NULL is a no-op. No callback is called,
+ * not even the trace (the close is not traced), so a garbage collector's finalizer may call it on
+ * any thread, provided no call on the client is running. From a callback of this client the free is
+ * deferred until the running call returns (see the re-entry rule at the top).
  */
 SMTPC_API void smtpc_client_free(smtpc_client *client);
 
@@ -387,12 +613,12 @@ SMTPC_API smtpc_protocol smtpc_client_protocol(const smtpc_client *client);
 /**
  * Detail of the last failure on this client: NUL-terminated English text naming what failed, e.g.
  * "RCPT TO refused: 550 5.1.1 no such user" or "connect to 127.0.0.1:2525: Connection refused".
- * "" after a successful call. Borrowed; valid until the next call on this client. Never NULL
- * (a NULL client gives "").
+ * "" after a successful call. Borrowed from the client. Never NULL (a NULL client gives "").
  */
 SMTPC_API const char *smtpc_client_errmsg(const smtpc_client *client);
 
-/** The status returned by the last call on this client (SMTPC_OK after a success). */
+/** The status returned by the last call on this client (SMTPC_OK after a success); SMTPC_EINVAL
+ *  for a NULL client. */
 SMTPC_API smtpc_status smtpc_client_last_status(const smtpc_client *client);
 
 /**
@@ -411,7 +637,7 @@ SMTPC_API smtpc_status smtpc_client_set_local_hostname(smtpc_client *client, con
 
 /**
  * The local host name used for HELO/EHLO: the one set, or the looked-up default once it has been
- * looked up, else "". Borrowed; valid until the next call on this client that changes it.
+ * looked up, else "". Borrowed from the client.
  */
 SMTPC_API const char *smtpc_client_local_hostname(const smtpc_client *client);
 
@@ -475,8 +701,8 @@ typedef enum smtpc_trace_kind {
 } smtpc_trace_kind;
 
 /**
- * Trace callback. `data`/`len` is the traced text, borrowed for the duration of the call (not
- * NUL-terminated). `time_us` is the wall-clock time in microseconds since the Unix epoch at trace
+ * Trace callback. `data`/`len` is the traced text, valid until the callback returns (not
+ * NUL-terminated). Kinds may be added (see "Enums" at the top): ignore a kind you do not know. `time_us` is the wall-clock time in microseconds since the Unix epoch at trace
  * level 2 and 0 at level 1. Calls on the same client from here follow the re-entry rule of the
  * conventions at the top: they return SMTPC_ESTATE (getters work; close and free are deferred).
  */
@@ -522,8 +748,10 @@ SMTPC_API smtpc_status smtpc_client_quit(smtpc_client *client);
 
 /**
  * Close the connection without QUIT (smtplib's close()) and clear the HELO/EHLO state and features.
- * Safe to call when not connected. From a callback of this client the close is deferred until the
- * running call returns (see the re-entry rule at the top).
+ * Safe to call when not connected. The trace callback, if set, sees the close (an INFO line), so do
+ * not call this from a finalizer that must not run the callback: smtpc_client_free() alone closes
+ * without tracing. From a callback of this client the close is deferred until the running call
+ * returns (see the re-entry rule at the top).
  */
 SMTPC_API void smtpc_client_close(smtpc_client *client);
 
@@ -531,20 +759,19 @@ SMTPC_API void smtpc_client_close(smtpc_client *client);
 
 /**
  * The last reply received on this client (the greeting after connect, then each command's reply;
- * after smtpc_client_sendmail(), the reply that ended it). NULL when none. Borrowed: valid until the
- * next call on this client that talks to the server, or smtpc_client_free().
+ * after smtpc_client_sendmail(), the reply that ended it). NULL when none. Borrowed from the client.
  */
 SMTPC_API const smtpc_reply *smtpc_client_last_reply(const smtpc_client *client);
 
 /**
  * The reply to the last HELO (smtplib's helo_resp), or NULL when no HELO was answered on this
- * connection. Borrowed: valid until the next HELO/EHLO, close, quit or free.
+ * connection. Borrowed from the client.
  */
 SMTPC_API const smtpc_reply *smtpc_client_helo_reply(const smtpc_client *client);
 
 /**
  * The reply to the last EHLO or LHLO (smtplib's ehlo_resp), or NULL when none was answered on this
- * connection. Borrowed: valid until the next HELO/EHLO, close, quit or free.
+ * connection. Borrowed from the client.
  */
 SMTPC_API const smtpc_reply *smtpc_client_ehlo_reply(const smtpc_client *client);
 
@@ -560,9 +787,9 @@ SMTPC_API int smtpc_client_has_extn(const smtpc_client *client, const char *name
 /**
  * The parameters of extension `name` (case-insensitive) as smtplib's esmtp_features holds them:
  * the text after the keyword, stripped ("10240000" for SIZE; for AUTH every mechanism of every AUTH
- * and AUTH= line, each preceded by a space). NUL-terminated; *out_len (if not NULL) gets the length.
- * Borrowed: valid until the next HELO/EHLO, close, quit or free. NULL when the server did not
- * list the extension.
+ * and AUTH= line, each preceded by a space; "" for an extension without parameters).
+ * NUL-terminated; *out_len (if not NULL) gets the length. Borrowed from the client. NULL when the
+ * server did not list the extension.
  */
 SMTPC_API const char *smtpc_client_extn_params(const smtpc_client *client, const char *name, size_t len,
                                                size_t *out_len);
@@ -571,12 +798,19 @@ SMTPC_API const char *smtpc_client_extn_params(const smtpc_client *client, const
 SMTPC_API size_t smtpc_client_extn_count(const smtpc_client *client);
 
 /**
- * Extension `index` of the feature map, in the order the server first listed it: its keyword in
- * lower case (as smtplib's dict keys), NUL-terminated. *params (if not NULL) gets its parameters as
- * smtpc_client_extn_params() gives them. Borrowed as for smtpc_client_extn_params(). NULL when index
- * is out of range.
+ * The keyword of extension `index` of the feature map, in the order the server first listed it, in
+ * lower case (as smtplib's dict keys), NUL-terminated; *out_len (if not NULL) gets its length.
+ * Borrowed from the client. NULL when index is out of range.
  */
-SMTPC_API const char *smtpc_client_extn_at(const smtpc_client *client, size_t index, const char **params);
+SMTPC_API const char *smtpc_client_extn_name(const smtpc_client *client, size_t index, size_t *out_len);
+
+/**
+ * The parameters of extension `index` of the feature map, as smtpc_client_extn_params() gives them
+ * ("" when it has none); *out_len (if not NULL) gets the length. Borrowed from the client. NULL when
+ * index is out of range.
+ */
+SMTPC_API const char *smtpc_client_extn_params_at(const smtpc_client *client, size_t index,
+                                                  size_t *out_len);
 
 /* --- Commands ----------------------------------------------------------------------------------- */
 /*
@@ -744,7 +978,7 @@ typedef int (*smtpc_read_fn)(char *buf, size_t cap, size_t *len, void *userdata)
  * @return as smtpc_client_sendmail(), and SMTPC_EUSER when `read` aborted.
  */
 SMTPC_API smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_envelope *env,
-                                                    smtpc_read_fn read, void *userdata, uint64_t size_hint);
+                                                    uint64_t size_hint, smtpc_read_fn read, void *userdata);
 
 /**
  * Progress of a message body, for smtpc_client_set_progress(). `sent` counts the bytes of the message
@@ -817,10 +1051,189 @@ SMTPC_API smtpc_status smtpc_client_send_message(smtpc_client *client, const smt
 /**
  * The per-recipient outcome of the last transaction on this client (sendmail, or MAIL/RCPT/DATA
  * sent one by one), or NULL when none was started. It survives a connection the server or a failure
- * closed, so the outcome can be read after any error. Borrowed: valid until the next MAIL, sendmail,
- * connect, smtpc_client_close(), smtpc_client_quit() or smtpc_client_free().
+ * closed, so the outcome can be read after any error. Borrowed from the client; smtpc_result_dup()
+ * keeps a copy.
  */
 SMTPC_API const smtpc_result *smtpc_client_last_result(const smtpc_client *client);
+
+/* --- Many messages over one connection ---------------------------------------------------------- */
+/*
+ * A queue of messages on one client, sent back to back over its connection at the wire's pace (RFC
+ * 2920 section 3.1: a message's end of data opens the next message's pipelined group; with CHUNKING,
+ * RFC 3030, a window of whole messages is in flight), with one result per message taken in the
+ * order the messages were queued:
+ *
+ *     smtpc_client_enqueue(c, m1); smtpc_client_enqueue(c, m2); ...
+ *     while (smtpc_client_next_result(c, &r) == SMTPC_OK && r) { ...; smtpc_message_result_free(r); }
+ *
+ * smtpc_client_sendmail() is this queue with one message. A refusal of one message does not disturb
+ * the next. When the connection is lost, each message not yet answered is concluded: delivery unknown
+ * when its end of data (the final dot, or BDAT LAST) went out unanswered, not sent otherwise, so a
+ * caller can retry exactly the SMTPC_MESSAGE_NOT_SENT ones and must decide about the
+ * SMTPC_MESSAGE_UNKNOWN ones. Memory stays bounded by the window (smtpc_client_set_window()): bodies
+ * are read from the caller's buffer or reader as they are sent, never copied whole.
+ */
+
+/** A message to queue: envelope, body source and tag. Reusable; not tied to a client. */
+typedef struct smtpc_message smtpc_message;
+
+/** What became of a queued message. Values may be added in later versions. */
+typedef enum smtpc_message_state {
+    /** Accepted for every recipient. */
+    SMTPC_MESSAGE_DELIVERED = 0,
+    /** Accepted for some recipients only (others refused at RCPT, or in LMTP refused after the
+     *  message, or with delivery unknown): smtpc_message_result_recipients() tells which. */
+    SMTPC_MESSAGE_PARTIAL = 1,
+    /** Refused by the server (MAIL, every RCPT, DATA or the message); the reply is kept. */
+    SMTPC_MESSAGE_REFUSED = 2,
+    /** Not sent: its end of data never went out (the connection was lost or closed first, a cancel,
+     *  a reader or progress callback aborted). Nothing was delivered; it may be sent again. */
+    SMTPC_MESSAGE_NOT_SENT = 3,
+    /** Its end of data went out and the connection was lost before the reply: it may or may not
+     *  have been delivered. Resending risks a duplicate. */
+    SMTPC_MESSAGE_UNKNOWN = 4
+} smtpc_message_state;
+
+/** The outcome of one queued message, owned by the caller (smtpc_message_result_free()). */
+typedef struct smtpc_message_result smtpc_message_result;
+
+/**
+ * Create an empty message: no envelope, no body, tag 0, envelope not taken from the headers.
+ * @param[out] out the message, owned by the caller; release with smtpc_message_free().
+ * @return SMTPC_OK; SMTPC_EINVAL when out is NULL; SMTPC_ENOMEM.
+ */
+SMTPC_API smtpc_status smtpc_message_new(smtpc_message **out);
+
+/** Free a message. NULL is a no-op. Messages already queued are not affected (enqueue copied what it
+ *  needs). Calls no callback (safe from a finalizer). */
+SMTPC_API void smtpc_message_free(smtpc_message *msg);
+
+/**
+ * Set the envelope (sender, recipients, options), copied: `env` may be changed or freed afterwards.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL msg or env); SMTPC_ENOMEM (the message is unchanged).
+ */
+SMTPC_API smtpc_status smtpc_message_set_envelope(smtpc_message *msg, const smtpc_envelope *env);
+
+/**
+ * Set the body to `len` bytes at `data` (or a NUL-terminated string with SMTPC_NTS), encoded as
+ * smtpc_client_sendmail() encodes it. Borrowed, not copied: the bytes must stay valid and unchanged
+ * until the result of every queued copy of this message has been taken with
+ * smtpc_client_next_result() (or the client is closed or freed). Replaces a reader.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL msg, or NULL data with a length other than 0 and SMTPC_NTS).
+ */
+SMTPC_API smtpc_status smtpc_message_set_body(smtpc_message *msg, const char *data, size_t len);
+
+/**
+ * Read the body from `read` in blocks when the message is sent (as smtpc_client_sendmail_stream()
+ * does), so a message of any size is sent in constant memory. `size_hint` is declared as SIZE= when
+ * not 0 and counts towards the window's bytes. `read` is called only from a call on the client the
+ * message was queued on (enqueue, next_result, sendmail, quit) while its body is being sent, never
+ * after it returned 0 bytes or non-zero; non-zero aborts the message (not sent; the connection is
+ * closed, so messages behind it are not sent either and those answered before it keep their result).
+ * `userdata` must stay valid as data set with smtpc_message_set_body() does. Replaces a body.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL msg or read).
+ */
+SMTPC_API smtpc_status smtpc_message_set_body_reader(smtpc_message *msg, uint64_t size_hint, smtpc_read_fn read,
+                                                    void *userdata);
+
+/**
+ * With `enabled` non-zero, take what the envelope leaves unset from the body's headers and never
+ * transmit its Bcc and Resent-Bcc fields, as smtpc_client_send_message() does (the body must then
+ * be set with smtpc_message_set_body(), not a reader; the envelope may be unset).
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL msg).
+ */
+SMTPC_API smtpc_status smtpc_message_set_envelope_from_headers(smtpc_message *msg, int enabled);
+
+/** Set the caller's tag, echoed by smtpc_message_result_tag(). @return SMTPC_OK; SMTPC_EINVAL (NULL). */
+SMTPC_API smtpc_status smtpc_message_set_tag(smtpc_message *msg, uint64_t tag);
+
+/**
+ * Queue a message for sending on `client`'s connection. Everything is checked before the message is
+ * queued, and a message that fails a check is not queued (nothing of it is sent): no envelope or no
+ * body, no recipients, an address or option the server cannot take (SMTPUTF8 not offered, ...), the
+ * headers with send_message()'s rules. On an idle connection this first says EHLO (and applies the
+ * TLS policy) as sendmail does. The message's commands go out as soon as the pipelining rules and
+ * the window allow, during this or a later call on the client (enqueue, next_result, quit): enqueue
+ * drives the connection only while the window is full (smtpc_client_set_window(): the messages
+ * queued and not yet complete reach its message count), until one completes.
+ * enqueue copies what it needs from `msg`, which may be changed, queued again or freed at once; the
+ * body's bytes or reader stay borrowed (smtpc_message_set_body()).
+ * While messages are queued and not complete, every other call that talks to the server (a command,
+ * sendmail, STARTTLS, AUTH) returns SMTPC_ESTATE: take the results first.
+ * Thread-safety and re-entry as every call on the client: SMTPC_ESTATE from the client's callbacks.
+ * @return SMTPC_OK (queued); SMTPC_EINVAL (NULL argument, no envelope, no body, no recipients, a
+ *         reader with envelope-from-headers, headers without a usable sender or recipient);
+ *         SMTPC_ENOTCONN; SMTPC_ENOTSUPPORTED (as sendmail; nothing queued); SMTPC_ENOMEM; the
+ *         errors of EHLO and the TLS policy (SMTPC_EHELO, SMTPC_ETLS_REQUIRED, ...) on an idle
+ *         connection. A failure of the connection while enqueue drives a full window does not fail
+ *         enqueue: the messages in flight get their results, and this message is queued and
+ *         concluded as not sent.
+ */
+SMTPC_API smtpc_status smtpc_client_enqueue(smtpc_client *client, const smtpc_message *msg);
+
+/**
+ * Take the result of the oldest queued message, driving the connection until it is complete (its
+ * final reply, a refusal, or the end of the connection). Results come in the order the messages
+ * were queued, one per message.
+ * @param[out] out the result, owned by the caller (smtpc_message_result_free()); NULL when no message
+ *             is queued (and SMTPC_OK is returned).
+ * @return SMTPC_OK when *out is a result (whatever became of the message: see its state and status)
+ *         or NULL; SMTPC_EINVAL (NULL argument); SMTPC_ENOMEM (the result stays queued).
+ *         The client's errmsg and last status are those of this call (SMTPC_OK after a result), not
+ *         the message's; smtpc_client_last_result() becomes the message's per-recipient result.
+ */
+SMTPC_API smtpc_status smtpc_client_next_result(smtpc_client *client, smtpc_message_result **out);
+
+/**
+ * Bound the queue: at most `messages` messages queued and not complete (enqueue waits for one to
+ * complete beyond that; with CHUNKING that many can be in flight), and no further message started
+ * while the bodies of those in flight add up to `bytes` or more (default 32 messages, 1 MiB). A
+ * window of 1 sends one message at a time. Applies from the next message started.
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL client, or 0 for either bound).
+ */
+SMTPC_API smtpc_status smtpc_client_set_window(smtpc_client *client, uint32_t messages, uint64_t bytes);
+
+/** Messages queued on the client whose results have not been taken (complete or not); 0 for NULL. */
+SMTPC_API size_t smtpc_client_queued(const smtpc_client *client);
+
+/** Of those, the messages whose commands went out and whose outcome is not known yet; 0 for NULL. */
+SMTPC_API size_t smtpc_client_in_flight(const smtpc_client *client);
+
+/*
+ * Queued messages and the end of the connection: smtpc_client_close() (and a failure that closes
+ * the connection) concludes every queued message that is not complete (not sent, or delivery unknown
+ * when its end of data went out); their results stay available from smtpc_client_next_result(), also
+ * after a new connect. smtpc_client_quit() first completes every queued message (results wait), then
+ * says QUIT. smtpc_client_free() drops queued messages and their results.
+ */
+
+/** Free a result. NULL is a no-op. Calls no callback (safe from a finalizer). */
+SMTPC_API void smtpc_message_result_free(smtpc_message_result *res);
+
+/** The tag set with smtpc_message_set_tag() (0 for NULL). */
+SMTPC_API uint64_t smtpc_message_result_tag(const smtpc_message_result *res);
+
+/** What became of the message (SMTPC_MESSAGE_NOT_SENT for NULL). */
+SMTPC_API smtpc_message_state smtpc_message_result_state(const smtpc_message_result *res);
+
+/**
+ * The status smtpc_client_sendmail() would have returned for this message: SMTPC_OK,
+ * SMTPC_ESENDER_REFUSED, SMTPC_ERECIPIENTS_REFUSED, SMTPC_EDATA_REFUSED, SMTPC_EDELIVERY_UNKNOWN,
+ * SMTPC_EDISCONNECTED, SMTPC_ECLOSING, SMTPC_ECANCELLED, SMTPC_EUSER, ... (SMTPC_EINVAL for NULL).
+ */
+SMTPC_API smtpc_status smtpc_message_result_status(const smtpc_message_result *res);
+
+/** Why, as smtpc_client_errmsg() would have said after sendmail: "" on success, never NULL;
+ *  *out_len (if not NULL) gets the length. Borrowed from the result. */
+SMTPC_API const char *smtpc_message_result_errmsg(const smtpc_message_result *res, size_t *out_len);
+
+/** The per-recipient outcome (as smtpc_client_last_result() after sendmail). Borrowed from the
+ *  result; NULL for NULL. */
+SMTPC_API const smtpc_result *smtpc_message_result_recipients(const smtpc_message_result *res);
+
+/** The reply that decided the message: the refusal, or the reply to its end of data (LMTP: the last
+ *  recipient's); NULL when none came. Borrowed from the result. */
+SMTPC_API const smtpc_reply *smtpc_message_result_reply(const smtpc_message_result *res);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* TLS                                                                                            */
@@ -844,6 +1257,12 @@ SMTPC_API const smtpc_result *smtpc_client_last_result(const smtpc_client *clien
  * ciphers return SMTPC_ESTATE (make a new configuration instead); the two verification switches may
  * still be changed and apply to the next handshake. A frozen configuration may be used by clients
  * on several threads at once.
+ * Session resumption: a configuration keeps the TLS sessions its connections were given (TLS 1.3
+ * tickets, TLS 1.2 tickets and session IDs) and offers one on the next connection to the same peer
+ * (host or socket path, and port) with the same server name and verification settings, so that
+ * connection skips the certificate exchange (see smtpc_tls_config_set_session_resumption()). The
+ * saved sessions are shared by every client using the configuration, on any thread (the cache has
+ * its own lock).
  */
 typedef struct smtpc_tls_config smtpc_tls_config;
 
@@ -857,12 +1276,16 @@ typedef enum smtpc_tls_version { SMTPC_TLS_VERSION_1_2 = 12, SMTPC_TLS_VERSION_1
  */
 SMTPC_API smtpc_status smtpc_tls_config_new(smtpc_tls_config **out);
 
-/** Drop the caller's reference. Clients that use the configuration keep theirs. NULL is a no-op. */
+/** Drop the caller's reference. Clients that use the configuration keep theirs. NULL is a no-op.
+ *  Calls no callback (safe from a finalizer). */
 SMTPC_API void smtpc_tls_config_free(smtpc_tls_config *cfg);
 
 /**
- * Detail of the last failed call on this configuration (OpenSSL's reason), "" after a success.
- * Borrowed; valid until the next call on the configuration. Never NULL.
+ * Why the last call on this handle failed: NUL-terminated English text naming the argument or
+ * OpenSSL's reason (e.g. "CA file: No such file or directory"). Every call that fails on a non-NULL
+ * configuration sets it (SMTPC_EINVAL and SMTPC_ESTATE too); a successful call clears it to "".
+ * Borrowed from the configuration (valid until the next call that changes it through this handle,
+ * or its free). "" for a NULL configuration; never NULL.
  */
 SMTPC_API const char *smtpc_tls_config_errmsg(const smtpc_tls_config *cfg);
 
@@ -887,8 +1310,7 @@ SMTPC_API smtpc_status smtpc_tls_config_set_ca_path(smtpc_tls_config *cfg, const
  * @return SMTPC_OK; SMTPC_EINVAL (NULL or empty); SMTPC_ETLS (not a DER certificate); SMTPC_ENOMEM;
  *         SMTPC_ESTATE (configuration already in use).
  */
-SMTPC_API smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const unsigned char *der,
-                                                   size_t len);
+SMTPC_API smtpc_status smtpc_tls_config_add_ca_der(smtpc_tls_config *cfg, const char *der, size_t len);
 
 /**
  * Present a client certificate: `cert_path` is a PEM file with the certificate (and optionally its
@@ -915,6 +1337,23 @@ SMTPC_API smtpc_status smtpc_tls_config_set_verify_peer(smtpc_tls_config *cfg, i
  * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg).
  */
 SMTPC_API smtpc_status smtpc_tls_config_set_verify_hostname(smtpc_tls_config *cfg, int enabled);
+
+/**
+ * Resume TLS sessions on later connections made with this configuration (default 1). A session is
+ * offered only to the peer it was made with (host or Unix socket path, and port), for the same
+ * server name, under the same verification settings (policy, smtpc_tls_config_set_verify_peer(),
+ * smtpc_tls_config_set_verify_hostname(), the testing skip switch); a TLS 1.3 ticket is used once
+ * (RFC 8446); expired sessions are dropped; at most 256 peers are remembered (4 sessions each), the
+ * least recently used forgotten first. A resumed connection reports the verification result of the
+ * session's original handshake (smtpc_client_tls_verified(), smtpc_client_tls_verify_result()), so
+ * the TLS policy and AUTH's plaintext rule judge it exactly as that handshake. A session the server
+ * declines costs nothing but a full handshake. 0 turns resumption off and forgets every saved
+ * session (e.g. after a server's certificate was revoked). May be changed at any time, from any
+ * thread; applies from the next handshake. The process-wide default configuration resumes sessions
+ * (give clients a configuration of their own to turn it off).
+ * @return SMTPC_OK; SMTPC_EINVAL (NULL cfg).
+ */
+SMTPC_API smtpc_status smtpc_tls_config_set_session_resumption(smtpc_tls_config *cfg, int enabled);
 
 /**
  * Lowest TLS version to accept (default SMTPC_TLS_VERSION_1_2).
@@ -1015,26 +1454,33 @@ SMTPC_API int smtpc_client_tls_active(const smtpc_client *client);
 SMTPC_API int smtpc_client_tls_verified(const smtpc_client *client);
 
 /**
- * The negotiated TLS protocol version ("TLSv1.3"), NUL-terminated; "" when not encrypted. Borrowed;
- * valid until the connection is closed.
+ * 1 when the connection is encrypted and its TLS session was resumed from an earlier connection
+ * (see smtpc_tls_config_set_session_resumption(); the INFO trace line "TLS established: ..." then
+ * says "session resumed"), else 0.
+ */
+SMTPC_API int smtpc_client_tls_resumed(const smtpc_client *client);
+
+/**
+ * The negotiated TLS protocol version ("TLSv1.3"), NUL-terminated; "" when not encrypted. Borrowed
+ * from the client.
  */
 SMTPC_API const char *smtpc_client_tls_version(const smtpc_client *client);
 
 /**
  * The negotiated cipher suite ("TLS_AES_256_GCM_SHA384"), NUL-terminated; "" when not encrypted.
- * Borrowed; valid until the connection is closed.
+ * Borrowed from the client.
  */
 SMTPC_API const char *smtpc_client_tls_cipher(const smtpc_client *client);
 
 /**
  * The server certificate's subject in OpenSSL's one-line RFC 2253 form ("CN=localhost"),
- * NUL-terminated; "" when not encrypted. Borrowed; valid until the connection is closed.
+ * NUL-terminated; "" when not encrypted. Borrowed from the client.
  */
 SMTPC_API const char *smtpc_client_tls_peer_subject(const smtpc_client *client);
 
 /**
  * SHA-256 of the server certificate (DER) as 64 lower-case hex digits, NUL-terminated; "" when not
- * encrypted. Borrowed; valid until the connection is closed.
+ * encrypted. Borrowed from the client.
  */
 SMTPC_API const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *client);
 
@@ -1046,7 +1492,7 @@ SMTPC_API const char *smtpc_client_tls_peer_fingerprint(const smtpc_client *clie
  * to check against, host-name checks off): smtpc_client_tls_verified() says that.
  * smtpc_client_errmsg() has the matching text after an SMTPC_ETLS_VERIFY.
  */
-SMTPC_API long smtpc_client_tls_verify_result(const smtpc_client *client);
+SMTPC_API int smtpc_client_tls_verify_result(const smtpc_client *client);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Authentication (RFC 4954)                                                                      */
@@ -1164,11 +1610,11 @@ typedef int (*smtpc_auth_fn)(const char *challenge, size_t challenge_len, int is
  * @return see the AUTH rules above; SMTPC_EUSER when fn aborted.
  */
 SMTPC_API smtpc_status smtpc_client_auth(smtpc_client *client, const char *mechanism, size_t mech_len,
-                                         smtpc_auth_fn fn, void *userdata, int initial_response_ok);
+                                         int initial_response_ok, smtpc_auth_fn fn, void *userdata);
 
 /**
  * The mechanism of the last successful authentication on this connection ("SCRAM-SHA-256"), or ""
- * when not authenticated. Borrowed; valid until the connection is closed.
+ * when not authenticated. Borrowed from the client.
  */
 SMTPC_API const char *smtpc_client_auth_mechanism(const smtpc_client *client);
 

@@ -29,9 +29,11 @@ smtpc_status with_views(smtpc_client *c, const char *p1, size_t l1, const char *
     });
 }
 
-// Closes and frees; the handle is marked busy, so that a trace callback run by the close is refused.
+// Closes and frees without calling back: the trace is switched off first, so that a finalizer of a
+// garbage-collected language (which must not re-enter the language) may free a client.
 void destroy(smtpc_client *c) noexcept {
     c->busy = true;
+    c->impl.set_trace(0, nullptr, nullptr);
     try {
         c->impl.close();
     } catch (...) {
@@ -98,6 +100,9 @@ smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol) {
     if (p != SMTPC_PROTOCOL_SMTP && p != SMTPC_PROTOCOL_LMTP) return SMTPC_EINVAL;
     return guarded(nullptr, [&] {
         auto *c = new smtpc_client(protocol);
+        // A close or free asked for by a callback aborts a queued message's reader at its next block.
+        c->impl.set_stop_check(
+            [](const void *h) { return stop_requested(static_cast<const smtpc_client *>(h)); }, c);
         if (!c->impl.cancel_ready()) {  // no descriptor left for smtpc_client_cancel()'s wake-up
             delete c;
             return SMTPC_EIO;
@@ -254,14 +259,25 @@ size_t smtpc_client_extn_count(const smtpc_client *client) {
     return client ? client->impl.engine().features().size() : 0;
 }
 
-const char *smtpc_client_extn_at(const smtpc_client *client, size_t index, const char **params) {
-    if (!client || index >= client->impl.engine().features().size()) {
-        if (params) *params = nullptr;
-        return nullptr;
-    }
-    const auto &item = client->impl.engine().features().at(index);
-    if (params) *params = item.second.c_str();
-    return item.first.c_str();
+// Feature `index` as (keyword, params), or nullptr when out of range.
+static const std::pair<std::string, std::string> *extn_item(const smtpc_client *client, size_t index) {
+    if (!client || index >= client->impl.engine().features().size()) return nullptr;
+    return &client->impl.engine().features().at(index);
+}
+
+static const char *out_string(const std::string *s, size_t *out_len) {
+    if (out_len) *out_len = s ? s->size() : 0;
+    return s ? s->c_str() : nullptr;
+}
+
+const char *smtpc_client_extn_name(const smtpc_client *client, size_t index, size_t *out_len) {
+    const auto *item = extn_item(client, index);
+    return out_string(item ? &item->first : nullptr, out_len);
+}
+
+const char *smtpc_client_extn_params_at(const smtpc_client *client, size_t index, size_t *out_len) {
+    const auto *item = extn_item(client, index);
+    return out_string(item ? &item->second : nullptr, out_len);
 }
 
 smtpc_status smtpc_client_helo(smtpc_client *client, const char *name, size_t len) {
@@ -342,8 +358,8 @@ smtpc_status smtpc_client_sendmail(smtpc_client *client, const smtpc_envelope *e
     });
 }
 
-smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_envelope *env, smtpc_read_fn read,
-                                          void *userdata, uint64_t size_hint) {
+smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_envelope *env, uint64_t size_hint,
+                                          smtpc_read_fn read, void *userdata) {
     return client_call(client, [&] {
         if (!env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
         ReadCall rc{client, read, userdata};

@@ -50,21 +50,32 @@ Client::Client(smtpc_protocol protocol) : engine_(protocol) { engine_.set_trace(
 
 Client::~Client() { drop_connection(); }
 
+namespace {
+
+// A cancel stopped a wait: whatever the layer that was waiting made of it (an I/O or TLS error,
+// delivery unknown, a refusal and then a failure), the outcome is the cancel.
+void as_cancelled(smtpc_status &status, std::string &message) {
+    if (status == SMTPC_OK) return;
+    std::string why = "cancelled by smtpc_client_cancel()";
+    if (status == SMTPC_EDELIVERY_UNKNOWN)
+        why += " after the message was sent: it may or may not have been delivered";
+    else if (status == SMTPC_ECANCELLED) why = std::move(message);
+    else if (status != SMTPC_EIO && status != SMTPC_ETLS && status != SMTPC_ECONNECT) why += "; " + message;
+    status = SMTPC_ECANCELLED;
+    message = std::move(why);
+}
+
+const char kQueueBusy[] = "messages are queued: take their results with smtpc_client_next_result() first";
+
+}  // namespace
+
 smtpc_status Client::record(smtpc_status status, std::string message, int os_error) {
     if (cancel_.fired()) {
-        // A cancel stopped a wait of this call: whatever the layer that was waiting made of it (an I/O
-        // or TLS error, delivery unknown, a refusal and then a failure), the call reports the cancel.
+        // A cancel stopped a wait of this call: the call reports the cancel.
         cancel_.clear_fired();
         if (status != SMTPC_OK) {
-            std::string why = "cancelled by smtpc_client_cancel()";
-            if (status == SMTPC_EDELIVERY_UNKNOWN)
-                why += " after the message was sent: it may or may not have been delivered";
-            else if (status == SMTPC_ECANCELLED) why = std::move(message);
-            else if (status != SMTPC_EIO && status != SMTPC_ETLS && status != SMTPC_ECONNECT)
-                why += "; " + message;
             drop_connection();  // closed already on every path; the rule is stated here once
-            status = SMTPC_ECANCELLED;
-            message = std::move(why);
+            as_cancelled(status, message);
             os_error = 0;
         }
     }
@@ -145,6 +156,8 @@ std::shared_ptr<TlsConfig> Client::tls_config() {
 // the connected socket (getpeername, once at connect), never from the host name: a Unix socket gets
 // no TLS, a loopback address opportunistic TLS, anything else (or an unknown peer) required TLS.
 smtpc_tls_policy Client::effective_tls_policy() const {
+    // A message with REQUIRETLS (RFC 8689) goes only over verified TLS, whatever the policy.
+    if (require_tls_for_message_ && tls_policy_ != SMTPC_TLS_IMPLICIT) return SMTPC_TLS_REQUIRED;
     if (tls_policy_ != SMTPC_TLS_AUTO) return tls_policy_;
     if (!stream_ || !peer_known_) return SMTPC_TLS_REQUIRED;
     if (peer_.ss_family == AF_UNIX) return SMTPC_TLS_NONE;
@@ -166,7 +179,10 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
                                       : TlsVerify::Enforce;
     const std::string &name = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
     info("TLS handshake" + (name.empty() ? std::string() : " with " + name));
-    HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, mode, deadline);
+    // Sessions are resumed only with the same peer (host or socket path, and port) and name.
+    std::string peer =
+        connected_path_.empty() ? connected_host_ + " " + std::to_string(connected_port_) : connected_path_;
+    HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, mode, deadline, peer);
     if (hs.system_store_loaded) info("loaded the system trust store (once per process)");
     tls_verify_result_ = hs.facts.verify_result;
     if (hs.status != SMTPC_OK) {
@@ -183,6 +199,8 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
     stream_ = std::move(hs.stream);
     tls_facts_ = std::make_unique<TlsFacts>(std::move(hs.facts));
     std::string established = "TLS established: " + tls_facts_->version + " " + tls_facts_->cipher;
+    if (tls_facts_->resumed) established += ", session resumed";
+    else if (hs.offered_session) established += ", saved session declined by the server (full handshake)";
     if (tls_facts_->verified) info(established + ", certificate verified");
     else
         info(established + ", certificate NOT verified: " + tls_facts_->not_verified_why +
@@ -224,6 +242,7 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     peer_ = sockaddr_storage{};
     peer_known_ = stream_->peer_address(peer_);
     connected_host_ = spec.host.front() == '/' ? std::string() : spec.host;
+    connected_path_ = spec.host.front() == '/' ? spec.host : std::string();
     starttls_refused_ = false;
     connected_port_ = spec.port;
     tls_verify_result_ = 0;
@@ -240,6 +259,8 @@ void Client::close() {
 }
 
 smtpc_status Client::quit() {
+    // Queued messages are completed first; their results wait to be taken.
+    if (engine_.unfinished() != 0) drive([this] { return engine_.unfinished() == 0; });
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     smtpc_status st = run(engine_.begin_command(Cmd::Quit, "QUIT\r\n"));
     close();
@@ -251,6 +272,7 @@ smtpc_status Client::quit() {
 // that closes an idle connection usually says why: "421 timeout", "554 too many errors") and the
 // engine judges it; the connection is closed whatever it was.
 smtpc_status Client::ready_for_command() {
+    if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
     int idle = stream_->peek_idle();
     if (idle == 0) return SMTPC_OK;
@@ -322,6 +344,7 @@ void Client::supply_body(BodySource &body) {
     if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
     std::size_t got = 0;
     int rc = body.read(buffer_.data(), buffer_.size(), &got, body.userdata);
+    if (rc == 0 && stop_check_ && stop_check_(stop_arg_)) rc = 1;
     if (rc != 0) {
         engine_.body_aborted("the read callback returned " + std::to_string(rc));
         return;
@@ -338,6 +361,12 @@ void Client::supply_body(BodySource &body) {
 }
 
 smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
+    pump_until(body, fixed, {});
+    smtpc_status st = engine_.status();
+    return record(st, engine_.message(), st == SMTPC_EIO || st == SMTPC_EDISCONNECTED ? os_error_ : 0);
+}
+
+void Client::pump_until(BodySource *body, const Deadline *fixed, const std::function<bool()> &until) {
     os_error_ = 0;
     std::uint64_t step = engine_.step();
     Deadline deadline = fixed ? *fixed : deadline_after(command_timeout_ms_);
@@ -348,6 +377,7 @@ smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
         }
         Engine::Want want = engine_.want();
         if (want == Engine::Want::Done) break;
+        if (until && until()) break;
         // Checked at every step, not only in the waits: a transfer the socket never blocks (a fast
         // server) stops too. A cancel raised while no call was running stops this one before it
         // sends anything. One atomic exchange, no system call.
@@ -376,18 +406,20 @@ smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
                 engine_.output_written(r.bytes);
             }
         } else if (want == Engine::Want::Body) {
-            if (!body) {
+            BodySource *source = body;
+            if (!source)
+                for (Queued &q : queue_)
+                    if (q.id == engine_.body_id()) source = &q.body;
+            if (!source) {
                 engine_.body_aborted("no message to send");
                 continue;
             }
-            supply_body(*body);
+            supply_body(*source);
         } else {
             read_some(deadline);
         }
     }
     if (engine_.must_close()) drop_connection();
-    smtpc_status st = engine_.status();
-    return record(st, engine_.message(), st == SMTPC_EIO || st == SMTPC_EDISCONNECTED ? os_error_ : 0);
 }
 
 smtpc_status Client::simple(Cmd cmd, std::string_view verb, std::string_view arg, const char *what) {
@@ -530,11 +562,13 @@ smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
 }
 
 smtpc_status Client::send_raw(std::string_view bytes) {
+    if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
     return run(engine_.begin_raw(bytes));
 }
 
 smtpc_status Client::read_reply() {
+    if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
     return run(engine_.begin_read_reply());
 }
@@ -547,24 +581,148 @@ smtpc_status Client::data(std::string_view msg) {
     return run(engine_.begin_data(), &body);
 }
 
-// The common path of sendmail, sendmail_stream and send_message.
-smtpc_status Client::transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size) {
+// The common path of sendmail, sendmail_stream, send_message and enqueue.
+smtpc_status Client::admit(const Envelope &env, const BodySource &body, std::optional<std::uint64_t> size,
+                           std::uint64_t id) {
     if (env.recipients.empty()) return record(Check::invalid("no recipients"));
-    // A connection the server closed is reported as closed, before any other judgement of it.
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    std::uint64_t step = engine_.step();
-    if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
-    if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
-    // Checked again only when a hello or STARTTLS went out: otherwise nothing was read or written
-    // since the check above, which stands (one system call per message saved).
-    if (engine_.step() != step)
+    bool idle = engine_.unfinished() == 0;
+    if (!idle && !stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    // A connection the server closed is reported as closed, before any other judgement of it. With
+    // messages in flight the session is set up already, and what the server says is read in turn.
+    if (idle)
         if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    struct RequireTls {
+        bool &flag;
+        ~RequireTls() { flag = false; }
+    } require_tls{require_tls_for_message_ = env.ext.requiretls};
+    if (idle) {
+        std::uint64_t step = engine_.step();
+        if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
+        if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
+        // Checked again only when a hello or STARTTLS went out: otherwise nothing was read or written
+        // since the check above, which stands (one system call per message saved).
+        if (engine_.step() != step)
+            if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+    }
+    SessionFacts session{&engine_.features(), engine_.does_esmtp(), chunking_};
+    if (Check c = check_requiretls(env, session, tls_active(), tls_facts_ && tls_facts_->verified); !c)
+        return record(c);
+    // BODY and SMTPUTF8 are chosen from a message in memory (extensions.cpp); a stream is not read ahead.
+    BodyFacts facts;
+    if (!body.read) facts = scan_body(body.memory);
+    bool binary = body_is_binary(env, facts, session);
     // A message in memory is counted for SIZE= only when the server offers SIZE (a pass over the
-    // whole message otherwise wasted).
-    if (!size && !body.read && engine_.does_esmtp() && engine_.features().has("size"))
-        size = DataEncoder::normalized_size(body.memory);
-    // begin_sendmail() also adds SMTPUTF8 for a non-ASCII address, or refuses before MAIL is sent.
-    return run(engine_.begin_sendmail(env, size, pipelining_, chunking_), &body);
+    // whole message otherwise wasted); BINARYMIME content is sent, and counted, as is.
+    if (!size && !body.read && engine_.does_esmtp() && engine_.features().has("size")) {
+        if (binary) {
+            std::uint64_t n = 0;
+            for (auto piece : body.memory) n += piece.size();
+            size = n;
+        } else {
+            size = DataEncoder::normalized_size(body.memory);
+        }
+    }
+    // enqueue() checks every parameter against the features, or refuses before MAIL is sent.
+    if (Check c = engine_.enqueue(id, env, size, pipelining_, chunking_, facts, body.total); !c)
+        return record(c);
+    return SMTPC_OK;
+}
+
+smtpc_status Client::queue_busy() {
+    if (engine_.unfinished() == 0) return SMTPC_OK;
+    return record(SMTPC_ESTATE, kQueueBusy);
+}
+
+void Client::drive(const std::function<bool()> &until) {
+    std::vector<std::uint64_t> open;
+    for (const Queued &q : queue_)
+        if (!engine_.complete(q.id)) open.push_back(q.id);
+    pump_until(nullptr, nullptr, until);
+    if (!cancel_.fired()) return;
+    for (Queued &q : queue_)
+        for (std::uint64_t id : open)
+            if (q.id == id && engine_.complete(id)) q.cancelled = true;
+}
+
+// sendmail: a queue of one message, taken as soon as it is complete.
+smtpc_status Client::transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size) {
+    if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
+    std::uint64_t id = ++next_id_;
+    if (smtpc_status st = admit(env, body, size, id); st != SMTPC_OK) return st;
+    engine_.publish_result(id);  // smtpc_client_last_result() during the transaction too
+    queue_.push_back(Queued{id, 0, body, false});
+    pump_until(nullptr, nullptr, [&] { return engine_.complete(id); });
+    if (!engine_.complete(id)) engine_.close_queue(SMTPC_EINTERNAL, "the message was left unfinished");
+    for (auto it = queue_.begin(); it != queue_.end(); ++it)
+        if (it->id == id) {
+            queue_.erase(it);
+            break;
+        }
+    Engine::Outcome o = engine_.take(id);
+    smtpc_status st = o.status;
+    return record(st, std::move(o.message), st == SMTPC_EIO || st == SMTPC_EDISCONNECTED ? os_error_ : 0);
+}
+
+smtpc_status Client::enqueue(const MessageSpec &m) {
+    BodySource body;
+    if (m.read) {
+        body.read = m.read;
+        body.userdata = m.userdata;
+        body.total = m.size_hint;
+    } else if (m.body_set) {
+        body.memory = {m.body};
+        body.total = m.body.size();
+    } else {
+        return record(Check::invalid("the message has no body"));
+    }
+    OutgoingMessage prepared;
+    const Envelope *env = m.env;
+    if (m.from_headers) {
+        if (m.read)
+            return record(
+                Check::invalid("the envelope can be taken from the headers only for a body in memory"));
+        if (Check c = prepare_message(m.body, m.env, prepared); !c) return record(c);
+        env = &prepared.envelope;
+        body.memory = std::move(prepared.pieces);
+        body.total = 0;
+        for (std::string_view piece : body.memory) body.total += piece.size();
+    } else if (!env) {
+        return record(Check::invalid("the message has no envelope"));
+    }
+    std::optional<std::uint64_t> size;
+    if (m.read && m.size_hint) size = m.size_hint;
+    std::uint64_t id = ++next_id_;
+    if (smtpc_status st = admit(*env, body, size, id); st != SMTPC_OK) return st;
+    queue_.push_back(Queued{id, m.tag, std::move(body), false});
+    // A full window: drive the connection until a message completes.
+    if (engine_.unfinished() >= window_messages_)
+        drive([this] { return engine_.unfinished() < window_messages_; });
+    return record(SMTPC_OK);
+}
+
+smtpc_status Client::next_result(MessageResult &out, bool &got) {
+    got = false;
+    if (queue_.empty()) return record(SMTPC_OK);
+    std::uint64_t id = queue_.front().id;
+    if (!engine_.complete(id)) drive([&] { return engine_.complete(id); });
+    // Every path that ends the engine's work concludes each message; this is a safety net.
+    if (!engine_.complete(id)) engine_.close_queue(SMTPC_EINTERNAL, "the message was left unfinished");
+    Queued &q = queue_.front();
+    out.tag = q.tag;
+    out.outcome = engine_.take(id);
+    if (q.cancelled) as_cancelled(out.outcome.status, out.outcome.message);
+    queue_.pop_front();
+    engine_.publish_result(out.outcome.result);
+    got = true;
+    return record(SMTPC_OK);
+}
+
+smtpc_status Client::set_window(std::uint32_t messages, std::uint64_t bytes) {
+    if (messages == 0 || bytes == 0)
+        return record(Check::invalid("the window must allow at least one message and one byte"));
+    window_messages_ = messages;
+    engine_.set_window(messages, bytes);
+    return record(SMTPC_OK);
 }
 
 smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {

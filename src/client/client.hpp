@@ -9,6 +9,8 @@
 #include "../transport/cancel.hpp"
 #include "../transport/socket.hpp"
 
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -96,6 +98,34 @@ class Client final : private TraceSink {
     // `env` may be null; what it leaves unset comes from the message's headers.
     smtpc_status send_message(const Envelope *env, std::string_view msg);
 
+    // --- the message queue (smtpc_client_enqueue and friends); sendmail is a queue of one
+    struct MessageSpec {
+        const Envelope *env = nullptr;  // null: none set
+        bool from_headers = false;      // send_message's rules
+        bool body_set = false;
+        std::string_view body;         // borrowed until the result is taken
+        smtpc_read_fn read = nullptr;  // or the body from a reader
+        void *userdata = nullptr;
+        std::uint64_t size_hint = 0;
+        std::uint64_t tag = 0;
+    };
+    struct MessageResult {
+        std::uint64_t tag = 0;
+        Engine::Outcome outcome;
+    };
+    smtpc_status enqueue(const MessageSpec &m);
+    // `got` is false when nothing is queued.
+    smtpc_status next_result(MessageResult &out, bool &got);
+    smtpc_status set_window(std::uint32_t messages, std::uint64_t bytes);
+    std::size_t queued() const { return queue_.size(); }
+    std::size_t in_flight() const { return engine_.in_flight(); }
+    // Called after each block a reader gives: true aborts the message (a close or free asked for by
+    // a callback, see src/capi/guard.hpp).
+    void set_stop_check(bool (*fn)(const void *), const void *arg) {
+        stop_check_ = fn;
+        stop_arg_ = arg;
+    }
+
     const Engine &engine() const { return engine_; }
 
   private:
@@ -125,7 +155,17 @@ class Client final : private TraceSink {
     std::shared_ptr<TlsConfig> tls_config();
     smtpc_status run(const Check &started, BodySource *body = nullptr);
     smtpc_status transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size);
+    // Checks a message against the session (EHLO first on an idle connection) and queues it in the engine.
+    smtpc_status admit(const Envelope &env, const BodySource &body, std::optional<std::uint64_t> size,
+                       std::uint64_t id);
     smtpc_status pump(BodySource *body, const Deadline *fixed);
+    // Runs the engine until it is done or `until` (if set) holds; a message body comes from `body`,
+    // else from the queue. Closes the connection when the engine says so; records nothing.
+    void pump_until(BodySource *body, const Deadline *fixed, const std::function<bool()> &until);
+    // pump_until() for the queue: marks the messages concluded by a cancel.
+    void drive(const std::function<bool()> &until);
+    // "Messages are queued": every call that talks to the server outside the queue.
+    smtpc_status queue_busy();
     void read_some(const Deadline &deadline);
     void supply_body(BodySource &body);
     void drop_connection();
@@ -156,14 +196,29 @@ class Client final : private TraceSink {
     std::string tls_server_name_;
     bool tls_skip_verify_ = false;
     std::string connected_host_;  // host given to connect, for SNI and certificate checks
+    std::string connected_path_;  // the Unix socket connected to (TLS sessions are saved per peer)
     std::unique_ptr<TlsFacts> tls_facts_;
     long tls_verify_result_ = 0;
+    bool require_tls_for_message_ = false;  // REQUIRETLS: TLS policy REQUIRED for this transaction
     bool starttls_refused_ = false;  // opportunistic policy: the server refused STARTTLS on this connection
     std::uint16_t connected_port_ = 0;
     // The peer's address, read once at connect: the TLS and AUTH policies ask for it on every
     // transaction, and after a reset getpeername() fails (a loopback peer would then look remote).
     sockaddr_storage peer_{};
     bool peer_known_ = false;
+
+    // The message queue: one entry per message whose result was not taken, in order.
+    struct Queued {
+        std::uint64_t id = 0;
+        std::uint64_t tag = 0;
+        BodySource body;
+        bool cancelled = false;  // concluded by smtpc_client_cancel(): its status says so
+    };
+    std::deque<Queued> queue_;
+    std::uint64_t next_id_ = 0;
+    std::uint32_t window_messages_ = 32;
+    bool (*stop_check_)(const void *) = nullptr;
+    const void *stop_arg_ = nullptr;
 
     smtpc_progress_fn progress_fn_ = nullptr;
     void *progress_userdata_ = nullptr;

@@ -61,6 +61,8 @@ void Engine::begin_connection() {
 }
 
 void Engine::end_connection() {
+    // Messages still unfinished when the caller closes the connection (a failure concluded them already).
+    if (op_ == Op::Sendmail && unfinished() != 0) close_queue(SMTPC_ENOTCONN, "the connection was closed");
     forget_credentials();  // an AUTH line dropped unsent is wiped too
     helo_reply_.reset();
     ehlo_reply_.reset();
@@ -70,6 +72,7 @@ void Engine::end_connection() {
     out_.clear();
     out_pos_ = 0;
     awaiting_body_ = false;
+    body_txn_ = nullptr;
     chunk_.clear();
 }
 
@@ -89,15 +92,19 @@ void Engine::start(Op op) {
     awaiting_body_ = false;
     reply_locked_ = false;
     early_reply_ = false;
-    send_ = Send{};
+    body_txn_ = nullptr;
+    last_finished_ = nullptr;
+    data_final_expected_ = data_final_received_ = 0;
     chunk_.clear();
     encoder_.reset();
 }
 
-void Engine::queue(Cmd cmd, std::string_view line, std::size_t index, bool internal, std::string_view shown) {
+void Engine::queue(Cmd cmd, std::string_view line, std::size_t index, bool internal, std::string_view shown,
+                   Txn *txn) {
     out_.append(line);
     queued_bytes_ += line.size();
-    pending_.push_back({cmd, index, internal, queued_bytes_});
+    pending_.push_back({cmd, index, internal, queued_bytes_, txn});
+    if (txn) ++txn->outstanding;
     ++step_;
     if (trace_) trace_->trace(SMTPC_TRACE_SEND, shown.empty() ? line : shown);
 }
@@ -110,8 +117,14 @@ void Engine::finish(smtpc_status status, std::string message) {
 
 void Engine::fatal(smtpc_status status, std::string message) {
     close_ = true;
-    pending_.clear();
     awaiting_body_ = false;
+    body_txn_ = nullptr;
+    if (op_ == Op::Sendmail && unfinished() != 0) {
+        lose_all(status, message, true);
+        pending_.clear();
+        return;
+    }
+    pending_.clear();
     finish(status, std::move(message));
 }
 
@@ -138,9 +151,9 @@ Check Engine::begin_command(Cmd cmd, std::string line, std::string_view rcpt_add
     verb_ = line.substr(0, line.find_first_of(" \r"));
     std::size_t index = 0;
     if (cmd == Cmd::Mail) {
-        result_.emplace();
+        result_ = std::make_shared<Result>();
     } else if (cmd == Cmd::Rcpt) {
-        if (!result_) result_.emplace();
+        if (!result_) result_ = std::make_shared<Result>();
         result_->recipients.push_back(
             RecipientResult{std::string(rcpt_address), SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
         index = result_->recipients.size() - 1;
@@ -174,62 +187,262 @@ Check Engine::begin_data() {
     return {};
 }
 
-// RFC 6531: an envelope with a non-ASCII address goes with SMTPUTF8, chosen here when the caller did
-// not (as smtplib's send_message() does), with BODY=8BITMIME unless the caller set BODY. A server
-// that does not offer SMTPUTF8 cannot take the message: refused before anything is sent.
-Check Engine::add_international_options(const Envelope &env, std::vector<std::string> &options) const {
-    const Address *wide = env.sender.non_ascii ? &env.sender : nullptr;
-    for (const auto &r : env.recipients)
-        if (!wide && r.non_ascii) wide = &r;
-    if (!wide) return {};
-    auto has = [&](std::string_view keyword) {
-        for (const auto &o : options)
-            if (option_is(o, keyword)) return true;
-        return false;
-    };
-    if (has("SMTPUTF8")) return {};  // the caller's own choice, checked by build_mail()
-    if (!does_esmtp_ || !features_.has("smtputf8"))
-        return {SMTPC_ENOTSUPPORTED,
-                "the address " + (wide->original.empty() ? wide->value : wide->original) +
-                    " is not ASCII and needs SMTPUTF8 (RFC 6531), which the server does not offer"};
-    options.emplace_back("SMTPUTF8");
-    if (!has("BODY")) options.emplace_back("BODY=8BITMIME");
+Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining,
+                             bool allow_chunking, const BodyFacts &facts) {
+    // A queue of one message; completed messages nobody took are dropped.
+    for (auto it = txns_.begin(); it != txns_.end();) it = (*it)->done ? txns_.erase(it) : it + 1;
+    std::uint64_t id = txns_.empty() ? 1 : txns_.back()->id + 1;
+    if (Check c = enqueue(id, env, size, allow_pipelining, allow_chunking, facts); !c) return c;
+    publish_result(id);
     return {};
 }
 
-Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining,
-                             bool allow_chunking) {
+Check Engine::enqueue(std::uint64_t id, const Envelope &env, std::optional<std::uint64_t> size,
+                      bool allow_pipelining, bool allow_chunking, const BodyFacts &facts,
+                      std::uint64_t body_size) {
     if (env.recipients.empty()) return Check::invalid("no recipients");
-    std::vector<std::string> options;
-    if (size && features_.has("size")) options.push_back("SIZE=" + std::to_string(*size));
-    options.insert(options.end(), env.mail_options.begin(), env.mail_options.end());
-    if (Check c = add_international_options(env, options); !c) return c;
+    // Typed and raw parameters, checked against the features (src/proto/extensions.cpp).
+    Params params;
+    if (Check c =
+            build_params(env, SessionFacts{&features_, does_esmtp_, allow_chunking}, facts, size, params);
+        !c)
+        return c;
     std::string mail_line;
-    if (Check c = build_mail(env.sender, options, mail_line); !c) return c;
-    bool utf8 = false;
-    for (const auto &o : options) utf8 = utf8 || option_is(o, "SMTPUTF8");
-    utf8 = utf8 && does_esmtp_;
+    if (Check c = build_mail(env.sender, std::move(params.mail), mail_line); !c) return c;
     std::vector<std::string> rcpt_lines(env.recipients.size());
     for (std::size_t i = 0; i < env.recipients.size(); ++i)
-        if (Check c = build_rcpt(env.recipients[i], env.rcpt_options, utf8, rcpt_lines[i]); !c) return c;
+        if (Check c = build_rcpt(env.recipients[i], params.rcpt[i], params.utf8, rcpt_lines[i]); !c) return c;
 
-    start(Op::Sendmail);
-    result_.emplace();
-    result_->recipients.reserve(env.recipients.size());
+    auto t = std::make_unique<Txn>();
+    t->id = id;
+    t->result = std::make_shared<Result>();
+    t->result->recipients.reserve(env.recipients.size());
     for (const auto &r : env.recipients)
-        result_->recipients.push_back(RecipientResult{r.original, SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
-    send_.rcpt_lines = std::move(rcpt_lines);
-    send_.pipelined = allow_pipelining && does_esmtp_ && features_.has("pipelining");
-    send_.chunking = allow_chunking && does_esmtp_ && features_.has("chunking");
-    encoder_.set_chunked(send_.chunking);
-    queue(Cmd::Mail, mail_line);
-    if (send_.pipelined) {
-        for (std::size_t i = 0; i < send_.rcpt_lines.size(); ++i) queue(Cmd::Rcpt, send_.rcpt_lines[i], i);
-        // BDAT needs no 354: the message follows the RCPTs in the same write (RFC 3030 section 4.2).
-        if (send_.chunking) awaiting_body_ = true;
-        else queue(Cmd::Data, "DATA\r\n");
-    }
+        t->result->recipients.push_back(RecipientResult{r.original, SMTPC_RCPT_NOT_ATTEMPTED, {}, {}});
+    t->mail_line = std::move(mail_line);
+    t->rcpt_lines = std::move(rcpt_lines);
+    t->pipelined = allow_pipelining && does_esmtp_ && features_.has("pipelining");
+    t->chunking = allow_chunking && does_esmtp_ && features_.has("chunking");
+    t->binary = params.binary;  // build_params checked that CHUNKING is on
+    t->body_size = body_size;
+    if (op_ != Op::Sendmail || done_) start(Op::Sendmail);  // idle: a new operation
+    txns_.push_back(std::move(t));
+    advance();
     return {};
+}
+
+std::size_t Engine::unfinished() const {
+    std::size_t n = 0;
+    for (const auto &t : txns_) n += !t->done;
+    return n;
+}
+
+std::size_t Engine::in_flight() const {
+    std::size_t n = 0;
+    for (const auto &t : txns_) n += t->started && !t->done;
+    return n;
+}
+
+std::uint64_t Engine::body_id() const { return body_txn_ ? body_txn_->id : 0; }
+
+Engine::Txn *Engine::find(std::uint64_t id) const {
+    for (const auto &t : txns_)
+        if (t->id == id) return t.get();
+    return nullptr;
+}
+
+bool Engine::complete(std::uint64_t id) const {
+    const Txn *t = find(id);
+    return t && t->done;
+}
+
+bool Engine::oldest_complete(std::uint64_t &id) const {
+    if (txns_.empty() || !txns_.front()->done) return false;
+    id = txns_.front()->id;
+    return true;
+}
+
+Engine::Outcome Engine::take(std::uint64_t id) {
+    Outcome o;
+    for (auto it = txns_.begin(); it != txns_.end(); ++it) {
+        Txn &t = **it;
+        if (t.id != id || !t.done) continue;
+        o.id = t.id;
+        o.state = t.state;
+        o.status = t.status;
+        o.message = std::move(t.message);
+        o.result = std::move(t.result);
+        o.final_reply = std::move(t.decisive);
+        if (last_finished_ == &t) last_finished_ = nullptr;
+        txns_.erase(it);
+        break;
+    }
+    return o;
+}
+
+void Engine::publish_result(std::uint64_t id) {
+    if (const Txn *t = find(id)) result_ = t->result;
+}
+
+void Engine::close_queue(smtpc_status status, const std::string &message) {
+    if (op_ != Op::Sendmail || unfinished() == 0) return;
+    close_ = true;
+    awaiting_body_ = false;
+    body_txn_ = nullptr;
+    lose_all(status, message, false);
+    pending_.clear();
+}
+
+// Whether `next` may go out now, behind what is in flight.
+bool Engine::can_start(const Txn &next) const {
+    const Txn *prev = nullptr;
+    std::size_t flying = 0;
+    std::uint64_t bytes = 0;
+    for (const auto &t : txns_) {
+        if (!t->started || t->done) continue;
+        prev = t.get();
+        ++flying;
+        bytes += t->body_size > t->body_bytes ? t->body_size : t->body_bytes;
+    }
+    if (!prev) return true;
+    // Without PIPELINING one transaction at a time; a change of mode waits for the queue to drain.
+    if (!prev->pipelined || !next.pipelined || prev->chunking != next.chunking) return false;
+    if (body_txn_ || awaiting_body_) return false;  // the next MAIL goes behind a complete body
+    // DATA (RFC 2920 section 3.1): behind the final dot of a message whose DATA got its 354, or behind
+    // the RSET of a refused one, never into an open transaction. BDAT: behind the last chunk.
+    if (!(prev->body_done || prev->body_stopped || prev->rset_queued)) return false;
+    return flying < window_messages_ && bytes < window_bytes_;
+}
+
+void Engine::start_txn(Txn &t) {
+    const Txn *prev = nullptr;
+    for (const auto &o : txns_)
+        if (o->started && !o->done) prev = o.get();
+    t.started = true;
+    // BDAT window: a message refused inside the window may have left its transaction open (MAIL
+    // accepted, every RCPT refused, BDAT LAST refused), and this MAIL, its RCPTs and its chunks would
+    // then meet it: 503 at best, at worst these RCPTs join that transaction and the message goes with
+    // the wrong sender. An RSET ahead of every MAIL written while an earlier message is unanswered
+    // closes whatever that one left open (index 1 marks it as this guard).
+    if (t.chunking && prev && !prev->rset_queued) queue(Cmd::Rset, "RSET\r\n", 1, true, {}, &t);
+    queue(Cmd::Mail, t.mail_line, 0, false, {}, &t);
+    if (t.pipelined) {
+        for (std::size_t i = 0; i < t.rcpt_lines.size(); ++i)
+            queue(Cmd::Rcpt, t.rcpt_lines[i], i, false, {}, &t);
+        // BDAT needs no 354: the message follows the RCPTs in the same write (RFC 3030 section 4.2).
+        if (t.chunking) {
+            awaiting_body_ = true;
+            body_txn_ = &t;
+            encoder_.reset();
+            encoder_.set_chunked(true);
+            chunk_.clear();
+        } else {
+            queue(Cmd::Data, "DATA\r\n", 0, false, {}, &t);
+        }
+    }
+}
+
+void Engine::advance() {
+    if (op_ != Op::Sendmail || done_) return;
+    if (!close_)
+        for (auto &tp : txns_) {
+            if (tp->done || tp->started) continue;
+            if (!can_start(*tp)) break;
+            start_txn(*tp);
+        }
+    if (unfinished() == 0 && pending_.empty()) done_ = true;
+}
+
+void Engine::conclude(Txn &t, smtpc_status status, std::string message) {
+    t.done = true;
+    t.status = status;
+    t.message = std::move(message);
+    if (body_txn_ == &t) {
+        body_txn_ = nullptr;
+        awaiting_body_ = false;
+        chunk_.clear();
+    }
+    std::size_t delivered = 0, unknown = 0;
+    for (const auto &rr : t.result->recipients) {
+        delivered += rr.state == SMTPC_RCPT_DELIVERED;
+        unknown += rr.state == SMTPC_RCPT_UNKNOWN;
+    }
+    bool end_unanswered = false;
+    for (const Pending &p : pending_)
+        if (p.txn == &t && p.cmd == Cmd::DataEnd && written_bytes_ >= p.sent_at) end_unanswered = true;
+    if (delivered)
+        t.state = delivered == t.result->recipients.size() ? SMTPC_MESSAGE_DELIVERED : SMTPC_MESSAGE_PARTIAL;
+    else if (unknown || end_unanswered) t.state = SMTPC_MESSAGE_UNKNOWN;
+    else if (t.reply_locked) t.state = SMTPC_MESSAGE_REFUSED;
+    else t.state = SMTPC_MESSAGE_NOT_SENT;
+    last_finished_ = &t;
+}
+
+void Engine::finish_txn(Txn &t, smtpc_status status, std::string message) {
+    conclude(t, status, std::move(message));
+    status_ = t.status;
+    message_ = t.message;
+    advance();
+}
+
+void Engine::lose(Txn &t, smtpc_status status, const std::string &message) {
+    if (t.verdict != SMTPC_OK) {
+        // A refusal decided the transaction before the connection failed (Exim's "drop" ACL refuses
+        // and closes at once): the refusal is the answer, whatever became of the RSET or the rest of
+        // a pipelined batch.
+        conclude(t, t.verdict,
+                 t.verdict_message + (status == SMTPC_EDISCONNECTED
+                                          ? "; the server closed the connection after refusing"
+                                          : "; then " + message + " (connection closed)"));
+        return;
+    }
+    // Its end is on the wire (the final dot, or BDAT LAST and its chunk), even if replies to earlier
+    // chunks are still outstanding.
+    bool sent = false;
+    for (const Pending &p : pending_)
+        if (p.txn == &t && p.cmd == Cmd::DataEnd && written_bytes_ >= p.sent_at) sent = true;
+    if (sent) {
+        for (const Pending &p : pending_) {
+            if (p.txn != &t || p.cmd != Cmd::DataEnd) continue;
+            if (p.index != kNoIndex) t.result->recipients[p.index].state = SMTPC_RCPT_UNKNOWN;
+            else
+                for (auto &rr : t.result->recipients)
+                    if (rr.state == SMTPC_RCPT_ACCEPTED) rr.state = SMTPC_RCPT_UNKNOWN;
+        }
+        conclude(t, SMTPC_EDELIVERY_UNKNOWN,
+                 message + " after the message was sent: it may or may not have been delivered");
+        return;
+    }
+    conclude(t, status, t.started ? message : message + " (the message was not sent)");
+}
+
+void Engine::lose_all(smtpc_status status, const std::string &message, bool first_as_is) {
+    Txn *first = nullptr;
+    for (auto &tp : txns_) {
+        Txn &t = *tp;
+        if (t.done) continue;
+        if (!first && first_as_is) conclude(t, status, message);
+        else lose(t, status, message);
+        if (!first) first = &t;
+    }
+    done_ = true;
+    status_ = first ? first->status : status;
+    message_ = first ? first->message : message;
+}
+
+void Engine::txn_fatal(Txn &t, smtpc_status status, std::string message, smtpc_status rest,
+                       const std::string &rest_message) {
+    close_ = true;
+    awaiting_body_ = false;
+    body_txn_ = nullptr;
+    conclude(t, status, std::move(message));
+    for (auto &tp : txns_)
+        if (!tp->done) lose(*tp, rest, rest_message);
+    pending_.clear();
+    done_ = true;
+    status_ = t.status;
+    message_ = t.message;
+    last_finished_ = &t;
 }
 
 Engine::Want Engine::want() const {
@@ -237,7 +450,9 @@ Engine::Want Engine::want() const {
     // Body blocks smaller than a socket-sized write are gathered first: a short message goes out
     // with its terminator in one write rather than two.
     // Without PIPELINING a BDAT chunk's reply comes before anything else is sent.
-    bool body_wanted = awaiting_body_ && !(send_.chunking && !send_.pipelined && !pending_.empty());
+    bool chunking = body_txn_ && body_txn_->chunking;
+    bool pipelined = body_txn_ && body_txn_->pipelined;
+    bool body_wanted = awaiting_body_ && !(chunking && !pipelined && !pending_.empty());
     if (body_wanted && out_.size() - out_pos_ < kBodyWriteSize) return Want::Body;
     if (out_pos_ < out_.size()) return Want::Write;
     if (body_wanted) return Want::Body;
@@ -256,11 +471,15 @@ void Engine::output_written(std::size_t n) {
 }
 
 void Engine::body(const char *data, std::size_t len) {
-    if (send_.chunking) {
-        // Sized from the encoded bytes: the BDAT count must be the bytes that follow it.
-        encoder_.encode(data, len, chunk_);
+    Txn *t = body_txn_;
+    if (t) t->body_bytes += len;
+    if (t && t->chunking) {
+        // Sized from the encoded bytes: the BDAT count must be the bytes that follow it. BINARYMIME
+        // content goes as is (RFC 3030 3): no line-end normalisation.
+        if (t->binary) chunk_.append(data, len);
+        else encoder_.encode(data, len, chunk_);
         ++step_;
-        if (chunk_.size() >= kBodyWriteSize) flush_chunk(false);
+        if (chunk_.size() >= kBodyWriteSize) flush_chunk(false, t);
         return;
     }
     std::size_t before = out_.size();
@@ -271,7 +490,7 @@ void Engine::body(const char *data, std::size_t len) {
         trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
 }
 
-void Engine::flush_chunk(bool last) {
+void Engine::flush_chunk(bool last, Txn *t) {
     std::string line = "BDAT " + std::to_string(chunk_.size()) + (last ? " LAST\r\n" : "\r\n");
     out_.append(line);
     out_.append(chunk_);
@@ -282,24 +501,35 @@ void Engine::flush_chunk(bool last) {
     }
     chunk_.clear();
     ++step_;
-    if (!last) pending_.push_back({Cmd::Bdat, kNoIndex, false, queued_bytes_});
+    if (!last) {
+        pending_.push_back({Cmd::Bdat, kNoIndex, false, queued_bytes_, t});
+        if (t) ++t->outstanding;
+    }
 }
 
-void Engine::stop_chunks() {
+void Engine::stop_chunks(Txn &t) {
+    if (body_txn_ != &t) return;
     awaiting_body_ = false;
+    body_txn_ = nullptr;
+    t.body_stopped = true;
     chunk_.clear();
 }
 
 void Engine::body_end() {
-    if (send_.chunking) {
-        encoder_.finish(chunk_);
-        flush_chunk(true);
+    Txn *t = body_txn_;
+    if (t && t->chunking) {
+        if (!t->binary) encoder_.finish(chunk_);
+        flush_chunk(true, t);
         awaiting_body_ = false;
+        body_txn_ = nullptr;
         // LMTP: the RCPT replies may not be in yet; the per-recipient replies are counted when the
         // first reply to BDAT LAST arrives (on_sendmail_reply).
-        pending_.push_back({Cmd::DataEnd, kNoIndex, false, queued_bytes_});
-        send_.final_received = 0;
-        send_.final_expected = 1;
+        pending_.push_back({Cmd::DataEnd, kNoIndex, false, queued_bytes_, t});
+        ++t->outstanding;
+        t->final_received = 0;
+        t->final_expected = 1;
+        t->body_done = true;
+        advance();  // the next message may follow in the same write
         return;
     }
     std::size_t before = out_.size();
@@ -307,19 +537,43 @@ void Engine::body_end() {
     queued_bytes_ += out_.size() - before;
     if (trace_) trace_->trace(SMTPC_TRACE_DATA, std::string_view(out_).substr(before));
     awaiting_body_ = false;
+    body_txn_ = nullptr;
     ++step_;
-    send_.final_received = 0;
-    if (protocol_ == SMTPC_PROTOCOL_LMTP && result_) {
-        for (std::size_t i = 0; i < result_->recipients.size(); ++i)
-            if (result_->recipients[i].state == SMTPC_RCPT_ACCEPTED)
-                pending_.push_back({Cmd::DataEnd, i, false, queued_bytes_});
+    const Result *res = t ? t->result.get() : result_.get();
+    std::size_t n = 0;
+    if (protocol_ == SMTPC_PROTOCOL_LMTP && res) {
+        for (std::size_t i = 0; i < res->recipients.size(); ++i)
+            if (res->recipients[i].state == SMTPC_RCPT_ACCEPTED) {
+                pending_.push_back({Cmd::DataEnd, i, false, queued_bytes_, t});
+                ++n;
+            }
     }
-    if (pending_.empty()) pending_.push_back({Cmd::DataEnd, kNoIndex, false, queued_bytes_});
-    send_.final_expected = pending_.size();
+    if (n == 0) {
+        pending_.push_back({Cmd::DataEnd, kNoIndex, false, queued_bytes_, t});
+        n = 1;
+    }
+    if (!t) {
+        data_final_received_ = 0;
+        data_final_expected_ = pending_.size();
+        return;
+    }
+    t->outstanding += n;
+    t->final_received = 0;
+    t->final_expected = n;
+    t->body_done = true;
+    // RFC 2920 section 3.1: the end of data may open the next group (the transaction is closed by the
+    // dot whatever its reply).
+    advance();
 }
 
 void Engine::body_aborted(std::string why) {
-    fatal(SMTPC_EUSER, "message source aborted: " + why + " (connection closed so nothing is delivered)");
+    std::string msg = "message source aborted: " + why + " (connection closed so nothing is delivered)";
+    if (op_ == Op::Sendmail && body_txn_) {
+        txn_fatal(*body_txn_, SMTPC_EUSER, std::move(msg), SMTPC_EUSER,
+                  "the connection was closed when an earlier message's source aborted: " + why);
+        return;
+    }
+    fatal(SMTPC_EUSER, std::move(msg));
 }
 
 void Engine::received(const char *data, std::size_t len) {
@@ -363,6 +617,7 @@ void Engine::received(const char *data, std::size_t len) {
         Reply reply = parser_.take_reply();
         Pending p = pending_.front();
         pending_.pop_front();
+        if (p.txn) --p.txn->outstanding;
         on_reply(p, std::move(reply));
     }
     // Nothing may follow the last expected reply: a server that talks out of turn would otherwise
@@ -371,10 +626,6 @@ void Engine::received(const char *data, std::size_t len) {
         on_trailing_data(std::string_view(data + off, len - off));
 }
 
-// Bytes after the reply that ended the operation close the connection. When that reply decided a
-// transaction, its outcome stands: a message the server accepted stays accepted (reporting a failure
-// would have it sent again: a duplicate), and a refusal stays a refusal. The bytes are reported in the
-// trace (and in the message of a failure; success leaves no message, as every success does).
 void Engine::on_trailing_data(std::string_view extra) {
     if (op_ != Op::Sendmail && op_ != Op::Data) {
         fatal(SMTPC_EPROTOCOL, "unexpected data from the server after its reply");
@@ -385,16 +636,21 @@ void Engine::on_trailing_data(std::string_view extra) {
     awaiting_body_ = false;
     std::string note =
         "unexpected data from the server after its reply: \"" + printable(extra) + "\"; connection closed";
-    if (status_ == SMTPC_OK) note += " (the message was accepted)";
-    else message_ += " (then " + note + ")";
+    if (status_ == SMTPC_OK) {
+        note += " (the message was accepted)";
+    } else {
+        message_ += " (then " + note + ")";
+        if (op_ == Op::Sendmail && last_finished_) last_finished_->message = message_;
+    }
     if (trace_) trace_->trace(SMTPC_TRACE_INFO, note);
 }
 
 bool Engine::sending_body() const {
     if (op_ != Op::Sendmail && op_ != Op::Data) return false;
-    if (send_.chunking) {
-        // Replies to earlier commands (and chunks) may come while the message is being sent; only a
-        // reply to a chunk not yet all written is early.
+    const Txn *t = body_txn_ ? body_txn_ : (pending_.empty() ? nullptr : pending_.front().txn);
+    if (t && t->chunking) {
+        // Replies to earlier commands (and chunks, and earlier messages) may come while the message is
+        // being sent; only a reply to a chunk not yet all written is early.
         if (pending_.empty()) return false;
         const Pending &p = pending_.front();
         return (p.cmd == Cmd::Bdat || p.cmd == Cmd::DataEnd) && written_bytes_ < p.sent_at;
@@ -405,9 +661,6 @@ bool Engine::sending_body() const {
            written_bytes_ < pending_.front().sent_at;
 }
 
-// A reply that began while the message was still being sent. A refusal (a size limit, a filter that
-// reads as it goes) is the message's outcome, and the connection is closed since the rest of the
-// message cannot be withdrawn. An acceptance is not possible: the server has not seen the end.
 void Engine::on_early_reply(const Reply &r) {
     if (r.code < 400) {
         fatal(SMTPC_EPROTOCOL,
@@ -418,15 +671,26 @@ void Engine::on_early_reply(const Reply &r) {
     }
     last_reply_ = r;
     reply_locked_ = true;
-    if (result_)
-        for (auto &rr : result_->recipients)
+    Txn *t = nullptr;
+    if (op_ == Op::Sendmail) t = body_txn_ ? body_txn_ : (pending_.empty() ? nullptr : pending_.front().txn);
+    Result *res = t ? t->result.get() : result_.get();
+    if (res)
+        for (auto &rr : res->recipients)
             if (rr.state == SMTPC_RCPT_ACCEPTED) {
                 rr.state = SMTPC_RCPT_FAILED;
                 rr.data_reply = r;
             }
     std::string msg = "message refused before it was complete: " + describe(r) + " (connection closed)";
-    if (op_ == Op::Data) fatal(r.code == 421 ? SMTPC_ECLOSING : SMTPC_EREPLY, std::move(msg));
-    else fatal(SMTPC_EDATA_REFUSED, std::move(msg));
+    if (op_ == Op::Data) {
+        fatal(r.code == 421 ? SMTPC_ECLOSING : SMTPC_EREPLY, std::move(msg));
+    } else if (t) {
+        t->reply_locked = true;
+        t->decisive = r;
+        txn_fatal(*t, SMTPC_EDATA_REFUSED, std::move(msg), SMTPC_EDISCONNECTED,
+                  "the connection was closed after an earlier message was refused while it was being sent");
+    } else {
+        fatal(SMTPC_EDATA_REFUSED, std::move(msg));
+    }
 }
 
 void Engine::received_while_idle(const char *data, std::size_t len, bool closed) {
@@ -464,18 +728,17 @@ void Engine::received_eof() {
 
 void Engine::failed(smtpc_status status, std::string message) {
     if (done_) return;
-    if (op_ == Op::Sendmail && send_.verdict != SMTPC_OK) {
-        // A refusal decided the transaction before the connection failed (Exim's "drop" ACL refuses
-        // and closes at once): the refusal is the answer, whatever became of the RSET or the rest of
-        // a pipelined batch.
-        fatal(send_.verdict,
-              send_.verdict_message + (status == SMTPC_EDISCONNECTED
-                                           ? "; the server closed the connection after refusing"
-                                           : "; then " + message + " (connection closed)"));
+    if (op_ == Op::Sendmail) {
+        // Each unfinished message: its refusal stands, or delivery is unknown (its end of data went
+        // out), or it was not sent.
+        close_ = true;
+        awaiting_body_ = false;
+        body_txn_ = nullptr;
+        lose_all(status, message, false);
+        pending_.clear();
         return;
     }
-    // Its end is on the wire (the final dot, or BDAT LAST and its chunk), even if replies to earlier
-    // chunks are still outstanding.
+    // Its end is on the wire (the final dot), even if replies to earlier commands are still outstanding.
     bool message_sent = false;
     for (const Pending &p : pending_)
         if (p.cmd == Cmd::DataEnd && written_bytes_ >= p.sent_at) message_sent = true;
@@ -496,7 +759,8 @@ void Engine::failed(smtpc_status status, std::string message) {
 }
 
 void Engine::on_reply(const Pending &p, Reply &&r) {
-    if (!reply_locked_ && !p.internal) last_reply_ = r;
+    bool locked = p.txn ? p.txn->reply_locked : reply_locked_;
+    if (!locked && !p.internal) last_reply_ = r;
     switch (op_) {
     case Op::Greeting:
         if (r.code == 220) finish(SMTPC_OK);
@@ -505,7 +769,10 @@ void Engine::on_reply(const Pending &p, Reply &&r) {
     case Op::Command: on_command_reply(p, r); break;
     case Op::Raw: fatal(SMTPC_EPROTOCOL, "unsolicited reply from the server: " + describe(r)); break;
     case Op::Data: on_data_reply(p, r); break;
-    case Op::Sendmail: on_sendmail_reply(p, r); break;
+    case Op::Sendmail:
+        if (p.txn) on_sendmail_reply(p, r);
+        else fatal(SMTPC_EINTERNAL, "reply to a command of no message");
+        break;
     case Op::Auth: on_auth_reply(p, r); break;
     case Op::None: fatal(SMTPC_EINTERNAL, "reply with no operation in progress"); break;
     }
@@ -547,11 +814,12 @@ void Engine::on_command_reply(const Pending &p, const Reply &r) {
 
 void Engine::on_data_reply(const Pending &p, const Reply &r) {
     if (p.cmd == Cmd::DataEnd) {
-        on_final_reply(p, r);
+        on_data_final_reply(p, r);
         return;
     }
     if (r.code == 354) {
         awaiting_body_ = true;
+        encoder_.reset();
         return;
     }
     if (result_)
@@ -564,7 +832,8 @@ void Engine::on_data_reply(const Pending &p, const Reply &r) {
     else finish(SMTPC_EDATA_REFUSED, "DATA refused: " + describe(r));
 }
 
-void Engine::on_final_reply(const Pending &p, const Reply &r) {
+// The reply after the message sent by smtpc_client_data (LMTP: one per accepted recipient).
+void Engine::on_data_final_reply(const Pending &p, const Reply &r) {
     if (result_) {
         auto settle = [&](RecipientResult &rr) {
             rr.data_reply = r;
@@ -575,181 +844,257 @@ void Engine::on_final_reply(const Pending &p, const Reply &r) {
             for (auto &rr : result_->recipients)
                 if (rr.state == SMTPC_RCPT_ACCEPTED) settle(rr);
     }
-    ++send_.final_received;
+    ++data_final_received_;
     if (r.code == 421) close_ = true;
     if (!pending_.empty()) return;  // LMTP: more recipients' replies to come
 
     std::size_t delivered = 0;
     if (result_)
         for (const auto &rr : result_->recipients) delivered += rr.state == SMTPC_RCPT_DELIVERED;
-    bool ok = send_.final_expected > 1 ? delivered > 0 : positive(r);
+    bool ok = data_final_expected_ > 1 ? delivered > 0 : positive(r);
     if (ok) {
         finish(SMTPC_OK);
         if (close_) pending_.clear();
         return;
     }
-    std::string msg =
-        (send_.final_expected > 1 ? "message refused for every recipient: " : "message refused: ") +
-        describe(r);
-    if (op_ == Op::Data) {
-        if (close_) fatal(SMTPC_ECLOSING, "service closing: " + describe(r));
-        else finish(SMTPC_EREPLY, msg);
-        return;
-    }
-    last_reply_ = r;
-    reply_locked_ = true;
-    if (close_ || protocol_ == SMTPC_PROTOCOL_LMTP) {
-        // LMTP transactions end with the last reply; an RSET would add nothing.
-        if (close_) fatal(SMTPC_EDATA_REFUSED, msg);
-        else finish(SMTPC_EDATA_REFUSED, msg);
-        return;
-    }
-    send_.verdict = SMTPC_EDATA_REFUSED;
-    send_.verdict_message = std::move(msg);
-    queue(Cmd::Rset, "RSET\r\n", 0, true);
+    if (close_) fatal(SMTPC_ECLOSING, "service closing: " + describe(r));
+    else
+        finish(SMTPC_EREPLY,
+               (data_final_expected_ > 1 ? "message refused for every recipient: " : "message refused: ") +
+                   describe(r));
 }
 
-std::size_t Engine::accepted_count() const {
+void Engine::on_final_reply(Txn &t, const Pending &p, const Reply &r) {
+    auto settle = [&](RecipientResult &rr) {
+        rr.data_reply = r;
+        rr.state = positive(r) ? SMTPC_RCPT_DELIVERED : SMTPC_RCPT_FAILED;
+    };
+    if (p.index != kNoIndex) settle(t.result->recipients[p.index]);
+    else
+        for (auto &rr : t.result->recipients)
+            if (rr.state == SMTPC_RCPT_ACCEPTED) settle(rr);
+    ++t.final_received;
+    if (r.code == 421) close_ = true;
+    if (t.final_received < t.final_expected) return;  // LMTP: more recipients' replies to come
+
+    std::size_t delivered = 0;
+    for (const auto &rr : t.result->recipients) delivered += rr.state == SMTPC_RCPT_DELIVERED;
+    bool ok = t.final_expected > 1 ? delivered > 0 : positive(r);
+    if (!t.reply_locked) t.decisive = r;
+    if (ok) {
+        finish_txn(t, SMTPC_OK, {});
+        if (close_) {
+            // 421 after an accepted message: what follows it will not be answered.
+            for (auto &tp : txns_)
+                if (!tp->done) lose(*tp, SMTPC_ECLOSING, "service closing: " + describe(r));
+            pending_.clear();
+            done_ = true;
+        }
+        return;
+    }
+    std::string msg =
+        (t.final_expected > 1 ? "message refused for every recipient: " : "message refused: ") + describe(r);
+    last_reply_ = r;
+    t.reply_locked = true;
+    if (close_ || protocol_ == SMTPC_PROTOCOL_LMTP) {
+        // LMTP transactions end with the last reply; an RSET would add nothing.
+        if (close_)
+            txn_fatal(t, SMTPC_EDATA_REFUSED, std::move(msg), SMTPC_ECLOSING,
+                      "service closing: " + describe(r));
+        else finish_txn(t, SMTPC_EDATA_REFUSED, std::move(msg));
+        return;
+    }
+    t.verdict = SMTPC_EDATA_REFUSED;
+    t.verdict_message = std::move(msg);
+    end_refused(t);
+}
+
+std::size_t Engine::accepted_count(const Result &res) const {
     std::size_t n = 0;
-    if (result_)
-        for (const auto &rr : result_->recipients) n += rr.state == SMTPC_RCPT_ACCEPTED;
+    for (const auto &rr : res.recipients) n += rr.state == SMTPC_RCPT_ACCEPTED;
     return n;
 }
 
-// Records a failed transaction's outcome, keeps the reply that decided it, and ends the transaction
-// with RSET as smtplib does (a 421 closes instead).
-void Engine::abandon(smtpc_status status, std::string message, const Reply &decisive) {
-    if (send_.chunking) stop_chunks();
-    if (!reply_locked_) {
+void Engine::abandon(Txn &t, smtpc_status status, std::string message, const Reply &decisive) {
+    if (t.chunking) stop_chunks(t);
+    if (!t.reply_locked) {
         last_reply_ = decisive;
-        reply_locked_ = true;
-        send_.verdict = status;
-        send_.verdict_message = std::move(message);
+        t.decisive = decisive;
+        t.reply_locked = true;
+        t.verdict = status;
+        t.verdict_message = std::move(message);
     }
     if (decisive.code == 421) {
-        fatal(send_.verdict, send_.verdict_message + " (service closing)");
+        txn_fatal(t, t.verdict, t.verdict_message + " (service closing)", SMTPC_ECLOSING,
+                  "service closing: " + describe(decisive));
         return;
     }
-    if (send_.pipelined && !pending_.empty()) return;  // RSET once the whole batch is answered
-    queue(Cmd::Rset, "RSET\r\n", 0, true);
+    if (t.outstanding > 0) return;  // RSET once its whole batch is answered
+    end_refused(t);
 }
 
-void Engine::decide_if_all_refused() {
-    if (send_.mail_failed || reply_locked_ || accepted_count() != 0) return;
-    const Reply &last = *result_->recipients.back().rcpt_reply;
+void Engine::end_refused(Txn &t) {
+    bool later = false;
+    for (auto it = txns_.rbegin(); it != txns_.rend() && it->get() != &t; ++it)
+        later = later || (*it)->started;
+    if (later) {
+        // A later message already went out behind this one: with DATA only once this one's 354 came
+        // (its final dot closed the transaction), with BDAT behind an RSET of its own.
+        finish_txn(t, t.verdict, t.verdict_message);
+        return;
+    }
+    queue(Cmd::Rset, "RSET\r\n", 0, true, {}, &t);
+    t.rset_queued = true;
+    advance();  // the next message may follow the RSET
+}
+
+void Engine::decide_if_all_refused(Txn &t) {
+    if (t.mail_failed || t.reply_locked || accepted_count(*t.result) != 0) return;
+    const Reply &last = *t.result->recipients.back().rcpt_reply;
     last_reply_ = last;
-    reply_locked_ = true;
-    send_.verdict = SMTPC_ERECIPIENTS_REFUSED;
-    send_.verdict_message =
-        "all " + std::to_string(result_->recipients.size()) + " recipients refused; last: " + describe(last);
+    t.decisive = last;
+    t.reply_locked = true;
+    t.verdict = SMTPC_ERECIPIENTS_REFUSED;
+    t.verdict_message =
+        "all " + std::to_string(t.result->recipients.size()) + " recipients refused; last: " + describe(last);
 }
 
-void Engine::after_rcpts() {
-    if (accepted_count() == 0) {
-        const Reply &last = *result_->recipients.back().rcpt_reply;
-        abandon(SMTPC_ERECIPIENTS_REFUSED,
-                "all " + std::to_string(result_->recipients.size()) +
+void Engine::after_rcpts(Txn &t) {
+    if (accepted_count(*t.result) == 0) {
+        const Reply &last = *t.result->recipients.back().rcpt_reply;
+        abandon(t, SMTPC_ERECIPIENTS_REFUSED,
+                "all " + std::to_string(t.result->recipients.size()) +
                     " recipients refused; last: " + describe(last),
                 last);
         return;
     }
-    if (send_.chunking) awaiting_body_ = true;
-    else queue(Cmd::Data, "DATA\r\n");
+    if (t.chunking) {
+        awaiting_body_ = true;
+        body_txn_ = &t;
+        encoder_.reset();
+        encoder_.set_chunked(true);
+        chunk_.clear();
+    } else {
+        queue(Cmd::Data, "DATA\r\n", 0, false, {}, &t);
+    }
 }
 
 void Engine::on_sendmail_reply(const Pending &p, const Reply &r) {
+    Txn &t = *p.txn;
     switch (p.cmd) {
     case Cmd::Mail:
-        result_->mail_reply = r;
+        t.result->mail_reply = r;
         if (r.code != 250) {
-            send_.mail_failed = true;
-            abandon(SMTPC_ESENDER_REFUSED, "MAIL FROM refused: " + describe(r), r);
+            t.mail_failed = true;
+            abandon(t, SMTPC_ESENDER_REFUSED, "MAIL FROM refused: " + describe(r), r);
             return;
         }
-        if (!send_.pipelined) queue(Cmd::Rcpt, send_.rcpt_lines[0], 0);
+        if (!t.pipelined) queue(Cmd::Rcpt, t.rcpt_lines[0], 0, false, {}, &t);
         return;
     case Cmd::Rcpt: {
-        RecipientResult &rr = result_->recipients[p.index];
+        RecipientResult &rr = t.result->recipients[p.index];
         rr.rcpt_reply = r;
         rr.state = rcpt_accepted(r) ? SMTPC_RCPT_ACCEPTED : SMTPC_RCPT_REFUSED;
         if (r.code == 421) {
-            abandon(send_.mail_failed ? SMTPC_ESENDER_REFUSED : SMTPC_ERECIPIENTS_REFUSED,
+            abandon(t, t.mail_failed ? SMTPC_ESENDER_REFUSED : SMTPC_ERECIPIENTS_REFUSED,
                     "RCPT TO refused: " + describe(r), r);
             return;
         }
         // Decided now, not at DATA's reply: a server that closes before it stays decided.
-        if (send_.pipelined && p.index + 1 == send_.rcpt_lines.size()) {
-            decide_if_all_refused();
+        if (t.pipelined && p.index + 1 == t.rcpt_lines.size()) {
+            decide_if_all_refused(t);
             // BDAT: nothing was waiting for a 354; the transaction is over once the chunks sent are answered.
-            if (send_.chunking && reply_locked_) {
-                stop_chunks();
-                if (pending_.empty()) queue(Cmd::Rset, "RSET\r\n", 0, true);
+            if (t.chunking && t.reply_locked) {
+                stop_chunks(t);
+                if (t.outstanding == 0) end_refused(t);
+                else advance();  // the next message may go, behind its RSET
                 return;
             }
         }
-        if (send_.pipelined || send_.mail_failed) return;
-        if (p.index + 1 < send_.rcpt_lines.size())
-            queue(Cmd::Rcpt, send_.rcpt_lines[p.index + 1], p.index + 1);
-        else after_rcpts();
+        if (t.pipelined || t.mail_failed) return;
+        if (p.index + 1 < t.rcpt_lines.size())
+            queue(Cmd::Rcpt, t.rcpt_lines[p.index + 1], p.index + 1, false, {}, &t);
+        else after_rcpts(t);
         return;
     }
     case Cmd::Data: {
-        decide_if_all_refused();
+        decide_if_all_refused(t);
         if (r.code == 354) {
-            if (reply_locked_) {
+            if (t.reply_locked) {
                 // The server waits for a message we must not send; only closing discards the transaction.
-                fatal(send_.verdict,
-                      send_.verdict_message + " (server accepted DATA anyway; connection closed)");
+                txn_fatal(t, t.verdict,
+                          t.verdict_message + " (server accepted DATA anyway; connection closed)",
+                          SMTPC_EDISCONNECTED,
+                          "the connection was closed after the server accepted DATA for an earlier message "
+                          "without recipients");
                 return;
             }
             awaiting_body_ = true;
+            body_txn_ = &t;
+            encoder_.reset();
+            encoder_.set_chunked(false);
             return;
         }
-        if (!reply_locked_)
-            for (auto &rr : result_->recipients)
+        if (!t.reply_locked)
+            for (auto &rr : t.result->recipients)
                 if (rr.state == SMTPC_RCPT_ACCEPTED) {
                     rr.state = SMTPC_RCPT_FAILED;
                     rr.data_reply = r;
                 }
-        abandon(SMTPC_EDATA_REFUSED, "DATA refused: " + describe(r), r);
+        abandon(t, SMTPC_EDATA_REFUSED, "DATA refused: " + describe(r), r);
         return;
     }
     case Cmd::Bdat:
-        if (positive(r) && !reply_locked_) return;
-        if (!reply_locked_)
-            for (auto &rr : result_->recipients)
+        if (positive(r) && !t.reply_locked) return;
+        if (!t.reply_locked)
+            for (auto &rr : t.result->recipients)
                 if (rr.state == SMTPC_RCPT_ACCEPTED) {
                     rr.state = SMTPC_RCPT_FAILED;
                     rr.data_reply = r;
                 }
-        abandon(SMTPC_EDATA_REFUSED, "BDAT refused: " + describe(r), r);
+        abandon(t, SMTPC_EDATA_REFUSED, "BDAT refused: " + describe(r), r);
         return;
     case Cmd::DataEnd: {
-        if (send_.chunking && reply_locked_) {
+        if (t.chunking && t.reply_locked) {
             // The last chunk of a transaction already refused (MAIL, every RCPT, or an earlier chunk).
-            abandon(send_.verdict, send_.verdict_message, r);
+            abandon(t, t.verdict, t.verdict_message, r);
             return;
         }
         Pending first = p;
-        if (send_.chunking && protocol_ == SMTPC_PROTOCOL_LMTP && !send_.lmtp_expanded) {
+        if (t.chunking && protocol_ == SMTPC_PROTOCOL_LMTP && !t.lmtp_expanded) {
             // LMTP (RFC 2033 section 4.2 with RFC 3030): one reply per accepted recipient, in RCPT order.
-            send_.lmtp_expanded = true;
+            t.lmtp_expanded = true;
             std::vector<std::size_t> accepted;
-            for (std::size_t i = 0; i < result_->recipients.size(); ++i)
-                if (result_->recipients[i].state == SMTPC_RCPT_ACCEPTED) accepted.push_back(i);
+            for (std::size_t i = 0; i < t.result->recipients.size(); ++i)
+                if (t.result->recipients[i].state == SMTPC_RCPT_ACCEPTED) accepted.push_back(i);
             if (!accepted.empty()) {
                 first.index = accepted[0];
-                for (std::size_t k = accepted.size(); k-- > 1;)
-                    pending_.push_front({Cmd::DataEnd, accepted[k], false, p.sent_at});
-                send_.final_expected = accepted.size();
+                for (std::size_t k = accepted.size(); k-- > 1;) {
+                    pending_.push_front({Cmd::DataEnd, accepted[k], false, p.sent_at, &t});
+                    ++t.outstanding;
+                }
+                t.final_expected = accepted.size();
             }
         }
-        on_final_reply(first, r);
+        on_final_reply(t, first, r);
         return;
     }
     case Cmd::Rset:
+        if (p.index == 1) {
+            // The guard ahead of a MAIL in a BDAT window: only a closing server matters here.
+            if (r.code == 421)
+                txn_fatal(t, SMTPC_ECLOSING, "service closing: " + describe(r), SMTPC_ECLOSING,
+                          "service closing: " + describe(r));
+            return;
+        }
         if (r.code == 421) close_ = true;
-        finish(send_.verdict, send_.verdict_message);
+        finish_txn(t, t.verdict, t.verdict_message);
+        if (close_) {
+            for (auto &tp : txns_)
+                if (!tp->done) lose(*tp, SMTPC_ECLOSING, "service closing: " + describe(r));
+            pending_.clear();
+            done_ = true;
+        }
         return;
     default: fatal(SMTPC_EINTERNAL, "unexpected command in a transaction"); return;
     }

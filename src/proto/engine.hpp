@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,17 +85,57 @@ class Engine {
     Check begin_auth(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok);
     // With `allow_chunking` and a server that offers CHUNKING the message goes in BDAT chunks (RFC 3030):
     // no 354 wait, and with PIPELINING the first chunk goes with MAIL and the RCPTs.
+    // `facts` describes a message in memory, from which BODY and SMTPUTF8 may be chosen (extensions.hpp).
     Check begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining,
-                         bool allow_chunking = false);
+                         bool allow_chunking = false, const BodyFacts &facts = {});
+
+    // --- the message queue (sendmail is a queue of one message)
+    // Checks `env` against the session (as begin_sendmail) and appends the message with the caller's
+    // `id`; nothing is queued for output on failure. Its commands go out as soon as the pipelining
+    // rules and the window allow: with DATA, after the previous message's 354 (behind its final dot);
+    // with BDAT, behind the previous message's last chunk, up to the window. `body_size` (0: unknown)
+    // counts towards the window's bytes.
+    Check enqueue(std::uint64_t id, const Envelope &env, std::optional<std::uint64_t> size,
+                  bool allow_pipelining, bool allow_chunking, const BodyFacts &facts = {},
+                  std::uint64_t body_size = 0);
+    // At most `messages` messages (>= 1) in flight, and no new one started while the bodies of those
+    // in flight add up to `bytes` or more.
+    void set_window(std::size_t messages, std::uint64_t bytes) {
+        window_messages_ = messages ? messages : 1;
+        window_bytes_ = bytes ? bytes : 1;
+    }
+    // Messages queued or in flight (without a result yet), and of those, in flight.
+    std::size_t unfinished() const;
+    std::size_t in_flight() const;
+    // The message whose body want() == Body asks for.
+    std::uint64_t body_id() const;
+    // The outcome of one message, once complete.
+    struct Outcome {
+        std::uint64_t id = 0;
+        smtpc_message_state state = SMTPC_MESSAGE_NOT_SENT;
+        smtpc_status status = SMTPC_OK;
+        std::string message;
+        std::shared_ptr<Result> result;
+        std::optional<Reply>
+            final_reply;  // the reply that decided it (refusal, or the reply to the end of data)
+    };
+    // Whether message `id` is complete; take() removes and returns it (messages are kept in order, so
+    // taking the oldest is cheap).
+    bool complete(std::uint64_t id) const;
+    bool oldest_complete(std::uint64_t &id) const;
+    Outcome take(std::uint64_t id);
+    // Makes message `id`'s per-recipient result the session's last result (result()).
+    void publish_result(std::uint64_t id);
+    void publish_result(std::shared_ptr<Result> r) { result_ = std::move(r); }
+    // The caller closes the connection with messages unfinished: each is concluded with `status`
+    // (not sent, or delivery unknown when its end of data went out).
+    void close_queue(smtpc_status status, const std::string &message);
 
     // MAIL FROM / RCPT TO lines with smtplib's rules: parameters only for an ESMTP server, SMTPUTF8
     // only when offered, a non-ASCII address only with SMTPUTF8.
     Check build_mail(const Address &sender, std::vector<std::string> options, std::string &line) const;
     Check build_rcpt(const Address &rcpt, const std::vector<std::string> &options, bool utf8,
                      std::string &line) const;
-    // Adds SMTPUTF8 (and BODY=8BITMIME unless BODY is set) to `options` when an address of `env` is
-    // not ASCII and the server offers SMTPUTF8; SMTPC_ENOTSUPPORTED when it does not.
-    Check add_international_options(const Envelope &env, std::vector<std::string> &options) const;
 
     // --- pumping
     Want want() const;
@@ -131,47 +172,69 @@ class Engine {
     const Reply *ehlo_reply() const { return ehlo_reply_ ? &*ehlo_reply_ : nullptr; }
     bool does_esmtp() const { return does_esmtp_; }
     const Features &features() const { return features_; }
-    const Result *result() const { return result_ ? &*result_ : nullptr; }
+    const Result *result() const { return result_.get(); }
 
   private:
     enum class Op { None, Greeting, Command, Raw, Data, Sendmail, Auth };
+    struct Txn;
     struct Pending {
         Cmd cmd;
         std::size_t index;          // recipient index for Rcpt and DataEnd
         bool internal;              // sent by the library on its own (RSET after a failure)
         std::uint64_t sent_at = 0;  // the command is on the wire once this many bytes were written
+        Txn *txn = nullptr;         // the message this command belongs to (queue mode)
     };
 
     void start(Op op);
     // `shown` replaces the line in the trace (credentials).
     void queue(Cmd cmd, std::string_view line, std::size_t index = 0, bool internal = false,
-               std::string_view shown = {});
+               std::string_view shown = {}, Txn *txn = nullptr);
     void finish(smtpc_status status, std::string message = {});
     void fatal(smtpc_status status, std::string message);
     void on_reply(const Pending &p, Reply &&r);
     void on_command_reply(const Pending &p, const Reply &r);
     void on_data_reply(const Pending &p, const Reply &r);
     void on_sendmail_reply(const Pending &p, const Reply &r);
-    void on_final_reply(const Pending &p, const Reply &r);
+    void on_final_reply(Txn &t, const Pending &p, const Reply &r);
+    void on_data_final_reply(const Pending &p, const Reply &r);
     void on_auth_reply(const Pending &p, const Reply &r);
     void cancel_auth(smtpc_status status, std::string message);
     // The AUTH exchange is over or abandoned: drop the mechanism and wipe output that held an AUTH line.
     void forget_credentials();
-    void after_rcpts();
-    void abandon(smtpc_status status, std::string message, const Reply &decisive);
+    void after_rcpts(Txn &t);
+    void abandon(Txn &t, smtpc_status status, std::string message, const Reply &decisive);
     // Records the verdict "every recipient refused" once the last RCPT reply is in and none was accepted.
-    void decide_if_all_refused();
+    void decide_if_all_refused(Txn &t);
+    // A refused transaction whose replies are all in: RSET, unless a later message already went out
+    // (its end of data or a later message's RSET closes the transaction), then the verdict.
+    void end_refused(Txn &t);
     // BDAT: the gathered chunk goes to the output behind its BDAT line (LAST: the end of the message).
-    void flush_chunk(bool last);
+    void flush_chunk(bool last, Txn *t);
     // BDAT: a refusal decided the transaction; no more chunks (RFC 3030 section 2).
-    void stop_chunks();
+    void stop_chunks(Txn &t);
+    // Queue mode: the message is complete; then the next ones may start, or the operation ends.
+    void finish_txn(Txn &t, smtpc_status status, std::string message);
+    void conclude(Txn &t, smtpc_status status, std::string message);
+    // The connection is lost (or closed) with `t` unfinished: its verdict stands, else delivery is
+    // unknown when its end of data went out, else it was not sent.
+    void lose(Txn &t, smtpc_status status, const std::string &message);
+    // Concludes every unfinished message as lost; with `first_as_is`, the oldest gets `status` as is.
+    void lose_all(smtpc_status status, const std::string &message, bool first_as_is);
+    // `t` failed in a way that ends the connection; the others are lost with `rest`.
+    void txn_fatal(Txn &t, smtpc_status status, std::string message, smtpc_status rest,
+                   const std::string &rest_message);
+    bool can_start(const Txn &next) const;
+    void start_txn(Txn &t);
+    // Starts what may start, and ends the operation when nothing is left.
+    void advance();
+    Txn *find(std::uint64_t id) const;
+    std::size_t accepted_count(const Result &r) const;
     // True while the message is being sent: after 354, until the final dot is on the wire.
     bool sending_body() const;
     // A reply that began while the message was still being sent.
     void on_early_reply(const Reply &r);
     // Bytes after the reply that ended the operation.
     void on_trailing_data(std::string_view extra);
-    std::size_t accepted_count() const;
     std::string describe(const Reply &r) const;
 
     smtpc_protocol protocol_;
@@ -204,20 +267,45 @@ class Engine {
     smtpc_status auth_failure_ = SMTPC_OK;
     std::string auth_failure_message_;
 
-    // Transaction in progress (sendmail and low-level DATA).
-    struct Send {
-        bool pipelined = false;
-        bool mail_failed = false;
-        std::size_t next_rcpt = 0;
+    // One message of the queue (sendmail's, or the batch API's): its commands, send state and outcome.
+    struct Txn {
+        std::uint64_t id = 0;
+        std::string mail_line;
         std::vector<std::string> rcpt_lines;
-        smtpc_status verdict =
-            SMTPC_OK;  // decided failure, reported once RSET is answered (or the server closed)
-        std::string verdict_message;
+        std::shared_ptr<Result> result;
+        bool pipelined = false;
+        bool chunking = false;  // the message goes with BDAT
+        bool binary = false;    // BODY=BINARYMIME: BDAT chunks carry the message as is
+        bool started = false;   // its first command is queued
+        bool mail_failed = false;
+        bool body_done = false;       // its end of data is queued
+        bool body_stopped = false;    // BDAT: refused while its chunks were going out; no more
+        bool rset_queued = false;     // its own RSET (after a refusal) is queued
+        bool reply_locked = false;    // the reply that decided the outcome is kept
+        bool lmtp_expanded = false;   // LMTP after BDAT LAST: one reply per accepted recipient now expected
+        std::size_t outstanding = 0;  // its commands still waiting for a reply
         std::size_t final_expected = 0;
         std::size_t final_received = 0;
-        bool chunking = false;       // the message goes with BDAT
-        bool lmtp_expanded = false;  // LMTP after BDAT LAST: one reply per accepted recipient now expected
-    } send_;
+        std::uint64_t body_size = 0;   // declared, for the window (0: unknown)
+        std::uint64_t body_bytes = 0;  // encoded so far
+        // Decided failure, reported once RSET is answered (or the server closed).
+        smtpc_status verdict = SMTPC_OK;
+        std::string verdict_message;
+        std::optional<Reply> decisive;
+        // Outcome, once done.
+        bool done = false;
+        smtpc_message_state state = SMTPC_MESSAGE_NOT_SENT;
+        smtpc_status status = SMTPC_OK;
+        std::string message;
+    };
+    std::deque<std::unique_ptr<Txn>> txns_;  // in order: done ones wait there until taken
+    Txn *body_txn_ = nullptr;                // the message whose body is wanted (queue mode)
+    Txn *last_finished_ = nullptr;           // the message that ended the operation, for trailing data
+    std::size_t window_messages_ = 32;
+    std::uint64_t window_bytes_ = 1024 * 1024;
+    // Low-level DATA (smtpc_client_data).
+    std::size_t data_final_expected_ = 0;
+    std::size_t data_final_received_ = 0;
     std::string chunk_;  // BDAT: encoded message bytes gathered for the next chunk
 
     // Session.
@@ -226,7 +314,7 @@ class Engine {
     std::optional<Reply> ehlo_reply_;
     bool does_esmtp_ = false;
     Features features_;
-    std::optional<Result> result_;
+    std::shared_ptr<Result> result_;
 };
 
 }  // namespace smtpc::detail

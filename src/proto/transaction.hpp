@@ -3,6 +3,7 @@
 #pragma once
 
 #include "command.hpp"
+#include "extensions.hpp"
 #include "reply.hpp"
 
 #include <optional>
@@ -16,6 +17,9 @@ struct smtpc_envelope {
     std::vector<smtpc::detail::Address> recipients;
     std::vector<std::string> mail_options;
     std::vector<std::string> rcpt_options;
+    smtpc::detail::MailExtensions ext;                       // typed MAIL FROM parameters
+    std::vector<smtpc::detail::RcptExtensions> rcpt_ext;  // typed RCPT TO parameters, by index (may be shorter)
+    std::string errmsg;  // why the last call on the handle failed (smtpc_envelope_errmsg), "" after a success
 };
 
 namespace smtpc::detail {
