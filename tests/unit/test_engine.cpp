@@ -1790,11 +1790,263 @@ void test_bdat_lmtp(void **) {
     EXPECT_STATES(u, SMTPC_RCPT_DELIVERED, SMTPC_RCPT_UNKNOWN);
 }
 
+// -------------------------------------------------------------------------------------------------
+// The message queue: many messages over one connection (docs/design-batch.md)
+
+const char *message_state_name(smtpc_message_state s) {
+    switch (s) {
+    case SMTPC_MESSAGE_DELIVERED: return "DELIVERED";
+    case SMTPC_MESSAGE_PARTIAL: return "PARTIAL";
+    case SMTPC_MESSAGE_REFUSED: return "REFUSED";
+    case SMTPC_MESSAGE_NOT_SENT: return "NOT_SENT";
+    case SMTPC_MESSAGE_UNKNOWN: return "UNKNOWN";
+    }
+    return "?";
+}
+
+// Takes message `id`, which must be complete with this state, status and message.
+void expect_outcome(Engine &e, std::uint64_t id, smtpc_message_state state, smtpc_status st,
+                    std::string_view message, const char *file, int line) {
+    if (!e.complete(id)) {
+        print_error("message %llu is not complete\n", static_cast<unsigned long long>(id));
+        _fail(file, line);
+    }
+    Engine::Outcome o = e.take(id);
+    if (o.id != id || o.state != state || o.status != st || o.message != message) {
+        print_error("message %llu: %s %s \"%s\"\n  expected %s %s \"%s\"\n",
+                    static_cast<unsigned long long>(id), message_state_name(o.state),
+                    smtpc_status_name(o.status), o.message.c_str(), message_state_name(state),
+                    smtpc_status_name(st), std::string(message).c_str());
+        _fail(file, line);
+    }
+}
+#define EXPECT_OUTCOME(e, id, state, st, msg) \
+    expect_outcome((e), (id), (state), (st), (msg), __FILE__, __LINE__)
+
+// Answers every Body want with the body of the message asked for (bodies[id - 1], in one block) and
+// collects what the engine writes until it waits for a reply.
+std::string pump_out(Engine &e, const std::vector<std::string> &bodies) {
+    std::string written;
+    std::vector<bool> started(bodies.size() + 1, false);
+    for (;;) {
+        Want w = e.want();
+        if (w == Want::Write) {
+            written.append(e.output());
+            e.output_written(e.output().size());
+        } else if (w == Want::Body) {
+            std::uint64_t id = e.body_id();
+            assert_true(id >= 1 && id <= bodies.size());
+            if (!started[id] && !bodies[id - 1].empty()) {
+                started[id] = true;
+                e.body(bodies[id - 1].data(), bodies[id - 1].size());
+            } else {
+                e.body_end();
+            }
+        } else {
+            return written;
+        }
+    }
+}
+
+void expect_bytes_eq(std::string_view got, std::string_view want, const char *file, int line) {
+    if (got == want) return;
+    print_error("bytes differ\n  actual:   \"%s\"\n  expected: \"%s\"\n", unit::escaped(got).c_str(),
+                unit::escaped(want).c_str());
+    _fail(file, line);
+}
+#define EXPECT_EQ_BYTES(got, want) expect_bytes_eq((got), (want), __FILE__, __LINE__)
+
+// DATA (RFC 2920 section 3.1): the next message's MAIL, RCPT and DATA follow the final dot in the same
+// write, once DATA got its 354: one round trip per message.
+void test_queue_data_pipelined_across_messages(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoSize);
+    for (std::uint64_t id = 1; id <= 3; ++id)
+        EXPECT_STARTED(e.enqueue(id, envelope("a@x.org", {"b@y.org"}), std::nullopt, true, false));
+    assert_int_equal(e.unfinished(), 3);
+    assert_int_equal(e.in_flight(), 1);  // the second waits for the first one's 354
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n354 go\r\n");
+    std::vector<std::string> bodies = {"one\r\n", ".two\r\n", "three"};
+    EXPECT_EQ_BYTES(pump_out(e, bodies), "one\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    assert_int_equal(e.in_flight(), 2);
+    FEED(e, "250 queued as 1\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    assert_true(e.complete(1));
+    assert_false(e.complete(2));
+    EXPECT_EQ_BYTES(pump_out(e, bodies),
+                    "..two\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 queued as 2\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_EQ_BYTES(pump_out(e, bodies), "three\r\n.\r\n");
+    FEED(e, "250 queued as 3\r\n");
+    EXPECT_WANT(e, Want::Done);
+    std::uint64_t oldest = 0;
+    assert_true(e.oldest_complete(oldest));
+    assert_int_equal(oldest, 1);
+    Engine::Outcome o = e.take(1);
+    assert_int_equal(o.state, SMTPC_MESSAGE_DELIVERED);
+    EXPECT_REPLY(o.final_reply ? &*o.final_reply : nullptr, 250, "queued as 1");
+    assert_int_equal(o.result->recipients[0].state, SMTPC_RCPT_DELIVERED);
+    EXPECT_OUTCOME(e, 2, SMTPC_MESSAGE_DELIVERED, SMTPC_OK, "");
+    EXPECT_OUTCOME(e, 3, SMTPC_MESSAGE_DELIVERED, SMTPC_OK, "");
+    assert_int_equal(e.unfinished(), 0);
+}
+
+// A refused message does not disturb the next: every recipient refused, DATA refused, then RSET opens
+// the next group in the same write.
+void test_queue_refusal_in_the_middle(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoSize);
+    EXPECT_STARTED(e.enqueue(1, envelope("a@x.org", {"b@y.org"}), std::nullopt, true, false));
+    EXPECT_STARTED(e.enqueue(2, envelope("a@x.org", {"bad@y.org"}), std::nullopt, true, false));
+    EXPECT_STARTED(e.enqueue(3, envelope("a@x.org", {"c@y.org", "d@y.org"}), std::nullopt, true, false));
+    std::vector<std::string> bodies = {"1\r\n", "2\r\n", "3\r\n"};
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_EQ_BYTES(pump_out(e, bodies), "1\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<bad@y.org>\r\nDATA\r\n");
+    FEED(e, "250 queued\r\n250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n");
+    EXPECT_EQ_BYTES(pump_out(e, bodies),
+                    "RSET\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<c@y.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n");
+    FEED(e, "250 reset\r\n250 ok\r\n250 ok\r\n452 4.2.2 mailbox full\r\n354 go\r\n");
+    EXPECT_EQ_BYTES(pump_out(e, bodies), "3\r\n.\r\n");
+    FEED(e, "250 queued\r\n");
+    EXPECT_WANT(e, Want::Done);
+    EXPECT_OUTCOME(e, 1, SMTPC_MESSAGE_DELIVERED, SMTPC_OK, "");
+    Engine::Outcome o = e.take(2);
+    assert_int_equal(o.state, SMTPC_MESSAGE_REFUSED);
+    assert_int_equal(o.status, SMTPC_ERECIPIENTS_REFUSED);
+    EXPECT_REPLY(o.final_reply ? &*o.final_reply : nullptr, 550, "5.1.1 no such user");
+    assert_int_equal(o.result->recipients[0].state, SMTPC_RCPT_REFUSED);
+    o = e.take(3);
+    assert_int_equal(o.state, SMTPC_MESSAGE_PARTIAL);  // d refused at RCPT
+    assert_int_equal(o.status, SMTPC_OK);
+    assert_int_equal(o.result->recipients[0].state, SMTPC_RCPT_DELIVERED);
+    assert_int_equal(o.result->recipients[1].state, SMTPC_RCPT_REFUSED);
+}
+
+// BDAT (RFC 3030): no 354, so a window of whole messages goes out in one write; each MAIL written
+// while an earlier message is unanswered has an RSET ahead of it.
+void test_queue_bdat_window(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloChunking);
+    for (std::uint64_t id = 1; id <= 3; ++id)
+        EXPECT_STARTED(e.enqueue(id, envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    std::vector<std::string> bodies = {"one\r\n", "two\r\n", ".three"};
+    EXPECT_EQ_BYTES(pump_out(e, bodies),
+                    "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 5 LAST\r\none\r\n"
+                    "RSET\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 5 LAST\r\ntwo\r\n"
+                    "RSET\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 8 LAST\r\n.three\r\n");
+    assert_int_equal(e.in_flight(), 3);
+    FEED(e, "250 ok\r\n250 ok\r\n250 queued 1\r\n250 reset\r\n250 ok\r\n250 ok\r\n250 queued 2\r\n"
+            "250 reset\r\n250 ok\r\n250 ok\r\n250 queued 3\r\n");
+    EXPECT_WANT(e, Want::Done);
+    for (std::uint64_t id = 1; id <= 3; ++id) EXPECT_OUTCOME(e, id, SMTPC_MESSAGE_DELIVERED, SMTPC_OK, "");
+
+    // A window of 2: the third message waits for the first one's reply.
+    Engine w(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(w, kEhloChunking);
+    w.set_window(2, 1024 * 1024);
+    for (std::uint64_t id = 1; id <= 3; ++id)
+        EXPECT_STARTED(w.enqueue(id, envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    EXPECT_EQ_BYTES(pump_out(w, bodies),
+                    "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 5 LAST\r\none\r\n"
+                    "RSET\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 5 LAST\r\ntwo\r\n");
+    assert_int_equal(w.in_flight(), 2);
+    FEED(w, "250 ok\r\n250 ok\r\n250 queued 1\r\n");
+    EXPECT_EQ_BYTES(pump_out(w, bodies),
+                    "RSET\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 8 LAST\r\n.three\r\n");
+}
+
+// A refusal inside a BDAT window: the first message's recipient is refused (its transaction may stay
+// open on the server); the second message's RSET closes it, so the second is delivered and the
+// first is reported refused, without an RSET of its own.
+void test_queue_bdat_refusal_in_window(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloChunking);
+    EXPECT_STARTED(e.enqueue(1, envelope("a@x.org", {"bad@y.org"}), std::nullopt, true, true));
+    EXPECT_STARTED(e.enqueue(2, envelope("a@x.org", {"b@y.org"}), std::nullopt, true, true));
+    std::vector<std::string> bodies = {"one\r\n", "two\r\n"};
+    EXPECT_EQ_BYTES(pump_out(e, bodies),
+                    "MAIL FROM:<a@x.org>\r\nRCPT TO:<bad@y.org>\r\nBDAT 5 LAST\r\none\r\n"
+                    "RSET\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 5 LAST\r\ntwo\r\n");
+    FEED(e, "250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n"
+            "250 reset\r\n250 ok\r\n250 ok\r\n250 queued 2\r\n");
+    EXPECT_WANT(e, Want::Done);
+    EXPECT_OUTCOME(e, 1, SMTPC_MESSAGE_REFUSED, SMTPC_ERECIPIENTS_REFUSED,
+                   "all 1 recipients refused; last: 550 5.1.1 no such user");
+    EXPECT_OUTCOME(e, 2, SMTPC_MESSAGE_DELIVERED, SMTPC_OK, "");
+
+    // The last message of the window refused: nothing behind it, so it gets its own RSET.
+    Engine f(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(f, kEhloChunking);
+    EXPECT_STARTED(f.enqueue(1, envelope("a@x.org", {"bad@y.org"}), std::nullopt, true, true));
+    EXPECT_EQ_BYTES(pump_out(f, bodies),
+                    "MAIL FROM:<a@x.org>\r\nRCPT TO:<bad@y.org>\r\nBDAT 5 LAST\r\none\r\n");
+    FEED(f, "250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n");
+    EXPECT_OUTPUT(f, "RSET\r\n");
+    FEED(f, "250 reset\r\n");
+    EXPECT_OUTCOME(f, 1, SMTPC_MESSAGE_REFUSED, SMTPC_ERECIPIENTS_REFUSED,
+                   "all 1 recipients refused; last: 550 5.1.1 no such user");
+}
+
+// Connection loss with messages at every stage: the one answered stays delivered, the one whose final
+// dot went out unanswered is unknown, the one whose commands were in flight without its end of data
+// was not sent, and the one never started was not sent.
+void test_queue_connection_loss_states(void **) {
+    Engine e(SMTPC_PROTOCOL_SMTP);
+    connect_ehlo(e, kEhloNoSize);
+    for (std::uint64_t id = 1; id <= 4; ++id)
+        EXPECT_STARTED(e.enqueue(id, envelope("a@x.org", {"b@y.org"}), std::nullopt, true, false));
+    std::vector<std::string> bodies = {"1\r\n", "2\r\n", "3\r\n", "4\r\n"};
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n354 go\r\n");
+    pump_out(e, bodies);
+    FEED(e, "250 queued 1\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    pump_out(e, bodies);  // message 2's dot and message 3's MAIL, RCPT, DATA are on the wire
+    e.received_eof();
+    EXPECT_WANT(e, Want::Done);
+    assert_true(e.must_close());
+    EXPECT_OUTCOME(e, 1, SMTPC_MESSAGE_DELIVERED, SMTPC_OK, "");
+    Engine::Outcome o = e.take(2);
+    assert_int_equal(o.state, SMTPC_MESSAGE_UNKNOWN);
+    assert_int_equal(o.status, SMTPC_EDELIVERY_UNKNOWN);
+    assert_int_equal(o.result->recipients[0].state, SMTPC_RCPT_UNKNOWN);
+    EXPECT_OUTCOME(e, 3, SMTPC_MESSAGE_NOT_SENT, SMTPC_EDISCONNECTED, "connection closed by the server");
+    EXPECT_OUTCOME(e, 4, SMTPC_MESSAGE_NOT_SENT, SMTPC_EDISCONNECTED,
+                   "connection closed by the server (the message was not sent)");
+}
+
+// LMTP: one reply per accepted recipient after each message, then the next message's group.
+void test_queue_lmtp(void **) {
+    Engine e(SMTPC_PROTOCOL_LMTP);
+    connect_ehlo(e, kEhloNoSize);
+    EXPECT_STARTED(e.enqueue(1, envelope("a@x.org", {"b@y.org", "c@y.org"}), std::nullopt, true, false));
+    EXPECT_STARTED(e.enqueue(2, envelope("a@x.org", {"d@y.org"}), std::nullopt, true, false));
+    std::vector<std::string> bodies = {"1\r\n", "2\r\n"};
+    EXPECT_OUTPUT(e, "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n");
+    FEED(e, "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_EQ_BYTES(pump_out(e, bodies), "1\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n");
+    FEED(e, "250 2.0.0 b delivered\r\n552 5.2.2 c over quota\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    EXPECT_EQ_BYTES(pump_out(e, bodies), "2\r\n.\r\n");
+    FEED(e, "250 2.0.0 d delivered\r\n");
+    Engine::Outcome o = e.take(1);
+    assert_int_equal(o.state, SMTPC_MESSAGE_PARTIAL);
+    assert_int_equal(o.status, SMTPC_OK);
+    assert_int_equal(o.result->recipients[0].state, SMTPC_RCPT_DELIVERED);
+    assert_int_equal(o.result->recipients[1].state, SMTPC_RCPT_FAILED);
+    EXPECT_OUTCOME(e, 2, SMTPC_MESSAGE_DELIVERED, SMTPC_OK, "");
+}
+
 }  // namespace
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greeting_ok),
+        cmocka_unit_test(test_queue_data_pipelined_across_messages),
+        cmocka_unit_test(test_queue_refusal_in_the_middle),
+        cmocka_unit_test(test_queue_bdat_window),
+        cmocka_unit_test(test_queue_bdat_refusal_in_window),
+        cmocka_unit_test(test_queue_connection_loss_states),
+        cmocka_unit_test(test_queue_lmtp),
         cmocka_unit_test(test_greeting_refused),
         cmocka_unit_test(test_greeting_protocol_errors),
         cmocka_unit_test(test_ehlo_fills_features),
