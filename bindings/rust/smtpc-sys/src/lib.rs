@@ -37,6 +37,10 @@ opaque! {
     smtpc_tls_config;
     /// Output buffer of an AUTH or token callback.
     smtpc_auth_response;
+    /// A message to queue on a client (envelope, body source, tag).
+    smtpc_message;
+    /// The outcome of one queued message.
+    smtpc_message_result;
 }
 
 /// Length meaning "NUL-terminated": `(size_t)-1`.
@@ -113,6 +117,14 @@ pub type smtpc_smtputf8 = c_int;
 pub const SMTPC_SMTPUTF8_AUTO: smtpc_smtputf8 = 0;
 pub const SMTPC_SMTPUTF8_ON: smtpc_smtputf8 = 1;
 pub const SMTPC_SMTPUTF8_OFF: smtpc_smtputf8 = 2;
+
+/// What became of a queued message; values may be added.
+pub type smtpc_message_state = c_int;
+pub const SMTPC_MESSAGE_DELIVERED: smtpc_message_state = 0;
+pub const SMTPC_MESSAGE_PARTIAL: smtpc_message_state = 1;
+pub const SMTPC_MESSAGE_REFUSED: smtpc_message_state = 2;
+pub const SMTPC_MESSAGE_NOT_SENT: smtpc_message_state = 3;
+pub const SMTPC_MESSAGE_UNKNOWN: smtpc_message_state = 4;
 
 pub type smtpc_rcpt_state = c_int;
 pub const SMTPC_RCPT_NOT_ATTEMPTED: smtpc_rcpt_state = 0;
@@ -332,6 +344,32 @@ extern "C" {
         msg_len: usize,
     ) -> smtpc_status;
     pub fn smtpc_client_last_result(client: *const smtpc_client) -> *const smtpc_result;
+
+    // Many messages over one connection
+    pub fn smtpc_message_new(out: *mut *mut smtpc_message) -> smtpc_status;
+    pub fn smtpc_message_free(msg: *mut smtpc_message);
+    pub fn smtpc_message_set_envelope(msg: *mut smtpc_message, env: *const smtpc_envelope) -> smtpc_status;
+    pub fn smtpc_message_set_body(msg: *mut smtpc_message, data: *const c_char, len: usize) -> smtpc_status;
+    pub fn smtpc_message_set_body_reader(
+        msg: *mut smtpc_message,
+        size_hint: u64,
+        read: smtpc_read_fn,
+        userdata: *mut c_void,
+    ) -> smtpc_status;
+    pub fn smtpc_message_set_envelope_from_headers(msg: *mut smtpc_message, enabled: c_int) -> smtpc_status;
+    pub fn smtpc_message_set_tag(msg: *mut smtpc_message, tag: u64) -> smtpc_status;
+    pub fn smtpc_client_enqueue(client: *mut smtpc_client, msg: *const smtpc_message) -> smtpc_status;
+    pub fn smtpc_client_next_result(client: *mut smtpc_client, out: *mut *mut smtpc_message_result) -> smtpc_status;
+    pub fn smtpc_client_set_window(client: *mut smtpc_client, messages: u32, bytes: u64) -> smtpc_status;
+    pub fn smtpc_client_queued(client: *const smtpc_client) -> usize;
+    pub fn smtpc_client_in_flight(client: *const smtpc_client) -> usize;
+    pub fn smtpc_message_result_free(res: *mut smtpc_message_result);
+    pub fn smtpc_message_result_tag(res: *const smtpc_message_result) -> u64;
+    pub fn smtpc_message_result_state(res: *const smtpc_message_result) -> smtpc_message_state;
+    pub fn smtpc_message_result_status(res: *const smtpc_message_result) -> smtpc_status;
+    pub fn smtpc_message_result_errmsg(res: *const smtpc_message_result, out_len: *mut usize) -> *const c_char;
+    pub fn smtpc_message_result_recipients(res: *const smtpc_message_result) -> *const smtpc_result;
+    pub fn smtpc_message_result_reply(res: *const smtpc_message_result) -> *const smtpc_reply;
 
     // TLS
     pub fn smtpc_tls_config_new(out: *mut *mut smtpc_tls_config) -> smtpc_status;

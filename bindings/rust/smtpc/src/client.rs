@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 //! The client session.
 
+use crate::batch::{result_error, Body, Message, MessageResult, MessageState};
 use crate::envelope::Envelope;
 use crate::error::{BoxError, Error, Result, Status};
 use crate::reply::{Reply, SendResult};
@@ -8,6 +9,7 @@ use crate::tls::{TlsConfig, TlsInfo, TlsPolicy};
 use crate::util::{arg, owned_counted, owned_cstr, panic_text, wipe, OK};
 use smtpc_sys as sys;
 use std::cell::Cell;
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::marker::PhantomData;
 use std::ops::ControlFlow;
@@ -109,7 +111,22 @@ impl Drop for Handle {
 pub struct Client {
     handle: Arc<Handle>,
     callbacks: *mut Callbacks,
+    /// The bodies of queued messages, which the library borrows until each result is taken (in
+    /// queue order). Kept here, not in a guard the caller could forget, so that they always
+    /// outlive the library's use of them.
+    queue: VecDeque<Queued>,
     _not_sync: PhantomData<Cell<()>>,
+}
+
+enum Queued {
+    Bytes(#[allow(dead_code)] Vec<u8>),
+    Reader(Box<QueuedReader>),
+}
+
+struct QueuedReader {
+    reader: Box<dyn Read + Send>,
+    error: Option<io::Error>,
+    panic: Option<String>,
 }
 
 // The C contract lets a client move between threads; the closures it holds are Send.
@@ -204,11 +221,26 @@ struct ReadState<'a> {
 
 unsafe extern "C" fn read_trampoline(buf: *mut c_char, cap: usize, len: *mut usize, userdata: *mut c_void) -> c_int {
     let st = &mut *(userdata as *mut ReadState<'_>);
+    read_into(&mut *st.reader, buf, cap, len, &mut st.error, &mut st.panic)
+}
+
+unsafe extern "C" fn queued_read_trampoline(buf: *mut c_char, cap: usize, len: *mut usize, userdata: *mut c_void) -> c_int {
+    let st = &mut *(userdata as *mut QueuedReader);
+    read_into(&mut *st.reader, buf, cap, len, &mut st.error, &mut st.panic)
+}
+
+unsafe fn read_into(
+    reader: &mut dyn Read,
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+    error: &mut Option<io::Error>,
+    panic: &mut Option<String>,
+) -> c_int {
     *len = 0;
     // The library's buffer may be uninitialised; a &mut [u8] over it must not be.
     std::ptr::write_bytes(buf as *mut u8, 0, cap);
     let slice = std::slice::from_raw_parts_mut(buf as *mut u8, cap);
-    let reader = &mut st.reader;
     let r = catch_unwind(AssertUnwindSafe(|| loop {
         match reader.read(slice) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -221,18 +253,18 @@ unsafe extern "C" fn read_trampoline(buf: *mut c_char, cap: usize, len: *mut usi
             0
         }
         Ok(Ok(n)) => {
-            st.error = Some(io::Error::new(
+            *error = Some(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("the reader returned {} bytes for a buffer of {}", n, cap),
             ));
             1
         }
         Ok(Err(e)) => {
-            st.error = Some(e);
+            *error = Some(e);
             1
         }
         Err(p) => {
-            st.panic = Some(format!("reader panicked: {}", panic_text(p)));
+            *panic = Some(format!("reader panicked: {}", panic_text(p)));
             1
         }
     }
@@ -331,6 +363,7 @@ impl Client {
         Ok(Client {
             handle: Arc::new(Handle(raw)),
             callbacks: Box::into_raw(Box::new(Callbacks::default())),
+            queue: VecDeque::new(),
             _not_sync: PhantomData,
         })
     }
@@ -804,6 +837,124 @@ impl Client {
         unsafe { SendResult::from_raw(sys::smtpc_client_last_result(self.raw())) }
     }
 
+    // --- Many messages over one connection ---------------------------------------------------------
+
+    /// Queue a message for sending on this connection, back to back with the others (pipelined
+    /// across messages; with CHUNKING a window of whole messages in flight). Everything is checked
+    /// first: a message that fails a check is not queued and nothing of it is sent. Take the
+    /// results, in queue order, with [`next_result`](Self::next_result); while messages are queued,
+    /// other calls that talk to the server fail with [`Status::State`].
+    pub fn enqueue(&mut self, msg: Message<'_>) -> Result<()> {
+        struct Raw(*mut sys::smtpc_message);
+        impl Drop for Raw {
+            fn drop(&mut self) {
+                unsafe { sys::smtpc_message_free(self.0) }
+            }
+        }
+        let mut raw = std::ptr::null_mut();
+        let st = unsafe { sys::smtpc_message_new(&mut raw) };
+        if st != OK || raw.is_null() {
+            return Err(Error::new(Status::from_raw(st), "could not create a message".into()));
+        }
+        let m = Raw(raw);
+        let check = |st: sys::smtpc_status, what: &str| -> Result<()> {
+            if st == OK {
+                Ok(())
+            } else {
+                Err(Error::new(Status::from_raw(st), format!("message {}: {}", what, Status::from_raw(st))))
+            }
+        };
+        if let Some(env) = msg.envelope {
+            check(unsafe { sys::smtpc_message_set_envelope(m.0, env.as_ptr()) }, "envelope")?;
+        }
+        check(unsafe { sys::smtpc_message_set_tag(m.0, msg.tag) }, "tag")?;
+        check(unsafe { sys::smtpc_message_set_envelope_from_headers(m.0, msg.from_headers as c_int) }, "headers")?;
+        let queued = match msg.body {
+            Body::Bytes(bytes) => {
+                let (p, n) = arg(&bytes);
+                check(unsafe { sys::smtpc_message_set_body(m.0, p, n) }, "body")?;
+                Queued::Bytes(bytes)
+            }
+            Body::Reader(reader, hint) => {
+                let mut slot = Box::new(QueuedReader { reader, error: None, panic: None });
+                let ud = &mut *slot as *mut QueuedReader as *mut c_void;
+                check(
+                    unsafe { sys::smtpc_message_set_body_reader(m.0, hint.unwrap_or(0), Some(queued_read_trampoline), ud) },
+                    "body reader",
+                )?;
+                Queued::Reader(slot)
+            }
+        };
+        let st = unsafe { sys::smtpc_client_enqueue(self.raw(), m.0) };
+        if st == OK {
+            // Queued: the library borrows the body until this message's result is taken.
+            self.queue.push_back(queued);
+            // A callback's panic while enqueue drove the window belongs to a message's result.
+            return Ok(());
+        }
+        self.finish(st, false)
+    }
+
+    /// The result of the oldest queued message, driving the connection until it is complete;
+    /// `None` when no message is queued.
+    pub fn next_result(&mut self) -> Result<Option<MessageResult>> {
+        let mut out = std::ptr::null_mut();
+        let st = unsafe { sys::smtpc_client_next_result(self.raw(), &mut out) };
+        let cb_panic = unsafe { (*self.callbacks).panic.take() };
+        if out.is_null() {
+            return if st == OK { Ok(None) } else { Err(self.error(st, cb_panic, false)) };
+        }
+        struct Raw(*mut sys::smtpc_message_result);
+        impl Drop for Raw {
+            fn drop(&mut self) {
+                unsafe { sys::smtpc_message_result_free(self.0) }
+            }
+        }
+        let r = Raw(out);
+        // The library no longer needs this message's body.
+        let (source, reader_panic) = match self.queue.pop_front() {
+            Some(Queued::Reader(mut slot)) => (slot.error.take().map(|e| Box::new(e) as BoxError), slot.panic.take()),
+            _ => (None, None),
+        };
+        let (status, recipients, reply, message, tag, state) = unsafe {
+            let mut len = 0usize;
+            let message = owned_counted(sys::smtpc_message_result_errmsg(r.0, &mut len), len).unwrap_or_default();
+            (
+                sys::smtpc_message_result_status(r.0),
+                SendResult::from_raw(sys::smtpc_message_result_recipients(r.0)),
+                Reply::from_raw(sys::smtpc_message_result_reply(r.0)),
+                message,
+                sys::smtpc_message_result_tag(r.0),
+                MessageState::from_raw(sys::smtpc_message_result_state(r.0)),
+            )
+        };
+        let panic = reader_panic.or(cb_panic);
+        let error = if status != OK || source.is_some() || panic.is_some() {
+            let st = if status == OK { sys::SMTPC_EUSER } else { status };
+            Some(result_error(st, message, reply.clone(), &recipients, source, panic))
+        } else {
+            None
+        };
+        Ok(Some(MessageResult { tag, state, recipients, reply, error }))
+    }
+
+    /// Bound the queue: at most `messages` queued and not complete, and no new message started
+    /// while the bodies in flight add up to `bytes` (default 32 messages, 1 MiB).
+    pub fn set_window(&mut self, messages: u32, bytes: u64) -> Result<()> {
+        let st = unsafe { sys::smtpc_client_set_window(self.raw(), messages, bytes) };
+        self.setter(st)
+    }
+
+    /// Messages queued whose results have not been taken.
+    pub fn queued(&self) -> usize {
+        unsafe { sys::smtpc_client_queued(self.raw()) }
+    }
+
+    /// Of those, the messages whose commands went out and whose outcome is not known yet.
+    pub fn in_flight(&self) -> usize {
+        unsafe { sys::smtpc_client_in_flight(self.raw()) }
+    }
+
     // --- Authentication --------------------------------------------------------------------------
 
     /// Allow AUTH over a connection that is neither TLS-verified nor to this machine (off by
@@ -938,6 +1089,8 @@ impl Drop for Client {
             sys::smtpc_client_set_progress(self.raw(), None, std::ptr::null_mut());
             drop(Box::from_raw(self.callbacks));
         }
+        // The close concluded every queued message: the library reads no body any more.
+        self.queue.clear();
     }
 }
 

@@ -30,6 +30,7 @@
 
 #![allow(clippy::needless_lifetimes)]
 
+mod batch;
 mod client;
 mod envelope;
 mod error;
@@ -37,6 +38,7 @@ mod reply;
 mod tls;
 mod util;
 
+pub use batch::{Message, MessageResult, MessageState};
 pub use client::{CancelHandle, Client, Protocol, SaslStep, TraceEvent, TraceKind, TraceLevel};
 pub use envelope::Envelope;
 pub use error::{BoxError, Error, Result, Status};

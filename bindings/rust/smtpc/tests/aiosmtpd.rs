@@ -495,3 +495,67 @@ fn client_moves_to_another_thread() {
     assert_eq!(srv.messages(1)[0].strings("rcpt_tos"), ["thread@example.org"]);
     let _ = port;
 }
+
+#[test]
+fn batch_of_messages_over_one_connection() {
+    skip_unless!(skip_reason_python());
+    use smtpc::{Message, MessageState};
+    let srv = aiosmtpd(&[]);
+    let mut c = client();
+    c.connect(HOST, srv.port).unwrap();
+    c.set_window(4, 1 << 20).unwrap();
+    let good = Envelope::with("a@example.org", ["b@example.org"]).unwrap();
+    let refused = Envelope::with("a@example.org", ["reject9@example.org"]).unwrap();
+    for i in 0..10u64 {
+        let env = if i == 4 { &refused } else { &good };
+        let msg = if i == 7 {
+            let body = format!("Subject: m{}\r\n\r\nstreamed body {}\r\n", i, i).into_bytes();
+            Message::from_reader(env, io::Cursor::new(body), None)
+        } else {
+            Message::new(env, format!("Subject: m{}\r\n\r\nbody {}\r\n", i, i))
+        };
+        c.enqueue(msg.tag(100 + i)).unwrap();
+    }
+    assert!(c.queued() > 0);
+    // A message that fails the checks is not queued.
+    let empty = Envelope::new();
+    assert_eq!(c.enqueue(Message::new(&empty, "x")).unwrap_err().status(), Status::Invalid);
+    let mut results = Vec::new();
+    while let Some(r) = c.next_result().unwrap() {
+        results.push(r);
+    }
+    assert_eq!(results.len(), 10);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.tag(), 100 + i as u64, "results come in queue order");
+        if i == 4 {
+            assert_eq!(r.state(), MessageState::Refused);
+            let e = r.error().unwrap();
+            assert_eq!(e.status(), Status::RecipientsRefused);
+            assert_eq!(e.result().unwrap().recipients()[0].rcpt_reply().unwrap().code(), 550);
+        } else {
+            assert_eq!(r.state(), MessageState::Delivered, "{:?}", r);
+            assert!(r.error().is_none());
+            assert_eq!(r.recipients().delivered_count(), 1);
+        }
+    }
+    assert_eq!(c.queued(), 0);
+    c.quit().unwrap();
+
+    // Exactly the nine accepted messages, in order, with their bodies.
+    let msgs = srv.messages(9);
+    assert_eq!(msgs.len(), 9);
+    let expected: Vec<String> = (0..10)
+        .filter(|&i| i != 4)
+        .map(|i| {
+            if i == 7 {
+                format!("Subject: m{}\r\n\r\nstreamed body {}\r\n", i, i)
+            } else {
+                format!("Subject: m{}\r\n\r\nbody {}\r\n", i, i)
+            }
+        })
+        .collect();
+    let got: Vec<String> = msgs.iter().map(|m| String::from_utf8(m.hex("content_hex")).unwrap()).collect();
+    assert_eq!(got, expected);
+    // One connection carried them all.
+    assert_eq!(srv.session_files(1).len(), 1);
+}
