@@ -33,6 +33,8 @@ packages=(
     clang-format
     # the Go binding and its tests (bindings/go: cgo, no modules from outside)
     golang-go
+    # the Rust binding and its tests (bindings/rust: cargo --offline, no crates from outside)
+    rustc cargo
 )
 case ${1:-} in
     --packaging)
