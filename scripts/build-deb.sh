@@ -9,6 +9,7 @@
 #   3. lintian on the result, failing on any error or warning.
 # Everything goes to OUT_DIR (default build-deb/). Needs the tools from
 # `scripts/install-deps.sh --packaging`. JOBS (default 2) bounds the parallelism of build and tests.
+# DEBFULLNAME and DEBEMAIL, when set, replace the placeholder maintainer (control and changelog).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -36,6 +37,23 @@ echo "=== smtpc_$upstream.orig.tar.gz from $(git rev-parse --short HEAD)"
 git archive --format=tar --prefix="smtpc-$upstream/" HEAD -- . ':(exclude)debian' | gzip -n >"$out/smtpc_$upstream.orig.tar.gz"
 tar -xzf "$out/smtpc_$upstream.orig.tar.gz" -C "$out"
 git archive --format=tar HEAD debian | tar -x -C "$src"
+
+# debian/control names a placeholder maintainer (example.org is reserved, RFC 2606: no mail reaches
+# it; docs/packaging.md says why). Whoever builds packages to publish puts their own name and address
+# with the usual devscripts variables, in the build copy only.
+if [[ -n ${DEBEMAIL:-} ]]; then
+    maintainer="${DEBFULLNAME:-${DEBEMAIL%%@*}} <${DEBEMAIL}>"
+    # No character that sed's replacement below would interpret.
+    if [[ $DEBEMAIL != *@*.* || $maintainer == *[$'\n'\|\&\\]* ]]; then
+        echo "build-deb: DEBFULLNAME/DEBEMAIL is not a usable maintainer: $maintainer" >&2
+        exit 1
+    fi
+    echo "=== maintainer: $maintainer (DEBFULLNAME/DEBEMAIL)"
+    sed -i "s|^Maintainer: .*|Maintainer: $maintainer|" "$src/debian/control"
+    sed -i "0,/^ -- .*>  /s|^ -- .*>  | -- $maintainer  |" "$src/debian/changelog"
+else
+    echo "build-deb: note: Maintainer is the placeholder of debian/control; set DEBFULLNAME and DEBEMAIL to build packages to publish" >&2
+fi
 
 echo "=== dpkg-buildpackage ($version)"
 build_options="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }parallel=$jobs"
