@@ -166,7 +166,7 @@ func (c *Client) authOAuth2(a *oauth2Auth) error {
 	tp, tn := cbytes(tok)
 	var h uintptrHandle
 	if a.fn != nil {
-		h = uintptrHandle(newHandle(&callbackState{client: c, token: a.fn}))
+		h = uintptrHandle(newHandle(&callbackState{cb: c.cb, token: a.fn}))
 		defer h.del()
 	}
 	return c.run(nil, "Auth", false, func(hc *C.smtpc_client) C.smtpc_status {
@@ -198,7 +198,7 @@ func (c *Client) authCustom(a Auth) error {
 		e.cause = err
 		return e
 	}
-	st := &callbackState{client: c, auth: a, initial: initial}
+	st := &callbackState{cb: c.cb, auth: a, initial: initial}
 	h := newHandle(st)
 	defer h.Delete()
 	mp, mn := cstr(proto)

@@ -19,13 +19,22 @@ import (
 // recovers a panic (re-raised by the Go call once the library returned) and never lets one cross
 // into C.
 type callbackState struct {
-	client   *Client
+	cb       *callbackShared
 	trace    TraceFunc
 	progress ProgressFunc
 	reader   io.Reader
 	auth     Auth
 	initial  []byte // the initial response Auth.Start gave (nil: none)
 	token    func() (string, error)
+}
+
+// callbackShared is the part of a Client its callbacks touch. The handles refer to it, not to the
+// Client, so that a Client with a trace or progress function can still become unreachable (and be
+// finalized) when its user drops it.
+type callbackShared struct {
+	inCb  int32       // > 0 while a callback of the running call runs (re-entry detection)
+	panic interface{} // a panic recovered in a callback, re-raised after the call
+	err   error       // an error a callback returned (reader, AUTH), the cause of StatusUser
 }
 
 func newHandle(st *callbackState) cgo.Handle { return cgo.NewHandle(st) }
@@ -38,12 +47,12 @@ func stateOf(h C.uintptr_t) *callbackState {
 // enter marks the client as inside a callback (for re-entry detection); the returned function
 // leaves, recording a panic.
 func (st *callbackState) enter() func() {
-	atomic.AddInt32(&st.client.inCb, 1)
+	atomic.AddInt32(&st.cb.inCb, 1)
 	return func() {
-		if p := recover(); p != nil && st.client.cbPanic == nil {
-			st.client.cbPanic = p
+		if p := recover(); p != nil && st.cb.panic == nil {
+			st.cb.panic = p
 		}
-		atomic.AddInt32(&st.client.inCb, -1)
+		atomic.AddInt32(&st.cb.inCb, -1)
 	}
 }
 
@@ -72,7 +81,7 @@ func goSmtpcProgress(sent, total C.uint64_t, h C.uintptr_t) (abort C.int) {
 	if st.progress(uint64(sent), uint64(total)) {
 		abort = 0
 	} else {
-		st.client.cbErr = errors.New("the progress function withdrew the message")
+		st.cb.err = errors.New("the progress function withdrew the message")
 	}
 	return abort
 }
@@ -98,7 +107,7 @@ func goSmtpcRead(buf *C.char, capacity C.size_t, n *C.size_t, h C.uintptr_t) (ab
 	for filled < len(dst) {
 		got, err := st.reader.Read(dst[filled:])
 		if got < 0 || got > len(dst)-filled {
-			st.client.cbErr = fmt.Errorf("io.Reader returned %d bytes for a %d-byte buffer", got, len(dst)-filled)
+			st.cb.err = fmt.Errorf("io.Reader returned %d bytes for a %d-byte buffer", got, len(dst)-filled)
 			return 1
 		}
 		filled += got
@@ -108,7 +117,7 @@ func goSmtpcRead(buf *C.char, capacity C.size_t, n *C.size_t, h C.uintptr_t) (ab
 		}
 		if err != nil {
 			if filled == 0 {
-				st.client.cbErr = err
+				st.cb.err = err
 				return 1
 			}
 			st.reader = &errReader{err: err}
@@ -119,7 +128,7 @@ func goSmtpcRead(buf *C.char, capacity C.size_t, n *C.size_t, h C.uintptr_t) (ab
 				if filled > 0 {
 					break
 				}
-				st.client.cbErr = io.ErrNoProgress
+				st.cb.err = io.ErrNoProgress
 				return 1
 			}
 		} else {
@@ -158,13 +167,13 @@ func goSmtpcAuth(challenge *C.char, n C.size_t, isInitial C.int, resp *C.smtpc_a
 		var err error
 		out, err = st.auth.Next(C.GoBytes(unsafe.Pointer(challenge), C.int(n)), true)
 		if err != nil {
-			st.client.cbErr = err
+			st.cb.err = err
 			return 1
 		}
 	}
 	p, ln := cbytes(out)
 	if s := Status(C.smtpc_auth_response_set(resp, p, ln)); s != StatusOK {
-		st.client.cbErr = s
+		st.cb.err = s
 		return 1
 	}
 	return 0
@@ -180,7 +189,7 @@ func goSmtpcToken(resp *C.smtpc_auth_response, h C.uintptr_t) (abort C.int) {
 	defer st.enter()()
 	tok, err := st.token()
 	if err != nil {
-		st.client.cbErr = err
+		st.cb.err = err
 		return 1
 	}
 	b := []byte(tok)
@@ -188,7 +197,7 @@ func goSmtpcToken(resp *C.smtpc_auth_response, h C.uintptr_t) (abort C.int) {
 	s := Status(C.smtpc_auth_response_set(resp, p, ln))
 	wipe(b)
 	if s != StatusOK {
-		st.client.cbErr = s
+		st.cb.err = s
 		return 1
 	}
 	return 0

@@ -94,9 +94,9 @@ type Options struct {
 // no callback ever runs on the finalizer goroutine; relying on it leaks the connection until a
 // garbage collection, so call Close (or Quit and Close).
 type Client struct {
-	mu   sync.Mutex
-	c    *C.smtpc_client
-	inCb int32 // > 0 while a callback of the running call runs (re-entry detection)
+	mu sync.Mutex
+	c  *C.smtpc_client
+	cb *callbackShared
 
 	protocol Protocol
 	host     string // as dialled, for ServerInfo
@@ -104,9 +104,6 @@ type Client struct {
 	trace    cgo.Handle
 	progress cgo.Handle
 	tlsCfg   *TLSConfig // kept alive while the client may use it
-
-	cbPanic interface{} // a panic recovered in a callback, re-raised after the call
-	cbErr   error       // an error a callback returned (reader, AUTH), the cause of StatusUser
 
 	staleCancel bool // a context's cancel reached the library after its call had finished
 }
@@ -120,7 +117,7 @@ func New(opts *Options) (*Client, error) {
 	if st := Status(C.smtpc_client_new(&h, C.smtpc_protocol(opts.Protocol))); st != StatusOK {
 		return nil, newError("New", st, "")
 	}
-	c := &Client{c: h, protocol: opts.Protocol}
+	c := &Client{c: h, cb: &callbackShared{}, protocol: opts.Protocol}
 	runtime.SetFinalizer(c, (*Client).finalize)
 	if err := c.apply(opts); err != nil {
 		c.Close()
@@ -262,7 +259,7 @@ func (c *Client) lock() (reentry bool) {
 	if c.mu.TryLock() {
 		return false
 	}
-	if atomic.LoadInt32(&c.inCb) > 0 {
+	if atomic.LoadInt32(&c.cb.inCb) > 0 {
 		return true
 	}
 	c.mu.Lock()
@@ -287,7 +284,7 @@ func (c *Client) run(ctx context.Context, op string, withResult bool, f func(h *
 		e.cause = err
 		return e
 	}
-	c.cbPanic, c.cbErr = nil, nil
+	c.cb.panic, c.cb.err = nil, nil
 
 	var st Status
 	var raised bool
@@ -323,8 +320,8 @@ func (c *Client) run(ctx context.Context, op string, withResult bool, f func(h *
 		// next call that talks to the server. That call reports where it came from.
 		c.staleCancel = true
 	}
-	if p := c.cbPanic; p != nil {
-		c.cbPanic = nil
+	if p := c.cb.panic; p != nil {
+		c.cb.panic = nil
 		panic(p)
 	}
 	if st == StatusOK {
@@ -339,10 +336,10 @@ func (c *Client) run(ctx context.Context, op string, withResult bool, f func(h *
 			e.Message += " (by a context that ended as an earlier call returned)"
 		}
 	}
-	if st == StatusUser && c.cbErr != nil {
-		e.cause = c.cbErr
+	if st == StatusUser && c.cb.err != nil {
+		e.cause = c.cb.err
 	}
-	c.cbErr = nil
+	c.cb.err = nil
 	return e
 }
 
@@ -408,13 +405,13 @@ func (c *Client) Close() error {
 	if c.c == nil {
 		return nil
 	}
-	c.cbPanic = nil
+	c.cb.panic = nil
 	C.smtpc_client_free(c.c) // may trace: the trace handle stays valid until it returns
 	c.c = nil
 	c.release()
 	runtime.SetFinalizer(c, nil)
-	if p := c.cbPanic; p != nil {
-		c.cbPanic = nil
+	if p := c.cb.panic; p != nil {
+		c.cb.panic = nil
 		panic(p)
 	}
 	return nil
@@ -455,7 +452,7 @@ func (c *Client) SetTrace(level int, fn TraceFunc) error {
 	}
 	var h cgo.Handle
 	if level != 0 {
-		h = cgo.NewHandle(&callbackState{client: c, trace: fn})
+		h = cgo.NewHandle(&callbackState{cb: c.cb, trace: fn})
 	}
 	st := Status(C.smtpcgo_set_trace(c.c, C.int(level), C.uintptr_t(h)))
 	if st != StatusOK {
@@ -486,7 +483,7 @@ func (c *Client) SetProgress(fn ProgressFunc) error {
 	}
 	var h cgo.Handle
 	if fn != nil {
-		h = cgo.NewHandle(&callbackState{client: c, progress: fn})
+		h = cgo.NewHandle(&callbackState{cb: c.cb, progress: fn})
 	}
 	if st := Status(C.smtpcgo_set_progress(c.c, C.uintptr_t(h))); st != StatusOK {
 		if h != 0 {

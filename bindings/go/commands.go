@@ -329,7 +329,7 @@ func (c *Client) SendmailReader(ctx context.Context, env *Envelope, r io.Reader,
 		return nil, err
 	}
 	defer C.smtpc_envelope_free(e)
-	st := &callbackState{client: c, reader: r}
+	st := &callbackState{cb: c.cb, reader: r}
 	h := newHandle(st)
 	defer h.Delete()
 	return c.send(ctx, "SendmailReader", func(hc *C.smtpc_client) C.smtpc_status {
