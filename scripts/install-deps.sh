@@ -29,8 +29,9 @@ packages=(
     clang libclang-rt-dev
     # the ABI check against abi/smtpc.abi (abidiff)
     abigail-tools
-    # the style check (tests/style: every C and C++ file follows .clang-format)
-    clang-format
+    # the style check (tests/style: every C and C++ file follows .clang-format; git lists the tracked
+    # files, and is not in a minimal Debian that got the sources some other way)
+    clang-format git
     # the Go binding and its tests (bindings/go: cgo, no modules from outside)
     golang-go
     # the Rust binding and its tests (bindings/rust: cargo --offline, no crates from outside)
