@@ -11,7 +11,13 @@ use std::env;
 use std::process::Command;
 
 fn main() {
-    for var in ["SMTPC_LIB_DIR", "PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR"] {
+    for var in [
+        "SMTPC_LIB_DIR",
+        "PKG_CONFIG",
+        "PKG_CONFIG_PATH",
+        "PKG_CONFIG_LIBDIR",
+        "PKG_CONFIG_SYSROOT_DIR",
+    ] {
         println!("cargo:rerun-if-env-changed={}", var);
     }
     println!("cargo:rerun-if-changed=build.rs");
@@ -24,7 +30,10 @@ fn main() {
         return;
     }
 
-    let pkg_config = env::var("PKG_CONFIG").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "pkg-config".into());
+    let pkg_config = env::var("PKG_CONFIG")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "pkg-config".into());
     let out = Command::new(&pkg_config).args(["--libs", "smtpc"]).output();
     let out = match out {
         Ok(out) if out.status.success() => out,
@@ -48,7 +57,11 @@ fn main() {
         // Other flags (-pthread, -Wl,...) are not needed to link the shared library.
     }
     if !linked {
-        fail(&format!("`{} --libs smtpc` printed no -lsmtpc: {:?}", pkg_config, flags.trim()));
+        fail(&format!(
+            "`{} --libs smtpc` printed no -lsmtpc: {:?}",
+            pkg_config,
+            flags.trim()
+        ));
     }
 }
 

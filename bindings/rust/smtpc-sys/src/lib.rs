@@ -205,8 +205,12 @@ extern "C" {
     pub fn smtpc_envelope_recipient_count(env: *const smtpc_envelope) -> usize;
 
     // Typed ESMTP parameters on the envelope
-    pub fn smtpc_envelope_set_dsn(env: *mut smtpc_envelope, ret: c_int, envid: *const c_char, envid_len: usize)
-        -> smtpc_status;
+    pub fn smtpc_envelope_set_dsn(
+        env: *mut smtpc_envelope,
+        ret: c_int,
+        envid: *const c_char,
+        envid_len: usize,
+    ) -> smtpc_status;
     pub fn smtpc_envelope_set_dsn_optional(env: *mut smtpc_envelope, drop: c_int) -> smtpc_status;
     pub fn smtpc_envelope_add_recipient_dsn(
         env: *mut smtpc_envelope,
@@ -218,8 +222,12 @@ extern "C" {
     ) -> smtpc_status;
     pub fn smtpc_envelope_set_requiretls(env: *mut smtpc_envelope, on: c_int) -> smtpc_status;
     pub fn smtpc_envelope_set_mt_priority(env: *mut smtpc_envelope, priority: c_int) -> smtpc_status;
-    pub fn smtpc_envelope_set_deliver_by(env: *mut smtpc_envelope, seconds: c_longlong, mode: c_int, trace: c_int)
-        -> smtpc_status;
+    pub fn smtpc_envelope_set_deliver_by(
+        env: *mut smtpc_envelope,
+        seconds: c_longlong,
+        mode: c_int,
+        trace: c_int,
+    ) -> smtpc_status;
     pub fn smtpc_envelope_set_hold_for(env: *mut smtpc_envelope, seconds: c_ulonglong) -> smtpc_status;
     pub fn smtpc_envelope_set_hold_until(env: *mut smtpc_envelope, time: *const c_char, len: usize) -> smtpc_status;
     pub fn smtpc_envelope_set_auth(env: *mut smtpc_envelope, identity: *const c_char, len: usize) -> smtpc_status;
@@ -396,8 +404,10 @@ extern "C" {
     pub fn smtpc_client_set_tls_policy(client: *mut smtpc_client, policy: smtpc_tls_policy) -> smtpc_status;
     pub fn smtpc_client_set_tls_server_name(client: *mut smtpc_client, name: *const c_char, len: usize)
         -> smtpc_status;
-    pub fn smtpc_client_set_tls_insecure_skip_verify_for_testing(client: *mut smtpc_client, enabled: c_int)
-        -> smtpc_status;
+    pub fn smtpc_client_set_tls_insecure_skip_verify_for_testing(
+        client: *mut smtpc_client,
+        enabled: c_int,
+    ) -> smtpc_status;
     pub fn smtpc_client_starttls(client: *mut smtpc_client) -> smtpc_status;
     pub fn smtpc_client_tls_active(client: *const smtpc_client) -> c_int;
     pub fn smtpc_client_tls_verified(client: *const smtpc_client) -> c_int;

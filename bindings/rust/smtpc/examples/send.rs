@@ -76,14 +76,24 @@ fn run(
             // The error carries each recipient's outcome too.
             if let Some(result) = e.result() {
                 for r in result.recipients() {
-                    eprintln!("{}: {:?} {}", r.address(), r.state(), r.reply().map(|x| x.to_string()).unwrap_or_default());
+                    eprintln!(
+                        "{}: {:?} {}",
+                        r.address(),
+                        r.state(),
+                        r.reply().map(|x| x.to_string()).unwrap_or_default()
+                    );
                 }
             }
             return Err(e);
         }
     };
     for r in result.recipients() {
-        println!("{}: {:?} {}", r.address(), r.state(), r.reply().map(|x| x.to_string()).unwrap_or_default());
+        println!(
+            "{}: {:?} {}",
+            r.address(),
+            r.state(),
+            r.reply().map(|x| x.to_string()).unwrap_or_default()
+        );
     }
     let _ = client.quit();
     Ok(result.recipients().iter().all(|r| r.state() == RcptState::Delivered))

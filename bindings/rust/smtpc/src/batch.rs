@@ -25,19 +25,38 @@ impl<'e> Message<'e> {
     /// A message whose body is these bytes (encoded as [`Client::sendmail`](crate::Client::sendmail)
     /// encodes them).
     pub fn new<B: Into<Vec<u8>>>(envelope: &'e Envelope, body: B) -> Message<'e> {
-        Message { envelope: Some(envelope), body: Body::Bytes(body.into()), tag: 0, from_headers: false }
+        Message {
+            envelope: Some(envelope),
+            body: Body::Bytes(body.into()),
+            tag: 0,
+            from_headers: false,
+        }
     }
 
     /// A message whose body is read from `reader` while it is sent, in constant memory;
     /// `size_hint` is declared as SIZE and counts towards the window.
-    pub fn from_reader<R: Read + Send + 'static>(envelope: &'e Envelope, reader: R, size_hint: Option<u64>) -> Message<'e> {
-        Message { envelope: Some(envelope), body: Body::Reader(Box::new(reader), size_hint), tag: 0, from_headers: false }
+    pub fn from_reader<R: Read + Send + 'static>(
+        envelope: &'e Envelope,
+        reader: R,
+        size_hint: Option<u64>,
+    ) -> Message<'e> {
+        Message {
+            envelope: Some(envelope),
+            body: Body::Reader(Box::new(reader), size_hint),
+            tag: 0,
+            from_headers: false,
+        }
     }
 
     /// An RFC 5322 message whose envelope comes from its headers, as
     /// [`Client::send_message`](crate::Client::send_message) takes it (Bcc never transmitted).
     pub fn from_headers<B: Into<Vec<u8>>>(body: B) -> Message<'static> {
-        Message { envelope: None, body: Body::Bytes(body.into()), tag: 0, from_headers: true }
+        Message {
+            envelope: None,
+            body: Body::Bytes(body.into()),
+            tag: 0,
+            from_headers: true,
+        }
     }
 
     /// Set the tag echoed by [`MessageResult::tag`].

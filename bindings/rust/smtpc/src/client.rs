@@ -158,7 +158,9 @@ impl CancelHandle {
 
 impl std::fmt::Debug for CancelHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CancelHandle").field("alive", &(self.handle.strong_count() > 0)).finish()
+        f.debug_struct("CancelHandle")
+            .field("alive", &(self.handle.strong_count() > 0))
+            .finish()
     }
 }
 
@@ -177,7 +179,11 @@ unsafe extern "C" fn trace_trampoline(
         Some(f) => f,
         None => return,
     };
-    let data: &[u8] = if data.is_null() { &[] } else { std::slice::from_raw_parts(data as *const u8, len) };
+    let data: &[u8] = if data.is_null() {
+        &[]
+    } else {
+        std::slice::from_raw_parts(data as *const u8, len)
+    };
     let kind = match kind {
         sys::SMTPC_TRACE_SEND => TraceKind::Send,
         sys::SMTPC_TRACE_RECV => TraceKind::Recv,
@@ -185,7 +191,11 @@ unsafe extern "C" fn trace_trampoline(
         sys::SMTPC_TRACE_INFO => TraceKind::Info,
         other => TraceKind::Other(other),
     };
-    let time = if time_us > 0 { Some(UNIX_EPOCH + Duration::from_micros(time_us as u64)) } else { None };
+    let time = if time_us > 0 {
+        Some(UNIX_EPOCH + Duration::from_micros(time_us as u64))
+    } else {
+        None
+    };
     let ev = TraceEvent { kind, data, time };
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&ev))) {
         cb.panic = Some(format!("trace callback panicked: {}", panic_text(p)));
@@ -224,7 +234,12 @@ unsafe extern "C" fn read_trampoline(buf: *mut c_char, cap: usize, len: *mut usi
     read_into(&mut *st.reader, buf, cap, len, &mut st.error, &mut st.panic)
 }
 
-unsafe extern "C" fn queued_read_trampoline(buf: *mut c_char, cap: usize, len: *mut usize, userdata: *mut c_void) -> c_int {
+unsafe extern "C" fn queued_read_trampoline(
+    buf: *mut c_char,
+    cap: usize,
+    len: *mut usize,
+    userdata: *mut c_void,
+) -> c_int {
     let st = &mut *(userdata as *mut QueuedReader);
     read_into(&mut *st.reader, buf, cap, len, &mut st.error, &mut st.panic)
 }
@@ -389,7 +404,9 @@ impl Client {
 
     /// A handle that can cancel this client's calls from another thread.
     pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle { handle: Arc::downgrade(&self.handle) }
+        CancelHandle {
+            handle: Arc::downgrade(&self.handle),
+        }
     }
 
     /// The status of a call, with the panic of a callback during it (reported even when the
@@ -406,7 +423,11 @@ impl Client {
         let raw = self.raw();
         let mut message = unsafe { owned_cstr(sys::smtpc_client_errmsg(raw)) };
         if let Some(p) = &panic {
-            message = if message.is_empty() { p.clone() } else { format!("{}; {}", message, p) };
+            message = if message.is_empty() {
+                p.clone()
+            } else {
+                format!("{}; {}", message, p)
+            };
         }
         Error {
             status: if st == OK { Status::User } else { Status::from_raw(st) },
@@ -790,8 +811,17 @@ impl Client {
     /// memory. `size_hint` is the message size for SIZE, when known. An I/O error of the reader
     /// aborts the transaction (the connection is closed) and is the error's
     /// [`source`](std::error::Error::source).
-    pub fn sendmail_stream<R: Read>(&mut self, env: &Envelope, mut body: R, size_hint: Option<u64>) -> Result<SendResult> {
-        let mut state = ReadState { reader: &mut body, error: None, panic: None };
+    pub fn sendmail_stream<R: Read>(
+        &mut self,
+        env: &Envelope,
+        mut body: R,
+        size_hint: Option<u64>,
+    ) -> Result<SendResult> {
+        let mut state = ReadState {
+            reader: &mut body,
+            error: None,
+            panic: None,
+        };
         let st = unsafe {
             sys::smtpc_client_sendmail_stream(
                 self.raw(),
@@ -804,7 +834,11 @@ impl Client {
         let (io_error, read_panic) = (state.error.take(), state.panic.take());
         match self.finish(st, true) {
             Ok(()) if io_error.is_none() && read_panic.is_none() => Ok(self.last_result()),
-            Ok(()) => Err(self.with_cause(self.error(st, None, true), io_error.map(|e| Box::new(e) as BoxError), read_panic)),
+            Ok(()) => Err(self.with_cause(
+                self.error(st, None, true),
+                io_error.map(|e| Box::new(e) as BoxError),
+                read_panic,
+            )),
             Err(e) => Err(self.with_cause(e, io_error.map(|e| Box::new(e) as BoxError), read_panic)),
         }
     }
@@ -861,14 +895,23 @@ impl Client {
             if st == OK {
                 Ok(())
             } else {
-                Err(Error::new(Status::from_raw(st), format!("message {}: {}", what, Status::from_raw(st))))
+                Err(Error::new(
+                    Status::from_raw(st),
+                    format!("message {}: {}", what, Status::from_raw(st)),
+                ))
             }
         };
         if let Some(env) = msg.envelope {
-            check(unsafe { sys::smtpc_message_set_envelope(m.0, env.as_ptr()) }, "envelope")?;
+            check(
+                unsafe { sys::smtpc_message_set_envelope(m.0, env.as_ptr()) },
+                "envelope",
+            )?;
         }
         check(unsafe { sys::smtpc_message_set_tag(m.0, msg.tag) }, "tag")?;
-        check(unsafe { sys::smtpc_message_set_envelope_from_headers(m.0, msg.from_headers as c_int) }, "headers")?;
+        check(
+            unsafe { sys::smtpc_message_set_envelope_from_headers(m.0, msg.from_headers as c_int) },
+            "headers",
+        )?;
         let queued = match msg.body {
             Body::Bytes(bytes) => {
                 let (p, n) = arg(&bytes);
@@ -876,10 +919,16 @@ impl Client {
                 Queued::Bytes(bytes)
             }
             Body::Reader(reader, hint) => {
-                let mut slot = Box::new(QueuedReader { reader, error: None, panic: None });
+                let mut slot = Box::new(QueuedReader {
+                    reader,
+                    error: None,
+                    panic: None,
+                });
                 let ud = &mut *slot as *mut QueuedReader as *mut c_void;
                 check(
-                    unsafe { sys::smtpc_message_set_body_reader(m.0, hint.unwrap_or(0), Some(queued_read_trampoline), ud) },
+                    unsafe {
+                        sys::smtpc_message_set_body_reader(m.0, hint.unwrap_or(0), Some(queued_read_trampoline), ud)
+                    },
                     "body reader",
                 )?;
                 Queued::Reader(slot)
@@ -902,7 +951,11 @@ impl Client {
         let st = unsafe { sys::smtpc_client_next_result(self.raw(), &mut out) };
         let cb_panic = unsafe { (*self.callbacks).panic.take() };
         if out.is_null() {
-            return if st == OK { Ok(None) } else { Err(self.error(st, cb_panic, false)) };
+            return if st == OK {
+                Ok(None)
+            } else {
+                Err(self.error(st, cb_panic, false))
+            };
         }
         struct Raw(*mut sys::smtpc_message_result);
         impl Drop for Raw {
@@ -935,7 +988,13 @@ impl Client {
         } else {
             None
         };
-        Ok(Some(MessageResult { tag, state, recipients, reply, error }))
+        Ok(Some(MessageResult {
+            tag,
+            state,
+            recipients,
+            reply,
+            error,
+        }))
     }
 
     /// Bound the queue: at most `messages` queued and not complete, and no new message started
@@ -982,7 +1041,13 @@ impl Client {
 
     /// Authenticate with one named password mechanism ("PLAIN", "LOGIN", "CRAM-MD5",
     /// "SCRAM-SHA-1", "SCRAM-SHA-256").
-    pub fn auth_password(&mut self, mechanism: &str, user: &str, password: &str, initial_response_ok: bool) -> Result<Reply> {
+    pub fn auth_password(
+        &mut self,
+        mechanism: &str,
+        user: &str,
+        password: &str,
+        initial_response_ok: bool,
+    ) -> Result<Reply> {
         let (mp, mn) = arg(mechanism.as_bytes());
         let (up, un) = arg(user.as_bytes());
         let (pp, pn) = arg(password.as_bytes());
@@ -997,9 +1062,8 @@ impl Client {
         let (mp, mn) = arg(mechanism.as_bytes());
         let (up, un) = arg(user.as_bytes());
         let (tp, tn) = arg(token.as_bytes());
-        let st = unsafe {
-            sys::smtpc_client_auth_oauth2(self.raw(), mp, mn, up, un, tp, tn, None, std::ptr::null_mut())
-        };
+        let st =
+            unsafe { sys::smtpc_client_auth_oauth2(self.raw(), mp, mn, up, un, tp, tn, None, std::ptr::null_mut()) };
         self.reply_or_error(st)
     }
 
@@ -1012,7 +1076,11 @@ impl Client {
         let (mp, mn) = arg(mechanism.as_bytes());
         let (up, un) = arg(user.as_bytes());
         let f: &mut TokenFn<'_> = &mut token;
-        let mut state = AuthState { f, error: None, panic: None };
+        let mut state = AuthState {
+            f,
+            error: None,
+            panic: None,
+        };
         let st = unsafe {
             sys::smtpc_client_auth_oauth2(
                 self.raw(),
@@ -1039,7 +1107,11 @@ impl Client {
     {
         let (mp, mn) = arg(mechanism.as_bytes());
         let fr: &mut SaslFn<'_> = &mut f;
-        let mut state = AuthState { f: fr, error: None, panic: None };
+        let mut state = AuthState {
+            f: fr,
+            error: None,
+            panic: None,
+        };
         let st = unsafe {
             sys::smtpc_client_auth(
                 self.raw(),
@@ -1056,7 +1128,9 @@ impl Client {
 
     fn auth_outcome(&mut self, st: sys::smtpc_status, error: Option<BoxError>, panic: Option<String>) -> Result<Reply> {
         match self.finish(st, false) {
-            Ok(()) if error.is_none() && panic.is_none() => Ok(self.last_reply().unwrap_or_else(|| unreachable_reply())),
+            Ok(()) if error.is_none() && panic.is_none() => {
+                Ok(self.last_reply().unwrap_or_else(|| unreachable_reply()))
+            }
             Ok(()) => Err(self.with_cause(self.error(st, None, false), error, panic)),
             Err(e) => Err(self.with_cause(e, error, panic)),
         }
@@ -1096,6 +1170,8 @@ impl Drop for Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("connected", &self.is_connected()).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
     }
 }

@@ -100,6 +100,8 @@ impl Drop for Envelope {
 
 impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Envelope").field("recipients", &self.recipient_count()).finish()
+        f.debug_struct("Envelope")
+            .field("recipients", &self.recipient_count())
+            .finish()
     }
 }

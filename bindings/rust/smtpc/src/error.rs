@@ -139,7 +139,15 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn new(status: Status, message: String) -> Error {
-        Error { status, message, reply: None, os_error: 0, result: None, source: None, panic: None }
+        Error {
+            status,
+            message,
+            reply: None,
+            os_error: 0,
+            result: None,
+            source: None,
+            panic: None,
+        }
     }
 
     /// The status code of the failure.

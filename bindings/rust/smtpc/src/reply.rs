@@ -41,7 +41,12 @@ impl Reply {
     }
 
     pub(crate) fn empty() -> Reply {
-        Reply { code: 0, enhanced: None, lines: Vec::new(), text: String::new() }
+        Reply {
+            code: 0,
+            enhanced: None,
+            lines: Vec::new(),
+            text: String::new(),
+        }
     }
 
     /// The three-digit reply code.
@@ -173,7 +178,10 @@ impl SendResult {
                 data_reply: Reply::from_raw(sys::smtpc_result_data_reply(res, i)),
             });
         }
-        SendResult { mail_reply: Reply::from_raw(sys::smtpc_result_mail_reply(res)), recipients }
+        SendResult {
+            mail_reply: Reply::from_raw(sys::smtpc_result_mail_reply(res)),
+            recipients,
+        }
     }
 
     /// The reply to MAIL FROM, when answered.

@@ -66,7 +66,10 @@ impl TlsConfig {
         let st = unsafe { sys::smtpc_tls_config_new(&mut raw) };
         match NonNull::new(raw) {
             Some(raw) if st == OK => Ok(TlsConfig { raw }),
-            _ => Err(Error::new(Status::from_raw(st), "could not create a TLS configuration".into())),
+            _ => Err(Error::new(
+                Status::from_raw(st),
+                "could not create a TLS configuration".into(),
+            )),
         }
     }
 

@@ -45,7 +45,9 @@ fn plain_sendmail_exact_bytes() {
     assert_eq!(greeting.code(), 220);
     let env = Envelope::with("a@example.org", ["b@example.org", "c@example.org"]).unwrap();
     // Bare LF line ends and a line starting with '.': the library sends CRLF and dot-stuffs.
-    let res = c.sendmail(&env, b"Subject: hi\nFrom: a@example.org\n\n.dot line\nbody\n").unwrap();
+    let res = c
+        .sendmail(&env, b"Subject: hi\nFrom: a@example.org\n\n.dot line\nbody\n")
+        .unwrap();
     assert_eq!(res.delivered_count(), 2);
     for r in res.recipients() {
         assert_eq!(r.state(), RcptState::Delivered);
@@ -55,7 +57,11 @@ fn plain_sendmail_exact_bytes() {
     assert_eq!(res.mail_reply().unwrap().code(), 250);
     assert!(c.has_extn("size"));
     assert_eq!(c.extn_params("SIZE").as_deref(), Some("33554432"));
-    assert!(c.extensions().iter().any(|(k, p)| k == "size" && p == "33554432"), "{:?}", c.extensions());
+    assert!(
+        c.extensions().iter().any(|(k, p)| k == "size" && p == "33554432"),
+        "{:?}",
+        c.extensions()
+    );
     c.quit().unwrap();
     assert!(!c.is_connected());
 
@@ -71,7 +77,11 @@ fn plain_sendmail_exact_bytes() {
     );
     let sessions = srv.session_files(1);
     let raw = sessions[0].hex("raw_hex");
-    assert!(raw.starts_with(b"EHLO client.test\r\n"), "{:?}", String::from_utf8_lossy(&raw));
+    assert!(
+        raw.starts_with(b"EHLO client.test\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&raw)
+    );
     // Dot-stuffed on the wire.
     assert!(raw.windows(13).any(|w| w == b"\r\n..dot line\r"));
     assert!(raw.ends_with(b"QUIT\r\n"));
@@ -86,11 +96,18 @@ fn refused_recipients_and_sender() {
 
     // Some refused: the message goes to the others, and the result says who got it.
     let res = c
-        .send_mail("a@example.org", ["ok@example.org", "reject1@example.org", "defer1@example.org"], b"Subject: x\r\n\r\nx\r\n")
+        .send_mail(
+            "a@example.org",
+            ["ok@example.org", "reject1@example.org", "defer1@example.org"],
+            b"Subject: x\r\n\r\nx\r\n",
+        )
         .unwrap();
     let states: Vec<RcptState> = res.recipients().iter().map(|r| r.state()).collect();
     assert_eq!(states, [RcptState::Delivered, RcptState::Refused, RcptState::Refused]);
-    assert_eq!(res.get("reject1@example.org").unwrap().rcpt_reply().unwrap().code(), 550);
+    assert_eq!(
+        res.get("reject1@example.org").unwrap().rcpt_reply().unwrap().code(),
+        550
+    );
     let deferred = res.get("defer1@example.org").unwrap().reply().unwrap();
     assert_eq!(deferred.code(), 450);
     assert_eq!(deferred.enhanced(), Some("4.2.1"));
@@ -99,7 +116,11 @@ fn refused_recipients_and_sender() {
 
     // All refused: an error that carries every recipient's reply.
     let err = c
-        .send_mail("a@example.org", ["reject2@example.org", "defer2@example.org"], b"Subject: y\r\n\r\ny\r\n")
+        .send_mail(
+            "a@example.org",
+            ["reject2@example.org", "defer2@example.org"],
+            b"Subject: y\r\n\r\ny\r\n",
+        )
         .unwrap_err();
     assert_eq!(err.status(), Status::RecipientsRefused);
     let res = err.result().expect("the error carries the result");
@@ -109,7 +130,9 @@ fn refused_recipients_and_sender() {
     assert!(err.to_string().contains("SMTPC_ERECIPIENTS_REFUSED"), "{}", err);
 
     // Sender refused.
-    let err = c.send_mail("refuse@example.org", ["ok@example.org"], b"x\r\n").unwrap_err();
+    let err = c
+        .send_mail("refuse@example.org", ["ok@example.org"], b"x\r\n")
+        .unwrap_err();
     assert_eq!(err.status(), Status::SenderRefused);
     assert_eq!(err.code(), Some(550));
     assert!(!err.is_temporary());
@@ -125,10 +148,17 @@ fn envelope_errors_carry_a_message() {
     let mut env = Envelope::new();
     let err = env.add_recipient("bad\r\nRCPT TO:<x@example.org>").unwrap_err();
     assert_eq!(err.status(), Status::Invalid);
-    assert!(!err.message().is_empty() && err.message() != Status::Invalid.description(), "{}", err);
+    assert!(
+        !err.message().is_empty() && err.message() != Status::Invalid.description(),
+        "{}",
+        err
+    );
     assert_eq!(env.recipient_count(), 0, "a refused address is not added");
     // A NUL inside the string reaches the library and is refused, never cut short.
-    assert_eq!(env.set_sender("a@example.org\0evil").unwrap_err().status(), Status::Invalid);
+    assert_eq!(
+        env.set_sender("a@example.org\0evil").unwrap_err().status(),
+        Status::Invalid
+    );
 }
 
 #[test]
@@ -139,7 +169,11 @@ fn lmtp_per_recipient_replies() {
     c.set_local_hostname("client.test").unwrap();
     c.connect(HOST, srv.port).unwrap();
     let res = c
-        .send_mail("a@example.org", ["alice@example.org", "fail1@example.org", "bob@example.org"], b"Subject: l\r\n\r\nlmtp\r\n")
+        .send_mail(
+            "a@example.org",
+            ["alice@example.org", "fail1@example.org", "bob@example.org"],
+            b"Subject: l\r\n\r\nlmtp\r\n",
+        )
         .unwrap();
     let alice = res.get("alice@example.org").unwrap();
     let fail = res.get("fail1@example.org").unwrap();
@@ -204,7 +238,11 @@ fn large_streamed_body() {
     assert_eq!(res.delivered_count(), 1);
     let (last, calls) = *seen.lock().unwrap();
     assert_eq!(last, LEN as u64);
-    assert!(calls > 1 && calls < LEN / 1024, "progress once per block, not per byte: {}", calls);
+    assert!(
+        calls > 1 && calls < LEN / 1024,
+        "progress once per block, not per byte: {}",
+        calls
+    );
     c.quit().unwrap();
 
     let content = srv.messages(1)[0].hex("content_hex");
@@ -278,23 +316,32 @@ fn progress_abort_withdraws_the_message() {
     let mut c = client();
     c.set_progress(|_, _| ControlFlow::Break(())).unwrap();
     c.connect(HOST, srv.port).unwrap();
-    let err = c.send_mail("a@example.org", ["p@example.org"], b"Subject: p\r\n\r\nnever\r\n").unwrap_err();
+    let err = c
+        .send_mail("a@example.org", ["p@example.org"], b"Subject: p\r\n\r\nnever\r\n")
+        .unwrap_err();
     assert_eq!(err.status(), Status::User);
     let res = err.result().unwrap();
-    assert_eq!(res.recipients()[0].state(), RcptState::Accepted, "withdrawn before its end of data");
+    assert_eq!(
+        res.recipients()[0].state(),
+        RcptState::Accepted,
+        "withdrawn before its end of data"
+    );
 
     // A panicking progress closure aborts the same way, and says why.
     let mut c = client();
     c.set_progress(|_, _| panic!("progress bug")).unwrap();
     c.connect(HOST, srv.port).unwrap();
-    let err = c.send_mail("a@example.org", ["p@example.org"], b"Subject: p\r\n\r\nnever\r\n").unwrap_err();
+    let err = c
+        .send_mail("a@example.org", ["p@example.org"], b"Subject: p\r\n\r\nnever\r\n")
+        .unwrap_err();
     assert_eq!(err.status(), Status::User);
     assert!(err.panic_message().unwrap().contains("progress bug"));
 
     // The closure can be removed; the next message goes.
     c.connect(HOST, srv.port).unwrap();
     c.clear_progress().unwrap();
-    c.send_mail("a@example.org", ["p@example.org"], b"Subject: p\r\n\r\nsent\r\n").unwrap();
+    c.send_mail("a@example.org", ["p@example.org"], b"Subject: p\r\n\r\nsent\r\n")
+        .unwrap();
     let msgs = srv.messages(1);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0].hex("content_hex"), b"Subject: p\r\n\r\nsent\r\n".to_vec());
@@ -315,7 +362,11 @@ fn trace_lines_and_trace_panic() {
     c.connect(HOST, srv.port).unwrap();
     c.noop().unwrap();
     let got = lines.lock().unwrap().clone();
-    assert!(got.iter().any(|(k, d)| *k == TraceKind::Send && d == b"NOOP\r\n"), "{:?}", got);
+    assert!(
+        got.iter().any(|(k, d)| *k == TraceKind::Send && d == b"NOOP\r\n"),
+        "{:?}",
+        got
+    );
     assert!(got.iter().any(|(k, d)| *k == TraceKind::Recv && d.starts_with(b"250")));
 
     // A panic in the trace closure is caught; the call reports it (its own work was done).
@@ -348,7 +399,8 @@ fn starttls_with_verification() {
     drop(cfg); // the client keeps its own reference
     c.set_tls_policy(TlsPolicy::Required).unwrap();
     c.connect(HOST, srv.port).unwrap();
-    c.send_mail("a@example.org", ["t@example.org"], b"Subject: tls\r\n\r\nover TLS\r\n").unwrap();
+    c.send_mail("a@example.org", ["t@example.org"], b"Subject: tls\r\n\r\nover TLS\r\n")
+        .unwrap();
     let info = c.tls_info().expect("encrypted");
     assert!(info.verified);
     assert_eq!(info.verify_result, 0);
@@ -367,14 +419,20 @@ fn starttls_with_verification() {
     c.set_tls_config(&other).unwrap();
     c.set_tls_policy(TlsPolicy::Required).unwrap();
     c.connect(HOST, srv.port).unwrap();
-    let err = c.send_mail("a@example.org", ["t@example.org"], b"Subject: no\r\n\r\nno\r\n").unwrap_err();
+    let err = c
+        .send_mail("a@example.org", ["t@example.org"], b"Subject: no\r\n\r\nno\r\n")
+        .unwrap_err();
     assert_eq!(err.status(), Status::TlsVerify);
     assert!(!err.message().is_empty());
     assert!(!c.is_connected());
     let sessions = srv.session_files(2);
     let last = sessions.last().unwrap();
     assert_eq!(last.hex("plain_hex"), b"EHLO client.test\r\nSTARTTLS\r\n".to_vec());
-    assert_eq!(last.hex("tls_hex"), Vec::<u8>::new(), "no byte after the failed handshake");
+    assert_eq!(
+        last.hex("tls_hex"),
+        Vec::<u8>::new(),
+        "no byte after the failed handshake"
+    );
     assert_eq!(srv.messages(1).len(), 1);
 
     // A bad CA file: the TLS configuration's own error message.
@@ -397,16 +455,23 @@ fn auth_login_and_custom_mechanism() {
     let mut c = client();
     let trace = Arc::new(Mutex::new(Vec::new()));
     let t2 = trace.clone();
-    c.set_trace(TraceLevel::Lines, move |ev| t2.lock().unwrap().extend_from_slice(ev.data)).unwrap();
+    c.set_trace(TraceLevel::Lines, move |ev| {
+        t2.lock().unwrap().extend_from_slice(ev.data)
+    })
+    .unwrap();
     c.connect(HOST, srv.port).unwrap();
     let reply = c.login(USER, PASSWORD).unwrap();
     assert_eq!(reply.code(), 235);
     assert!(c.auth_mechanism().is_some());
-    c.send_mail(USER, ["x@example.org"], b"Subject: a\r\n\r\nauthed\r\n").unwrap();
+    c.send_mail(USER, ["x@example.org"], b"Subject: a\r\n\r\nauthed\r\n")
+        .unwrap();
     c.quit().unwrap();
     let traced = String::from_utf8_lossy(&trace.lock().unwrap()).into_owned();
     assert!(traced.contains("AUTH "), "{}", traced);
-    assert!(!traced.contains(PASSWORD) && !traced.contains("czNjcmV0"), "no credential in the trace");
+    assert!(
+        !traced.contains(PASSWORD) && !traced.contains("czNjcmV0"),
+        "no credential in the trace"
+    );
 
     // Wrong password: the server's 535 in the error.
     let mut c = client();
@@ -454,7 +519,10 @@ fn auth_login_and_custom_mechanism() {
 fn cancel_from_another_thread() {
     skip_unless!(skip_reason_python());
     // A server that greets, then never answers.
-    let srv = fault_server(r#"[{"send": "220 fault.test ESMTP\r\n"}, {"expect": "EHLO"}, {"expect_eof": true, "timeout": 20}]"#, 1);
+    let srv = fault_server(
+        r#"[{"send": "220 fault.test ESMTP\r\n"}, {"expect": "EHLO"}, {"expect_eof": true, "timeout": 20}]"#,
+        1,
+    );
     let mut c = client();
     c.connect(HOST, srv.port).unwrap();
     let cancel = c.cancel_handle();
@@ -466,7 +534,11 @@ fn cancel_from_another_thread() {
     let err = c.ehlo("").unwrap_err();
     assert!(t.join().unwrap());
     assert_eq!(err.status(), Status::Cancelled);
-    assert!(start.elapsed() < Duration::from_secs(10), "cancelled promptly: {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "cancelled promptly: {:?}",
+        start.elapsed()
+    );
     assert!(!c.is_connected());
     let (_, transcript) = srv.transcript();
     assert_eq!(transcript, b"EHLO client.test\r\n".to_vec());
@@ -485,7 +557,8 @@ fn client_moves_to_another_thread() {
     c.connect(HOST, srv.port).unwrap();
     let port = srv.port;
     let c = std::thread::spawn(move || {
-        c.send_mail("a@example.org", ["thread@example.org"], b"Subject: t\r\n\r\nthread\r\n").unwrap();
+        c.send_mail("a@example.org", ["thread@example.org"], b"Subject: t\r\n\r\nthread\r\n")
+            .unwrap();
         c
     })
     .join()
@@ -519,7 +592,10 @@ fn batch_of_messages_over_one_connection() {
     assert!(c.queued() > 0);
     // A message that fails the checks is not queued.
     let empty = Envelope::new();
-    assert_eq!(c.enqueue(Message::new(&empty, "x")).unwrap_err().status(), Status::Invalid);
+    assert_eq!(
+        c.enqueue(Message::new(&empty, "x")).unwrap_err().status(),
+        Status::Invalid
+    );
     let mut results = Vec::new();
     while let Some(r) = c.next_result().unwrap() {
         results.push(r);
@@ -554,7 +630,10 @@ fn batch_of_messages_over_one_connection() {
             }
         })
         .collect();
-    let got: Vec<String> = msgs.iter().map(|m| String::from_utf8(m.hex("content_hex")).unwrap()).collect();
+    let got: Vec<String> = msgs
+        .iter()
+        .map(|m| String::from_utf8(m.hex("content_hex")).unwrap())
+        .collect();
     assert_eq!(got, expected);
     // One connection carried them all.
     assert_eq!(srv.session_files(1).len(), 1);

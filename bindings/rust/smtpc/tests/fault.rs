@@ -30,7 +30,9 @@ fn connection_lost_after_the_message_is_delivery_unknown() {
     );
     let mut c = client();
     c.connect("127.0.0.1", srv.port).unwrap();
-    let err = c.send_mail("a@example.org", ["b@example.org"], b"Subject: f\r\n\r\nfault\r\n").unwrap_err();
+    let err = c
+        .send_mail("a@example.org", ["b@example.org"], b"Subject: f\r\n\r\nfault\r\n")
+        .unwrap_err();
     assert_eq!(err.status(), Status::DeliveryUnknown);
     let res = err.result().unwrap();
     assert_eq!(res.recipients()[0].state(), RcptState::Unknown);

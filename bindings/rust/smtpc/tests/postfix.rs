@@ -27,7 +27,12 @@ fn client(cfg: &TlsConfig, policy: TlsPolicy) -> Client {
 /// Waits for the sink to hold `n` messages and returns the last one's content and recipients.
 fn last_message(srv: &Server, n: usize) -> (Vec<u8>, Vec<String>) {
     let msgs = srv.messages(n);
-    assert!(msgs.len() >= n, "the sink holds {} messages, expected {}", msgs.len(), n);
+    assert!(
+        msgs.len() >= n,
+        "the sink holds {} messages, expected {}",
+        msgs.len(),
+        n
+    );
     let m = msgs.last().unwrap();
     (m.hex("content_hex"), m.strings("rcpt_tos"))
 }
@@ -45,11 +50,18 @@ fn against_postfix() {
     let mut c = client(&cfg, TlsPolicy::None);
     c.connect(HOST, srv.port).unwrap();
     let res = c
-        .send_mail("a@example.org", ["one@example.org", "reject1@example.org", "two@example.org"], b"Subject: pf\n\nplain\n")
+        .send_mail(
+            "a@example.org",
+            ["one@example.org", "reject1@example.org", "two@example.org"],
+            b"Subject: pf\n\nplain\n",
+        )
         .unwrap();
     let states: Vec<RcptState> = res.recipients().iter().map(|r| r.state()).collect();
     assert_eq!(states, [RcptState::Delivered, RcptState::Refused, RcptState::Delivered]);
-    assert_eq!(res.get("reject1@example.org").unwrap().rcpt_reply().unwrap().code(), 550);
+    assert_eq!(
+        res.get("reject1@example.org").unwrap().rcpt_reply().unwrap().code(),
+        550
+    );
     assert!(!c.tls_active());
     c.quit().unwrap();
     let (content, rcpts) = last_message(&srv, 1);
@@ -62,13 +74,25 @@ fn against_postfix() {
     c.ehlo_or_helo_if_needed().unwrap();
     let info = c.tls_info().expect("STARTTLS was used");
     assert!(info.verified, "{:?}", info);
-    assert_eq!(info.peer_subject, std::fs::read_to_string(pki.join("server.subject")).unwrap().trim());
+    assert_eq!(
+        info.peer_subject,
+        std::fs::read_to_string(pki.join("server.subject")).unwrap().trim()
+    );
     let wrong = c.login(USER, "not the password").unwrap_err();
     assert_eq!(wrong.status(), Status::Auth);
     assert_eq!(wrong.code(), Some(535));
     assert_eq!(c.login(USER, PASSWORD).unwrap().code(), 235);
-    assert!(c.auth_mechanism().unwrap().starts_with("SCRAM-SHA-"), "{:?}", c.auth_mechanism());
-    c.send_mail("a@example.org", ["tls@example.org"], b"Subject: tls\r\n\r\nafter AUTH\r\n").unwrap();
+    assert!(
+        c.auth_mechanism().unwrap().starts_with("SCRAM-SHA-"),
+        "{:?}",
+        c.auth_mechanism()
+    );
+    c.send_mail(
+        "a@example.org",
+        ["tls@example.org"],
+        b"Subject: tls\r\n\r\nafter AUTH\r\n",
+    )
+    .unwrap();
     c.quit().unwrap();
     let (content, rcpts) = last_message(&srv, 2);
     assert_eq!(content, b"Subject: tls\r\n\r\nafter AUTH\r\n".to_vec());
@@ -79,14 +103,19 @@ fn against_postfix() {
     let mut c = client(&cfg, TlsPolicy::Implicit);
     c.connect(HOST, tls_port).unwrap();
     assert!(c.tls_info().unwrap().verified);
-    c.send_mail("a@example.org", ["smtps@example.org"], b"Subject: smtps\r\n\r\nimplicit\r\n").unwrap();
+    c.send_mail(
+        "a@example.org",
+        ["smtps@example.org"],
+        b"Subject: smtps\r\n\r\nimplicit\r\n",
+    )
+    .unwrap();
     c.quit().unwrap();
     assert_eq!(last_message(&srv, 3).0, b"Subject: smtps\r\n\r\nimplicit\r\n".to_vec());
 
     // A large streamed body, with CHUNKING (Postfix offers it) and then with DATA.
     for chunking in [true, false] {
         let len = 1_000_000; // whole 100-byte lines: no final CRLF to add
-        // A header first: Postfix puts an empty line before a body that starts without one.
+                             // A header first: Postfix puts an empty line before a body that starts without one.
         let mut body = b"Subject: big\n\n".to_vec();
         body.extend((0..len).map(|i| if i % 100 == 99 { b'\n' } else { b'A' + (i % 23) as u8 }));
         let len = body.len();
@@ -95,13 +124,22 @@ fn against_postfix() {
         c.connect(HOST, srv.port).unwrap();
         let env = Envelope::with("a@example.org", ["big@example.org"]).unwrap();
         let hint = (len + body.iter().filter(|&&b| b == b'\n').count()) as u64;
-        let res = c.sendmail_stream(&env, (&body[..]).take(len as u64), Some(hint)).unwrap();
+        let res = c
+            .sendmail_stream(&env, (&body[..]).take(len as u64), Some(hint))
+            .unwrap();
         assert_eq!(res.delivered_count(), 1);
         c.quit().unwrap();
         let n = if chunking { 4 } else { 5 };
         let (content, _) = last_message(&srv, n);
-        let expected: Vec<u8> = body.iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect();
-        let first_diff = content.iter().zip(expected.iter()).position(|(a, b)| a != b).unwrap_or(content.len().min(expected.len()));
+        let expected: Vec<u8> = body
+            .iter()
+            .flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] })
+            .collect();
+        let first_diff = content
+            .iter()
+            .zip(expected.iter())
+            .position(|(a, b)| a != b)
+            .unwrap_or(content.len().min(expected.len()));
         assert!(
             content == expected,
             "first difference at {}: got {:?}, expected {:?}",

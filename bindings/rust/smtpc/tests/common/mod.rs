@@ -141,7 +141,10 @@ impl Server {
 
     pub fn stop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {
@@ -177,7 +180,10 @@ fn read_json_files(dir: &Path, prefix: &str, n: usize) -> Vec<Json> {
             .unwrap_or_default();
         names.sort();
         if names.len() >= n || Instant::now() > deadline {
-            return names.iter().map(|p| Json::parse(&std::fs::read_to_string(p).unwrap())).collect();
+            return names
+                .iter()
+                .map(|p| Json::parse(&std::fs::read_to_string(p).unwrap()))
+                .collect();
         }
         std::thread::sleep(Duration::from_millis(30));
     }
@@ -201,7 +207,13 @@ fn spawn(cmd: &mut Command, dir: TempDir, want_tls_port: bool, timeout: Duration
             tls_port = l.strip_prefix("TLSPORT ").and_then(|p| p.trim().parse().ok());
         }
     }
-    Server { child, lines, port, tls_port, dir }
+    Server {
+        child,
+        lines,
+        port,
+        tls_port,
+        dir,
+    }
 }
 
 /// tests/servers/aiosmtpd_server.py with these options, recording messages and sessions.
@@ -226,7 +238,10 @@ pub fn skip_reason_postfix() -> Option<String> {
     if let Some(r) = skip_reason_python() {
         return Some(r);
     }
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     if uid.as_deref().unwrap_or("") != "0" {
         return Some("the Postfix tests need root".into());
     }
@@ -314,7 +329,10 @@ pub fn pki() -> PathBuf {
 }
 
 pub fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// A JSON value (enough for the servers' spool and session files).
@@ -330,7 +348,10 @@ pub enum Json {
 
 impl Json {
     pub fn parse(text: &str) -> Json {
-        let mut p = Parser { s: text.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
         let v = p.value();
         p.ws();
         assert_eq!(p.i, p.s.len(), "trailing data in JSON");
