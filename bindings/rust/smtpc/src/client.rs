@@ -432,7 +432,11 @@ impl Client {
         Error {
             status: if st == OK { Status::User } else { Status::from_raw(st) },
             message,
-            reply: unsafe { Reply::from_raw(sys::smtpc_client_last_reply(raw)) },
+            reply: if reply_kept(st) {
+                unsafe { Reply::from_raw(sys::smtpc_client_last_reply(raw)) }
+            } else {
+                None
+            },
             os_error: unsafe { sys::smtpc_client_os_error(raw) },
             result: if with_result { Some(self.last_result()) } else { None },
             source: None,
@@ -1145,6 +1149,22 @@ impl Client {
             Some(m)
         }
     }
+}
+
+/// The statuses after which the client's last reply is the server's answer that caused them (the
+/// header says "the reply is kept"); after the others it may be an older, unrelated reply.
+fn reply_kept(st: sys::smtpc_status) -> bool {
+    matches!(
+        st,
+        sys::SMTPC_EGREETING
+            | sys::SMTPC_EHELO
+            | sys::SMTPC_EREPLY
+            | sys::SMTPC_ECLOSING
+            | sys::SMTPC_ESENDER_REFUSED
+            | sys::SMTPC_ERECIPIENTS_REFUSED
+            | sys::SMTPC_EDATA_REFUSED
+            | sys::SMTPC_EAUTH
+    )
 }
 
 /// Every call that succeeded after talking to the server has a last reply; this stands in should a

@@ -40,7 +40,7 @@ mod util;
 
 pub use batch::{Message, MessageResult, MessageState};
 pub use client::{CancelHandle, Client, Protocol, SaslStep, TraceEvent, TraceKind, TraceLevel};
-pub use envelope::Envelope;
+pub use envelope::{BodyType, DeliverBy, DsnNotify, DsnRet, Envelope, Smtputf8};
 pub use error::{BoxError, Error, Result, Status};
 pub use reply::{RcptState, RecipientResult, Reply, SendResult};
 pub use smtpc_sys as sys;

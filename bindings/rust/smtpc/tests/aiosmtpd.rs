@@ -638,3 +638,70 @@ fn batch_of_messages_over_one_connection() {
     // One connection carried them all.
     assert_eq!(srv.session_files(1).len(), 1);
 }
+
+#[test]
+fn typed_esmtp_parameters_on_the_wire() {
+    skip_unless!(skip_reason_python());
+    use smtpc::{DsnNotify, DsnRet};
+    let srv = aiosmtpd(&["--ehlo-extra", "DSN"]);
+    let mut c = client();
+    c.connect(HOST, srv.port).unwrap();
+    let mut env = Envelope::new();
+    env.set_sender("a@example.org").unwrap();
+    env.set_dsn(DsnRet::Headers, Some("id 42+x")).unwrap();
+    env.add_recipient_dsn(
+        "b@example.org",
+        DsnNotify::SUCCESS | DsnNotify::FAILURE,
+        Some("orig@example.org"),
+    )
+    .unwrap();
+    env.add_recipient("c@example.org").unwrap();
+    // Bad values are refused when set, with the reason.
+    let err = env
+        .add_recipient_dsn("d@example.org", DsnNotify::NEVER | DsnNotify::DELAY, None)
+        .unwrap_err();
+    assert_eq!(err.status(), Status::Invalid);
+    assert!(!err.message().is_empty());
+    assert_eq!(env.set_mt_priority(Some(10)).unwrap_err().status(), Status::Invalid);
+    c.sendmail(&env, b"Subject: dsn\r\n\r\ndsn\r\n").unwrap();
+
+    // REQUIRETLS is not offered: refused before MAIL FROM, with the extension named.
+    let mut env2 = Envelope::with("a@example.org", ["b@example.org"]).unwrap();
+    env2.set_requiretls(true).unwrap();
+    let err = c.sendmail(&env2, b"Subject: no\r\n\r\nno\r\n").unwrap_err();
+    assert!(
+        matches!(err.status(), Status::NotSupported | Status::TlsRequired),
+        "{:?}",
+        err
+    );
+    assert!(
+        err.message().contains("REQUIRETLS") || err.message().contains("TLS"),
+        "{}",
+        err
+    );
+    assert!(err.reply().is_none(), "no stale reply in the error: {:?}", err);
+    let _ = c.quit();
+
+    assert_eq!(srv.messages(1).len(), 1);
+    let raw = String::from_utf8(srv.session_files(1)[0].hex("raw_hex")).unwrap();
+    let mail = raw.lines().find(|l| l.starts_with("MAIL FROM:")).unwrap();
+    assert!(
+        mail.contains(" RET=HDRS") && mail.contains(" ENVID=id+2042+2Bx"),
+        "{}",
+        mail
+    );
+    let rcpts: Vec<&str> = raw.lines().filter(|l| l.starts_with("RCPT TO:")).collect();
+    assert_eq!(
+        rcpts,
+        [
+            "RCPT TO:<b@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig@example.org",
+            "RCPT TO:<c@example.org>"
+        ]
+    );
+    assert_eq!(
+        raw.matches("MAIL FROM:").count(),
+        1,
+        "nothing sent for the REQUIRETLS message: {}",
+        raw
+    );
+}
