@@ -26,6 +26,14 @@ type callbackState struct {
 	auth     Auth
 	initial  []byte // the initial response Auth.Start gave (nil: none)
 	token    func() (string, error)
+	err      error // the last error a callback of this state returned
+}
+
+// fail records why a callback aborted: for the running call, and for this state (a queued
+// message's reader may fail during a later call than the one whose result reports it).
+func (st *callbackState) fail(err error) {
+	st.cb.err = err
+	st.err = err
 }
 
 // callbackShared is the part of a Client its callbacks touch. The handles refer to it, not to the
@@ -81,7 +89,7 @@ func goSmtpcProgress(sent, total C.uint64_t, h C.uintptr_t) (abort C.int) {
 	if st.progress(uint64(sent), uint64(total)) {
 		abort = 0
 	} else {
-		st.cb.err = errors.New("the progress function withdrew the message")
+		st.fail(errors.New("the progress function withdrew the message"))
 	}
 	return abort
 }
@@ -107,7 +115,7 @@ func goSmtpcRead(buf *C.char, capacity C.size_t, n *C.size_t, h C.uintptr_t) (ab
 	for filled < len(dst) {
 		got, err := st.reader.Read(dst[filled:])
 		if got < 0 || got > len(dst)-filled {
-			st.cb.err = fmt.Errorf("io.Reader returned %d bytes for a %d-byte buffer", got, len(dst)-filled)
+			st.fail(fmt.Errorf("io.Reader returned %d bytes for a %d-byte buffer", got, len(dst)-filled))
 			return 1
 		}
 		filled += got
@@ -117,7 +125,7 @@ func goSmtpcRead(buf *C.char, capacity C.size_t, n *C.size_t, h C.uintptr_t) (ab
 		}
 		if err != nil {
 			if filled == 0 {
-				st.cb.err = err
+				st.fail(err)
 				return 1
 			}
 			st.reader = &errReader{err: err}
@@ -128,7 +136,7 @@ func goSmtpcRead(buf *C.char, capacity C.size_t, n *C.size_t, h C.uintptr_t) (ab
 				if filled > 0 {
 					break
 				}
-				st.cb.err = io.ErrNoProgress
+				st.fail(io.ErrNoProgress)
 				return 1
 			}
 		} else {
@@ -167,13 +175,13 @@ func goSmtpcAuth(challenge *C.char, n C.size_t, isInitial C.int, resp *C.smtpc_a
 		var err error
 		out, err = st.auth.Next(C.GoBytes(unsafe.Pointer(challenge), C.int(n)), true)
 		if err != nil {
-			st.cb.err = err
+			st.fail(err)
 			return 1
 		}
 	}
 	p, ln := cbytes(out)
 	if s := Status(C.smtpc_auth_response_set(resp, p, ln)); s != StatusOK {
-		st.cb.err = s
+		st.fail(s)
 		return 1
 	}
 	return 0
@@ -189,7 +197,7 @@ func goSmtpcToken(resp *C.smtpc_auth_response, h C.uintptr_t) (abort C.int) {
 	defer st.enter()()
 	tok, err := st.token()
 	if err != nil {
-		st.cb.err = err
+		st.fail(err)
 		return 1
 	}
 	b := []byte(tok)
@@ -197,7 +205,7 @@ func goSmtpcToken(resp *C.smtpc_auth_response, h C.uintptr_t) (abort C.int) {
 	s := Status(C.smtpc_auth_response_set(resp, p, ln))
 	wipe(b)
 	if s != StatusOK {
-		st.cb.err = s
+		st.fail(s)
 		return 1
 	}
 	return 0

@@ -106,6 +106,8 @@ type Client struct {
 	tlsCfg   *TLSConfig // kept alive while the client may use it
 
 	staleCancel bool // a context's cancel reached the library after its call had finished
+
+	queue []*queued // messages queued with Enqueue whose results were not taken, oldest first
 }
 
 // New makes a client without connecting (smtpc_client_new). Connect it with Connect.
@@ -418,6 +420,10 @@ func (c *Client) Close() error {
 }
 
 func (c *Client) release() {
+	for _, q := range c.queue { // the library dropped them with the handle
+		q.free()
+	}
+	c.queue = nil
 	if c.trace != 0 {
 		c.trace.Delete()
 		c.trace = 0

@@ -40,6 +40,10 @@ smtpc_status smtpcgo_sendmail_stream(smtpc_client *c, const smtpc_envelope *env,
     return smtpc_client_sendmail_stream(c, env, size_hint, read_tramp, (void *)h);
 }
 
+smtpc_status smtpcgo_message_set_body_reader(smtpc_message *m, uint64_t size_hint, uintptr_t h) {
+    return smtpc_message_set_body_reader(m, size_hint, read_tramp, (void *)h);
+}
+
 smtpc_status smtpcgo_auth(smtpc_client *c, const char *mech, size_t mech_len, uintptr_t h,
                           int initial_response_ok) {
     return smtpc_client_auth(c, mech, mech_len, initial_response_ok, auth_tramp, (void *)h);
