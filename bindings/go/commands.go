@@ -230,10 +230,11 @@ func (c *Client) Quit() error {
 
 // Envelope is the sender, the recipients and their ESMTP parameters of one message.
 type Envelope struct {
-	From        string   // the reverse-path; "" for the null sender "<>"
-	To          []string // the recipients, in order
-	MailOptions []string // MAIL FROM parameters ("BODY=8BITMIME", "SMTPUTF8", "RET=HDRS"); never SIZE
-	RcptOptions []string // parameters sent with every RCPT TO ("NOTIFY=SUCCESS,FAILURE")
+	From        string      // the reverse-path; "" for the null sender "<>"
+	To          []string    // the recipients, in order
+	MailOptions []string    // MAIL FROM parameters ("BODY=8BITMIME", "SMTPUTF8", "RET=HDRS"); never SIZE
+	RcptOptions []string    // parameters sent with every RCPT TO ("NOTIFY=SUCCESS,FAILURE")
+	Params      *MailParams // typed ESMTP parameters (DSN, REQUIRETLS, BODY, ...); nil for none
 }
 
 // build makes the C envelope; the caller frees it. For SendMessage, an empty From or To leaves the
@@ -260,10 +261,28 @@ func (e *Envelope) build(op string, fromHeaders bool) (*C.smtpc_envelope, error)
 			return nil, fail("sender", e.From, st)
 		}
 	}
+	var dsn *DSN
+	if e.Params != nil {
+		dsn = e.Params.DSN
+	}
 	for _, to := range e.To {
 		p, n := cstr(to)
-		if st := C.smtpc_envelope_add_recipient(env, p, n); Status(st) != StatusOK {
+		var st C.smtpc_status
+		if dsn != nil && (dsn.Notify != 0 || dsn.ORcpt[to] != "") {
+			op, on := cstr(dsn.ORcpt[to])
+			st = C.smtpc_envelope_add_recipient_dsn(env, p, n, C.uint(dsn.Notify), op, on)
+		} else {
+			st = C.smtpc_envelope_add_recipient(env, p, n)
+		}
+		if Status(st) != StatusOK {
 			return nil, fail("recipient", to, st)
+		}
+	}
+	if e.Params != nil {
+		if err := e.Params.apply(env, func(what, value string, st C.smtpc_status) error {
+			return fail(what, value, st)
+		}); err != nil {
+			return nil, err
 		}
 	}
 	for _, o := range e.MailOptions {
