@@ -223,7 +223,7 @@ fn large_streamed_body() {
     let srv = aiosmtpd(&[]);
     let mut c = client();
     c.connect(HOST, srv.port).unwrap();
-    const LEN: usize = 4 << 20;
+    const LEN: usize = 2 << 20;
     let seen = Arc::new(Mutex::new((0u64, 0usize)));
     let seen2 = seen.clone();
     c.set_progress(move |sent, _total| {
@@ -479,6 +479,7 @@ fn auth_login_and_custom_mechanism() {
     let err = c.login(USER, "wrong").unwrap_err();
     assert_eq!(err.status(), Status::Auth);
     assert_eq!(err.code(), Some(535));
+    c.quit().unwrap();
 
     // A mechanism implemented by a closure (PLAIN here, which the server knows).
     let mut c = client();
