@@ -136,7 +136,7 @@ static void test_nts_session(void **state) {
                                            SMTPC_NTS, NULL, NULL),
                   SMTPC_OK);
     smtpc_status set_status = SMTPC_EINTERNAL;
-    ASSERT_STATUS(f, smtpc_client_auth(c, "X-TEST", SMTPC_NTS, nts_auth, &set_status, 1), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_auth(c, "X-TEST", SMTPC_NTS, 1, nts_auth, &set_status), SMTPC_OK);
     assert_int_equal(set_status, SMTPC_OK);
     ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
     assert_int_equal(fault_finish(f, 0), 0);
@@ -150,6 +150,46 @@ static void test_nts_session(void **state) {
         ".\r\n"
         "AUTH PLAIN " B64_PLAIN "\r\nAUTH PLAIN " B64_PLAIN "\r\nAUTH XOAUTH2 " B64_XOAUTH2
         "\r\nAUTH X-TEST aW5pdA==\r\n" W_QUIT);
+}
+
+/* The typed ESMTP parameters' strings with SMTPC_NTS: each reaches the wire whole. */
+static void test_nts_envelope_extensions(void **state) {
+    fault_fixture *f = *state;
+    sc_send(f, RPL_GREETING);
+    sc_expect(f, "EHLO ");
+    sc_send(
+        f,
+        "250-fault.test\r\n250-DSN\r\n250-AUTH PLAIN\r\n250 FUTURERELEASE 604800 2099-01-01T00:00:00Z\r\n");
+    sc_expect(f, "MAIL ");
+    sc_send(f, RPL_OK);
+    sc_expect(f, "RCPT ");
+    sc_send(f, RPL_OK);
+    sc_expect(f, W_DATA);
+    sc_send(f, RPL_354);
+    sc_read_data(f);
+    sc_send(f, RPL_OK);
+    sc_expect(f, W_QUIT);
+    sc_send(f, RPL_BYE);
+    fault_start(f);
+    smtpc_client *c = fault_client(f, 5000, 5000);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_new(&f->env), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_sender(f->env, "es@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(f->env, "er@example.org", SMTPC_NTS,
+                                                      SMTPC_DSN_NOTIFY_FAILURE, "orig@example.org",
+                                                      SMTPC_NTS),
+                     SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_dsn(f->env, SMTPC_DSN_RET_HDRS, "envid-1", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_hold_until(f->env, "2030-01-02T03:04:05Z", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_auth(f->env, "who@example.org", SMTPC_NTS), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_sendmail(c, f->env, MSG, SMTPC_NTS), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(
+        f, W_EHLO "MAIL FROM:<es@example.org> RET=HDRS ENVID=envid-1 AUTH=who@example.org "
+                  "HOLDUNTIL=2030-01-02T03:04:05Z\r\n"
+                  "RCPT TO:<er@example.org> NOTIFY=FAILURE ORCPT=rfc822;orig@example.org\r\n" W_DATA MSG
+                  ".\r\n" W_QUIT);
 }
 
 /* NULL with SMTPC_NTS is the empty string, as NULL with 0 is. */
@@ -176,6 +216,9 @@ static void test_nts_tls_config(void **state) {
     assert_int_equal(smtpc_tls_config_set_ca_path(cfg, capath, SMTPC_NTS), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "ECDHE+AESGCM", SMTPC_NTS), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "NO-SUCH-CIPHER", SMTPC_NTS), SMTPC_ETLS);
+    /* Measured (7 bytes), then refused as not DER, not as a length over the limit. */
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, "not DER", SMTPC_NTS), SMTPC_ETLS);
+    assert_null(strstr(smtpc_tls_config_errmsg(cfg), "1 MiB"));
     char *pass = tls_pki_text("client.pass");
     assert_non_null(pass);
     const char *cert = tls_pki("client.pem");
@@ -201,9 +244,41 @@ static int pki_teardown(void **state) {
     return 0;
 }
 
+/* A queued message's body with SMTPC_NTS: the whole string reaches the wire. */
+static void test_nts_message_body(void **state) {
+    fault_fixture *f = *state;
+    sc_hello(f, 1);
+    sc_expect_lines(f, 3);
+    sc_send(f, RPL_OK RPL_OK RPL_354);
+    sc_read_data(f);
+    sc_send(f, RPL_OK);
+    sc_expect(f, W_QUIT);
+    sc_send(f, RPL_BYE);
+    fault_start(f);
+    smtpc_client *c = fault_client(f, 5000, 5000);
+    fault_envelope(f, "r@example.org", NULL);
+    ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
+    smtpc_message *m = NULL;
+    assert_int_equal(smtpc_message_new(&m), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_envelope(m, f->env), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_body(m, MSG, SMTPC_NTS), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_enqueue(c, m), SMTPC_OK);
+    smtpc_message_free(m);
+    smtpc_message_result *r = NULL;
+    ASSERT_STATUS(f, smtpc_client_next_result(c, &r), SMTPC_OK);
+    assert_int_equal(smtpc_message_result_state(r), SMTPC_MESSAGE_DELIVERED);
+    smtpc_message_result_free(r);
+    ASSERT_STATUS(f, smtpc_client_quit(c), SMTPC_OK);
+    assert_int_equal(fault_finish(f, 0), 0);
+    FAULT_ASSERT_TRANSCRIPT(f,
+                            W_EHLO W_MAIL("s@example.org") W_RCPT("r@example.org") W_DATA MSG ".\r\n" W_QUIT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_nts_session, fault_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_nts_envelope_extensions, fault_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_nts_message_body, fault_setup, fault_teardown),
         cmocka_unit_test(test_nts_null_is_empty),
         cmocka_unit_test(test_nts_tls_config),
     };

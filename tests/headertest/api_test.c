@@ -196,7 +196,7 @@ static void test_null_client(void **state) {
     assert_int_equal(smtpc_envelope_add_recipient(env, "b@example.org", SMTPC_NTS), SMTPC_OK);
     int calls = 0;
     assert_int_equal(smtpc_client_sendmail(NULL, env, "x\r\n", 3), SMTPC_EINVAL);
-    assert_int_equal(smtpc_client_sendmail_stream(NULL, env, never_read, &calls, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_sendmail_stream(NULL, env, 0, never_read, &calls), SMTPC_EINVAL);
     assert_int_equal(calls, 0);
     smtpc_envelope_free(env);
 }
@@ -265,8 +265,12 @@ static void test_fresh_client(void **state) {
     assert_int_equal(smtpc_client_has_extn(c, "SIZE", SMTPC_NTS), 0);
     assert_null(smtpc_client_extn_params(c, "SIZE", SMTPC_NTS, NULL));
     assert_int_equal(smtpc_client_extn_count(c), 0);
-    const char *params = "unchanged";
-    assert_null(smtpc_client_extn_at(c, 0, &params));
+    size_t extn_len = 99;
+    assert_null(smtpc_client_extn_name(c, 0, &extn_len));
+    assert_int_equal(extn_len, 0);
+    extn_len = 99;
+    assert_null(smtpc_client_extn_params_at(c, 0, &extn_len));
+    assert_int_equal(extn_len, 0);
     assert_null(smtpc_client_last_result(c));
 
     /* Options. */
@@ -341,7 +345,7 @@ static void test_fresh_client(void **state) {
     assert_int_equal(
         smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, "token", SMTPC_NTS, NULL, NULL),
         SMTPC_ENOTCONN);
-    assert_int_equal(smtpc_client_auth(c, "X-TEST", SMTPC_NTS, auth_never, &calls_auth, 1), SMTPC_ENOTCONN);
+    assert_int_equal(smtpc_client_auth(c, "X-TEST", SMTPC_NTS, 1, auth_never, &calls_auth), SMTPC_ENOTCONN);
     assert_int_equal(calls_auth, 0);
 
     /* Every command on a client that is not connected: SMTPC_ENOTCONN, nothing sent. */
@@ -374,7 +378,7 @@ static void test_fresh_client(void **state) {
     assert_int_equal(smtpc_envelope_add_recipient(env, "b@example.org", SMTPC_NTS), SMTPC_OK);
     assert_int_equal(smtpc_client_sendmail(c, env, "x\r\n", 3), SMTPC_ENOTCONN);
     int calls = 0;
-    assert_int_equal(smtpc_client_sendmail_stream(c, env, never_read, &calls, 0), SMTPC_ENOTCONN);
+    assert_int_equal(smtpc_client_sendmail_stream(c, env, 0, never_read, &calls), SMTPC_ENOTCONN);
     assert_int_equal(calls, 0);
     smtpc_envelope_free(env);
 
@@ -437,7 +441,7 @@ static void test_tls_config(void **state) {
     smtpc_tls_config_free(NULL);
     assert_int_equal(smtpc_tls_config_set_ca_file(NULL, "ca.pem", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_ca_path(NULL, "certs", SMTPC_NTS), SMTPC_EINVAL);
-    assert_int_equal(smtpc_tls_config_add_ca_der(NULL, (const unsigned char *)"x", 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_add_ca_der(NULL, "x", 1), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_client_cert(NULL, "c.pem", SMTPC_NTS, NULL, 0, NULL, 0),
                      SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_verify_peer(NULL, 1), SMTPC_EINVAL);
@@ -451,13 +455,17 @@ static void test_tls_config(void **state) {
     assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
 
     assert_int_equal(smtpc_tls_config_set_ca_file(cfg, NULL, 0), SMTPC_EINVAL);
+    /* Every failing call says why on the handle, SMTPC_EINVAL too; a success clears it. */
+    assert_non_null(strstr(smtpc_tls_config_errmsg(cfg), "CA file: "));
+    assert_int_equal(smtpc_tls_config_set_verify_peer(cfg, 1), SMTPC_OK);
+    assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
     assert_int_equal(smtpc_tls_config_set_ca_file(cfg, "", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_ca_file(cfg, "ca\0.pem", 6), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_ca_file(cfg, "/nonexistent/smtpc-ca.pem", SMTPC_NTS), SMTPC_ETLS);
     assert_true(strlen(smtpc_tls_config_errmsg(cfg)) > 0);
     assert_int_equal(smtpc_tls_config_set_ca_path(cfg, "", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_add_ca_der(cfg, NULL, 0), SMTPC_EINVAL);
-    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)"not DER", 7), SMTPC_ETLS);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, "not DER", 7), SMTPC_ETLS);
     assert_int_equal(
         smtpc_tls_config_set_client_cert(cfg, "/nonexistent/smtpc-client.pem", SMTPC_NTS, NULL, 0, NULL, 0),
         SMTPC_ETLS);
@@ -466,9 +474,13 @@ static void test_tls_config(void **state) {
     assert_int_equal(smtpc_tls_config_set_min_version(cfg, SMTPC_TLS_VERSION_1_3), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_min_version(cfg, SMTPC_TLS_VERSION_1_2), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_min_version(cfg, (smtpc_tls_version)11), SMTPC_EINVAL);
+    assert_non_null(strstr(smtpc_tls_config_errmsg(cfg), "minimum TLS version: "));
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, NULL, 0), SMTPC_EINVAL);
+    assert_non_null(strstr(smtpc_tls_config_errmsg(cfg), "DER CA certificate: "));
     assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "ECDHE+AESGCM", SMTPC_NTS), SMTPC_OK);
     assert_string_equal(smtpc_tls_config_errmsg(cfg), "");
     assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "", SMTPC_NTS), SMTPC_EINVAL);
+    assert_non_null(strstr(smtpc_tls_config_errmsg(cfg), "cipher list: "));
     assert_int_equal(smtpc_tls_config_set_ciphers(cfg, "NO-SUCH-CIPHER", SMTPC_NTS), SMTPC_ETLS);
 
     /* A client keeps its own reference: the caller may drop its reference first. */
@@ -483,6 +495,38 @@ static void test_tls_config(void **state) {
 /* ---------------------------------------------------------------------------------------------- */
 /* Envelopes                                                                                       */
 /* ---------------------------------------------------------------------------------------------- */
+
+/* Every failing envelope call says why (smtpc_envelope_errmsg); a success clears it. */
+static void test_envelope_errmsg(void **state) {
+    (void)state;
+    assert_string_equal(smtpc_envelope_errmsg(NULL), "");
+    smtpc_envelope *env = NULL;
+    assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
+    assert_string_equal(smtpc_envelope_errmsg(env), "");
+
+    assert_int_equal(smtpc_envelope_add_recipient(env, "a\r@example.org", SMTPC_NTS), SMTPC_EINVAL);
+    const char *msg = smtpc_envelope_errmsg(env);
+    assert_non_null(strstr(msg, "recipient address: "));
+    assert_true(strlen(msg) > strlen("recipient address: "));
+    assert_int_equal(smtpc_envelope_add_recipient(env, "b@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_string_equal(smtpc_envelope_errmsg(env), "");
+
+    char addr[80];
+    memset(addr, 'l', 65);
+    strcpy(addr + 65, "@example.org");
+    assert_int_equal(smtpc_envelope_set_sender(env, addr, SMTPC_NTS), SMTPC_EINVAL);
+    assert_non_null(strstr(smtpc_envelope_errmsg(env), "sender address: "));
+    assert_int_equal(smtpc_envelope_add_recipient(env, NULL, 0), SMTPC_EINVAL);
+    assert_string_equal(smtpc_envelope_errmsg(env), "recipient address: NULL address");
+    assert_int_equal(smtpc_envelope_add_mail_option(env, "SIZE=10", SMTPC_NTS), SMTPC_EINVAL);
+    assert_non_null(strstr(smtpc_envelope_errmsg(env), "mail option: SIZE"));
+    assert_int_equal(smtpc_envelope_add_rcpt_option(env, "A B", SMTPC_NTS), SMTPC_EINVAL);
+    assert_non_null(strstr(smtpc_envelope_errmsg(env), "recipient option: "));
+    assert_int_equal(smtpc_envelope_add_rcpt_option(env, "NOTIFY=NEVER", SMTPC_NTS), SMTPC_OK);
+    assert_string_equal(smtpc_envelope_errmsg(env), "");
+    assert_int_equal(smtpc_envelope_recipient_count(env), 1);
+    smtpc_envelope_free(env);
+}
 
 static void test_envelope(void **state) {
     (void)state;
@@ -576,6 +620,98 @@ static void test_envelope(void **state) {
     assert_int_equal(smtpc_envelope_add_rcpt_option(env, "NOTIFY=NEVER ORCPT=x", SMTPC_NTS), SMTPC_EINVAL);
     assert_int_equal(smtpc_envelope_add_rcpt_option(env, "NOTIFY=NEVER\n", SMTPC_NTS), SMTPC_EINVAL);
     smtpc_envelope_free(env);
+}
+
+/* Typed ESMTP parameters: every setter refuses NULL and bad values and leaves the envelope unchanged. */
+static void test_envelope_extensions(void **state) {
+    (void)state;
+    assert_int_equal(smtpc_envelope_set_dsn(NULL, SMTPC_DSN_RET_FULL, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_dsn_optional(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(NULL, "a@b", SMTPC_NTS, 0, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_requiretls(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_mt_priority(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_deliver_by(NULL, 60, SMTPC_DELIVERBY_RETURN, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_hold_for(NULL, 60), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_hold_until(NULL, "2030-01-01T00:00:00Z", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_auth(NULL, "", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_body(NULL, SMTPC_BODY_AUTO), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_smtputf8(NULL, SMTPC_SMTPUTF8_AUTO), SMTPC_EINVAL);
+
+    smtpc_envelope *env = NULL;
+    assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_dsn(env, SMTPC_DSN_RET_HDRS, "id+1", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_dsn(env, SMTPC_DSN_RET_UNSET, NULL, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_dsn(env, 3, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_dsn(env, -1, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_dsn(env, SMTPC_DSN_RET_FULL, NULL, 5), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_dsn(env, SMTPC_DSN_RET_FULL, "", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_dsn(env, SMTPC_DSN_RET_FULL, "a\r\nb", SMTPC_NTS), SMTPC_EINVAL);
+    assert_true(strstr(smtpc_envelope_errmsg(env), "ENVID") != NULL);
+    assert_int_equal(smtpc_envelope_set_dsn_optional(env, 1), SMTPC_OK);
+
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, "a@example.org", SMTPC_NTS,
+                                                      SMTPC_DSN_NOTIFY_SUCCESS | SMTPC_DSN_NOTIFY_FAILURE,
+                                                      "a@example.org", SMTPC_NTS),
+                     SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, "b@example.org", SMTPC_NTS, 0, NULL, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, "c@example.org", SMTPC_NTS,
+                                                      SMTPC_DSN_NOTIFY_NEVER | SMTPC_DSN_NOTIFY_DELAY, NULL,
+                                                      0),
+                     SMTPC_EINVAL);
+    assert_true(strstr(smtpc_envelope_errmsg(env), "NEVER") != NULL);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, "c@example.org", SMTPC_NTS, 16, NULL, 0),
+                     SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, "c@example.org", SMTPC_NTS, 0, "x\n@y", SMTPC_NTS),
+                     SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, "c@example.org", SMTPC_NTS, 0, "", SMTPC_NTS),
+                     SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, "c\r@example.org", SMTPC_NTS, 0, NULL, 0),
+                     SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_add_recipient_dsn(env, NULL, 0, 0, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_recipient_count(env), 2);
+
+    assert_int_equal(smtpc_envelope_set_requiretls(env, 1), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_requiretls(env, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_mt_priority(env, -9), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_mt_priority(env, 9), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_mt_priority(env, SMTPC_MT_PRIORITY_UNSET), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_mt_priority(env, 10), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_mt_priority(env, -10), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_deliver_by(env, 3600, SMTPC_DELIVERBY_RETURN, 1), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_deliver_by(env, -60, SMTPC_DELIVERBY_NOTIFY, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_deliver_by(env, 0, SMTPC_DELIVERBY_RETURN, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_deliver_by(env, 1000000000LL, SMTPC_DELIVERBY_NOTIFY, 0),
+                     SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_deliver_by(env, 60, 3, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_deliver_by(env, 0, SMTPC_DELIVERBY_UNSET, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_hold_for(env, 604800), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_hold_for(env, 1000000000ULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_hold_for(env, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_hold_until(env, "2030-01-01T00:00:00Z", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_hold_until(env, "2030-01-01", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_hold_until(env, "2030-01-01T00:00:00Zjunk", 20), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_hold_until(env, NULL, 3), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_hold_until(env, NULL, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_auth(env, "user@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_auth(env, "", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_auth(env, "a\0b", 3), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_auth(env, "\xff", SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_auth(env, NULL, 0), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_body(env, SMTPC_BODY_BINARYMIME), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_body(env, 4), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_body(env, -1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_envelope_set_smtputf8(env, SMTPC_SMTPUTF8_OFF), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_smtputf8(env, 3), SMTPC_EINVAL);
+    smtpc_envelope_free(env);
+
+    /* Results and enhanced codes on NULL. */
+    assert_null(smtpc_result_reply(NULL, 0));
+    int k = -1, s = -1, d = -1;
+    assert_int_equal(smtpc_reply_enhanced_parts(NULL, &k, &s, &d), 0);
+    assert_int_equal(k, 0);
+    assert_int_equal(s, 0);
+    assert_int_equal(d, 0);
+    assert_int_equal(smtpc_reply_enhanced_parts(NULL, NULL, NULL, NULL), 0);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -793,12 +929,18 @@ static void test_session_commands(void **state) {
     assert_string_equal(smtpc_client_extn_params(c, "8bitmime", SMTPC_NTS, NULL), "");
     assert_null(smtpc_client_extn_params(c, "PIPELINING", SMTPC_NTS, NULL));
     assert_int_equal(smtpc_client_extn_count(c), 3);
-    const char *params = NULL;
-    assert_string_equal(smtpc_client_extn_at(c, 0, &params), "size");
-    assert_string_equal(params, "100000");
-    assert_string_equal(smtpc_client_extn_at(c, 1, NULL), "8bitmime");
-    assert_string_equal(smtpc_client_extn_at(c, 2, &params), "help");
-    assert_null(smtpc_client_extn_at(c, 3, &params));
+    size_t klen = 0;
+    assert_string_equal(smtpc_client_extn_name(c, 0, &klen), "size");
+    assert_int_equal(klen, 4);
+    assert_string_equal(smtpc_client_extn_params_at(c, 0, &plen), "100000");
+    assert_int_equal(plen, 6);
+    assert_string_equal(smtpc_client_extn_name(c, 1, NULL), "8bitmime");
+    assert_string_equal(smtpc_client_extn_params_at(c, 1, &plen), "");
+    assert_int_equal(plen, 0);
+    assert_string_equal(smtpc_client_extn_name(c, 2, NULL), "help");
+    assert_null(smtpc_client_extn_name(c, 3, &klen));
+    assert_int_equal(klen, 0);
+    assert_null(smtpc_client_extn_params_at(c, 3, NULL));
     assert_int_equal(smtpc_client_ehlo_or_helo_if_needed(c), SMTPC_OK);
     assert_string_equal(smtpc_client_local_hostname(c), "client.test");
 
@@ -911,9 +1053,86 @@ static void test_transaction_by_commands(void **state) {
     assert_int_equal(smtpc_reply_code(smtpc_result_data_reply(res, 0)), 250);
     assert_null(smtpc_result_data_reply(res, 2));
     assert_int_equal(smtpc_result_delivered_count(res), 1);
+    /* The deciding reply of each recipient, and its enhanced code as numbers. */
+    assert_ptr_equal(smtpc_result_reply(res, 0), smtpc_result_data_reply(res, 0));
+    assert_ptr_equal(smtpc_result_reply(res, 1), smtpc_result_rcpt_reply(res, 1));
+    assert_null(smtpc_result_reply(res, 2));
+    int klass = 0, subject = 0, detail = 0;
+    assert_int_equal(smtpc_reply_enhanced_parts(smtpc_result_reply(res, 1), &klass, &subject, &detail), 1);
+    assert_int_equal(klass, 5);
+    assert_int_equal(subject, 1);
+    assert_int_equal(detail, 1);
 
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
     smtpc_client_free(c);
+}
+
+static void count_trace(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us,
+                        void *userdata) {
+    (void)kind;
+    (void)data;
+    (void)len;
+    (void)time_us;
+    (*(int *)userdata)++;
+}
+
+/* smtpc_client_free() calls no callback, so that a garbage collector's finalizer may call it;
+ * smtpc_client_close() is an ordinary call and traces the close. */
+static void test_free_calls_no_callback(void **state) {
+    int traced = 0;
+    smtpc_client *c = connect_client(*state, SMTPC_PROTOCOL_SMTP);
+    assert_int_equal(smtpc_client_set_trace(c, 1, count_trace, &traced), SMTPC_OK);
+    assert_int_equal(smtpc_client_noop(c), SMTPC_OK);
+    assert_int_equal(traced, 2); /* NOOP and its reply */
+    smtpc_client_free(c);        /* connected: closed without a trace */
+    assert_int_equal(traced, 2);
+
+    c = connect_client(*state, SMTPC_PROTOCOL_SMTP);
+    assert_int_equal(smtpc_client_set_trace(c, 1, count_trace, &traced), SMTPC_OK);
+    smtpc_client_close(c);
+    assert_int_equal(traced, 3); /* "connection closed" */
+    smtpc_client_free(c);
+    assert_int_equal(traced, 3);
+}
+
+/* A copied result outlives the transaction, the connection and the client it came from. */
+static void test_result_dup(void **state) {
+    smtpc_client *c = connect_client(*state, SMTPC_PROTOCOL_SMTP);
+    smtpc_envelope *env = NULL;
+    assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_sender(env, "a@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(env, "bad@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(env, "b@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_client_sendmail(c, env, message, SMTPC_NTS), SMTPC_OK);
+
+    smtpc_result *copy = (smtpc_result *)(void *)&copy;
+    assert_int_equal(smtpc_result_dup(NULL, smtpc_client_last_result(c)), SMTPC_EINVAL);
+    assert_int_equal(smtpc_result_dup(&copy, NULL), SMTPC_EINVAL);
+    assert_null(copy);
+    assert_int_equal(smtpc_result_dup(&copy, smtpc_client_last_result(c)), SMTPC_OK);
+    assert_non_null(copy);
+    assert_true(copy != smtpc_client_last_result(c));
+
+    assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
+    assert_null(smtpc_client_last_result(c)); /* the client's own is gone */
+    smtpc_client_free(c);
+    smtpc_envelope_free(env);
+
+    size_t len = 0;
+    assert_int_equal(smtpc_result_count(copy), 2);
+    assert_string_equal(smtpc_result_recipient(copy, 0, &len), "bad@example.org");
+    assert_int_equal(len, strlen("bad@example.org"));
+    assert_int_equal(smtpc_result_state(copy, 0), SMTPC_RCPT_REFUSED);
+    assert_int_equal(smtpc_reply_code(smtpc_result_rcpt_reply(copy, 0)), 550);
+    assert_null(smtpc_result_data_reply(copy, 0));
+    assert_string_equal(smtpc_result_recipient(copy, 1, NULL), "b@example.org");
+    assert_int_equal(smtpc_result_state(copy, 1), SMTPC_RCPT_DELIVERED);
+    assert_string_equal(smtpc_reply_text(smtpc_result_data_reply(copy, 1), NULL),
+                        "2.0.0 Ok: " MESSAGE_WIRE_BYTES " bytes");
+    assert_int_equal(smtpc_reply_code(smtpc_result_mail_reply(copy)), 250);
+    assert_int_equal(smtpc_result_delivered_count(copy), 1);
+    smtpc_result_free(copy);
+    smtpc_result_free(NULL);
 }
 
 static void test_sendmail(void **state) {
@@ -992,10 +1211,10 @@ static void test_sendmail_stream(void **state) {
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
     assert_int_equal(smtpc_envelope_set_sender(env, "", SMTPC_NTS), SMTPC_OK);
     assert_int_equal(smtpc_envelope_add_recipient(env, "b@example.org", SMTPC_NTS), SMTPC_OK);
-    assert_int_equal(smtpc_client_sendmail_stream(c, env, NULL, NULL, 0), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_sendmail_stream(c, env, 0, NULL, NULL), SMTPC_EINVAL);
 
     struct reader rd = {message, sizeof message - 1, 0};
-    assert_int_equal(smtpc_client_sendmail_stream(c, env, read_chunks, &rd, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_sendmail_stream(c, env, 0, read_chunks, &rd), SMTPC_OK);
     assert_true(rd.calls > 1);
     const smtpc_result *res = smtpc_client_last_result(c);
     assert_int_equal(smtpc_result_state(res, 0), SMTPC_RCPT_DELIVERED);
@@ -1007,6 +1226,95 @@ static void test_sendmail_stream(void **state) {
     smtpc_client_close(c);
     smtpc_client_free(c);
     smtpc_envelope_free(env);
+}
+
+/* The message queue: every function, its NULL cases and documented codes. */
+static void test_message_queue(void **state) {
+    smtpc_client *c = connect_client(*state, SMTPC_PROTOCOL_SMTP);
+    smtpc_envelope *env = NULL;
+    assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_sender(env, "a@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(env, "b@example.org", SMTPC_NTS), SMTPC_OK);
+
+    assert_int_equal(smtpc_message_new(NULL), SMTPC_EINVAL);
+    smtpc_message_free(NULL);
+    smtpc_message *m = NULL;
+    assert_int_equal(smtpc_message_new(&m), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_envelope(NULL, env), SMTPC_EINVAL);
+    assert_int_equal(smtpc_message_set_envelope(m, NULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_message_set_body(NULL, message, SMTPC_NTS), SMTPC_EINVAL);
+    assert_int_equal(smtpc_message_set_body_reader(m, 0, NULL, NULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_message_set_envelope_from_headers(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_message_set_tag(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_enqueue(c, m), SMTPC_EINVAL); /* no body */
+    assert_int_equal(smtpc_client_enqueue(NULL, m), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_window(NULL, 1, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_window(c, 0, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_window(c, 2, 65536), SMTPC_OK);
+    assert_int_equal(smtpc_client_queued(NULL), 0);
+    assert_int_equal(smtpc_client_in_flight(NULL), 0);
+    assert_int_equal(smtpc_client_next_result(NULL, NULL), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_next_result(c, NULL), SMTPC_EINVAL);
+    smtpc_message_result *r = NULL;
+    assert_int_equal(smtpc_client_next_result(c, &r), SMTPC_OK); /* nothing queued */
+    assert_null(r);
+
+    /* One message from memory, one from a reader, one refused. */
+    assert_int_equal(smtpc_message_set_envelope(m, env), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_body(m, message, SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_tag(m, 1), SMTPC_OK);
+    assert_int_equal(smtpc_client_enqueue(c, m), SMTPC_OK);
+    struct reader rd = {message, sizeof message - 1, 0};
+    assert_int_equal(smtpc_message_set_body_reader(m, 0, read_chunks, &rd), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_tag(m, 2), SMTPC_OK);
+    assert_int_equal(smtpc_client_enqueue(c, m), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(env, "bad@example.org", SMTPC_NTS), SMTPC_OK);
+    smtpc_envelope *bad = NULL;
+    assert_int_equal(smtpc_envelope_new(&bad), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(bad, "bad@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_envelope(m, bad), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_body(m, message, SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_envelope_from_headers(m, 0), SMTPC_OK);
+    assert_int_equal(smtpc_message_set_tag(m, 3), SMTPC_OK);
+    assert_int_equal(smtpc_client_enqueue(c, m), SMTPC_OK);
+    assert_int_equal(smtpc_client_queued(c), 3);
+    assert_true(smtpc_client_in_flight(c) <= 2);
+    smtpc_message_free(m);
+    for (uint64_t tag = 1; tag <= 3; tag++) {
+        assert_int_equal(smtpc_client_next_result(c, &r), SMTPC_OK);
+        assert_non_null(r);
+        assert_int_equal(smtpc_message_result_tag(r), tag);
+        size_t len = 99;
+        const char *why = smtpc_message_result_errmsg(r, &len);
+        assert_int_equal(len, strlen(why));
+        if (tag < 3) {
+            assert_int_equal(smtpc_message_result_state(r), SMTPC_MESSAGE_DELIVERED);
+            assert_int_equal(smtpc_message_result_status(r), SMTPC_OK);
+            assert_string_equal(why, "");
+            assert_int_equal(smtpc_result_state(smtpc_message_result_recipients(r), 0), SMTPC_RCPT_DELIVERED);
+            assert_string_equal(smtpc_reply_text(smtpc_message_result_reply(r), NULL),
+                                "2.0.0 Ok: " MESSAGE_WIRE_BYTES " bytes");
+        } else {
+            assert_int_equal(smtpc_message_result_state(r), SMTPC_MESSAGE_REFUSED);
+            assert_int_equal(smtpc_message_result_status(r), SMTPC_ERECIPIENTS_REFUSED);
+            assert_int_equal(smtpc_reply_code(smtpc_message_result_reply(r)), 550);
+        }
+        smtpc_message_result_free(r);
+    }
+    assert_int_equal(smtpc_client_queued(c), 0);
+    assert_int_equal(smtpc_client_in_flight(c), 0);
+    smtpc_message_result_free(NULL);
+    assert_int_equal(smtpc_message_result_tag(NULL), 0);
+    assert_int_equal(smtpc_message_result_state(NULL), SMTPC_MESSAGE_NOT_SENT);
+    assert_int_equal(smtpc_message_result_status(NULL), SMTPC_EINVAL);
+    assert_string_equal(smtpc_message_result_errmsg(NULL, NULL), "");
+    assert_null(smtpc_message_result_recipients(NULL));
+    assert_null(smtpc_message_result_reply(NULL));
+
+    assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
+    smtpc_client_free(c);
+    smtpc_envelope_free(env);
+    smtpc_envelope_free(bad);
 }
 
 static void test_lmtp(void **state) {
@@ -1045,14 +1353,15 @@ int main(void) {
         cmocka_unit_test(test_fresh_client),
         cmocka_unit_test(test_connect_arguments),
         cmocka_unit_test(test_envelope),
+        cmocka_unit_test(test_envelope_errmsg),
+        cmocka_unit_test(test_envelope_extensions),
         cmocka_unit_test(test_tls_config),
     };
     const struct CMUnitTest online[] = {
-        cmocka_unit_test(test_session_commands),
-        cmocka_unit_test(test_transaction_by_commands),
-        cmocka_unit_test(test_sendmail),
-        cmocka_unit_test(test_sendmail_stream),
-        cmocka_unit_test(test_lmtp),
+        cmocka_unit_test(test_session_commands), cmocka_unit_test(test_transaction_by_commands),
+        cmocka_unit_test(test_sendmail),         cmocka_unit_test(test_free_calls_no_callback),
+        cmocka_unit_test(test_result_dup),       cmocka_unit_test(test_sendmail_stream),
+        cmocka_unit_test(test_message_queue),    cmocka_unit_test(test_lmtp),
     };
     int failed = cmocka_run_group_tests_name("api_offline", offline, NULL, NULL);
     failed += cmocka_run_group_tests_name("api_scripted_server", online, server_setup, server_teardown);
