@@ -81,3 +81,27 @@ fn greeting_421_is_a_greeting_error_with_the_reply() {
     let (_, transcript) = srv.transcript();
     assert!(transcript.is_empty());
 }
+
+#[test]
+fn connection_refused_carries_the_os_error() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut c = client();
+    let err = c.connect("127.0.0.1", port).unwrap_err();
+    assert_eq!(err.status(), Status::Connect);
+    assert_eq!(
+        err.os_error().map(|e| e.kind()),
+        Some(std::io::ErrorKind::ConnectionRefused),
+        "{:?}",
+        err
+    );
+    assert!(err.reply().is_none());
+    assert!(err.message().contains("127.0.0.1"), "{}", err);
+    // Not connected: a command says so, and sends nothing.
+    assert_eq!(c.noop().unwrap_err().status(), Status::NotConnected);
+    // A bad argument never reaches the wire.
+    assert_eq!(c.connect("bad\nhost", 25).unwrap_err().status(), Status::Invalid);
+}
