@@ -706,3 +706,30 @@ fn typed_esmtp_parameters_on_the_wire() {
         raw
     );
 }
+
+#[test]
+fn send_message_takes_the_envelope_from_the_headers() {
+    skip_unless!(skip_reason_python());
+    let srv = aiosmtpd(&[]);
+    let mut c = client();
+    c.connect(HOST, srv.port).unwrap();
+    let msg = b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nBcc: secret@example.org\r\n\
+                Subject: headers\r\n\r\nbody\r\n";
+    let res = c.send_message(None, msg).unwrap();
+    assert_eq!(res.delivered_count(), 2);
+    // A message without any recipient field: refused before anything is sent, with the reason.
+    let err = c
+        .send_message(None, b"From: alice@example.org\r\n\r\nnobody\r\n")
+        .unwrap_err();
+    assert_eq!(err.status(), Status::Invalid);
+    assert!(!err.message().is_empty());
+    c.quit().unwrap();
+    let m = &srv.messages(1)[0];
+    assert_eq!(m.get("mail_from").str(), "alice@example.org");
+    assert_eq!(m.strings("rcpt_tos"), ["bob@example.org", "secret@example.org"]);
+    // The Bcc field is never transmitted.
+    assert_eq!(
+        m.hex("content_hex"),
+        b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: headers\r\n\r\nbody\r\n".to_vec()
+    );
+}

@@ -105,3 +105,84 @@ fn connection_refused_carries_the_os_error() {
     // A bad argument never reaches the wire.
     assert_eq!(c.connect("bad\nhost", 25).unwrap_err().status(), Status::Invalid);
 }
+
+/// Standard base64, for checking what went on the wire.
+fn b64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn oauth2_token_from_a_closure() {
+    skip_unless!(skip_reason_python());
+    let srv = fault_server(
+        r#"[{"send": "220 fault.test ESMTP\r\n"},
+            {"expect": "EHLO client.test"}, {"send": "250-fault.test\r\n250 AUTH XOAUTH2\r\n"},
+            {"expect": "AUTH XOAUTH2 "}, {"send": "235 2.7.0 ok\r\n"},
+            {"expect": "QUIT"}, {"send": "221 bye\r\n"}]"#,
+        1,
+    );
+    let mut c = client();
+    c.connect("127.0.0.1", srv.port).unwrap();
+    let mut asked = 0;
+    let reply = c
+        .auth_oauth2_with("XOAUTH2", "user@example.org", || {
+            asked += 1;
+            Ok("ya29.token".to_string())
+        })
+        .unwrap();
+    assert_eq!(reply.code(), 235);
+    assert_eq!(asked, 1);
+    assert_eq!(c.auth_mechanism().as_deref(), Some("XOAUTH2"));
+    c.quit().unwrap();
+    let (done, transcript) = srv.transcript();
+    assert_eq!(done.as_deref(), Some("DONE 0"));
+    let expected = format!(
+        "EHLO client.test\r\nAUTH XOAUTH2 {}\r\nQUIT\r\n",
+        b64(b"user=user@example.org\x01auth=Bearer ya29.token\x01\x01")
+    );
+    assert_eq!(String::from_utf8_lossy(&transcript), expected);
+}
+
+#[test]
+fn failing_or_panicking_token_closure_sends_nothing() {
+    skip_unless!(skip_reason_python());
+    let srv = fault_server(
+        r#"[{"send": "220 fault.test ESMTP\r\n"},
+            {"expect": "EHLO client.test"}, {"send": "250-fault.test\r\n250 AUTH XOAUTH2\r\n"},
+            {"expect": "NOOP"}, {"send": "250 ok\r\n"},
+            {"expect": "NOOP"}, {"send": "250 ok\r\n"},
+            {"expect": "QUIT"}, {"send": "221 bye\r\n"}]"#,
+        1,
+    );
+    let mut c = client();
+    c.connect("127.0.0.1", srv.port).unwrap();
+    let err = c
+        .auth_oauth2_with("XOAUTH2", "user@example.org", || Err("token expired".into()))
+        .unwrap_err();
+    assert_eq!(err.status(), Status::User);
+    assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "token expired");
+    c.noop().unwrap();
+    let err = c
+        .auth_oauth2_with("XOAUTH2", "user@example.org", || panic!("token bug"))
+        .unwrap_err();
+    assert_eq!(err.status(), Status::User);
+    assert!(err.panic_message().unwrap().contains("token bug"));
+    c.noop().unwrap();
+    c.quit().unwrap();
+    let (done, transcript) = srv.transcript();
+    assert_eq!(done.as_deref(), Some("DONE 0"));
+    assert_eq!(transcript, b"EHLO client.test\r\nNOOP\r\nNOOP\r\nQUIT\r\n".to_vec());
+}
