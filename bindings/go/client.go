@@ -94,9 +94,10 @@ type Options struct {
 // no callback ever runs on the finalizer goroutine; relying on it leaks the connection until a
 // garbage collection, so call Close (or Quit and Close).
 type Client struct {
-	mu sync.Mutex
-	c  *C.smtpc_client
-	cb *callbackShared
+	mu       sync.Mutex
+	c        *C.smtpc_client
+	cb       *callbackShared
+	cancelMu sync.RWMutex // Cancel holds it shared, the free in Close exclusively
 
 	protocol Protocol
 	host     string // as dialled, for ServerInfo
@@ -388,9 +389,12 @@ func (c *Client) getter(f func(h *C.smtpc_client)) bool {
 // promptly and the connection is closed. With no call running, the next call that talks to the
 // server is cancelled before it sends anything. Safe from any goroutine and from callbacks.
 func (c *Client) Cancel() {
-	// c.c is only changed under mu by Close, which a caller must not race with Cancel.
-	if h := c.c; h != nil {
-		C.smtpc_client_cancel(h)
+	// Not under mu, which the running call holds; cancelMu keeps Close from freeing the handle
+	// while the cancel uses it.
+	c.cancelMu.RLock()
+	defer c.cancelMu.RUnlock()
+	if c.c != nil {
+		C.smtpc_client_cancel(c.c)
 	}
 }
 
@@ -408,8 +412,10 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.cb.panic = nil
-	C.smtpc_client_free(c.c) // may trace: the trace handle stays valid until it returns
+	c.cancelMu.Lock()
+	C.smtpc_client_free(c.c) // the handles stay valid until it returns
 	c.c = nil
+	c.cancelMu.Unlock()
 	c.release()
 	runtime.SetFinalizer(c, nil)
 	if p := c.cb.panic; p != nil {

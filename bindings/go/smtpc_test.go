@@ -13,6 +13,7 @@ import (
 	"net/smtp"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -660,4 +661,59 @@ func TestStatusNames(t *testing.T) {
 	if !errors.Is(err, smtpc.ErrConnect) || asError(t, err).OSErrno == 0 {
 		t.Errorf("Dial to a closed port: %v", err)
 	}
+}
+
+// A Client dropped without Close is freed by its finalizer (the server sees the connection
+// closed), and its trace function is not called from the finalizer goroutine.
+func TestFinalizer(t *testing.T) {
+	t.Parallel()
+	srv := startAiosmtpd(t)
+	var afterDrop atomic.Int32
+	var dropped atomic.Bool
+	func() {
+		c, err := smtpc.DialContext(context.Background(), srv.addr, &smtpc.Options{
+			Trace: func(smtpc.TraceKind, []byte, time.Time) {
+				if dropped.Load() {
+					afterDrop.Add(1)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Noop(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	dropped.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(srv.sessionBytes(t, 0)) == 0 && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := srv.sessionBytes(t, 0); len(s) != 1 || !strings.HasSuffix(string(s[0]), "NOOP\r\n") {
+		t.Errorf("the connection of a dropped client was not closed: %q", s)
+	}
+	if n := afterDrop.Load(); n != 0 {
+		t.Errorf("the trace was called %d times after the client was dropped", n)
+	}
+}
+
+// Cancel from another goroutine stops a call waiting on a silent server.
+func TestCancelFromGoroutine(t *testing.T) {
+	t.Parallel()
+	f := startFault(t,
+		map[string]interface{}{"send": "220 fault.test ESMTP\r\n"},
+		map[string]interface{}{"expect": "EHLO"},
+		map[string]interface{}{"sleep": 1},
+	)
+	c := dial(t, f.addr, nil)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		c.Cancel()
+	}()
+	t0 := time.Now()
+	if err := c.Noop(); !errors.Is(err, smtpc.ErrCancelled) || time.Since(t0) > 900*time.Millisecond {
+		t.Errorf("Noop: %v after %v", err, time.Since(t0))
+	}
+	f.done(t)
 }
