@@ -95,6 +95,13 @@ smtpc_status smtpc_tls_config_set_verify_hostname(smtpc_tls_config *cfg, int ena
     });
 }
 
+smtpc_status smtpc_tls_config_set_session_resumption(smtpc_tls_config *cfg, int enabled) {
+    return cfg_call(cfg, [&](TlsConfig &c) {
+        c.set_session_resumption(enabled != 0);
+        return SMTPC_OK;
+    });
+}
+
 smtpc_status smtpc_tls_config_set_min_version(smtpc_tls_config *cfg, smtpc_tls_version version) {
     int v = enum_value(version);
     if (v != SMTPC_TLS_VERSION_1_2 && v != SMTPC_TLS_VERSION_1_3) return SMTPC_EINVAL;
@@ -149,6 +156,11 @@ int smtpc_client_tls_active(const smtpc_client *client) { return facts(client) ?
 int smtpc_client_tls_verified(const smtpc_client *client) {
     const TlsFacts *f = facts(client);
     return f && f->verified ? 1 : 0;
+}
+
+int smtpc_client_tls_resumed(const smtpc_client *client) {
+    const TlsFacts *f = facts(client);
+    return f && f->resumed ? 1 : 0;
 }
 
 const char *smtpc_client_tls_version(const smtpc_client *client) {

@@ -4,6 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
+#include <ctime>
 #include <new>
 #include <unordered_map>
 
@@ -24,7 +26,55 @@ int password_cb(char *buf, int size, int, void *userdata) {
     return static_cast<int>(pw->size());
 }
 
+// The ex_data index under which each SSL carries its SessionSlot.
+int slot_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+// OpenSSL hands over every new session here: TLS 1.2 at the end of the handshake, TLS 1.3 each
+// ticket as it is read after the handshake. Returning 1 takes OpenSSL's reference.
+int new_session_cb(SSL *ssl, SSL_SESSION *sess) {
+    auto *slot = static_cast<SessionSlot *>(SSL_get_ex_data(ssl, slot_index()));
+    if (!slot || slot->key.empty() || !slot->config->session_resumption() || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    if (!slot->accepted) {  // not yet known to be a session this client would trust: held back
+        SSL_SESSION_free(slot->held);
+        slot->held = sess;
+        return 1;
+    }
+    slot->config->save_session(slot->key, sess);
+    slot->saved++;
+    return 1;
+}
+
+// Expired, or not resumable at all. A TLS 1.3 ticket lives as long as the server's lifetime hint
+// says, and never more than seven days (RFC 8446 4.6.1); OpenSSL's own timeout bounds every session.
+bool session_expired(SSL_SESSION *sess, std::time_t now) {
+    if (!SSL_SESSION_is_resumable(sess)) return true;
+    long life = SSL_SESSION_get_timeout(sess);
+    if (SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION) {
+        unsigned long hint = SSL_SESSION_get_ticket_lifetime_hint(sess);
+        if (hint > 0 && hint < static_cast<unsigned long>(life)) life = static_cast<long>(hint);
+        life = std::min(life, 7L * 24 * 3600);
+    }
+    return now >= static_cast<std::time_t>(SSL_SESSION_get_time(sess)) + life;
+}
+
 }  // namespace
+
+bool SessionSlot::attach(SSL *ssl) { return SSL_set_ex_data(ssl, slot_index(), this) == 1; }
+
+void SessionSlot::accept() {
+    accepted = true;
+    if (held && !key.empty() && config->session_resumption()) {
+        config->save_session(key, held);
+        saved++;
+    } else {
+        SSL_SESSION_free(held);
+    }
+    held = nullptr;
+}
 
 TlsCounters tls_counters() { return {g_contexts.load(), g_store_loads.load(), g_der_parsed.load()}; }
 
@@ -55,10 +105,14 @@ std::shared_ptr<TlsConfig> TlsConfig::create(std::string &error) {
     std::shared_ptr<TlsConfig> cfg(raw);  // deletes raw (and so ctx) if it throws
     g_contexts.fetch_add(1, std::memory_order_relaxed);
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    // No renegotiation, no compression; session tickets are accepted but no session is ever resumed
-    // (there is no session cache), so a ticket from one host can never be offered to another.
+    // No renegotiation, no compression. Sessions: OpenSSL's client cache mode only to have its
+    // new-session callback called; they are kept in this configuration's own cache (keyed by peer,
+    // name and verification settings), never in OpenSSL's, so a session from one host can never be
+    // offered to another.
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
+    (void)slot_index();  // allocated now, outside any handshake
     SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
     SSL_CTX_set_security_level(ctx, 2);
     // The context's own store stays empty unless the caller adds trust anchors to it; without them,
@@ -106,7 +160,114 @@ X509_STORE *system_trust_store(std::string &error, bool &loaded_now) {
     return store;
 }
 
-TlsConfig::~TlsConfig() { SSL_CTX_free(ctx_); }
+TlsConfig::~TlsConfig() {
+    for (auto &entry : cache_)
+        for (SSL_SESSION *sess : entry.second.sessions) SSL_SESSION_free(sess);
+    SSL_CTX_free(ctx_);
+}
+
+void TlsConfig::set_session_resumption(bool on) {
+    resumption_.store(on, std::memory_order_relaxed);
+    if (on) return;
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    for (auto &entry : cache_)
+        for (SSL_SESSION *sess : entry.second.sessions) SSL_SESSION_free(sess);
+    cache_.clear();
+}
+
+void TlsConfig::drop_expired(Saved &saved) {
+    std::time_t now = std::time(nullptr);
+    auto &v = saved.sessions;
+    auto keep = std::remove_if(v.begin(), v.end(), [&](SSL_SESSION *sess) {
+        if (!session_expired(sess, now)) return false;
+        SSL_SESSION_free(sess);
+        return true;
+    });
+    v.erase(keep, v.end());
+}
+
+SSL_SESSION *TlsConfig::take_session(const std::string &key) {
+    if (!session_resumption()) return nullptr;
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) return nullptr;
+    drop_expired(it->second);
+    auto &v = it->second.sessions;
+    if (v.empty()) {
+        cache_.erase(it);
+        return nullptr;
+    }
+    it->second.used = ++cache_clock_;
+    SSL_SESSION *sess = v.back();  // the newest: the longest life left
+    if (SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION) {
+        v.pop_back();  // a ticket is used once: a second use would let the connections be linked
+        if (v.empty()) cache_.erase(it);
+    } else {
+        SSL_SESSION_up_ref(sess);
+    }
+    return sess;
+}
+
+void TlsConfig::save_session(const std::string &key, SSL_SESSION *sess) noexcept {
+    if (!session_resumption()) {
+        SSL_SESSION_free(sess);
+        return;
+    }
+    try {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        auto it = cache_.find(key);
+        if (it == cache_.end()) {
+            if (cache_.size() >= kMaxPeers) {  // make room: the peer used least recently goes
+                auto oldest =
+                    std::min_element(cache_.begin(), cache_.end(), [](const auto &a, const auto &b) {
+                        return a.second.used < b.second.used;
+                    });
+                for (SSL_SESSION *s : oldest->second.sessions) SSL_SESSION_free(s);
+                cache_.erase(oldest);
+            }
+            it = cache_.emplace(key, Saved{}).first;
+        }
+        Saved &saved = it->second;
+        saved.used = ++cache_clock_;
+        drop_expired(saved);
+        auto &v = saved.sessions;
+        // A TLS 1.2 session replaces whatever was kept (a renewed ticket supersedes the old one); a
+        // TLS 1.3 ticket joins the others of its kind, the oldest dropped beyond the bound.
+        bool tls13 = SSL_SESSION_get_protocol_version(sess) == TLS1_3_VERSION;
+        auto keep = std::remove_if(v.begin(), v.end(), [&](SSL_SESSION *s) {
+            if (tls13 && SSL_SESSION_get_protocol_version(s) == TLS1_3_VERSION) return false;
+            SSL_SESSION_free(s);
+            return true;
+        });
+        v.erase(keep, v.end());
+        if (v.size() >= kSessionsPerPeer) {
+            SSL_SESSION_free(v.front());
+            v.erase(v.begin());
+        }
+        v.push_back(sess);
+    } catch (...) {  // std::bad_alloc: the session is not kept, and not leaked
+        SSL_SESSION_free(sess);
+    }
+}
+
+void TlsConfig::forget_session(const std::string &key, SSL_SESSION *sess) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) return;
+    auto &v = it->second.sessions;
+    auto pos = std::find(v.begin(), v.end(), sess);
+    if (pos == v.end()) return;
+    SSL_SESSION_free(*pos);
+    v.erase(pos);
+    if (v.empty()) cache_.erase(it);
+}
+
+std::size_t TlsConfig::saved_sessions() {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    std::size_t n = 0;
+    for (auto &entry : cache_) n += entry.second.sessions.size();
+    return n;
+}
 
 SSL_CTX *TlsConfig::use() {
     if (!in_use_.load(std::memory_order_acquire)) {

@@ -12,6 +12,14 @@
 // needs it, and shared by every such configuration (an X509_STORE is reference-counted and
 // thread-safe). Loading it costs tens of milliseconds (OpenSSL parses the whole bundle); doing
 // that once per connection was the defect this design removes.
+//
+// Session resumption: each configuration keeps the sessions its connections were given (TLS 1.3
+// tickets, TLS 1.2 tickets and session IDs), taken from OpenSSL's new-session callback, keyed by the
+// peer (host and port), the name verified and the verification settings, so that a session is only
+// ever offered to the peer it was made with, under the same trust. Bounded (kMaxPeers peers,
+// kSessionsPerPeer sessions each, least recently used peer dropped), guarded by its own mutex, TLS
+// 1.3 tickets used once (RFC 8446 C.4), expired sessions dropped. Not part of the SSL_CTX: it may
+// be switched off at any time (which also drops what it holds).
 #pragma once
 
 #include "smtpc.h"
@@ -19,11 +27,34 @@
 #include <openssl/ssl.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 namespace smtpc::detail {
+
+class TlsConfig;
+
+// One connection's link to its configuration's session cache, set on its SSL (ex_data) so that the
+// new-session callback knows where a session belongs. Owned beside the SSL and outlives it.
+struct SessionSlot {
+    TlsConfig *config = nullptr;
+    std::string key;              // empty: this connection neither offers nor saves sessions
+    bool accepted = false;        // the handshake passed every check: sessions now go to the cache
+    SSL_SESSION *held = nullptr;  // a session that came before that (TLS 1.2: inside the handshake)
+    unsigned saved = 0;           // sessions saved from this connection
+    SessionSlot() = default;
+    SessionSlot(const SessionSlot &) = delete;
+    SessionSlot &operator=(const SessionSlot &) = delete;
+    ~SessionSlot() { SSL_SESSION_free(held); }
+    // Links the slot to `ssl`; false when OpenSSL cannot (out of memory).
+    bool attach(SSL *ssl);
+    // The handshake passed: a session held back goes to the cache, and later ones go straight there.
+    void accept();
+};
 
 class TlsConfig {
   public:
@@ -56,6 +87,22 @@ class TlsConfig {
     smtpc_status set_ciphers(const std::string &list);
     const std::string &error() const { return error_; }
 
+    // --- session resumption (thread-safe; see the top of this file)
+    static constexpr std::size_t kMaxPeers = 256;
+    static constexpr std::size_t kSessionsPerPeer = 4;
+    bool session_resumption() const { return resumption_.load(std::memory_order_relaxed); }
+    // Off also drops every saved session.
+    void set_session_resumption(bool on);
+    // A saved session for `key` as a new reference, or nullptr. A TLS 1.3 session is removed (used
+    // once); a TLS 1.2 one stays (a session ID or ticket may be offered again).
+    SSL_SESSION *take_session(const std::string &key);
+    // Saves `sess` under `key`, taking the caller's reference (freed when not kept). Never throws.
+    void save_session(const std::string &key, SSL_SESSION *sess) noexcept;
+    // The server declined `sess`: it is not offered again.
+    void forget_session(const std::string &key, SSL_SESSION *sess);
+    // Sessions saved (all peers), for the tests.
+    std::size_t saved_sessions();
+
   private:
     explicit TlsConfig(SSL_CTX *ctx) : ctx_(ctx) {}
     smtpc_status fail(const std::string &what);
@@ -69,6 +116,16 @@ class TlsConfig {
     std::atomic<bool> verify_hostname_{true};
     bool own_trust_store_ = false;
     std::string error_;
+
+    struct Saved {
+        std::vector<SSL_SESSION *> sessions;  // oldest first
+        std::uint64_t used = 0;               // for the least-recently-used choice
+    };
+    void drop_expired(Saved &saved);
+    std::atomic<bool> resumption_{true};
+    std::mutex cache_mutex_;
+    std::unordered_map<std::string, Saved> cache_;
+    std::uint64_t cache_clock_ = 0;
 };
 
 // The system trust store (OpenSSL's default paths, SSL_CERT_FILE/SSL_CERT_DIR honoured), loaded on

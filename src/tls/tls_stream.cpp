@@ -85,8 +85,9 @@ const BIO_METHOD *nosignal_socket_method() {
 
 class TlsStream final : public Stream {
   public:
-    TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config, SSL *ssl)
-        : inner_(std::move(inner)), config_(std::move(config)), ssl_(ssl),
+    TlsStream(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config, SSL *ssl,
+              std::unique_ptr<SessionSlot> slot)
+        : inner_(std::move(inner)), config_(std::move(config)), slot_(std::move(slot)), ssl_(ssl),
           quickack_pending_(SSL_version(ssl) == TLS1_3_VERSION) {
         if (quickack_pending_) quick_ack();  // implicit TLS: the greeting follows the tickets
     }
@@ -170,6 +171,15 @@ class TlsStream final : public Stream {
     void close() override {
         if (ssl_) {
             ERR_clear_error();
+            // TLS 1.3 tickets come after the handshake, and the engine reads only the replies it
+            // expects: a connection closed right after its handshake (STARTTLS, then close) may
+            // have them unread on the socket. Take what has already arrived, without waiting.
+            if (!broken_ && slot_ && !slot_->key.empty() && slot_->saved == 0 &&
+                SSL_version(ssl_) == TLS1_3_VERSION && config_->session_resumption()) {
+                char c;
+                (void)SSL_peek(ssl_, &c, 1);  // non-blocking descriptor: never waits
+                ERR_clear_error();
+            }
             if (!broken_) SSL_shutdown(ssl_);  // send close_notify; the peer's is not waited for
             ERR_clear_error();
             SSL_free(ssl_);
@@ -215,6 +225,7 @@ class TlsStream final : public Stream {
 
     std::unique_ptr<Stream> inner_;
     std::shared_ptr<TlsConfig> config_;  // keeps the SSL_CTX alive as long as the SSL
+    std::unique_ptr<SessionSlot> slot_;  // the SSL points to it: freed after the SSL (in close())
     SSL *ssl_;
     std::size_t retry_len_ = 0;
     bool failed_ = false;  // peek_idle() met a failure that the next read() reports
@@ -229,8 +240,26 @@ std::string verify_error_text(long vr) {
 
 }  // namespace
 
+// The cache key of a connection's sessions: the peer, the name verified (and sent as SNI), and every
+// setting that decides what a verification proves. Trust anchors, client certificate, versions and
+// ciphers are the configuration's own, and the cache belongs to the configuration.
+std::string session_key(const std::string &peer, const std::string &server_name, TlsVerify mode, bool verify,
+                        bool want_name) {
+    std::string key;
+    key.reserve(peer.size() + server_name.size() + 8);
+    key += peer;
+    key += '\n';
+    key += server_name;
+    key += '\n';
+    key += mode == TlsVerify::Enforce ? 'E' : mode == TlsVerify::Record ? 'R' : 'S';
+    key += verify ? 'P' : '-';
+    key += want_name ? 'H' : '-';
+    return key;
+}
+
 HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
-                              const std::string &server_name, TlsVerify mode, const Deadline &deadline) {
+                              const std::string &server_name, TlsVerify mode, const Deadline &deadline,
+                              const std::string &peer_id) {
     HandshakeResult res;
     auto fail = [&](smtpc_status st, std::string msg) {
         res.status = st;
@@ -248,6 +277,11 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
             SMTPC_ETLS_VERIFY,
             "no server name to verify the certificate against (see smtpc_client_set_tls_server_name)");
 
+    // Declared before the SSL's owner: the SSL points to it until it is freed.
+    auto slot = std::make_unique<SessionSlot>();
+    slot->config = config.get();
+    if (!peer_id.empty() && config->session_resumption())
+        slot->key = session_key(peer_id, server_name, mode, verify, want_name);
     ERR_clear_error();
     SSL *ssl = SSL_new(ctx);
     if (!ssl) return fail(SMTPC_ENOMEM, "SSL_new: " + openssl_error_text("out of memory"));
@@ -255,6 +289,17 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         SSL *p;
         ~Owner() { SSL_free(p); }
     } owner{ssl};
+    if (!slot->attach(ssl)) return fail(SMTPC_ENOMEM, "SSL_set_ex_data: out of memory");
+    struct SessionRef {  // the saved session offered, if any
+        SSL_SESSION *p = nullptr;
+        ~SessionRef() { SSL_SESSION_free(p); }
+    } offered;
+    if (!slot->key.empty()) {
+        offered.p = config->take_session(slot->key);
+        if (offered.p && SSL_set_session(ssl, offered.p) == 1) res.offered_session = true;
+    } else {
+        SSL_set_options(ssl, SSL_OP_NO_TICKET);  // resumption off: TLS 1.2 servers need not send one
+    }
     // Trust anchors: the configuration's own, else the system store shared by the whole process.
     // It is attached even when verification is off, so that the result can still be reported.
     if (mode != TlsVerify::Skip && !config->own_trust_anchors()) {
@@ -318,6 +363,11 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
     X509_free(peer);
     if (enforce && !has_cert) return fail(SMTPC_ETLS_VERIFY, "the server sent no certificate");
     res.facts = read_facts(ssl);
+    res.facts.resumed = SSL_session_reused(ssl) == 1;
+    // The session passed every check this connection makes: it (and the tickets still to come) may
+    // be offered again. One the server declined is not offered again (TLS 1.2 sessions are kept).
+    slot->accept();
+    if (offered.p && !res.facts.resumed) config->forget_session(slot->key, offered.p);
     res.facts.verified = check_name && has_cert && vr == X509_V_OK;
     if (!res.facts.verified) {
         if (mode == TlsVerify::Skip) res.facts.not_verified_why = "verification skipped (testing switch)";
@@ -328,7 +378,7 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
             res.facts.not_verified_why = "host-name verification is off in the TLS configuration";
         else res.facts.not_verified_why = "no server name to verify the certificate against";
     }
-    res.stream = std::make_unique<TlsStream>(std::move(inner), std::move(config), ssl);
+    res.stream = std::make_unique<TlsStream>(std::move(inner), std::move(config), ssl, std::move(slot));
     owner.p = nullptr;  // the stream owns the SSL now (not before: making it may throw std::bad_alloc)
     return res;
 }

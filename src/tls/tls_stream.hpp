@@ -15,6 +15,8 @@ struct TlsFacts {
     bool verified = false;         // chain and name verified
     long verify_result = 0;        // X509_V_OK or the X509_V_ERR_* code
     std::string not_verified_why;  // when !verified and verification was asked for: why, as text
+    bool resumed = false;          // an earlier session was resumed (no certificate was sent: the
+                                   // verification result is the one kept in the session)
     std::string version, cipher, peer_subject, peer_fingerprint;
 };
 
@@ -32,12 +34,16 @@ struct HandshakeResult {
     std::unique_ptr<Stream> inner;   // on failure, the plain stream handed back (to be closed)
     TlsFacts facts;
     bool system_store_loaded = false;  // this handshake loaded the process's system trust store
+    bool offered_session = false;      // a saved session was offered (facts.resumed: and taken)
 };
 
 // Runs the client handshake over `inner`. The certificate is verified against `server_name` (as an IP
 // address when it is one, else as a DNS name, which is also sent as SNI) as `verify` and the
-// configuration's switches say. Marks `config` as in use.
+// configuration's switches say. Marks `config` as in use. `peer` names the endpoint (host or socket
+// path, and port) for session resumption: a session saved by a connection to the same peer, for the
+// same name, under the same verification settings is offered; empty: none is offered or saved.
 HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
-                              const std::string &server_name, TlsVerify verify, const Deadline &deadline);
+                              const std::string &server_name, TlsVerify verify, const Deadline &deadline,
+                              const std::string &peer = {});
 
 }  // namespace smtpc::detail

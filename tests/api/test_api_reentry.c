@@ -120,6 +120,7 @@ static void probe(probe_state *p) {
         *smtpc_client_tls_peer_fingerprint(c))
         failf(p, "TLS facts on a plain connection");
     (void)smtpc_client_tls_verify_result(c);
+    if (smtpc_client_tls_resumed(c)) failf(p, "TLS session resumed on a plain connection");
     (void)smtpc_client_auth_mechanism(c);
 
     /* Everything else is refused. */

@@ -320,6 +320,8 @@ static void test_fresh_client(void **state) {
     assert_string_equal(smtpc_client_tls_peer_subject(c), "");
     assert_string_equal(smtpc_client_tls_peer_fingerprint(c), "");
     assert_int_equal(smtpc_client_tls_verify_result(c), 0);
+    assert_int_equal(smtpc_client_tls_resumed(c), 0);
+    assert_int_equal(smtpc_client_tls_resumed(NULL), 0);
     assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_REQUIRED), SMTPC_OK);
     assert_int_equal(smtpc_client_set_tls_policy(c, (smtpc_tls_policy)99), SMTPC_EINVAL);
     assert_int_equal(smtpc_client_set_tls_policy(c, SMTPC_TLS_AUTO), SMTPC_OK);
@@ -446,6 +448,7 @@ static void test_tls_config(void **state) {
                      SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_verify_peer(NULL, 1), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_verify_hostname(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_tls_config_set_session_resumption(NULL, 1), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_min_version(NULL, SMTPC_TLS_VERSION_1_2), SMTPC_EINVAL);
     assert_int_equal(smtpc_tls_config_set_ciphers(NULL, "HIGH", SMTPC_NTS), SMTPC_EINVAL);
 
@@ -471,6 +474,8 @@ static void test_tls_config(void **state) {
         SMTPC_ETLS);
     assert_int_equal(smtpc_tls_config_set_verify_peer(cfg, 1), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_verify_hostname(cfg, 1), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_set_session_resumption(cfg, 0), SMTPC_OK);
+    assert_int_equal(smtpc_tls_config_set_session_resumption(cfg, 1), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_min_version(cfg, SMTPC_TLS_VERSION_1_3), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_min_version(cfg, SMTPC_TLS_VERSION_1_2), SMTPC_OK);
     assert_int_equal(smtpc_tls_config_set_min_version(cfg, (smtpc_tls_version)11), SMTPC_EINVAL);

@@ -35,7 +35,9 @@ Session JSON keys: session, raw_hex (every byte the client sent, decrypted after
   plain_hex (bytes received in clear, before STARTTLS), tls_hex (bytes received decrypted over TLS),
   tls_wire_hex (the encrypted bytes as they came on the wire after STARTTLS or from the first byte
   with --implicit-tls), tls ("none" | "starttls" | "implicit"), tls_established (the handshake
-  completed), tls_version, client_cert_cn (common name of the client's verified certificate, or "").
+  completed), tls_version, client_cert_cn (common name of the client's verified certificate, or ""),
+  tls_resumed (the client resumed an earlier TLS session: the server's own view).
+One SSLContext serves every connection, so TLS sessions (tickets, session IDs) can be resumed.
 
 TLS (all off by default; without them the server behaves exactly as before):
   --tls-cert FILE --tls-key FILE   offer STARTTLS with this certificate and key (PEM)
@@ -148,6 +150,7 @@ class Mixin:
         self.x_tls_mode = "none"
         self.x_tls_ok = False
         self.x_tls_version = ""
+        self.x_tls_resumed = False
         self.x_client_cn = ""
         self.x_made = False
 
@@ -164,6 +167,7 @@ class Mixin:
             obj = transport.get_extra_info("ssl_object")
             if obj is not None:
                 self.x_tls_version = obj.version() or ""
+                self.x_tls_resumed = bool(obj.session_reused)
                 cert = obj.getpeercert()
                 for rdn in (cert or {}).get("subject", ()):
                     for key, value in rdn:
@@ -193,7 +197,7 @@ class Mixin:
                         "plain_hex": bytes(self.x_plain).hex(), "tls_hex": bytes(self.x_tls).hex(),
                         "tls_wire_hex": bytes(self.x_wire).hex(), "tls": self.x_tls_mode,
                         "tls_established": self.x_tls_ok, "tls_version": self.x_tls_version,
-                        "client_cert_cn": self.x_client_cn})
+                        "client_cert_cn": self.x_client_cn, "tls_resumed": self.x_tls_resumed})
         except OSError as e:  # pragma: no cover
             print("aiosmtpd_server: cannot write session: %s" % e, file=sys.stderr)
 

@@ -25,7 +25,9 @@ Must run as root (Postfix's master runs as root and drops to the "postfix" user)
      STARTTLS (smtpd_tls_auth_only = no; the client's plaintext rule decides);
   4. on SIGTERM/SIGINT stops Postfix (waits for its master to exit), stops the sink and removes the
      temporary directory.
-Postfix's own log goes to <tempdir>/maillog and is copied to stderr at exit when SMTPC_POSTFIX_LOG=1.
+Postfix's own log goes to <tempdir>/maillog and is copied to stderr at exit when SMTPC_POSTFIX_LOG=1;
+with --print-maillog its path follows the other lines as "MAILLOG <path>"; --tls-loglevel N sets
+smtpd_tls_loglevel (default 1; 2 also logs "Issuing session ticket" and "Reusing old session").
 """
 
 import argparse
@@ -40,6 +42,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TLS_LOGLEVEL = 1
 PYTHON = "/usr/bin/python3"
 
 
@@ -159,7 +162,7 @@ def tls_cf(cert, key):
         "smtpd_tls_security_level = may",
         "smtpd_tls_cert_file = %s" % cert,
         "smtpd_tls_key_file = %s" % key,
-        "smtpd_tls_loglevel = 1",
+        "smtpd_tls_loglevel = %d" % TLS_LOGLEVEL,
         "smtpd_tls_received_header = no",
     ]
 
@@ -381,9 +384,13 @@ def main():
     ap.add_argument("--tls-cert", metavar="FILE", help="server certificate (PEM): offer STARTTLS and "
                     "listen for implicit TLS on a second port")
     ap.add_argument("--tls-key", metavar="FILE", help="private key (PEM) of --tls-cert")
+    ap.add_argument("--print-maillog", action="store_true", help="print \"MAILLOG <path>\" after READY")
+    ap.add_argument("--tls-loglevel", type=int, choices=(0, 1, 2, 3, 4), default=1, help="smtpd_tls_loglevel")
     ap.add_argument("--sasl", metavar="USER:PASSWORD", action="append", default=[],
                     help="offer AUTH (Cyrus SASL, sasldb) with this user; may repeat")
     args = ap.parse_args()
+    global TLS_LOGLEVEL
+    TLS_LOGLEVEL = args.tls_loglevel
     sasl_users = []
     for spec in args.sasl:
         user, sep, password = spec.partition(":")
@@ -417,6 +424,8 @@ def main():
         sys.stdout.write("READY %d\n" % port)
         if inst.tls_port:
             sys.stdout.write("TLSPORT %d\n" % inst.tls_port)
+        if args.print_maillog:
+            sys.stdout.write("MAILLOG %s\n" % os.path.join(inst.top, "maillog"))
         sys.stdout.flush()
         while not stopping["flag"]:
             time.sleep(0.1)
