@@ -10,7 +10,7 @@
  * Callbacks: a Python callable stands for (fn, userdata).
  *  - client_set_trace(client, level, fn): fn(kind, data: bytes, time_us) for every traced event. The
  *    module keeps a reference to fn until it is replaced or the client is freed with client_free().
- *  - client_auth(client, mechanism, fn, initial_response_ok): fn(challenge: bytes | None,
+ *  - client_auth(client, mechanism, initial_response_ok, fn): fn(challenge: bytes | None,
  *    is_initial: bool) -> bytes | str | None (None: no initial response / empty response).
  *  - client_auth_oauth2(client, mechanism, user, token, fn): fn() -> bytes | str, used when token is
  *    None.
@@ -354,7 +354,7 @@ Error = _smtpc_native.Error
         SWIG_fail;
     }
 }
-/* The callables are released with the client (after the close it may trace). */
+/* The callables are released with the client (smtpc_client_free() calls none of them). */
 %exception smtpc_client_free {
     $action
     if (smtpc_py_keep_trace(arg1, NULL) != 0 || smtpc_py_keep(smtpc_py_progress, arg1, NULL) != 0) {
@@ -392,4 +392,7 @@ Error = _smtpc_native.Error
 PyObject *smtpc_py_cancel_on_signal(smtpc_client *client, int signum);
 PyObject *smtpc_py_cancel_on_signal_clear(int signum);
 
+%include "smtpc_scripting.i"
+/* A message's status is data (what sendmail would have returned), not a failure of the call. */
+%typemap(out) smtpc_status smtpc_message_result_status = int;
 %include "smtpc.i"

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from . import smtpc_native as _n
 from ._core import Reply, TLSConfig
-from .client import Client, RecipientResult, RecipientState, SendResult, TLSPolicy, TraceKind
+from .client import (Client, DeliverBy, MessageResult, MessageState, Recipient, RecipientResult, RecipientState,
+                     SendResult, TLSPolicy, TraceKind)
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 
 __version__: str = _n.version()
 version_info = tuple(int(x) for x in __version__.split("."))
 
-__all__ = ["Client", "TLSPolicy", "TLSConfig", "Reply", "RecipientResult", "RecipientState",
+__all__ = ["Client", "TLSPolicy", "TLSConfig", "Reply", "RecipientResult", "RecipientState", "Recipient", "DeliverBy",
+           "MessageState", "MessageResult",
            "SendResult", "TraceKind", "__version__", "smtplib", *_errors_all]
 
 

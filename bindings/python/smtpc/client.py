@@ -2,20 +2,22 @@
 """smtpc.Client: the modern API (keyword arguments, TLS policy, per-recipient results)."""
 from __future__ import annotations
 
+import collections
 import email.generator
 import email.message
 import enum
 import io
 import os
 import ssl
-from typing import Any, Callable, ContextManager, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 from . import smtpc_native as _n
 from ._core import Envelope, NativeClient, NativeError, Reply, TLSConfig, exception_from, to_bytes
-from .errors import SMTPException
+from .errors import SMTPException, SMTPResponseException, SMTPSenderRefused
 
 __all__ = ["Client", "TLSPolicy", "RecipientState", "RecipientResult", "SendResult", "Reply",
-           "TLSConfig", "TraceKind"]
+           "TLSConfig", "TraceKind", "Recipient", "DeliverBy", "MessageState", "MessageResult"]
 
 
 class TLSPolicy(enum.IntEnum):
@@ -54,6 +56,64 @@ class TraceKind(enum.IntEnum):
     INFO = _n.SMTPC_TRACE_INFO
 
 
+_NOTIFY = {"never": _n.SMTPC_DSN_NOTIFY_NEVER, "success": _n.SMTPC_DSN_NOTIFY_SUCCESS,
+           "failure": _n.SMTPC_DSN_NOTIFY_FAILURE, "delay": _n.SMTPC_DSN_NOTIFY_DELAY}
+_RET = {None: _n.SMTPC_DSN_RET_UNSET, "full": _n.SMTPC_DSN_RET_FULL, "hdrs": _n.SMTPC_DSN_RET_HDRS}
+_BODY = {None: _n.SMTPC_BODY_AUTO, "7bit": _n.SMTPC_BODY_7BIT, "8bitmime": _n.SMTPC_BODY_8BITMIME,
+         "binarymime": _n.SMTPC_BODY_BINARYMIME}
+
+
+def _notify_flags(notify: Union[None, str, Iterable[str]]) -> int:
+    """"never", "success,failure", or an iterable of those words, as smtpc_dsn_notify flags."""
+    if notify is None:
+        return 0
+    words = notify.split(",") if isinstance(notify, str) else list(notify)
+    flags = 0
+    for w in words:
+        flag = _NOTIFY.get(str(w).strip().lower())
+        if flag is None:
+            raise ValueError(f"DSN notify takes never, success, failure or delay, not {w!r}")
+        flags |= flag
+    if not flags:
+        raise ValueError("DSN notify needs at least one of never, success, failure, delay")
+    return flags
+
+
+class Recipient:
+    """A recipient with its DSN parameters (RFC 3461), for Client.send(recipients=[...]).
+
+    ``notify``: "never", or any of "success", "failure", "delay" (a comma-separated string or an
+    iterable); None takes send()'s ``notify``. ``orcpt``: the original recipient address sent as
+    ORCPT (encoded as RFC 3461/6533 say); True (default) is the address itself when NOTIFY is sent,
+    False or None for none."""
+
+    __slots__ = ("address", "notify", "orcpt")
+
+    def __init__(self, address: str, *, notify: Union[None, str, Iterable[str]] = None,
+                 orcpt: Union[bool, None, str] = True) -> None:
+        self.address = address
+        self.notify = notify
+        self.orcpt = orcpt
+
+    def __repr__(self) -> str:
+        return f"Recipient({self.address!r}, notify={self.notify!r}, orcpt={self.orcpt!r})"
+
+
+class DeliverBy:
+    """DELIVERBY (RFC 2852): deliver within ``seconds``, else return the message (``mode="R"``, the
+    default) or send a delay notification (``mode="N"``); ``trace`` asks for a trace."""
+
+    __slots__ = ("seconds", "mode", "trace")
+
+    def __init__(self, seconds: int, mode: str = "R", trace: bool = False) -> None:
+        if mode.upper() not in ("R", "N"):
+            raise ValueError(f"DeliverBy mode is 'R' or 'N', not {mode!r}")
+        self.seconds, self.mode, self.trace = int(seconds), mode.upper(), bool(trace)
+
+    def __repr__(self) -> str:
+        return f"DeliverBy({self.seconds}, {self.mode!r}, trace={self.trace})"
+
+
 class RecipientResult:
     """The outcome for one recipient: ``state``, and the reply that decided it (``reply``, with
     ``code``, ``enhanced`` and ``text`` as shortcuts; None when there was none)."""
@@ -87,6 +147,12 @@ class RecipientResult:
     def text(self) -> str:
         r = self.reply
         return r.text if r is not None else ""
+
+    @property
+    def enhanced_parts(self) -> Optional[Tuple[int, int, int]]:
+        """The enhanced status code (RFC 3463) as (class, subject, detail), or None."""
+        e = self.enhanced
+        return tuple(int(x) for x in e.split(".")) if e else None  # type: ignore[return-value]
 
     @property
     def delivered(self) -> bool:
@@ -137,6 +203,63 @@ class SendResult(Sequence[RecipientResult]):
 
     def __repr__(self) -> str:
         return f"SendResult({self._recipients!r})"
+
+
+class MessageState(enum.IntEnum):
+    """What became of one message of Client.send_many() (smtpc_message_state)."""
+
+    DELIVERED = _n.SMTPC_MESSAGE_DELIVERED
+    """Accepted for every recipient."""
+    PARTIAL = _n.SMTPC_MESSAGE_PARTIAL
+    """Accepted for some recipients only: ``result.failed`` tells which were not."""
+    REFUSED = _n.SMTPC_MESSAGE_REFUSED
+    """Refused by the server (MAIL, every RCPT, DATA or the message): ``reply`` is the refusal."""
+    NOT_SENT = _n.SMTPC_MESSAGE_NOT_SENT
+    """Its end of data never went out (connection lost first, cancel, a refused check): nothing was
+    delivered, it may be sent again."""
+    UNKNOWN = _n.SMTPC_MESSAGE_UNKNOWN
+    """Its end of data went out and the connection was lost before the reply: it may or may not have
+    been delivered (resending risks a duplicate)."""
+
+
+class MessageResult:
+    """The outcome of one message of Client.send_many(), in the order the messages were given.
+
+    ``item``: what the iterable gave (the message, or the tuple); ``message``: the message itself;
+    ``state`` (a MessageState); ``status``: the status name send() would have failed with
+    ("SMTPC_OK" on success); ``exception``: the exception send() would have raised for this message
+    (None when it would have returned: DELIVERED and PARTIAL); ``errmsg``: why, as text ("" on
+    success); ``reply``: the reply that decided the message (the refusal, or the reply to its end of
+    data; None when none came); ``result``: the per-recipient SendResult (None when the message was
+    refused before it reached the server)."""
+
+    __slots__ = ("item", "message", "state", "status", "exception", "errmsg", "reply", "result")
+
+    def __init__(self, item: Any, message: Any, state: MessageState, status: str,
+                 exception: Optional[BaseException], errmsg: str, reply: Optional[Reply],
+                 result: Optional[SendResult]) -> None:
+        self.item = item
+        self.message = message
+        self.state = state
+        self.status = status
+        self.exception = exception
+        self.errmsg = errmsg
+        self.reply = reply
+        self.result = result
+
+    @property
+    def ok(self) -> bool:
+        """True when every recipient got the message (state DELIVERED)."""
+        return self.state == MessageState.DELIVERED
+
+    def raise_for_state(self) -> None:
+        """Raise ``exception`` when there is one (what send() would have raised)."""
+        if self.exception is not None:
+            raise self.exception
+
+    def __repr__(self) -> str:
+        return (f"MessageResult({self.state.name}, status={self.status!r}, reply={self.reply!r}, "
+                f"errmsg={self.errmsg!r})")
 
 
 Message = Union[bytes, bytearray, memoryview, str, email.message.Message]
@@ -338,11 +461,16 @@ class Client:
         """A custom SASL mechanism: ``step(challenge, is_initial)`` returns the response (str/bytes,
         not base64) to each decoded challenge; with is_initial=True (challenge None) the initial
         response, or None for none. An exception in `step` cancels the exchange and is re-raised."""
-        return self._call("auth", mechanism, step, 1 if initial_response_ok else 0)
+        return self._call("auth", mechanism, 1 if initial_response_ok else 0, step)
 
     def send(self, message: Message, sender: Optional[str] = None,
-             recipients: Union[None, str, Iterable[str]] = None, *, mail_options: Iterable[str] = (),
-             rcpt_options: Iterable[str] = ()) -> SendResult:
+             recipients: Union[None, str, Recipient, Iterable[Union[str, Recipient]]] = None, *,
+             mail_options: Iterable[str] = (), rcpt_options: Iterable[str] = (),
+             notify: Union[None, str, Iterable[str]] = None, ret: Optional[str] = None,
+             envid: Optional[str] = None, dsn_optional: bool = False, requiretls: bool = False,
+             priority: Optional[int] = None, deliver_by: Union[None, int, DeliverBy] = None,
+             hold_for: Optional[int] = None, hold_until: Any = None, auth: Optional[str] = None,
+             body: Optional[str] = None, smtputf8: Optional[bool] = None) -> SendResult:
         """Send one message and return its per-recipient result.
 
         When `sender` or `recipients` is None they are taken from the message's headers (Sender or
@@ -350,12 +478,27 @@ class Client:
         message may then be an email.message.Message (serialised with its policy, CRLF line ends)
         or the bytes of one. Raises SMTPSenderRefused, SMTPRecipientsRefused, SMTPDataError ...
         (each with ``.result``) when nothing was delivered; a partial success returns normally:
-        check ``result.failed``."""
-        if isinstance(recipients, str):
+        check ``result.failed``.
+
+        ESMTP extensions (docs/extensions.md), each checked before anything is sent and refused
+        with SMTPNotSupportedError when the server does not offer it: ``notify`` (DSN NOTIFY for
+        every recipient, with ORCPT; or per recipient with Recipient objects), ``ret`` ("full" or
+        "hdrs"), ``envid``, ``dsn_optional`` (leave DSN out silently when not offered),
+        ``requiretls`` (RFC 8689: verified TLS is then required), ``priority`` (MT-PRIORITY, -9..9),
+        ``deliver_by`` (seconds, or a DeliverBy), ``hold_for`` (seconds) or ``hold_until`` (an RFC
+        3339 string or an aware datetime), ``auth`` (AUTH= on MAIL; "" for <>), ``body`` ("7bit",
+        "8bitmime", "binarymime"; default chosen from the message), ``smtputf8`` (True/False;
+        default chosen from the addresses and headers). Raw options may be added too, but the same
+        keyword twice raises ValueError."""
+        if isinstance(recipients, (str, Recipient)):
             recipients = [recipients]
         data = _serialise(message)
         try:
-            env = Envelope(sender, recipients or (), mail_options, rcpt_options)
+            env = Envelope(sender, (), mail_options, rcpt_options)
+            self._set_extensions(env, recipients, notify=notify, ret=ret, envid=envid,
+                                 dsn_optional=dsn_optional, requiretls=requiretls, priority=priority,
+                                 deliver_by=deliver_by, hold_for=hold_for, hold_until=hold_until,
+                                 auth=auth, body=body, smtputf8=smtputf8)
         except NativeError as e:
             raise self._exc(e) from None
         headers_needed = sender is None or recipients is None
@@ -372,6 +515,216 @@ class Client:
         result = self.last_result
         assert result is not None
         return result
+
+    @staticmethod
+    def _set_extensions(env: Envelope, recipients: Optional[Iterable[Union[str, Recipient]]], *,
+                        notify: Any, ret: Optional[str], envid: Optional[str], dsn_optional: bool,
+                        requiretls: bool, priority: Optional[int], deliver_by: Any, hold_for: Optional[int],
+                        hold_until: Any, auth: Optional[str], body: Optional[str],
+                        smtputf8: Optional[bool]) -> None:
+        p = env.ptr
+        default_notify = _notify_flags(notify)
+        for r in recipients or ():
+            if isinstance(r, Recipient):
+                flags = _notify_flags(r.notify) if r.notify is not None else default_notify
+                orcpt = r.orcpt
+                address = r.address
+            else:
+                flags, orcpt, address = default_notify, True, r
+            if orcpt is True:
+                orcpt = address if flags else None
+            elif orcpt is False:
+                orcpt = None
+            if flags or orcpt is not None:
+                _n.envelope_add_recipient_dsn(p, address, flags, orcpt)
+            else:
+                _n.envelope_add_recipient(p, address)
+        if ret is not None and ret.lower() not in _RET:
+            raise ValueError(f"ret is 'full' or 'hdrs', not {ret!r}")
+        if ret is not None or envid is not None:
+            _n.envelope_set_dsn(p, _RET[ret.lower() if ret else None], envid)
+        if dsn_optional:
+            _n.envelope_set_dsn_optional(p, 1)
+        if requiretls:
+            _n.envelope_set_requiretls(p, 1)
+        if priority is not None:
+            _n.envelope_set_mt_priority(p, int(priority))
+        if deliver_by is not None:
+            d = deliver_by if isinstance(deliver_by, DeliverBy) else DeliverBy(int(deliver_by))
+            mode = _n.SMTPC_DELIVERBY_NOTIFY if d.mode == "N" else _n.SMTPC_DELIVERBY_RETURN
+            _n.envelope_set_deliver_by(p, d.seconds, mode, 1 if d.trace else 0)
+        if hold_for is not None and hold_until is not None:
+            raise ValueError("hold_for and hold_until are exclusive")
+        if hold_for is not None:
+            if int(hold_for) <= 0:
+                raise ValueError("hold_for must be a positive number of seconds")
+            _n.envelope_set_hold_for(p, int(hold_for))
+        if hold_until is not None:
+            if hasattr(hold_until, "isoformat"):
+                if getattr(hold_until, "tzinfo", None) is None:
+                    raise ValueError("hold_until needs an aware datetime (with a time zone)")
+                hold_until = hold_until.isoformat(timespec="seconds")
+            _n.envelope_set_hold_until(p, hold_until)
+        if auth is not None:
+            _n.envelope_set_auth(p, auth)
+        if body is not None:
+            if body.lower() not in _BODY:
+                raise ValueError(f"body is '7bit', '8bitmime' or 'binarymime', not {body!r}")
+            _n.envelope_set_body(p, _BODY[body.lower()])
+        if smtputf8 is not None:
+            _n.envelope_set_smtputf8(p, _n.SMTPC_SMTPUTF8_ON if smtputf8 else _n.SMTPC_SMTPUTF8_OFF)
+
+    def send_many(self, messages: Iterable[Any], sender: Optional[str] = None,
+                  recipients: Union[None, str, Recipient, Iterable[Union[str, Recipient]]] = None, *,
+                  window: Optional[int] = None, window_bytes: Optional[int] = None,
+                  mail_options: Iterable[str] = (), rcpt_options: Iterable[str] = (),
+                  **extensions: Any) -> Iterator[MessageResult]:
+        """Send many messages over this connection, pipelined across messages (RFC 2920 section 3.1;
+        with CHUNKING a window of whole messages in flight), and yield one MessageResult per message,
+        in the order given. A generator: nothing is sent until it is iterated, and `messages` is
+        consumed lazily, at most ``window`` messages ahead of the results taken, so an endless
+        iterable is sent in bounded memory.
+
+        Each item of `messages` is a message (bytes, str or email.message.Message), sent with
+        `sender` and `recipients`, or a tuple ``(message, sender, recipients)`` with its own envelope.
+        When the sender or the recipients are None they are taken from the message's headers as
+        send() does (Sender or From; To, Cc, Bcc; Bcc is then not transmitted).
+        ``window``/``window_bytes``: messages and bytes of body in flight at most (defaults 32 and
+        1 MiB). Options and ESMTP keyword arguments as send(), for every message.
+
+        A refusal of one message does not disturb the next; nothing is raised for a message (see
+        MessageResult.exception): the state tells what became of it. When the connection is lost the
+        messages after it are NOT_SENT (or UNKNOWN when their end of data went out unanswered); the
+        generator then stops taking messages from the iterable after yielding the result of the
+        first one that found the connection gone. Errors of the session itself (not connected,
+        EHLO, the TLS policy, a re-entry from a callback) raise as send() does. Breaking out of the
+        loop finishes the messages already queued (their results are dropped) and sends no more."""
+        if window is not None or window_bytes is not None:
+            self._call("set_window", int(window if window is not None else 32),
+                       int(window_bytes if window_bytes is not None else 1 << 20))
+        limit = int(window) if window is not None else 32
+        if isinstance(recipients, (str, Recipient)):
+            recipients = [recipients]
+        mail_options, rcpt_options = tuple(mail_options), tuple(rcpt_options)
+        envelopes: Dict[Any, Any] = {}  # (sender, recipients) -> Envelope, reused across messages
+
+        def envelope(s: Optional[str], r: Any) -> Any:
+            key = (s, None if r is None else tuple(r))
+            env = envelopes.get(key)
+            if env is None:
+                if len(envelopes) > 64:
+                    envelopes.clear()
+                env = Envelope(s, (), mail_options, rcpt_options)
+                self._set_extensions(env, r, **_extension_args(extensions))
+                envelopes[key] = env
+            return env
+
+        # Queued messages in order: (tag, item, message, body, sender). The library borrows each
+        # body until its result is taken, so the bytes object is held here until then.
+        queued: "collections.deque[Tuple[int, Any, Any, bytes, Optional[str]]]" = collections.deque()
+        msg = _n.message_new()
+        tag = 0
+        try:
+            for item in messages:
+                try:
+                    if isinstance(item, tuple):
+                        if len(item) != 3:
+                            raise ValueError("a send_many() item is a message or (message, sender, recipients)")
+                        message, s, r = item
+                        if isinstance(r, (str, Recipient)):
+                            r = [r]
+                        elif r is not None:
+                            r = list(r)
+                    else:
+                        message, s, r = item, sender, recipients
+                    if not isinstance(message, (bytes, bytearray, memoryview, str, email.message.Message)):
+                        raise TypeError(f"a message is bytes, str or an email.message.Message, not "
+                                        f"{type(message).__name__}")
+                    body = _serialise(message)
+                    env = envelope(s, r)
+                    _n.message_set_envelope(msg, env.ptr)
+                    _n.message_set_body(msg, body)
+                    _n.message_set_envelope_from_headers(msg, 1 if (s is None or r is None) else 0)
+                    tag += 1
+                    _n.message_set_tag(msg, tag)
+                except Exception as e:  # a bad item: the results of those before it come first
+                    yield from self._take(queued, 0)
+                    raise (self._exc(e) if isinstance(e, NativeError) else e) from None
+                try:
+                    self._c.enqueue(msg)
+                except NativeError as e:
+                    name = e.args[1]
+                    if name in ("SMTPC_EINVAL", "SMTPC_ENOTSUPPORTED"):
+                        # This message only: it was checked and refused before anything was sent.
+                        yield from self._take(queued, 0)
+                        exc = self._exc(e)
+                        yield MessageResult(item, message, MessageState.NOT_SENT, name, exc,
+                                            str(e.args[2]), None, None)
+                        continue
+                    if name in ("SMTPC_ENOTCONN", "SMTPC_ECANCELLED") and tag > 1:
+                        # The connection went away: report the queued ones, then this one.
+                        yield from self._take(queued, 0)
+                        yield MessageResult(item, message, MessageState.NOT_SENT, name, self._exc(e),
+                                            str(e.args[2]), None, None)
+                        return
+                    raise self._exc(e) from None
+                queued.append((tag, item, message, body, s))
+                if len(queued) >= limit:
+                    yield from self._take(queued, limit - 1)
+            yield from self._take(queued, 0)
+        finally:
+            if queued:  # the caller stopped early: finish what the library still borrows
+                try:
+                    while queued:
+                        res = self._c.next_result()
+                        if res is None:
+                            break
+                        _n.message_result_free(res)
+                        queued.popleft()
+                except NativeError:
+                    pass
+                if queued and self._c._p is not None:
+                    self._c.close()  # the bodies must not be read after they are released
+                queued.clear()
+            _n.message_free(msg)
+
+    def _take(self, queued: Any, keep: int) -> Iterator[MessageResult]:
+        """Yield the results of the oldest queued messages until `keep` are left."""
+        while len(queued) > keep:
+            try:
+                res = self._c.next_result()
+            except NativeError as e:
+                raise self._exc(e) from None
+            if res is None:  # cannot happen while messages are queued
+                raise SMTPException("send_many: the library has no result for a queued message")
+            try:
+                tag, item, message, _body, sender = queued.popleft()
+                yield self._message_result(res, item, message, sender)
+            finally:
+                _n.message_result_free(res)
+
+    def _message_result(self, res: Any, item: Any, message: Any, sender: Optional[str]) -> MessageResult:
+        state = MessageState(_n.message_result_state(res))
+        code = _n.message_result_status(res)
+        name = _n.status_name(code)
+        errmsg = _n.message_result_errmsg(res)
+        reply = Reply.from_native(_n.message_result_reply(res))
+        result = SendResult.from_native(_n.message_result_recipients(res))
+        exc: Optional[BaseException] = None
+        if state not in (MessageState.DELIVERED, MessageState.PARTIAL) and code != 0:
+            refused = ({r.recipient: (r.code or -1, to_bytes(r.text)) for r in result
+                        if r.state == RecipientState.REFUSED} if result is not None else {})
+            exc = exception_from(NativeError(code, name, errmsg or _n.strerror(code)), None,
+                                 sender=sender, refused=refused)
+            if isinstance(exc, SMTPResponseException) and reply is not None:
+                exc.smtp_code, exc.smtp_error = reply.code, reply.message
+                exc.args = ((reply.code, reply.message, sender) if isinstance(exc, SMTPSenderRefused)
+                            else (reply.code, reply.message))
+            try:
+                exc.result = result  # type: ignore[attr-defined]
+            except AttributeError:
+                pass
+        return MessageResult(item, message, state, name, exc, errmsg, reply, result)
 
     def quit(self) -> Reply:
         return self._call("quit")
@@ -431,6 +784,19 @@ def _serialise(message: Message) -> bytes:
     if isinstance(message, str):
         return message.encode("utf-8")
     return bytes(message)
+
+
+# send()'s ESMTP keyword arguments and their defaults, for send_many(**extensions).
+_EXTENSION_DEFAULTS: Dict[str, Any] = {
+    "notify": None, "ret": None, "envid": None, "dsn_optional": False, "requiretls": False, "priority": None,
+    "deliver_by": None, "hold_for": None, "hold_until": None, "auth": None, "body": None, "smtputf8": None}
+
+
+def _extension_args(kw: Dict[str, Any]) -> Dict[str, Any]:
+    unknown = sorted(set(kw) - set(_EXTENSION_DEFAULTS))
+    if unknown:
+        raise TypeError(f"send_many() got unexpected keyword argument(s) {', '.join(unknown)}")
+    return {**_EXTENSION_DEFAULTS, **kw}
 
 
 def _ms(seconds: Optional[float]) -> int:
