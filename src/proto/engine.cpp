@@ -190,7 +190,14 @@ Check Engine::begin_data() {
 Check Engine::begin_sendmail(const Envelope &env, std::optional<std::uint64_t> size, bool allow_pipelining,
                              bool allow_chunking, const BodyFacts &facts) {
     // A queue of one message; completed messages nobody took are dropped.
-    for (auto it = txns_.begin(); it != txns_.end();) it = (*it)->done ? txns_.erase(it) : it + 1;
+    for (auto it = txns_.begin(); it != txns_.end();) {
+        if (!(*it)->done) {
+            ++it;
+            continue;
+        }
+        if (last_finished_ == it->get()) last_finished_ = nullptr;
+        it = txns_.erase(it);
+    }
     std::uint64_t id = txns_.empty() ? 1 : txns_.back()->id + 1;
     if (Check c = enqueue(id, env, size, allow_pipelining, allow_chunking, facts); !c) return c;
     publish_result(id);
@@ -274,6 +281,10 @@ Engine::Outcome Engine::take(std::uint64_t id) {
         o.result = std::move(t.result);
         o.final_reply = std::move(t.decisive);
         if (last_finished_ == &t) last_finished_ = nullptr;
+        // A complete message has no command left unanswered; were one left, its reply would find no
+        // message (an internal error) rather than freed memory.
+        for (Pending &p : pending_)
+            if (p.txn == &t) p.txn = nullptr;
         txns_.erase(it);
         break;
     }
