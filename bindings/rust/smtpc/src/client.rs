@@ -136,8 +136,8 @@ unsafe impl Send for Client {}
 /// [`Status::Cancelled`] promptly and the connection is closed; a cancel with no call running stops
 /// the next call that would talk to the server, before it sends anything.
 ///
-/// It does not keep the client alive: once the client is dropped, [`cancel`](Self::cancel) does
-/// nothing and returns `false`.
+/// It does not keep the client alive: once the client is dropped (and any cancel running on another
+/// thread at that moment has returned), [`cancel`](Self::cancel) does nothing and returns `false`.
 #[derive(Clone)]
 pub struct CancelHandle {
     handle: Weak<Handle>,

@@ -186,3 +186,29 @@ fn failing_or_panicking_token_closure_sends_nothing() {
     assert_eq!(done.as_deref(), Some("DONE 0"));
     assert_eq!(transcript, b"EHLO client.test\r\nNOOP\r\nNOOP\r\nQUIT\r\n".to_vec());
 }
+
+#[test]
+fn cancel_racing_the_drop_of_its_client() {
+    // Cancels from several threads while the client is dropped: the handle lives until the last
+    // cancel in progress returns, then every later cancel is a no-op.
+    for _ in 0..20 {
+        let c = client();
+        let threads: Vec<_> = (0..3)
+            .map(|_| {
+                let h = c.cancel_handle();
+                std::thread::spawn(move || {
+                    for _ in 0..2000 {
+                        h.cancel();
+                    }
+                    h
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_micros(200));
+        drop(c);
+        let handles: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        for h in handles {
+            assert!(!h.cancel(), "no cancel reaches a dropped client");
+        }
+    }
+}
