@@ -952,6 +952,8 @@ SMTPC_API smtpc_status smtpc_client_read_reply(smtpc_client *client);
  * @return SMTPC_OK when at least one recipient was accepted and the message was accepted (LMTP: for
  *         at least one recipient; the others are SMTPC_RCPT_FAILED in the result);
  *         SMTPC_EINVAL (NULL argument, no recipients); SMTPC_ENOTCONN; SMTPC_EHELO;
+ *         SMTPC_ESTATE (messages queued with smtpc_client_enqueue() are not complete: sendmail is
+ *         that queue with one message, and waits its turn only as part of it);
  *         SMTPC_ENOTSUPPORTED (SMTPUTF8 asked for, or needed by a non-ASCII address, and not offered;
  *         nothing sent after EHLO, errmsg says which address);
  *         SMTPC_ESENDER_REFUSED; SMTPC_ERECIPIENTS_REFUSED; SMTPC_EDATA_REFUSED (reply kept);
@@ -1050,7 +1052,8 @@ SMTPC_API smtpc_status smtpc_client_send_message(smtpc_client *client, const smt
 
 /**
  * The per-recipient outcome of the last transaction on this client (sendmail, or MAIL/RCPT/DATA
- * sent one by one), or NULL when none was started. It survives a connection the server or a failure
+ * sent one by one, or the message whose result smtpc_client_next_result() gave last), or NULL when
+ * none was started. It survives a connection the server or a failure
  * closed, so the outcome can be read after any error. Borrowed from the client; smtpc_result_dup()
  * keeps a copy.
  */
