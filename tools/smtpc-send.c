@@ -16,6 +16,7 @@
 #include <smtpc.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -40,6 +41,7 @@ enum {
     EXIT_ACCEPTED = 0,
     EXIT_USAGE = 64,       /* EX_USAGE: command line error, nothing sent */
     EXIT_DATAERR = 65,     /* EX_DATAERR: the message itself was refused (too big, bad content) */
+    EXIT_NOINPUT = 66,     /* EX_NOINPUT: an input file (--each, --mbox, --maildir) cannot be read */
     EXIT_NOUSER = 67,      /* EX_NOUSER: a recipient was refused permanently */
     EXIT_NOHOST = 68,      /* EX_NOHOST: the server's name does not resolve */
     EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: permanent refusal of the sender or session */
@@ -136,6 +138,23 @@ static const char *const usage_text[] = {
     "                        Credentials are sent only over TLS with a verified certificate, or to a\n"
     "                        server on this machine.\n"
     "\n",
+    "Delivery options (ESMTP extensions; the server must offer each one, or nothing is sent after\n"
+    "EHLO and the exit status is 69):\n"
+    "  --dsn-notify WHEN     DSN (RFC 3461): when to notify: never, or a comma-separated list of\n"
+    "                        success, failure and delay; set for every recipient, with the\n"
+    "                        recipient's address as its original address (ORCPT)\n"
+    "  --dsn-ret full|hdrs   DSN: return the whole message, or its headers only, with a failure\n"
+    "  --dsn-envid ID        DSN: the envelope identifier returned in notifications (printable\n"
+    "                        ASCII, at most 100 characters once encoded)\n"
+    "  --requiretls          REQUIRETLS (RFC 8689): the message may only travel over TLS with a\n"
+    "                        verified certificate; implies --tls required\n"
+    "  --priority N          MT-PRIORITY (RFC 6710): -9 (lowest) to 9 (highest)\n"
+    "  --deliver-by SECONDS[:R|:N][T]\n"
+    "                        DELIVERBY (RFC 2852): deliver within SECONDS, else return the message\n"
+    "                        (R, the default) or send a delay notification (N); T asks for a trace\n"
+    "  --hold-for SECONDS    FUTURERELEASE (RFC 4865): hold the message for SECONDS\n"
+    "  --hold-until TIME     FUTURERELEASE: hold it until TIME (RFC 3339: 2026-12-24T18:00:00Z)\n"
+    "\n",
     "sendmail compatibility:\n"
     "  -i, -oi               a line holding only \".\" is part of the message (without: it ends the\n"
     "                        message, is not sent, and what follows is not read; left in place when\n"
@@ -147,8 +166,11 @@ static const char *const usage_text[] = {
     "  -v                    as --trace\n"
     "  -B 8BITMIME           declare BODY=8BITMIME when the server offers it (-B 7BIT: nothing)\n"
     "  -bm                   send mail (what smtpc-send does anyway)\n"
+    "  -N DSN, -R RET, -V ENVID\n"
+    "                        as --dsn-notify, --dsn-ret and --dsn-envid, except that, as with\n"
+    "                        sendmail, they are left out when the server does not offer DSN\n"
     "  Accepted and ignored: -oXX (sendmail settings: -oem, -odi, -om, ...), -A X, -L TAG,\n"
-    "  -N DSN, -R RET, -V ENVID (no DSN is asked for), -X FILE, -d X, -U, -G, -m, -n.\n"
+    "  -X FILE, -d X, -U, -G, -m, -n.\n"
     "  Refused (exit 64): -bp, -bs, -bi and the other -b modes, -q (there is no queue).\n"
     "\n",
     "Configuration file:\n"
@@ -619,14 +641,29 @@ struct options {
     unsigned long timeout_s, connect_timeout_s;
     int timeout_given, connect_timeout_given;
     int trace, pipelining, json;
-    int progress;          /* --progress 1, --no-progress 0, else -1: on a terminal for a big message */
-    int from_headers;      /* -t: recipients from the To, Cc and Bcc fields too */
-    int ignore_dots;       /* -i, -oi: a "." line does not end the message */
-    int eight_bit;         /* -B8BITMIME */
-    const char *full_name; /* -F */
+    int progress;     /* --progress 1, --no-progress 0, else -1: on a terminal for a big message */
+    int from_headers; /* -t: recipients from the To, Cc and Bcc fields too */
+    int ignore_dots;  /* -i, -oi: a "." line does not end the message */
+    int eight_bit;    /* -B8BITMIME */
+    /* ESMTP extensions: DSN, REQUIRETLS, MT-PRIORITY, DELIVERBY, FUTURERELEASE */
+    unsigned dsn_notify;   /* smtpc_dsn_notify flags, 0 for none */
+    int dsn_ret;           /* smtpc_dsn_ret */
+    const char *dsn_envid; /* NULL for none */
+    int dsn_strict;        /* a --dsn-* option: refused when DSN is not offered (-N -R -V: dropped) */
+    int requiretls;        /* --requiretls */
+    int priority;          /* SMTPC_MT_PRIORITY_UNSET, else -9..9 */
+    long long deliver_by;  /* --deliver-by SECONDS */
+    int deliver_by_mode, deliver_by_trace;        /* smtpc_deliverby_mode (UNSET: none) */
+    unsigned long long hold_for;                  /* --hold-for, 0 for none */
+    const char *hold_until;                       /* --hold-until */
+    const char *full_name;                        /* -F */
     const char *config_file, *account;            /* -C, -a */
     const char *password_command, *token_command; /* from the configuration file */
     int url_given;
+    int each;            /* --each: the arguments before "--" are files, one message each */
+    const char *mbox;    /* --mbox FILE */
+    const char *maildir; /* --maildir DIR */
+    int before_dashes;   /* arguments before "--" (they come first from parse_options()) */
 };
 
 /* ASCII case-insensitive equality (the locale is never consulted). */
@@ -699,7 +736,18 @@ enum {
     OPT_JSON,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
-    OPT_VERSION
+    OPT_DSN_NOTIFY,
+    OPT_DSN_RET,
+    OPT_DSN_ENVID,
+    OPT_REQUIRETLS,
+    OPT_PRIORITY,
+    OPT_DELIVER_BY,
+    OPT_HOLD_FOR,
+    OPT_HOLD_UNTIL,
+    OPT_VERSION,
+    OPT_EACH,
+    OPT_MBOX,
+    OPT_MAILDIR
 };
 
 static const struct option long_options[] = {
@@ -726,11 +774,85 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"dsn-notify", required_argument, NULL, OPT_DSN_NOTIFY},
+    {"dsn-ret", required_argument, NULL, OPT_DSN_RET},
+    {"dsn-envid", required_argument, NULL, OPT_DSN_ENVID},
+    {"requiretls", no_argument, NULL, OPT_REQUIRETLS},
+    {"priority", required_argument, NULL, OPT_PRIORITY},
+    {"deliver-by", required_argument, NULL, OPT_DELIVER_BY},
+    {"hold-for", required_argument, NULL, OPT_HOLD_FOR},
+    {"hold-until", required_argument, NULL, OPT_HOLD_UNTIL},
     {"config", required_argument, NULL, 'C'},
     {"account", required_argument, NULL, 'a'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"each", no_argument, NULL, OPT_EACH},
+    {"mbox", required_argument, NULL, OPT_MBOX},
+    {"maildir", required_argument, NULL, OPT_MAILDIR},
     {NULL, 0, NULL, 0}};
+
+/* --dsn-notify / -N: "never", or a comma-separated list of success, failure and delay. */
+static int parse_notify(const char *name, const char *value, unsigned *out) {
+    const char *p = value;
+    *out = 0;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        unsigned flag = 0;
+        if (n == 5 && same_ci_n(p, "never", 5)) flag = SMTPC_DSN_NOTIFY_NEVER;
+        else if (n == 7 && same_ci_n(p, "success", 7)) flag = SMTPC_DSN_NOTIFY_SUCCESS;
+        else if (n == 7 && same_ci_n(p, "failure", 7)) flag = SMTPC_DSN_NOTIFY_FAILURE;
+        else if (n == 5 && same_ci_n(p, "delay", 5)) flag = SMTPC_DSN_NOTIFY_DELAY;
+        if (!flag) break;
+        *out |= flag;
+        p += n;
+        if (*p == ',' && p[1]) p++;
+        else if (*p) break;
+    }
+    if (*p || !*out || ((*out & SMTPC_DSN_NOTIFY_NEVER) && *out != SMTPC_DSN_NOTIFY_NEVER))
+        return usage_error("%s takes never, or a list of success, failure and delay, not '%s'", name, value);
+    return 0;
+}
+
+/* A whole number within [min, max]. */
+static int parse_range(const char *name, const char *value, long long min, long long max, long long *out) {
+    char *end;
+    errno = 0;
+    *out = strtoll(value, &end, 10);
+    if (errno || end == value || *end || *out < min || *out > max)
+        return usage_error("%s takes a whole number from %lld to %lld, not '%s'", name, min, max, value);
+    return 0;
+}
+
+/* --deliver-by SECONDS[:R|:N][T] */
+static int parse_deliver_by(const char *value, struct options *o) {
+    char buf[32];
+    char *colon;
+    long long v;
+    size_t n = strlen(value);
+    if (n >= sizeof buf) return usage_error("--deliver-by takes SECONDS[:R|:N][T], not '%s'", value);
+    memcpy(buf, value, n + 1);
+    o->deliver_by_mode = SMTPC_DELIVERBY_RETURN;
+    o->deliver_by_trace = 0;
+    colon = strchr(buf, ':');
+    if (colon) {
+        const char *m = colon + 1;
+        *colon = '\0';
+        if (*m == 'R' || *m == 'r') o->deliver_by_mode = SMTPC_DELIVERBY_RETURN;
+        else if (*m == 'N' || *m == 'n') o->deliver_by_mode = SMTPC_DELIVERBY_NOTIFY;
+        else return usage_error("--deliver-by takes SECONDS[:R|:N][T], not '%s'", value);
+        m++;
+        if (*m == 'T' || *m == 't') {
+            o->deliver_by_trace = 1;
+            m++;
+        }
+        if (*m) return usage_error("--deliver-by takes SECONDS[:R|:N][T], not '%s'", value);
+    }
+    if (parse_range("--deliver-by", buf, -999999999LL, 999999999LL, &v) != 0) return EXIT_USAGE;
+    if (o->deliver_by_mode == SMTPC_DELIVERBY_RETURN && v <= 0)
+        return usage_error("--deliver-by: a time to return the message by (R) must be positive");
+    o->deliver_by = v;
+    return 0;
+}
 
 /* sendmail's options: those with a value take it attached (-oi, -bm) or as the next argument. */
 #define SENDMAIL_OPTIONS "f:r:F:tivo:B:b:q::A:L:N:R:V:X:d:UGmnhC:a:"
@@ -740,8 +862,13 @@ static int parse_options(int argc, char **argv, struct options *o, int *first) {
     int c;
     opterr = 0; /* our own messages */
     /* Options may follow the recipients (an option is never taken for an address); "--" ends them. */
-    while ((c = getopt_long(argc, argv, SENDMAIL_OPTIONS, long_options, NULL)) != -1) {
+    /* "-": the other arguments in order (case 1), so that those before "--" can be told from those after */
+    while ((c = getopt_long(argc, argv, "-" SENDMAIL_OPTIONS, long_options, NULL)) != -1) {
         switch (c) {
+        case 1: argv[1 + o->before_dashes++] = optarg; break; /* argv[optind - 1]: already read */
+        case OPT_EACH: o->each = 1; break;
+        case OPT_MBOX: o->mbox = optarg; break;
+        case OPT_MAILDIR: o->maildir = optarg; break;
         case OPT_SERVER:
             o->url = optarg;
             o->url_given = 1;
@@ -770,11 +897,52 @@ static int parse_options(int argc, char **argv, struct options *o, int *first) {
             if (optarg[0] == 's') return usage_error("-bs (SMTP on standard input) is not supported");
             return usage_error("-b%s is not supported: smtpc-send only sends mail (-bm)", optarg);
         case 'q': return usage_error("-q: smtpc-send has no mail queue (it sends at once or fails)");
+        case 'N': /* sendmail's DSN options: left out when the server does not offer DSN, as sendmail does */
+            if (parse_notify("-N", optarg, &o->dsn_notify) != 0) return EXIT_USAGE;
+            break;
+        case 'R':
+            if (same_ci(optarg, "full")) o->dsn_ret = SMTPC_DSN_RET_FULL;
+            else if (same_ci(optarg, "hdrs")) o->dsn_ret = SMTPC_DSN_RET_HDRS;
+            else return usage_error("-R takes full or hdrs, not '%s'", optarg);
+            break;
+        case 'V': o->dsn_envid = optarg; break;
+        case OPT_DSN_NOTIFY:
+            if (parse_notify("--dsn-notify", optarg, &o->dsn_notify) != 0) return EXIT_USAGE;
+            o->dsn_strict = 1;
+            break;
+        case OPT_DSN_RET:
+            if (same_ci(optarg, "full")) o->dsn_ret = SMTPC_DSN_RET_FULL;
+            else if (same_ci(optarg, "hdrs")) o->dsn_ret = SMTPC_DSN_RET_HDRS;
+            else return usage_error("--dsn-ret takes full or hdrs, not '%s'", optarg);
+            o->dsn_strict = 1;
+            break;
+        case OPT_DSN_ENVID:
+            o->dsn_envid = optarg;
+            o->dsn_strict = 1;
+            break;
+        case OPT_REQUIRETLS: o->requiretls = 1; break;
+        case OPT_PRIORITY: {
+            long long v;
+            if (parse_range("--priority", optarg, -9, 9, &v) != 0) return EXIT_USAGE;
+            o->priority = (int)v;
+            break;
+        }
+        case OPT_DELIVER_BY:
+            if (parse_deliver_by(optarg, o) != 0) return EXIT_USAGE;
+            break;
+        case OPT_HOLD_FOR: {
+            long long v;
+            if (parse_range("--hold-for", optarg, 1, 999999999LL, &v) != 0) return EXIT_USAGE;
+            o->hold_for = (unsigned long long)v;
+            o->hold_until = NULL;
+            break;
+        }
+        case OPT_HOLD_UNTIL:
+            o->hold_until = optarg;
+            o->hold_for = 0;
+            break;
         case 'A':
         case 'L':
-        case 'N':
-        case 'R':
-        case 'V':
         case 'X':
         case 'd':
         case 'U':
@@ -826,7 +994,9 @@ static int parse_options(int argc, char **argv, struct options *o, int *first) {
             return usage_error("unknown or ambiguous option %s", argv[optind - 1]);
         }
     }
-    *first = optind;
+    /* the arguments before "--" (gathered at the front), then those after it */
+    memmove(argv + optind - o->before_dashes, argv + 1, (size_t)o->before_dashes * sizeof *argv);
+    *first = optind - o->before_dashes;
     return -1;
 }
 
@@ -836,6 +1006,8 @@ static int check_options(const struct options *o, int implicit_url, const char *
                                              "SCRAM-SHA-256", "XOAUTH2", "OAUTHBEARER"};
     int oauth = o->mech && (same_ci(o->mech, "XOAUTH2") || same_ci(o->mech, "OAUTHBEARER"));
     size_t i;
+    if (o->requiretls && o->tls && (strcmp(o->tls, "none") == 0 || strcmp(o->tls, "opportunistic") == 0))
+        return usage_error("--requiretls needs verified TLS: it cannot be combined with --tls %s", o->tls);
     if (o->mech) {
         for (i = 0; i < sizeof mechanisms / sizeof mechanisms[0] && !same_ci(o->mech, mechanisms[i]); i++) {
         }
@@ -1328,9 +1500,9 @@ static int exit_for(const smtpc_client *client, smtpc_status st) {
  * duplicate to a loss). Then a failure of the session, then configuration, then permanent refusals.
  */
 static int worst(int a, int b) {
-    static const int order[] = {EXIT_ACCEPTED, EXIT_USAGE,       EXIT_NOHOST,   EXIT_NOUSER,
-                                EXIT_DATAERR,  EXIT_UNAVAILABLE, EXIT_CONFIG,   EXIT_NOPERM,
-                                EXIT_SOFTWARE, EXIT_IOERR,       EXIT_PROTOCOL, EXIT_TEMPFAIL};
+    static const int order[] = {EXIT_ACCEPTED, EXIT_USAGE,       EXIT_NOINPUT, EXIT_NOHOST, EXIT_NOUSER,
+                                EXIT_DATAERR,  EXIT_UNAVAILABLE, EXIT_CONFIG,  EXIT_NOPERM, EXIT_SOFTWARE,
+                                EXIT_IOERR,    EXIT_PROTOCOL,    EXIT_TEMPFAIL};
     size_t i, ra = 0, rb = 0;
     for (i = 0; i < sizeof order / sizeof order[0]; i++) {
         if (order[i] == a) ra = i;
@@ -1587,6 +1759,38 @@ static int international(smtpc_client *client, smtpc_envelope *env, const char *
     return 0;
 }
 
+/* Puts the delivery options (DSN, REQUIRETLS, ...) on the envelope. Returns 0, or an exit status. */
+static int set_extensions(smtpc_envelope *env, const struct options *o) {
+    if ((o->dsn_ret || o->dsn_envid) &&
+        smtpc_envelope_set_dsn(env, o->dsn_ret, o->dsn_envid, o->dsn_envid ? SMTPC_NTS : 0) != SMTPC_OK)
+        return usage_error("%s", smtpc_envelope_errmsg(env));
+    /* -t: the recipients come from the message's fields, so NOTIFY goes to each of them as it is */
+    if (o->dsn_notify && o->from_headers) {
+        char notify[40] = "NOTIFY=";
+        if (o->dsn_notify & SMTPC_DSN_NOTIFY_NEVER) strcat(notify, "NEVER");
+        if (o->dsn_notify & SMTPC_DSN_NOTIFY_SUCCESS) strcat(notify, "SUCCESS,");
+        if (o->dsn_notify & SMTPC_DSN_NOTIFY_FAILURE) strcat(notify, "FAILURE,");
+        if (o->dsn_notify & SMTPC_DSN_NOTIFY_DELAY) strcat(notify, "DELAY,");
+        if (notify[strlen(notify) - 1] == ',') notify[strlen(notify) - 1] = '\0';
+        if (smtpc_envelope_add_rcpt_option(env, notify, SMTPC_NTS) != SMTPC_OK) return EXIT_SOFTWARE;
+    }
+    if ((o->dsn_ret || o->dsn_envid || o->dsn_notify) && !o->dsn_strict &&
+        smtpc_envelope_set_dsn_optional(env, 1) != SMTPC_OK)
+        return EXIT_SOFTWARE;
+    if (o->requiretls && smtpc_envelope_set_requiretls(env, 1) != SMTPC_OK) return EXIT_SOFTWARE;
+    if (o->priority != SMTPC_MT_PRIORITY_UNSET &&
+        smtpc_envelope_set_mt_priority(env, o->priority) != SMTPC_OK)
+        return EXIT_SOFTWARE;
+    if (o->deliver_by_mode && smtpc_envelope_set_deliver_by(env, o->deliver_by, o->deliver_by_mode,
+                                                            o->deliver_by_trace) != SMTPC_OK)
+        return usage_error("--deliver-by: %s", smtpc_envelope_errmsg(env));
+    if (o->hold_for && smtpc_envelope_set_hold_for(env, o->hold_for) != SMTPC_OK) return EXIT_SOFTWARE;
+    if (o->hold_until && smtpc_envelope_set_hold_until(env, o->hold_until, SMTPC_NTS) != SMTPC_OK)
+        return usage_error("--hold-until takes an RFC 3339 date-time such as 2026-12-24T18:00:00Z, not '%s'",
+                           o->hold_until);
+    return 0;
+}
+
 /* Applies the TLS options to the client. Returns 0, or an exit status. */
 static int setup_tls(smtpc_client *client, const struct options *o, int implicit_url,
                      smtpc_tls_config **tls) {
@@ -1595,6 +1799,8 @@ static int setup_tls(smtpc_client *client, const struct options *o, int implicit
     else if (o->tls && strcmp(o->tls, "required") == 0) policy = SMTPC_TLS_REQUIRED;
     else if (o->tls && strcmp(o->tls, "opportunistic") == 0) policy = SMTPC_TLS_OPPORTUNISTIC;
     else if (o->tls && strcmp(o->tls, "none") == 0) policy = SMTPC_TLS_NONE;
+    /* REQUIRETLS (RFC 8689): verified TLS from the first command after EHLO */
+    if (o->requiretls && policy != SMTPC_TLS_IMPLICIT) policy = SMTPC_TLS_REQUIRED;
     if (smtpc_client_set_tls_policy(client, policy) != SMTPC_OK) return EXIT_SOFTWARE;
     if (o->tls_server_name &&
         smtpc_client_set_tls_server_name(client, o->tls_server_name, SMTPC_NTS) != SMTPC_OK)
@@ -2199,7 +2405,7 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
     /* the library declares SIZE when the server offers it */
     if (m->stream) {
         struct file_source src = m->src;
-        st = smtpc_client_sendmail_stream(client, env, read_file, &src, m->size_hint);
+        st = smtpc_client_sendmail_stream(client, env, m->size_hint, read_file, &src);
         progress_clear(&progress);
         if (st == SMTPC_EUSER && (src.shrank || src.error)) {
             if (src.shrank)
@@ -2231,6 +2437,561 @@ static int run(smtpc_client *client, smtpc_envelope *env, const struct options *
     return report_transaction(client, st, &b, o->from ? o->from : s->sender, t);
 }
 
+/* ---- Several messages over one connection: --each FILE..., --mbox FILE, --maildir DIR -------- */
+
+/* Where the messages come from. Every input is checked before connecting (batch_open()); each message
+ * is then read when it is queued and freed when its result is taken, so memory holds the window. */
+struct batch_source {
+    char **paths;  /* --each: the files given; --maildir: those found in cur/ and new/ */
+    size_t npaths; /* number of paths */
+    size_t next;   /* the next path to read */
+    int owned;     /* paths (and each path) were allocated here (--maildir) */
+    FILE *mbox;    /* --mbox */
+    const char *mbox_path;
+    size_t taken; /* messages read so far */
+    char *line;   /* getline()'s buffer for the mbox */
+    size_t line_cap;
+    int at_end; /* the mbox has no more message */
+};
+
+/* Appends formatted text (for the result lines). Returns 0, or -1 when out of memory. */
+static int appendf(struct message *m, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int appendf(struct message *m, const char *fmt, ...) {
+    char small[1024];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    return append(m, small, (size_t)n < sizeof small ? (size_t)n : sizeof small - 1);
+}
+
+/* A regular file that can be opened for reading: 0, or an exit status (the reason printed). An
+ * empty file is refused unless empty_ok. */
+static int check_input(const char *path, int empty_ok) {
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        say("%s: %s; nothing was sent", path, strerror(errno));
+        return EXIT_NOINPUT;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        say("%s: not a regular file; nothing was sent", path);
+        close(fd);
+        return EXIT_NOINPUT;
+    }
+    close(fd);
+    if (st.st_size == 0 && !empty_ok) {
+        say("%s: empty file, no message in it; nothing was sent", path);
+        return EXIT_DATAERR;
+    }
+    return 0;
+}
+
+static int compare_paths(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The regular files of DIR/sub (names starting with '.' skipped), sorted by name, appended to b. */
+static int maildir_scan(struct batch_source *b, const char *dir, const char *sub) {
+    char path[4096];
+    DIR *d;
+    struct dirent *e;
+    size_t first = b->npaths, cap = b->npaths;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, sub) >= sizeof path) {
+        say("%s: name too long; nothing was sent", dir);
+        return EXIT_NOINPUT;
+    }
+    if (!(d = opendir(path))) {
+        say("%s: %s (--maildir needs the cur and new directories of a maildir); nothing was sent", path,
+            strerror(errno));
+        return EXIT_NOINPUT;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char *p;
+        int rc;
+        if (e->d_name[0] == '.') continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s/%s", dir, sub, e->d_name) >= sizeof path) continue;
+        if ((rc = check_input(path, 1)) != 0) {
+            closedir(d);
+            return rc;
+        }
+        if (b->npaths == cap) {
+            char **grown = realloc(b->paths, (cap ? cap * 2 : 64) * sizeof *grown);
+            if (!grown) goto oom;
+            b->paths = grown;
+            cap = cap ? cap * 2 : 64;
+        }
+        if (!(p = strdup(path))) goto oom;
+        b->paths[b->npaths++] = p;
+    }
+    closedir(d);
+    qsort(b->paths + first, b->npaths - first, sizeof *b->paths, compare_paths);
+    return 0;
+oom:
+    closedir(d);
+    say("out of memory listing %s; nothing was sent", dir);
+    return EXIT_SOFTWARE;
+}
+
+/* Checks every input before anything is sent. Returns 0, or an exit status (the reason printed). */
+static int batch_open(struct batch_source *b, const struct options *o, char **files, int nfiles) {
+    int i, rc;
+    memset(b, 0, sizeof *b);
+    if (o->each) {
+        for (i = 0; i < nfiles; i++)
+            if ((rc = check_input(files[i], 0)) != 0) return rc;
+        b->paths = files;
+        b->npaths = (size_t)nfiles;
+        return 0;
+    }
+    if (o->maildir) {
+        b->owned = 1;
+        if ((rc = maildir_scan(b, o->maildir, "cur")) != 0 || (rc = maildir_scan(b, o->maildir, "new")) != 0)
+            return rc;
+        if (b->npaths == 0) {
+            say("%s: no message in cur/ or new/; nothing was sent", o->maildir);
+            return EXIT_DATAERR;
+        }
+        return 0;
+    }
+    if ((rc = check_input(o->mbox, 0)) != 0) return rc;
+    b->mbox_path = o->mbox;
+    if (!(b->mbox = fopen(o->mbox, "rb"))) {
+        say("%s: %s; nothing was sent", o->mbox, strerror(errno));
+        return EXIT_NOINPUT;
+    }
+    if (getline(&b->line, &b->line_cap, b->mbox) < 5 || memcmp(b->line, "From ", 5) != 0) {
+        say("%s: not an mbox file (it does not start with a \"From \" line); nothing was sent", o->mbox);
+        return EXIT_DATAERR;
+    }
+    return 0;
+}
+
+static void batch_close(struct batch_source *b) {
+    size_t i;
+    if (b->owned) {
+        for (i = 0; i < b->npaths; i++) free(b->paths[i]);
+        free(b->paths);
+    }
+    if (b->mbox) fclose(b->mbox);
+    free(b->line);
+}
+
+/* The next message of the mbox into m (the "From " line already read): its lines up to the next
+ * "From " line, with one '>' taken off lines that start with ">From ", ">>From "... (mboxrd; for
+ * mboxo only ">From " is quoted, which this reads right too) and the empty line that separates it
+ * from the next message left out. Returns 1, 0 at the end, -1 on a read error (errno) or no memory. */
+static int mbox_next(struct batch_source *b, struct message *m) {
+    ssize_t n;
+    if (b->at_end) return 0;
+    errno = 0;
+    while ((n = getline(&b->line, &b->line_cap, b->mbox)) > 0) {
+        const char *p = b->line;
+        size_t k = 0;
+        if (n >= 5 && memcmp(p, "From ", 5) == 0) break;
+        while (k < (size_t)n && p[k] == '>') k++;
+        if (k > 0 && (size_t)n - k >= 5 && memcmp(p + k, "From ", 5) == 0) p++, n--;
+        if (append(m, p, (size_t)n)) {
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    if (n < 0 && ferror(b->mbox)) return -1;
+    if (n <= 0) b->at_end = 1;
+    /* the line that separates messages */
+    if (m->len >= 4 && memcmp(m->data + m->len - 4, "\r\n\r\n", 4) == 0) m->len -= 2;
+    else if (m->len >= 2 && memcmp(m->data + m->len - 2, "\n\n", 2) == 0) m->len -= 1;
+    return 1;
+}
+
+/* Reads a whole file into m. Returns 0, or -1 with errno set. */
+static int slurp(const char *path, struct message *m) {
+    char block[65536];
+    ssize_t r;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY), saved;
+    if (fd < 0) return -1;
+    for (;;) {
+        r = read(fd, block, sizeof block);
+        if (r < 0 && errno == EINTR && !signal_got) continue;
+        if (r <= 0) break;
+        if (append(m, block, (size_t)r)) {
+            errno = ENOMEM;
+            r = -1;
+            break;
+        }
+    }
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return r < 0 ? -1 : 0;
+}
+
+/*
+ * The next message: its name (the file, or "MBOX#N") into name, its bytes into m when m is not NULL
+ * (NULL: only its name, to report it as not sent). Returns 1, 0 when there is none left, -1 when it
+ * could not be read (errno set; m empty).
+ */
+static int batch_next(struct batch_source *b, struct message *m, char *name, size_t cap) {
+    int rc;
+    if (b->mbox) {
+        struct message skip = {NULL, 0, 0};
+        rc = mbox_next(b, m ? m : &skip);
+        free(skip.data);
+        if (rc != 0) snprintf(name, cap, "%s#%zu", b->mbox_path, ++b->taken);
+        return rc;
+    }
+    if (b->next >= b->npaths) return 0;
+    snprintf(name, cap, "%s", b->paths[b->next++]);
+    b->taken++;
+    if (m && slurp(name, m) != 0) return -1;
+    return 1;
+}
+
+/* What became of the messages, for the summary. */
+struct batch_counts {
+    size_t n, by_state[5];
+};
+
+static const char *const message_states[] = {"delivered", "partial", "refused", "not sent", "unknown"};
+
+/* The exit status of one message's result (see "Several messages" in the usage text). */
+static int message_exit(const smtpc_message_result *r) {
+    const smtpc_result *res = smtpc_message_result_recipients(r);
+    const smtpc_reply *reply = smtpc_message_result_reply(r);
+    smtpc_status st = smtpc_message_result_status(r);
+    size_t k, n = res ? smtpc_result_count(res) : 0;
+    int code = EXIT_ACCEPTED;
+    switch (smtpc_message_result_state(r)) {
+    case SMTPC_MESSAGE_DELIVERED: return EXIT_ACCEPTED;
+    case SMTPC_MESSAGE_UNKNOWN: return EXIT_TEMPFAIL;
+    case SMTPC_MESSAGE_PARTIAL:
+    case SMTPC_MESSAGE_REFUSED:
+        if (st == SMTPC_ESENDER_REFUSED) return message_refusal_exit(reply, EXIT_UNAVAILABLE);
+        for (k = 0; k < n; k++) {
+            switch (smtpc_result_state(res, k)) {
+            case SMTPC_RCPT_DELIVERED: break;
+            case SMTPC_RCPT_REFUSED:
+                code = worst(code, by_reply(smtpc_result_rcpt_reply(res, k), EXIT_NOUSER));
+                break;
+            case SMTPC_RCPT_FAILED:
+                code = worst(code, message_refusal_exit(smtpc_result_data_reply(res, k),
+                                                        smtpc_message_result_state(r) == SMTPC_MESSAGE_PARTIAL
+                                                            ? EXIT_NOUSER
+                                                            : EXIT_UNAVAILABLE));
+                break;
+            default: code = worst(code, EXIT_TEMPFAIL); break;
+            }
+        }
+        if (code == EXIT_ACCEPTED) code = by_reply(reply, EXIT_UNAVAILABLE);
+        return code;
+    default: /* not sent */
+        switch (st) {
+        case SMTPC_EINVAL: return EXIT_DATAERR; /* the message (its header fields) cannot be sent */
+        case SMTPC_ENOTSUPPORTED: return EXIT_UNAVAILABLE;
+        case SMTPC_EIO:
+        case SMTPC_EUSER: return EXIT_IOERR;
+        case SMTPC_EPROTOCOL:
+        case SMTPC_ETLS: return EXIT_PROTOCOL;
+        case SMTPC_ENOMEM: return EXIT_SOFTWARE;
+        default: return EXIT_TEMPFAIL; /* the connection was lost, closed or interrupted: try again */
+        }
+    }
+}
+
+/* "CODE ENHANCED TEXT" of a reply, appended to m. */
+static int append_reply(struct message *m, const smtpc_reply *r) {
+    if (!r) return appendf(m, "no reply");
+    return appendf(m, "%d %s", reply_code(r), reply_text(r));
+}
+
+/* One line on standard error for a message's result. */
+static void say_result(const char *name, const smtpc_message_result *r) {
+    struct message line = {NULL, 0, 0};
+    smtpc_message_state state = smtpc_message_result_state(r);
+    const smtpc_result *res = smtpc_message_result_recipients(r);
+    smtpc_status st = smtpc_message_result_status(r);
+    size_t k, n = res ? smtpc_result_count(res) : 0;
+    int bad = appendf(&line, "%s: %s", name, (unsigned)state < 5 ? message_states[state] : "unknown");
+    if (state == SMTPC_MESSAGE_DELIVERED || state == SMTPC_MESSAGE_REFUSED) {
+        bad |= appendf(&line, ": ") | append_reply(&line, smtpc_message_result_reply(r));
+    }
+    if (state == SMTPC_MESSAGE_PARTIAL ||
+        (state == SMTPC_MESSAGE_REFUSED && st == SMTPC_ERECIPIENTS_REFUSED)) {
+        for (k = 0; k < n; k++) {
+            smtpc_rcpt_state rs = smtpc_result_state(res, k);
+            if (rs == SMTPC_RCPT_DELIVERED) continue;
+            bad |= appendf(&line, "%s<%s> ",
+                           k                                ? "; "
+                           : state == SMTPC_MESSAGE_PARTIAL ? ": "
+                                                            : "; ",
+                           smtpc_result_recipient(res, k, NULL));
+            bad |= rs == SMTPC_RCPT_REFUSED  ? append_reply(&line, smtpc_result_rcpt_reply(res, k))
+                   : rs == SMTPC_RCPT_FAILED ? append_reply(&line, smtpc_result_data_reply(res, k))
+                                             : appendf(&line, "unknown");
+        }
+    }
+    if (state == SMTPC_MESSAGE_NOT_SENT || state == SMTPC_MESSAGE_UNKNOWN) {
+        const char *why = smtpc_message_result_errmsg(r, NULL);
+        bad |= appendf(&line, ": %s (%s)%s", why[0] ? why : smtpc_strerror(st), smtpc_status_name(st),
+                       state == SMTPC_MESSAGE_UNKNOWN ? "; it may have been delivered" : "");
+    }
+    if (bad || append(&line, "", 1))
+        say("%s: %s (out of memory for the details)", name, message_states[state % 5]);
+    else say("%s", line.data);
+    free(line.data);
+}
+
+/* One JSON object (one line) on standard output for a message's result. */
+static void json_result(const char *name, size_t index, const smtpc_message_result *r, int code) {
+    static const char *const states[] = {"not attempted", "refused", "accepted",
+                                         "delivered",     "failed",  "unknown"};
+    smtpc_message_state state = smtpc_message_result_state(r);
+    const smtpc_result *res = smtpc_message_result_recipients(r);
+    smtpc_status st = smtpc_message_result_status(r);
+    const char *why = smtpc_message_result_errmsg(r, NULL);
+    size_t k, n = res ? smtpc_result_count(res) : 0;
+    FILE *out = stdout;
+    fputs("{\"message\": ", out);
+    json_text(out, name);
+    fprintf(out, ", \"index\": %zu, \"state\": \"%s\", \"status\": \"%s\", \"exit_status\": %d, \"reply\": {",
+            index, (unsigned)state < 5 ? message_states[state] : "unknown", smtpc_status_name(st), code);
+    json_reply_fields(out, smtpc_message_result_reply(r));
+    fputs("}, \"recipients\": [", out);
+    for (k = 0; k < n; k++) {
+        smtpc_rcpt_state rs = smtpc_result_state(res, k);
+        size_t alen = 0;
+        const char *a = smtpc_result_recipient(res, k, &alen);
+        const smtpc_reply *rr =
+            rs == SMTPC_RCPT_REFUSED ? smtpc_result_rcpt_reply(res, k) : smtpc_result_data_reply(res, k);
+        fputs(k ? ", {\"address\": " : "{\"address\": ", out);
+        json_string(out, a ? a : "", a ? alen : 0);
+        fprintf(out, ", \"state\": \"%s\", ",
+                (unsigned)rs < sizeof states / sizeof states[0] ? states[rs] : "unknown");
+        json_reply_fields(out, rr);
+        putc('}', out);
+    }
+    fputs("], \"error\": ", out);
+    if (st != SMTPC_OK) json_text(out, why[0] ? why : smtpc_strerror(st));
+    else fputs("null", out);
+    fputs("}\n", out);
+    fflush(out);
+}
+
+/* The messages queued and not yet reported, oldest first (a ring of `cap` slots). */
+struct batch_queue {
+    struct pending {
+        struct message body;
+        char name[4096];
+        size_t index;
+    } * slots;
+    size_t cap, head, count;
+};
+
+/* Takes the oldest result, reports it, frees its message. Returns its exit status. */
+static int batch_take(smtpc_client *client, struct batch_queue *q, const struct options *o,
+                      struct batch_counts *counts) {
+    smtpc_message_result *r = NULL;
+    struct pending *p = &q->slots[q->head];
+    smtpc_status st = smtpc_client_next_result(client, &r);
+    int code;
+    if (st != SMTPC_OK || !r) {
+        say("%s: no result (%s)", p->name, smtpc_status_name(st));
+        code = EXIT_SOFTWARE;
+    } else {
+        code = message_exit(r);
+        counts->by_state[smtpc_message_result_state(r) % 5]++;
+        if (o->json) json_result(p->name, p->index, r, code);
+        say_result(p->name, r);
+        smtpc_message_result_free(r);
+    }
+    free(p->body.data);
+    memset(&p->body, 0, sizeof p->body);
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+    return code;
+}
+
+/* A message that never reached the queue: one line (and JSON object) saying why. */
+static void report_unqueued(const struct options *o, const char *name, size_t index, const char *why,
+                            smtpc_status st, int code, struct batch_counts *counts) {
+    counts->by_state[SMTPC_MESSAGE_NOT_SENT]++;
+    say("%s: not sent: %s (%s)", name, why, smtpc_status_name(st));
+    if (o->json) {
+        fputs("{\"message\": ", stdout);
+        json_text(stdout, name);
+        fprintf(stdout,
+                ", \"index\": %zu, \"state\": \"not sent\", \"status\": \"%s\", \"exit_status\": %d, "
+                "\"reply\": {\"code\": null, \"enhanced\": null, \"text\": null}, \"recipients\": [], "
+                "\"error\": ",
+                index, smtpc_status_name(st), code);
+        json_text(stdout, why);
+        fputs("}\n", stdout);
+        fflush(stdout);
+    }
+}
+
+#define BATCH_WINDOW 32 /* messages queued at most: the library's default window */
+
+/*
+ * --each, --mbox, --maildir: every input checked, then one connection (as run() sets it up), each
+ * message queued as it is read (smtpc_client_enqueue(): pipelined across messages, a window in flight
+ * with CHUNKING), its result reported in order once taken. After a lost connection the messages not
+ * queued yet are reported as not sent. Returns the worst exit status of the messages.
+ */
+static int run_batch(smtpc_client *client, smtpc_envelope *env, const struct options *o, const char *secret,
+                     struct session *s, const struct target *t, char **files, int nfiles, char **rcpts,
+                     int nrcpt) {
+    struct batch_source src;
+    struct batch_queue q = {NULL, BATCH_WINDOW + 1, 0, 0};
+    struct batch_counts counts;
+    smtpc_message *msg = NULL;
+    smtpc_status st;
+    char name[4096];
+    int code, worst_code = EXIT_ACCEPTED, body_set = 0, rc, lost = 0;
+    size_t index = 0, k;
+
+    memset(&counts, 0, sizeof counts);
+    if ((code = batch_open(&src, o, files, nfiles)) != 0) {
+        batch_close(&src);
+        return code;
+    }
+    if (!(q.slots = calloc(q.cap, sizeof *q.slots)) || smtpc_message_new(&msg) != SMTPC_OK) {
+        say("out of memory");
+        code = EXIT_SOFTWARE;
+        goto done;
+    }
+    if (smtpc_message_set_envelope(msg, env) != SMTPC_OK ||
+        smtpc_message_set_envelope_from_headers(msg, o->from_headers) != SMTPC_OK) {
+        say("out of memory");
+        code = EXIT_SOFTWARE;
+        goto done;
+    }
+    st = smtpc_client_connect(client, t->host, SMTPC_NTS, 0);
+    if (st == SMTPC_EINVAL) {
+        code = usage_error("--server %s: %s", o->url, smtpc_client_errmsg(client));
+        goto done;
+    }
+    if (st != SMTPC_OK) {
+        code = report(client, s->stage, st, t);
+        goto done;
+    }
+    st = smtpc_client_ehlo_or_helo_if_needed(client);
+    if (st != SMTPC_OK) {
+        code = report(client, st == SMTPC_ETLS_REQUIRED ? "STARTTLS" : s->stage, st, t);
+        goto done;
+    }
+    note_tls(client, &tls_seen);
+    if (o->user && (code = authenticate(client, o, secret, t)) != 0) goto done;
+    if (!o->from_headers && (code = international(client, env, o->from, rcpts, nrcpt, &body_set)) != 0)
+        goto done;
+    if (o->eight_bit && !body_set && smtpc_client_has_extn(client, "8BITMIME", SMTPC_NTS) &&
+        smtpc_envelope_add_mail_option(env, "BODY=8BITMIME", SMTPC_NTS) != SMTPC_OK) {
+        say("out of memory");
+        code = EXIT_SOFTWARE;
+        goto done;
+    }
+    if (smtpc_message_set_envelope(msg, env) != SMTPC_OK) { /* with the options added after EHLO */
+        say("out of memory");
+        code = EXIT_SOFTWARE;
+        goto done;
+    }
+    smtpc_client_set_window(client, BATCH_WINDOW, (uint64_t)1 << 20);
+
+    for (;;) {
+        struct pending *p;
+        if (q.count == BATCH_WINDOW) worst_code = worst(worst_code, batch_take(client, &q, o, &counts));
+        p = &q.slots[(q.head + q.count) % q.cap];
+        rc = batch_next(&src, &p->body, p->name, sizeof p->name);
+        if (rc == 0) break;
+        p->index = ++index;
+        counts.n++;
+        if (rc < 0) { /* gone or unreadable since it was checked: this message only */
+            int err = errno;
+            while (q.count > 0) worst_code = worst(worst_code, batch_take(client, &q, o, &counts));
+            report_unqueued(o, p->name, p->index, strerror(err), SMTPC_EIO, EXIT_IOERR, &counts);
+            worst_code = worst(worst_code, EXIT_IOERR);
+            free(p->body.data);
+            memset(&p->body, 0, sizeof p->body);
+            if (src.mbox) break; /* the rest of the mbox cannot be read either */
+            continue;
+        }
+        if (smtpc_message_set_body(msg, p->body.data ? p->body.data : "", p->body.len) != SMTPC_OK ||
+            smtpc_message_set_tag(msg, p->index) != SMTPC_OK) {
+            st = SMTPC_ENOMEM;
+        } else {
+            st = smtpc_client_enqueue(client, msg);
+        }
+        if (st == SMTPC_OK) {
+            q.count++;
+            continue;
+        }
+        /* not queued: the results before it come first, in order */
+        while (q.count > 0) worst_code = worst(worst_code, batch_take(client, &q, o, &counts));
+        code = st == SMTPC_EINVAL          ? EXIT_DATAERR
+               : st == SMTPC_ENOTSUPPORTED ? EXIT_UNAVAILABLE
+               : st == SMTPC_ENOMEM        ? EXIT_SOFTWARE
+                                           : EXIT_TEMPFAIL;
+        report_unqueued(o, p->name, p->index,
+                        st == SMTPC_ECANCELLED           ? (signal_got ? "interrupted" : "cancelled")
+                        : smtpc_client_errmsg(client)[0] ? smtpc_client_errmsg(client)
+                                                         : smtpc_strerror(st),
+                        st, code, &counts);
+        worst_code = worst(worst_code, code);
+        free(p->body.data);
+        memset(&p->body, 0, sizeof p->body);
+        if (st != SMTPC_EINVAL && st != SMTPC_ENOTSUPPORTED) {
+            lost = 1; /* the connection is gone (or the call was interrupted): the rest is not sent */
+            break;
+        }
+    }
+    while (q.count > 0) worst_code = worst(worst_code, batch_take(client, &q, o, &counts));
+    if (lost) {
+        while ((rc = batch_next(&src, NULL, name, sizeof name)) > 0) {
+            counts.n++;
+            report_unqueued(o, name, ++index, "the connection was lost before it", SMTPC_EDISCONNECTED,
+                            EXIT_TEMPFAIL, &counts);
+        }
+    }
+    if (signal_got) worst_code = worst(worst_code, EXIT_TEMPFAIL);
+    code = worst_code;
+    {
+        struct message line = {NULL, 0, 0};
+        int bad = appendf(&line, "%zu message%s: ", counts.n, counts.n == 1 ? "" : "s");
+        for (k = 0; k < 5; k++)
+            bad |= appendf(&line, "%s%zu %s", k ? ", " : "", counts.by_state[k], message_states[k]);
+        if (!bad && !append(&line, "", 1)) say("%s", line.data);
+        free(line.data);
+    }
+done:
+    for (k = 0; q.slots && k < q.cap; k++) free(q.slots[k].body.data);
+    free(q.slots);
+    smtpc_message_free(msg);
+    batch_close(&src);
+    return code;
+}
+
+/* --each, --mbox, --maildir: the files (--each: the arguments before "--") and what may go with
+ * them. Returns 0, or an exit status. */
+static int batch_arguments(struct options *o, char **argv, int argc, int *first, char ***files, int *nfiles) {
+    if ((o->each != 0) + (o->mbox != NULL) + (o->maildir != NULL) > 1)
+        return usage_error("--each, --mbox and --maildir cannot be combined");
+    if (o->each) {
+        *files = argv + *first;
+        *nfiles = o->before_dashes;
+        *first += o->before_dashes;
+        if (*nfiles == 0)
+            return usage_error("--each needs at least one FILE (before \"--\" and the recipients)");
+    }
+    if (o->from_headers && *first < argc)
+        return usage_error("-t with --each, --mbox or --maildir takes the recipients from each message only: "
+                           "give no RECIPIENT");
+    if (o->full_name)
+        return usage_error("-F applies to a message on standard input, not to --each, --mbox or --maildir");
+    return 0;
+}
+
 /* Ends the session politely whatever happened before. A failure here cannot undo an accepted message. */
 static void quit(smtpc_client *client, int code) {
     smtpc_status st;
@@ -2252,6 +3013,8 @@ int main(int argc, char **argv) {
     smtpc_tls_config *tls = NULL;
     struct spool msg;
     int implicit_url = 0, first = 0, i, code;
+    char **files = NULL; /* --each */
+    int nfiles = 0, batch;
 
     utf8_terminal = locale_is_utf8();
     memset(&msg, 0, sizeof msg);
@@ -2261,6 +3024,7 @@ int main(int argc, char **argv) {
     o.timeout_s = 300;
     o.connect_timeout_s = 30;
     o.pipelining = 1;
+    o.priority = SMTPC_MT_PRIORITY_UNSET;
     o.progress = -1;
     if ((code = parse_options(argc, argv, &o, &first)) >= 0) return code;
     {
@@ -2276,6 +3040,8 @@ int main(int argc, char **argv) {
             ((code = config_load(&cfg, path, o.account)) != 0 || (code = config_apply(&cfg, &o)) != 0))
             return code;
     }
+    batch = o.each || o.mbox || o.maildir;
+    if (batch && (code = batch_arguments(&o, argv, argc, &first, &files, &nfiles)) != 0) return code;
     if (first >= argc && !o.from_headers)
         return usage_error("no recipient given (or -t to take them from the message)");
     if (parse_url(o.url, &protocol, host, sizeof host, &implicit_url) != 0)
@@ -2338,18 +3104,23 @@ int main(int argc, char **argv) {
         goto out;
     }
     for (i = first; i < argc; i++) {
-        if (smtpc_envelope_add_recipient(o.from_headers ? check : env, argv[i], SMTPC_NTS) != SMTPC_OK ||
-            (o.from_headers && !fits_field(argv[i]))) {
+        /* DSN: each recipient's address is its original recipient (ORCPT) */
+        smtpc_status added =
+            o.dsn_notify && !o.from_headers
+                ? smtpc_envelope_add_recipient_dsn(env, argv[i], SMTPC_NTS, o.dsn_notify, argv[i], SMTPC_NTS)
+                : smtpc_envelope_add_recipient(o.from_headers ? check : env, argv[i], SMTPC_NTS);
+        if (added != SMTPC_OK || (o.from_headers && !fits_field(argv[i]))) {
             code = usage_error("invalid recipient address '%s'", argv[i]);
             goto out;
         }
     }
+    if ((code = set_extensions(env, &o)) != 0) goto out;
     if (o.full_name && strpbrk(o.full_name, "\r\n")) {
         code = usage_error("-F takes a name on one line");
         goto out;
     }
     catch_signals(client);
-    if ((code = spool_message(&o, argv + first, argc - first, &msg)) != 0) goto out;
+    if (!batch && (code = spool_message(&o, argv + first, argc - first, &msg)) != 0) goto out;
     if (o.helo && smtpc_client_set_local_hostname(client, o.helo, SMTPC_NTS) != SMTPC_OK) {
         code = usage_error("invalid --helo name '%s' (one word of at most 255 characters)", o.helo);
         goto out;
@@ -2361,8 +3132,12 @@ int main(int argc, char **argv) {
     /* Always traced: the trace tells which stage an error interrupted; printed only with --trace. */
     smtpc_client_set_trace(client, 1, on_trace, &s);
 
-    code = run(client, env, &o, secret, &s, &t, argv + first, argc - first, &msg);
-    if (o.json) print_json(client, o.url, &tls_seen, o.from ? o.from : s.sender, code);
+    if (batch) {
+        code = run_batch(client, env, &o, secret, &s, &t, files, nfiles, argv + first, argc - first);
+    } else {
+        code = run(client, env, &o, secret, &s, &t, argv + first, argc - first, &msg);
+        if (o.json) print_json(client, o.url, &tls_seen, o.from ? o.from : s.sender, code);
+    }
     wipe(secret, sizeof secret);
     quit(client, code);
 
