@@ -173,6 +173,7 @@ def test_postfix_bdat_window(postfix):
     sent = []
     with smtpc.Client(HOST, postfix.port, local_hostname=LOCAL, tls=smtpc.TLSPolicy.NONE,
                       trace=lambda kind, data, t: sent.append(data) if kind == smtpc.TraceKind.SEND else None) as c:
+        c.ehlo()
         assert c.has_extn("chunking")
         res = list(c.send_many([(_body(1), "a@example.org", ["pf1@example.org"]),
                                 (_body(2), "a@example.org", ["reject@example.org"]),
