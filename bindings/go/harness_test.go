@@ -225,6 +225,13 @@ var pkiOnce struct {
 
 func pki(t *testing.T) string {
 	pkiOnce.Do(func() {
+		// The PKI of the ctest fixture tls_pki (tests/tls) when the run has one: made once per run.
+		if d := os.Getenv("SMTPC_TEST_PKI_DIR"); d != "" {
+			if _, err := os.Stat(filepath.Join(d, "server.fp")); err == nil {
+				pkiOnce.dir = d
+				return
+			}
+		}
 		if _, err := exec.LookPath("openssl"); err != nil {
 			pkiOnce.err = err
 			return
