@@ -38,7 +38,7 @@ fi
 
 mkdir -p "$work"
 export GOCACHE="$work/cache" GOPATH="$work/gopath" GOFLAGS=-mod=mod GOPROXY=off GOWORK=off \
-    GOTOOLCHAIN=local GOTELEMETRY=off CGO_ENABLED=1
+    GOTOOLCHAIN=local GOTELEMETRY=off GOENV=off CGO_ENABLED=1
 export CGO_CFLAGS="-I$inc ${SMTPC_GO_CFLAGS:-}"
 export CGO_LDFLAGS="-L$lib -Wl,-rpath,$lib"
 export SMTPC_SOURCE_DIR="$src"
