@@ -372,7 +372,8 @@ typedef enum smtpc_dsn_notify {
  * spaces as "+HH"). SMTPC_DSN_RET_UNSET with a NULL envid removes both.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL env, ret out of range, bad or over-long envid); SMTPC_ENOMEM.
  */
-SMTPC_API smtpc_status smtpc_envelope_set_dsn(smtpc_envelope *env, int ret, const char *envid, size_t envid_len);
+SMTPC_API smtpc_status smtpc_envelope_set_dsn(smtpc_envelope *env, int ret, const char *envid,
+                                              size_t envid_len);
 
 /**
  * When `drop` is non-zero, the DSN parameters (RET, ENVID, NOTIFY, ORCPT given here) are left out
@@ -429,7 +430,8 @@ typedef enum smtpc_deliverby_mode {
  * RETURN time below the server's advertised minimum ("DELIVERBY 240") is SMTPC_ENOTSUPPORTED.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL env, mode out of range, seconds out of range).
  */
-SMTPC_API smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, long long seconds, int mode, int trace);
+SMTPC_API smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, long long seconds, int mode,
+                                                     int trace);
 
 /**
  * FUTURERELEASE (RFC 4865) HOLDFOR: hold the message for `seconds` (1..999999999) before delivery;
@@ -463,8 +465,8 @@ typedef enum smtpc_body {
      *  over 998 octets) and the server offers BINARYMIME and CHUNKING (CHUNKING not turned off);
      *  otherwise none. A LF without CR is a line end, not binary. Nothing for a streamed message. */
     SMTPC_BODY_AUTO = 0,
-    SMTPC_BODY_7BIT = 1,       /**< BODY=7BIT */
-    SMTPC_BODY_8BITMIME = 2,   /**< BODY=8BITMIME (SMTPC_ENOTSUPPORTED when not offered) */
+    SMTPC_BODY_7BIT = 1,     /**< BODY=7BIT */
+    SMTPC_BODY_8BITMIME = 2, /**< BODY=8BITMIME (SMTPC_ENOTSUPPORTED when not offered) */
     /** BODY=BINARYMIME: the message goes with BDAT exactly as given, never normalised; needs
      *  BINARYMIME and CHUNKING offered and CHUNKING not turned off, else SMTPC_ENOTSUPPORTED. */
     SMTPC_BODY_BINARYMIME = 3
@@ -481,8 +483,8 @@ typedef enum smtpc_smtputf8 {
     /** When an address is not ASCII (SMTPC_ENOTSUPPORTED if not offered), or when the headers of a
      *  message in memory are not ASCII and the server offers it (default). */
     SMTPC_SMTPUTF8_AUTO = 0,
-    SMTPC_SMTPUTF8_ON = 1,  /**< always (SMTPC_ENOTSUPPORTED when not offered) */
-    SMTPC_SMTPUTF8_OFF = 2  /**< never (a non-ASCII address is then SMTPC_EINVAL at send time) */
+    SMTPC_SMTPUTF8_ON = 1, /**< always (SMTPC_ENOTSUPPORTED when not offered) */
+    SMTPC_SMTPUTF8_OFF = 2 /**< never (a non-ASCII address is then SMTPC_EINVAL at send time) */
 } smtpc_smtputf8;
 
 /**
@@ -702,8 +704,9 @@ typedef enum smtpc_trace_kind {
 
 /**
  * Trace callback. `data`/`len` is the traced text, valid until the callback returns (not
- * NUL-terminated). Kinds may be added (see "Enums" at the top): ignore a kind you do not know. `time_us` is the wall-clock time in microseconds since the Unix epoch at trace
- * level 2 and 0 at level 1. Calls on the same client from here follow the re-entry rule of the
+ * NUL-terminated). Kinds may be added (see "Enums" at the top): ignore a kind you do not know.
+ * `time_us` is the wall-clock time in microseconds since the Unix epoch at trace level 2 and 0 at
+ * level 1. Calls on the same client from here follow the re-entry rule of the
  * conventions at the top: they return SMTPC_ESTATE (getters work; close and free are deferred).
  */
 typedef void (*smtpc_trace_fn)(smtpc_trace_kind kind, const char *data, size_t len, int64_t time_us,
@@ -809,8 +812,7 @@ SMTPC_API const char *smtpc_client_extn_name(const smtpc_client *client, size_t 
  * ("" when it has none); *out_len (if not NULL) gets the length. Borrowed from the client. NULL when
  * index is out of range.
  */
-SMTPC_API const char *smtpc_client_extn_params_at(const smtpc_client *client, size_t index,
-                                                  size_t *out_len);
+SMTPC_API const char *smtpc_client_extn_params_at(const smtpc_client *client, size_t index, size_t *out_len);
 
 /* --- Commands ----------------------------------------------------------------------------------- */
 /*

@@ -17,8 +17,10 @@ struct smtpc_envelope {
     std::vector<smtpc::detail::Address> recipients;
     std::vector<std::string> mail_options;
     std::vector<std::string> rcpt_options;
-    smtpc::detail::MailExtensions ext;                       // typed MAIL FROM parameters
-    std::vector<smtpc::detail::RcptExtensions> rcpt_ext;  // typed RCPT TO parameters, by index (may be shorter)
+    // Typed ESMTP parameters (proto/extensions.hpp): MAIL FROM's, and each RCPT TO's by index (the
+    // vector may be shorter than recipients: the rest have none).
+    smtpc::detail::MailExtensions ext;
+    std::vector<smtpc::detail::RcptExtensions> rcpt_ext;
     std::string errmsg;  // why the last call on the handle failed (smtpc_envelope_errmsg), "" after a success
 };
 
