@@ -717,3 +717,48 @@ func TestCancelFromGoroutine(t *testing.T) {
 	}
 	f.done(t)
 }
+
+// SendMessage takes the envelope from the headers and never transmits Bcc.
+func TestSendMessage(t *testing.T) {
+	t.Parallel()
+	srv := startAiosmtpd(t)
+	c := dial(t, srv.addr, nil)
+	msg := "From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nCc: \"C\" <carol@example.org>\r\n" +
+		"Bcc: dave@example.org\r\nSubject: hdr\r\n\r\nbody\r\n"
+	res, err := c.SendMessage(context.Background(), nil, []byte(msg))
+	if err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	if got := res.Delivered(); strings.Join(got, ",") != "bob@example.org,dave@example.org,carol@example.org" {
+		t.Errorf("delivered to %v", got)
+	}
+	c.Quit()
+	m := srv.messages(t, 1)[0]
+	want := "From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nCc: \"C\" <carol@example.org>\r\nSubject: hdr\r\n\r\nbody\r\n"
+	if m.MailFrom != "alice@example.org" || string(m.content(t)) != want {
+		t.Errorf("server got from %q:\n%q", m.MailFrom, m.content(t))
+	}
+}
+
+// OAuth2TokenAuth: the token function's error stops the exchange before anything is sent; its
+// token goes out in the XOAUTH2 initial response.
+func TestOAuth2Token(t *testing.T) {
+	t.Parallel()
+	srv := startAiosmtpd(t, "--auth", "user@example.org:s3cret", "--auth-plaintext", "--ehlo-extra", "AUTH XOAUTH2")
+	c := dial(t, srv.addr, &smtpc.Options{LocalName: "client.test"})
+	noToken := errors.New("token service down")
+	err := c.Auth(smtpc.OAuth2TokenAuth("XOAUTH2", "user@example.org", func() (string, error) { return "", noToken }))
+	if !errors.Is(err, smtpc.ErrUser) || !errors.Is(err, noToken) {
+		t.Fatalf("failing token function: %v", err)
+	}
+	err = c.Auth(smtpc.OAuth2TokenAuth("XOAUTH2", "user@example.org", func() (string, error) { return "tok123", nil }))
+	if err == nil || errors.Is(err, smtpc.ErrUser) {
+		t.Fatalf("XOAUTH2 to a server that does not implement it: %v", err)
+	}
+	c.Close()
+	s := srv.sessionBytes(t, 1)
+	xo := base64.StdEncoding.EncodeToString([]byte("user=user@example.org\x01auth=Bearer tok123\x01\x01"))
+	if len(s) != 1 || !strings.HasPrefix(string(s[0]), "EHLO client.test\r\nAUTH XOAUTH2 "+xo+"\r\n") {
+		t.Errorf("session %q", s)
+	}
+}
