@@ -90,8 +90,8 @@ smtpc_status smtpc_client_auth_oauth2(smtpc_client *client, const char *mechanis
     });
 }
 
-smtpc_status smtpc_client_auth(smtpc_client *client, const char *mechanism, size_t mech_len, smtpc_auth_fn fn,
-                               void *userdata, int initial_response_ok) {
+smtpc_status smtpc_client_auth(smtpc_client *client, const char *mechanism, size_t mech_len,
+                               int initial_response_ok, smtpc_auth_fn fn, void *userdata) {
     return client_call(client, [&] {
         std::string_view m;
         if (!mechanism || !to_view(mechanism, mech_len, m))

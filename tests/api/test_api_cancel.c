@@ -441,7 +441,7 @@ static void test_progress_stream_total_unknown(void **state) {
     ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
     smtpc_envelope *env = fault_envelope(f, "r@example.org", NULL);
     reader r = {f->msg, len, 0};
-    ASSERT_STATUS(f, smtpc_client_sendmail_stream(f->client, env, read_block, &r, 0), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_sendmail_stream(f->client, env, 0, read_block, &r), SMTPC_OK);
     assert_int_equal(p.calls, 4); /* 10000, 20000, 30000, 39000 */
     for (int i = 0; i < p.calls; i++) assert_int_equal(p.total[i], 0);
     assert_int_equal(p.sent[0], 10000);

@@ -191,14 +191,14 @@ static int random_op(int from_callback) {
     case 15: st = smtpc_client_data(c, MSG, SMTPC_NTS); break;
     case 16:
     case 17: st = smtpc_client_sendmail(c, g.env, MSG, SMTPC_NTS); break;
-    case 18: st = smtpc_client_sendmail_stream(c, g.env, read_cb, &blocks, 0); break;
+    case 18: st = smtpc_client_sendmail_stream(c, g.env, 0, read_cb, &blocks); break;
     case 19: st = smtpc_client_send_message(c, NULL, MSG, SMTPC_NTS); break;
     case 20: st = smtpc_client_login(c, "user", SMTPC_NTS, rnd(2) ? "pass" : "wrong", SMTPC_NTS); break;
     case 21:
         st = smtpc_client_auth_password(c, rnd(2) ? "LOGIN" : "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "pass",
                                         SMTPC_NTS, (int)rnd(2));
         break;
-    case 22: st = smtpc_client_auth(c, "LOGIN", SMTPC_NTS, auth_cb, NULL, (int)rnd(2)); break;
+    case 22: st = smtpc_client_auth(c, "LOGIN", SMTPC_NTS, (int)rnd(2), auth_cb, NULL); break;
     case 23:
         st = smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, NULL, 0, token_cb, NULL);
         break;

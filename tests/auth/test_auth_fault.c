@@ -202,7 +202,7 @@ static void test_endless_challenges(void **state) {
     smtpc_client *c = start_and_connect(f);
 
     custom_state st = {.abort_at = -1};
-    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, custom_cb, &st, 0), SMTPC_EAUTH);
+    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, 0, custom_cb, &st), SMTPC_EAUTH);
     assert_int_equal(st.calls, 5);
     assert_int_equal(st.initial_calls, 0);
     assert_int_equal(smtpc_client_is_connected(c), 1);
@@ -391,7 +391,7 @@ static void test_custom_mechanism_exact_bytes(void **state) {
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     custom_state st = {.abort_at = -1};
-    ASSERT_STATUS(f, smtpc_client_auth(c, "x-custom", SMTPC_NTS, custom_cb, &st, 1), SMTPC_OK);
+    ASSERT_STATUS(f, smtpc_client_auth(c, "x-custom", SMTPC_NTS, 1, custom_cb, &st), SMTPC_OK);
     assert_int_equal(st.calls, 3);
     assert_int_equal(st.initial_calls, 1);
     assert_int_equal(st.seen_len[1], 3);
@@ -418,7 +418,7 @@ static void test_custom_mechanism_abort(void **state) {
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     custom_state st = {.abort_at = 1};
-    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, custom_cb, &st, 0), SMTPC_EUSER);
+    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, 0, custom_cb, &st), SMTPC_EUSER);
     assert_int_equal(st.calls, 2);
     assert_int_equal(smtpc_client_is_connected(c), 1);
     smtpc_client_close(c);
@@ -432,7 +432,7 @@ static void test_custom_mechanism_abort_initial(void **state) {
     sc_expect_eof(f, 5.0);
     smtpc_client *c = start_and_connect(f);
     custom_state st = {.abort_at = 0};
-    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, custom_cb, &st, 1), SMTPC_EUSER);
+    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, 1, custom_cb, &st), SMTPC_EUSER);
     smtpc_client_close(c);
     assert_int_equal(fault_finish(f, 0), 0);
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);

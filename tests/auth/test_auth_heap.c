@@ -920,7 +920,7 @@ static void test_custom_mechanism(void **state) {
     bye(f);
     smtpc_client *c = fault_begin(f);
     custom_state st = {0};
-    ASSERT_ST(c, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, custom_cb, &st, 1), SMTPC_OK);
+    ASSERT_ST(c, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, 1, custom_cb, &st), SMTPC_OK);
     assert_int_equal(st.calls, 2);
     fault_end(f, 1);
     char u[32], p[96], want[256];
@@ -948,7 +948,7 @@ static void test_connection_lost_with_unsent_response(void **state) {
     st.buf = malloc(st.big); /* before arming: the scan skips nothing, the buffer is wiped */
     assert_non_null(st.buf);
     smtpc_client *c = fault_begin(f);
-    smtpc_status got = smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, custom_cb, &st, 0);
+    smtpc_status got = smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, 0, custom_cb, &st);
     if (got != SMTPC_EDISCONNECTED && got != SMTPC_EIO) {
         fail_msg("smtpc_client_auth returned %s, expected a lost connection; errmsg \"%s\"",
                  smtpc_status_name(got), smtpc_client_errmsg(c));

@@ -237,7 +237,7 @@ static void test_plaintext_remote_refused(void **state) {
     ASSERT_STATUS(
         f, smtpc_client_auth_oauth2(c, "XOAUTH2", SMTPC_NTS, "user", SMTPC_NTS, NULL, 0, never_token, NULL),
         SMTPC_EAUTH_INSECURE);
-    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, never_cb, NULL, 1), SMTPC_EAUTH_INSECURE);
+    ASSERT_STATUS(f, smtpc_client_auth(c, "X-CUSTOM", SMTPC_NTS, 1, never_cb, NULL), SMTPC_EAUTH_INSECURE);
     assert_int_equal(g_cb_calls, 0); /* no callback was even asked */
     assert_int_equal(smtpc_client_is_connected(c), 1);
 

@@ -58,7 +58,7 @@ static void offered(fault_fixture *f, int how) {
         if (how == 1) {
             int done = 0;
             g_read_calls = 0;
-            st = smtpc_client_sendmail_stream(f->client, f->env, read_once, &done, 0);
+            st = smtpc_client_sendmail_stream(f->client, f->env, 0, read_once, &done);
         } else {
             st = smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS);
         }
@@ -131,7 +131,7 @@ static void not_offered(fault_fixture *f, int how) {
         fault_envelope(f, "r1@example.org", JUERGEN, NULL);
         if (how == 1) {
             int done = 0;
-            st = smtpc_client_sendmail_stream(f->client, f->env, read_once, &done, 0);
+            st = smtpc_client_sendmail_stream(f->client, f->env, 0, read_once, &done);
         } else {
             st = smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS);
         }

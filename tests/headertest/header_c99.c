@@ -49,7 +49,7 @@ int smtpc_headertest_c99(smtpc_client *client, smtpc_envelope *env) {
     (void)proto;
     (void)kind;
     if (smtpc_result_state(res, 0) == state && smtpc_reply_code(reply) == 250) {
-        st = smtpc_client_sendmail_stream(client, env, read_fn, NULL, (uint64_t)0);
+        st = smtpc_client_sendmail_stream(client, env, (uint64_t)0, read_fn, NULL);
     }
     return st == SMTPC_OK ? (int)smtpc_version_number() : SMTPC_EINTERNAL;
 }

@@ -8,7 +8,13 @@
 #include <cstdint>
 #include <type_traits>
 
-static_assert(std::is_same<smtpc_status, int>::value, "smtpc_status is a typedef of int");
+static_assert(std::is_enum<smtpc_status>::value && sizeof(smtpc_status) == sizeof(int),
+              "smtpc_status is an int-sized enum");
+static_assert(std::is_same<decltype(SMTPC_EINVAL), smtpc_status>::value &&
+                  std::is_same<decltype(SMTPC_OK), smtpc_status>::value,
+              "the codes have the status type: one type for FFI generators");
+static_assert(std::is_same<decltype(smtpc_client_last_status(nullptr)), smtpc_status>::value,
+              "getters return the status type");
 static_assert(SMTPC_VERSION_NUMBER ==
                   SMTPC_VERSION_MAJOR * 10000 + SMTPC_VERSION_MINOR * 100 + SMTPC_VERSION_PATCH,
               "SMTPC_VERSION_NUMBER matches its parts");
@@ -31,7 +37,7 @@ void use_callbacks(smtpc_client *client, const smtpc_envelope *env) {
         return 0;
     };
     if (smtpc_client_set_trace(client, 2, trace, nullptr) == SMTPC_OK) {
-        (void)smtpc_client_sendmail_stream(client, env, read, nullptr, 0);
+        (void)smtpc_client_sendmail_stream(client, env, 0, read, nullptr);
     }
 }
 }  // namespace

@@ -486,7 +486,7 @@ static void large_streamed_body(void **state) {
     smtpc_envelope *env = envelope(SENDER, rcpts);
     big_source src = {msg, len, 0, 0};
     long long t0 = harness_now_ms();
-    assert_int_equal(smtpc_client_sendmail_stream(c, env, big_read, &src, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_sendmail_stream(c, env, 0, big_read, &src), SMTPC_OK);
     long long ms = harness_now_ms() - t0;
     fprintf(stderr, PROGRAM ": %zu bytes streamed in %zu blocks, delivered in %lld ms\n", len, src.calls, ms);
     assert_int_equal(src.pos, len);

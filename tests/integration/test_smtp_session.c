@@ -152,14 +152,15 @@ static void check_feature_map(smtpc_client *c) {
     static const char *const params[] = {"33554432", "", "", " CRAM-MD5 LOGIN PLAIN", "alpha  beta", ""};
     assert_int_equal(smtpc_client_extn_count(c), 6);
     for (size_t i = 0; i < 6; i++) {
-        const char *p = NULL;
-        const char *k = smtpc_client_extn_at(c, i, &p);
+        const char *k = smtpc_client_extn_name(c, i, NULL);
+        const char *p = smtpc_client_extn_params_at(c, i, NULL);
         assert_non_null(k);
         assert_string_equal(k, keys[i]);
         assert_non_null(p);
         assert_string_equal(p, params[i]);
     }
-    assert_null(smtpc_client_extn_at(c, 6, NULL));
+    assert_null(smtpc_client_extn_name(c, 6, NULL));
+    assert_null(smtpc_client_extn_params_at(c, 6, NULL));
 }
 
 static void test_ehlo_feature_map(void **state) {

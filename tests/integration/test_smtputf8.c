@@ -76,7 +76,7 @@ static void offered(int stream) {
     smtpc_client *c = connected_client(&g_utf8);
     if (stream) {
         int done = 0;
-        assert_int_equal(smtpc_client_sendmail_stream(c, env, read_body, &done, 0), SMTPC_OK);
+        assert_int_equal(smtpc_client_sendmail_stream(c, env, 0, read_body, &done), SMTPC_OK);
     } else {
         assert_int_equal(smtpc_client_sendmail(c, env, ITEST_STR(BODY)), SMTPC_OK);
     }
@@ -157,7 +157,7 @@ static void test_not_offered(void **state) {
     if (strstr(msg, JUERGEN) == NULL || strstr(msg, "SMTPUTF8") == NULL)
         fail_msg("errmsg \"%s\" does not name the address and SMTPUTF8", msg);
     int done = 0;
-    assert_int_equal(smtpc_client_sendmail_stream(c, env, read_body, &done, 0), SMTPC_ENOTSUPPORTED);
+    assert_int_equal(smtpc_client_sendmail_stream(c, env, 0, read_body, &done), SMTPC_ENOTSUPPORTED);
     assert_int_equal(done, 0);
     assert_int_equal(smtpc_client_is_connected(c), 1);
     assert_int_equal(smtpc_client_quit(c), SMTPC_OK);

@@ -225,7 +225,7 @@ static void test_ca_der_parsed_once(void **state) {
     for (int i = 0; i < 3; i++) {
         smtpc_tls_config *cfg = NULL;
         assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
-        assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len), SMTPC_OK);
+        assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const char *)der, der_len), SMTPC_OK);
         smtpc_client *c = client_with(cfg);
         smtpc_tls_config_free(cfg);
         assert_int_equal(session(c, 1), 0);
@@ -235,8 +235,8 @@ static void test_ca_der_parsed_once(void **state) {
     /* Broken input is still refused, every time (not cached). */
     smtpc_tls_config *cfg = NULL;
     assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
-    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len - 1), SMTPC_ETLS);
-    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const unsigned char *)der, der_len - 1), SMTPC_ETLS);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const char *)der, der_len - 1), SMTPC_ETLS);
+    assert_int_equal(smtpc_tls_config_add_ca_der(cfg, (const char *)der, der_len - 1), SMTPC_ETLS);
     smtpc_tls_config_free(cfg);
     free(der);
 }

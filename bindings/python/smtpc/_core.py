@@ -135,8 +135,7 @@ class NativeClient:
     def features(self) -> dict:
         feats = {}
         for i in range(_n.client_extn_count(self.ptr)):
-            kw, params = _n.client_extn_at(self.ptr, i)
-            feats[kw] = params
+            feats[_n.client_extn_name(self.ptr, i)] = _n.client_extn_params_at(self.ptr, i)
         return feats
 
 

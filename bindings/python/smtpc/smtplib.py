@@ -780,7 +780,7 @@ class SMTP:
                 resp = authobject(challenge)
             return resp.encode("ascii") if isinstance(resp, str) else resp
         try:
-            self._client.auth(mechanism, callback, 1 if initial_response_ok else 0)
+            self._client.auth(mechanism, 1 if initial_response_ok else 0, callback)
         except NativeError as e:
             return self._auth_failed(e)
         self._sync_connected()
