@@ -6,10 +6,13 @@ package smtpc
 import "C"
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"runtime/cgo"
+	"strconv"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -41,6 +44,7 @@ func (st *callbackState) fail(err error) {
 // finalized) when its user drops it.
 type callbackShared struct {
 	inCb  int32       // > 0 while a callback of the running call runs (re-entry detection)
+	gid   uint64      // the goroutine running that callback (atomic)
 	panic interface{} // a panic recovered in a callback, re-raised after the call
 	err   error       // an error a callback returned (reader, AUTH), the cause of StatusUser
 }
@@ -55,6 +59,7 @@ func stateOf(h C.uintptr_t) *callbackState {
 // enter marks the client as inside a callback (for re-entry detection); the returned function
 // leaves, recording a panic.
 func (st *callbackState) enter() func() {
+	atomic.StoreUint64(&st.cb.gid, goid())
 	atomic.AddInt32(&st.cb.inCb, 1)
 	return func() {
 		if p := recover(); p != nil && st.cb.panic == nil {
@@ -224,4 +229,17 @@ func (h uintptrHandle) del() {
 	if h != 0 {
 		cgo.Handle(h).Delete()
 	}
+}
+
+// goid is the current goroutine's id, read from its stack header ("goroutine 12 [running]:"). Used
+// only to tell a callback calling its own client (re-entry) from another goroutine that must wait.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }

@@ -257,12 +257,13 @@ func cbytes(b []byte) (*C.char, C.size_t) {
 }
 
 // lock takes the client for one call. reentry is true when the caller is a callback of the call
-// that holds it (the library then refuses every status-returning call with SMTPC_ESTATE).
+// that holds it, on that call's goroutine (the library then refuses every status-returning call
+// with SMTPC_ESTATE); another goroutine waits for the running call.
 func (c *Client) lock() (reentry bool) {
 	if c.mu.TryLock() {
 		return false
 	}
-	if atomic.LoadInt32(&c.cb.inCb) > 0 {
+	if atomic.LoadInt32(&c.cb.inCb) > 0 && atomic.LoadUint64(&c.cb.gid) == goid() {
 		return true
 	}
 	c.mu.Lock()

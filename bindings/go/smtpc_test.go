@@ -762,3 +762,33 @@ func TestOAuth2Token(t *testing.T) {
 		t.Errorf("session %q", s)
 	}
 }
+
+// Another goroutine's call while the running call is inside a callback waits its turn (it is not
+// taken for re-entry).
+func TestConcurrentCallWaits(t *testing.T) {
+	t.Parallel()
+	srv := startAiosmtpd(t)
+	inTrace := make(chan struct{})
+	var once atomic.Bool
+	c := dial(t, srv.addr, &smtpc.Options{Trace: func(kind smtpc.TraceKind, data []byte, _ time.Time) {
+		if kind == smtpc.TraceSend && bytes.HasPrefix(data, []byte("NOOP")) && once.CompareAndSwap(false, true) {
+			close(inTrace)
+			time.Sleep(300 * time.Millisecond)
+		}
+	}})
+	other := make(chan error)
+	go func() {
+		<-inTrace
+		other <- c.Noop()
+	}()
+	if err := c.Noop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-other; err != nil {
+		t.Errorf("the other goroutine's Noop: %v", err)
+	}
+	c.Quit()
+	if s := srv.sessionBytes(t, 1); len(s) != 1 || !strings.HasSuffix(string(s[0]), "NOOP\r\nNOOP\r\nQUIT\r\n") {
+		t.Errorf("session %q", s)
+	}
+}
