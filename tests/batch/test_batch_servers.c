@@ -144,6 +144,60 @@ static void test_aiosmtpd_many_messages(void **state) {
     assert_int_equal(itest_msg_count(&g_aio), before + N_AIO - 1);
 }
 
+/* LMTP (aiosmtpd in LMTP mode on a Unix socket): one reply per accepted recipient after each message;
+ * a recipient failed after the data makes its message PARTIAL without disturbing the next. */
+static void test_lmtp_many_messages(void **state) {
+    (void)state;
+    itest_server lm;
+    memset(&lm, 0, sizeof lm);
+    const char *const extra[] = {"--mode", "lmtp", NULL};
+    assert_int_equal(itest_start_aiosmtpd(&lm, 1, extra), 0);
+    smtpc_client *c = itest_client(SMTPC_PROTOCOL_LMTP, "client.example");
+    assert_non_null(c);
+    assert_int_equal(itest_connect(c, &lm), SMTPC_OK);
+    smtpc_envelope *both = make_env("one@example.com", "two@example.com");
+    smtpc_envelope *half = make_env("one@example.com", "fail2@example.com");
+    smtpc_message *m = NULL;
+    assert_int_equal(smtpc_message_new(&m), SMTPC_OK);
+    static char bodies[5][100];
+    for (int i = 0; i < 5; i++) {
+        snprintf(bodies[i], sizeof bodies[i], "Subject: lmtp %d\r\n\r\nbody %d\r\n", i, i);
+        assert_int_equal(smtpc_message_set_envelope(m, i == 2 ? half : both), SMTPC_OK);
+        assert_int_equal(smtpc_message_set_body(m, bodies[i], SMTPC_NTS), SMTPC_OK);
+        assert_int_equal(smtpc_message_set_tag(m, (uint64_t)i), SMTPC_OK);
+        assert_int_equal(smtpc_client_enqueue(c, m), SMTPC_OK);
+    }
+    smtpc_message_free(m);
+    for (int i = 0; i < 5; i++) {
+        smtpc_message_result *r = NULL;
+        assert_int_equal(smtpc_client_next_result(c, &r), SMTPC_OK);
+        assert_int_equal(smtpc_message_result_tag(r), (uint64_t)i);
+        assert_int_equal(smtpc_message_result_status(r), SMTPC_OK);
+        const smtpc_result *rr = smtpc_message_result_recipients(r);
+        assert_int_equal(smtpc_result_state(rr, 0), SMTPC_RCPT_DELIVERED);
+        if (i == 2) {
+            assert_int_equal(smtpc_message_result_state(r), SMTPC_MESSAGE_PARTIAL);
+            assert_int_equal(smtpc_result_state(rr, 1), SMTPC_RCPT_FAILED);
+            assert_int_equal(smtpc_reply_code(smtpc_result_data_reply(rr, 1)), 550);
+        } else {
+            assert_int_equal(smtpc_message_result_state(r), SMTPC_MESSAGE_DELIVERED);
+            assert_int_equal(smtpc_result_state(rr, 1), SMTPC_RCPT_DELIVERED);
+        }
+        smtpc_message_result_free(r);
+    }
+    assert_int_equal(smtpc_client_quit(c), SMTPC_OK);
+    smtpc_client_free(c);
+    smtpc_envelope_free(both);
+    smtpc_envelope_free(half);
+    for (size_t i = 0; i < 5; i++) {
+        itest_msg msg;
+        assert_int_equal(itest_load_msg(&lm, i, 10000, &msg), 0);
+        ITEST_ASSERT_BYTES(msg.content, msg.content_len, bodies[i], strlen(bodies[i]));
+        itest_msg_free(&msg);
+    }
+    itest_stop(&lm);
+}
+
 /* ---- bench/compare/sink.py: round trips per message, memory */
 
 typedef struct sink {
@@ -347,9 +401,9 @@ static void test_postfix_window(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_aiosmtpd_many_messages), cmocka_unit_test(test_round_trips_data),
-        cmocka_unit_test(test_round_trips_chunking),   cmocka_unit_test(test_memory_bounded_by_window),
-        cmocka_unit_test(test_postfix_window),
+        cmocka_unit_test(test_aiosmtpd_many_messages),   cmocka_unit_test(test_lmtp_many_messages),
+        cmocka_unit_test(test_round_trips_data),         cmocka_unit_test(test_round_trips_chunking),
+        cmocka_unit_test(test_memory_bounded_by_window), cmocka_unit_test(test_postfix_window),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
