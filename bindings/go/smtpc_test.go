@@ -792,3 +792,14 @@ func TestConcurrentCallWaits(t *testing.T) {
 		t.Errorf("session %q", s)
 	}
 }
+
+// Every Go constant that mirrors a C enumerator has the header's value.
+func TestConstantsMatchHeader(t *testing.T) {
+	t.Parallel()
+	for _, d := range smtpc.ConstDrift() {
+		t.Error(d)
+	}
+	if smtpc.StatusCancelled.String() != "SMTPC_ECANCELLED" || smtpc.StatusInvalid.String() != "SMTPC_EINVAL" {
+		t.Error("status names")
+	}
+}
