@@ -57,6 +57,9 @@ enum {
 static const char *const usage_text[] = {
     "Usage: smtpc-send [OPTION]... [--] RECIPIENT...\n"
     "  or:  smtpc-send -t [OPTION]... [[--] RECIPIENT...]\n"
+    "  or:  smtpc-send [OPTION]... --each FILE... -- RECIPIENT...\n"
+    "  or:  smtpc-send [OPTION]... --mbox FILE | --maildir DIR [--] RECIPIENT...\n"
+    "  (with -t, --each FILE..., --mbox FILE and --maildir DIR take no RECIPIENT)\n"
     "Send the message read on standard input to each RECIPIENT through an SMTP or LMTP server.\n"
     "The message (header fields, a blank line, the body) is sent as it is: without -t its header\n"
     "fields are not read for addresses and a Bcc field is not removed. Line ends are sent as CRLF\n"
@@ -173,6 +176,27 @@ static const char *const usage_text[] = {
     "  -X FILE, -d X, -U, -G, -m, -n.\n"
     "  Refused (exit 64): -bp, -bs, -bi and the other -b modes, -q (there is no queue).\n"
     "\n",
+    "Several messages over one connection (instead of standard input):\n"
+    "  --each FILE... --      each FILE is one message; the arguments before \"--\" are the files\n"
+    "  --mbox FILE           each message of the mbox FILE: \"From \" lines separate them, one \">\" is\n"
+    "                        taken off lines starting with \">From \", \">>From \"... (mboxrd), the\n"
+    "                        empty line before each \"From \" is dropped\n"
+    "  --maildir DIR         each file of DIR/cur then DIR/new, by name (names starting with '.'\n"
+    "                        skipped)\n"
+    "  Every message goes to the RECIPIENTs, or with -t to those of its own header fields (Bcc\n"
+    "  removed). Every input is checked before connecting: a file missing or unreadable (66), an\n"
+    "  empty file, an empty maildir or a file that is not an mbox (65) stops before anything is\n"
+    "  sent. The messages are pipelined over one connection (the next message's commands behind\n"
+    "  each end of data; with CHUNKING, up to 32 messages in flight), each read when it is queued.\n"
+    "  One line per message on standard error, in order: \"smtpc-send: NAME: STATE[: detail]\" with\n"
+    "  STATE delivered, partial (some recipients refused), refused, not sent (may be sent again)\n"
+    "  or unknown (its end of data went out and the connection was lost before the reply: it may\n"
+    "  have been delivered); NAME is the file, or FILE#N for the Nth message of an mbox. Then a\n"
+    "  summary, \"smtpc-send: N messages: ...\". With --json, one JSON object per message on\n"
+    "  standard output (JSON Lines): {\"message\", \"index\", \"state\", \"status\", \"exit_status\",\n"
+    "  \"reply\": REPLY, \"recipients\": [...], \"error\"}. After a lost connection the messages not\n"
+    "  yet sent are each named as not sent. -F and a \".\" line (-i) apply to standard input only.\n"
+    "\n",
     "Configuration file:\n"
     "  -C, --config FILE     read FILE (default: $XDG_CONFIG_HOME/smtpc/config, or\n"
     "                        ~/.config/smtpc/config, else /etc/smtpc.conf, when they exist;\n"
@@ -225,6 +249,7 @@ static const char *const usage_text[] = {
     "Exit status (sysexits.h, as sendmail and msmtp):\n"
     "  0   the message was accepted for every recipient\n"
     "  64  usage error; nothing was sent\n"
+    "  66  --each, --mbox, --maildir: an input file is missing or cannot be read; nothing was sent\n"
     "  65  the message itself: refused permanently as too big (552, 5.2.3, 5.3.4, also to MAIL\n"
     "      FROM with SIZE) or for its content (5.6.x); or, with -t, its header fields give no\n"
     "      sender or no recipient, or a malformed address\n"
@@ -250,7 +275,10 @@ static const char *const usage_text[] = {
     "      a verified TLS connection\n"
     "  When several apply (some recipients refused permanently, others temporarily), the first of\n"
     "  this list wins: 75 (retrying is the only way the temporarily refused get the message; those\n"
-    "  that accepted it may get it twice), 76, 74, 70, 77, 78, 69, 65, 67.\n"};
+    "  that accepted it may get it twice), 76, 74, 70, 77, 78, 69, 65, 67.\n"
+    "  Several messages: 0 when every message was delivered to every recipient, else the first\n"
+    "  of that list among the messages' own statuses (a message not sent or with delivery unknown\n"
+    "  counts as 75; one the server refused as its reply says).\n"};
 
 static void usage(FILE *out) {
     size_t i;
