@@ -2555,7 +2555,7 @@ static int maildir_scan(struct batch_source *b, const char *dir, const char *sub
         b->paths[b->npaths++] = p;
     }
     closedir(d);
-    qsort(b->paths + first, b->npaths - first, sizeof *b->paths, compare_paths);
+    if (b->npaths > first) qsort(b->paths + first, b->npaths - first, sizeof *b->paths, compare_paths);
     return 0;
 oom:
     closedir(d);
