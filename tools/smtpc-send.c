@@ -3132,9 +3132,9 @@ int main(int argc, char **argv) {
         goto out;
     }
     for (i = first; i < argc; i++) {
-        /* DSN: each recipient's address is its original recipient (ORCPT) */
+        /* DSN (any of its options): each recipient's address is its original recipient (ORCPT) */
         smtpc_status added =
-            o.dsn_notify && !o.from_headers
+            (o.dsn_notify || o.dsn_ret || o.dsn_envid) && !o.from_headers
                 ? smtpc_envelope_add_recipient_dsn(env, argv[i], SMTPC_NTS, o.dsn_notify, argv[i], SMTPC_NTS)
                 : smtpc_envelope_add_recipient(o.from_headers ? check : env, argv[i], SMTPC_NTS);
         if (added != SMTPC_OK || (o.from_headers && !fits_field(argv[i]))) {

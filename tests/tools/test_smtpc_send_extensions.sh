@@ -5,7 +5,7 @@
 #      MAIL FROM, NOTIFY and ORCPT (each recipient's own address) on each RCPT TO, byte for byte
 #   2. the same to a server without DSN: exit 69, a message naming DSN, nothing but EHLO and QUIT
 #   3. sendmail's -N, -R, -V to the server without DSN: left out as sendmail does, exit 0
-#   4. -N to the server with DSN: as --dsn-notify
+#   4. -N, -R, -V to the server with DSN: as the --dsn-* options (ORCPT from each recipient)
 #   5. --priority, --deliver-by, --hold-for, --hold-until, --requiretls to a server offering none
 #      of them: exit 69 (69 or 76 for --requiretls: STARTTLS is required), naming the extension,
 #      nothing sent after EHLO
@@ -80,6 +80,13 @@ case "$err" in
 esac
 expect "--requiretls without STARTTLS: only EHLO sent" $'EHLO client.test\r\n|' \
     "$(json_field "$work/plain/sessions/session-000007.json" raw_hex)"
+run_send ret_only --server "smtp://127.0.0.1:$dsn_port" --helo client.test -f a@example.org --dsn-ret full \
+    b@example.org
+expect "--dsn-ret alone: exit 0" 0 "$rc"
+expect "--dsn-ret alone: ORCPT all the same" '[["ORCPT=rfc822;b@example.org"]]|' \
+    "$(json_field "$work/dsn/spool/msg-000003.json" rcpt_options)"
+expect "-N -R -V without DSN offered: RCPT TO without them" '[[]]|' \
+    "$(json_field "$work/plain/spool/msg-000001.json" rcpt_options)"
 expect "nothing spooled by the refusals" 1 "$(spooled plain)"
 
 finish
