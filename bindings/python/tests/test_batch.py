@@ -185,3 +185,35 @@ def test_postfix_bdat_window(postfix):
     assert [m["rcpt_tos"] for m in msgs] == [["pf1@example.org"], ["pf3@example.org"]]
     for m, i in zip(msgs, (1, 3)):
         assert bytes.fromhex(m["content_hex"]).endswith(_body(i))
+
+
+def test_cancel_from_a_thread(fault):
+    import threading
+    import time
+    # Message 1 delivered; message 2's end of data is never answered: a cancel from another thread
+    # stops the iteration promptly, 2 is UNKNOWN and 3 (queued behind it) NOT_SENT.
+    srv = fault([GREETING, {"expect": "EHLO"}, EHLO,
+                 {"expect_lines": 3}, {"send": "250 ok\r\n250 ok\r\n354 go\r\n"}, {"read_until": "\r\n.\r\n"},
+                 {"expect_lines": 3}, {"send": "250 one\r\n250 ok\r\n250 ok\r\n354 go\r\n"},
+                 {"read_until": "\r\n.\r\n"}, {"sleep": 6}], max_time=60)
+    c = _client(srv.port)
+    timer = threading.Timer(0.5, c.cancel)
+    timer.start()
+    t0 = time.monotonic()
+    res = list(c.send_many([_body(i) for i in (1, 2, 3)], "a@example.org", ["b@example.org"]))
+    timer.join()
+    assert time.monotonic() - t0 < 10.0
+    assert [r.state for r in res] == [S.DELIVERED, S.UNKNOWN, S.NOT_SENT]
+    assert res[1].status == "SMTPC_ECANCELLED" and isinstance(res[1].exception, smtpc.SMTPCancelledError)
+    assert not c.connected
+    c.close()
+    tr = srv.transcript(timeout=40)
+    assert tr.count(b"\r\n.\r\n") == 2
+
+
+def test_progress_for_each_message(server):
+    calls = []
+    with _client(server.port, progress=lambda sent, total: calls.append((sent, total))) as c:
+        res = list(c.send_many([_body(1), _body(22)], "a@example.org", ["b@example.org"]))
+    assert [r.state for r in res] == [S.DELIVERED] * 2
+    assert (len(_body(1)), len(_body(1))) in calls and (len(_body(22)), len(_body(22))) in calls
