@@ -36,6 +36,9 @@ packages=(
     golang-go
     # the Rust binding and its tests (bindings/rust: cargo --offline, no crates from outside)
     rustc cargo
+    # the Ruby binding (bindings/ruby: SWIG extension, minitest) and the SWIG backends test
+    # (tests/swig: Python, Ruby and Java wrappers from bindings/smtpc.i)
+    ruby-dev ruby-minitest default-jdk-headless
 )
 case ${1:-} in
     --packaging)
