@@ -322,7 +322,10 @@ SMTPC_API smtpc_status smtpc_envelope_add_recipient(smtpc_envelope *env, const c
  * Append an ESMTP parameter for MAIL FROM (e.g. "BODY=8BITMIME", "SMTPUTF8", "RET=HDRS"). As in
  * smtplib, options are sent only to a server that answered EHLO. "SMTPUTF8" is refused with
  * SMTPC_ENOTSUPPORTED at send time when the server does not offer it. Do not pass SIZE: the library
- * adds SIZE itself when the server offers it.
+ * adds SIZE itself when the server offers it. The typed setters below are the checked way to pass
+ * DSN, REQUIRETLS, MT-PRIORITY, DELIVERBY, FUTURERELEASE, AUTH=, BODY and SMTPUTF8; a raw option
+ * whose keyword a typed parameter also sets (or a keyword given twice) makes the send fail with
+ * SMTPC_EINVAL.
  * @return SMTPC_OK; SMTPC_EINVAL (empty, contains a space, a control character or a non-ASCII byte,
  *         or is a SIZE parameter); SMTPC_ENOMEM.
  */
@@ -957,7 +960,9 @@ SMTPC_API smtpc_status smtpc_client_read_reply(smtpc_client *client);
  *         SMTPC_ESTATE (messages queued with smtpc_client_enqueue() are not complete: sendmail is
  *         that queue with one message, and waits its turn only as part of it);
  *         SMTPC_ENOTSUPPORTED (SMTPUTF8 asked for, or needed by a non-ASCII address, and not offered;
- *         nothing sent after EHLO, errmsg says which address);
+ *         or a typed parameter of the envelope the server does not offer, see "Typed ESMTP
+ *         parameters"; nothing sent after EHLO, errmsg says which address or extension);
+ *         SMTPC_EINVAL also for the same ESMTP keyword given twice (typed and raw, or raw twice);
  *         SMTPC_ESENDER_REFUSED; SMTPC_ERECIPIENTS_REFUSED; SMTPC_EDATA_REFUSED (reply kept);
  *         SMTPC_EDELIVERY_UNKNOWN; SMTPC_EDISCONNECTED, SMTPC_EIO, SMTPC_ETIMEOUT, SMTPC_EPROTOCOL
  *         (connection closed); SMTPC_ENOMEM.
