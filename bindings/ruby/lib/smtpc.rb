@@ -16,8 +16,6 @@
 require "smtpc/native"
 
 module Smtpc
-  Native = ::Smtpc::Native unless const_defined?(:Native)
-
   VERSION = Native.version
 
   # A server reply. #status is the code as a String ("250"), as Net::SMTP::Response#status.
