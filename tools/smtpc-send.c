@@ -2747,13 +2747,11 @@ static void say_result(const char *name, const smtpc_message_result *r) {
     }
     if (state == SMTPC_MESSAGE_PARTIAL ||
         (state == SMTPC_MESSAGE_REFUSED && st == SMTPC_ERECIPIENTS_REFUSED)) {
+        size_t listed = 0; /* the recipients that did not get it, after ": " (partial) or the reply */
         for (k = 0; k < n; k++) {
             smtpc_rcpt_state rs = smtpc_result_state(res, k);
             if (rs == SMTPC_RCPT_DELIVERED) continue;
-            bad |= appendf(&line, "%s<%s> ",
-                           k                                ? "; "
-                           : state == SMTPC_MESSAGE_PARTIAL ? ": "
-                                                            : "; ",
+            bad |= appendf(&line, "%s<%s> ", listed++ || state != SMTPC_MESSAGE_PARTIAL ? "; " : ": ",
                            smtpc_result_recipient(res, k, NULL));
             bad |= rs == SMTPC_RCPT_REFUSED  ? append_reply(&line, smtpc_result_rcpt_reply(res, k))
                    : rs == SMTPC_RCPT_FAILED ? append_reply(&line, smtpc_result_data_reply(res, k))
@@ -2978,8 +2976,10 @@ static int run_batch(smtpc_client *client, smtpc_envelope *env, const struct opt
     if (lost) {
         while ((rc = batch_next(&src, NULL, name, sizeof name)) > 0) {
             counts.n++;
-            report_unqueued(o, name, ++index, "the connection was lost before it", SMTPC_EDISCONNECTED,
-                            EXIT_TEMPFAIL, &counts);
+            report_unqueued(o, name, ++index,
+                            signal_got ? "interrupted before it was sent"
+                                       : "the connection was lost before it",
+                            signal_got ? SMTPC_ECANCELLED : SMTPC_EDISCONNECTED, EXIT_TEMPFAIL, &counts);
         }
     }
     if (signal_got) worst_code = worst(worst_code, EXIT_TEMPFAIL);

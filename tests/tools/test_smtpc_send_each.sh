@@ -12,6 +12,7 @@
 #   6. fault server: the connection closes after message 2's end of data -> 2 unknown, 3 and 4 not sent,
 #      exit 75, each named
 #   7. usage: --each without a file, -t with recipients, --each with --mbox -> exit 64
+#   8. LMTP: one recipient delivered, one refused at RCPT, one after the data -> "partial", exit 67
 #
 # Usage: test_smtpc_send_each.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -163,5 +164,17 @@ run_files trcpt "${common[@]}" -t --each "$in/1.eml" -- b@example.org
 expect "usage: -t with recipients" 64 "$rc"
 run_files both "${common[@]}" --each "$in/1.eml" --mbox "$in/box.mbox" -- b@example.org
 expect "usage: --each with --mbox" 64 "$rc"
+
+# --- 8. LMTP: a partial delivery, the recipients that did not get it listed -------------------------------
+aiosmtpd lmtp --mode lmtp
+run_files lmtp --server "lmtp://127.0.0.1:$port" --helo client.test --tls none -f a@example.org \
+    --each "$in/f1" -- b@example.org fail@example.org reject@example.org
+expect "lmtp: exit 67" 67 "$rc"
+expect "lmtp: partial, with each refusal" "smtpc-send: $in/f1: partial: <fail@example.org> 550 5.1.1 <fail@example.org>: delivery failed; <reject@example.org> 550 5.1.1 <reject@example.org>: Recipient address rejected
+smtpc-send: 1 message: 0 delivered, 1 partial, 0 refused, 0 not sent, 0 unknown
+|" "$err"
+expect "lmtp: the recipients accepted at RCPT" '["b@example.org", "fail@example.org"]|' \
+    "$(json_field "$work/lmtp/spool/msg-000001.json" rcpt_tos)"
+expect "lmtp: the message as sent" $'Subject: one\r\n\r\n1\r\n|' "$(json_field "$work/lmtp/spool/msg-000001.json" content_hex)"
 
 finish
