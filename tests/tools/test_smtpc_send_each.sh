@@ -12,7 +12,8 @@
 #   6. fault server: the connection closes after message 2's end of data -> 2 unknown, 3 and 4 not sent,
 #      exit 75, each named
 #   7. usage: --each without a file, -t with recipients, --each with --mbox -> exit 64
-#   8. LMTP: one recipient delivered, one refused at RCPT, one after the data -> "partial", exit 67
+#   8. SIGINT while waiting for message 1's reply -> 1 unknown, 2 and 3 not sent, exit 75
+#   9. LMTP: one recipient delivered, one refused at RCPT, one after the data -> "partial", exit 67
 #
 # Usage: test_smtpc_send_each.sh SMTPC_SEND SERVERS_DIR
 send=$1
@@ -165,7 +166,35 @@ expect "usage: -t with recipients" 64 "$rc"
 run_files both "${common[@]}" --each "$in/1.eml" --mbox "$in/box.mbox" -- b@example.org
 expect "usage: --each with --mbox" 64 "$rc"
 
-# --- 8. LMTP: a partial delivery, the recipients that did not get it listed -------------------------------
+# --- 8. SIGINT while waiting for the reply to message 1's end of data -----------------------------------
+fault stall << EOF
+[$greet,
+ {"expect_lines": 3}, {"send": "250 ok\r\n250 ok\r\n354 go\r\n"}, {"read_until": "\r\n.\r\n"},
+ {"expect_lines": 3, "timeout": 5}, {"sleep": 8}]
+EOF
+timeout 60 "$send" --server "smtp://127.0.0.1:$port" --helo client.test --tls none -f a@example.org \
+    --each "$in/f1" "$in/f2" "$in/f3" -- b@example.org > "$work/int.stdout" 2> "$work/int.stderr" < /dev/null &
+spid=$!
+for _ in $(seq 100); do # until message 2's commands have arrived behind message 1's end of data
+    [[ $(grep -c '^DATA' "$work/stall.transcript" 2> /dev/null) == 2 ]] && break
+    sleep 0.1
+done
+start=$(date +%s%N)
+kill -INT "$spid"
+wait "$spid"
+rc=$?
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+expect "SIGINT: exit 75" 75 "$rc"
+expect_true "SIGINT: promptly ($elapsed_ms ms)" test "$elapsed_ms" -lt 5000
+expect "SIGINT: message 1 unknown, 2 and 3 not sent" "f1 unknown
+f2 not sent
+f3 not sent
+" "$(sed -n "s|^smtpc-send: $in/\(f[0-9]\): \([a-z ]*\): .*|\1 \2|p" "$work/int.stderr")
+"
+expect_true "SIGINT: summary" grep -qx "smtpc-send: 3 messages: 0 delivered, 0 partial, 0 refused, 2 not sent, 1 unknown" \
+    "$work/int.stderr"
+
+# --- 9. LMTP: a partial delivery, the recipients that did not get it listed -------------------------------
 aiosmtpd lmtp --mode lmtp
 run_files lmtp --server "lmtp://127.0.0.1:$port" --helo client.test --tls none -f a@example.org \
     --each "$in/f1" -- b@example.org fail@example.org reject@example.org
