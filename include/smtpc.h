@@ -1137,7 +1137,7 @@ SMTPC_API smtpc_status smtpc_message_set_body(smtpc_message *msg, const char *da
  * Read the body from `read` in blocks when the message is sent (as smtpc_client_sendmail_stream()
  * does), so a message of any size is sent in constant memory. `size_hint` is declared as SIZE= when
  * not 0 and counts towards the window's bytes. `read` is called only from a call on the client the
- * message was queued on (enqueue, next_result, sendmail, quit) while its body is being sent, never
+ * message was queued on (enqueue, next_result, quit) while its body is being sent, never
  * after it returned 0 bytes or non-zero; non-zero aborts the message (not sent; the connection is
  * closed, so messages behind it are not sent either and those answered before it keep their result).
  * `userdata` must stay valid as data set with smtpc_message_set_body() does. Replaces a body.
