@@ -79,6 +79,10 @@ type Options struct {
 	// nor to this machine.
 	AllowInsecureAuth bool
 
+	// SourceHost and SourcePort bind the outgoing socket before connecting ("" and 0: any).
+	SourceHost string
+	SourcePort uint16
+
 	DisablePipelining bool // one command per round trip even when the server offers PIPELINING
 	DisableChunking   bool // DATA even when the server offers CHUNKING (BDAT)
 
@@ -173,6 +177,12 @@ func (c *Client) apply(o *Options) error {
 	if o.TLSServerName != "" {
 		p, n := cstr(o.TLSServerName)
 		if err := check("New: TLSServerName", C.smtpc_client_set_tls_server_name(c.c, p, n)); err != nil {
+			return err
+		}
+	}
+	if o.SourceHost != "" || o.SourcePort != 0 {
+		p, n := cstr(o.SourceHost)
+		if err := check("New: SourceHost", C.smtpc_client_set_source_address(c.c, p, n, C.uint16_t(o.SourcePort))); err != nil {
 			return err
 		}
 	}
@@ -586,6 +596,14 @@ func (c *Client) Features() map[string]string {
 	return out
 }
 
+// AuthMechanism is the mechanism of the last successful authentication on this connection
+// ("SCRAM-SHA-256"), or "".
+func (c *Client) AuthMechanism() string {
+	var m string
+	c.getter(func(h *C.smtpc_client) { m = C.GoString(C.smtpc_client_auth_mechanism(h)) })
+	return m
+}
+
 // TLSState describes the connection's TLS.
 type TLSState struct {
 	Active          bool   // the connection is encrypted
@@ -595,6 +613,7 @@ type TLSState struct {
 	PeerSubject     string // "CN=localhost"
 	PeerFingerprint string // SHA-256 of the certificate, lower-case hex
 	VerifyResult    int    // OpenSSL's X509_V_ERR_* code of the last handshake (0: none)
+	Resumed         bool   // the TLS session was resumed from an earlier connection
 }
 
 // TLSConnectionState is the connection's TLS state; ok is false when it is not encrypted.
@@ -608,6 +627,7 @@ func (c *Client) TLSConnectionState() (state TLSState, ok bool) {
 			PeerSubject:     C.GoString(C.smtpc_client_tls_peer_subject(h)),
 			PeerFingerprint: C.GoString(C.smtpc_client_tls_peer_fingerprint(h)),
 			VerifyResult:    int(C.smtpc_client_tls_verify_result(h)),
+			Resumed:         C.smtpc_client_tls_resumed(h) != 0,
 		}
 	})
 	return state, state.Active

@@ -214,6 +214,28 @@ func (c *Client) Verify(addr string) error {
 	})
 }
 
+// Expn sends EXPN with a list name and returns the reply (its lines are the members).
+func (c *Client) Expn(list string) (*Reply, error) {
+	p, n := cstr(list)
+	return c.command("Expn", func(h *C.smtpc_client) C.smtpc_status {
+		if st := c.hello(h); Status(st) != StatusOK {
+			return st
+		}
+		return C.smtpc_client_expn(h, p, n)
+	})
+}
+
+// Help sends HELP, with an optional argument, and returns the reply.
+func (c *Client) Help(what string) (*Reply, error) {
+	p, n := cstr(what)
+	return c.command("Help", func(h *C.smtpc_client) C.smtpc_status {
+		if st := c.hello(h); Status(st) != StatusOK {
+			return st
+		}
+		return C.smtpc_client_help(h, p, n)
+	})
+}
+
 // Docmd sends an arbitrary command ("XCLIENT", "NAME=x") and returns its reply (smtplib's docmd).
 func (c *Client) Docmd(cmd, args string) (*Reply, error) {
 	p, n := cstr(cmd)

@@ -458,6 +458,9 @@ func TestAuth(t *testing.T) {
 	if err := c.Auth(smtpc.PlainAuth("", "user@example.org", "s3cret", "127.0.0.1")); err != nil {
 		t.Fatalf("PlainAuth: %v", err)
 	}
+	if m := c.AuthMechanism(); m != "PLAIN" {
+		t.Errorf("AuthMechanism() = %q", m)
+	}
 	c.Quit()
 
 	// net/smtp's own PlainAuth, driven through the callback; it checks ServerInfo (localhost).

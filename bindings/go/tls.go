@@ -138,6 +138,14 @@ func (t *TLSConfig) SetCiphers(list string) error {
 	return t.call("SetCiphers", func(c *C.smtpc_tls_config) C.smtpc_status { return C.smtpc_tls_config_set_ciphers(c, p, n) })
 }
 
+// SetSessionResumption turns TLS session resumption on (the default) or off; off also forgets
+// every saved session.
+func (t *TLSConfig) SetSessionResumption(on bool) error {
+	return t.call("SetSessionResumption", func(c *C.smtpc_tls_config) C.smtpc_status {
+		return C.smtpc_tls_config_set_session_resumption(c, cbool(on))
+	})
+}
+
 func cbool(b bool) C.int {
 	if b {
 		return 1
