@@ -681,7 +681,7 @@ class Client:
                             break
                         _n.message_result_free(res)
                         queued.popleft()
-                except NativeError:
+                except (NativeError, ValueError):  # the connection or the handle is already gone
                     pass
                 if queued and self._c._p is not None:
                     self._c.close()  # the bodies must not be read after they are released
