@@ -79,6 +79,7 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # through cleanup: no test server or mount is left behind
 
 start=$(date +%s)
 if [[ $reuse -eq 1 && -x $root/usr/bin/apt-get ]]; then
