@@ -2,11 +2,15 @@
 # SPDX-License-Identifier: MIT
 # TLS session cost: bench_tls (C API) in each of its modes, and 20 STARTTLS sessions through Python's
 # smtplib and through smtpc's drop-in (smtpc.smtplib), against one local aiosmtpd with STARTTLS.
-# Figures and how to read them: docs/performance.md, "TLS".
+# Then full against resumed handshakes (bench_tls full/resumed: one configuration, session
+# resumption off/on) against aiosmtpd (TLS 1.3 and 1.2 STARTTLS, TLS 1.3 implicit) and, as root
+# with Postfix installed, against Postfix (STARTTLS and its implicit-TLS port).
+# Figures and how to read them: docs/performance.md, "TLS", and docs/tls.md, "Session resumption".
 #
 # usage: bench/bench_tls.sh BUILD_DIR      (a build with -DSMTPC_BUILD_BENCH=ON and the Python bindings)
-# env:   SESSIONS (20) sessions per run, REPEAT (5) runs per case (the median is reported).
-# Needs: /usr/bin/python3 with python3-aiosmtpd, openssl (the test PKI).
+# env:   SESSIONS (20) sessions per run, REPEAT (5) runs per case (the median is reported),
+#        RESUME_ONLY=1 to run only the resumption section.
+# Needs: /usr/bin/python3 with python3-aiosmtpd, openssl (the test PKI); Postfix (optional, root).
 #
 # The server's certificate comes from the test CA (tests/servers/make_test_pki.sh); SSL_CERT_FILE is
 # set to the system bundle plus that CA, so that the "system trust store" of every client (smtpc's
@@ -21,8 +25,10 @@ REPEAT="${REPEAT:-5}"
 PY=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpc-bench-tls.XXXXXX")
 server_pid=
+extra_pids=()
 cleanup() {
     [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,6 +57,7 @@ median() {
 }
 
 echo "# $(nproc) cores, $(uname -sr), $(openssl version), commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ ${RESUME_ONLY:-0} != 1 ]]; then
 echo "## C API (bench_tls), $SESSIONS sessions, median of $REPEAT"
 for mode in default newconfig cafile cafile-new reuse; do
     median "$BUILD/bench/bench_tls" 127.0.0.1 "$port" "$SESSIONS" "$mode" "$work/pki/ca.pem"
@@ -65,4 +72,57 @@ if [[ -d $pkg/smtpc ]]; then
     done
 else
     echo "## Python skipped: no $pkg/smtpc (configure with the Python bindings and build them)"
+fi
+fi
+
+# start_server NAME ARGS...: another server in the background; prints its first port line's number.
+start_server() {
+    local name=$1
+    shift
+    "$@" > "$work/$name.out" 2>"$work/$name.err" &
+    extra_pids+=($!)
+    for _ in $(seq 300); do
+        local p
+        p=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$work/$name.out")
+        [[ -n $p ]] && { echo "$p"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+# full_vs_resumed LABEL PORT [implicit]: bench_tls full and resumed, with and without a message.
+full_vs_resumed() {
+    local label=$1 p=$2 implicit=${3:-0}
+    echo "### $label"
+    for hs in 1 0; do
+        for mode in full resumed; do
+            BENCH_TLS_IMPLICIT=$implicit BENCH_TLS_HANDSHAKE_ONLY=$hs median "$BUILD/bench/bench_tls" localhost "$p" \
+                "$SESSIONS" "$mode" "$work/pki/ca.pem"
+        done
+    done
+}
+
+echo "## Session resumption: full against resumed handshakes, $SESSIONS sessions, median of $REPEAT"
+echo "## (+handshake: connect, TLS, QUIT; otherwise connect, TLS, EHLO, one message, QUIT)"
+full_vs_resumed "aiosmtpd, STARTTLS, TLS 1.3" "$port"
+if p12=$(start_server aio12 "$PY" "$SRC/tests/servers/aiosmtpd_server.py" --spool "$work/spool" \
+    --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key" --tls-max-version 1.2); then
+    full_vs_resumed "aiosmtpd, STARTTLS, TLS 1.2" "$p12"
+fi
+if pimp=$(start_server aioimp "$PY" "$SRC/tests/servers/aiosmtpd_server.py" --spool "$work/spool" \
+    --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key" --implicit-tls); then
+    full_vs_resumed "aiosmtpd, implicit TLS 1.3" "$pimp" 1
+fi
+if [[ $(id -u) -eq 0 ]] && command -v postfix >/dev/null; then
+    mkdir -m 700 "$work/pfspool"
+    if ppf=$(start_server postfix "$PY" "$SRC/tests/servers/postfix_server.py" --spool "$work/pfspool" \
+        --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key"); then
+        ptls=$(sed -n 's/^TLSPORT \([0-9][0-9]*\)$/\1/p' "$work/postfix.out")
+        full_vs_resumed "Postfix $(postconf -dh mail_version), STARTTLS, TLS 1.3" "$ppf"
+        [[ -n $ptls ]] && full_vs_resumed "Postfix, implicit TLS 1.3 (smtpd_tls_wrappermode)" "$ptls" 1
+    else
+        echo "### Postfix did not start: $(tail -n 2 "$work/postfix.err")"
+    fi
+else
+    echo "### Postfix skipped (needs root and postfix)"
 fi
