@@ -228,6 +228,44 @@ module Smtpc
       last_result
     end
 
+    # Net::SMTP's step-by-step transaction: mailfrom, rcptto (or rcptto_list), data. Each returns
+    # the server's Response and raises as send_message does; last_result has every recipient.
+    def mailfrom(from_addr)
+      call(:client_mail, from_addr.to_s, nil)
+      last_response
+    end
+
+    def rcptto(to_addr)
+      call(:client_rcpt, to_addr.to_s, nil)
+      last_response
+    end
+
+    # RCPT TO for each address; the refused ones are skipped (their replies are in last_result),
+    # and when every one was refused the last refusal is raised. Then yields (send the data there)
+    # and returns what the block returns.
+    def rcptto_list(to_addrs)
+      to_addrs = to_addrs.flatten
+      raise ArgumentError, "mail destination not given" if to_addrs.empty?
+
+      refusal = nil
+      accepted = to_addrs.count do |addr|
+        rcptto(addr)
+        true
+      rescue SMTPServerBusy, SMTPSyntaxError, SMTPFatalError => e
+        refusal = e
+        false
+      end
+      raise refusal if accepted.zero?
+
+      yield
+    end
+
+    # DATA and the message (line ends normalised, dot-stuffed by the library).
+    def data(msgstr)
+      call(:client_data, msgstr.to_s)
+      last_response
+    end
+
     # The per-recipient outcome of the last transaction (copied), or nil.
     def last_result = Result.from_native(Native.client_last_result(ptr))
 

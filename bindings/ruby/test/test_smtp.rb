@@ -79,6 +79,23 @@ class TestSMTP < Minitest::Test
     assert_equal ["ok@example.org"], m[0]["rcpt_tos"]
   end
 
+  def test_step_by_step_rcptto_list
+    srv = start_aiosmtpd
+    Smtpc::SMTP.start("127.0.0.1", srv.port, helo: "client.test", starttls: false) do |smtp|
+      assert_equal "250", smtp.mailfrom("a@example.org").status
+      r = smtp.rcptto_list(["reject1@example.org", "ok@example.org"]) { smtp.data(MSG) }
+      assert_equal 250, r.code
+      assert_equal %i[refused delivered], smtp.last_result.recipients.map(&:state)
+      smtp.mailfrom("a@example.org")
+      assert_raises(Smtpc::SMTPFatalError) { smtp.rcptto_list(["reject2@example.org"]) { flunk "yielded" } }
+      smtp.rset
+    end
+    m = srv.messages(1)
+    assert_equal 1, m.size
+    assert_equal ["ok@example.org"], m[0]["rcpt_tos"]
+    assert_equal WIRE, unhex(m[0]["content_hex"])
+  end
+
   def test_bad_argument_sends_nothing
     srv = start_aiosmtpd
     Smtpc::SMTP.start("127.0.0.1", srv.port, helo: "client.test", starttls: false) do |smtp|
