@@ -6,7 +6,7 @@
 #      -> one line per message in order, a summary, exit 65; the others spooled byte for byte, one session
 #   2. --mbox (mboxrd): ">From " unquoted, the separating empty line dropped; --json: one object a message
 #   3. --maildir: cur/ then new/, by name
-#   4. bad inputs reported before anything is sent: a missing file, a directory (66), an empty file,
+#   4. bad inputs reported before anything is sent: a missing or unreadable file, a directory (66), an empty file,
 #      an empty mbox, a file that is not an mbox, a maildir without new/ (66), an empty maildir (65)
 #   5. fault server: message 2 refused at its end of data, message 3 still delivered -> exit 65
 #   6. fault server: the connection closes after message 2's end of data -> 2 unknown, 3 and 4 not sent,
@@ -112,6 +112,22 @@ expect "maildir without new/: exit 66" "66 smtpc-send: $in/nonew/new: No such fi
 run_files emptymd "${common[@]}" --maildir "$in/emptymd" b@example.org
 expect "empty maildir: exit 65" "65 smtpc-send: $in/emptymd: no message in cur/ or new/; nothing was sent
 |" "$rc $err"
+# unreadable: root reads anything, so as nobody (when root and setpriv are there)
+if [[ $(id -u) == 0 ]] && command -v setpriv > /dev/null &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$send" --version > /dev/null 2>&1; then
+    mkdir -m 755 "$work/pub"
+    printf 'Subject: x\n\nx\n' > "$work/pub/secret.eml"
+    chmod 000 "$work/pub/secret.eml"
+    chmod 711 "$work"
+    timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups "$send" "${common[@]}" \
+        --each "$work/pub/secret.eml" -- b@example.org > "$work/unreadable.stdout" 2> "$work/unreadable.stderr" < /dev/null
+    rc=$?
+    chmod 700 "$work"
+    expect "unreadable file: exit 66" "66 smtpc-send: $work/pub/secret.eml: Permission denied; nothing was sent" \
+        "$rc $(cat "$work/unreadable.stderr")"
+else
+    echo "ok - unreadable file # SKIP needs root, setpriv, and smtpc-send executable by nobody"
+fi
 sleep 0.3
 expect "bad inputs: no connection was made" "$sessions" "$(ls "$work/srv/sessions" | wc -l)"
 
