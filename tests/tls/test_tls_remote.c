@@ -197,8 +197,7 @@ static int never_cb(const char *challenge, size_t len, int is_initial, smtpc_aut
     return 1;
 }
 
-static void test_opportunistic_remote_auth_refused(void **state) {
-    (void)state;
+static void opportunistic_remote_auth_refused(int resumed) {
     itest_trace t = {0};
     smtpc_client *c = tls_client(SMTPC_TLS_OPPORTUNISTIC, 0);
     assert_int_equal(smtpc_client_set_trace(c, 1, itest_trace_cb, &t), SMTPC_OK);
@@ -210,6 +209,7 @@ static void test_opportunistic_remote_auth_refused(void **state) {
     assert_int_equal(smtpc_client_tls_active(c), 1);
     assert_int_equal(smtpc_client_tls_verified(c), 0);
     assert_int_equal(smtpc_client_tls_verify_result(c), 20);
+    assert_int_equal(smtpc_client_tls_resumed(c), resumed);
     TLS_ASSERT_STATUS(c, smtpc_client_login(c, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS),
                       SMTPC_EAUTH_INSECURE);
     int calls = 0;
@@ -233,6 +233,13 @@ static void test_opportunistic_remote_auth_refused(void **state) {
     char *mode = tls_msg_text(&g_tls, msgs, "tls", NULL);
     assert_string_equal(mode, "starttls");
     free(mode);
+}
+
+static void test_opportunistic_remote_auth_refused(void **state) {
+    (void)state;
+    opportunistic_remote_auth_refused(0);
+    /* Again over the session the default configuration kept: resumed, still unverified, still refused. */
+    opportunistic_remote_auth_refused(1);
 }
 
 static void cleanup(void) {
