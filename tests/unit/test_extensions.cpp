@@ -214,6 +214,20 @@ void test_scan_body(void **) {
     assert_null(f.binary);
     f = scan_body({"a\r\n\r\n" + std::string(500, 'x'), std::string(499, 'x') + "\r\n"});
     assert_string_equal(f.binary, "a line longer than 998 octets");
+    // Pieces split anywhere: a CR ending one piece and its LF (or not) starting the next; empty pieces.
+    f = scan_body({"", "a\r\n\r\n" + std::string(998, 'x') + "\r", "", "\ny\r\n", ""});
+    assert_null(f.binary);
+    f = scan_body({"a\r\n\r", "x\r\n"});
+    assert_string_equal(f.binary, "a CR not followed by LF");
+    // The earliest reason is reported.
+    f = scan_body({std::string(SV("a\r\n\r\nx\ry\0z\r\n"))});
+    assert_string_equal(f.binary, "a CR not followed by LF");
+    f = scan_body({std::string(SV("a\r\n\r\nx\0y\rz\r\n"))});
+    assert_string_equal(f.binary, "a NUL byte");
+    // 8-bit only in the body after a header section ended by a bare LF line.
+    f = scan_body({"A: b\n\nc\xc3\xa9\n"});
+    assert_true(f.eight_bit);
+    assert_false(f.header_utf8);
 }
 
 // --- build_params: each extension, offered and not
