@@ -2479,7 +2479,8 @@ struct batch_source {
     size_t taken; /* messages read so far */
     char *line;   /* getline()'s buffer for the mbox */
     size_t line_cap;
-    int at_end; /* the mbox has no more message */
+    int at_end;     /* the mbox has no more message */
+    int stream_big; /* files over SPOOL_MEMORY are sent in place, not read whole (not with -t) */
 };
 
 /* Appends formatted text (for the result lines). Returns 0, or -1 when out of memory. */
@@ -2657,11 +2658,49 @@ static int slurp(const char *path, struct message *m) {
 }
 
 /*
+ * A file over SPOOL_MEMORY, sent in place as standard input is (read_file(), so that a file truncated
+ * meanwhile aborts the message instead of sending less): opened into src, its size after line-end
+ * normalisation into size_hint (SIZE). Returns 2 when set up (src->fd to close once its result is
+ * taken), 0 for a smaller file (to be read whole), -1 with errno set.
+ */
+static int stream_file(const char *path, struct file_source *src, uint64_t *size_hint) {
+    struct norm_size z = {0, 0, 0};
+    char block[65536];
+    struct stat st;
+    off_t at = 0;
+    ssize_t r;
+    int saved, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return -1;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size <= SPOOL_MEMORY) {
+        close(fd);
+        return 0;
+    }
+    while ((r = pread(fd, block, sizeof block, at)) != 0) {
+        ssize_t k;
+        if (r < 0 && errno == EINTR && !signal_got) continue;
+        if (r < 0) {
+            saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        for (k = 0; k < r; k++) norm_feed(&z, block[k]);
+        at += r;
+    }
+    memset(src, 0, sizeof *src);
+    src->fd = fd;
+    src->left = (uint64_t)at;
+    *size_hint = norm_end(&z);
+    return 2;
+}
+
+/*
  * The next message: its name (the file, or "MBOX#N") into name, its bytes into m when m is not NULL
  * (NULL: only its name, to report it as not sent). Returns 1, 0 when there is none left, -1 when it
  * could not be read (errno set; m empty).
  */
-static int batch_next(struct batch_source *b, struct message *m, char *name, size_t cap) {
+static int batch_next(struct batch_source *b, struct message *m, char *name, size_t cap,
+                      struct file_source *src, uint64_t *size_hint) {
     int rc;
     if (b->mbox) {
         struct message skip = {NULL, 0, 0};
@@ -2673,6 +2712,10 @@ static int batch_next(struct batch_source *b, struct message *m, char *name, siz
     if (b->next >= b->npaths) return 0;
     snprintf(name, cap, "%s", b->paths[b->next++]);
     b->taken++;
+    if (m && src && b->stream_big) {
+        rc = stream_file(name, src, size_hint);
+        if (rc != 0) return rc;
+    }
     if (m && slurp(name, m) != 0) return -1;
     return 1;
 }
@@ -2811,6 +2854,9 @@ struct batch_queue {
         struct message body;
         char name[4096];
         size_t index;
+        int stream;             /* the body is read from src as it is sent */
+        struct file_source src; /* the open file of a streamed body */
+        uint64_t size_hint;
     } * slots;
     size_t cap, head, count;
 };
@@ -2834,6 +2880,8 @@ static int batch_take(smtpc_client *client, struct batch_queue *q, const struct 
     }
     free(p->body.data);
     memset(&p->body, 0, sizeof p->body);
+    if (p->stream) close(p->src.fd);
+    p->stream = 0;
     q->head = (q->head + 1) % q->cap;
     q->count--;
     return code;
@@ -2924,12 +2972,14 @@ static int run_batch(smtpc_client *client, smtpc_envelope *env, const struct opt
         goto done;
     }
     smtpc_client_set_window(client, BATCH_WINDOW, (uint64_t)1 << 20);
+    src.stream_big = !o->from_headers; /* -t reads the header fields: the library needs the bytes */
 
     for (;;) {
         struct pending *p;
         if (q.count == BATCH_WINDOW) worst_code = worst(worst_code, batch_take(client, &q, o, &counts));
         p = &q.slots[(q.head + q.count) % q.cap];
-        rc = batch_next(&src, &p->body, p->name, sizeof p->name);
+        rc = batch_next(&src, &p->body, p->name, sizeof p->name, &p->src, &p->size_hint);
+        p->stream = rc == 2;
         if (rc == 0) break;
         p->index = ++index;
         counts.n++;
@@ -2943,7 +2993,9 @@ static int run_batch(smtpc_client *client, smtpc_envelope *env, const struct opt
             if (src.mbox) break; /* the rest of the mbox cannot be read either */
             continue;
         }
-        if (smtpc_message_set_body(msg, p->body.data ? p->body.data : "", p->body.len) != SMTPC_OK ||
+        if ((p->stream
+                 ? smtpc_message_set_body_reader(msg, p->size_hint, read_file, &p->src)
+                 : smtpc_message_set_body(msg, p->body.data ? p->body.data : "", p->body.len)) != SMTPC_OK ||
             smtpc_message_set_tag(msg, p->index) != SMTPC_OK) {
             st = SMTPC_ENOMEM;
         } else {
@@ -2967,6 +3019,8 @@ static int run_batch(smtpc_client *client, smtpc_envelope *env, const struct opt
         worst_code = worst(worst_code, code);
         free(p->body.data);
         memset(&p->body, 0, sizeof p->body);
+        if (p->stream) close(p->src.fd);
+        p->stream = 0;
         if (st != SMTPC_EINVAL && st != SMTPC_ENOTSUPPORTED) {
             lost = 1; /* the connection is gone (or the call was interrupted): the rest is not sent */
             break;
@@ -2974,7 +3028,7 @@ static int run_batch(smtpc_client *client, smtpc_envelope *env, const struct opt
     }
     while (q.count > 0) worst_code = worst(worst_code, batch_take(client, &q, o, &counts));
     if (lost) {
-        while ((rc = batch_next(&src, NULL, name, sizeof name)) > 0) {
+        while ((rc = batch_next(&src, NULL, name, sizeof name, NULL, NULL)) > 0) {
             counts.n++;
             report_unqueued(o, name, ++index,
                             signal_got ? "interrupted before it was sent"
@@ -2993,7 +3047,10 @@ static int run_batch(smtpc_client *client, smtpc_envelope *env, const struct opt
         free(line.data);
     }
 done:
-    for (k = 0; q.slots && k < q.cap; k++) free(q.slots[k].body.data);
+    for (k = 0; q.slots && k < q.cap; k++) {
+        free(q.slots[k].body.data);
+        if (q.slots[k].stream) close(q.slots[k].src.fd);
+    }
     free(q.slots);
     smtpc_message_free(msg);
     batch_close(&src);

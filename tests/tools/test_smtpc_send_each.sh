@@ -5,7 +5,7 @@
 #   1. --each with -t: three files, the second refused after its data (aiosmtpd: "fail" recipient)
 #      -> one line per message in order, a summary, exit 65; the others spooled byte for byte, one session
 #   2. --mbox (mboxrd): ">From " unquoted, the separating empty line dropped; --json: one object a message
-#   3. --maildir: cur/ then new/, by name
+#   3. --maildir: cur/ then new/, by name; a file over 1 MiB sent in place with its SIZE
 #   4. bad inputs reported before anything is sent: a missing or unreadable file, a directory (66), an empty file,
 #      an empty mbox, a file that is not an mbox, a maildir without new/ (66), an empty maildir (65)
 #   5. fault server: message 2 refused at its end of data, message 3 still delivered -> exit 65
@@ -25,6 +25,10 @@ mkdir -p "$in"
 printf 'From: a@example.org\nTo: b@example.org\nSubject: one\n\nbody one\n' > "$in/1.eml"
 printf 'From: a@example.org\r\nTo: fail@example.org\r\nSubject: two\r\n\r\nbody two\r\n' > "$in/2.eml"
 printf 'From: a@example.org\r\nTo: c@example.org\r\nBcc: d@example.org\r\nSubject: three\r\n\r\n.dot\r\n' > "$in/3.eml"
+printf 'Subject: one\n\n1\n' > "$in/f1"
+printf 'Subject: two\n\n2\n' > "$in/f2"
+printf 'Subject: three\n\n3\n' > "$in/f3"
+printf 'Subject: four\n\n4\n' > "$in/f4"
 
 # run_files NAME ARGS...: smtpc-send without standard input, 60 s at most; sets rc, out, err.
 run_files() {
@@ -85,6 +89,19 @@ smtpc-send: 3 messages: 3 delivered, 0 partial, 0 refused, 0 not sent, 0 unknown
 |" "$err"
 expect "maildir: bytes of the last" $'Subject: new-b\r\n\r\nb\r\n|' "$(content 8)"
 
+# --- 3b. a file over 1 MiB is sent in place (SIZE from its size after CRLF), beside a small one --------
+"$python" -c 'import sys; sys.stdout.buffer.write(b"Subject: big\n\n" + b"".join(b"%06d %s\n" % (i, b"x" * 69) for i in range(40000)))' \
+    > "$in/big.eml"
+big_crlf=$(($(stat -c %s "$in/big.eml") + 40002))
+run_files big "${common[@]}" -f a@example.org --each "$in/big.eml" "$in/f1" -- b@example.org
+expect "big: exit 0" 0 "$rc"
+expect "big: SIZE declared (the size sent)" "[\"SIZE=$big_crlf\"]|" "$(json_field "$work/srv/spool/msg-000009.json" mail_options)"
+expect_true "big: the bytes as sent" "$python" -c '
+import json, sys
+got = bytes.fromhex(json.load(open(sys.argv[1]))["content_hex"])
+sys.exit(got != open(sys.argv[2], "rb").read().replace(b"\n", b"\r\n"))' "$work/srv/spool/msg-000009.json" "$in/big.eml"
+expect "big: the small one after it" $'Subject: one\r\n\r\n1\r\n|' "$(content 10)"
+
 # --- 4. bad inputs: nothing sent ------------------------------------------------------------------------
 sessions=$(ls "$work/srv/sessions" | wc -l)
 : > "$in/empty"
@@ -140,10 +157,6 @@ fault refusal << EOF
  {"expect_lines": 3}, {"send": "550 5.7.1 spam\r\n250 ok\r\n250 ok\r\n354 go\r\n"}, {"read_until": "\r\n.\r\n"},
  {"send": "250 three\r\n"}, {"expect": "QUIT"}, {"send": "221 bye\r\n"}]
 EOF
-printf 'Subject: one\n\n1\n' > "$in/f1"
-printf 'Subject: two\n\n2\n' > "$in/f2"
-printf 'Subject: three\n\n3\n' > "$in/f3"
-printf 'Subject: four\n\n4\n' > "$in/f4"
 run_files refusal --server "smtp://127.0.0.1:$port" --helo client.test --tls none -f a@example.org \
     --each "$in/f1" "$in/f2" "$in/f3" -- b@example.org
 expect "fault refusal: exit 69 (the server refused the message)" 69 "$rc"
