@@ -28,6 +28,7 @@ server_pid=
 extra_pids=()
 cleanup() {
     [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    # postfix_server.py stops its Postfix on SIGTERM: wait for each, so the directory goes last.
     for pid in "${extra_pids[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
     rm -rf "$work"
 }
@@ -75,16 +76,17 @@ else
 fi
 fi
 
-# start_server NAME ARGS...: another server in the background; prints its first port line's number.
+# start_server NAME ARGS...: another server in the background (stopped by cleanup); its port (the
+# READY line) in $started_port. Not called in a subshell, so that cleanup knows its process.
 start_server() {
     local name=$1
     shift
+    started_port=
     "$@" > "$work/$name.out" 2>"$work/$name.err" &
     extra_pids+=($!)
     for _ in $(seq 300); do
-        local p
-        p=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$work/$name.out")
-        [[ -n $p ]] && { echo "$p"; return 0; }
+        started_port=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$work/$name.out")
+        [[ -n $started_port ]] && return 0
         sleep 0.1
     done
     return 1
@@ -105,18 +107,19 @@ full_vs_resumed() {
 echo "## Session resumption: full against resumed handshakes, $SESSIONS sessions, median of $REPEAT"
 echo "## (+handshake: connect, TLS, QUIT; otherwise connect, TLS, EHLO, one message, QUIT)"
 full_vs_resumed "aiosmtpd, STARTTLS, TLS 1.3" "$port"
-if p12=$(start_server aio12 "$PY" "$SRC/tests/servers/aiosmtpd_server.py" --spool "$work/spool" \
-    --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key" --tls-max-version 1.2); then
-    full_vs_resumed "aiosmtpd, STARTTLS, TLS 1.2" "$p12"
+if start_server aio12 "$PY" "$SRC/tests/servers/aiosmtpd_server.py" --spool "$work/spool" \
+    --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key" --tls-max-version 1.2; then
+    full_vs_resumed "aiosmtpd, STARTTLS, TLS 1.2" "$started_port"
 fi
-if pimp=$(start_server aioimp "$PY" "$SRC/tests/servers/aiosmtpd_server.py" --spool "$work/spool" \
-    --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key" --implicit-tls); then
-    full_vs_resumed "aiosmtpd, implicit TLS 1.3" "$pimp" 1
+if start_server aioimp "$PY" "$SRC/tests/servers/aiosmtpd_server.py" --spool "$work/spool" \
+    --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key" --implicit-tls; then
+    full_vs_resumed "aiosmtpd, implicit TLS 1.3" "$started_port" 1
 fi
 if [[ $(id -u) -eq 0 ]] && command -v postfix >/dev/null; then
     mkdir -m 700 "$work/pfspool"
-    if ppf=$(start_server postfix "$PY" "$SRC/tests/servers/postfix_server.py" --spool "$work/pfspool" \
-        --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key"); then
+    if start_server postfix "$PY" "$SRC/tests/servers/postfix_server.py" --spool "$work/pfspool" \
+        --tls-cert "$work/pki/server.pem" --tls-key "$work/pki/server.key"; then
+        ppf=$started_port
         ptls=$(sed -n 's/^TLSPORT \([0-9][0-9]*\)$/\1/p' "$work/postfix.out")
         full_vs_resumed "Postfix $(postconf -dh mail_version), STARTTLS, TLS 1.3" "$ppf"
         [[ -n $ptls ]] && full_vs_resumed "Postfix, implicit TLS 1.3 (smtpd_tls_wrappermode)" "$ptls" 1
