@@ -46,9 +46,9 @@
  *    takes (fn, userdata) as its last two parameters. A callback must not unwind (C++ exceptions,
  *    longjmp, Rust panics) into the library.
  *  - Finalizers: smtpc_client_free(), smtpc_envelope_free(), smtpc_reply_free(),
- *    smtpc_result_free() and smtpc_tls_config_free() call no callback and take no lock a callback
- *    could hold, so a garbage collector's finalizer (on any thread, while the handle is unused) may
- *    call them. smtpc_client_close() is an ordinary call and may trace.
+ *    smtpc_result_free() and smtpc_tls_config_free() call no callback, so a garbage collector's
+ *    finalizer (on any thread, while no call on the handle is running) may call them.
+ *    smtpc_client_close() is an ordinary call and may trace.
  *  - Callbacks and their own client (re-entry): while a client is inside one of its calls, a callback
  *    of that call (trace, read, AUTH, token, progress) may use the client only as follows.
  *     - Every function returning smtpc_status returns SMTPC_ESTATE and does nothing: nothing is sent
@@ -216,7 +216,11 @@ typedef enum smtpc_status {
      *  unknown). A message being sent has its recipients SMTPC_RCPT_ACCEPTED (not sent: cancelled
      *  before its end of data was written) or SMTPC_RCPT_UNKNOWN (cancelled after: it may have been
      *  delivered). */
-    SMTPC_ECANCELLED = -28
+    SMTPC_ECANCELLED = -28,
+    /** Non-blocking mode (smtpc_client_set_nonblocking): the operation is in progress; watch
+     *  smtpc_client_fd() for smtpc_client_wants() until smtpc_client_deadline_ms(), then call
+     *  smtpc_client_step(). Never returned by a client in blocking mode. */
+    SMTPC_EAGAIN = -29
 } smtpc_status;
 
 /**
@@ -433,7 +437,7 @@ typedef enum smtpc_deliverby_mode {
  * RETURN time below the server's advertised minimum ("DELIVERBY 240") is SMTPC_ENOTSUPPORTED.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL env, mode out of range, seconds out of range).
  */
-SMTPC_API smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, long long seconds, int mode,
+SMTPC_API smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, int64_t seconds, int mode,
                                                      int trace);
 
 /**
@@ -442,7 +446,7 @@ SMTPC_API smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, long l
  * Replaces a HOLDUNTIL.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL env, out of range).
  */
-SMTPC_API smtpc_status smtpc_envelope_set_hold_for(smtpc_envelope *env, unsigned long long seconds);
+SMTPC_API smtpc_status smtpc_envelope_set_hold_for(smtpc_envelope *env, uint64_t seconds);
 
 /**
  * FUTURERELEASE (RFC 4865) HOLDUNTIL: hold the message until `time`, an RFC 3339 date-time
@@ -1244,6 +1248,93 @@ SMTPC_API const smtpc_result *smtpc_message_result_recipients(const smtpc_messag
 /** The reply that decided the message: the refusal, or the reply to its end of data (LMTP: the last
  *  recipient's); NULL when none came. Borrowed from the result. */
 SMTPC_API const smtpc_reply *smtpc_message_result_reply(const smtpc_message_result *res);
+
+/* --- Non-blocking mode ------------------------------------------------------------------------- */
+/*
+ * A client in non-blocking mode is driven by the caller's event loop (epoll, poll, libuv, asyncio...)
+ * instead of blocking its thread. Every operation (connect, helo/ehlo, starttls, login and the
+ * auth calls, mail/rcpt/data/docmd/send_raw/read_reply, sendmail, sendmail_stream, send_message,
+ * enqueue, next_result, quit) starts as in blocking mode and returns SMTPC_EAGAIN as soon as it would
+ * have to wait (or its final status when it needs no wait). The loop then watches
+ * smtpc_client_fd() for smtpc_client_wants() until smtpc_client_deadline_ms(), and calls
+ * smtpc_client_step() when the descriptor is ready or the deadline has passed; step returns
+ * SMTPC_EAGAIN until the operation ends, then exactly the status (and leaves exactly the replies,
+ * results and errmsg) the blocking call would have. The blocking calls are the same state machine
+ * with waits that wait: there is one implementation of the protocol.
+ *
+ * Rules:
+ *  - One operation at a time per client: another operation started before the one in progress
+ *    ended is SMTPC_ESTATE (and changes nothing). Getters may be called at any time;
+ *    smtpc_client_close() abandons the operation in progress (its result is SMTPC_ENOTCONN for
+ *    whatever is asked next), smtpc_client_cancel() ends it with SMTPC_ECANCELLED at the next step.
+ *  - Borrowed data (a message body given to sendmail, data, send_message or an smtpc_message, and
+ *    the body reader) must stay valid until the operation ends; envelopes and credentials are copied.
+ *  - The descriptor may change between steps (connect tries several addresses; while a name is being
+ *    resolved on a helper thread it is a pipe's): re-read smtpc_client_fd() after every step and
+ *    re-register it if it changed. Do not read, write or close it.
+ *  - smtpc_client_next_result() returns SMTPC_EAGAIN while the oldest message has no result: step
+ *    until step returns SMTPC_OK, then call next_result again. smtpc_client_enqueue() returns
+ *    SMTPC_EAGAIN when the window is full (the message is queued): step until SMTPC_OK before the
+ *    next enqueue. Queued messages advance only while an operation is in progress (enqueue on a full
+ *    window, next_result, quit).
+ *  - Name resolution never blocks the loop: a host name is resolved by getaddrinfo on a short-lived
+ *    helper thread (address literals and Unix socket paths need none). The TLS handshake (STARTTLS,
+ *    implicit TLS) is run to completion inside the step that starts it, bounded by the command
+ *    (STARTTLS) or connect (implicit TLS) timeout; TLS reads and writes afterwards never block.
+ *  - Threads: a client is driven from one thread at a time (the handle is not locked); different
+ *    clients may be driven by different threads at once. smtpc_client_cancel() may be called from
+ *    any thread, as in blocking mode.
+ *  - Callbacks (trace, progress, body reader, AUTH) are called from inside the step that needs them.
+ */
+
+/** The bits of smtpc_client_wants(). */
+typedef enum smtpc_want {
+    /** Wait until the descriptor is readable (POLLIN, EPOLLIN). */
+    SMTPC_WANT_READ = 1,
+    /** Wait until the descriptor is writable (POLLOUT, EPOLLOUT). */
+    SMTPC_WANT_WRITE = 2
+} smtpc_want;
+
+/**
+ * Switches the client between blocking mode (the default, enabled 0) and non-blocking mode (enabled
+ * non-zero). Only between operations.
+ * @return SMTPC_OK; SMTPC_EINVAL for a NULL client; SMTPC_ESTATE while an operation is in progress.
+ */
+SMTPC_API smtpc_status smtpc_client_set_nonblocking(smtpc_client *client, int enabled);
+
+/** Non-zero when the client is in non-blocking mode; 0 otherwise and for NULL. */
+SMTPC_API int smtpc_client_nonblocking(const smtpc_client *client);
+
+/**
+ * The descriptor the operation in progress waits on (the connection's socket, or while a host name
+ * is resolved, a pipe the resolver thread writes to), else the connection's socket, or -1 when there
+ * is none (and for NULL). Owned by the client: watch it, never read, write or close it.
+ */
+SMTPC_API int smtpc_client_fd(const smtpc_client *client);
+
+/**
+ * What the operation in progress waits for: SMTPC_WANT_READ and/or SMTPC_WANT_WRITE (a TLS read
+ * may want a write, and a write also wants to read the replies that come meanwhile); 0 when no
+ * operation is in progress (and for NULL).
+ */
+SMTPC_API int smtpc_client_wants(const smtpc_client *client);
+
+/**
+ * When the operation in progress times out: CLOCK_MONOTONIC time in milliseconds (as
+ * clock_gettime(CLOCK_MONOTONIC) gives it), or -1 when there is no deadline or no operation (and
+ * for NULL). Call smtpc_client_step() once it has passed, even if the descriptor is not ready: the
+ * step ends the operation with SMTPC_ETIMEOUT. The deadline may move after a step (each command
+ * gets the command timeout afresh, as in blocking mode).
+ */
+SMTPC_API int64_t smtpc_client_deadline_ms(const smtpc_client *client);
+
+/**
+ * Advances the operation in progress without blocking (callbacks excepted).
+ * @return SMTPC_EAGAIN while it is still in progress; otherwise its final status, as the blocking
+ *         call would have returned it. SMTPC_OK when no operation is in progress. SMTPC_EINVAL for
+ *         NULL; SMTPC_ESTATE from inside one of the client's callbacks.
+ */
+SMTPC_API smtpc_status smtpc_client_step(smtpc_client *client);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* TLS                                                                                            */

@@ -44,6 +44,7 @@ constexpr StatusInfo kStatuses[] = {
     {SMTPC_EAUTH_INSECURE, "SMTPC_EAUTH_INSECURE",
      "refusing to send credentials over an insecure connection"},
     {SMTPC_ECANCELLED, "SMTPC_ECANCELLED", "cancelled"},
+    {SMTPC_EAGAIN, "SMTPC_EAGAIN", "operation in progress (non-blocking mode)"},
 };
 
 const StatusInfo *find_status(smtpc_status code) {

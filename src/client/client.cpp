@@ -9,6 +9,7 @@
 #include <chrono>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <unistd.h>
 
 namespace smtpc::detail {
@@ -209,6 +210,7 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
 }
 
 smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (stream_) return record(SMTPC_ESTATE, "already connected; quit or close first");
     if (host_in.empty()) return record(Check::invalid("empty host"));
     for (char ch : host_in) {
@@ -236,35 +238,68 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
     Deadline deadline = deadline_after(connect_timeout_ms_);
     info("connecting to " + spec.host +
          (spec.host.front() == '/' ? "" : " port " + std::to_string(spec.port)));
-    ConnectResult cr = connect_socket(spec, deadline);
-    if (cr.status != SMTPC_OK) return record(cr.status, cr.message, cr.os_error);
-    stream_ = std::move(cr.stream);
-    peer_ = sockaddr_storage{};
-    peer_known_ = stream_->peer_address(peer_);
-    connected_host_ = spec.host.front() == '/' ? std::string() : spec.host;
-    connected_path_ = spec.host.front() == '/' ? spec.host : std::string();
-    starttls_refused_ = false;
-    connected_port_ = spec.port;
-    tls_verify_result_ = 0;
-    info("connected");
-    if (implicit)
-        if (smtpc_status st = start_tls_on_stream(deadline); st != SMTPC_OK) return st;
-    engine_.begin_connection();
-    return pump(nullptr, &deadline);
+    std::string host = spec.host;
+    std::uint16_t to_port = spec.port;
+    Then connected = [this, host, to_port, implicit, deadline](smtpc_status) {
+        ConnectResult cr = std::move(connect_result_);
+        connect_result_ = ConnectResult{};
+        if (cr.status != SMTPC_OK) return record(cr.status, cr.message, cr.os_error);
+        stream_ = std::move(cr.stream);
+        peer_ = sockaddr_storage{};
+        peer_known_ = stream_->peer_address(peer_);
+        connected_host_ = host.front() == '/' ? std::string() : host;
+        connected_path_ = host.front() == '/' ? host : std::string();
+        starttls_refused_ = false;
+        connected_port_ = to_port;
+        tls_verify_result_ = 0;
+        info("connected");
+        if (implicit)
+            if (smtpc_status st = start_tls_on_stream(deadline); st != SMTPC_OK) return st;
+        engine_.begin_connection();
+        return await_pump(nullptr, &deadline, {});
+    };
+    if (!nonblocking_) {
+        connect_result_ = connect_socket(spec, deadline);
+        return connected(SMTPC_OK);
+    }
+    connector_.start(spec, deadline);
+    wait_ = Wait::Connect;
+    wait_deadline_ = deadline;
+    wait_then_ = std::move(connected);
+    return end_call(resume());
 }
 
 void Client::close() {
+    abandon_wait();
     drop_connection();
     engine_.clear_result();
 }
 
+// An operation in progress (non-blocking mode) is abandoned with the connection.
+void Client::abandon_wait() {
+    wait_ = Wait::None;
+    wait_then_ = nullptr;
+    wait_until_ = nullptr;
+    wait_body_ = nullptr;
+    wait_events_ = 0;
+    connector_.reset();
+    direct_body_.reset();
+    require_tls_for_message_ = false;
+}
+
 smtpc_status Client::quit() {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    Then rest = [this](smtpc_status) {
+        if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
+        return run_k(engine_.begin_command(Cmd::Quit, "QUIT\r\n"), nullptr, [this](smtpc_status st) {
+            close();
+            return st;
+        });
+    };
     // Queued messages are completed first; their results wait to be taken.
-    if (engine_.unfinished() != 0) drive([this] { return engine_.unfinished() == 0; });
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    smtpc_status st = run(engine_.begin_command(Cmd::Quit, "QUIT\r\n"));
-    close();
-    return st;
+    if (engine_.unfinished() != 0)
+        return end_call(drive_k([this] { return engine_.unfinished() == 0; }, std::move(rest)));
+    return end_call(rest(SMTPC_OK));
 }
 
 // A command may go out only on an open connection on which the server has nothing to say: a reply
@@ -297,24 +332,6 @@ smtpc_status Client::ready_for_command() {
     engine_.received_while_idle(got.data(), got.size(), closed);
     drop_connection();
     return record(engine_.status(), engine_.message());
-}
-
-smtpc_status Client::run(const Check &started, BodySource *body) {
-    if (!started) return record(started);
-    return pump(body, nullptr);
-}
-
-void Client::read_some(const Deadline &deadline) {
-    if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
-    IoResult r = stream_->read(buffer_.data(), buffer_.size(), deadline);
-    if (!r.ok()) {
-        os_error_ = r.os_error;
-        engine_.failed(r.status, r.message);
-    } else if (r.bytes == 0) {
-        engine_.received_eof();
-    } else {
-        engine_.received(buffer_.data(), r.bytes);
-    }
 }
 
 void Client::supply_body(BodySource &body) {
@@ -360,24 +377,110 @@ void Client::supply_body(BodySource &body) {
     }
 }
 
-smtpc_status Client::pump(BodySource *body, const Deadline *fixed) {
-    pump_until(body, fixed, {});
-    smtpc_status st = engine_.status();
-    return record(st, engine_.message(), st == SMTPC_EIO || st == SMTPC_EDISCONNECTED ? os_error_ : 0);
+smtpc_status Client::op_guard() {
+    if (wait_ == Wait::None) return SMTPC_OK;
+    return record(SMTPC_ESTATE,
+                  "an operation is in progress: call smtpc_client_step() until it ends (or close)");
 }
 
-void Client::pump_until(BodySource *body, const Deadline *fixed, const std::function<bool()> &until) {
+smtpc_status Client::end_call(smtpc_status st) {
+    if (st == SMTPC_EAGAIN) {
+        status_ = SMTPC_EAGAIN;
+        errmsg_ = "in progress: call smtpc_client_step() when the descriptor is ready";
+        os_error_ = 0;
+    }
+    return st;
+}
+
+smtpc_status Client::set_nonblocking(bool on) {
+    if (wait_ != Wait::None) return record(SMTPC_ESTATE, "an operation is in progress");
+    nonblocking_ = on;
+    return record(SMTPC_OK);
+}
+
+int Client::fd() const {
+    if (wait_ == Wait::Connect) return connector_.fd();
+    return stream_ ? stream_->native_handle() : -1;
+}
+
+int Client::wants() const {
+    if (wait_ == Wait::None) return 0;
+    short ev = wait_ == Wait::Connect ? connector_.events() : wait_events_;
+    int w = 0;
+    if (ev & POLLIN) w |= SMTPC_WANT_READ;
+    if (ev & POLLOUT) w |= SMTPC_WANT_WRITE;
+    return w;
+}
+
+std::int64_t Client::deadline_ms() const {
+    if (wait_ == Wait::None) return -1;
+    return wait_deadline_.monotonic_ms();
+}
+
+smtpc_status Client::step() {
+    if (wait_ == Wait::None) return record(SMTPC_OK);  // nothing in progress
+    return end_call(resume());
+}
+
+smtpc_status Client::await_io(BodySource *body, const Deadline *fixed, std::function<bool()> until, Then k) {
     os_error_ = 0;
-    std::uint64_t step = engine_.step();
-    Deadline deadline = fixed ? *fixed : deadline_after(command_timeout_ms_);
+    wait_ = Wait::Io;
+    wait_body_ = body;
+    wait_until_ = std::move(until);
+    wait_fixed_ = fixed != nullptr;
+    wait_step_ = engine_.step();
+    wait_deadline_ = fixed ? *fixed : deadline_after(command_timeout_ms_);
+    wait_then_ = std::move(k);
+    wait_events_ = 0;
+    return resume();
+}
+
+smtpc_status Client::await_pump(BodySource *body, const Deadline *fixed, Then k) {
+    return await_io(body, fixed, {}, [this, k = std::move(k)](smtpc_status) {
+        smtpc_status st = engine_.status();
+        return then(
+            k, record(st, engine_.message(), st == SMTPC_EIO || st == SMTPC_EDISCONNECTED ? os_error_ : 0));
+    });
+}
+
+// Continues the wait in progress; when it is over, runs what the operation does next (which may
+// start another wait). In blocking mode every wait is over when this returns.
+smtpc_status Client::resume() {
+    if (wait_ == Wait::Io) {
+        if (!pump_step(!nonblocking_)) return SMTPC_EAGAIN;
+        if (engine_.must_close()) drop_connection();
+    } else if (wait_ == Wait::Connect) {
+        if (cancel_.take()) {
+            connector_.reset();
+            connect_result_ = ConnectResult{};
+            connect_result_.status = SMTPC_ECANCELLED;
+            connect_result_.message = "cancelled by smtpc_client_cancel() while connecting";
+        } else {
+            ConnectResult r = connector_.step();
+            if (r.status == SMTPC_EAGAIN) return SMTPC_EAGAIN;
+            connect_result_ = std::move(r);
+        }
+    } else {
+        return status_;
+    }
+    wait_ = Wait::None;
+    wait_body_ = nullptr;
+    wait_until_ = nullptr;
+    wait_events_ = 0;
+    Then k = std::move(wait_then_);
+    wait_then_ = nullptr;
+    return then(k, SMTPC_OK);
+}
+
+bool Client::pump_step(bool may_wait) {
     for (;;) {
-        if (!fixed && engine_.step() != step) {
-            step = engine_.step();
-            deadline = deadline_after(command_timeout_ms_);
+        if (!wait_fixed_ && engine_.step() != wait_step_) {
+            wait_step_ = engine_.step();
+            wait_deadline_ = deadline_after(command_timeout_ms_);
         }
         Engine::Want want = engine_.want();
-        if (want == Engine::Want::Done) break;
-        if (until && until()) break;
+        if (want == Engine::Want::Done) return true;
+        if (wait_until_ && wait_until_()) return true;
         // Checked at every step, not only in the waits: a transfer the socket never blocks (a fast
         // server) stops too. A cancel raised while no call was running stops this one before it
         // sends anything. One atomic exchange, no system call.
@@ -385,6 +488,15 @@ void Client::pump_until(BodySource *body, const Deadline *fixed, const std::func
             engine_.failed(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel()");
             continue;
         }
+        // Non-blocking mode: nothing waits in the stream, so the deadline is judged here, with the
+        // words the stream's own wait uses.
+        if (!may_wait && want != Engine::Want::Body && wait_deadline_.expired()) {
+            engine_.failed(SMTPC_ETIMEOUT, want == Engine::Want::Write
+                                               ? "timed out sending to the server (it stopped reading)"
+                                               : "timed out waiting for the server's reply");
+            continue;
+        }
+        Deadline deadline = may_wait ? wait_deadline_ : Deadline::immediate().cancellable(&cancel_);
         if (want == Engine::Want::Write) {
             std::string_view out = engine_.output();
             bool readable = false;
@@ -392,21 +504,26 @@ void Client::pump_until(BodySource *body, const Deadline *fixed, const std::func
             // side blocks on a full buffer, and a server that gives up mid-message (an error reply, a
             // TLS alert, a close) is noticed at once rather than at the deadline.
             IoResult r = stream_->write(out.data(), out.size(), deadline, true, readable);
+            if (r.status == SMTPC_EAGAIN) {
+                wait_events_ = r.wants;
+                return false;
+            }
             if (!r.ok()) {
                 os_error_ = r.os_error;
                 // The server may have said why before it closed (a refusal, an alert): every reply that
                 // arrived before the close is taken before the close is.
                 while (engine_.want() != Engine::Want::Done && stream_->peek_idle() > 0)
-                    read_some(Deadline::after_ms(1));
+                    read_some_step(Deadline::after_ms(1));
                 engine_.failed(r.status, r.message);
             } else if (readable) {
                 // Readable may mean only a TLS record without data (a session ticket): look first.
-                if (stream_->peek_idle() != 0) read_some(deadline);
+                if (stream_->peek_idle() != 0)
+                    if (!read_some_step(deadline)) return false;
             } else {
                 engine_.output_written(r.bytes);
             }
         } else if (want == Engine::Want::Body) {
-            BodySource *source = body;
+            BodySource *source = wait_body_;
             if (!source)
                 for (Queued &q : queue_)
                     if (q.id == engine_.body_id()) source = &q.body;
@@ -416,45 +533,93 @@ void Client::pump_until(BodySource *body, const Deadline *fixed, const std::func
             }
             supply_body(*source);
         } else {
-            read_some(deadline);
+            if (!read_some_step(deadline)) return false;
         }
     }
-    if (engine_.must_close()) drop_connection();
+}
+
+// False when the read would wait (non-blocking mode): wait_events_ says for what.
+bool Client::read_some_step(const Deadline &deadline) {
+    if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
+    IoResult r = stream_->read(buffer_.data(), buffer_.size(), deadline);
+    if (r.status == SMTPC_EAGAIN) {
+        wait_events_ = r.wants;
+        return false;
+    }
+    if (!r.ok()) {
+        os_error_ = r.os_error;
+        engine_.failed(r.status, r.message);
+    } else if (r.bytes == 0) {
+        engine_.received_eof();
+    } else {
+        engine_.received(buffer_.data(), r.bytes);
+    }
+    return true;
+}
+
+smtpc_status Client::run_k(const Check &started, BodySource *body, Then k) {
+    if (!started) return then(k, record(started));
+    return await_pump(body, nullptr, std::move(k));
+}
+
+smtpc_status Client::simple_k(Cmd cmd, std::string_view verb, std::string_view arg, const char *what,
+                              Then k) {
+    if (Check c = check_text_argument(arg, what); !c) return then(k, record(c));
+    std::string line;
+    if (Check c = make_line(verb, arg, kMaxCommandLine, line); !c) return then(k, record(c));
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return then(k, st);
+    return run_k(engine_.begin_command(cmd, std::move(line)), nullptr, std::move(k));
 }
 
 smtpc_status Client::simple(Cmd cmd, std::string_view verb, std::string_view arg, const char *what) {
-    if (Check c = check_text_argument(arg, what); !c) return record(c);
-    std::string line;
-    if (Check c = make_line(verb, arg, kMaxCommandLine, line); !c) return record(c);
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    return run(engine_.begin_command(cmd, std::move(line)));
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    return end_call(simple_k(cmd, verb, arg, what, {}));
+}
+
+smtpc_status Client::helo_k(std::string_view name, Then k) {
+    if (engine_.protocol() == SMTPC_PROTOCOL_LMTP)
+        return then(k, record(SMTPC_ESTATE, "HELO is not part of LMTP; use LHLO"));
+    std::string n = hello_name(name);
+    if (Check c = check_hostname(n); !c) return then(k, record(c));
+    return simple_k(Cmd::Helo, "HELO", n, "HELO name", std::move(k));
 }
 
 smtpc_status Client::helo(std::string_view name) {
-    if (engine_.protocol() == SMTPC_PROTOCOL_LMTP)
-        return record(SMTPC_ESTATE, "HELO is not part of LMTP; use LHLO");
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    return end_call(helo_k(name, {}));
+}
+
+smtpc_status Client::ehlo_k(std::string_view name, Then k) {
     std::string n = hello_name(name);
-    if (Check c = check_hostname(n); !c) return record(c);
-    return simple(Cmd::Helo, "HELO", n, "HELO name");
+    if (Check c = check_hostname(n); !c) return then(k, record(c));
+    return simple_k(Cmd::Ehlo, engine_.protocol() == SMTPC_PROTOCOL_LMTP ? "LHLO" : "EHLO", n, "EHLO name",
+                    std::move(k));
 }
 
 smtpc_status Client::ehlo(std::string_view name) {
-    std::string n = hello_name(name);
-    if (Check c = check_hostname(n); !c) return record(c);
-    return simple(Cmd::Ehlo, engine_.protocol() == SMTPC_PROTOCOL_LMTP ? "LHLO" : "EHLO", n, "EHLO name");
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    return end_call(ehlo_k(name, {}));
+}
+
+smtpc_status Client::ehlo_or_helo_if_needed_k(Then k) {
+    return hello_if_needed_k([this, k = std::move(k)](smtpc_status st) {
+        if (st != SMTPC_OK) {
+            if (st == SMTPC_EHELO && tls_required_now()) {
+                drop_connection();
+                return then(
+                    k, record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused EHLO, so STARTTLS "
+                                                   "cannot be negotiated; " +
+                                                       errmsg_));
+            }
+            return then(k, st);
+        }
+        return apply_tls_policy_k(k);
+    });
 }
 
 smtpc_status Client::ehlo_or_helo_if_needed() {
-    if (smtpc_status st = hello_if_needed(); st != SMTPC_OK) {
-        if (st == SMTPC_EHELO && tls_required_now()) {
-            drop_connection();
-            return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused EHLO, so STARTTLS "
-                                               "cannot be negotiated; " +
-                                                   errmsg_);
-        }
-        return st;
-    }
-    return apply_tls_policy();
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    return end_call(ehlo_or_helo_if_needed_k({}));
 }
 
 bool Client::tls_required_now() const {
@@ -471,71 +636,94 @@ smtpc_status Client::tls_required_guard() {
 }
 
 // Upgrades the connection as the TLS policy says, then says hello again over TLS.
-smtpc_status Client::apply_tls_policy() {
-    if (tls_active() || effective_tls_policy() == SMTPC_TLS_NONE) return record(SMTPC_OK);
+smtpc_status Client::apply_tls_policy_k(Then k) {
+    if (tls_active() || effective_tls_policy() == SMTPC_TLS_NONE) return then(k, record(SMTPC_OK));
     bool required = tls_required_now();
     if (!engine_.does_esmtp() || !engine_.features().has("starttls")) {
-        if (!required) return record(SMTPC_OK);
+        if (!required) return then(k, record(SMTPC_OK));
         drop_connection();
-        return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server does not offer STARTTLS");
+        return then(k, record(SMTPC_ETLS_REQUIRED, "TLS is required and the server does not offer STARTTLS"));
     }
-    if (starttls_refused_) return record(SMTPC_OK);
-    smtpc_status st = starttls();
-    if (st == SMTPC_EREPLY || st == SMTPC_ECLOSING) {
-        if (!required && st == SMTPC_EREPLY) {  // opportunistic: go on in plaintext, and do not ask again
-            starttls_refused_ = true;
-            return record(SMTPC_OK);
+    if (starttls_refused_) return then(k, record(SMTPC_OK));
+    return starttls_k([this, required, k = std::move(k)](smtpc_status st) {
+        if (st == SMTPC_EREPLY || st == SMTPC_ECLOSING) {
+            if (!required && st == SMTPC_EREPLY) {  // opportunistic: go on in plaintext, and do not ask again
+                starttls_refused_ = true;
+                return then(k, record(SMTPC_OK));
+            }
+            drop_connection();
+            return then(k,
+                        record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused it: " + errmsg_));
         }
-        drop_connection();
-        return record(SMTPC_ETLS_REQUIRED, "TLS is required and the server refused it: " + errmsg_);
-    }
-    if (st != SMTPC_OK) return st;
-    return hello_if_needed();
+        if (st != SMTPC_OK) return then(k, st);
+        return hello_if_needed_k(k);
+    });
+}
+
+smtpc_status Client::starttls_k(Then k) {
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return then(k, st);
+    if (tls_active()) return then(k, record(SMTPC_ESTATE, "the connection is already encrypted"));
+    return hello_if_needed_k([this, k = std::move(k)](smtpc_status st) {
+        if (st != SMTPC_OK) return then(k, st);
+        if (!engine_.does_esmtp() || !engine_.features().has("starttls"))
+            return then(k, record(SMTPC_ENOTSUPPORTED, "STARTTLS extension not supported by the server"));
+        return run_k(
+            engine_.begin_command(Cmd::StartTls, "STARTTLS\r\n"), nullptr, [this, k](smtpc_status sent) {
+                if (sent != SMTPC_OK) return then(k, sent);
+                // Anything the server sent after its 220 would be taken as coming over TLS: refuse it
+                // (CVE-2011-0411 class). Data in the same read as the reply was already refused by the
+                // engine.
+                if (int idle = stream_->peek_idle(); idle != 0) {
+                    drop_connection();
+                    if (idle < 0)
+                        return then(k, record(SMTPC_EDISCONNECTED,
+                                              "connection closed by the server after its reply to STARTTLS"));
+                    return then(
+                        k, record(SMTPC_EPROTOCOL,
+                                  "the server sent data after its reply to STARTTLS (response injection?); "
+                                  "connection closed"));
+                }
+                if (smtpc_status hs = start_tls_on_stream(deadline_after(command_timeout_ms_));
+                    hs != SMTPC_OK)
+                    return then(k, hs);
+                engine_.end_connection();  // RFC 3207 4.2: forget everything learnt before TLS
+                return then(k, record(SMTPC_OK));
+            });
+    });
 }
 
 smtpc_status Client::starttls() {
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    if (tls_active()) return record(SMTPC_ESTATE, "the connection is already encrypted");
-    if (smtpc_status st = hello_if_needed(); st != SMTPC_OK) return st;
-    if (!engine_.does_esmtp() || !engine_.features().has("starttls"))
-        return record(SMTPC_ENOTSUPPORTED, "STARTTLS extension not supported by the server");
-    if (smtpc_status st = run(engine_.begin_command(Cmd::StartTls, "STARTTLS\r\n")); st != SMTPC_OK)
-        return st;
-    // Anything the server sent after its 220 would be taken as coming over TLS: refuse it
-    // (CVE-2011-0411 class). Data in the same read as the reply was already refused by the engine.
-    if (int idle = stream_->peek_idle(); idle != 0) {
-        drop_connection();
-        if (idle < 0)
-            return record(SMTPC_EDISCONNECTED, "connection closed by the server after its reply to STARTTLS");
-        return record(SMTPC_EPROTOCOL,
-                      "the server sent data after its reply to STARTTLS (response injection?); "
-                      "connection closed");
-    }
-    if (smtpc_status st = start_tls_on_stream(deadline_after(command_timeout_ms_)); st != SMTPC_OK) return st;
-    engine_.end_connection();  // RFC 3207 4.2: forget everything learnt before TLS
-    return record(SMTPC_OK);
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    return end_call(starttls_k({}));
 }
 
-smtpc_status Client::hello_if_needed() {
-    if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
-    if (engine_.helo_reply() || engine_.ehlo_reply()) return record(SMTPC_OK);
-    smtpc_status st = ehlo({});
-    if (st != SMTPC_OK && st != SMTPC_EREPLY) return st;
-    const Reply *r = engine_.last_reply();
-    if (r && r->code >= 200 && r->code < 300) return record(SMTPC_OK);
-    if (engine_.protocol() == SMTPC_PROTOCOL_LMTP) return record(SMTPC_EHELO, "LHLO refused: " + errmsg_);
-    st = helo({});
-    if (st == SMTPC_EREPLY) return record(SMTPC_EHELO, "EHLO and HELO refused; " + errmsg_);
-    return st;
+smtpc_status Client::hello_if_needed_k(Then k) {
+    if (!stream_) return then(k, record(SMTPC_ENOTCONN, "not connected; call connect first"));
+    if (engine_.helo_reply() || engine_.ehlo_reply()) return then(k, record(SMTPC_OK));
+    return ehlo_k({}, [this, k = std::move(k)](smtpc_status st) {
+        if (st != SMTPC_OK && st != SMTPC_EREPLY) return then(k, st);
+        const Reply *r = engine_.last_reply();
+        if (r && r->code >= 200 && r->code < 300) return then(k, record(SMTPC_OK));
+        if (engine_.protocol() == SMTPC_PROTOCOL_LMTP)
+            return then(k, record(SMTPC_EHELO, "LHLO refused: " + errmsg_));
+        return helo_k({}, [this, k](smtpc_status st2) {
+            if (st2 == SMTPC_EREPLY) return then(k, record(SMTPC_EHELO, "EHLO and HELO refused; " + errmsg_));
+            return then(k, st2);
+        });
+    });
 }
+
+smtpc_status Client::hello_if_needed() { return hello_if_needed_k({}); }
 
 smtpc_status Client::docmd(std::string_view cmd, std::string_view args) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (Check c = check_hostname(cmd); !c)
         return record(Check::invalid("command must be one word without control characters"));
-    return simple(Cmd::Other, cmd, args, "command arguments");
+    return end_call(simple_k(Cmd::Other, cmd, args, "command arguments", {}));
 }
 
 smtpc_status Client::mail(std::string_view addr, std::string_view options) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     // A connection the server closed is reported as closed, before any other judgement of it.
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
@@ -545,10 +733,11 @@ smtpc_status Client::mail(std::string_view addr, std::string_view options) {
     if (Check c = parse_options(options, opts); !c) return record(c);
     std::string line;
     if (Check c = engine_.build_mail(a, std::move(opts), line); !c) return record(c);
-    return run(engine_.begin_command(Cmd::Mail, std::move(line)));
+    return end_call(run_k(engine_.begin_command(Cmd::Mail, std::move(line)), nullptr, {}));
 }
 
 smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
     Address a;
@@ -558,52 +747,68 @@ smtpc_status Client::rcpt(std::string_view addr, std::string_view options) {
     std::string line;
     bool utf8 = engine_.does_esmtp() && engine_.features().has("smtputf8");
     if (Check c = engine_.build_rcpt(a, opts, utf8, line); !c) return record(c);
-    return run(engine_.begin_command(Cmd::Rcpt, std::move(line), a.original));
+    return end_call(run_k(engine_.begin_command(Cmd::Rcpt, std::move(line), a.original), nullptr, {}));
 }
 
 smtpc_status Client::send_raw(std::string_view bytes) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
-    return run(engine_.begin_raw(bytes));
+    return end_call(run_k(engine_.begin_raw(bytes), nullptr, {}));
 }
 
 smtpc_status Client::read_reply() {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
-    return run(engine_.begin_read_reply());
+    return end_call(run_k(engine_.begin_read_reply(), nullptr, {}));
 }
 
 smtpc_status Client::data(std::string_view msg) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
     if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
-    BodySource body{{msg}, nullptr, nullptr};
-    body.total = msg.size();
-    return run(engine_.begin_data(), &body);
+    // Kept here while the message is sent (the caller's bytes are borrowed until the call ends).
+    direct_body_ = std::make_shared<BodySource>(BodySource{{msg}, nullptr, nullptr});
+    direct_body_->total = msg.size();
+    return end_call(run_k(engine_.begin_data(), direct_body_.get(), [this](smtpc_status st) {
+        direct_body_.reset();
+        return st;
+    }));
 }
 
-// The common path of sendmail, sendmail_stream, send_message and enqueue.
-smtpc_status Client::admit(const Envelope &env, const BodySource &body, std::optional<std::uint64_t> size,
-                           std::uint64_t id) {
-    if (env.recipients.empty()) return record(Check::invalid("no recipients"));
+// The common path of sendmail, sendmail_stream, send_message and enqueue: checks a message against
+// the session (EHLO first on an idle connection, which may wait) and queues it in the engine.
+smtpc_status Client::admit_k(std::shared_ptr<Admission> a, std::shared_ptr<BodySource> body, Then k) {
+    if (a->env.recipients.empty()) return then(k, record(Check::invalid("no recipients")));
     bool idle = engine_.unfinished() == 0;
-    if (!idle && !stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    if (!idle && !stream_) return then(k, record(SMTPC_ENOTCONN, "not connected; call connect first"));
     // A connection the server closed is reported as closed, before any other judgement of it. With
     // messages in flight the session is set up already, and what the server says is read in turn.
     if (idle)
-        if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    struct RequireTls {
-        bool &flag;
-        ~RequireTls() { flag = false; }
-    } require_tls{require_tls_for_message_ = env.ext.requiretls};
-    if (idle) {
-        std::uint64_t step = engine_.step();
-        if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
-        if (smtpc_status st = tls_required_guard(); st != SMTPC_OK) return st;
+        if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return then(k, st);
+    // REQUIRETLS: the policy is REQUIRED for as long as this message is being admitted.
+    require_tls_for_message_ = a->env.ext.requiretls;
+    Then done = [this, k = std::move(k)](smtpc_status st) {
+        require_tls_for_message_ = false;
+        return then(k, st);
+    };
+    if (!idle) return done(admit_checked(*a, *body));
+    std::uint64_t step = engine_.step();
+    return ehlo_or_helo_if_needed_k([this, a, body, done, step](smtpc_status st) {
+        if (st != SMTPC_OK) return done(st);
+        if ((st = tls_required_guard()) != SMTPC_OK) return done(st);
         // Checked again only when a hello or STARTTLS went out: otherwise nothing was read or written
         // since the check above, which stands (one system call per message saved).
         if (engine_.step() != step)
-            if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    }
+            if ((st = ready_for_command()) != SMTPC_OK) return done(st);
+        return done(admit_checked(*a, *body));
+    });
+}
+
+smtpc_status Client::admit_checked(const Admission &a, const BodySource &body) {
+    const Envelope &env = a.env;
+    std::optional<std::uint64_t> size = a.size;
     SessionFacts session{&engine_.features(), engine_.does_esmtp(), chunking_};
     if (Check c = check_requiretls(env, session, tls_active(), tls_facts_ && tls_facts_->verified); !c)
         return record(c);
@@ -623,7 +828,7 @@ smtpc_status Client::admit(const Envelope &env, const BodySource &body, std::opt
         }
     }
     // enqueue() checks every parameter against the features, or refuses before MAIL is sent.
-    if (Check c = engine_.enqueue(id, env, size, pipelining_, chunking_, facts, body.total); !c)
+    if (Check c = engine_.enqueue(a.id, env, size, pipelining_, chunking_, facts, body.total); !c)
         return record(c);
     return SMTPC_OK;
 }
@@ -633,78 +838,101 @@ smtpc_status Client::queue_busy() {
     return record(SMTPC_ESTATE, kQueueBusy);
 }
 
-void Client::drive(const std::function<bool()> &until) {
-    std::vector<std::uint64_t> open;
+// Drives the queue until `until` holds: marks the messages concluded by a cancel.
+smtpc_status Client::drive_k(std::function<bool()> until, Then k) {
+    auto open = std::make_shared<std::vector<std::uint64_t>>();
     for (const Queued &q : queue_)
-        if (!engine_.complete(q.id)) open.push_back(q.id);
-    pump_until(nullptr, nullptr, until);
-    if (!cancel_.fired()) return;
-    for (Queued &q : queue_)
-        for (std::uint64_t id : open)
-            if (q.id == id && engine_.complete(id)) q.cancelled = true;
+        if (!engine_.complete(q.id)) open->push_back(q.id);
+    return await_io(nullptr, nullptr, std::move(until), [this, open, k = std::move(k)](smtpc_status) {
+        if (cancel_.fired())
+            for (Queued &q : queue_)
+                for (std::uint64_t id : *open)
+                    if (q.id == id && engine_.complete(id)) q.cancelled = true;
+        return then(k, SMTPC_OK);
+    });
 }
 
 // sendmail: a queue of one message, taken as soon as it is complete.
-smtpc_status Client::transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size) {
+smtpc_status Client::transact_k(std::shared_ptr<Admission> a, std::shared_ptr<BodySource> body) {
     if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
-    std::uint64_t id = ++next_id_;
-    if (smtpc_status st = admit(env, body, size, id); st != SMTPC_OK) return st;
-    engine_.publish_result(id);  // smtpc_client_last_result() during the transaction too
-    queue_.push_back(Queued{id, 0, body, false});
-    pump_until(nullptr, nullptr, [&] { return engine_.complete(id); });
-    if (!engine_.complete(id)) engine_.close_queue(SMTPC_EINTERNAL, "the message was left unfinished");
-    for (auto it = queue_.begin(); it != queue_.end(); ++it)
-        if (it->id == id) {
-            queue_.erase(it);
-            break;
-        }
-    Engine::Outcome o = engine_.take(id);
-    smtpc_status st = o.status;
-    return record(st, std::move(o.message), st == SMTPC_EIO || st == SMTPC_EDISCONNECTED ? os_error_ : 0);
+    a->id = ++next_id_;
+    return admit_k(a, body, [this, a, body](smtpc_status st) {
+        if (st != SMTPC_OK) return st;
+        std::uint64_t id = a->id;
+        engine_.publish_result(id);  // smtpc_client_last_result() during the transaction too
+        queue_.push_back(Queued{id, 0, *body, false});
+        return await_io(
+            nullptr, nullptr, [this, id] { return engine_.complete(id); },
+            [this, id](smtpc_status) {
+                if (!engine_.complete(id))
+                    engine_.close_queue(SMTPC_EINTERNAL, "the message was left unfinished");
+                for (auto it = queue_.begin(); it != queue_.end(); ++it)
+                    if (it->id == id) {
+                        queue_.erase(it);
+                        break;
+                    }
+                Engine::Outcome o = engine_.take(id);
+                smtpc_status result = o.status;
+                return record(result, std::move(o.message),
+                              result == SMTPC_EIO || result == SMTPC_EDISCONNECTED ? os_error_ : 0);
+            });
+    });
 }
 
 smtpc_status Client::enqueue(const MessageSpec &m) {
-    BodySource body;
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    auto body = std::make_shared<BodySource>();
     if (m.read) {
-        body.read = m.read;
-        body.userdata = m.userdata;
-        body.total = m.size_hint;
+        body->read = m.read;
+        body->userdata = m.userdata;
+        body->total = m.size_hint;
     } else if (m.body_set) {
-        body.memory = {m.body};
-        body.total = m.body.size();
+        body->memory = {m.body};
+        body->total = m.body.size();
     } else {
         return record(Check::invalid("the message has no body"));
     }
-    OutgoingMessage prepared;
-    const Envelope *env = m.env;
+    auto a = std::make_shared<Admission>();
     if (m.from_headers) {
         if (m.read)
             return record(
                 Check::invalid("the envelope can be taken from the headers only for a body in memory"));
+        OutgoingMessage prepared;
         if (Check c = prepare_message(m.body, m.env, prepared); !c) return record(c);
-        env = &prepared.envelope;
-        body.memory = std::move(prepared.pieces);
-        body.total = 0;
-        for (std::string_view piece : body.memory) body.total += piece.size();
-    } else if (!env) {
+        a->env = std::move(prepared.envelope);
+        body->memory = std::move(prepared.pieces);
+        body->total = 0;
+        for (std::string_view piece : body->memory) body->total += piece.size();
+    } else if (!m.env) {
         return record(Check::invalid("the message has no envelope"));
+    } else {
+        a->env = *m.env;
     }
-    std::optional<std::uint64_t> size;
-    if (m.read && m.size_hint) size = m.size_hint;
-    std::uint64_t id = ++next_id_;
-    if (smtpc_status st = admit(*env, body, size, id); st != SMTPC_OK) return st;
-    queue_.push_back(Queued{id, m.tag, std::move(body), false});
-    // A full window: drive the connection until a message completes.
-    if (engine_.unfinished() >= window_messages_)
-        drive([this] { return engine_.unfinished() < window_messages_; });
-    return record(SMTPC_OK);
+    if (m.read && m.size_hint) a->size = m.size_hint;
+    a->tag = m.tag;
+    a->id = ++next_id_;
+    return end_call(admit_k(a, body, [this, a, body](smtpc_status st) {
+        if (st != SMTPC_OK) return st;
+        queue_.push_back(Queued{a->id, a->tag, std::move(*body), false});
+        // A full window: drive the connection until a message completes.
+        if (engine_.unfinished() >= window_messages_)
+            return drive_k([this] { return engine_.unfinished() < window_messages_; },
+                           [this](smtpc_status) { return record(SMTPC_OK); });
+        return record(SMTPC_OK);
+    }));
 }
 
 smtpc_status Client::next_result(MessageResult &out, bool &got) {
     got = false;
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (queue_.empty()) return record(SMTPC_OK);
     std::uint64_t id = queue_.front().id;
-    if (!engine_.complete(id)) drive([&] { return engine_.complete(id); });
+    if (!engine_.complete(id)) {
+        // Non-blocking mode: SMTPC_EAGAIN, and the caller asks again once step() has ended the wait.
+        smtpc_status st = drive_k([this, id] { return engine_.complete(id); },
+                                  [this](smtpc_status) { return record(SMTPC_OK); });
+        if (st == SMTPC_EAGAIN) return end_call(st);
+    }
     // Every path that ends the engine's work concludes each message; this is a safety net.
     if (!engine_.complete(id)) engine_.close_queue(SMTPC_EINTERNAL, "the message was left unfinished");
     Queued &q = queue_.front();
@@ -726,19 +954,24 @@ smtpc_status Client::set_window(std::uint32_t messages, std::uint64_t bytes) {
 }
 
 smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {
-    BodySource body{{msg}, nullptr, nullptr};
-    body.total = msg.size();
-    return transact(env, body, std::nullopt);
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    auto body = std::make_shared<BodySource>(BodySource{{msg}, nullptr, nullptr});
+    body->total = msg.size();
+    auto a = std::make_shared<Admission>();
+    a->env = env;
+    return end_call(transact_k(a, body));
 }
 
 smtpc_status Client::sendmail_stream(const Envelope &env, smtpc_read_fn read, void *userdata,
                                      std::uint64_t size_hint) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (!read) return record(Check::invalid("no read callback"));
-    BodySource body{{}, read, userdata};
-    body.total = size_hint;
-    std::optional<std::uint64_t> size;
-    if (size_hint) size = size_hint;
-    return transact(env, body, size);
+    auto body = std::make_shared<BodySource>(BodySource{{}, read, userdata});
+    body->total = size_hint;
+    auto a = std::make_shared<Admission>();
+    a->env = env;
+    if (size_hint) a->size = size_hint;
+    return end_call(transact_k(a, body));
 }
 
 }  // namespace smtpc::detail
@@ -783,42 +1016,64 @@ bool Client::server_offers_mechanism(std::string_view mechanism) const {
     return false;
 }
 
-smtpc_status Client::prepare_auth(std::string_view mechanism) {
-    if (smtpc_status st = ehlo_or_helo_if_needed(); st != SMTPC_OK) return st;
-    if (!engine_.does_esmtp() || !engine_.features().has("auth"))
-        return record(SMTPC_ENOTSUPPORTED, "AUTH extension not supported by the server");
-    if (!mechanism.empty() && !server_offers_mechanism(mechanism))
-        return record(SMTPC_EAUTH_MECHANISM, "the server does not offer " + std::string(mechanism) +
-                                                 " (it offers:" + *engine_.features().params("auth") + ")");
-    bool verified = tls_facts_ && tls_facts_->verified;
-    if (!credentials_permitted(peer_known_ ? &peer_ : nullptr, verified, allow_insecure_auth_))
-        return record(SMTPC_EAUTH_INSECURE,
-                      tls_facts_
-                          ? "refusing to authenticate: the server's TLS certificate was not verified"
-                          : "refusing to authenticate over an unencrypted connection to a remote server "
-                            "(use TLS, or allow it explicitly)");
-    return record(SMTPC_OK);
+smtpc_status Client::prepare_auth_k(std::string mechanism, Then k) {
+    return ehlo_or_helo_if_needed_k([this, mechanism, k = std::move(k)](smtpc_status st) {
+        if (st != SMTPC_OK) return then(k, st);
+        if (!engine_.does_esmtp() || !engine_.features().has("auth"))
+            return then(k, record(SMTPC_ENOTSUPPORTED, "AUTH extension not supported by the server"));
+        if (!mechanism.empty() && !server_offers_mechanism(mechanism))
+            return then(k, record(SMTPC_EAUTH_MECHANISM,
+                                  "the server does not offer " + mechanism +
+                                      " (it offers:" + *engine_.features().params("auth") + ")"));
+        bool verified = tls_facts_ && tls_facts_->verified;
+        if (!credentials_permitted(peer_known_ ? &peer_ : nullptr, verified, allow_insecure_auth_))
+            return then(k,
+                        record(SMTPC_EAUTH_INSECURE,
+                               tls_facts_
+                                   ? "refusing to authenticate: the server's TLS certificate was not verified"
+                                   : "refusing to authenticate over an unencrypted connection to a remote "
+                                     "server (use TLS, or allow it explicitly)"));
+        return then(k, record(SMTPC_OK));
+    });
 }
 
-smtpc_status Client::authenticate(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok) {
-    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;
-    std::string name(mech->name());
-    smtpc_status st = run(engine_.begin_auth(std::move(mech), initial_response_ok));
-    if (st == SMTPC_OK) auth_mechanism_ = std::move(name);
-    return st;
+smtpc_status Client::authenticate_k(std::shared_ptr<std::unique_ptr<SaslMechanism>> mech,
+                                    bool initial_response_ok, Then k) {
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return then(k, st);
+    std::string name((*mech)->name());
+    return run_k(engine_.begin_auth(std::move(*mech), initial_response_ok), nullptr,
+                 [this, name, k = std::move(k)](smtpc_status st) {
+                     if (st == SMTPC_OK) auth_mechanism_ = name;
+                     return then(k, st);
+                 });
 }
 
 smtpc_status Client::login(std::string_view user, std::string_view password) {
-    if (smtpc_status st = prepare_auth({}); st != SMTPC_OK) return st;
-    static const char *const preference[] = {"SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN", "LOGIN"};
-    for (const char *m : preference)
-        if (server_offers_mechanism(m)) return auth_password(m, user, password, true);
-    return record(SMTPC_EAUTH_MECHANISM, "no suitable authentication mechanism (the server offers:" +
-                                             *engine_.features().params("auth") + ")");
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    // Kept (and wiped when done) while EHLO or STARTTLS may still be waited for.
+    auto creds = std::make_shared<std::pair<SecretString, SecretString>>();
+    creds->first.assign(user);
+    creds->second.assign(password);
+    return end_call(prepare_auth_k({}, [this, creds](smtpc_status st) {
+        if (st != SMTPC_OK) return st;
+        static const char *const preference[] = {"SCRAM-SHA-256", "SCRAM-SHA-1", "CRAM-MD5", "PLAIN",
+                                                 "LOGIN"};
+        for (const char *m : preference)
+            if (server_offers_mechanism(m))
+                return auth_password_k(m, creds->first.view(), creds->second.view(), true);
+        return record(SMTPC_EAUTH_MECHANISM, "no suitable authentication mechanism (the server offers:" +
+                                                 *engine_.features().params("auth") + ")");
+    }));
 }
 
-smtpc_status Client::auth_password(std::string_view mechanism_in, std::string_view user,
+smtpc_status Client::auth_password(std::string_view mechanism, std::string_view user,
                                    std::string_view password, bool initial_response_ok) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    return end_call(auth_password_k(mechanism, user, password, initial_response_ok));
+}
+
+smtpc_status Client::auth_password_k(std::string_view mechanism_in, std::string_view user,
+                                     std::string_view password, bool initial_response_ok) {
     std::string mechanism = ascii_upper(mechanism_in);
     std::unique_ptr<SaslMechanism> mech;
     if (has_byte(user, "\0", 1) || has_byte(password, "\0", 1))
@@ -829,12 +1084,16 @@ smtpc_status Client::auth_password(std::string_view mechanism_in, std::string_vi
     else if (mechanism == "SCRAM-SHA-1") mech = make_scram("SHA-1", authzid_, user, password);
     else if (mechanism == "SCRAM-SHA-256") mech = make_scram("SHA-256", authzid_, user, password);
     else return record(Check::invalid("unknown password mechanism " + mechanism));
-    if (smtpc_status st = prepare_auth(mechanism); st != SMTPC_OK) return st;
-    return authenticate(std::move(mech), initial_response_ok);
+    auto held = std::make_shared<std::unique_ptr<SaslMechanism>>(std::move(mech));
+    return prepare_auth_k(mechanism, [this, held, initial_response_ok](smtpc_status st) {
+        if (st != SMTPC_OK) return st;
+        return authenticate_k(held, initial_response_ok, {});
+    });
 }
 
 smtpc_status Client::auth_oauth2(std::string_view mechanism_in, std::string_view user, std::string_view token,
                                  smtpc_token_fn fn, void *userdata) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     std::string mechanism = ascii_upper(mechanism_in);
     if (mechanism != "XOAUTH2" && mechanism != "OAUTHBEARER")
         return record(Check::invalid("unknown OAuth mechanism " + mechanism));
@@ -842,27 +1101,39 @@ smtpc_status Client::auth_oauth2(std::string_view mechanism_in, std::string_view
     static const char forbidden[] = {'\0', '\r', '\n', '\x01'};
     if (has_byte(user, forbidden, sizeof forbidden))
         return record(Check::invalid("control byte in the user name"));
-    if (smtpc_status st = prepare_auth(mechanism); st != SMTPC_OK) return st;
-    SecretString fetched;
-    if (token.empty()) {
-        smtpc_auth_response resp{&fetched};
-        if (fn(&resp, userdata) != 0) return record(SMTPC_EUSER, "the token callback aborted");
-        if (fetched.str().empty()) return record(Check::invalid("the token callback gave no token"));
-        token = fetched.str();
-    }
-    if (has_byte(token, forbidden, sizeof forbidden))
-        return record(Check::invalid("control byte in the token"));
-    const std::string &host = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
-    return authenticate(make_oauth(mechanism, user, token, host, connected_port_), true);
+    auto creds = std::make_shared<std::pair<SecretString, SecretString>>();
+    creds->first.assign(user);
+    creds->second.assign(token);
+    return end_call(prepare_auth_k(mechanism, [this, mechanism, creds, fn, userdata](smtpc_status st) {
+        if (st != SMTPC_OK) return st;
+        SecretString fetched;
+        std::string_view tok = creds->second.view();
+        if (tok.empty()) {
+            smtpc_auth_response resp{&fetched};
+            if (fn(&resp, userdata) != 0) return record(SMTPC_EUSER, "the token callback aborted");
+            if (fetched.str().empty()) return record(Check::invalid("the token callback gave no token"));
+            tok = fetched.view();
+        }
+        if (has_byte(tok, forbidden, sizeof forbidden))
+            return record(Check::invalid("control byte in the token"));
+        const std::string &host = tls_server_name_.empty() ? connected_host_ : tls_server_name_;
+        auto held = std::make_shared<std::unique_ptr<SaslMechanism>>(
+            make_oauth(mechanism, creds->first.view(), tok, host, connected_port_));
+        return authenticate_k(held, true, {});
+    }));
 }
 
 smtpc_status Client::auth_custom(std::string_view mechanism, smtpc_auth_fn fn, void *userdata,
                                  bool initial_response_ok) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (!fn) return record(Check::invalid("no authentication callback"));
     if (!valid_mechanism_name(mechanism)) return record(Check::invalid("invalid SASL mechanism name"));
     std::string name = ascii_upper(mechanism);
-    if (smtpc_status st = prepare_auth(name); st != SMTPC_OK) return st;
-    return authenticate(make_callback(name, fn, userdata), initial_response_ok);
+    return end_call(prepare_auth_k(name, [this, name, fn, userdata, initial_response_ok](smtpc_status st) {
+        if (st != SMTPC_OK) return st;
+        auto held = std::make_shared<std::unique_ptr<SaslMechanism>>(make_callback(name, fn, userdata));
+        return authenticate_k(held, initial_response_ok, {});
+    }));
 }
 
 }  // namespace smtpc::detail
@@ -874,14 +1145,15 @@ namespace smtpc::detail {
 // Bcc and Resent-Bcc fields are never transmitted. The message is sent as it is, minus those fields,
 // straight from the caller's buffer.
 smtpc_status Client::send_message(const Envelope *given, std::string_view msg) {
+    if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     OutgoingMessage prepared;
     if (Check c = prepare_message(msg, given, prepared); !c) return record(c);
-    Envelope &env = prepared.envelope;
-
-    BodySource body;
-    body.memory = std::move(prepared.pieces);
-    for (std::string_view piece : body.memory) body.total += piece.size();
-    return transact(env, body, std::nullopt);
+    auto a = std::make_shared<Admission>();
+    a->env = std::move(prepared.envelope);
+    auto body = std::make_shared<BodySource>();
+    body->memory = std::move(prepared.pieces);
+    for (std::string_view piece : body->memory) body->total += piece.size();
+    return end_call(transact_k(a, body));
 }
 
 }  // namespace smtpc::detail

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -79,7 +80,10 @@ class Client final : private TraceSink {
     smtpc_status quit();
     void close();
     // As close(), keeping the last transaction's result (a close a callback asked for, done after the call).
-    void close_keeping_result() { drop_connection(); }
+    void close_keeping_result() {
+        abandon_wait();
+        drop_connection();
+    }
 
     // --- commands
     smtpc_status helo(std::string_view name);
@@ -128,7 +132,33 @@ class Client final : private TraceSink {
 
     const Engine &engine() const { return engine_; }
 
+    // --- non-blocking mode (smtpc_client_set_nonblocking): every operation above is the same state
+    // machine in both modes. In blocking mode its waits wait; in non-blocking mode a wait that would
+    // block returns SMTPC_EAGAIN and step() resumes it when fd() is ready for wants() or the deadline
+    // passed. One operation at a time: another is SMTPC_ESTATE until step() ends the one in progress.
+    smtpc_status set_nonblocking(bool on);
+    bool nonblocking() const { return nonblocking_; }
+    bool op_pending() const { return wait_ != Wait::None; }
+    int fd() const;
+    int wants() const;  // SMTPC_WANT_READ | SMTPC_WANT_WRITE; 0 with no operation in progress
+    std::int64_t deadline_ms() const;
+    smtpc_status step();
+
   private:
+    // What an operation does once the wait it started is over, given the status so far. Operations
+    // that wait are written as a chain of these: in blocking mode the chain runs before the call
+    // returns, in non-blocking mode step() runs the rest of it.
+    using Then = std::function<smtpc_status(smtpc_status)>;
+    static smtpc_status then(const Then &k, smtpc_status st) { return k ? k(st) : st; }
+    enum class Wait { None, Io, Connect };
+    // A message being admitted: owned here, since admission may wait (EHLO, STARTTLS) while the
+    // caller's envelope is gone.
+    struct Admission {
+        Envelope env;
+        std::optional<std::uint64_t> size;
+        std::uint64_t id = 0;
+        std::uint64_t tag = 0;
+    };
     // Where the message body comes from while the engine wants it.
     struct BodySource {
         std::vector<std::string_view> memory;  // the message in memory, possibly in pieces
@@ -142,6 +172,38 @@ class Client final : private TraceSink {
     void trace(smtpc_trace_kind kind, std::string_view text) override;
     void info(const std::string &text) { trace(SMTPC_TRACE_INFO, text); }
     smtpc_status ready_for_command();
+    // An operation is in progress (non-blocking mode): no other may start.
+    smtpc_status op_guard();
+    // A public call's status: SMTPC_EAGAIN is recorded as such.
+    smtpc_status end_call(smtpc_status st);
+    // Waits: the engine until it is done or `until` holds (body from `body`, else from the queue),
+    // or the connector. `k` runs when the wait is over.
+    smtpc_status await_io(BodySource *body, const Deadline *fixed, std::function<bool()> until, Then k);
+    // await_io() for one operation: `k` gets the engine's outcome, recorded (as pump() did).
+    smtpc_status await_pump(BodySource *body, const Deadline *fixed, Then k);
+    smtpc_status resume();
+    // Forgets the operation in progress (the connection is being closed).
+    void abandon_wait();
+    // One pass of the I/O loop: true when the wait is over, false when it needs wait_events_.
+    bool pump_step(bool may_wait);
+    bool read_some_step(const Deadline &deadline);
+    smtpc_status run_k(const Check &started, BodySource *body, Then k);
+    smtpc_status simple_k(Cmd cmd, std::string_view verb, std::string_view arg, const char *what, Then k);
+    smtpc_status helo_k(std::string_view name, Then k);
+    smtpc_status ehlo_k(std::string_view name, Then k);
+    smtpc_status hello_if_needed_k(Then k);
+    smtpc_status ehlo_or_helo_if_needed_k(Then k);
+    smtpc_status apply_tls_policy_k(Then k);
+    smtpc_status starttls_k(Then k);
+    smtpc_status prepare_auth_k(std::string mechanism, Then k);
+    smtpc_status authenticate_k(std::shared_ptr<std::unique_ptr<SaslMechanism>> mech,
+                                bool initial_response_ok, Then k);
+    smtpc_status auth_password_k(std::string_view mechanism, std::string_view user, std::string_view password,
+                                 bool initial_response_ok);
+    smtpc_status drive_k(std::function<bool()> until, Then k);
+    smtpc_status admit_k(std::shared_ptr<Admission> a, std::shared_ptr<BodySource> body, Then k);
+    smtpc_status admit_checked(const Admission &a, const BodySource &body);
+    smtpc_status transact_k(std::shared_ptr<Admission> a, std::shared_ptr<BodySource> body);
     smtpc_status hello_if_needed();
     // EHLO if needed, then the checks every AUTH call makes before sending anything.
     smtpc_status prepare_auth(std::string_view mechanism);
@@ -153,20 +215,8 @@ class Client final : private TraceSink {
     smtpc_tls_policy effective_tls_policy() const;
     smtpc_status start_tls_on_stream(const Deadline &deadline);
     std::shared_ptr<TlsConfig> tls_config();
-    smtpc_status run(const Check &started, BodySource *body = nullptr);
-    smtpc_status transact(const Envelope &env, BodySource &body, std::optional<std::uint64_t> size);
-    // Checks a message against the session (EHLO first on an idle connection) and queues it in the engine.
-    smtpc_status admit(const Envelope &env, const BodySource &body, std::optional<std::uint64_t> size,
-                       std::uint64_t id);
-    smtpc_status pump(BodySource *body, const Deadline *fixed);
-    // Runs the engine until it is done or `until` (if set) holds; a message body comes from `body`,
-    // else from the queue. Closes the connection when the engine says so; records nothing.
-    void pump_until(BodySource *body, const Deadline *fixed, const std::function<bool()> &until);
-    // pump_until() for the queue: marks the messages concluded by a cancel.
-    void drive(const std::function<bool()> &until);
     // "Messages are queued": every call that talks to the server outside the queue.
     smtpc_status queue_busy();
-    void read_some(const Deadline &deadline);
     void supply_body(BodySource &body);
     void drop_connection();
     std::string hello_name(std::string_view name);
@@ -215,6 +265,20 @@ class Client final : private TraceSink {
         bool cancelled = false;  // concluded by smtpc_client_cancel(): its status says so
     };
     std::deque<Queued> queue_;
+
+    // The wait in progress (see await_io).
+    bool nonblocking_ = false;
+    Wait wait_ = Wait::None;
+    Then wait_then_;
+    BodySource *wait_body_ = nullptr;
+    std::function<bool()> wait_until_;
+    Deadline wait_deadline_;
+    bool wait_fixed_ = false;
+    std::uint64_t wait_step_ = 0;
+    short wait_events_ = 0;  // POLLIN/POLLOUT the wait needs
+    Connector connector_;
+    ConnectResult connect_result_;
+    std::shared_ptr<BodySource> direct_body_;  // smtpc_client_data()'s message while it is sent
     std::uint64_t next_id_ = 0;
     std::uint32_t window_messages_ = 32;
     bool (*stop_check_)(const void *) = nullptr;

@@ -103,6 +103,8 @@ class TlsStream final : public Stream {
             int e = SSL_get_error(ssl_, n);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
                 int w = wait_for(native_handle(), e, deadline);
+                if (w == 0 && deadline.is_immediate())
+                    return IoResult::again(e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN);
                 if (w == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
                 if (w < 0) return {SMTPC_EIO, 0, errno, "poll failed"};
                 continue;
@@ -137,6 +139,7 @@ class TlsStream final : public Stream {
             short events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
             if (also_readable) events = static_cast<short>(events | POLLIN);
             int ev = poll_until(native_handle(), events, deadline);
+            if (ev == 0 && deadline.is_immediate()) return IoResult::again(events);
             if (ev == 0)
                 return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
             if (ev < 0) return {SMTPC_EIO, 0, errno, "poll failed"};

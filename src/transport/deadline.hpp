@@ -25,7 +25,23 @@ class Deadline {
         return d;
     }
 
+    // A deadline that has already passed, for an attempt that must not wait (non-blocking mode): a
+    // stream that would have to wait returns SMTPC_EAGAIN and says what it waits for.
+    static Deadline immediate() {
+        Deadline d;
+        d.limited_ = true;
+        d.immediate_ = true;
+        d.at_ = Clock::now();
+        return d;
+    }
+
     bool limited() const { return limited_; }
+    bool is_immediate() const { return immediate_; }
+    // CLOCK_MONOTONIC milliseconds of the deadline (steady_clock is CLOCK_MONOTONIC on Linux), -1 none.
+    std::int64_t monotonic_ms() const {
+        if (!limited_) return -1;
+        return std::chrono::duration_cast<std::chrono::milliseconds>(at_.time_since_epoch()).count();
+    }
     bool expired() const { return limited_ && Clock::now() >= at_; }
     // Milliseconds left for poll(): -1 for no limit, 0 when expired, rounded up otherwise.
     int poll_timeout() const {
@@ -46,6 +62,7 @@ class Deadline {
 
   private:
     bool limited_ = false;
+    bool immediate_ = false;
     Clock::time_point at_{};
     const CancelSignal *cancel_ = nullptr;
 };

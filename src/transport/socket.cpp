@@ -16,6 +16,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <memory>
+#include <mutex>
+#include <thread>
+
 namespace smtpc::detail {
 
 namespace {
@@ -45,6 +49,7 @@ class SocketStream final : public Stream {
         for (;;) {
             if (!try_first) {
                 int ev = poll_until(fd_, POLLIN, deadline);
+                if (ev == 0 && deadline.is_immediate()) return IoResult::again(POLLIN);
                 if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
                 if (ev < 0) return fail(errno, "poll");
             }
@@ -72,7 +77,9 @@ class SocketStream final : public Stream {
             if (n >= 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "send");
-            int ev = poll_until(fd_, static_cast<short>(POLLOUT | (also_readable ? POLLIN : 0)), deadline);
+            short events = static_cast<short>(POLLOUT | (also_readable ? POLLIN : 0));
+            int ev = poll_until(fd_, events, deadline);
+            if (ev == 0 && deadline.is_immediate()) return IoResult::again(events);
             if (ev == 0)
                 return {SMTPC_ETIMEOUT, 0, 0, "timed out sending to the server (it stopped reading)"};
             if (ev < 0) return fail(errno, "poll");
@@ -130,9 +137,11 @@ smtpc_status connect_status(int err) {
     return err == ETIMEDOUT ? SMTPC_ETIMEOUT : err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
 }
 
-// Starts a non-blocking connect and waits for it; on success the fd is returned connected.
-int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const ConnectSpec &spec,
-                const Deadline &deadline, int &err, std::string &what) {
+// Starts a non-blocking connect: the fd, with `pending` set when connect() is still in progress
+// (finished by poll() for POLLOUT plus SO_ERROR, never by a second connect); -1 on failure.
+int start_connect(int family, const sockaddr *addr, socklen_t addrlen, const ConnectSpec &spec, int &err,
+                  std::string &what, bool &pending) {
+    pending = false;
     int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         err = errno;
@@ -179,6 +188,24 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
         ::close(fd);
         return -1;
     }
+    pending = true;
+    return fd;
+}
+
+// The outcome of a pending connect that poll() reported (`ev` its revents, or <0): 0 or the error.
+int finish_connect(int fd, int ev) {
+    int soerr = 0;
+    socklen_t slen = sizeof soerr;
+    if (ev < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0) soerr = errno;
+    return soerr;
+}
+
+// Starts a non-blocking connect and waits for it; on success the fd is returned connected.
+int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const ConnectSpec &spec,
+                const Deadline &deadline, int &err, std::string &what) {
+    bool pending = false;
+    int fd = start_connect(family, addr, addrlen, spec, err, what, pending);
+    if (fd < 0 || !pending) return fd;
     // An interrupted or pending connect is finished by poll() plus SO_ERROR, never by a second connect.
     int ev = poll_until(fd, POLLOUT, deadline);
     if (ev == 0) {
@@ -187,9 +214,7 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
         what = "timeout";
         return -1;
     }
-    int soerr = 0;
-    socklen_t slen = sizeof soerr;
-    if (ev < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0) soerr = errno;
+    int soerr = finish_connect(fd, ev);
     if (soerr != 0) {
         err = soerr;
         what = "connect";
@@ -197,6 +222,29 @@ int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const Conne
         return -1;
     }
     return fd;
+}
+
+int resolve(const std::string &host, const std::string &port, int extra_flags, addrinfo **list) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG | extra_flags;
+    int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, list);
+    if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY) {
+        // AI_ADDRCONFIG hides ::1 on hosts without a global IPv6 address; ask again without it.
+        hints.ai_flags = extra_flags;
+        rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, list);
+    }
+    return rc;
+}
+
+std::string connect_failure_text(const ConnectSpec &spec, int err, const std::string &what) {
+    std::string where =
+        spec.host.front() == '/' ? spec.host : spec.host + " port " + std::to_string(spec.port);
+    return "connect to " + where + ": " +
+           (what.rfind("source", 0) == 0 ? what
+            : err == ECANCELED           ? std::string("cancelled by smtpc_client_cancel()")
+                                         : os_message(err));
 }
 
 }  // namespace
@@ -300,18 +348,9 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         return res;
     }
 
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
     addrinfo *list = nullptr;
     std::string port = std::to_string(spec.port);
-    int rc = ::getaddrinfo(spec.host.c_str(), port.c_str(), &hints, &list);
-    if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY) {
-        // AI_ADDRCONFIG hides ::1 on hosts without a global IPv6 address; ask again without it.
-        hints.ai_flags = 0;
-        rc = ::getaddrinfo(spec.host.c_str(), port.c_str(), &hints, &list);
-    }
+    int rc = resolve(spec.host, port, 0, &list);
     if (rc != 0 || !list) {
         if (list) ::freeaddrinfo(list);
         res.status = SMTPC_ERESOLVE;
@@ -351,6 +390,248 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
                   (last_what.rfind("source", 0) == 0 ? last_what
                    : last_err == ECANCELED           ? "cancelled by smtpc_client_cancel()"
                                                      : os_message(last_err));
+    return res;
+}
+
+}  // namespace smtpc::detail
+
+namespace smtpc::detail {
+
+// What the resolver thread shares with the connector: it may outlive the connector (getaddrinfo
+// cannot be interrupted), so it owns its result and its wake-up pipe, and the last owner frees them.
+struct Resolution {
+    std::mutex mutex;
+    bool done = false;
+    int rc = 0;
+    addrinfo *list = nullptr;
+    int pipe_r = -1, pipe_w = -1;  // the thread writes one byte when done: the loop watches pipe_r
+    ~Resolution() {
+        if (list) ::freeaddrinfo(list);
+        if (pipe_r >= 0) ::close(pipe_r);
+        if (pipe_w >= 0) ::close(pipe_w);
+    }
+};
+
+struct Connector::State {
+    enum class Phase { Resolving, Connecting, Done };
+    Phase phase = Phase::Done;
+    ConnectSpec spec;
+    Deadline deadline;
+    std::shared_ptr<Resolution> resolution;
+    addrinfo *list = nullptr;  // from getaddrinfo
+    addrinfo *cur = nullptr;   // the address being tried, or the next to try
+    addrinfo unix_ai{};        // a Unix socket path, tried as a one-address list
+    sockaddr_un sun{};
+    int fd = -1;  // pending connect
+    int last_err = 0;
+    std::string last_what;
+    ConnectResult early;  // a failure found by start()
+    bool failed_early = false;
+
+    ~State() { clear(); }
+    void clear() {
+        if (fd >= 0) ::close(fd);
+        fd = -1;
+        if (list) ::freeaddrinfo(list);
+        list = nullptr;
+        cur = nullptr;
+        resolution.reset();
+    }
+};
+
+Connector::Connector() : s_(std::make_unique<State>()) {}
+Connector::~Connector() = default;
+
+void Connector::reset() {
+    s_->clear();
+    s_->phase = State::Phase::Done;
+    s_->failed_early = false;
+}
+
+bool Connector::active() const { return s_->phase != State::Phase::Done; }
+
+int Connector::fd() const {
+    if (s_->phase == State::Phase::Resolving) return s_->resolution ? s_->resolution->pipe_r : -1;
+    return s_->fd;
+}
+
+short Connector::events() const {
+    if (s_->phase == State::Phase::Resolving) return POLLIN;
+    return s_->fd >= 0 ? POLLOUT : 0;
+}
+
+void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
+    reset();
+    State &s = *s_;
+    s.spec = spec;
+    s.deadline = deadline;
+    s.last_err = 0;
+    s.last_what.clear();
+    s.phase = State::Phase::Connecting;
+    if (spec.host.front() == '/') {
+        s.sun = sockaddr_un{};
+        s.sun.sun_family = AF_UNIX;
+        if (spec.host.size() >= sizeof s.sun.sun_path) {
+            s.failed_early = true;
+            s.early.status = SMTPC_EINVAL;
+            s.early.message =
+                "Unix socket path longer than " + std::to_string(sizeof s.sun.sun_path - 1) + " octets";
+            return;
+        }
+        std::memcpy(s.sun.sun_path, spec.host.data(), spec.host.size());
+        s.unix_ai = addrinfo{};
+        s.unix_ai.ai_family = AF_UNIX;
+        s.unix_ai.ai_addr = reinterpret_cast<sockaddr *>(&s.sun);
+        s.unix_ai.ai_addrlen = sizeof s.sun;
+        s.cur = &s.unix_ai;
+        return;
+    }
+    std::string port = std::to_string(spec.port);
+    // An address literal needs no resolver: no thread for it.
+    if (resolve(spec.host, port, AI_NUMERICHOST, &s.list) == 0 && s.list) {
+        s.cur = s.list;
+        return;
+    }
+    if (s.list) ::freeaddrinfo(s.list);
+    s.list = nullptr;
+    auto r = std::make_shared<Resolution>();
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+        s.failed_early = true;
+        s.early.status = SMTPC_ERESOLVE;
+        s.early.os_error = errno;
+        s.early.message = "cannot resolve " + spec.host + ": pipe: " + os_message(errno);
+        return;
+    }
+    r->pipe_r = p[0];
+    r->pipe_w = p[1];
+    std::string host = spec.host;
+    // Detached: the connector (and its client) may be freed while getaddrinfo runs; the thread then
+    // finishes on its own and the last reference frees the result.
+    std::thread([r, host, port] {
+        addrinfo *list = nullptr;
+        int rc = resolve(host, port, 0, &list);
+        {
+            std::lock_guard<std::mutex> lock(r->mutex);
+            r->rc = rc;
+            r->list = list;
+            r->done = true;
+        }
+        char c = 1;
+        ssize_t n;
+        do n = ::write(r->pipe_w, &c, 1);
+        while (n < 0 && errno == EINTR);
+    }).detach();
+    s.resolution = std::move(r);
+    s.phase = State::Phase::Resolving;
+}
+
+ConnectResult Connector::step() {
+    State &s = *s_;
+    ConnectResult res;
+    if (s.failed_early) {
+        s.phase = State::Phase::Done;
+        s.failed_early = false;
+        return std::move(s.early);
+    }
+    if (s.phase == State::Phase::Resolving) {
+        bool done = false;
+        int rc = 0;
+        {
+            std::lock_guard<std::mutex> lock(s.resolution->mutex);
+            done = s.resolution->done;
+            if (done) {
+                rc = s.resolution->rc;
+                s.list = s.resolution->list;
+                s.resolution->list = nullptr;
+            }
+        }
+        if (!done) {
+            if (!s.deadline.expired()) {
+                res.status = SMTPC_EAGAIN;
+                return res;
+            }
+            s.clear();
+            s.phase = State::Phase::Done;
+            res.status = SMTPC_ETIMEOUT;
+            res.message = "cannot resolve " + s.spec.host + ": timed out";
+            return res;
+        }
+        s.resolution.reset();
+        if (rc != 0 || !s.list) {
+            s.clear();
+            s.phase = State::Phase::Done;
+            res.status = SMTPC_ERESOLVE;
+            res.message = "cannot resolve " + s.spec.host + ": " + gai_strerror(rc);
+            return res;
+        }
+        s.cur = s.list;
+        s.phase = State::Phase::Connecting;
+    }
+    if (s.phase != State::Phase::Connecting) {
+        res.status = SMTPC_EINTERNAL;
+        res.message = "no connect in progress";
+        return res;
+    }
+    for (;;) {
+        if (s.fd >= 0) {
+            pollfd p{s.fd, POLLOUT, 0};
+            int n = ::poll(&p, 1, 0);
+            if (n == 0 || (n < 0 && errno == EINTR)) {
+                if (!s.deadline.expired()) {
+                    res.status = SMTPC_EAGAIN;
+                    return res;
+                }
+                ::close(s.fd);
+                s.fd = -1;
+                s.last_err = ETIMEDOUT;
+                s.last_what = "timeout";
+                break;
+            }
+            int soerr = finish_connect(s.fd, n < 0 ? -1 : p.revents);
+            if (soerr == 0) {
+                res.stream = std::make_unique<SocketStream>(s.fd);
+                s.fd = -1;
+                s.clear();
+                s.phase = State::Phase::Done;
+                return res;
+            }
+            ::close(s.fd);
+            s.fd = -1;
+            s.last_err = soerr;
+            s.last_what = "connect";
+            s.cur = s.cur->ai_next;
+        }
+        if (!s.cur) break;
+        if (s.deadline.expired()) {
+            s.last_err = ETIMEDOUT;
+            break;
+        }
+        bool pending = false;
+        int err = 0;
+        std::string what;
+        int fd =
+            start_connect(s.cur->ai_family, s.cur->ai_addr, s.cur->ai_addrlen, s.spec, err, what, pending);
+        if (fd < 0) {
+            s.last_err = err;
+            s.last_what = what;
+            s.cur = s.cur->ai_next;
+            continue;
+        }
+        s.fd = fd;
+        if (!pending) {
+            res.stream = std::make_unique<SocketStream>(fd);
+            s.fd = -1;
+            s.clear();
+            s.phase = State::Phase::Done;
+            return res;
+        }
+    }
+    res.status = connect_status(s.last_err);
+    res.os_error = s.last_err;
+    res.message = connect_failure_text(s.spec, s.last_err, s.last_what);
+    s.clear();
+    s.phase = State::Phase::Done;
     return res;
 }
 

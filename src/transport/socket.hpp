@@ -28,6 +28,29 @@ struct ConnectResult {
 // Tries each address of the host in turn until one connects or the deadline passes.
 ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline);
 
+// A connect that never blocks its caller (non-blocking mode): a name is resolved on a helper thread
+// (getaddrinfo cannot be interrupted or polled; IP literals and Unix paths need no resolution), each
+// address is tried with a non-blocking connect(). step() advances without waiting: SMTPC_EAGAIN
+// while fd() must become ready for events(), else the outcome as connect_socket() gives it.
+class Connector {
+  public:
+    Connector();
+    ~Connector();
+    Connector(const Connector &) = delete;
+    Connector &operator=(const Connector &) = delete;
+
+    void start(const ConnectSpec &spec, const Deadline &deadline);
+    ConnectResult step();
+    int fd() const;
+    short events() const;
+    bool active() const;
+    void reset();
+
+  private:
+    struct State;
+    std::unique_ptr<State> s_;
+};
+
 // Splits "host:port" as smtplib does (only when host holds exactly one ':') and "[v6]:port";
 // strips brackets from "[v6]". Returns false for a non-numeric or out-of-range port.
 bool split_host_port(std::string &host, std::uint16_t &port);

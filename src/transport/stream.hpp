@@ -14,11 +14,20 @@
 namespace smtpc::detail {
 
 struct IoResult {
-    smtpc_status status = SMTPC_OK;  // SMTPC_OK, SMTPC_ETIMEOUT, SMTPC_EIO, SMTPC_EDISCONNECTED
-    std::size_t bytes = 0;           // bytes moved; 0 with SMTPC_OK from read() means end of stream
+    // SMTPC_OK, SMTPC_ETIMEOUT, SMTPC_EIO, SMTPC_EDISCONNECTED; SMTPC_EAGAIN with an immediate
+    // deadline (Deadline::immediate) when the call would have to wait, `wants` saying for what.
+    smtpc_status status = SMTPC_OK;
+    std::size_t bytes = 0;  // bytes moved; 0 with SMTPC_OK from read() means end of stream
     int os_error = 0;
     std::string message;
+    short wants = 0;  // with SMTPC_EAGAIN: POLLIN and/or POLLOUT (TLS: a read may want a write)
     bool ok() const { return status == SMTPC_OK; }
+    static IoResult again(short events) {
+        IoResult r;
+        r.status = SMTPC_EAGAIN;
+        r.wants = events;
+        return r;
+    }
 };
 
 class Stream {
