@@ -114,6 +114,10 @@ static void probe(probe_state *p) {
     (void)smtpc_client_last_result(c);
     (void)smtpc_client_queued(c);
     (void)smtpc_client_in_flight(c);
+    if (smtpc_client_nonblocking(c)) failf(p, "non-blocking mode seen inside a blocking call's callback");
+    (void)smtpc_client_fd(c);
+    (void)smtpc_client_wants(c);
+    (void)smtpc_client_deadline_ms(c);
     if (smtpc_client_tls_active(c) || smtpc_client_tls_verified(c))
         failf(p, "TLS active on a plain connection");
     if (*smtpc_client_tls_version(c) || *smtpc_client_tls_cipher(c) || *smtpc_client_tls_peer_subject(c) ||
@@ -166,6 +170,8 @@ static void probe(probe_state *p) {
     EXPECT_ESTATE(p, smtpc_client_next_result(c, &mres));
     if (mres != NULL) failf(p, "next_result gave a result inside a callback");
     EXPECT_ESTATE(p, smtpc_client_set_window(c, 4, 4096));
+    EXPECT_ESTATE(p, smtpc_client_set_nonblocking(c, 1));
+    EXPECT_ESTATE(p, smtpc_client_step(c));
     EXPECT_ESTATE(p, smtpc_client_sendmail_stream(c, env, 0, stray_read, p));
     EXPECT_ESTATE(p, smtpc_client_send_message(
                          c, env, "From: a@example.org\r\nTo: b@example.org\r\n\r\nx\r\n", SMTPC_NTS));

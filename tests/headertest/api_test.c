@@ -1234,6 +1234,34 @@ static void test_sendmail_stream(void **state) {
 }
 
 /* The message queue: every function, its NULL cases and documented codes. */
+/* Non-blocking mode: NULL handling and the state with no operation in progress. The protocol itself
+ * is tested in tests/nonblocking. */
+static void test_nonblocking_calls(void **state) {
+    (void)state;
+    assert_int_equal(smtpc_client_set_nonblocking(NULL, 1), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_nonblocking(NULL), 0);
+    assert_int_equal(smtpc_client_fd(NULL), -1);
+    assert_int_equal(smtpc_client_wants(NULL), 0);
+    assert_int_equal(smtpc_client_deadline_ms(NULL), -1);
+    assert_int_equal(smtpc_client_step(NULL), SMTPC_EINVAL);
+    assert_string_equal(smtpc_status_name(SMTPC_EAGAIN), "SMTPC_EAGAIN");
+    smtpc_client *c = NULL;
+    assert_int_equal(smtpc_client_new(&c, SMTPC_PROTOCOL_SMTP), SMTPC_OK);
+    assert_int_equal(smtpc_client_nonblocking(c), 0);
+    assert_int_equal(smtpc_client_set_nonblocking(c, 1), SMTPC_OK);
+    assert_int_equal(smtpc_client_nonblocking(c), 1);
+    assert_int_equal(smtpc_client_fd(c), -1);
+    assert_int_equal(smtpc_client_wants(c), 0);
+    assert_int_equal(smtpc_client_deadline_ms(c), -1);
+    assert_int_equal(smtpc_client_step(c), SMTPC_OK); /* nothing in progress */
+    /* What needs no I/O ends at once, as in blocking mode. */
+    assert_int_equal(smtpc_client_ehlo(c, NULL, 0), SMTPC_ENOTCONN);
+    assert_int_equal(smtpc_client_connect(c, "", 0, 25), SMTPC_EINVAL);
+    assert_int_equal(smtpc_client_set_nonblocking(c, 0), SMTPC_OK);
+    assert_int_equal(smtpc_client_nonblocking(c), 0);
+    smtpc_client_free(c);
+}
+
 static void test_message_queue(void **state) {
     smtpc_client *c = connect_client(*state, SMTPC_PROTOCOL_SMTP);
     smtpc_envelope *env = NULL;
@@ -1361,6 +1389,7 @@ int main(void) {
         cmocka_unit_test(test_envelope_errmsg),
         cmocka_unit_test(test_envelope_extensions),
         cmocka_unit_test(test_tls_config),
+        cmocka_unit_test(test_nonblocking_calls),
     };
     const struct CMUnitTest online[] = {
         cmocka_unit_test(test_session_commands), cmocka_unit_test(test_transaction_by_commands),
