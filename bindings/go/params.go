@@ -110,7 +110,7 @@ func (p *MailParams) apply(env *C.smtpc_envelope, fail func(what, value string, 
 		if b.Return {
 			mode = 1
 		}
-		if st := C.smtpc_envelope_set_deliver_by(env, C.longlong(b.Seconds), mode, cbool(b.Trace)); !ok(st) {
+		if st := C.smtpc_envelope_set_deliver_by(env, C.int64_t(b.Seconds), mode, cbool(b.Trace)); !ok(st) {
 			return fail("DELIVERBY", itoa(int(b.Seconds)), st)
 		}
 	}
@@ -119,7 +119,7 @@ func (p *MailParams) apply(env *C.smtpc_envelope, fail func(what, value string, 
 		if secs <= 0 {
 			secs = -1 // refused by the library with its reason
 		}
-		if st := C.smtpc_envelope_set_hold_for(env, C.ulonglong(secs)); !ok(st) {
+		if st := C.smtpc_envelope_set_hold_for(env, C.uint64_t(secs)); !ok(st) {
 			return fail("HOLDFOR", p.HoldFor.String(), st)
 		}
 	}

@@ -110,7 +110,7 @@ smtpc_status smtpc_envelope_set_mt_priority(smtpc_envelope *env, int priority) {
     });
 }
 
-smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, long long seconds, int mode, int trace) {
+smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, int64_t seconds, int mode, int trace) {
     return env_call(env, "DELIVERBY", [&] {
         if (mode == SMTPC_DELIVERBY_UNSET) {
             env->ext.deliver_by.reset();
@@ -123,7 +123,7 @@ smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, long long second
     });
 }
 
-smtpc_status smtpc_envelope_set_hold_for(smtpc_envelope *env, unsigned long long seconds) {
+smtpc_status smtpc_envelope_set_hold_for(smtpc_envelope *env, uint64_t seconds) {
     return env_call(env, "HOLDFOR", [&] {
         if (seconds > 999999999ULL)
             return record(env, SMTPC_EINVAL, "HOLDFOR", "at most 999999999 seconds (RFC 4865)");

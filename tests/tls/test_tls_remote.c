@@ -213,7 +213,7 @@ static void opportunistic_remote_auth_refused(int resumed) {
     TLS_ASSERT_STATUS(c, smtpc_client_login(c, "user", SMTPC_NTS, "pw-secret", SMTPC_NTS),
                       SMTPC_EAUTH_INSECURE);
     int calls = 0;
-    TLS_ASSERT_STATUS(c, smtpc_client_auth(c, "PLAIN", SMTPC_NTS, never_cb, &calls, 1), SMTPC_EAUTH_INSECURE);
+    TLS_ASSERT_STATUS(c, smtpc_client_auth(c, "PLAIN", SMTPC_NTS, 1, never_cb, &calls), SMTPC_EAUTH_INSECURE);
     assert_int_equal(calls, 0);
     /* Opportunistic TLS is enough for the mail itself. */
     TLS_ASSERT_STATUS(c, send_one(c), SMTPC_OK);

@@ -126,7 +126,7 @@ static void test_starttls_by_hand(void **state) {
     assert_int_equal(smtpc_client_extn_count(c), 0);
     assert_int_equal(smtpc_client_does_esmtp(c), 0);
     assert_int_equal(smtpc_client_has_extn(c, "SIZE", SMTPC_NTS), 0);
-    assert_null(smtpc_client_extn_at(c, 0, NULL));
+    assert_null(smtpc_client_extn_name(c, 0, NULL));
     /* A second STARTTLS is refused without a byte sent. */
     TLS_ASSERT_STATUS(c, smtpc_client_starttls(c), SMTPC_ESTATE);
 

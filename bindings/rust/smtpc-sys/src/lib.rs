@@ -224,11 +224,11 @@ extern "C" {
     pub fn smtpc_envelope_set_mt_priority(env: *mut smtpc_envelope, priority: c_int) -> smtpc_status;
     pub fn smtpc_envelope_set_deliver_by(
         env: *mut smtpc_envelope,
-        seconds: c_longlong,
+        seconds: i64,
         mode: c_int,
         trace: c_int,
     ) -> smtpc_status;
-    pub fn smtpc_envelope_set_hold_for(env: *mut smtpc_envelope, seconds: c_ulonglong) -> smtpc_status;
+    pub fn smtpc_envelope_set_hold_for(env: *mut smtpc_envelope, seconds: u64) -> smtpc_status;
     pub fn smtpc_envelope_set_hold_until(env: *mut smtpc_envelope, time: *const c_char, len: usize) -> smtpc_status;
     pub fn smtpc_envelope_set_auth(env: *mut smtpc_envelope, identity: *const c_char, len: usize) -> smtpc_status;
     pub fn smtpc_envelope_set_body(env: *mut smtpc_envelope, body: c_int) -> smtpc_status;
