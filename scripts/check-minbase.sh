@@ -74,6 +74,10 @@ cleanup() {
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
         umount -l "${mounted[i]}" 2>/dev/null || true
     done
+    # Mounts made inside the chroot (`ip netns add` bind-mounts /run/netns), deepest first.
+    { findmnt -rn -o TARGET | grep -E "^$root(/|\$)" || true; } | sort -r | while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done
     if [[ $keep -eq 0 && -d $root ]]; then
         rm -rf --one-file-system "$root"
     fi
