@@ -16,6 +16,10 @@ if ! "$cf" --version | grep -q 'version 14\.'; then
     exit 77
 fi
 cd "$src"
+if ! command -v git >/dev/null; then
+    echo "SKIP: git not installed (it lists the tracked files to check)"
+    exit 77
+fi
 if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     echo "SKIP: not a git checkout (the check covers tracked files)"
     exit 77
