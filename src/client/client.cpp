@@ -488,14 +488,6 @@ bool Client::pump_step(bool may_wait) {
             engine_.failed(SMTPC_ECANCELLED, "cancelled by smtpc_client_cancel()");
             continue;
         }
-        // Non-blocking mode: nothing waits in the stream, so the deadline is judged here, with the
-        // words the stream's own wait uses.
-        if (!may_wait && want != Engine::Want::Body && wait_deadline_.expired()) {
-            engine_.failed(SMTPC_ETIMEOUT, want == Engine::Want::Write
-                                               ? "timed out sending to the server (it stopped reading)"
-                                               : "timed out waiting for the server's reply");
-            continue;
-        }
         Deadline deadline = may_wait ? wait_deadline_ : Deadline::immediate().cancellable(&cancel_);
         if (want == Engine::Want::Write) {
             std::string_view out = engine_.output();
@@ -505,7 +497,7 @@ bool Client::pump_step(bool may_wait) {
             // TLS alert, a close) is noticed at once rather than at the deadline.
             IoResult r = stream_->write(out.data(), out.size(), deadline, true, readable);
             if (r.status == SMTPC_EAGAIN) {
-                wait_events_ = r.wants;
+                if (!would_wait(r.wants, "timed out sending to the server (it stopped reading)")) continue;
                 return false;
             }
             if (!r.ok()) {
@@ -538,14 +530,23 @@ bool Client::pump_step(bool may_wait) {
     }
 }
 
+// Non-blocking mode: the stream would wait for `events`. Nothing waits in the stream, so the deadline
+// is judged here, after the attempt (what arrived while the caller's loop was busy elsewhere is
+// taken first), with the words of the stream's own wait. False: the operation timed out.
+bool Client::would_wait(short events, const char *timeout_message) {
+    if (wait_deadline_.expired()) {
+        engine_.failed(SMTPC_ETIMEOUT, timeout_message);
+        return false;
+    }
+    wait_events_ = events;
+    return true;
+}
+
 // False when the read would wait (non-blocking mode): wait_events_ says for what.
 bool Client::read_some_step(const Deadline &deadline) {
     if (buffer_.size() < kBufferSize) buffer_.resize(kBufferSize);
     IoResult r = stream_->read(buffer_.data(), buffer_.size(), deadline);
-    if (r.status == SMTPC_EAGAIN) {
-        wait_events_ = r.wants;
-        return false;
-    }
+    if (r.status == SMTPC_EAGAIN) return !would_wait(r.wants, "timed out waiting for the server's reply");
     if (!r.ok()) {
         os_error_ = r.os_error;
         engine_.failed(r.status, r.message);

@@ -187,6 +187,7 @@ class Client final : private TraceSink {
     // One pass of the I/O loop: true when the wait is over, false when it needs wait_events_.
     bool pump_step(bool may_wait);
     bool read_some_step(const Deadline &deadline);
+    bool would_wait(short events, const char *timeout_message);
     smtpc_status run_k(const Check &started, BodySource *body, Then k);
     smtpc_status simple_k(Cmd cmd, std::string_view verb, std::string_view arg, const char *what, Then k);
     smtpc_status helo_k(std::string_view name, Then k);
