@@ -24,7 +24,7 @@
 
 static itest_server g_pf;
 static int g_tls_port;
-static char g_maillog[600];
+static char g_maillog[700];
 
 static int group_setup(void **state) {
     (void)state;
