@@ -82,6 +82,12 @@ pub const SMTPC_ETLS_REQUIRED: smtpc_status = -25;
 pub const SMTPC_EAUTH_MECHANISM: smtpc_status = -26;
 pub const SMTPC_EAUTH_INSECURE: smtpc_status = -27;
 pub const SMTPC_ECANCELLED: smtpc_status = -28;
+pub const SMTPC_EAGAIN: smtpc_status = -29;
+
+/// The bits of `smtpc_client_wants` (non-blocking mode).
+pub type smtpc_want = c_int;
+pub const SMTPC_WANT_READ: smtpc_want = 1;
+pub const SMTPC_WANT_WRITE: smtpc_want = 2;
 
 /// DSN RET (RFC 3461) for `smtpc_envelope_set_dsn`.
 pub type smtpc_dsn_ret = c_int;
@@ -345,6 +351,12 @@ extern "C" {
         userdata: *mut c_void,
     ) -> smtpc_status;
     pub fn smtpc_client_cancel(client: *mut smtpc_client);
+    pub fn smtpc_client_set_nonblocking(client: *mut smtpc_client, enabled: c_int) -> smtpc_status;
+    pub fn smtpc_client_nonblocking(client: *const smtpc_client) -> c_int;
+    pub fn smtpc_client_fd(client: *const smtpc_client) -> c_int;
+    pub fn smtpc_client_wants(client: *const smtpc_client) -> c_int;
+    pub fn smtpc_client_deadline_ms(client: *const smtpc_client) -> i64;
+    pub fn smtpc_client_step(client: *mut smtpc_client) -> smtpc_status;
     pub fn smtpc_client_send_message(
         client: *mut smtpc_client,
         env: *const smtpc_envelope,
