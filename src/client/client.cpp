@@ -166,11 +166,11 @@ smtpc_tls_policy Client::effective_tls_policy() const {
 }
 
 // Replaces the plain stream by a TLS stream over it. On failure the connection is closed.
-smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
+smtpc_status Client::start_tls_on_stream_k(const Deadline &deadline, Then k) {
     std::shared_ptr<TlsConfig> cfg = tls_config();
     if (!cfg) {
         drop_connection();
-        return status_;
+        return then(k, status_);
     }
     // Opportunistic TLS (RFC 7435, Postfix's "may") verifies and records, but does not abort: whoever
     // can forge a certificate can also strip STARTTLS, so failing closed would protect nothing.
@@ -183,7 +183,24 @@ smtpc_status Client::start_tls_on_stream(const Deadline &deadline) {
     // Sessions are resumed only with the same peer (host or socket path, and port) and name.
     std::string peer =
         connected_path_.empty() ? connected_host_ + " " + std::to_string(connected_port_) : connected_path_;
-    HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, mode, deadline, peer);
+    if (!nonblocking_) {
+        HandshakeResult hs = tls_handshake(std::move(stream_), cfg, name, mode, deadline, peer);
+        return then(k, finish_tls(hs, mode));
+    }
+    handshake_ = std::make_unique<TlsHandshake>(std::move(stream_), cfg, name, mode, peer);
+    wait_ = Wait::Handshake;
+    wait_deadline_ = deadline;
+    wait_events_ = 0;
+    wait_then_ = [this, mode, k = std::move(k)](smtpc_status) {
+        HandshakeResult hs = std::move(handshake_result_);
+        handshake_result_ = HandshakeResult{};
+        return then(k, finish_tls(hs, mode));
+    };
+    return resume();
+}
+
+// The handshake is over: the TLS stream replaces the plain one, or the connection is closed.
+smtpc_status Client::finish_tls(HandshakeResult &hs, TlsVerify mode) {
     if (hs.system_store_loaded) info("loaded the system trust store (once per process)");
     tls_verify_result_ = hs.facts.verify_result;
     if (hs.status != SMTPC_OK) {
@@ -253,10 +270,13 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
         connected_port_ = to_port;
         tls_verify_result_ = 0;
         info("connected");
-        if (implicit)
-            if (smtpc_status st = start_tls_on_stream(deadline); st != SMTPC_OK) return st;
-        engine_.begin_connection();
-        return await_pump(nullptr, &deadline, {});
+        Then greeting = [this, deadline](smtpc_status st) {
+            if (st != SMTPC_OK) return st;
+            engine_.begin_connection();
+            return await_pump(nullptr, &deadline, {});
+        };
+        if (implicit) return start_tls_on_stream_k(deadline, std::move(greeting));
+        return greeting(SMTPC_OK);
     };
     if (!nonblocking_) {
         connect_result_ = connect_socket(spec, deadline);
@@ -283,6 +303,8 @@ void Client::abandon_wait() {
     wait_body_ = nullptr;
     wait_events_ = 0;
     connector_.reset();
+    handshake_.reset();  // closes the socket it holds
+    handshake_result_ = HandshakeResult{};
     direct_body_.reset();
     require_tls_for_message_ = false;
 }
@@ -400,6 +422,7 @@ smtpc_status Client::set_nonblocking(bool on) {
 
 int Client::fd() const {
     if (wait_ == Wait::Connect) return connector_.fd();
+    if (wait_ == Wait::Handshake) return handshake_ ? handshake_->fd() : -1;
     return stream_ ? stream_->native_handle() : -1;
 }
 
@@ -460,6 +483,18 @@ smtpc_status Client::resume() {
             if (r.status == SMTPC_EAGAIN) return SMTPC_EAGAIN;
             connect_result_ = std::move(r);
         }
+    } else if (wait_ == Wait::Handshake) {
+        // Past the deadline, one last attempt whose wait times out (the handshake then hands the
+        // socket back with SMTPC_ETIMEOUT, as in blocking mode).
+        Deadline d = wait_deadline_.expired() ? wait_deadline_ : Deadline::immediate().cancellable(&cancel_);
+        short events = 0;
+        HandshakeResult r = handshake_->step(d, events);
+        if (r.status == SMTPC_EAGAIN) {
+            wait_events_ = events;
+            return SMTPC_EAGAIN;
+        }
+        handshake_result_ = std::move(r);
+        handshake_.reset();
     } else {
         return status_;
     }
@@ -684,11 +719,11 @@ smtpc_status Client::starttls_k(Then k) {
                                   "the server sent data after its reply to STARTTLS (response injection?); "
                                   "connection closed"));
                 }
-                if (smtpc_status hs = start_tls_on_stream(deadline_after(command_timeout_ms_));
-                    hs != SMTPC_OK)
-                    return then(k, hs);
-                engine_.end_connection();  // RFC 3207 4.2: forget everything learnt before TLS
-                return then(k, record(SMTPC_OK));
+                return start_tls_on_stream_k(deadline_after(command_timeout_ms_), [this, k](smtpc_status hs) {
+                    if (hs != SMTPC_OK) return then(k, hs);
+                    engine_.end_connection();  // RFC 3207 4.2: forget everything learnt before TLS
+                    return then(k, record(SMTPC_OK));
+                });
             });
     });
 }

@@ -150,7 +150,7 @@ class Client final : private TraceSink {
     // returns, in non-blocking mode step() runs the rest of it.
     using Then = std::function<smtpc_status(smtpc_status)>;
     static smtpc_status then(const Then &k, smtpc_status st) { return k ? k(st) : st; }
-    enum class Wait { None, Io, Connect };
+    enum class Wait { None, Io, Connect, Handshake };
     // A message being admitted: owned here, since admission may wait (EHLO, STARTTLS) while the
     // caller's envelope is gone.
     struct Admission {
@@ -214,7 +214,8 @@ class Client final : private TraceSink {
     smtpc_status tls_required_guard();
     bool tls_required_now() const;
     smtpc_tls_policy effective_tls_policy() const;
-    smtpc_status start_tls_on_stream(const Deadline &deadline);
+    smtpc_status start_tls_on_stream_k(const Deadline &deadline, Then k);
+    smtpc_status finish_tls(HandshakeResult &hs, TlsVerify mode);
     std::shared_ptr<TlsConfig> tls_config();
     // "Messages are queued": every call that talks to the server outside the queue.
     smtpc_status queue_busy();
@@ -278,6 +279,8 @@ class Client final : private TraceSink {
     std::uint64_t wait_step_ = 0;
     short wait_events_ = 0;  // POLLIN/POLLOUT the wait needs
     Connector connector_;
+    std::unique_ptr<TlsHandshake> handshake_;  // holds the socket while the handshake runs
+    HandshakeResult handshake_result_;
     ConnectResult connect_result_;
     std::shared_ptr<BodySource> direct_body_;  // smtpc_client_data()'s message while it is sent
     std::uint64_t next_id_ = 0;

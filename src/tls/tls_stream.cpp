@@ -260,46 +260,73 @@ std::string session_key(const std::string &peer, const std::string &server_name,
     return key;
 }
 
-HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
-                              const std::string &server_name, TlsVerify mode, const Deadline &deadline,
-                              const std::string &peer_id) {
+// What a handshake in progress holds between steps.
+struct TlsHandshake::State {
     HandshakeResult res;
-    auto fail = [&](smtpc_status st, std::string msg) {
-        res.status = st;
+    std::unique_ptr<Stream> inner;
+    std::shared_ptr<TlsConfig> config;
+    std::string server_name;
+    TlsVerify mode = TlsVerify::Enforce;
+    bool verify = false, enforce = false, want_name = false, check_name = false;
+    // Declared before the SSL's owner: the SSL points to it until it is freed.
+    std::unique_ptr<SessionSlot> slot;
+    SSL *ssl = nullptr;              // owned until the stream takes it
+    SSL_SESSION *offered = nullptr;  // the saved session offered, if any
+    bool failed = false;             // set-up failed: step() reports res
+    ~State() {
+        SSL_free(ssl);
+        SSL_SESSION_free(offered);
+    }
+};
+
+TlsHandshake::~TlsHandshake() = default;
+
+int TlsHandshake::fd() const { return s_->inner ? s_->inner->native_handle() : -1; }
+
+TlsHandshake::TlsHandshake(std::unique_ptr<Stream> inner_in, std::shared_ptr<TlsConfig> config_in,
+                           const std::string &server_name, TlsVerify mode, const std::string &peer_id)
+    : s_(std::make_unique<State>()) {
+    State &st = *s_;
+    st.inner = std::move(inner_in);
+    st.config = std::move(config_in);
+    st.server_name = server_name;
+    st.mode = mode;
+    setup(st, peer_id);
+}
+
+void TlsHandshake::setup(State &st, const std::string &peer_id) {
+    const std::string &server_name = st.server_name;
+    TlsVerify mode = st.mode;
+    HandshakeResult &res = st.res;
+    std::unique_ptr<Stream> &inner = st.inner;
+    std::shared_ptr<TlsConfig> &config = st.config;
+    auto fail = [&](smtpc_status status, std::string msg) {
+        res.status = status;
         res.message = std::move(msg);
-        res.inner = std::move(inner);
-        return std::move(res);
+        st.failed = true;
     };
     SSL_CTX *ctx = config->use();  // frozen from here on: SSL_new may run on several threads
-    bool verify = mode != TlsVerify::Skip && config->verify_peer();  // the chain is checked
-    bool enforce = verify && mode == TlsVerify::Enforce;             // and a failure aborts
-    bool want_name = verify && config->verify_hostname();
-    bool check_name = want_name && !server_name.empty();
+    bool verify = st.verify = mode != TlsVerify::Skip && config->verify_peer();  // the chain is checked
+    bool enforce = st.enforce = verify && mode == TlsVerify::Enforce;            // and a failure aborts
+    bool want_name = st.want_name = verify && config->verify_hostname();
+    bool check_name = st.check_name = want_name && !server_name.empty();
     if (enforce && want_name && server_name.empty())
         return fail(
             SMTPC_ETLS_VERIFY,
             "no server name to verify the certificate against (see smtpc_client_set_tls_server_name)");
 
-    // Declared before the SSL's owner: the SSL points to it until it is freed.
-    auto slot = std::make_unique<SessionSlot>();
+    st.slot = std::make_unique<SessionSlot>();
+    std::unique_ptr<SessionSlot> &slot = st.slot;
     slot->config = config.get();
     if (!peer_id.empty() && config->session_resumption())
         slot->key = session_key(peer_id, server_name, mode, verify, want_name);
     ERR_clear_error();
-    SSL *ssl = SSL_new(ctx);
+    SSL *ssl = st.ssl = SSL_new(ctx);  // freed with the state unless the stream takes it
     if (!ssl) return fail(SMTPC_ENOMEM, "SSL_new: " + openssl_error_text("out of memory"));
-    struct Owner {  // frees the SSL on every early return
-        SSL *p;
-        ~Owner() { SSL_free(p); }
-    } owner{ssl};
     if (!slot->attach(ssl)) return fail(SMTPC_ENOMEM, "SSL_set_ex_data: out of memory");
-    struct SessionRef {  // the saved session offered, if any
-        SSL_SESSION *p = nullptr;
-        ~SessionRef() { SSL_SESSION_free(p); }
-    } offered;
     if (!slot->key.empty()) {
-        offered.p = config->take_session(slot->key);
-        if (offered.p && SSL_set_session(ssl, offered.p) == 1) res.offered_session = true;
+        st.offered = config->take_session(slot->key);
+        if (st.offered && SSL_set_session(ssl, st.offered) == 1) res.offered_session = true;
     } else {
         SSL_set_options(ssl, SSL_OP_NO_TICKET);  // resumption off: TLS 1.2 servers need not send one
     }
@@ -335,7 +362,25 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
                 return fail(SMTPC_ETLS, "cannot verify host name " + server_name);
         }
     }
+}
 
+HandshakeResult TlsHandshake::step(const Deadline &deadline, short &wants) {
+    State &st = *s_;
+    HandshakeResult &res = st.res;
+    std::unique_ptr<Stream> &inner = st.inner;
+    auto fail = [&](smtpc_status status, std::string msg) {
+        res.status = status;
+        res.message = std::move(msg);
+        res.inner = std::move(inner);
+        return std::move(res);
+    };
+    wants = 0;
+    if (st.failed) return fail(res.status, res.message);
+    SSL *ssl = st.ssl;
+    TlsVerify mode = st.mode;
+    bool verify = st.verify, enforce = st.enforce, want_name = st.want_name, check_name = st.check_name;
+    std::unique_ptr<SessionSlot> &slot = st.slot;
+    std::shared_ptr<TlsConfig> &config = st.config;
     for (;;) {
         ERR_clear_error();
         int r = SSL_connect(ssl);
@@ -343,6 +388,12 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         int e = SSL_get_error(ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             int w = wait_for(inner->native_handle(), e, deadline);
+            if (w == 0 && deadline.is_immediate()) {
+                wants = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+                HandshakeResult again;
+                again.status = SMTPC_EAGAIN;
+                return again;
+            }
             if (w == 0) return fail(SMTPC_ETIMEOUT, "timed out during the TLS handshake");
             if (w < 0) return fail(SMTPC_ETLS, "poll failed during the TLS handshake");
             continue;
@@ -370,7 +421,7 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
     // The session passed every check this connection makes: it (and the tickets still to come) may
     // be offered again. One the server declined is not offered again (TLS 1.2 sessions are kept).
     slot->accept();
-    if (offered.p && !res.facts.resumed) config->forget_session(slot->key, offered.p);
+    if (st.offered && !res.facts.resumed) config->forget_session(slot->key, st.offered);
     res.facts.verified = check_name && has_cert && vr == X509_V_OK;
     if (!res.facts.verified) {
         if (mode == TlsVerify::Skip) res.facts.not_verified_why = "verification skipped (testing switch)";
@@ -382,8 +433,16 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
         else res.facts.not_verified_why = "no server name to verify the certificate against";
     }
     res.stream = std::make_unique<TlsStream>(std::move(inner), std::move(config), ssl, std::move(slot));
-    owner.p = nullptr;  // the stream owns the SSL now (not before: making it may throw std::bad_alloc)
-    return res;
+    st.ssl = nullptr;  // the stream owns the SSL now (not before: making it may throw std::bad_alloc)
+    return std::move(res);
+}
+
+HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
+                              const std::string &server_name, TlsVerify mode, const Deadline &deadline,
+                              const std::string &peer_id) {
+    TlsHandshake hs(std::move(inner), std::move(config), server_name, mode, peer_id);
+    short wants = 0;
+    return hs.step(deadline, wants);
 }
 
 }  // namespace smtpc::detail

@@ -46,4 +46,23 @@ HandshakeResult tls_handshake(std::unique_ptr<Stream> inner, std::shared_ptr<Tls
                               const std::string &server_name, TlsVerify verify, const Deadline &deadline,
                               const std::string &peer = {});
 
+// tls_handshake() in steps, for non-blocking mode: the set-up is done when it is made; step() runs
+// the handshake until it ends, or with an immediate deadline (Deadline::immediate) until it would
+// wait, returning SMTPC_EAGAIN and the events (POLLIN or POLLOUT) it waits for in `wants`.
+class TlsHandshake {
+  public:
+    TlsHandshake(std::unique_ptr<Stream> inner, std::shared_ptr<TlsConfig> config,
+                 const std::string &server_name, TlsVerify verify, const std::string &peer = {});
+    ~TlsHandshake();
+    TlsHandshake(const TlsHandshake &) = delete;
+    TlsHandshake &operator=(const TlsHandshake &) = delete;
+    HandshakeResult step(const Deadline &deadline, short &wants);
+    int fd() const;
+
+  private:
+    struct State;
+    static void setup(State &st, const std::string &peer);
+    std::unique_ptr<State> s_;
+};
+
 }  // namespace smtpc::detail
