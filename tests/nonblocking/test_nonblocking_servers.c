@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -23,6 +24,9 @@
 #define LIMIT_MS 30000
 
 static itest_server g_aio;
+static itest_server *g_target = &g_aio; /* the server the sessions talk to */
+static int g_auth = 1;                  /* AUTH PLAIN in the session (aiosmtpd), or not (Postfix) */
+static const char *g_rcpt = "rcpt@example.org";
 
 static const char *const kBodies[3] = {
     "Subject: first\r\n\r\nsent with sendmail\r\n",
@@ -58,9 +62,10 @@ enum { OP_CONNECT, OP_EHLO, OP_AUTH, OP_SENDMAIL, OP_ENQUEUE1, OP_ENQUEUE2, OP_R
 static smtpc_status start_op(session *s) {
     smtpc_client *c = s->slot.c;
     switch (s->op) {
-    case OP_CONNECT: return smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_aio.proc.port);
+    case OP_CONNECT: return smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_target->proc.port);
     case OP_EHLO: return smtpc_client_ehlo(c, NULL, 0);
     case OP_AUTH:
+        if (!g_auth) return smtpc_client_noop(c);
         return smtpc_client_auth_password(c, "PLAIN", SMTPC_NTS, "user", SMTPC_NTS, "secret", SMTPC_NTS, 1);
     case OP_SENDMAIL: return smtpc_client_sendmail(c, s->env, kBodies[0], SMTPC_NTS);
     case OP_ENQUEUE1:
@@ -98,7 +103,7 @@ static void session_init(session *s, int nonblocking) {
     assert_int_equal(smtpc_client_set_nonblocking(s->slot.c, nonblocking), SMTPC_OK);
     assert_int_equal(smtpc_envelope_new(&s->env), SMTPC_OK);
     assert_int_equal(smtpc_envelope_set_sender(s->env, "nb@example.com", SMTPC_NTS), SMTPC_OK);
-    assert_int_equal(smtpc_envelope_add_recipient(s->env, "rcpt@example.org", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(s->env, g_rcpt, SMTPC_NTS), SMTPC_OK);
     assert_int_equal(smtpc_message_new(&s->msg), SMTPC_OK);
     assert_int_equal(smtpc_message_set_envelope(s->msg, s->env), SMTPC_OK);
 }
@@ -135,27 +140,8 @@ static void advance(int ep, session *s) {
     }
 }
 
-static void test_many_clients_one_loop(void **state) {
-    (void)state;
-    size_t before = itest_msg_count(&g_aio);
-    size_t first_conn = g_aio.connections;
-
-    /* The reference: the same session with blocking calls. */
-    session ref;
-    session_init(&ref, 0);
-    for (ref.op = OP_CONNECT; ref.op != OP_DONE;) {
-        smtpc_status st = start_op(&ref);
-        assert_int_not_equal(st, SMTPC_EAGAIN);
-        op_ended(&ref, st);
-    }
-    if (ref.failed || ref.why[0]) fail_msg("blocking session: %s", ref.why);
-    session_free(&ref);
-    g_aio.connections++;
-    char *want = NULL;
-    size_t want_len = 0;
-    assert_int_equal(itest_load_session(&g_aio, first_conn, 10000, &want, &want_len), 0);
-
-    /* N clients at once, from one thread. */
+/* N clients at once, from one thread, each through the whole session. */
+static void run_clients(void) {
     static session s[N_CLIENTS];
     nb_slot *slots[N_CLIENTS];
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -206,6 +192,29 @@ static void test_many_clients_one_loop(void **state) {
         session_free(&s[i]);
     }
     assert_true(steps > 0);
+}
+
+static void test_many_clients_one_loop(void **state) {
+    (void)state;
+    size_t before = itest_msg_count(&g_aio);
+    size_t first_conn = g_aio.connections;
+
+    /* The reference: the same session with blocking calls. */
+    session ref;
+    session_init(&ref, 0);
+    for (ref.op = OP_CONNECT; ref.op != OP_DONE;) {
+        smtpc_status st = start_op(&ref);
+        assert_int_not_equal(st, SMTPC_EAGAIN);
+        op_ended(&ref, st);
+    }
+    if (ref.failed || ref.why[0]) fail_msg("blocking session: %s", ref.why);
+    session_free(&ref);
+    g_aio.connections++;
+    char *want = NULL;
+    size_t want_len = 0;
+    assert_int_equal(itest_load_session(&g_aio, first_conn, 10000, &want, &want_len), 0);
+
+    run_clients();
     g_aio.connections += N_CLIENTS;
 
     /* Every session sent the blocking session's bytes. */
@@ -262,10 +271,50 @@ static void test_resolve_off_the_loop(void **state) {
     session_free(&x);
 }
 
+/* The same sessions (without AUTH) against Postfix, all at once: every message relayed to its sink,
+ * byte for byte after Postfix's own header. */
+static void test_postfix_many_clients(void **state) {
+    (void)state;
+    const char *why = harness_postfix_unavailable(0);
+    if (why != NULL) {
+        print_message("postfix: skipped (%s)\n", why);
+        skip();
+    }
+    itest_server pf;
+    memset(&pf, 0, sizeof pf);
+    assert_int_equal(itest_start_postfix(&pf), 0);
+    g_target = &pf;
+    g_auth = 0;
+    g_rcpt = "sink@example.com";
+    run_clients();
+    int per_body[3] = {0, 0, 0};
+    for (int tries = 0; tries < 400; tries++) {
+        if (itest_msg_count(&pf) >= 3 * N_CLIENTS) break;
+        usleep(50 * 1000);
+    }
+    size_t n = itest_msg_count(&pf);
+    for (size_t j = 0; j < n; j++) {
+        itest_msg m;
+        assert_int_equal(itest_load_msg(&pf, j, 1000, &m), 0);
+        for (int b = 0; b < 3; b++) {
+            size_t bl = strlen(kBodies[b]);
+            if (m.content_len >= bl && memcmp(m.content + m.content_len - bl, kBodies[b], bl) == 0)
+                per_body[b]++;
+        }
+        itest_msg_free(&m);
+    }
+    g_target = &g_aio;
+    g_auth = 1;
+    g_rcpt = "rcpt@example.org";
+    itest_stop(&pf);
+    for (int b = 0; b < 3; b++) assert_int_equal(per_body[b], N_CLIENTS);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_clients_one_loop),
         cmocka_unit_test(test_resolve_off_the_loop),
+        cmocka_unit_test(test_postfix_many_clients),
     };
     return cmocka_run_group_tests_name("nonblocking_servers", tests, group_setup, group_teardown);
 }
