@@ -1277,10 +1277,11 @@ SMTPC_API const smtpc_reply *smtpc_message_result_reply(const smtpc_message_resu
  *    SMTPC_EAGAIN when the window is full (the message is queued): step until SMTPC_OK before the
  *    next enqueue. Queued messages advance only while an operation is in progress (enqueue on a full
  *    window, next_result, quit).
- *  - Name resolution never blocks the loop: a host name is resolved by getaddrinfo on a short-lived
- *    helper thread (address literals and Unix socket paths need none). The TLS handshake (STARTTLS,
- *    implicit TLS) is run to completion inside the step that starts it, bounded by the command
- *    (STARTTLS) or connect (implicit TLS) timeout; TLS reads and writes afterwards never block.
+ *  - Nothing blocks the loop: a host name is resolved by getaddrinfo on a short-lived helper thread
+ *    (address literals and Unix socket paths need none), the TCP connect and the TLS handshake
+ *    (STARTTLS, implicit TLS: OpenSSL's WANT_READ/WANT_WRITE become smtpc_client_wants()) run in
+ *    steps like every exchange. A source address (smtpc_client_set_source_address) given as a
+ *    name is resolved in the step that connects: give an address literal.
  *  - Threads: a client is driven from one thread at a time (the handle is not locked); different
  *    clients may be driven by different threads at once. smtpc_client_cancel() may be called from
  *    any thread, as in blocking mode.
