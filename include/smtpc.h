@@ -1265,8 +1265,8 @@ SMTPC_API const smtpc_reply *smtpc_message_result_reply(const smtpc_message_resu
  * Rules:
  *  - One operation at a time per client: another operation started before the one in progress
  *    ended is SMTPC_ESTATE (and changes nothing). Getters may be called at any time;
- *    smtpc_client_close() abandons the operation in progress (its result is SMTPC_ENOTCONN for
- *    whatever is asked next), smtpc_client_cancel() ends it with SMTPC_ECANCELLED at the next step.
+ *    smtpc_client_close() abandons the operation in progress (the next smtpc_client_step()
+ *    returns SMTPC_ENOTCONN); smtpc_client_cancel() ends it with SMTPC_ECANCELLED at the next step.
  *  - Borrowed data (a message body given to sendmail, data, send_message or an smtpc_message, and
  *    the body reader) must stay valid until the operation ends; envelopes and credentials are copied.
  *  - The descriptor may change between steps (connect tries several addresses; while a name is being
@@ -1332,8 +1332,9 @@ SMTPC_API int64_t smtpc_client_deadline_ms(const smtpc_client *client);
 /**
  * Advances the operation in progress without blocking (callbacks excepted).
  * @return SMTPC_EAGAIN while it is still in progress; otherwise its final status, as the blocking
- *         call would have returned it. SMTPC_OK when no operation is in progress. SMTPC_EINVAL for
- *         NULL; SMTPC_ESTATE from inside one of the client's callbacks.
+ *         call would have returned it. SMTPC_OK when no operation is in progress (the last call's
+ *         status is left as it was); SMTPC_ENOTCONN once after smtpc_client_close() abandoned one.
+ *         SMTPC_EINVAL for NULL; SMTPC_ESTATE from inside one of the client's callbacks.
  */
 SMTPC_API smtpc_status smtpc_client_step(smtpc_client *client);
 

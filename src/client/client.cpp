@@ -297,6 +297,7 @@ void Client::close() {
 
 // An operation in progress (non-blocking mode) is abandoned with the connection.
 void Client::abandon_wait() {
+    if (wait_ != Wait::None) abandoned_ = true;
     wait_ = Wait::None;
     wait_then_ = nullptr;
     wait_until_ = nullptr;
@@ -400,7 +401,10 @@ void Client::supply_body(BodySource &body) {
 }
 
 smtpc_status Client::op_guard() {
-    if (wait_ == Wait::None) return SMTPC_OK;
+    if (wait_ == Wait::None) {
+        abandoned_ = false;
+        return SMTPC_OK;
+    }
     return record(SMTPC_ESTATE,
                   "an operation is in progress: call smtpc_client_step() until it ends (or close)");
 }
@@ -441,7 +445,14 @@ std::int64_t Client::deadline_ms() const {
 }
 
 smtpc_status Client::step() {
-    if (wait_ == Wait::None) return record(SMTPC_OK);  // nothing in progress
+    if (wait_ == Wait::None) {
+        // An operation abandoned by a close ends here, so that a loop stepping it learns of it.
+        if (abandoned_) {
+            abandoned_ = false;
+            return record(SMTPC_ENOTCONN, "the connection was closed while the operation was in progress");
+        }
+        return SMTPC_OK;  // nothing in progress: the last call's status stays
+    }
     return end_call(resume());
 }
 

@@ -271,6 +271,7 @@ class Client final : private TraceSink {
     // The wait in progress (see await_io).
     bool nonblocking_ = false;
     Wait wait_ = Wait::None;
+    bool abandoned_ = false;  // a close abandoned the operation in progress: the next step says so
     Then wait_then_;
     BodySource *wait_body_ = nullptr;
     std::function<bool()> wait_until_;

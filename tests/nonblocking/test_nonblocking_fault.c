@@ -251,7 +251,10 @@ static void test_one_operation_at_a_time(void **state) {
     assert_int_equal(smtpc_client_set_nonblocking(f->client, 0), SMTPC_ESTATE);
     smtpc_client_close(f->client);
     assert_int_equal(smtpc_client_wants(f->client), 0);
+    /* The loop stepping the abandoned operation learns that it ended; then nothing is in progress. */
+    assert_int_equal(smtpc_client_step(f->client), SMTPC_ENOTCONN);
     assert_int_equal(smtpc_client_step(f->client), SMTPC_OK);
+    assert_int_equal(smtpc_client_last_status(f->client), SMTPC_ENOTCONN);
     assert_int_equal(smtpc_client_noop(f->client), SMTPC_ENOTCONN);
     fault_finish(f, 5000);
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);
