@@ -231,6 +231,33 @@ static void test_deadline_passes_while_busy(void **state) {
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org"));
 }
 
+/* smtpc_client_cancel() (any thread) ends the operation in progress at the next step, as a blocking
+ * call's wait: SMTPC_ECANCELLED, the connection closed, nothing more sent. */
+static void test_cancel_at_next_step(void **state) {
+    fault_fixture *f = *state;
+    script_silent(f, 0);
+    fault_start(f);
+    fault_client(f, 5000, 5000);
+    assert_int_equal(smtpc_client_set_nonblocking(f->client, 1), SMTPC_OK);
+    f->env = fault_envelope(f, "r@example.org", NULL);
+    nb_slot s = {f->client, 0, SMTPC_OK, -1, 0, 0};
+    assert_int_equal(nb_finish(&s, fault_connect(f), LIMIT_MS), SMTPC_OK);
+    smtpc_status st = smtpc_client_sendmail(f->client, f->env, MSG, SMTPC_NTS);
+    int64_t t0 = nb_now_ms();
+    while (st == SMTPC_EAGAIN && nb_now_ms() - t0 < 200) {
+        struct timespec ts = {0, 5 * 1000000};
+        nanosleep(&ts, NULL);
+        st = smtpc_client_step(f->client);
+    }
+    assert_int_equal(st, SMTPC_EAGAIN); /* MAIL waits for its reply */
+    smtpc_client_cancel(f->client);
+    ASSERT_STATUS(f, smtpc_client_step(f->client), SMTPC_ECANCELLED);
+    assert_int_equal(smtpc_client_is_connected(f->client), 0);
+    assert_int_equal(smtpc_client_wants(f->client), 0);
+    fault_finish(f, 5000);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_MAIL("s@example.org"));
+}
+
 /* One operation at a time; close abandons the one in progress. */
 static void test_one_operation_at_a_time(void **state) {
     fault_fixture *f = *state;
@@ -267,6 +294,7 @@ int main(void) {
         cmocka_unit_test(test_timeout_same_as_blocking),
         cmocka_unit_test_setup_teardown(test_deadline_passes_while_busy, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_one_operation_at_a_time, fault_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_at_next_step, fault_setup, fault_teardown),
     };
     return cmocka_run_group_tests_name("nonblocking_fault", tests, NULL, NULL);
 }
