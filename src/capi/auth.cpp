@@ -10,29 +10,17 @@ namespace {
 
 // The AUTH and token callbacks with the user's inside: a close or free asked for by any callback of
 // the running call aborts the exchange (as the callback returning non-zero would).
-struct AuthCall {
-    smtpc_client *client;
-    smtpc_auth_fn fn;
-    void *userdata;
-};
-
 int auth_trampoline(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
                     void *userdata) {
-    auto *ac = static_cast<AuthCall *>(userdata);
-    int r = ac->fn(challenge, len, is_initial, resp, ac->userdata);
-    return r == 0 && stop_requested(ac->client) ? 1 : r;
+    auto *c = static_cast<smtpc_client *>(userdata);
+    int r = c->auth_fn(challenge, len, is_initial, resp, c->auth_userdata);
+    return r == 0 && stop_requested(c) ? 1 : r;
 }
 
-struct TokenCall {
-    smtpc_client *client;
-    smtpc_token_fn fn;
-    void *userdata;
-};
-
 int token_trampoline(smtpc_auth_response *token, void *userdata) {
-    auto *tc = static_cast<TokenCall *>(userdata);
-    int r = tc->fn(token, tc->userdata);
-    return r == 0 && stop_requested(tc->client) ? 1 : r;
+    auto *c = static_cast<smtpc_client *>(userdata);
+    int r = c->token_fn(token, c->token_userdata);
+    return r == 0 && stop_requested(c) ? 1 : r;
 }
 
 }  // namespace
@@ -85,8 +73,9 @@ smtpc_status smtpc_client_auth_oauth2(smtpc_client *client, const char *mechanis
         if (!mechanism || !user || !to_view(mechanism, mech_len, m) || !to_view(user, user_len, u) ||
             !to_view(token, token_len, t))
             return client->impl.record(SMTPC_EINVAL, "NULL mechanism or user name");
-        TokenCall tc{client, fn, userdata};
-        return client->impl.auth_oauth2(m, u, t, fn ? token_trampoline : nullptr, &tc);
+        client->token_fn = fn;
+        client->token_userdata = userdata;
+        return client->impl.auth_oauth2(m, u, t, fn ? token_trampoline : nullptr, client);
     });
 }
 
@@ -96,8 +85,9 @@ smtpc_status smtpc_client_auth(smtpc_client *client, const char *mechanism, size
         std::string_view m;
         if (!mechanism || !to_view(mechanism, mech_len, m))
             return client->impl.record(SMTPC_EINVAL, "NULL mechanism");
-        AuthCall ac{client, fn, userdata};
-        return client->impl.auth_custom(m, fn ? auth_trampoline : nullptr, &ac, initial_response_ok != 0);
+        client->auth_fn = fn;
+        client->auth_userdata = userdata;
+        return client->impl.auth_custom(m, fn ? auth_trampoline : nullptr, client, initial_response_ok != 0);
     });
 }
 

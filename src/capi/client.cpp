@@ -44,16 +44,10 @@ void destroy(smtpc_client *c) noexcept {
 
 // The message source of sendmail_stream, with the user's callback inside: a close or free asked for
 // by any callback during the transaction aborts it at the next block.
-struct ReadCall {
-    smtpc_client *client;
-    smtpc_read_fn fn;
-    void *userdata;
-};
-
 int read_trampoline(char *buf, size_t cap, size_t *len, void *userdata) {
-    auto *rc = static_cast<ReadCall *>(userdata);
-    int r = rc->fn(buf, cap, len, rc->userdata);
-    return r == 0 && stop_requested(rc->client) ? 1 : r;
+    auto *c = static_cast<smtpc_client *>(userdata);
+    int r = c->read_fn(buf, cap, len, c->read_userdata);
+    return r == 0 && stop_requested(c) ? 1 : r;
 }
 
 // The progress callback: a close or free asked for by any callback withdraws the message at the
@@ -362,8 +356,9 @@ smtpc_status smtpc_client_sendmail_stream(smtpc_client *client, const smtpc_enve
                                           smtpc_read_fn read, void *userdata) {
     return client_call(client, [&] {
         if (!env) return client->impl.record(SMTPC_EINVAL, "NULL envelope");
-        ReadCall rc{client, read, userdata};
-        return client->impl.sendmail_stream(*env, read ? read_trampoline : nullptr, &rc, size_hint);
+        client->read_fn = read;
+        client->read_userdata = userdata;
+        return client->impl.sendmail_stream(*env, read ? read_trampoline : nullptr, client, size_hint);
     });
 }
 

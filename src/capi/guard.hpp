@@ -21,6 +21,14 @@ struct smtpc_client {
     // The caller's progress callback, called through a trampoline that also honours those requests.
     smtpc_progress_fn progress_fn = nullptr;
     void *progress_userdata = nullptr;
+    // The operation's own callbacks (body reader, AUTH, token), for their trampolines: kept in the
+    // handle, not on the stack, since in non-blocking mode the operation outlives the call.
+    smtpc_read_fn read_fn = nullptr;
+    void *read_userdata = nullptr;
+    smtpc_auth_fn auth_fn = nullptr;
+    void *auth_userdata = nullptr;
+    smtpc_token_fn token_fn = nullptr;
+    void *token_userdata = nullptr;
     smtpc::detail::Client impl;
 };
 

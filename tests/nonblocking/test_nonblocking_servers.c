@@ -246,6 +246,80 @@ static void test_many_clients_one_loop(void **state) {
     for (int b = 0; b < 3; b++) assert_int_equal(per_body[b], N_CLIENTS + 1);
 }
 
+/* Callbacks given to an operation are called after the call that started it has returned: an AUTH
+ * callback (PLAIN by hand) and a body reader, each started from a function whose stack frame is then
+ * overwritten before the steps run. */
+static int plain_cb(const char *challenge, size_t len, int is_initial, smtpc_auth_response *resp,
+                    void *userdata) {
+    (void)challenge;
+    (void)len;
+    (void)is_initial;
+    int *calls = userdata;
+    (*calls)++;
+    return smtpc_auth_response_set(resp, "\0user\0secret", 12) == SMTPC_OK ? 0 : 1;
+}
+
+typedef struct body_reader {
+    const char *data;
+    size_t left;
+    int calls;
+} body_reader;
+
+static int read_cb(char *buf, size_t cap, size_t *len, void *userdata) {
+    body_reader *r = userdata;
+    size_t n = r->left < 7 ? r->left : 7; /* small blocks: many calls, over several steps */
+    if (n > cap) n = cap;
+    memcpy(buf, r->data, n);
+    r->data += n;
+    r->left -= n;
+    *len = n;
+    r->calls++;
+    return 0;
+}
+
+static __attribute__((noinline)) smtpc_status start_auth(smtpc_client *c, int *calls) {
+    return smtpc_client_auth(c, "PLAIN", SMTPC_NTS, 1, plain_cb, calls);
+}
+
+static __attribute__((noinline)) smtpc_status start_stream(smtpc_client *c, smtpc_envelope *env,
+                                                           body_reader *r) {
+    return smtpc_client_sendmail_stream(c, env, 0, read_cb, r);
+}
+
+static __attribute__((noinline)) void scribble_stack(void) {
+    volatile char junk[4096];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)0xA5;
+}
+
+static void test_callbacks_outlive_the_call(void **state) {
+    (void)state;
+    size_t before = itest_msg_count(&g_aio);
+    session x;
+    session_init(&x, 1);
+    smtpc_client *c = x.slot.c;
+    assert_int_equal(nb_finish(&x.slot,
+                               smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_aio.proc.port),
+                               LIMIT_MS),
+                     SMTPC_OK);
+    g_aio.connections++;
+    int calls = 0;
+    smtpc_status st = start_auth(c, &calls);
+    scribble_stack();
+    assert_int_equal(nb_finish(&x.slot, st, LIMIT_MS), SMTPC_OK);
+    assert_true(calls >= 1);
+    body_reader r = {kBodies[1], strlen(kBodies[1]), 0};
+    st = start_stream(c, x.env, &r);
+    scribble_stack();
+    assert_int_equal(nb_finish(&x.slot, st, LIMIT_MS), SMTPC_OK);
+    assert_true(r.calls > 2);
+    assert_int_equal(nb_finish(&x.slot, smtpc_client_quit(c), LIMIT_MS), SMTPC_OK);
+    itest_msg m;
+    assert_int_equal(itest_load_msg(&g_aio, before, 10000, &m), 0);
+    ITEST_ASSERT_BYTES(m.content, m.content_len, kBodies[1], strlen(kBodies[1]));
+    itest_msg_free(&m);
+    session_free(&x);
+}
+
 /* A host name: resolved on a helper thread while the loop watches its pipe. */
 static void test_resolve_off_the_loop(void **state) {
     (void)state;
@@ -314,6 +388,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_clients_one_loop),
         cmocka_unit_test(test_resolve_off_the_loop),
+        cmocka_unit_test(test_callbacks_outlive_the_call),
         cmocka_unit_test(test_postfix_many_clients),
     };
     return cmocka_run_group_tests_name("nonblocking_servers", tests, group_setup, group_teardown);
