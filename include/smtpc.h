@@ -1147,8 +1147,8 @@ SMTPC_API smtpc_status smtpc_message_set_body(smtpc_message *msg, const char *da
  * `userdata` must stay valid as data set with smtpc_message_set_body() does. Replaces a body.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL msg or read).
  */
-SMTPC_API smtpc_status smtpc_message_set_body_reader(smtpc_message *msg, uint64_t size_hint, smtpc_read_fn read,
-                                                    void *userdata);
+SMTPC_API smtpc_status smtpc_message_set_body_reader(smtpc_message *msg, uint64_t size_hint,
+                                                     smtpc_read_fn read, void *userdata);
 
 /**
  * With `enabled` non-zero, take what the envelope leaves unset from the body's headers and never
