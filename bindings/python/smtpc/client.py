@@ -774,7 +774,6 @@ def _serialise(message: Message) -> bytes:
     if isinstance(message, email.message.Message):
         policy = message.policy
         try:
-            b"".join([])
             str(message).encode("ascii")
         except UnicodeEncodeError:
             policy = policy.clone(utf8=True)
@@ -783,7 +782,10 @@ def _serialise(message: Message) -> bytes:
             return buf.getvalue()
     if isinstance(message, str):
         return message.encode("utf-8")
-    return bytes(message)
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message)
+    # bytes(42) would be 42 NUL bytes: refuse anything that is not a message.
+    raise TypeError(f"a message must be bytes, str or email.message.Message, not {type(message).__name__}")
 
 
 # send()'s ESMTP keyword arguments and their defaults, for send_many(**extensions).

@@ -217,3 +217,13 @@ def test_progress_for_each_message(server):
         res = list(c.send_many([_body(1), _body(22)], "a@example.org", ["b@example.org"]))
     assert [r.state for r in res] == [S.DELIVERED] * 2
     assert (len(_body(1)), len(_body(1))) in calls and (len(_body(22)), len(_body(22))) in calls
+
+
+def test_send_refuses_a_non_message_and_sends_nothing(server):
+    with _client(server.port) as c:
+        for bad in (42, None, [b"x"]):
+            with pytest.raises(TypeError):
+                c.send(bad, "a@example.org", ["b@example.org"])
+        c.send(_body(7), "a@example.org", ["b@example.org"])
+    msgs = server.messages(1)
+    assert [bytes.fromhex(m["content_hex"]) for m in msgs] == [_body(7)]
