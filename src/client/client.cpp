@@ -17,6 +17,8 @@ namespace smtpc::detail {
 namespace {
 
 constexpr std::size_t kBufferSize = 64 * 1024;
+// Writes at least this large (blocks of a message body) are preceded by a look at the input.
+constexpr std::size_t kLookBeforeWrite = 16 * 1024;
 
 }  // namespace
 
@@ -537,6 +539,14 @@ bool Client::pump_step(bool may_wait) {
         Deadline deadline = may_wait ? wait_deadline_ : Deadline::immediate().cancellable(&cancel_);
         if (want == Engine::Want::Write) {
             std::string_view out = engine_.output();
+            // Before a large write, one look at the input: a server that refused a message part-way
+            // and keeps draining it never makes the socket block, so the write's own watch would
+            // never see the refusal and the whole message would go out first. One recv(MSG_PEEK)
+            // per block of body; small writes (command groups) skip it.
+            if (out.size() >= kLookBeforeWrite && stream_->peek_idle() != 0) {
+                if (!read_some_step(deadline)) return false;
+                continue;
+            }
             bool readable = false;
             // Input is watched while writing: replies to a pipelined batch are drained so that neither
             // side blocks on a full buffer, and a server that gives up mid-message (an error reply, a
