@@ -201,7 +201,9 @@ fault stall << EOF
  {"expect_lines": 3}, {"send": "250 ok\r\n250 ok\r\n354 go\r\n"}, {"read_until": "\r\n.\r\n"},
  {"expect_lines": 3, "timeout": 5}, {"sleep": 8}]
 EOF
-timeout 60 "$send" --server "smtp://127.0.0.1:$port" --helo client.test --tls none -f a@example.org \
+# --foreground: without it timeout(1) sends the SIGINT to its whole process group as well, and a
+# second signal ends smtpc-send at once (exit 130) by design.
+timeout --foreground 60 "$send" --server "smtp://127.0.0.1:$port" --helo client.test --tls none -f a@example.org \
     --each "$in/f1" "$in/f2" "$in/f3" -- b@example.org > "$work/int.stdout" 2> "$work/int.stderr" < /dev/null &
 spid=$!
 for _ in $(seq 100); do # until message 2's commands have arrived behind message 1's end of data
