@@ -15,7 +15,6 @@ constexpr std::size_t kMaxEnvid = 100;       // RFC 3461 section 4.4, once encod
 constexpr std::size_t kMaxOrcpt = 500;       // RFC 3461 section 4.2, type and value, once encoded
 constexpr std::size_t kMaxTextLine = 998;    // RFC 5322 2.1.1 / RFC 6152: octets before CRLF
 constexpr long long kMaxByTime = 999999999;  // RFC 2852: at most nine digits
-constexpr std::uint64_t kMaxHoldFor = 999999999;
 
 const char kHex[] = "0123456789ABCDEF";
 
