@@ -5,61 +5,31 @@
 
 using namespace smtpc::detail;
 
-namespace {
-
-// As the other envelope calls: errmsg is "" after a success, "<what>: <why>" after a failure.
-smtpc_status record(smtpc_envelope *env, smtpc_status st, std::string_view what,
-                    std::string_view why = {}) noexcept {
-    try {
-        env->errmsg.clear();
-        if (st != SMTPC_OK) {
-            env->errmsg.assign(what);
-            if (!why.empty()) env->errmsg.append(": ").append(why);
-        }
-    } catch (...) {
-        env->errmsg.clear();
-    }
-    return st;
-}
-
-template <class F> smtpc_status env_call(smtpc_envelope *env, std::string_view what, F &&f) noexcept {
-    if (!env) return SMTPC_EINVAL;
-    try {
-        return f();
-    } catch (const std::bad_alloc &) {
-        return record(env, SMTPC_ENOMEM, what, "out of memory");
-    } catch (...) {
-        return record(env, translate_current_exception(nullptr), what, "internal error");
-    }
-}
-
-}  // namespace
-
 extern "C" {
 
 smtpc_status smtpc_envelope_set_dsn(smtpc_envelope *env, int ret, const char *envid, size_t envid_len) {
     return env_call(env, "DSN", [&] {
         if (ret < SMTPC_DSN_RET_UNSET || ret > SMTPC_DSN_RET_HDRS)
-            return record(env, SMTPC_EINVAL, "DSN", "RET must be SMTPC_DSN_RET_UNSET, _FULL or _HDRS");
+            return env_record(env, SMTPC_EINVAL, "DSN", "RET must be SMTPC_DSN_RET_UNSET, _FULL or _HDRS");
         std::optional<std::string> id;
         if (envid) {
             std::string_view v;
             to_view(envid, envid_len, v);
-            if (Check c = check_envid(v); !c) return record(env, c.status, "DSN", c.message);
+            if (Check c = check_envid(v); !c) return env_record(env, c.status, "DSN", c.message);
             id.emplace(v);
         } else if (envid_len != 0 && envid_len != SMTPC_NTS) {
-            return record(env, SMTPC_EINVAL, "DSN", "NULL ENVID with a length");
+            return env_record(env, SMTPC_EINVAL, "DSN", "NULL ENVID with a length");
         }
         env->ext.dsn_ret = ret;
         env->ext.envid = std::move(id);
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
 smtpc_status smtpc_envelope_set_dsn_optional(smtpc_envelope *env, int drop) {
     return env_call(env, "DSN", [&] {
         env->ext.dsn_optional = drop != 0;
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
@@ -68,20 +38,20 @@ smtpc_status smtpc_envelope_add_recipient_dsn(smtpc_envelope *env, const char *a
     return env_call(env, "recipient address", [&] {
         std::string_view a;
         if (!addr || !to_view(addr, len, a))
-            return record(env, SMTPC_EINVAL, "recipient address", "NULL address");
+            return env_record(env, SMTPC_EINVAL, "recipient address", "NULL address");
         Address parsed;
         if (Check c = parse_address(a, false, parsed); !c)
-            return record(env, c.status, "recipient address", c.message);
-        if (Check c = check_notify(notify); !c) return record(env, c.status, "DSN NOTIFY", c.message);
+            return env_record(env, c.status, "recipient address", c.message);
+        if (Check c = check_notify(notify); !c) return env_record(env, c.status, "DSN NOTIFY", c.message);
         RcptExtensions x;
         x.notify = notify;
         if (orcpt) {
             std::string_view o;
             to_view(orcpt, orcpt_len, o);
-            if (Check c = check_orcpt(o); !c) return record(env, c.status, "DSN ORCPT", c.message);
+            if (Check c = check_orcpt(o); !c) return env_record(env, c.status, "DSN ORCPT", c.message);
             x.orcpt.emplace(o);
         } else if (orcpt_len != 0 && orcpt_len != SMTPC_NTS) {
-            return record(env, SMTPC_EINVAL, "DSN ORCPT", "NULL with a length");
+            return env_record(env, SMTPC_EINVAL, "DSN ORCPT", "NULL with a length");
         }
         // Both vectors grow or neither does: the envelope is unchanged on failure.
         env->rcpt_ext.reserve(env->recipients.size() + 1);
@@ -89,14 +59,14 @@ smtpc_status smtpc_envelope_add_recipient_dsn(smtpc_envelope *env, const char *a
         env->rcpt_ext.resize(env->recipients.size());
         env->rcpt_ext.push_back(std::move(x));
         env->recipients.push_back(std::move(parsed));
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
 smtpc_status smtpc_envelope_set_requiretls(smtpc_envelope *env, int on) {
     return env_call(env, "REQUIRETLS", [&] {
         env->ext.requiretls = on != 0;
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
@@ -104,9 +74,10 @@ smtpc_status smtpc_envelope_set_mt_priority(smtpc_envelope *env, int priority) {
     return env_call(env, "MT-PRIORITY", [&] {
         if (priority == SMTPC_MT_PRIORITY_UNSET) env->ext.mt_priority.reset();
         else if (priority < -9 || priority > 9)
-            return record(env, SMTPC_EINVAL, "MT-PRIORITY", "the priority must be within -9..9 (RFC 6710)");
+            return env_record(env, SMTPC_EINVAL, "MT-PRIORITY",
+                              "the priority must be within -9..9 (RFC 6710)");
         else env->ext.mt_priority = priority;
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
@@ -114,26 +85,26 @@ smtpc_status smtpc_envelope_set_deliver_by(smtpc_envelope *env, int64_t seconds,
     return env_call(env, "DELIVERBY", [&] {
         if (mode == SMTPC_DELIVERBY_UNSET) {
             env->ext.deliver_by.reset();
-            return record(env, SMTPC_OK, {});
+            return env_record(env, SMTPC_OK, {});
         }
         if (Check c = check_deliver_by(seconds, mode); !c)
-            return record(env, c.status, "DELIVERBY", c.message);
+            return env_record(env, c.status, "DELIVERBY", c.message);
         env->ext.deliver_by = MailExtensions::DeliverBy{seconds, mode == SMTPC_DELIVERBY_NOTIFY, trace != 0};
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
 smtpc_status smtpc_envelope_set_hold_for(smtpc_envelope *env, uint64_t seconds) {
     return env_call(env, "HOLDFOR", [&] {
         if (seconds > 999999999ULL)
-            return record(env, SMTPC_EINVAL, "HOLDFOR", "at most 999999999 seconds (RFC 4865)");
+            return env_record(env, SMTPC_EINVAL, "HOLDFOR", "at most 999999999 seconds (RFC 4865)");
         if (seconds == 0) {
             env->ext.hold_for.reset();
         } else {
             env->ext.hold_for = seconds;
             env->ext.hold_until.reset();
         }
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
@@ -141,49 +112,50 @@ smtpc_status smtpc_envelope_set_hold_until(smtpc_envelope *env, const char *time
     return env_call(env, "HOLDUNTIL", [&] {
         if (!time) {
             if (len != 0 && len != SMTPC_NTS)
-                return record(env, SMTPC_EINVAL, "HOLDUNTIL", "NULL with a length");
+                return env_record(env, SMTPC_EINVAL, "HOLDUNTIL", "NULL with a length");
             env->ext.hold_until.reset();
-            return record(env, SMTPC_OK, {});
+            return env_record(env, SMTPC_OK, {});
         }
         std::string_view t;
         to_view(time, len, t);
-        if (Check c = check_hold_until(t); !c) return record(env, c.status, "HOLDUNTIL", c.message);
+        if (Check c = check_hold_until(t); !c) return env_record(env, c.status, "HOLDUNTIL", c.message);
         env->ext.hold_until.emplace(t);
         env->ext.hold_for.reset();
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
 smtpc_status smtpc_envelope_set_auth(smtpc_envelope *env, const char *identity, size_t len) {
     return env_call(env, "AUTH=", [&] {
         if (!identity) {
-            if (len != 0 && len != SMTPC_NTS) return record(env, SMTPC_EINVAL, "AUTH=", "NULL with a length");
+            if (len != 0 && len != SMTPC_NTS)
+                return env_record(env, SMTPC_EINVAL, "AUTH=", "NULL with a length");
             env->ext.auth.reset();
-            return record(env, SMTPC_OK, {});
+            return env_record(env, SMTPC_OK, {});
         }
         std::string_view v;
         to_view(identity, len, v);
-        if (Check c = check_auth_identity(v); !c) return record(env, c.status, "AUTH=", c.message);
+        if (Check c = check_auth_identity(v); !c) return env_record(env, c.status, "AUTH=", c.message);
         env->ext.auth.emplace(v);
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
 smtpc_status smtpc_envelope_set_body(smtpc_envelope *env, int body) {
     return env_call(env, "BODY", [&] {
         if (body < SMTPC_BODY_AUTO || body > SMTPC_BODY_BINARYMIME)
-            return record(env, SMTPC_EINVAL, "BODY", "unknown smtpc_body value");
+            return env_record(env, SMTPC_EINVAL, "BODY", "unknown smtpc_body value");
         env->ext.body = body;
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 
 smtpc_status smtpc_envelope_set_smtputf8(smtpc_envelope *env, int mode) {
     return env_call(env, "SMTPUTF8", [&] {
         if (mode < SMTPC_SMTPUTF8_AUTO || mode > SMTPC_SMTPUTF8_OFF)
-            return record(env, SMTPC_EINVAL, "SMTPUTF8", "unknown smtpc_smtputf8 value");
+            return env_record(env, SMTPC_EINVAL, "SMTPUTF8", "unknown smtpc_smtputf8 value");
         env->ext.smtputf8 = mode;
-        return record(env, SMTPC_OK, {});
+        return env_record(env, SMTPC_OK, {});
     });
 }
 

@@ -95,4 +95,33 @@ inline bool stop_requested(const smtpc_client *client) {
     return client->close_requested || client->free_requested;
 }
 
+// Records the outcome of an envelope call in its errmsg: "" for a success, else "<what>: <why>". An
+// allocation failure while writing the message leaves it empty (the status still says ENOMEM).
+inline smtpc_status env_record(smtpc_envelope *env, smtpc_status st, std::string_view what = {},
+                               std::string_view why = {}) noexcept {
+    try {
+        env->errmsg.clear();
+        if (st != SMTPC_OK) {
+            env->errmsg.assign(what);
+            if (!why.empty()) env->errmsg.append(": ").append(why);
+        }
+    } catch (...) {
+        env->errmsg.clear();
+    }
+    return st;
+}
+
+// Every envelope call: a NULL envelope is SMTPC_EINVAL, exceptions become statuses, and the outcome is
+// recorded in errmsg.
+template <class F> smtpc_status env_call(smtpc_envelope *env, std::string_view what, F &&f) noexcept {
+    if (!env) return SMTPC_EINVAL;
+    try {
+        return f();
+    } catch (const std::bad_alloc &) {
+        return env_record(env, SMTPC_ENOMEM, what, "out of memory");
+    } catch (...) {
+        return env_record(env, translate_current_exception(nullptr), what, "internal error");
+    }
+}
+
 }  // namespace smtpc::detail

@@ -53,37 +53,6 @@ const char *smtpc_envelope_errmsg(const smtpc_envelope *env) { return env ? env-
 
 }  // extern "C"
 
-namespace {
-
-// Records the outcome of an envelope call in its errmsg: "" for a success, else "<what>: <why>". An
-// allocation failure while writing the message leaves it empty (the status still says ENOMEM).
-smtpc_status env_record(smtpc_envelope *env, smtpc_status st, std::string_view what = {},
-                        std::string_view why = {}) noexcept {
-    try {
-        env->errmsg.clear();
-        if (st != SMTPC_OK) {
-            env->errmsg.assign(what);
-            if (!why.empty()) env->errmsg.append(": ").append(why);
-        }
-    } catch (...) {
-        env->errmsg.clear();
-    }
-    return st;
-}
-
-// Every envelope call: exceptions become statuses and the outcome is recorded in errmsg.
-template <class F> smtpc_status env_call(smtpc_envelope *env, std::string_view what, F &&f) noexcept {
-    try {
-        return f();
-    } catch (const std::bad_alloc &) {
-        return env_record(env, SMTPC_ENOMEM, what, "out of memory");
-    } catch (...) {
-        return env_record(env, translate_current_exception(nullptr), what, "internal error");
-    }
-}
-
-}  // namespace
-
 extern "C" {
 
 smtpc_status smtpc_envelope_set_sender(smtpc_envelope *env, const char *addr, size_t len) {
