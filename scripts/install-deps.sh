@@ -20,6 +20,8 @@ packages=(
     # Python binding and its tests (setup.py metadata check: setuptools), and the Python test
     # servers (Debian's /usr/bin/python3)
     swig python3 python3-dev python3-pytest python3-aiosmtpd python3-setuptools
+    # smtpc.aio is tested side by side with aiosmtplib
+    python3-aiosmtplib
     # real-server integration tests; iproute2 for the network namespace of tests/auth
     postfix sasl2-bin libsasl2-modules iproute2
     # Dovecot LMTP (tests/servers/dovecot_server.py runs a private instance); installing it starts no
