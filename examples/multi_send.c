@@ -1,215 +1,175 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * multi_send: sends a set of messages over N concurrent connections from one thread, with an epoll
- * loop driving smtpc clients in non-blocking mode, and prints each message's result.
+ * multi_send: sends COUNT messages spread over one or more destinations from one thread, through
+ * the multi-session driver smtp_pool (smtp_pool.h), and prints one line per message:
  *
- *   multi_send HOST PORT CONNECTIONS COUNT [FROM TO]
+ *   multi_send [--per-host N] [--connections N] [--window N] [--attempts N] [--timeout MS]
+ *              [--from ADDR] [--to ADDR] HOST:PORT[,HOST:PORT...] COUNT
  *
- * Each connection connects, queues its share of the COUNT messages (smtpc_client_enqueue), takes
- * their results in order (smtpc_client_next_result) and quits. A connection that fails reports its
- * messages not sent. Exit status 0 when every message was delivered, 1 otherwise, 2 for bad usage.
- *
- * The pattern for any loop: start an operation; SMTPC_EAGAIN means "in progress": watch
- * smtpc_client_fd() for smtpc_client_wants() until smtpc_client_deadline_ms(), call
- * smtpc_client_step() when it is ready or the deadline passed, and re-register the descriptor after
- * every step (it may change). Any other status is the operation's result.
+ * Message i goes to destination i modulo the number of destinations. Each line is
+ * "INDEX HOST:PORT STATUS CODE" (STATUS is smtpc_status_name() of the message's status, CODE the
+ * reply code that decided it, 0 when none), followed by the reason when it failed; then a summary on
+ * stderr. Exit status 0 only when every message was accepted (for every recipient), 1 otherwise, 2
+ * for bad usage. --to may be given several times (the message then has several recipients); an
+ * IPv6 destination is written [ADDR]:PORT.
  */
-#include <smtpc.h>
+#include "smtp_pool.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <time.h>
-#include <unistd.h>
 
-enum stage { CONNECTING, ENQUEUING, RESULTS, QUITTING, FINISHED };
+#define MAX_DESTS 64
+#define MAX_RCPTS 16
 
-typedef struct conn {
-    smtpc_client *client;
-    enum stage stage;
-    int busy;         /* the operation in progress returned SMTPC_EAGAIN */
-    int fd;           /* registered with epoll, -1 when none */
-    int first, count; /* its messages: numbers first .. first+count-1 */
-    int queued, taken;
-} conn;
+typedef struct dest_arg {
+    char host[256];
+    uint16_t port;
+} dest_arg;
 
-static const char *g_host, *g_from = "sender@example.com", *g_to = "rcpt@example.org";
-static int g_port, g_delivered, g_failed;
-static smtpc_envelope *g_env;
-static char (*g_bodies)[160];
+typedef struct run {
+    unsigned long delivered, failed;
+    const dest_arg *dests;
+} run;
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+static void on_result(void *arg, const smtp_pool_result *r) {
+    run *state = arg;
+    unsigned long index = (unsigned long)(uintptr_t)r->job_data;
+    int ok = r->state == SMTPC_MESSAGE_DELIVERED;
+    const char *open = strchr(r->host, ':') ? "[" : "", *close = *open ? "]" : "";
+    printf("%lu %s%s%s:%u %s %d", index, open, r->host, close, (unsigned)r->port,
+           smtpc_status_name(r->status), r->code);
+    if (!ok) printf(" %s", r->errmsg);
+    putchar('\n');
+    ok ? state->delivered++ : state->failed++;
 }
 
-/* Watch the client's descriptor for what it wants (MOD, else ADD: the library may have closed the
- * descriptor and opened another with the same number, which epoll then no longer knows). */
-static void watch(int ep, conn *c) {
-    int fd = c->busy ? smtpc_client_fd(c->client) : -1;
-    int w = c->busy ? smtpc_client_wants(c->client) : 0;
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.events = ((w & SMTPC_WANT_READ) ? EPOLLIN : 0) | ((w & SMTPC_WANT_WRITE) ? EPOLLOUT : 0);
-    ev.data.ptr = c;
-    if (c->fd >= 0 && (fd != c->fd || !ev.events)) epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-    if (fd < 0 || !ev.events) {
-        c->fd = -1;
-        return;
+static int parse_uint(const char *s, unsigned long max, unsigned long *out) {
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || *s == '-' || v == 0 || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* "host:port,host:port,[v6]:port" */
+static int parse_dests(char *list, dest_arg *out, size_t *n) {
+    *n = 0;
+    for (char *item = strtok(list, ","); item; item = strtok(NULL, ",")) {
+        char *colon = strrchr(item, ':');
+        unsigned long port;
+        if (*n == MAX_DESTS || !colon || colon == item || parse_uint(colon + 1, 65535, &port) != 0) return -1;
+        *colon = '\0';
+        if (*item == '[' && colon[-1] == ']') {
+            item++;
+            colon[-1] = '\0';
+        }
+        if (strlen(item) >= sizeof out[*n].host || !*item) return -1;
+        strcpy(out[*n].host, item);
+        out[*n].port = (uint16_t)port;
+        (*n)++;
     }
-    int rc = fd == c->fd ? epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) : -1;
-    if (rc != 0) rc = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-    c->fd = rc == 0 ? fd : -1;
+    return *n ? 0 : -1;
 }
 
-static void report(int number, const char *what, smtpc_status st, const char *text) {
-    printf("message %d: %s (%s%s%s)\n", number, what, smtpc_status_name(st), text && *text ? ": " : "",
-           text ? text : "");
+typedef struct setup_arg {
+    unsigned long timeout_ms;
+} setup_arg;
+
+/* Each new client: timeouts, and no TLS unless the server offers it (a local relay or a sink). */
+static int setup(void *arg, smtpc_client *c, const char *host, uint16_t port) {
+    const setup_arg *s = arg;
+    (void)host;
+    (void)port;
+    if (s->timeout_ms && (smtpc_client_set_connect_timeout(c, (uint32_t)s->timeout_ms) != SMTPC_OK ||
+                          smtpc_client_set_command_timeout(c, (uint32_t)s->timeout_ms) != SMTPC_OK))
+        return -1;
+    return 0;
 }
 
-/* The connection failed: its messages without a result are not sent. */
-static void give_up(conn *c, smtpc_status st) {
-    for (int i = c->taken; i < c->count; i++) {
-        report(c->first + i, "not sent", st, smtpc_client_errmsg(c->client));
-        g_failed++;
-    }
-    c->taken = c->count;
-    smtpc_client_close(c->client);
-    c->stage = FINISHED;
-}
-
-/* Starts the connection's next operations until one is in progress (or it is finished). */
-static void advance(int ep, conn *c, smtpc_status st) {
-    for (;;) {
-        if (st == SMTPC_EAGAIN) {
-            c->busy = 1;
-            watch(ep, c);
-            return;
-        }
-        c->busy = 0;
-        watch(ep, c);
-        if (c->stage == QUITTING || c->stage == FINISHED) {
-            c->stage = FINISHED;
-            return;
-        }
-        if (st != SMTPC_OK) {
-            give_up(c, st);
-            return;
-        }
-        if (c->stage == CONNECTING) c->stage = c->count ? ENQUEUING : QUITTING;
-        if (c->stage == ENQUEUING && c->queued == c->count) c->stage = RESULTS;
-        if (c->stage == ENQUEUING) {
-            smtpc_message *m = NULL;
-            int n = c->first + c->queued;
-            if (smtpc_message_new(&m) != SMTPC_OK || smtpc_message_set_envelope(m, g_env) != SMTPC_OK ||
-                smtpc_message_set_body(m, g_bodies[n], SMTPC_NTS) != SMTPC_OK ||
-                smtpc_message_set_tag(m, (uint64_t)n) != SMTPC_OK) {
-                smtpc_message_free(m);
-                give_up(c, SMTPC_ENOMEM);
-                return;
-            }
-            st = smtpc_client_enqueue(c->client, m); /* copies what it needs; the body is borrowed */
-            smtpc_message_free(m);
-            if (st == SMTPC_OK || st == SMTPC_EAGAIN) c->queued++;
-            continue;
-        }
-        if (c->stage == RESULTS && c->taken < c->count) {
-            smtpc_message_result *r = NULL;
-            st = smtpc_client_next_result(c->client, &r);
-            if (st == SMTPC_OK && r) { /* SMTPC_EAGAIN: asked again once the step says SMTPC_OK */
-                int n = (int)smtpc_message_result_tag(r);
-                int ok = smtpc_message_result_state(r) == SMTPC_MESSAGE_DELIVERED;
-                report(n, ok ? "delivered" : "failed", smtpc_message_result_status(r),
-                       smtpc_message_result_errmsg(r, NULL));
-                ok ? g_delivered++ : g_failed++;
-                smtpc_message_result_free(r);
-                c->taken++;
-            }
-            continue;
-        }
-        c->stage = QUITTING;
-        st = smtpc_client_quit(c->client);
-    }
+static int usage(const char *argv0) {
+    fprintf(stderr,
+            "usage: %s [--per-host N] [--connections N] [--window N] [--attempts N] [--timeout MS]\n"
+            "       [--from ADDR] [--to ADDR]... HOST:PORT[,HOST:PORT...] COUNT\n",
+            argv0);
+    return 2;
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5 && argc != 7) {
-        fprintf(stderr, "usage: %s HOST PORT CONNECTIONS COUNT [FROM TO]\n", argv[0]);
+    smtp_pool_options opt;
+    setup_arg sa = {0};
+    const char *from = "sender@example.com", *to[MAX_RCPTS];
+    size_t nto = 0;
+    memset(&opt, 0, sizeof opt);
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        unsigned long v = 0;
+        if (i + 1 >= argc) return usage(argv[0]);
+        const char *name = argv[i], *val = argv[i + 1];
+        if (strcmp(name, "--from") == 0) from = val;
+        else if (strcmp(name, "--to") == 0 && nto < MAX_RCPTS) to[nto++] = val;
+        else if (parse_uint(val, 1000000, &v) != 0) return usage(argv[0]);
+        else if (strcmp(name, "--per-host") == 0) opt.max_per_host = (unsigned)v;
+        else if (strcmp(name, "--connections") == 0) opt.max_connections = (unsigned)v;
+        else if (strcmp(name, "--window") == 0) opt.window = (unsigned)v;
+        else if (strcmp(name, "--attempts") == 0) opt.max_attempts = (unsigned)v;
+        else if (strcmp(name, "--timeout") == 0) sa.timeout_ms = v;
+        else return usage(argv[0]);
+    }
+    if (argc - i != 2) return usage(argv[0]);
+    dest_arg dests[MAX_DESTS];
+    size_t ndest = 0;
+    unsigned long count = 0;
+    if (parse_dests(argv[i], dests, &ndest) != 0 || parse_uint(argv[i + 1], 10000000, &count) != 0) {
+        fprintf(stderr, "%s: bad destination list or message count\n", argv[0]);
         return 2;
     }
-    g_host = argv[1];
-    g_port = atoi(argv[2]);
-    int nconn = atoi(argv[3]), count = atoi(argv[4]);
-    if (argc == 7) {
-        g_from = argv[5];
-        g_to = argv[6];
-    }
-    if (g_port <= 0 || g_port > 65535 || nconn <= 0 || nconn > 10000 || count < 0 || count > 1000000) {
-        fprintf(stderr, "%s: bad port, connection count or message count\n", argv[0]);
-        return 2;
-    }
-    g_bodies = calloc((size_t)count + 1, sizeof *g_bodies);
-    conn *conns = calloc((size_t)nconn, sizeof *conns);
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!g_bodies || !conns || ep < 0 || smtpc_envelope_new(&g_env) != SMTPC_OK ||
-        smtpc_envelope_set_sender(g_env, g_from, SMTPC_NTS) != SMTPC_OK ||
-        smtpc_envelope_add_recipient(g_env, g_to, SMTPC_NTS) != SMTPC_OK) {
-        fprintf(stderr, "%s: set-up failed (bad address?)\n", argv[0]);
-        return 2;
-    }
-    for (int i = 0; i < count; i++)
-        snprintf(g_bodies[i], sizeof g_bodies[i], "Subject: message %d\r\nX-Number: %d\r\n\r\nmessage %d\r\n",
-                 i, i, i);
+    if (!nto) to[nto++] = "rcpt@example.org";
 
-    for (int i = 0, next = 0; i < nconn; i++) {
-        conn *c = &conns[i];
-        c->fd = -1;
-        c->first = next;
-        c->count = count / nconn + (i < count % nconn);
-        next += c->count;
-        if (smtpc_client_new(&c->client, SMTPC_PROTOCOL_SMTP) != SMTPC_OK ||
-            smtpc_client_set_nonblocking(c->client, 1) != SMTPC_OK) {
-            fprintf(stderr, "%s: cannot create a client\n", argv[0]);
+    smtpc_envelope *env = NULL;
+    int bad =
+        smtpc_envelope_new(&env) != SMTPC_OK || smtpc_envelope_set_sender(env, from, SMTPC_NTS) != SMTPC_OK;
+    for (size_t k = 0; k < nto && !bad; k++)
+        bad = smtpc_envelope_add_recipient(env, to[k], SMTPC_NTS) != SMTPC_OK;
+    if (bad) {
+        fprintf(stderr, "%s: bad address: %s\n", argv[0], env ? smtpc_envelope_errmsg(env) : "out of memory");
+        smtpc_envelope_free(env);
+        return 2;
+    }
+
+    run state = {0, 0, dests};
+    opt.on_result = on_result;
+    opt.result_arg = &state;
+    opt.setup = setup;
+    opt.setup_arg = &sa;
+    smtp_pool *pool = smtp_pool_new(&opt);
+    /* The bodies are borrowed by the pool until each message is reported. */
+    char(*bodies)[128] = calloc(count, sizeof *bodies);
+    if (!pool || !bodies) {
+        fprintf(stderr, "%s: out of memory\n", argv[0]);
+        return 2;
+    }
+    for (unsigned long n = 0; n < count; n++) {
+        const dest_arg *d = &dests[n % ndest];
+        int len = snprintf(bodies[n], sizeof bodies[n],
+                           "Subject: message %lu\r\nX-Number: %lu\r\n\r\nmessage %lu\r\n", n, n, n);
+        smtpc_status st =
+            smtp_pool_add(pool, d->host, d->port, env, bodies[n], (size_t)len, (void *)(uintptr_t)n);
+        if (st != SMTPC_OK) {
+            fprintf(stderr, "%s: message %lu: %s\n", argv[0], n, smtpc_status_name(st));
             return 2;
         }
-        advance(ep, c, smtpc_client_connect(c->client, g_host, SMTPC_NTS, (uint16_t)g_port));
     }
-
-    for (;;) {
-        int busy = 0, timeout = -1;
-        int64_t now = now_ms();
-        for (int i = 0; i < nconn; i++) {
-            if (!conns[i].busy) continue;
-            busy++;
-            int64_t d = smtpc_client_deadline_ms(conns[i].client);
-            if (d >= 0 && (timeout < 0 || d - now < timeout)) timeout = d - now < 0 ? 0 : (int)(d - now);
-        }
-        if (!busy) break;
-        struct epoll_event evs[256];
-        int n = epoll_wait(ep, evs, 256, timeout);
-        if (n < 0 && errno != EINTR) {
-            perror("epoll_wait");
-            return 1;
-        }
-        for (int i = 0; i < n; i++) {
-            conn *c = evs[i].data.ptr;
-            if (c->busy) advance(ep, c, smtpc_client_step(c->client));
-        }
-        /* A deadline that passed: the step ends the operation with SMTPC_ETIMEOUT. */
-        now = now_ms();
-        for (int i = 0; i < nconn; i++) {
-            int64_t d = conns[i].busy ? smtpc_client_deadline_ms(conns[i].client) : -1;
-            if (d >= 0 && d <= now) advance(ep, &conns[i], smtpc_client_step(conns[i].client));
-        }
-    }
-    for (int i = 0; i < nconn; i++) smtpc_client_free(conns[i].client);
-    smtpc_envelope_free(g_env);
-    free(conns);
-    free(g_bodies);
-    close(ep);
-    printf("%d delivered, %d failed\n", g_delivered, g_failed);
-    return g_failed == 0 && g_delivered == count ? 0 : 1;
+    smtpc_envelope_free(env); /* copied by smtp_pool_add */
+    int rc = smtp_pool_run(pool);
+    smtp_pool_stats stats;
+    smtp_pool_get_stats(pool, &stats);
+    fflush(stdout);
+    fprintf(stderr, "%lu delivered, %lu failed; %lu connections (%lu failed), at most %u at once\n",
+            state.delivered, state.failed, stats.connections_opened, stats.connections_failed,
+            stats.max_open);
+    smtp_pool_free(pool);
+    free(bodies);
+    if (rc != 0) perror("epoll_wait");
+    return rc == 0 && state.failed == 0 && state.delivered == count ? 0 : 1;
 }
