@@ -5,6 +5,7 @@
  * sent. Valid edge cases parse, the same whether they arrive in one piece or one byte at a time.
  */
 #include "fault_common.h"
+#include "fault_malformed_cases.h"
 
 #include <string.h>
 #include <sys/resource.h>
@@ -55,31 +56,7 @@ static void bad_reply(fault_fixture *f, const char *bytes, size_t len) {
     static void test_greeting_##name(void **state) { bad_greeting(*state, greeting, sizeof(greeting) - 1); } \
     static void test_reply_##name(void **state) { bad_reply(*state, reply, sizeof(reply) - 1); }
 
-BAD_CASE(mismatched_multiline, "220-a\r\n221 b\r\n", "250-a\r\n251 b\r\n")
-BAD_CASE(mismatched_multiline_class, "220-a\r\n520 b\r\n", "250-a\r\n550 b\r\n")
-BAD_CASE(code_099, "099 x\r\n", "099 x\r\n")
-BAD_CASE(code_600, "600 x\r\n", "600 x\r\n")
-BAD_CASE(code_150, "150 x\r\n", "150 x\r\n")
-BAD_CASE(code_1xx, "1xx x\r\n", "1xx x\r\n")
-BAD_CASE(code_two_digits, "22 x\r\n", "25 x\r\n")
-BAD_CASE(code_four_digits, "2200 x\r\n", "2500 x\r\n")
-BAD_CASE(code_no_separator, "220OK\r\n", "250OK\r\n")
-BAD_CASE(code_leading_space, " 220 x\r\n", " 250 x\r\n")
-BAD_CASE(code_plus_sign, "+220 x\r\n", "+250 x\r\n")
-BAD_CASE(code_fullwidth_digits, "\xef\xbc\x92\xef\xbc\x92\xef\xbc\x90 x\r\n",
-         "\xef\xbc\x92\xef\xbc\x95\xef\xbc\x90 x\r\n")
-BAD_CASE(code_letters, "abc x\r\n", "abc x\r\n")
-BAD_CASE(bare_lf, "220 OK\n", "250 OK\n")
-BAD_CASE(bare_lf_mid_multiline, "220-a\n220 b\r\n", "250-a\n250 b\r\n")
-BAD_CASE(bare_cr, "220 O\rK\r\n", "250 O\rK\r\n")
-BAD_CASE(cr_cr_lf, "220 OK\r\r\n", "250 OK\r\r\n")
-BAD_CASE(nul_in_text, "220 O\0K\r\n", "250 O\0K\r\n")
-BAD_CASE(nul_in_code,
-         "2\0"
-         "20 x\r\n",
-         "2\0"
-         "50 x\r\n")
-BAD_CASE(empty_line, "\r\n", "\r\n")
+FAULT_MALFORMED_CASES(BAD_CASE)
 
 /* A single 1 MiB line: refused at the line limit, fast, and the connection closed. */
 static void test_reply_1mb_line(void **state) {
@@ -519,29 +496,11 @@ static void test_replies_one_byte_at_a_time(void **state) {
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fault_setup, fault_teardown)
 #define TB(name) T(test_greeting_##name), T(test_reply_##name)
+#define TB_CASE(name, greeting, reply) TB(name),
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        TB(mismatched_multiline),
-        TB(mismatched_multiline_class),
-        TB(code_099),
-        TB(code_600),
-        TB(code_150),
-        TB(code_1xx),
-        TB(code_two_digits),
-        TB(code_four_digits),
-        TB(code_no_separator),
-        TB(code_leading_space),
-        TB(code_plus_sign),
-        TB(code_fullwidth_digits),
-        TB(code_letters),
-        TB(bare_lf),
-        TB(bare_lf_mid_multiline),
-        TB(bare_cr),
-        TB(cr_cr_lf),
-        TB(nul_in_text),
-        TB(nul_in_code),
-        TB(empty_line),
+        FAULT_MALFORMED_CASES(TB_CASE) /* every case of the table, as greeting and as reply */
         T(test_reply_1mb_line),
         T(test_greeting_1mb_no_crlf),
         T(test_reply_64mb_line_memory_bounded),

@@ -7,12 +7,14 @@
  * deadline passes while the caller's loop is busy elsewhere (the step reports SMTPC_ETIMEOUT).
  */
 #include "fault_common.h"
+#include "fault_malformed_cases.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "nb_compare.h"
 #include "nb_loop.h"
 
 #define MSG "Subject: t\r\n\r\nhello\r\n"
@@ -287,6 +289,469 @@ static void test_one_operation_at_a_time(void **state) {
     FAULT_ASSERT_TRANSCRIPT(f, W_EHLO);
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* The same cases as the blocking fault tests, through both paths (nb_compare.h)                  */
+/* ---------------------------------------------------------------------------------------------- */
+
+#define NB_WIRE(lit) lit, sizeof(lit) - 1
+
+/* 421 at each step (tests/fault/test_fault_421.c): the server then reads until the client closes,
+ * so that anything sent after the 421 is in the transcript. */
+enum at421 {
+    A_GREETING,
+    A_GREETING_MULTI,
+    A_EHLO,
+    A_MAIL,
+    A_RCPT_PIPELINED,
+    A_RCPT_LOCKSTEP,
+    A_DATA,
+    A_DOT,
+    A_NOOP
+};
+
+static void script_421(fault_fixture *f, int at, const char *bytes, size_t len) {
+    (void)bytes;
+    (void)len;
+    switch (at) {
+    case A_GREETING: sc_send(f, RPL_421); break;
+    case A_GREETING_MULTI: sc_send(f, "421-fault.test\r\n421 too busy\r\n"); break;
+    case A_EHLO:
+        sc_send(f, RPL_GREETING);
+        sc_expect(f, "EHLO ");
+        sc_send(f, RPL_421);
+        break;
+    case A_MAIL:
+        sc_hello(f, 0);
+        sc_expect(f, "MAIL ");
+        sc_send(f, RPL_421);
+        break;
+    case A_RCPT_PIPELINED:
+        sc_hello(f, 1);
+        sc_expect_lines(f, 5); /* MAIL, RCPT x3, DATA */
+        sc_send(f, RPL_OK RPL_OK RPL_421);
+        break;
+    case A_RCPT_LOCKSTEP:
+        sc_hello(f, 0);
+        sc_expect(f, "MAIL ");
+        sc_send(f, RPL_OK);
+        sc_expect(f, "RCPT ");
+        sc_send(f, RPL_OK);
+        sc_expect(f, "RCPT ");
+        sc_send(f, RPL_421);
+        break;
+    case A_DATA:
+        sc_hello(f, 1);
+        sc_expect_lines(f, 3);
+        sc_send(f, RPL_OK RPL_OK RPL_421);
+        break;
+    case A_DOT:
+        sc_hello(f, 0);
+        sc_expect(f, "MAIL ");
+        sc_send(f, RPL_OK);
+        sc_expect(f, "RCPT ");
+        sc_send(f, RPL_OK);
+        sc_expect(f, "DATA");
+        sc_send(f, RPL_354);
+        sc_read_data(f);
+        sc_send(f, RPL_421);
+        break;
+    case A_NOOP:
+        sc_send(f, RPL_GREETING);
+        sc_expect(f, "NOOP");
+        sc_send(f, RPL_421);
+        break;
+    }
+    sc_expect_eof(f, 5.0);
+}
+
+/* The low-level calls: MAIL, RCPT, the final dot after DATA answered with 421. */
+static void script_421_lowlevel(fault_fixture *f, int at, const char *bytes, size_t len) {
+    (void)bytes;
+    (void)len;
+    sc_hello(f, 0);
+    if (at == A_DOT) {
+        sc_expect(f, "DATA");
+        sc_send(f, RPL_354);
+        sc_read_data(f);
+    } else {
+        sc_expect(f, "MAIL ");
+        if (at == A_RCPT_LOCKSTEP) {
+            sc_send(f, RPL_OK);
+            sc_expect(f, "RCPT ");
+        }
+    }
+    sc_send(f, RPL_421);
+    sc_expect_eof(f, 5.0);
+}
+
+#define S_MAIL W_MAIL("s@example.org")
+#define S_R(n) W_RCPT("r" #n "@example.org")
+
+static void test_421_at_each_step(void **state) {
+    (void)state;
+    static const nb_case cases[] = {
+        {.name = "421 greeting",
+         .script = script_421,
+         .variant = A_GREETING,
+         .ops = {NB_CONNECT, NB_NOOP},
+         .want = SMTPC_EGREETING,
+         .wire = NB_WIRE("")},
+        {.name = "421 multiline greeting",
+         .script = script_421,
+         .variant = A_GREETING_MULTI,
+         .ops = {NB_CONNECT},
+         .want = SMTPC_EGREETING,
+         .wire = NB_WIRE("")},
+        {.name = "421 to EHLO",
+         .script = script_421,
+         .variant = A_EHLO,
+         .ops = {NB_CONNECT, NB_EHLO, NB_NOOP},
+         .want = SMTPC_ECLOSING,
+         .wire = NB_WIRE(W_EHLO)},
+        {.name = "421 to EHLO (ehlo_or_helo_if_needed)",
+         .script = script_421,
+         .variant = A_EHLO,
+         .ops = {NB_CONNECT, NB_EHLO_OR_HELO},
+         .want = SMTPC_ECLOSING,
+         .wire = NB_WIRE(W_EHLO)},
+        {.name = "421 to MAIL (sendmail)",
+         .script = script_421,
+         .variant = A_MAIL,
+         .rcpts = 2,
+         .ops = {NB_CONNECT, NB_SENDMAIL, NB_QUIT},
+         .want = SMTPC_ESENDER_REFUSED,
+         .wire = NB_WIRE(W_EHLO S_MAIL)},
+        {.name = "421 to a pipelined RCPT",
+         .script = script_421,
+         .variant = A_RCPT_PIPELINED,
+         .rcpts = 3,
+         .ops = {NB_CONNECT, NB_SENDMAIL},
+         .want = SMTPC_ERECIPIENTS_REFUSED,
+         .wire = NB_WIRE(W_EHLO S_MAIL S_R(1) S_R(2) S_R(3) W_DATA)},
+        {.name = "421 to a lock-step RCPT",
+         .script = script_421,
+         .variant = A_RCPT_LOCKSTEP,
+         .rcpts = 3,
+         .ops = {NB_CONNECT, NB_SENDMAIL},
+         .want = SMTPC_ERECIPIENTS_REFUSED,
+         .wire = NB_WIRE(W_EHLO S_MAIL S_R(1) S_R(2))},
+        {.name = "421 to DATA",
+         .script = script_421,
+         .variant = A_DATA,
+         .ops = {NB_CONNECT, NB_SENDMAIL},
+         .want = SMTPC_EDATA_REFUSED,
+         .wire = NB_WIRE(W_EHLO S_MAIL S_R(1) W_DATA)},
+        {.name = "421 after the dot",
+         .script = script_421,
+         .variant = A_DOT,
+         .ops = {NB_CONNECT, NB_SENDMAIL},
+         .want = SMTPC_EDATA_REFUSED,
+         .wire = NB_WIRE(W_EHLO S_MAIL S_R(1) W_DATA NB_MSG_WIRE)},
+        {.name = "421 to NOOP",
+         .script = script_421,
+         .variant = A_NOOP,
+         .ops = {NB_CONNECT, NB_NOOP, NB_NOOP, NB_QUIT},
+         .want = SMTPC_ECLOSING,
+         .wire = NB_WIRE(W_NOOP)},
+        {.name = "421 to mail()",
+         .script = script_421_lowlevel,
+         .variant = A_MAIL,
+         .ops = {NB_CONNECT, NB_EHLO, NB_MAIL, NB_RCPT},
+         .want = SMTPC_ECLOSING,
+         .wire = NB_WIRE(W_EHLO S_MAIL)},
+        {.name = "421 to rcpt()",
+         .script = script_421_lowlevel,
+         .variant = A_RCPT_LOCKSTEP,
+         .ops = {NB_CONNECT, NB_EHLO, NB_MAIL, NB_RCPT},
+         .want = SMTPC_ECLOSING,
+         .wire = NB_WIRE(W_EHLO S_MAIL S_R(1))},
+        {.name = "421 after the dot (data())",
+         .script = script_421_lowlevel,
+         .variant = A_DOT,
+         .ops = {NB_CONNECT, NB_EHLO, NB_DATA},
+         .want = SMTPC_ECLOSING,
+         .wire = NB_WIRE(W_EHLO W_DATA NB_MSG_WIRE)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) nb_compare_case(&cases[i]);
+}
+
+/* 421 in a queued batch (tests/batch/test_batch_fault.c): message 1 delivered, message 2's MAIL
+ * answered with 421 and the connection closed, message 3 not sent. */
+static void script_421_batch(fault_fixture *f, int variant, const char *bytes, size_t len) {
+    (void)variant;
+    (void)bytes;
+    (void)len;
+    sc_hello(f, 1);
+    sc_expect_lines(f, 3);
+    sc_send(f, RPL_OK RPL_OK RPL_354);
+    sc_read_until(f, "\r\n.\r\n");
+    sc_expect_lines(f, 3);
+    sc_send_then_close(f, RPL_OK RPL_421);
+}
+
+static void test_421_in_a_queued_batch(void **state) {
+    (void)state;
+    static const nb_case k = {
+        .name = "421 in a queued batch",
+        .script = script_421_batch,
+        .ops = {NB_CONNECT, NB_ENQUEUE, NB_ENQUEUE, NB_ENQUEUE, NB_NEXT_RESULT, NB_NEXT_RESULT,
+                NB_NEXT_RESULT, NB_NEXT_RESULT},
+        .want = SMTPC_OK,
+        .wire = NB_WIRE(W_EHLO S_MAIL S_R(1) W_DATA "m1\r\n.\r\n" S_MAIL S_R(1) W_DATA),
+    };
+    nb_compare_case(&k);
+}
+
+/* Malformed replies: the table of tests/fault/test_fault_malformed.c, as the greeting and as the reply
+ * to NOOP; then the long, unsolicited and early replies of the same file. */
+static void script_bad_greeting(fault_fixture *f, int variant, const char *bytes, size_t len) {
+    (void)variant;
+    sc_send_n(f, bytes, len);
+    sc_expect_eof(f, 5.0);
+}
+
+static void script_bad_reply(fault_fixture *f, int variant, const char *bytes, size_t len) {
+    (void)variant;
+    sc_send(f, RPL_GREETING);
+    sc_expect(f, "NOOP");
+    sc_send_n(f, bytes, len);
+    sc_expect_eof(f, 5.0);
+}
+
+typedef struct bad_bytes {
+    const char *name, *greeting, *reply;
+    size_t greeting_len, reply_len;
+} bad_bytes;
+
+#define BAD_ENTRY(name, g, r) {#name, g, r, sizeof(g) - 1, sizeof(r) - 1},
+static const bad_bytes kBad[] = {FAULT_MALFORMED_CASES(BAD_ENTRY)};
+
+static void test_malformed_table(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof kBad / sizeof kBad[0]; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "malformed greeting %s", kBad[i].name);
+        nb_case g = {.name = name,
+                     .script = script_bad_greeting,
+                     .bytes = kBad[i].greeting,
+                     .len = kBad[i].greeting_len,
+                     .ops = {NB_CONNECT, NB_NOOP},
+                     .want = SMTPC_EPROTOCOL,
+                     .wire = NB_WIRE("")};
+        nb_compare_case(&g);
+        snprintf(name, sizeof name, "malformed reply %s", kBad[i].name);
+        nb_case r = {.name = name,
+                     .script = script_bad_reply,
+                     .bytes = kBad[i].reply,
+                     .len = kBad[i].reply_len,
+                     .ops = {NB_CONNECT, NB_NOOP, NB_NOOP},
+                     .want = SMTPC_EPROTOCOL,
+                     .wire = NB_WIRE(W_NOOP)};
+        nb_compare_case(&r);
+    }
+}
+
+enum malformed_kind {
+    M_1MB_LINE,
+    M_1MB_GREETING_NO_CRLF,
+    M_100000_LINES,
+    M_AFTER_GREETING,
+    M_PARTIAL_AFTER_GREETING,
+    M_AFTER_REPLY,
+    M_LATE_REPLY,
+    M_EARLY_FINAL,
+    M_EARLY_FINAL_PIPELINED,
+    M_EHLO_HELO_REFUSED,
+};
+
+static void script_malformed(fault_fixture *f, int kind, const char *bytes, size_t len) {
+    (void)bytes;
+    (void)len;
+    static char chunk[1025], lines[701];
+    memset(chunk, 'x', 1024);
+    for (int i = 0; i < 100; i++) memcpy(lines + 7 * i, "250-x\r\n", 7);
+    switch (kind) {
+    case M_1MB_LINE:
+        sc_send(f, RPL_GREETING);
+        sc_expect(f, "NOOP");
+        sc_send(f, "250 ");
+        sc_send_repeat(f, chunk, 1024);
+        sc_send(f, "\r\n");
+        break;
+    case M_1MB_GREETING_NO_CRLF:
+        sc_send(f, "220 ");
+        sc_send_repeat(f, chunk, 1024);
+        break;
+    case M_100000_LINES:
+        sc_send(f, RPL_GREETING);
+        sc_expect(f, "EHLO ");
+        sc_send_repeat(f, lines, 1000);
+        sc_send(f, "250 end\r\n");
+        break;
+    case M_AFTER_GREETING: sc_send(f, RPL_GREETING "250 unsolicited\r\n"); break;
+    case M_PARTIAL_AFTER_GREETING: sc_send(f, RPL_GREETING "250-AUTH PLAIN"); break;
+    case M_AFTER_REPLY:
+        sc_send(f, RPL_GREETING);
+        sc_expect(f, "NOOP");
+        sc_send(f, "250 first\r\n250 injected\r\n");
+        break;
+    case M_LATE_REPLY:
+        sc_send(f, RPL_GREETING);
+        sc_expect(f, "NOOP");
+        sc_send(f, "250 first\r\n");
+        sc_sleep(f, 0.1);
+        sc_send(f, "250 injected\r\n");
+        break;
+    case M_EARLY_FINAL:
+    case M_EARLY_FINAL_PIPELINED: {
+        int pipelining = kind == M_EARLY_FINAL_PIPELINED;
+        sc_hello(f, pipelining);
+        sc_expect(f, "MAIL ");
+        if (!pipelining) sc_send(f, RPL_OK);
+        sc_expect(f, "RCPT ");
+        if (!pipelining) sc_send(f, RPL_OK);
+        sc_expect(f, "DATA");
+        sc_send(f, pipelining ? RPL_OK RPL_OK RPL_354 "250 2.0.0 queued early\r\n"
+                              : RPL_354 "250 2.0.0 queued early\r\n");
+        break;
+    }
+    case M_EHLO_HELO_REFUSED:
+        sc_send(f, RPL_GREETING);
+        sc_expect(f, "EHLO ");
+        sc_send(f, "500 5.5.1 what\r\n");
+        sc_expect(f, "HELO ");
+        sc_send(f, "501 5.5.4 no\r\n");
+        sc_expect(f, "QUIT");
+        sc_send(f, RPL_BYE);
+        break;
+    }
+    sc_expect_eof(f, 5.0);
+}
+
+static void test_malformed_other(void **state) {
+    (void)state;
+    static const nb_case cases[] = {
+        {.name = "1 MiB reply line",
+         .script = script_malformed,
+         .variant = M_1MB_LINE,
+         .ops = {NB_CONNECT, NB_NOOP},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE(W_NOOP)},
+        {.name = "1 MiB greeting without CRLF",
+         .script = script_malformed,
+         .variant = M_1MB_GREETING_NO_CRLF,
+         .ops = {NB_CONNECT},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE("")},
+        {.name = "100000 reply lines",
+         .script = script_malformed,
+         .variant = M_100000_LINES,
+         .ops = {NB_CONNECT, NB_EHLO},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE(W_EHLO)},
+        {.name = "a line after the greeting",
+         .script = script_malformed,
+         .variant = M_AFTER_GREETING,
+         .ops = {NB_CONNECT, NB_EHLO},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE("")},
+        {.name = "a partial line after the greeting",
+         .script = script_malformed,
+         .variant = M_PARTIAL_AFTER_GREETING,
+         .ops = {NB_CONNECT, NB_EHLO},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE("")},
+        {.name = "a reply behind the reply",
+         .script = script_malformed,
+         .variant = M_AFTER_REPLY,
+         .ops = {NB_CONNECT, NB_NOOP, NB_NOOP},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE(W_NOOP)},
+        {.name = "a late unsolicited reply",
+         .script = script_malformed,
+         .variant = M_LATE_REPLY,
+         .ops = {NB_CONNECT, NB_NOOP, NB_PAUSE, NB_NOOP},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE(W_NOOP)},
+        {.name = "the final reply before the message",
+         .script = script_malformed,
+         .variant = M_EARLY_FINAL,
+         .ops = {NB_CONNECT, NB_SENDMAIL},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE(W_EHLO S_MAIL S_R(1) W_DATA)},
+        {.name = "the final reply before the message (pipelined)",
+         .script = script_malformed,
+         .variant = M_EARLY_FINAL_PIPELINED,
+         .ops = {NB_CONNECT, NB_SENDMAIL},
+         .want = SMTPC_EPROTOCOL,
+         .wire = NB_WIRE(W_EHLO S_MAIL S_R(1) W_DATA)},
+        {.name = "EHLO and HELO refused",
+         .script = script_malformed,
+         .variant = M_EHLO_HELO_REFUSED,
+         .ops = {NB_CONNECT, NB_SENDMAIL, NB_QUIT},
+         .want = SMTPC_EHELO,
+         .wire = NB_WIRE(W_EHLO W_HELO W_QUIT)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) nb_compare_case(&cases[i]);
+}
+
+/* A refusal while the body is still being written, then a close (tests/fault/
+ * test_fault_refusal_close.c, refused_mid_body): the server reads 64 KiB of a 16 MiB message, sends
+ * 552 and closes three ways. How much of the body arrives first depends on timing, so the two
+ * transcripts agree up to the shorter one; statuses, messages and replies are the same. */
+enum how { HALF, CLOSE, RST };
+
+static void script_mid_body(fault_fixture *f, int how, const char *bytes, size_t len) {
+    (void)bytes;
+    (void)len;
+    sc_hello(f, 0);
+    sc_expect(f, "MAIL ");
+    sc_send(f, RPL_OK);
+    sc_expect(f, "RCPT ");
+    sc_send(f, RPL_OK);
+    sc_expect(f, "DATA");
+    sc_send(f, RPL_354);
+    sc_read_bytes(f, 65536);
+    static const char refusal[] = "552 5.3.4 message too big\r\n";
+    if (how == HALF) {
+        sc_send(f, refusal);
+        sc_shutdown_write(f);
+        sc_expect_eof(f, 5.0);
+    } else if (how == CLOSE) {
+        sc_send_then_close(f, refusal);
+    } else {
+        sc_send_then_rst(f, refusal);
+    }
+    f->extra_args[0] = "--rcvbuf";
+    f->extra_args[1] = "65536";
+}
+
+static void test_refusal_close_mid_body(void **state) {
+    (void)state;
+    size_t size = 16u << 20;
+    char *body = malloc(size + 1);
+    assert_non_null(body);
+    static const char line[] =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcd\r\n";
+    for (size_t i = 0; i < size; i++) body[i] = line[i % (sizeof line - 1)];
+    size -= size % (sizeof line - 1);
+    body[size] = '\0';
+    static const char *const names[] = {"552 mid-body, then FIN", "552 mid-body, then close",
+                                        "552 mid-body, then reset"};
+    for (int how = HALF; how <= RST; how++) {
+        nb_case k = {.name = names[how],
+                     .script = script_mid_body,
+                     .variant = how,
+                     .body = body,
+                     .body_len = size,
+                     .ops = {NB_CONNECT, NB_SENDMAIL, NB_NOOP},
+                     .want = SMTPC_EDATA_REFUSED,
+                     .transcript_timing = 1};
+        nb_compare_case(&k);
+    }
+    free(body);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disconnect_at_each_step),
@@ -295,6 +760,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_deadline_passes_while_busy, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_one_operation_at_a_time, fault_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_at_next_step, fault_setup, fault_teardown),
+        cmocka_unit_test(test_421_at_each_step),
+        cmocka_unit_test(test_421_in_a_queued_batch),
+        cmocka_unit_test(test_malformed_table),
+        cmocka_unit_test(test_malformed_other),
+        cmocka_unit_test(test_refusal_close_mid_body),
     };
     return cmocka_run_group_tests_name("nonblocking_fault", tests, NULL, NULL);
 }
