@@ -72,7 +72,8 @@ static const char *const usage_text[] = {
     "closed without the end of data (the server discards the message) and the exit status is 74.\n"
     "SIGINT (Control-C) or SIGTERM interrupts smtpc-send at once: it names the stage interrupted\n"
     "and each recipient as not sent or delivery unknown, and exits with 75; a second signal exits\n"
-    "at once with 128 + its number.\n"
+    "at once with 128 + its number (one within 200 ms of the first is taken as the same one, sent\n"
+    "to the process and its group).\n"
     "\n"
     "Server:\n"
     "  --server URL          the server (default smtp://localhost):\n"
@@ -266,7 +267,7 @@ static const char *const usage_text[] = {
     "      out; and delivery unknown: the connection was lost after the whole message was sent and\n"
     "      before the server's reply (a queue that retries may deliver it twice: RFC 5321 prefers a\n"
     "      duplicate to a loss, and MTAs treat this case the same way); and interrupted by SIGINT\n"
-    "      or SIGTERM (a second signal: 128 + its number, 130 or 143)\n"
+    "      or SIGTERM (a second signal, 200 ms or more later: 128 + its number, 130 or 143)\n"
     "  76  protocol error: the server sent something that is not SMTP, or TLS failed\n"
     "  77  authentication refused (5xx to AUTH)\n"
     "  78  configuration error: the configuration file (its line is named), a password_command or\n"
@@ -420,22 +421,38 @@ static const char *reply_text(const smtpc_reply *r) { return smtpc_reply_text(r,
 
 /* ---- SIGINT and SIGTERM: cancel the call under way; a second signal ends the process ---------- */
 
+/* A signal this soon after the first is the same interrupt delivered twice, not a second one:
+ * timeout(1) without --foreground, a supervisor or a shell signals the process and its group. */
+#define SIGNAL_SAME_MS 200
+
 static smtpc_client *volatile signal_client;
 static volatile sig_atomic_t signal_got; /* the first signal's number */
+static struct timespec signal_first;     /* when it came; written by the handler only */
 
 static void on_signal(int signo) {
-    if (signal_got) _exit(128 + signo);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now); /* async-signal-safe */
+    if (signal_got) {
+        long long ms = (long long)(now.tv_sec - signal_first.tv_sec) * 1000 +
+                       (now.tv_nsec - signal_first.tv_nsec) / 1000000;
+        if (ms < SIGNAL_SAME_MS) return;
+        _exit(128 + signo);
+    }
+    signal_first = now;
     signal_got = signo;
     if (signal_client) smtpc_client_cancel(signal_client); /* async-signal-safe */
 }
 
-/* Without SA_RESTART, so that a read of standard input stops too. */
+/* Without SA_RESTART, so that a read of standard input stops too. Each signal blocks the other
+ * while its handler runs, so that a second one finds the first recorded. */
 static void catch_signals(smtpc_client *client) {
     struct sigaction sa;
     signal_client = client;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
     sa.sa_flags = 0;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

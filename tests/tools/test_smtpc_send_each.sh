@@ -201,8 +201,8 @@ fault stall << EOF
  {"expect_lines": 3}, {"send": "250 ok\r\n250 ok\r\n354 go\r\n"}, {"read_until": "\r\n.\r\n"},
  {"expect_lines": 3, "timeout": 5}, {"sleep": 8}]
 EOF
-# --foreground: without it timeout(1) sends the SIGINT to its whole process group as well, and a
-# second signal ends smtpc-send at once (exit 130) by design.
+# --foreground: the SIGINT goes to smtpc-send once (without it timeout(1) sends it to its process
+# group as well, which smtpc-send takes as the same interrupt: test_smtpc_send_interrupt.sh, case 4b).
 timeout --foreground 60 "$send" --server "smtp://127.0.0.1:$port" --helo client.test --tls none -f a@example.org \
     --each "$in/f1" "$in/f2" "$in/f3" -- b@example.org > "$work/int.stdout" 2> "$work/int.stderr" < /dev/null &
 spid=$!
