@@ -53,10 +53,13 @@ typedef struct conn {
     smtpc_client *client;
     dest *d;
     enum op op;
-    int busy;       /* the operation returned SMTPC_EAGAIN: step it when ready */
-    int connecting; /* counted in d->connecting */
-    int answered;   /* the server answered one of its messages (delivered, refused...) */
-    int fd;         /* registered with epoll, -1 when none */
+    int busy;                 /* the operation returned SMTPC_EAGAIN: step it when ready */
+    int connecting;           /* counted in d->connecting */
+    int answered;             /* the server answered one of its messages (delivered, refused...) */
+    smtpc_status lost_status; /* how the connection was lost, from a message's result */
+    int lost_code;
+    char lost_err[256];
+    int fd; /* registered with epoll, -1 when none */
     uint32_t events;
 } conn;
 
@@ -128,12 +131,18 @@ static void job_report(smtp_pool *p, job *j, smtpc_message_state state, smtpc_st
     p->opt.on_result(p->opt.result_arg, &r);
 }
 
-/* The destination is given up: every job still waiting gets its last connection's failure. */
+/* The destination is given up: every job waiting gets its last connection's failure. Jobs the
+ * callback adds meanwhile (a retry later, say) are not part of it: they get a fresh set of attempts. */
 static void dest_give_up(smtp_pool *p, dest *d) {
-    job *j;
-    while ((j = job_pop(d)) != NULL)
+    job *j = d->head;
+    d->head = d->tail = NULL;
+    d->waiting = 0;
+    d->failures = 0;
+    while (j) {
+        job *next = j->next;
         job_report(p, j, SMTPC_MESSAGE_NOT_SENT, d->last_status, d->last_code, d->last_err, NULL);
-    d->failures = 0; /* jobs added later get a fresh set of attempts */
+        j = next;
+    }
 }
 
 static dest *dest_get(smtp_pool *p, const char *host, uint16_t port) {
@@ -243,6 +252,10 @@ static void conn_take_result(conn *c, smtpc_message_result *r) {
         state == SMTPC_MESSAGE_REFUSED) {
         c->answered = 1;
         c->d->failures = 0;
+    } else if (!c->lost_status) { /* the first message the connection's end cut short says why */
+        c->lost_status = st;
+        c->lost_code = reply ? smtpc_reply_code(reply) : 0;
+        copy_text(c->lost_err, sizeof c->lost_err, smtpc_message_result_errmsg(r, NULL));
     }
     /* Certainly not delivered: another connection may try it, within the job's attempts. */
     if (state == SMTPC_MESSAGE_NOT_SENT && j->attempts < p->opt.max_attempts && st != SMTPC_EUSER &&
@@ -259,10 +272,10 @@ static void conn_fail(conn *c, smtpc_status st) {
     smtp_pool *p = c->pool;
     dest *d = c->d;
     const smtpc_reply *reply = smtpc_client_last_reply(c->client);
+    int code = reply ? smtpc_reply_code(reply) : 0;
     d->last_status = st;
-    d->last_code = reply ? smtpc_reply_code(reply) : 0;
+    d->last_code = code >= 400 ? code : 0; /* a 250 before a timeout did not decide anything */
     copy_text(d->last_err, sizeof d->last_err, smtpc_client_errmsg(c->client));
-    if (!d->last_err[0]) copy_text(d->last_err, sizeof d->last_err, smtpc_status_name(st));
     conn_unwatch(c);
     smtpc_client_close(c->client); /* concludes what is queued: not sent, or delivery unknown */
     smtpc_message_result *r = NULL;
@@ -271,6 +284,12 @@ static void conn_fail(conn *c, smtpc_status st) {
         smtpc_message_result_free(r);
         r = NULL;
     }
+    if (st == SMTPC_OK) { /* found closed after a result: the messages' results said why */
+        d->last_status = c->lost_status ? c->lost_status : SMTPC_EDISCONNECTED;
+        d->last_code = c->lost_code;
+        copy_text(d->last_err, sizeof d->last_err, c->lost_err);
+    }
+    if (!d->last_err[0]) copy_text(d->last_err, sizeof d->last_err, smtpc_status_name(d->last_status));
     if (!c->answered) d->failures++;
     p->stats.connections_failed++;
     conn_end(c);
@@ -346,10 +365,8 @@ static void conn_advance(conn *c, smtpc_status st) {
             }
             if (!smtpc_client_is_connected(c->client)) {
                 job_push(d, j, 1); /* never queued: not an attempt */
-                {
-                    conn_fail(c, st);
-                    return;
-                }
+                conn_fail(c, st);
+                return;
             }
             /* This message cannot be sent on this server (bad envelope, SMTPUTF8 not offered...). */
             job_report(p, j, SMTPC_MESSAGE_NOT_SENT, st, 0, smtpc_client_errmsg(c->client), NULL);
