@@ -11,7 +11,10 @@ Must run as root (Postfix's master runs as root and drops to the "postfix" user)
   2. writes a private Postfix configuration and queue in a fresh temporary directory: listens on a
      free 127.0.0.1 port with PIPELINING (Postfix's default), relays every message to the sink,
      adds no headers except its Received: line, which header_checks then removes, so the sink
-     receives the client's message unchanged;
+     receives the client's message unchanged, with one exception: Postfix ends the header at the
+     first line that is not a header field and puts an empty line there when the message has none
+     (a body that does not start with header fields arrives after an empty line: "hello\r\n" as
+     "\r\nhello\r\n"; "Subject: x\r\nbody\r\n" as "Subject: x\r\n\r\nbody\r\n");
      refuses senders whose local part starts with "refuse" at MAIL FROM (550 5.7.1) and recipients
      whose local part starts with "reject" at RCPT TO (550 5.1.1);
   3. prints "READY <port>" once the port answers with this instance's own banner;
