@@ -25,6 +25,7 @@ import email.policy
 import email.utils
 import io
 import os
+import re
 import socket
 import ssl
 import time
@@ -127,7 +128,14 @@ def _with_reply(exc: BaseException) -> BaseException:
 
 # --- message helpers (aiosmtplib's, so that the same message gives the same bytes) ---------------
 
+# An address that parseaddr() gives back unchanged (the common case), without parsing it.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                            r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
 def _parse_address(address: str) -> str:
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
     _, parsed = email.utils.parseaddr(address)
     return parsed or address.strip()
 
@@ -212,11 +220,20 @@ class _Driver:
 
     After the call that started it returned SMTPC_EAGAIN, the client's descriptor is watched for
     what it wants, and smtpc_client_step() is called from the loop's callback when it is ready or
-    when the deadline passed. The descriptor may change from one step to the next (the resolver's
-    pipe, each address tried, the connection): the watch is removed before every step, while the
-    descriptor it names is still open, and set again after it from fd()/wants()."""
+    when the deadline passed.
 
-    __slots__ = ("native", "loop", "fut", "fd", "wants", "deadline", "timer", "stepping", "borrowed")
+    The descriptor may change from one step to the next while connecting (the resolver's pipe,
+    each address tried): then the watch is removed before every step, while the descriptor it
+    names is still open (the library may close it and open another with the same number, which
+    epoll would have forgotten), and set again after it. Once connected the descriptor is the
+    connection's until it closes, so the watch stays from one step, and one operation, to the
+    next while it asks for the same events; between operations a readiness event (the server
+    closed, or spoke out of turn) removes it, and the next operation finds out what happened.
+    It is removed as soon as an operation leaves the client without that descriptor (closed), in
+    the same callback, before anything else can reuse the number. One timer per connection,
+    moved only when a deadline comes nearer."""
+
+    __slots__ = ("native", "loop", "fut", "fd", "wants", "timer", "when", "stepping", "borrowed", "stable")
 
     def __init__(self, native: NativeClient) -> None:
         self.native = native
@@ -224,27 +241,35 @@ class _Driver:
         self.fut: Optional[asyncio.Future] = None
         self.fd = -1
         self.wants = 0
-        self.deadline = -1
         self.timer: Optional[asyncio.TimerHandle] = None
+        self.when = -1.0
         self.stepping = False
         self.borrowed: Any = None
+        self.stable = False
 
-    @property
-    def busy(self) -> bool:
-        return self.fut is not None
-
-    async def run(self, fn: Any, *args: Any, borrowed: Any = None) -> None:
+    async def run(self, fn: Any, *args: Any, borrowed: Any = None, stable: bool = True) -> None:
         """fn(client, *args), then steps until it ends. Raises NativeError for a failure (never
-        SMTPC_EAGAIN), or what a callback raised."""
+        SMTPC_EAGAIN), or what a callback raised. `stable`: false for connect (see above)."""
         p = self.native.ptr
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            self.release()
+            self.loop = loop
         try:
             fn(p, *args)
+            self._settle(p)
             return
         except NativeError as e:
             if e.args[0] != _EAGAIN:
+                self._settle(p)
                 raise
-        loop = self.loop = asyncio.get_running_loop()
+        except BaseException:
+            self._settle(p)
+            raise
         fut = self.fut = loop.create_future()
+        self.stable = stable
+        if not stable:
+            self._unwatch()
         # The library borrows message bodies until the operation ends.
         self.borrowed = borrowed
         try:
@@ -254,10 +279,8 @@ class _Driver:
             # Cancelled (or the loop is going away): the operation is half done and the session's
             # state unknown, so the connection is closed with it. Nothing stays registered.
             if self.fut is fut:
-                self._unwatch()
-                self._clear_timer()
                 self.fut = None
-                self.borrowed = None
+                self.release()
                 if self.native._p is not None:
                     _n.client_close(self.native._p)
             raise
@@ -266,50 +289,79 @@ class _Driver:
                 self.fut = None
             self.borrowed = None
 
+    def _settle(self, p: Any) -> None:
+        """An operation ended: drop the watch and the timer when the connection is gone."""
+        if self.fd >= 0 and _fd(p) != self.fd:
+            self._unwatch()
+        if self.fd < 0 and self.timer is not None and not _n.client_is_connected(p):
+            self._clear_timer()
+
     def _watch(self, p: Any) -> None:
+        """Watch what the client asks for now."""
         loop = self.loop
         fd = _fd(p)
-        w = _wants(p)
-        self.fd, self.wants = fd, w
-        if fd >= 0:
-            if w & _WANT_READ:
+        w = _wants(p) if fd >= 0 else 0
+        if fd != self.fd:
+            self._unwatch()
+        old = self.wants
+        if w != old:
+            if (old & _WANT_READ) and not (w & _WANT_READ):
+                loop.remove_reader(fd)  # type: ignore[union-attr]
+            if (old & _WANT_WRITE) and not (w & _WANT_WRITE):
+                loop.remove_writer(fd)  # type: ignore[union-attr]
+            if (w & _WANT_READ) and not (old & _WANT_READ):
                 loop.add_reader(fd, self._ready)  # type: ignore[union-attr]
-            if w & _WANT_WRITE:
+            if (w & _WANT_WRITE) and not (old & _WANT_WRITE):
                 loop.add_writer(fd, self._ready)  # type: ignore[union-attr]
+        self.fd, self.wants = fd, w
         dl = _deadline_ms(p)
-        if dl != self.deadline or (self.timer is None and dl >= 0):
+        if dl < 0:
+            return
+        # CLOCK_MONOTONIC ms to the loop's clock, a millisecond late rather than early so that the
+        # step finds the deadline passed (an early step only waits again); a later deadline is
+        # taken when the timer fires.
+        when = loop.time() + max(0.0, dl / 1000.0 - _monotonic()) + 0.001  # type: ignore[union-attr]
+        if self.timer is None or when < self.when - 0.001:
             self._clear_timer()
-            self.deadline = dl
-            if dl >= 0:
-                # CLOCK_MONOTONIC ms to the loop's clock; a millisecond late rather than early, so
-                # that the step finds the deadline passed (an early step only waits again).
-                delay = max(0.0, dl / 1000.0 - _monotonic()) + 0.001
-                self.timer = loop.call_at(loop.time() + delay, self._expired)  # type: ignore[union-attr]
+            self.when = when
+            self.timer = loop.call_at(when, self._expired)  # type: ignore[union-attr]
 
     def _unwatch(self) -> None:
         fd, w = self.fd, self.wants
-        if fd >= 0 and self.loop is not None:
+        self.fd, self.wants = -1, 0
+        if fd >= 0 and self.loop is not None and not self.loop.is_closed():
             if w & _WANT_READ:
                 self.loop.remove_reader(fd)
             if w & _WANT_WRITE:
                 self.loop.remove_writer(fd)
-        self.fd, self.wants = -1, 0
 
     def _clear_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        self.deadline = -1
+        self.when = -1.0
+
+    def release(self) -> None:
+        """No watch and no timer left on the loop."""
+        self._unwatch()
+        self._clear_timer()
 
     def _expired(self) -> None:
         self.timer = None
-        self._ready()
+        if self.fut is not None:
+            self._ready()
 
     def _ready(self) -> None:
         fut = self.fut
-        if fut is None or self.stepping or fut.done():
+        if fut is None or fut.done():
+            # Between operations: the next one finds out what the server did.
+            if not self.stepping:
+                self._unwatch()
             return
-        self._unwatch()
+        if self.stepping:
+            return
+        if not self.stable:
+            self._unwatch()
         native = self.native
         p = native._p
         if p is None:
@@ -333,9 +385,12 @@ class _Driver:
             self.stepping = False
 
     def _finish(self, fut: asyncio.Future, exc: Optional[BaseException]) -> None:
-        self._clear_timer()
-        self._unwatch()
         self.fut = None  # ended: run() must not close the connection for it
+        p = self.native._p
+        if p is not None:
+            self._settle(p)
+        else:
+            self.release()
         if not fut.done():
             if exc is None:
                 fut.set_result(None)
@@ -343,14 +398,14 @@ class _Driver:
                 fut.set_exception(exc)
 
     def abandon(self) -> None:
-        """close() while an operation is in progress: it ends with SMTPServerDisconnected."""
-        fut = self.fut
-        if fut is not None and not self.stepping:
-            self._unwatch()
-            self._clear_timer()
-            self.fut = None
-            if not fut.done():
-                fut.set_exception(SMTPServerDisconnected("Connection closed while the operation was in progress"))
+        """close(): no watch, no timer; an operation in progress ends with SMTPServerDisconnected
+        (from a callback inside a step, the library defers the close to the step's end)."""
+        if self.stepping:
+            return
+        self.release()
+        fut, self.fut = self.fut, None
+        if fut is not None and not fut.done():
+            fut.set_exception(SMTPServerDisconnected("Connection closed while the operation was in progress"))
 
 
 # --- SMTP -----------------------------------------------------------------------------------------
@@ -491,13 +546,14 @@ class SMTP:
             return exc
         return _with_reply(exception_from(e, self._c, **kw))
 
-    async def _op(self, fn: Any, *args: Any, timeout: Any = _default, borrowed: Any = None) -> None:
+    async def _op(self, fn: Any, *args: Any, timeout: Any = _default, borrowed: Any = None,
+                  stable: bool = True) -> None:
         """Run one library operation; a per-call timeout replaces the command timeout for it."""
         p = self._c.ptr
         if timeout is not _default:
             _n.client_set_command_timeout(p, _ms(timeout))
         try:
-            await self._d.run(fn, *args, borrowed=borrowed)
+            await self._d.run(fn, *args, borrowed=borrowed, stable=stable)
         finally:
             if timeout is not _default and self._c._p is not None:
                 _n.client_set_command_timeout(p, _ms(self.timeout))
@@ -627,7 +683,7 @@ class SMTP:
             except NativeError as e:
                 raise self._exc(e) from None
             try:
-                await self._op(_n.client_connect, host, port_n)
+                await self._op(_n.client_connect, host, port_n, stable=False)
             except NativeError as e:
                 self._close()
                 raise self._exc(e, connecting=True) from None
@@ -957,9 +1013,11 @@ class SMTP:
 
     def __del__(self) -> None:
         d = getattr(self, "_d", None)
-        if d is not None and d.fut is not None:
-            d._unwatch()
-            d._clear_timer()
+        if d is not None:
+            try:
+                d.release()
+            except Exception:  # noqa: BLE001 - no loop any more (interpreter shutdown)
+                pass
 
 
 def _text(value: Union[str, bytes]) -> str:
