@@ -51,6 +51,8 @@ typedef struct nb_case {
     int variant;
     const char *bytes;
     size_t len;
+    /* Makes the fixture (NULL: fault_setup; tests/tls_fault: tf_setup). */
+    int (*setup)(void **state);
     /* Makes f->client (NULL: fault_client(f, 5000, command_ms)). */
     smtpc_client *(*make_client)(fault_fixture *f, uint32_t command_ms);
     uint32_t command_ms; /* 0: 5000 */
@@ -206,7 +208,7 @@ static void nb_session(fault_fixture *f, const nb_case *k, int nonblocking, nb_r
  * two sessions' bytes in a row. Half the server start-ups: cases whose transcript is known. */
 static void nb_run_both(const nb_case *k, nb_run *b, nb_run *n) {
     void *state = NULL;
-    assert_int_equal(fault_setup(&state), 0);
+    assert_int_equal((k->setup ? k->setup : fault_setup)(&state), 0);
     fault_fixture *f = state;
     k->script(f, k->variant, k->bytes, k->len);
     int a = 0;
@@ -229,7 +231,7 @@ static void nb_run_both(const nb_case *k, nb_run *b, nb_run *n) {
 /* One session on its own server. */
 static void nb_run_case(const nb_case *k, int nonblocking, nb_run *out) {
     void *state = NULL;
-    assert_int_equal(fault_setup(&state), 0);
+    assert_int_equal((k->setup ? k->setup : fault_setup)(&state), 0);
     fault_fixture *f = state;
     k->script(f, k->variant, k->bytes, k->len);
     fault_start(f);
