@@ -685,8 +685,9 @@ class SMTP:
             try:
                 await self._op(_n.client_connect, host, port_n, stable=False)
             except NativeError as e:
+                exc = self._exc(e, connecting=True)  # before close(), which clears the OS error
                 self._close()
-                raise self._exc(e, connecting=True) from None
+                raise exc from None
             except BaseException:
                 self._close()
                 raise
