@@ -398,7 +398,7 @@ def test_silent_server_connect_timeout():
 
 
 def test_silent_server_read_timeout(fault):
-    srv = fault([{"send": "220 fault ESMTP\r\n"}, {"expect": "EHLO"}, {"sleep": 3}])
+    srv = fault([{"send": "220 fault ESMTP\r\n"}, {"expect": "EHLO"}, {"sleep": 1.2}])
 
     async def go():
         smtp = aio.SMTP(hostname=HOST, port=srv.port, local_hostname=LOCAL, timeout=0.5)
@@ -416,7 +416,7 @@ def test_cancel_mid_data_leaves_nothing(fault):
     the connection is closed, no reader or writer stays registered, the end of data never went out."""
     srv = fault([{"send": "220 fault ESMTP\r\n"}, {"expect": "EHLO"}, {"send": "250 fault\r\n"},
                  {"expect": "MAIL"}, {"send": "250 ok\r\n"}, {"expect": "RCPT"}, {"send": "250 ok\r\n"},
-                 {"expect": "DATA"}, {"send": "354 go\r\n"}, {"stop_reading": True, "max": 5}],
+                 {"expect": "DATA"}, {"send": "354 go\r\n"}, {"stop_reading": True, "max": 1}],
                 1, "--rcvbuf", 4096)
     body = b"Subject: big\r\n\r\n" + b"0123456789abcdef" * 4 * 1024 * 256 + b"\r\n"  # 16 MiB
     seen = {}
