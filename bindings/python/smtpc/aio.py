@@ -661,47 +661,50 @@ class SMTP:
                               cert_bundle=cert_bundle, socket_path=socket_path, sock=sock)
         self._validate_config()
         async with self._lock_for():
-            p = self._c.ptr
-            if self.socket_path is not None:
-                host, port_n = os.fsdecode(os.fspath(self.socket_path)), 0
-            else:
-                if self.hostname is None:
-                    raise ValueError("no hostname to connect to")
-                if self.port is None:
-                    self.port = self._default_port()
-                host, port_n = self.hostname, int(self.port)
-            try:
-                if self._local_hostname is not None:
-                    _n.client_set_local_hostname(p, self._local_hostname)
-                _n.client_set_connect_timeout(p, _ms(self.timeout))
-                _n.client_set_command_timeout(p, _ms(self.timeout))
-                if self.source_address:
-                    _n.client_set_source_address(p, self.source_address[0] or None,
-                                                 int(self.source_address[1] or 0))
-                _n.client_set_tls_policy(p, _n.SMTPC_TLS_IMPLICIT if self.use_tls else _n.SMTPC_TLS_NONE)
-                self._apply_tls()
-            except NativeError as e:
-                raise self._exc(e) from None
-            try:
-                await self._op(_n.client_connect, host, port_n, stable=False)
-            except NativeError as e:
-                exc = self._exc(e, connecting=True)  # before close(), which clears the OS error
-                self._close()
-                raise exc from None
-            except BaseException:
-                self._close()
-                raise
-            greeting = self._last()
-            if self._start_tls_on_connect is True:
+            return await self._connect()
+
+    async def _connect(self) -> SMTPResponse:
+        p = self._c.ptr
+        if self.socket_path is not None:
+            host, port_n = os.fsdecode(os.fspath(self.socket_path)), 0
+        else:
+            if self.hostname is None:
+                raise ValueError("no hostname to connect to")
+            if self.port is None:
+                self.port = self._default_port()
+            host, port_n = self.hostname, int(self.port)
+        try:
+            if self._local_hostname is not None:
+                _n.client_set_local_hostname(p, self._local_hostname)
+            _n.client_set_connect_timeout(p, _ms(self.timeout))
+            _n.client_set_command_timeout(p, _ms(self.timeout))
+            if self.source_address:
+                _n.client_set_source_address(p, self.source_address[0] or None,
+                                             int(self.source_address[1] or 0))
+            _n.client_set_tls_policy(p, _n.SMTPC_TLS_IMPLICIT if self.use_tls else _n.SMTPC_TLS_NONE)
+            self._apply_tls()
+        except NativeError as e:
+            raise self._exc(e) from None
+        try:
+            await self._op(_n.client_connect, host, port_n, stable=False)
+        except NativeError as e:
+            exc = self._exc(e, connecting=True)  # before close(), which clears the OS error
+            self._close()
+            raise exc from None
+        except BaseException:
+            self._close()
+            raise
+        greeting = self._last()
+        if self._start_tls_on_connect is True:
+            await self._starttls()
+        elif self._start_tls_on_connect is None and not self.use_tls:
+            await self._ehlo_or_helo_if_needed()
+            if self.supports_extension("starttls"):
                 await self._starttls()
-            elif self._start_tls_on_connect is None and not self.use_tls:
-                await self._ehlo_or_helo_if_needed()
-                if self.supports_extension("starttls"):
-                    await self._starttls()
-            if self._login_username is not None:
-                pw = self._login_password if self._login_password is not None else ""
-                await self._login(self._login_username, pw)
-            return greeting
+        if self._login_username is not None:
+            pw = self._login_password if self._login_password is not None else ""
+            await self._login(self._login_username, pw)
+        return greeting
 
     def _close(self) -> None:
         if self._c._p is not None:
@@ -753,10 +756,11 @@ class SMTP:
             return await self._command(_n.client_ehlo, hostname, timeout=timeout, refused=SMTPHeloError)
 
     async def _ehlo_or_helo_if_needed(self) -> None:
-        if self._c._p is not None and not _n.client_is_connected(self._c._p):
+        p = self._c.ptr
+        if _n.client_does_esmtp(p) or _n.client_helo_reply(p) is not None:
+            return  # answered on this connection (both are cleared when it closes)
+        if not _n.client_is_connected(p):
             raise SMTPServerDisconnected("Server not connected")
-        if not self.is_ehlo_or_helo_needed:
-            return
         try:
             await self._op(_n.client_ehlo_or_helo_if_needed)
         except NativeError as e:
@@ -798,11 +802,14 @@ class SMTP:
     async def quit(self, timeout: Any = _default) -> SMTPResponse:
         """QUIT, then close (whatever the reply)."""
         async with self._lock_for():
-            try:
-                await self._ehlo_or_helo_if_needed()
-                return await self._command(_n.client_quit, timeout=timeout)
-            finally:
-                self._close()
+            return await self._quit(timeout)
+
+    async def _quit(self, timeout: Any = _default) -> SMTPResponse:
+        try:
+            await self._ehlo_or_helo_if_needed()
+            return await self._command(_n.client_quit, timeout=timeout)
+        finally:
+            self._close()
 
     async def mail(self, sender: str, options: Optional[Iterable[str]] = None, encoding: str = "ascii",
                    timeout: Any = _default) -> SMTPResponse:
@@ -908,6 +915,23 @@ class SMTP:
         the reply to the message). Raises SMTPSenderRefused, SMTPRecipientsRefused (every
         recipient refused), SMTPDataError; RSET follows a refusal. Addresses and options are checked
         before anything is sent (CR/LF: ValueError)."""
+        env, body, recipients = self._envelope(sender, recipients, message, mail_options, rcpt_options)
+        async with self._lock_for():
+            return await self._sendmail(env, body, sender, recipients, timeout)
+
+    async def _sendmail(self, env: Envelope, body: bytes, sender: str, recipients: List[str],
+                        timeout: Any) -> Tuple[Dict[str, SMTPResponse], str]:
+        await self._ehlo_or_helo_if_needed()
+        try:
+            await self._op(_n.client_sendmail, env.ptr, body, timeout=timeout, borrowed=(env, body))
+        except NativeError as e:
+            raise self._send_failed(e, sender, recipients) from None
+        return self._refused(recipients), self._last().message
+
+    @staticmethod
+    def _envelope(sender: str, recipients: Union[str, Sequence[str]], message: Union[str, bytes],
+                  mail_options: Optional[Iterable[str]], rcpt_options: Optional[Iterable[str]]) -> Any:
+        """(envelope, body, recipients as a list), checked before anything is sent."""
         if isinstance(recipients, str):
             recipients = [recipients]
         recipients = list(recipients)
@@ -915,7 +939,7 @@ class SMTP:
             message = message.encode("ascii")
         elif not isinstance(message, (bytes, bytearray, memoryview)):
             raise TypeError(f"message must be str or bytes, not {type(message).__name__}")
-        body = bytes(message)
+        body = message if type(message) is bytes else bytes(message)
         if not recipients:
             raise SMTPRecipientsRefused({})
         try:
@@ -923,13 +947,7 @@ class SMTP:
                            list(mail_options or ()), list(rcpt_options or ()))
         except NativeError as e:
             raise exception_from(e) from None
-        async with self._lock_for():
-            await self._ehlo_or_helo_if_needed()
-            try:
-                await self._op(_n.client_sendmail, env.ptr, body, timeout=timeout, borrowed=(env, body))
-            except NativeError as e:
-                raise self._send_failed(e, sender, recipients) from None
-            return self._refused(recipients), self._last().message
+        return env, body, recipients
 
     def _refused(self, recipients: List[str]) -> Dict[str, SMTPResponse]:
         res = _n.client_last_result(self._c.ptr)
@@ -990,7 +1008,12 @@ class SMTP:
         if not recipients:
             raise ValueError("No recipient headers provided in message")
         async with self._lock_for():
-            await self._ehlo_or_helo_if_needed()
+            return await self._send_message(message, sender, recipients, mail_options, rcpt_options, timeout)
+
+    async def _send_message(self, message: email.message.Message, sender: str, recipients: List[str],
+                            mail_options: List[str], rcpt_options: Optional[Iterable[str]],
+                            timeout: Any) -> Tuple[Dict[str, SMTPResponse], str]:
+        await self._ehlo_or_helo_if_needed()
         try:
             (sender + "".join(recipients)).encode("ascii")
             utf8 = False
@@ -1009,8 +1032,8 @@ class SMTP:
         else:
             cte = "7bit"
         flat = _flatten(message, utf8, cte)
-        return await self.sendmail(sender, recipients, flat, mail_options=mail_options,
-                                   rcpt_options=rcpt_options, timeout=timeout)
+        env, body, recipients = self._envelope(sender, recipients, flat, mail_options, rcpt_options)
+        return await self._sendmail(env, body, sender, recipients, timeout)
 
     def __del__(self) -> None:
         d = getattr(self, "_d", None)
@@ -1053,12 +1076,30 @@ async def send(message: Union[email.message.Message, str, bytes], sender: Option
                   client_cert=client_cert, client_key=client_key, tls_context=tls_context,
                   cert_bundle=cert_bundle, socket_path=socket_path, sock=sock, username=username,
                   password=password, **smtpc_options)
+    if not is_msg:  # checked before connecting
+        env, body, rcpts = client._envelope(sender, recipients, message, mail_options, rcpt_options)  # type: ignore[arg-type]
+    # The object is this call's own: its methods' lock is not needed.
     try:
-        async with client:
+        await client._connect()
+        try:
             if is_msg:
-                return await client.send_message(message, sender=sender, recipients=recipients,  # type: ignore[arg-type]
-                                                  mail_options=mail_options, rcpt_options=rcpt_options)
-            return await client.sendmail(sender, recipients, message,  # type: ignore[arg-type]
-                                         mail_options=mail_options, rcpt_options=rcpt_options)
+                result = await client.send_message(message, sender=sender, recipients=recipients,  # type: ignore[arg-type]
+                                                   mail_options=mail_options, rcpt_options=rcpt_options)
+            else:
+                result = await client._sendmail(env, body, sender, rcpts, _default)  # type: ignore[arg-type]
+        except (ConnectionError, TimeoutError, asyncio.CancelledError):
+            raise
+        except BaseException:
+            if client.is_connected:  # as "async with" does: QUIT after a refusal
+                try:
+                    await client._quit()
+                except (SMTPServerDisconnected, SMTPResponseException, SMTPTimeoutError):
+                    pass
+            raise
+        try:
+            await client._quit()
+        except (SMTPServerDisconnected, SMTPResponseException, SMTPTimeoutError):
+            pass
+        return result
     finally:
         client.close()
