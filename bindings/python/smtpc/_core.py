@@ -172,7 +172,9 @@ class TLSConfig:
     Keyword arguments: ``cafile`` (PEM file), ``capath`` (hashed directory), ``cadata`` (DER bytes of
     one CA certificate, or an iterable of them), ``certfile``/``keyfile``/``key_password`` (client
     certificate), ``verify`` (default True), ``check_hostname`` (default True),
-    ``minimum_version`` ("1.2", "1.3", or an ssl.TLSVersion), ``ciphers`` (OpenSSL list for TLS 1.2).
+    ``minimum_version`` ("1.2", "1.3", or an ssl.TLSVersion), ``ciphers`` (OpenSSL list for TLS 1.2),
+    ``session_resumption`` (default True: the clients using this configuration resume the TLS
+    sessions of its earlier connections to the same server; see docs/tls.md).
     """
 
     __slots__ = ("_p",)
@@ -180,7 +182,8 @@ class TLSConfig:
     def __init__(self, *, cafile: Optional[str] = None, capath: Optional[str] = None,
                  cadata: Any = None, certfile: Optional[str] = None, keyfile: Optional[str] = None,
                  key_password: Any = None, verify: bool = True, check_hostname: bool = True,
-                 minimum_version: Any = None, ciphers: Optional[str] = None) -> None:
+                 minimum_version: Any = None, ciphers: Optional[str] = None,
+                 session_resumption: bool = True) -> None:
         self._p = None
         p = _n.tls_config_new()
         self._p = p
@@ -204,6 +207,8 @@ class TLSConfig:
                 _n.tls_config_set_min_version(p, _tls_version(minimum_version))
             if ciphers is not None:
                 _n.tls_config_set_ciphers(p, ciphers)
+            if not session_resumption:
+                _n.tls_config_set_session_resumption(p, 0)
         except NativeError as e:
             raise exception_from(e) from None
 
@@ -222,11 +227,30 @@ class TLSConfig:
         and the CA certificates loaded into it (get_ca_certs(binary_form=True); when it has none the
         system store is used). Returns (config, skip_verify): skip_verify is True for
         verify_mode == CERT_NONE, which maps to the client's testing-only skip-verify switch.
-        Native keyword arguments (cafile, capath, certfile, keyfile, key_password) are added."""
-        kw = dict(native)
+        Native keyword arguments (cafile, capath, certfile, keyfile, key_password) are added.
+
+        One configuration per context and native arguments is kept (cached, dropped with the
+        context): an SSLContext is made once for many connections, and so its connections share
+        one SSL_CTX, CA certificates parsed once, and resume each other's TLS sessions. A context
+        changed since gets a new configuration (without the sessions of the old one); the change is
+        seen from a cheap stamp (verify_mode, check_hostname, minimum_version, and the counts of
+        cert_store_stats(), which every certificate added to its store raises), so the CA
+        certificates are read once per change, not per connection."""
+        native = {k: v for k, v in native.items() if v is not None}
         if context is None:
-            return cls(**{k: v for k, v in kw.items() if v is not None}), False
+            return cls(**native), False
         skip_verify = context.verify_mode == ssl.CERT_NONE
+        try:
+            stamp = (context.verify_mode, context.check_hostname, context.minimum_version,
+                     tuple(sorted(context.cert_store_stats().items())))
+            native_key = tuple(sorted(native.items()))
+            per_context = _CONTEXT_CONFIGS.setdefault(context, {})
+        except TypeError:  # a context object that takes no weak reference, an unhashable argument
+            per_context, stamp, native_key = None, None, None
+        cached = per_context.get(native_key) if per_context is not None else None
+        if cached is not None and cached[0] == stamp:
+            return cached[1], skip_verify
+        kw = dict(native)
         kw.setdefault("check_hostname", bool(context.check_hostname))
         if context.minimum_version == ssl.TLSVersion.TLSv1_3:
             kw.setdefault("minimum_version", "1.3")
@@ -234,23 +258,15 @@ class TLSConfig:
             ders = context.get_ca_certs(binary_form=True)
             if ders:
                 kw["cadata"] = ders
-        kw = {k: v for k, v in kw.items() if v is not None}
-        # One configuration (one SSL_CTX, CA certificates parsed once) per context and settings,
-        # as an SSLContext is reused for many connections; a context changed since gets a new one.
-        key = (skip_verify, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in kw.items())))
-        try:
-            cached = _CONTEXT_CONFIGS.get(context)
-        except TypeError:  # a context object that takes no weak reference: not cached
-            return cls(**kw), skip_verify
-        if cached is not None and cached[0] == key:
-            return cached[1], skip_verify
         cfg = cls(**kw)
-        _CONTEXT_CONFIGS[context] = (key, cfg)
+        if per_context is not None:
+            per_context[native_key] = (stamp, cfg)
         return cfg, skip_verify
 
 
-# TLSConfig.from_context()'s cache: {SSLContext: (settings, TLSConfig)}, dropped with the context.
-_CONTEXT_CONFIGS: "weakref.WeakKeyDictionary[Any, Tuple[Any, TLSConfig]]" = weakref.WeakKeyDictionary()
+# TLSConfig.from_context()'s cache: {SSLContext: {native arguments: (stamp, TLSConfig)}}, dropped
+# with the context.
+_CONTEXT_CONFIGS: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
 
 
 def _fspath(p: Any) -> Any:

@@ -275,7 +275,10 @@ class Client:
     default 30) and ``command_timeout`` (seconds per command, default 300; None: no limit);
     ``source_address`` ((host, port)); ``tls`` (a TLSPolicy); ``tls_config`` (a TLSConfig) or
     ``ssl_context`` (an ssl.SSLContext, carried over as smtpc.smtplib does) and/or ``cafile``,
-    ``capath``, ``certfile``, ``keyfile``, ``key_password``; ``server_name`` (the name to verify
+    ``capath``, ``certfile``, ``keyfile``, ``key_password``. TLS sessions resume between the
+    clients of one TLS configuration: give them the same ``tls_config``, or the same
+    ``ssl_context`` (one configuration is kept per context); ``cafile``... alone make a configuration
+    per client. ``server_name`` (the name to verify
     the certificate against, when connecting to an address or a Unix socket);
     ``allow_insecure_auth``; ``pipelining`` (default True); ``chunking`` (BDAT when the server
     offers CHUNKING, default True); ``trace`` (a callable
@@ -391,14 +394,23 @@ class Client:
         return bool(_n.client_tls_verified(self._c.ptr))
 
     @property
+    def tls_resumed(self) -> bool:
+        """True when the connection is encrypted and its TLS session was resumed from an earlier
+        connection of the same TLS configuration (smtpc_client_tls_resumed()): no certificate was
+        sent, and tls_verified is the one recorded when the session was made."""
+        return bool(_n.client_tls_resumed(self._c.ptr))
+
+    @property
     def tls_info(self) -> Dict[str, Any]:
-        """version, cipher, peer_subject, peer_fingerprint (SHA-256 hex), verified, verify_result."""
+        """version, cipher, peer_subject, peer_fingerprint (SHA-256 hex), verified, verify_result,
+        resumed."""
         p = self._c.ptr
         return {"version": _n.client_tls_version(p), "cipher": _n.client_tls_cipher(p),
                 "peer_subject": _n.client_tls_peer_subject(p),
                 "peer_fingerprint": _n.client_tls_peer_fingerprint(p),
                 "verified": bool(_n.client_tls_verified(p)),
-                "verify_result": _n.client_tls_verify_result(p)}
+                "verify_result": _n.client_tls_verify_result(p),
+                "resumed": bool(_n.client_tls_resumed(p))}
 
     @property
     def auth_mechanism(self) -> str:

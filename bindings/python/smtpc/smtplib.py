@@ -199,6 +199,12 @@ class _SocketInfo:
         owner = self._owner()
         return owner.timeout if owner is not None else None  # type: ignore[return-value]
 
+    @property
+    def session_reused(self) -> bool:
+        """As ssl.SSLSocket.session_reused: the TLS session was resumed (False without TLS)."""
+        owner = self._owner()
+        return owner.tls_resumed if owner is not None else False
+
     def close(self) -> None:
         owner = self._owner()
         if owner is not None:
@@ -301,6 +307,7 @@ class SMTP:
         self.password: Optional[str] = None
         self._tls_native = {"cafile": cafile, "capath": capath, "certfile": certfile,
                             "keyfile": keyfile, "key_password": key_password}
+        self._tls_native_config: Optional[Tuple[Any, TLSConfig]] = None
         if not hasattr(self, "context"):
             self.context: Optional[ssl.SSLContext] = None
         self._client = NativeClient(self._protocol)
@@ -481,7 +488,17 @@ class SMTP:
             self._client.set_tls_insecure_skip_verify_for_testing(0)
             return
         try:
-            cfg, skip = TLSConfig.from_context(context, **native)
+            if context is None:
+                # No context to key a shared configuration on: this object keeps its own, so that
+                # its next connections resume its TLS sessions.
+                key = tuple(sorted((k, v) for k, v in native.items() if v is not None))
+                if self._tls_native_config is not None and self._tls_native_config[0] == key:
+                    cfg, skip = self._tls_native_config[1], False
+                else:
+                    cfg, skip = TLSConfig.from_context(None, **native)
+                    self._tls_native_config = (key, cfg)
+            else:
+                cfg, skip = TLSConfig.from_context(context, **native)
         except NativeError as e:
             raise exception_from(e) from None
         self._tls_config = cfg  # keep a reference for as long as the client may use it
@@ -1028,6 +1045,16 @@ class SMTP:
                 client.close()
             except NativeError:
                 pass
+
+    @property
+    def tls_resumed(self) -> bool:
+        """smtpc extension (not in smtplib): True when the connection is encrypted and its TLS
+        session was resumed from an earlier connection (sock.session_reused says the same, as on
+        smtplib's ssl.SSLSocket). Connections resume the sessions of the same ssl.SSLContext (one
+        library configuration is kept per context), of the library's default configuration
+        (starttls() without a context), or of the same SMTP object (cafile=... without a context)."""
+        client = self.__dict__.get("_client")
+        return bool(client is not None and client._p is not None and _n.client_tls_resumed(client.ptr))
 
     def cancel(self) -> None:
         """smtpc extension (not in smtplib): stop the call running on this object, from another
