@@ -68,6 +68,11 @@ class _Default:
 
 _default: Any = _Default()
 
+# The library's default EHLO name (the host's canonical name, found with a blocking getaddrinfo()
+# the first time a client needs it): taken from the first client that computed it and given to
+# the next ones, so that a process pays that lookup on its loop once, not once per connection.
+_local_hostname_cache: Optional[str] = None
+
 
 # --- replies and exceptions ----------------------------------------------------------------------
 
@@ -674,8 +679,9 @@ class SMTP:
                 self.port = self._default_port()
             host, port_n = self.hostname, int(self.port)
         try:
-            if self._local_hostname is not None:
-                _n.client_set_local_hostname(p, self._local_hostname)
+            name = self._local_hostname if self._local_hostname is not None else _local_hostname_cache
+            if name is not None:
+                _n.client_set_local_hostname(p, name)
             _n.client_set_connect_timeout(p, _ms(self.timeout))
             _n.client_set_command_timeout(p, _ms(self.timeout))
             if self.source_address:
@@ -749,11 +755,17 @@ class SMTP:
 
     async def helo(self, hostname: Optional[str] = None, timeout: Any = _default) -> SMTPResponse:
         async with self._lock_for():
-            return await self._command(_n.client_helo, hostname, timeout=timeout, refused=SMTPHeloError)
+            try:
+                return await self._command(_n.client_helo, hostname, timeout=timeout, refused=SMTPHeloError)
+            finally:
+                self._note_local_hostname()
 
     async def ehlo(self, hostname: Optional[str] = None, timeout: Any = _default) -> SMTPResponse:
         async with self._lock_for():
-            return await self._command(_n.client_ehlo, hostname, timeout=timeout, refused=SMTPHeloError)
+            try:
+                return await self._command(_n.client_ehlo, hostname, timeout=timeout, refused=SMTPHeloError)
+            finally:
+                self._note_local_hostname()
 
     async def _ehlo_or_helo_if_needed(self) -> None:
         p = self._c.ptr
@@ -765,6 +777,13 @@ class SMTP:
             await self._op(_n.client_ehlo_or_helo_if_needed)
         except NativeError as e:
             raise self._exc(e) from None
+        finally:
+            self._note_local_hostname()
+
+    def _note_local_hostname(self) -> None:
+        global _local_hostname_cache
+        if _local_hostname_cache is None and self._local_hostname is None and self._c._p is not None:
+            _local_hostname_cache = _n.client_local_hostname(self._c._p) or None
 
     async def ehlo_or_helo_if_needed(self) -> None:
         async with self._lock_for():

@@ -504,3 +504,19 @@ def test_not_connected():
         with pytest.raises(smtpc.SMTPServerDisconnected):
             await smtp.sendmail("a@example.org", ["b@example.org"], b"x")
     run(go())
+
+
+def test_default_local_hostname_found_once(server):
+    """The library's default EHLO name needs a blocking lookup: done by the first client only, the
+    next ones are given its result."""
+    aio._local_hostname_cache = None
+
+    async def go():
+        for _ in range(2):
+            await aio.send(b"Subject: n\r\n\r\nx\r\n", sender="a@example.org", recipients=["b@example.org"],
+                           hostname=HOST, port=server.port)
+    run(go())
+    name = aio._local_hostname_cache
+    assert name
+    assert server.session_bytes(n=2)[0].startswith(f"EHLO {name}\r\n".encode())
+    assert [m["helo"] for m in server.messages(2)] == [name, name]
