@@ -520,3 +520,26 @@ def test_default_local_hostname_found_once(server):
     assert name
     assert server.session_bytes(n=2)[0].startswith(f"EHLO {name}\r\n".encode())
     assert [m["helo"] for m in server.messages(2)] == [name, name]
+
+
+def test_reconnect_after_cancel(fault):
+    """A cancelled operation closes the connection; the object connects again and works."""
+    srv = fault([{"send": "220 fault ESMTP\r\n"}, {"expect": "EHLO", "optional": True},
+                 {"sleep": 0.5, "optional": True}, {"send": "250 late\r\n"},
+                 {"expect": "EHLO", "optional": True}, {"send": "250 fault\r\n"},
+                 {"expect": "NOOP", "optional": True}, {"send": "250 ok\r\n"},
+                 {"expect": "QUIT", "optional": True}, {"send": "221 bye\r\n"}], 2)
+
+    async def go():
+        smtp = aio.SMTP(hostname=HOST, port=srv.port, local_hostname=LOCAL, start_tls=False)
+        await smtp.connect()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(smtp.ehlo(), 0.1)
+        assert not smtp.is_connected and smtp._d.fd == -1
+        await smtp.connect()  # the second connection of the script: EHLO "late", then the rest
+        r = await smtp.ehlo()
+        assert (await smtp.noop()).code == 250
+        await smtp.quit()
+        return r
+    assert run(go()).code == 250
+    assert srv.transcript().startswith(b"EHLO client.test\r\nEHLO client.test\r\n")
