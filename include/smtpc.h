@@ -668,7 +668,9 @@ SMTPC_API smtpc_status smtpc_client_set_command_timeout(smtpc_client *client, ui
 /**
  * Bind the outgoing socket to a local address before connecting (smtplib's source_address).
  * `host` is a numeric address or a name (NULL or "" for any address); `port` 0 for any port.
- * Ignored for Unix sockets.
+ * A name is resolved for the address family of each destination address tried; in non-blocking
+ * mode on the resolver thread, with the destination, never on the caller's thread. A source that
+ * cannot be resolved or bound fails the connect with SMTPC_ECONNECT. Ignored for Unix sockets.
  * @return SMTPC_OK; SMTPC_EINVAL (NULL client, control character in host); SMTPC_ENOMEM.
  */
 SMTPC_API smtpc_status smtpc_client_set_source_address(smtpc_client *client, const char *host, size_t len,
@@ -1281,7 +1283,7 @@ SMTPC_API const smtpc_reply *smtpc_message_result_reply(const smtpc_message_resu
  *    (address literals and Unix socket paths need none), the TCP connect and the TLS handshake
  *    (STARTTLS, implicit TLS: OpenSSL's WANT_READ/WANT_WRITE become smtpc_client_wants()) run in
  *    steps like every exchange. A source address (smtpc_client_set_source_address) given as a
- *    name is resolved in the step that connects: give an address literal.
+ *    name is resolved on the same helper thread.
  *  - Threads: a client is driven from one thread at a time (the handle is not locked); different
  *    clients may be driven by different threads at once. smtpc_client_cancel() may be called from
  *    any thread, as in blocking mode.

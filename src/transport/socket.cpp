@@ -137,9 +137,63 @@ smtpc_status connect_status(int err) {
     return err == ETIMEDOUT ? SMTPC_ETIMEOUT : err == ECANCELED ? SMTPC_ECANCELLED : SMTPC_ECONNECT;
 }
 
+}  // namespace
+
+// The source address (set_source_address), resolved per address family as the destination's
+// addresses need it: getaddrinfo(host, port, AI_PASSIVE) with the family of the address being
+// connected to. Blocking mode resolves each family the first time an address of it is tried;
+// non-blocking mode resolves the families the destination has on the resolver thread, so that no
+// getaddrinfo runs on the caller's loop.
+struct SourceAddrs {
+    std::string host;  // empty: any address
+    std::uint16_t port = 0;
+    bool resolved[2] = {false, false};  // [0] AF_INET, [1] AF_INET6
+    int rc[2] = {0, 0};
+    addrinfo *list[2] = {nullptr, nullptr};
+
+    SourceAddrs(std::string h, std::uint16_t p) : host(std::move(h)), port(p) {}
+    SourceAddrs(const SourceAddrs &) = delete;
+    SourceAddrs &operator=(const SourceAddrs &) = delete;
+    ~SourceAddrs() {
+        for (addrinfo *l : list)
+            if (l) ::freeaddrinfo(l);
+    }
+    static int slot(int family) { return family == AF_INET6 ? 1 : 0; }
+    void resolve(int family) {
+        int i = slot(family);
+        if (resolved[i]) return;
+        addrinfo hints{};
+        hints.ai_family = family;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE;
+        std::string p = std::to_string(port);
+        rc[i] = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), p.c_str(), &hints, &list[i]);
+        if (rc[i] != 0 && list[i]) {
+            ::freeaddrinfo(list[i]);
+            list[i] = nullptr;
+        }
+        if (rc[i] == 0 && !list[i]) rc[i] = EAI_NONAME;
+        resolved[i] = true;
+    }
+    // Resolves the family unless done already: the caller's thread in blocking mode only.
+    const addrinfo *get(int family, int &error) {
+        resolve(family);
+        error = rc[slot(family)];
+        return list[slot(family)];
+    }
+    // Resolves every family that occurs in `dest` (the resolver thread, or a literal's list).
+    void resolve_for(const addrinfo *dest) {
+        for (const addrinfo *ai = dest; ai; ai = ai->ai_next)
+            if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6) resolve(ai->ai_family);
+    }
+};
+
+namespace {
+
 // Starts a non-blocking connect: the fd, with `pending` set when connect() is still in progress
-// (finished by poll() for POLLOUT plus SO_ERROR, never by a second connect); -1 on failure.
-int start_connect(int family, const sockaddr *addr, socklen_t addrlen, const ConnectSpec &spec, int &err,
+// (finished by poll() for POLLOUT plus SO_ERROR, never by a second connect); -1 on failure. `src`
+// is the source address to bind to (nullptr: none).
+int start_connect(int family, const sockaddr *addr, socklen_t addrlen, SourceAddrs *src, int &err,
                   std::string &what, bool &pending) {
     pending = false;
     int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -151,28 +205,18 @@ int start_connect(int family, const sockaddr *addr, socklen_t addrlen, const Con
     if (family != AF_UNIX) {
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (!spec.source_host.empty() || spec.source_port) {
-            addrinfo hints{};
-            hints.ai_family = family;
-            hints.ai_socktype = SOCK_STREAM;
-            hints.ai_flags = AI_PASSIVE;
-            addrinfo *src = nullptr;
-            std::string port = std::to_string(spec.source_port);
-            int rc = ::getaddrinfo(spec.source_host.empty() ? nullptr : spec.source_host.c_str(),
-                                   port.c_str(), &hints, &src);
-            if (rc != 0 || !src) {
-                if (src) ::freeaddrinfo(src);
+        if (src) {
+            int rc = 0;
+            const addrinfo *a = src->get(family, rc);
+            if (rc != 0 || !a) {
                 ::close(fd);
                 err = EADDRNOTAVAIL;
-                what = "source address " + spec.source_host + ": " + gai_strerror(rc);
+                what = "source address " + src->host + ": " + gai_strerror(rc);
                 return -1;
             }
-            int b = ::bind(fd, src->ai_addr, src->ai_addrlen);
-            int berr = errno;
-            ::freeaddrinfo(src);
-            if (b != 0) {
+            if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0) {
+                err = errno;
                 ::close(fd);
-                err = berr;
                 what = "bind to source address";
                 return -1;
             }
@@ -192,6 +236,11 @@ int start_connect(int family, const sockaddr *addr, socklen_t addrlen, const Con
     return fd;
 }
 
+std::unique_ptr<SourceAddrs> source_of(const ConnectSpec &spec) {
+    if (spec.source_host.empty() && !spec.source_port) return nullptr;
+    return std::make_unique<SourceAddrs>(spec.source_host, spec.source_port);
+}
+
 // The outcome of a pending connect that poll() reported (`ev` its revents, or <0): 0 or the error.
 int finish_connect(int fd, int ev) {
     int soerr = 0;
@@ -201,10 +250,10 @@ int finish_connect(int fd, int ev) {
 }
 
 // Starts a non-blocking connect and waits for it; on success the fd is returned connected.
-int connect_one(int family, const sockaddr *addr, socklen_t addrlen, const ConnectSpec &spec,
+int connect_one(int family, const sockaddr *addr, socklen_t addrlen, SourceAddrs *src,
                 const Deadline &deadline, int &err, std::string &what) {
     bool pending = false;
-    int fd = start_connect(family, addr, addrlen, spec, err, what, pending);
+    int fd = start_connect(family, addr, addrlen, src, err, what, pending);
     if (fd < 0 || !pending) return fd;
     // An interrupted or pending connect is finished by poll() plus SO_ERROR, never by a second connect.
     int ev = poll_until(fd, POLLOUT, deadline);
@@ -335,8 +384,8 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         std::memcpy(sun.sun_path, spec.host.data(), spec.host.size());
         int err = 0;
         std::string what;
-        int fd =
-            connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sun), sizeof sun, spec, deadline, err, what);
+        int fd = connect_one(AF_UNIX, reinterpret_cast<sockaddr *>(&sun), sizeof sun, nullptr, deadline, err,
+                             what);
         if (fd < 0) {
             res.status = connect_status(err);
             res.os_error = err;
@@ -366,6 +415,7 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         res.message = "cancelled by smtpc_client_cancel() (while resolving " + spec.host + ")";
         return res;
     }
+    std::unique_ptr<SourceAddrs> src = source_of(spec);
     for (addrinfo *ai = list; ai; ai = ai->ai_next) {
         if (deadline.expired()) {
             last_err = ETIMEDOUT;
@@ -373,7 +423,7 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
         }
         int err = 0;
         std::string what;
-        int fd = connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, spec, deadline, err, what);
+        int fd = connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, src.get(), deadline, err, what);
         if (fd >= 0) {
             ::freeaddrinfo(list);
             res.stream = std::make_unique<SocketStream>(fd);
@@ -404,7 +454,8 @@ struct Resolution {
     bool done = false;
     int rc = 0;
     addrinfo *list = nullptr;
-    int pipe_r = -1, pipe_w = -1;  // the thread writes one byte when done: the loop watches pipe_r
+    std::unique_ptr<SourceAddrs> source;  // resolved by the thread, for the destination's families
+    int pipe_r = -1, pipe_w = -1;         // the thread writes one byte when done: the loop watches pipe_r
     ~Resolution() {
         if (list) ::freeaddrinfo(list);
         if (pipe_r >= 0) ::close(pipe_r);
@@ -427,6 +478,7 @@ struct Connector::State {
     std::string last_what;
     ConnectResult early;  // a failure found by start()
     bool failed_early = false;
+    std::unique_ptr<SourceAddrs> source;  // resolved before the first connect() (never on step())
 
     ~State() { clear(); }
     void clear() {
@@ -436,6 +488,7 @@ struct Connector::State {
         list = nullptr;
         cur = nullptr;
         resolution.reset();
+        source.reset();
     }
 };
 
@@ -487,13 +540,31 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
         return;
     }
     std::string port = std::to_string(spec.port);
+    std::unique_ptr<SourceAddrs> source = source_of(spec);
+    // A source given as a name is resolved with the destination, on the resolver thread; a literal
+    // (or none: any address, a port alone) needs no resolver.
+    bool source_literal = !source || source->host.empty();
+    if (!source_literal) {
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_NUMERICHOST;
+        addrinfo *probe = nullptr;
+        source_literal = ::getaddrinfo(source->host.c_str(), nullptr, &hints, &probe) == 0;
+        if (probe) ::freeaddrinfo(probe);
+    }
     // An address literal needs no resolver: no thread for it.
     if (resolve(spec.host, port, AI_NUMERICHOST, &s.list) == 0 && s.list) {
         s.cur = s.list;
-        return;
+        if (source_literal) {
+            if (source) source->resolve_for(s.list);
+            s.source = std::move(source);
+            return;
+        }
+    } else {
+        if (s.list) ::freeaddrinfo(s.list);
+        s.list = nullptr;
     }
-    if (s.list) ::freeaddrinfo(s.list);
-    s.list = nullptr;
+    // The destination's name, or the source's, or both, on the thread.
     auto r = std::make_shared<Resolution>();
     int p[2];
     if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -506,15 +577,31 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
     r->pipe_r = p[0];
     r->pipe_w = p[1];
     std::string host = spec.host;
+    // The families of a literal destination, for the source (a name) to be resolved in.
+    int families = 0;
+    for (const addrinfo *ai = s.list; ai; ai = ai->ai_next)
+        families |= ai->ai_family == AF_INET6 ? 2 : ai->ai_family == AF_INET ? 1 : 0;
+    bool resolve_dest = s.list == nullptr;
+    bool want_source = source != nullptr;
+    std::string source_host = source ? source->host : std::string();
+    std::uint16_t source_port = source ? source->port : 0;
     // Detached: the connector (and its client) may be freed while getaddrinfo runs; the thread then
     // finishes on its own and the last reference frees the result.
-    std::thread([r, host, port] {
+    std::thread([r, host, port, resolve_dest, families, want_source, source_host, source_port] {
         addrinfo *list = nullptr;
-        int rc = resolve(host, port, 0, &list);
+        int rc = resolve_dest ? resolve(host, port, 0, &list) : 0;
+        std::unique_ptr<SourceAddrs> src;
+        if (want_source && rc == 0) {
+            src = std::make_unique<SourceAddrs>(source_host, source_port);
+            if (resolve_dest) src->resolve_for(list);
+            if (families & 1) src->resolve(AF_INET);
+            if (families & 2) src->resolve(AF_INET6);
+        }
         {
             std::lock_guard<std::mutex> lock(r->mutex);
             r->rc = rc;
             r->list = list;
+            r->source = std::move(src);
             r->done = true;
         }
         char c = 1;
@@ -542,8 +629,11 @@ ConnectResult Connector::step() {
             done = s.resolution->done;
             if (done) {
                 rc = s.resolution->rc;
-                s.list = s.resolution->list;
-                s.resolution->list = nullptr;
+                if (!s.list) {  // else a literal destination: only the source was resolved
+                    s.list = s.resolution->list;
+                    s.resolution->list = nullptr;
+                }
+                s.source = std::move(s.resolution->source);
             }
         }
         if (!done) {
@@ -610,8 +700,8 @@ ConnectResult Connector::step() {
         bool pending = false;
         int err = 0;
         std::string what;
-        int fd =
-            start_connect(s.cur->ai_family, s.cur->ai_addr, s.cur->ai_addrlen, s.spec, err, what, pending);
+        int fd = start_connect(s.cur->ai_family, s.cur->ai_addr, s.cur->ai_addrlen, s.source.get(), err, what,
+                               pending);
         if (fd < 0) {
             s.last_err = err;
             s.last_what = what;

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "nb_compare.h"
@@ -752,6 +756,111 @@ static void test_refusal_close_mid_body(void **state) {
     free(body);
 }
 
+/* ---------------------------------------------------------------------------------------------- */
+/* A source address given as a name                                                               */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* A loopback port free at the time of asking. */
+static uint16_t free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* The source "localhost" (a name) with the destination 127.0.0.1 (a literal): the name is resolved on
+ * the resolver thread, so connect() returns SMTPC_EAGAIN with the resolver's pipe to watch (nothing
+ * was resolved on this thread); the connection is then bound to 127.0.0.1 and the port asked for. */
+static void test_source_address_name(void **state) {
+    fault_fixture *f = *state;
+    sc_send(f, RPL_GREETING);
+    sc_expect(f, "QUIT");
+    sc_send(f, RPL_BYE);
+    fault_start(f);
+    fault_client(f, 5000, 5000);
+    assert_int_equal(smtpc_client_set_nonblocking(f->client, 1), SMTPC_OK);
+    uint16_t port = free_port();
+    assert_int_equal(smtpc_client_set_source_address(f->client, "localhost", SMTPC_NTS, port), SMTPC_OK);
+    smtpc_status st = fault_connect(f);
+    /* The resolver thread may finish (/etc/hosts), the loopback connect succeed and the greeting
+     * arrive before connect() returns: then the whole operation ended at once. */
+    if (st == SMTPC_EAGAIN) {
+        struct stat sb;
+        assert_int_equal(fstat(smtpc_client_fd(f->client), &sb), 0);
+        if (!S_ISFIFO(sb.st_mode))
+            fail_msg("connect() did not hand the source's name to the resolver thread");
+    }
+    nb_slot s = {f->client, 0, SMTPC_OK, -1, 0, 0};
+    ASSERT_STATUS(f, nb_finish(&s, st, LIMIT_MS), SMTPC_OK);
+    /* Reading the local address changes nothing on the descriptor. */
+    struct sockaddr_in local;
+    socklen_t len = sizeof local;
+    assert_int_equal(getsockname(smtpc_client_fd(f->client), (struct sockaddr *)&local, &len), 0);
+    assert_int_equal(local.sin_family, AF_INET);
+    assert_int_equal(ntohl(local.sin_addr.s_addr), INADDR_LOOPBACK);
+    assert_int_equal(ntohs(local.sin_port), port);
+    ASSERT_STATUS(f, nb_finish(&s, smtpc_client_quit(f->client), LIMIT_MS), SMTPC_OK);
+    assert_int_equal(fault_finish(f, 5000), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_QUIT);
+}
+
+static smtpc_client *client_name_source(fault_fixture *f, uint32_t command_ms) {
+    smtpc_client *c = fault_client(f, 5000, command_ms);
+    assert_int_equal(smtpc_client_set_source_address(c, "localhost", SMTPC_NTS, 0), SMTPC_OK);
+    return c;
+}
+
+static void script_greeting_quit(fault_fixture *f, int variant, const char *bytes, size_t len) {
+    (void)variant;
+    (void)bytes;
+    (void)len;
+    sc_send(f, RPL_GREETING);
+    sc_expect(f, "QUIT");
+    sc_send(f, RPL_BYE);
+}
+
+/* A source name that does not resolve: the same status and message as a blocking connect (nothing
+ * reaches the port: the source fails before connect()); a name that does, the same session. */
+static void test_source_address_both_ways(void **state) {
+    (void)state;
+    uint16_t port = free_port();
+    smtpc_status st[2];
+    char msg[2][512];
+    for (int nonblocking = 0; nonblocking < 2; nonblocking++) {
+        smtpc_client *c = NULL;
+        assert_int_equal(smtpc_client_new(&c, SMTPC_PROTOCOL_SMTP), SMTPC_OK);
+        assert_int_equal(smtpc_client_set_nonblocking(c, nonblocking), SMTPC_OK);
+        assert_int_equal(smtpc_client_set_source_address(c, "no-such-host.invalid", SMTPC_NTS, 0), SMTPC_OK);
+        st[nonblocking] = smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, port);
+        if (nonblocking) {
+            nb_slot s = {c, 0, SMTPC_OK, -1, 0, 0};
+            st[1] = nb_finish(&s, st[1], LIMIT_MS);
+        }
+        snprintf(msg[nonblocking], sizeof msg[nonblocking], "%s", smtpc_client_errmsg(c));
+        assert_int_equal(smtpc_client_is_connected(c), 0);
+        smtpc_client_free(c);
+    }
+    if (st[0] != st[1] || strcmp(msg[0], msg[1]) != 0)
+        fail_msg("blocking %s (%s), non-blocking %s (%s)", smtpc_status_name(st[0]), msg[0],
+                 smtpc_status_name(st[1]), msg[1]);
+    assert_int_equal(st[0], SMTPC_ECONNECT);
+    if (strstr(msg[0], "source address no-such-host.invalid") == NULL) fail_msg("errmsg: %s", msg[0]);
+    static const nb_case good = {.name = "source address localhost",
+                                 .script = script_greeting_quit,
+                                 .make_client = client_name_source,
+                                 .ops = {NB_CONNECT, NB_QUIT},
+                                 .want = SMTPC_OK,
+                                 .wire = NB_WIRE(W_QUIT)};
+    nb_compare_case(&good);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disconnect_at_each_step),
@@ -765,6 +874,8 @@ int main(void) {
         cmocka_unit_test(test_malformed_table),
         cmocka_unit_test(test_malformed_other),
         cmocka_unit_test(test_refusal_close_mid_body),
+        cmocka_unit_test_setup_teardown(test_source_address_name, fault_setup, fault_teardown),
+        cmocka_unit_test(test_source_address_both_ways),
     };
     return cmocka_run_group_tests_name("nonblocking_fault", tests, NULL, NULL);
 }
