@@ -6,6 +6,9 @@
  * examples/smtp_pool.h (epoll, non-blocking clients, each connection sending its share through the
  * message queue with a window of 32). Exit 0 only when every message was accepted.
  *
+ * PORT may be a list, PORT,PORT,...: the messages are then spread evenly over the listeners, with
+ * CONNECTIONS divided between them (to measure past one single-process sink: bench/compare/multi.sh).
+ *
  * Prints the figures of smtpc-bench-client (connections=, messages=, xfer_seconds=, here from the
  * first connect to the last result: connection set-up included) and wall_seconds, msg_per_s,
  * mb_per_s (message bytes), cpu_seconds and cpu_us_per_msg (getrusage of this process, user +
@@ -64,9 +67,24 @@ int main(int argc, char **argv) {
         fprintf(stderr, "smtpc-bench-multi: bad CONNECTIONS (1..100000)\n");
         return 2;
     }
-    /* The other arguments as smtpc-bench-client takes them. */
-    char *rest[5] = {argv[0], argv[1], argv[2], argv[4], argv[5]};
-    bench_args(5, rest, "smtpc-bench-multi", &host, &port, &count, &size);
+    /* PORT[,PORT...]; the other arguments as smtpc-bench-client takes them. */
+    uint16_t ports[16];
+    size_t nports = 0;
+    char portlist[128];
+    snprintf(portlist, sizeof portlist, "%s", argv[2]);
+    for (char *tok = strtok(portlist, ","); tok; tok = strtok(NULL, ",")) {
+        char *rest[5] = {argv[0], argv[1], tok, argv[4], argv[5]};
+        bench_args(5, rest, "smtpc-bench-multi", &host, &port, &count, &size);
+        if (nports == sizeof ports / sizeof ports[0]) {
+            fprintf(stderr, "smtpc-bench-multi: at most 16 ports\n");
+            return 2;
+        }
+        ports[nports++] = (uint16_t)port;
+    }
+    if (!nports || conns < nports) {
+        fprintf(stderr, "smtpc-bench-multi: bad PORT list (or fewer CONNECTIONS than ports)\n");
+        return 2;
+    }
 
     char *msg = bench_message(size, &len);
     smtpc_envelope *env = NULL;
@@ -74,7 +92,7 @@ int main(int argc, char **argv) {
     smtp_pool_options opt;
     memset(&opt, 0, sizeof opt);
     opt.max_connections = (unsigned)conns;
-    opt.max_per_host = (unsigned)conns;
+    opt.max_per_host = (unsigned)(conns / nports);
     opt.on_result = on_result;
     opt.result_arg = &t;
     opt.setup = setup;
@@ -87,7 +105,7 @@ int main(int argc, char **argv) {
     }
     for (unsigned long i = 0; i < count; i++) {
         /* The same body for every message: borrowed by each job until it is reported. */
-        smtpc_status st = smtp_pool_add(pool, host, (uint16_t)port, env, msg, len, (void *)(uintptr_t)i);
+        smtpc_status st = smtp_pool_add(pool, host, ports[i % nports], env, msg, len, (void *)(uintptr_t)i);
         if (st != SMTPC_OK) {
             fprintf(stderr, "smtpc-bench-multi: add: %s\n", smtpc_status_name(st));
             return 1;
