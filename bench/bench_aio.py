@@ -11,7 +11,7 @@ tests/servers/aiosmtpd_server.py for reference. Prints one line per run: wall ti
 second, client CPU (user+system of this process) per message.
 
 usage: PYTHONPATH=<build>/bindings/python/pkg bench/bench_aio.py [--count 2000] [--concurrency 50]
-           [--size 1024] [--repeat 3] [--servers sink,aiosmtpd] [--profile smtpc-send]
+           [--size 1024] [--repeat 3] [--servers sink,aiosmtpd] [--one-cpu] [--profile smtpc-send]
 """
 import argparse
 import asyncio
@@ -163,7 +163,12 @@ def main():
     ap.add_argument("--shapes", default="send,persistent")
     ap.add_argument("--libs", default="smtpc,aiosmtplib")
     ap.add_argument("--profile", default="", help="LIB-SHAPE to run once under cProfile (e.g. smtpc-send)")
+    ap.add_argument("--one-cpu", action="store_true",
+                    help="pin this process and the servers to CPU 0 (as bench/compare/compare.sh does): the wall "
+                         "time is then the client's and the server's CPU together, steadier on a shared machine")
     args = ap.parse_args()
+    if args.one_cpu:
+        os.sched_setaffinity(0, {0})  # inherited by the servers started below
 
     import smtpc.aio
     libs = {}
@@ -187,7 +192,7 @@ def main():
                 if proc is not None:
                     procs.append(proc)
                     servers.append((s, port, proc.pid))
-            print(f"# count={args.count} concurrency={args.concurrency} size={args.size} "
+            print(f"# count={args.count} concurrency={args.concurrency} size={args.size} one_cpu={int(args.one_cpu)} "
                   f"python={sys.version.split()[0]} smtpc={smtpc.__version__}")
             for server, port, pid in servers:
                 for shape in args.shapes.split(","):

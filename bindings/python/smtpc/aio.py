@@ -260,6 +260,8 @@ class _Driver:
         if loop is not self.loop:
             self.release()
             self.loop = loop
+        if not stable:
+            self._unwatch()
         try:
             fn(p, *args)
             self._settle(p)
@@ -273,8 +275,6 @@ class _Driver:
             raise
         fut = self.fut = loop.create_future()
         self.stable = stable
-        if not stable:
-            self._unwatch()
         # The library borrows message bodies until the operation ends.
         self.borrowed = borrowed
         try:
