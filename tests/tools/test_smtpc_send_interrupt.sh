@@ -7,7 +7,9 @@
 #   2. SIGINT while the body is going to a server that stopped reading -> exit 75, the recipient
 #      named as not sent, the stage "message"; no end of data in the transcript
 #   3. SIGTERM while waiting for the reply to the end of data -> exit 75, delivery unknown
-#   4. SIGINT while standard input is still being read -> exit 75, nothing sent
+#   4. SIGINT while standard input is still being read -> exit 75, nothing sent; 4b. the same signal
+#      delivered twice at once (twice back to back, SIGINT and SIGTERM pending together, timeout(1)
+#      relaying to the process and its group) -> the same: one interrupt, not exit 128+N
 #   5. progress: on a terminal (a pty) for a 1.5 MiB message, "\rX of 1.5 MiB (P%)" then the line blanked;
 #      nothing when standard error is a file or with --json; --progress forces it into a file
 #
