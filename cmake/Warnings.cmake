@@ -5,7 +5,11 @@ if(SMTPC_WERROR)
   list(APPEND SMTPC_WARNINGS -Werror)
 endif()
 
-if(SMTPC_SANITIZE)
+if(SMTPC_SANITIZE STREQUAL "thread")
+  # ThreadSanitizer cannot be combined with AddressSanitizer; see scripts/tsan.sh.
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+elseif(SMTPC_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   add_link_options(-fsanitize=address,undefined)
 endif()
