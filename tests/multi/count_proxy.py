@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """A TCP proxy that counts connections, for the multi-session driver's tests (tests/multi).
 
-    count_proxy.py --stats FILE (--target PORT | --reply-421) [--record FILE] [--cut-first BYTES]
+    count_proxy.py --stats FILE (--target PORT | --reply-421 | --silent) [--record FILE]
+                   [--cut-first BYTES]
 
 Listens on a free loopback port, prints "READY <port>" (flushed) and forwards each connection to
 127.0.0.1:PORT. After every connection opened or closed it rewrites FILE (atomically) with one JSON
@@ -10,7 +11,8 @@ object: {"total": connections accepted, "current": open now, "max": the most ope
 test reads, on the server's side, how many connections the client made and how many it held at once.
 
 --reply-421: no target; each connection gets "220" then, after its first line (EHLO), "421 4.3.2"
-and is closed (a server that turns every session away). --record FILE appends every byte received
+and is closed (a server that turns every session away). --silent: no target; each connection is
+accepted and never answered (a server that hangs), until the client closes it. --record FILE appends every byte received
 from clients there. --cut-first BYTES: the first connection is closed (both sides) once BYTES bytes
 from the client have been forwarded, in the middle of whatever was being sent.
 Stops on SIGTERM.
@@ -71,6 +73,12 @@ async def handle(creader, cwriter):
     number = STATE["total"]
     write_stats()
     try:
+        if ARGS.silent:
+            while True:
+                data = await creader.read(65536)
+                if not data:
+                    return
+                record(data)
         if ARGS.reply_421:
             cwriter.write(b"220 proxy.example ESMTP\r\n")
             await cwriter.drain()
@@ -118,9 +126,10 @@ if __name__ == "__main__":
     p.add_argument("--stats", required=True)
     p.add_argument("--target", type=int)
     p.add_argument("--reply-421", action="store_true")
+    p.add_argument("--silent", action="store_true")
     p.add_argument("--record")
     p.add_argument("--cut-first", type=int, default=0)
     ARGS = p.parse_args()
-    if not ARGS.reply_421 and not ARGS.target:
-        p.error("--target or --reply-421")
+    if not ARGS.reply_421 and not ARGS.silent and not ARGS.target:
+        p.error("--target, --reply-421 or --silent")
     asyncio.run(main())

@@ -51,8 +51,8 @@ typedef struct proxy_stats {
     long total, current, max;
 } proxy_stats;
 
-/* target_port 0: the proxy answers EHLO with 421 itself. cut: close the first connection after
- * that many bytes from the client (0: never). */
+/* target_port 0: the proxy answers EHLO with 421 itself; -1: it never answers. cut: close the
+ * first connection after that many bytes from the client (0: never). */
 static void proxy_start(proxy *p, int target_port, long cut) {
     char port[16], cutarg[32];
     memset(p, 0, sizeof *p);
@@ -63,11 +63,11 @@ static void proxy_start(proxy *p, int target_port, long cut) {
     snprintf(cutarg, sizeof cutarg, "%ld", cut);
     const char *argv[12] = {HARNESS_PYTHON, MULTI_PROXY, "--stats", p->stats, "--record", p->record};
     int n = 6;
-    if (target_port) {
+    if (target_port > 0) {
         argv[n++] = "--target";
         argv[n++] = port;
     } else {
-        argv[n++] = "--reply-421";
+        argv[n++] = target_port ? "--silent" : "--reply-421";
     }
     argv[n++] = "--cut-first";
     argv[n++] = cutarg;
@@ -371,6 +371,54 @@ static void test_dead_hosts(void **state) {
     itest_stop(&a);
 }
 
+/* Short timeouts for the silent host: its connections must end by their deadlines. */
+static int setup_short(void *arg, smtpc_client *c, const char *host, uint16_t port) {
+    (void)arg;
+    (void)host;
+    (void)port;
+    return smtpc_client_set_connect_timeout(c, 300) != SMTPC_OK ||
+           smtpc_client_set_command_timeout(c, 300) != SMTPC_OK ||
+           smtpc_client_set_local_hostname(c, "pool.example.com", SMTPC_NTS) != SMTPC_OK;
+}
+
+static void test_silent_host_times_out(void **state) {
+    (void)state;
+    proxy silent;
+    proxy_start(&silent, -1, 0);
+    run *t = calloc(1, sizeof *t);
+    smtp_pool_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.max_per_host = 2;
+    opt.max_attempts = 2;
+    opt.on_result = on_result;
+    opt.result_arg = t;
+    opt.setup = setup_short;
+    smtp_pool *pool = smtp_pool_new(&opt);
+    assert_non_null(pool);
+    for (int i = 0; i < 5; i++) add_job(pool, t, silent.proc.port, NULL);
+    long long ms = drive(pool);
+    smtp_pool_stats st;
+    smtp_pool_get_stats(pool, &st);
+    smtp_pool_free(pool);
+    print_message("silent host: ended in %lld ms, %lu connections\n", ms, st.connections_opened);
+    /* Two connections wait for the greeting at once and time out together: 300 ms, not 5 x 300. */
+    assert_true(ms >= 250 && ms < 5000);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(t->out[i].reported, 1);
+        assert_int_equal(t->out[i].state, SMTPC_MESSAGE_NOT_SENT);
+        assert_int_equal(t->out[i].status, SMTPC_ETIMEOUT);
+        assert_int_equal(t->out[i].code, 0);
+    }
+    /* max_attempts failures in a row end it; the one opened after the first failure may still have
+     * been waiting (freed with the pool). */
+    assert_true(st.connections_opened >= 2 && st.connections_opened <= 3);
+    proxy_stats s = proxy_read(&silent);
+    assert_int_equal(s.total, (long)st.connections_opened);
+    assert_true(s.max <= 2);
+    free(t);
+    proxy_stop(&silent);
+}
+
 static void test_recipient_refused(void **state) {
     (void)state;
     itest_server a;
@@ -476,9 +524,8 @@ int main(void) {
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_hosts_limits_and_reuse),
-        cmocka_unit_test(test_dead_hosts),
-        cmocka_unit_test(test_recipient_refused),
+        cmocka_unit_test(test_two_hosts_limits_and_reuse), cmocka_unit_test(test_dead_hosts),
+        cmocka_unit_test(test_silent_host_times_out),      cmocka_unit_test(test_recipient_refused),
         cmocka_unit_test(test_cut_connection_retried),
     };
     return cmocka_run_group_tests_name("multi", tests, NULL, NULL);
