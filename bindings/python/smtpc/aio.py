@@ -274,7 +274,7 @@ class _Driver:
             self._settle(p)
             raise
         fut = self.fut = loop.create_future()
-        self.stable = stable
+        self.stable = stable or bool(_n.client_is_connected(p))
         # The library borrows message bodies until the operation ends.
         self.borrowed = borrowed
         try:
@@ -377,6 +377,8 @@ class _Driver:
             _step(p)
         except NativeError as e:
             if e.args[0] == _EAGAIN:
+                if not self.stable and _n.client_is_connected(p):
+                    self.stable = True  # connected (the greeting is awaited): the socket stays
                 self._watch(p)
                 return
             self._finish(fut, e)
