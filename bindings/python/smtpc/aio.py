@@ -433,8 +433,10 @@ class SMTP:
     ``cert_bundle`` (a CA file), ``socket_path`` (a Unix socket). smtpc's own:
     ``allow_insecure_auth`` (send credentials in clear to a non-local server), ``server_name``
     (the name to verify the certificate against), ``lmtp``, ``pipelining``, ``chunking``,
-    ``trace`` (a callable ``trace(kind, data, time_us)``, run inside the step, on the loop's
-    thread).
+    ``trace`` (a callable ``trace(kind, data, time_us)``) and ``progress`` (``progress(sent,
+    total)`` as a body goes out; an exception or a true result aborts the message before its end
+    of data, the connection is closed and the exception raised), both run inside a step, on the
+    loop's thread: they must not block.
 
     Operations on one object are serialised (an asyncio.Lock): concurrent tasks may share it. A
     cancelled operation closes the connection (its state is unknown) and re-raises."""
@@ -450,7 +452,8 @@ class SMTP:
                  tls_context: Optional[ssl.SSLContext] = None, cert_bundle: Optional[str] = None,
                  socket_path: Any = None, sock: Optional[socket.socket] = None, *,
                  allow_insecure_auth: bool = False, server_name: Optional[str] = None, lmtp: bool = False,
-                 pipelining: bool = True, chunking: bool = True, trace: Any = None) -> None:
+                 pipelining: bool = True, chunking: bool = True, trace: Any = None,
+                 progress: Any = None) -> None:
         self.hostname = hostname
         self.port = port
         self._login_username = username
@@ -483,6 +486,8 @@ class SMTP:
                 _n.client_set_allow_insecure_auth(p, 1)
             if trace is not None:
                 _n.client_set_trace(p, 1, trace)
+            if progress is not None:
+                _n.client_set_progress(p, progress)
         except NativeError as e:
             raise exception_from(e, self._c) from None
         self._validate_config()

@@ -543,3 +543,27 @@ def test_reconnect_after_cancel(fault):
         return r
     assert run(go()).code == 250
     assert srv.transcript().startswith(b"EHLO client.test\r\nEHLO client.test\r\n")
+
+
+def test_progress_callback_aborts(server):
+    """A progress callback runs inside a step; its exception aborts the message before the end of
+    data, closes the connection and reaches the awaiting task."""
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def progress(sent, total):
+        calls.append((threading.get_ident(), sent, total))
+        raise Stop()
+
+    async def go():
+        smtp = aio.SMTP(hostname=HOST, port=server.port, local_hostname=LOCAL, progress=progress)
+        await smtp.connect()
+        with pytest.raises(Stop):
+            await smtp.sendmail("a@example.org", ["b@example.org"], b"Subject: p\r\n\r\n" + b"x" * 100000)
+        assert not smtp.is_connected and smtp._d.fd == -1 and smtp._d.timer is None
+        return threading.get_ident()
+    loop_thread = run(go())
+    assert calls and calls[0][0] == loop_thread
+    assert server.messages(timeout=0.5) == []
