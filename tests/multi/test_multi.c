@@ -232,8 +232,10 @@ static size_t check_spool(const itest_server *srv, const run *t, size_t expect, 
 
 /* --- the tests ---------------------------------------------------------------------------------- */
 
-static void test_two_hosts_limits_and_reuse(void **state) {
-    (void)state;
+/* 40 messages to two aiosmtpd instances (20 each) with these limits: every message delivered,
+ * byte for byte, once; the connections each server saw and held at once are returned. */
+static void two_hosts(unsigned per_host, unsigned total, proxy_stats *sa, proxy_stats *sb,
+                      smtp_pool_stats *st) {
     itest_server a, b;
     proxy pa, pb;
     memset(&a, 0, sizeof a);
@@ -246,9 +248,9 @@ static void test_two_hosts_limits_and_reuse(void **state) {
     run *t = calloc(1, sizeof *t);
     smtp_pool_options opt;
     memset(&opt, 0, sizeof opt);
-    opt.max_per_host = 3;
-    opt.max_connections = 5; /* below 2 x 3: the total limit binds too */
-    opt.window = 2;          /* small, so that each host's work is spread over its connections */
+    opt.max_per_host = per_host;
+    opt.max_connections = total;
+    opt.window = 2; /* small, so that each host's work is spread over its connections */
     opt.on_result = on_result;
     opt.result_arg = t;
     opt.setup = setup_client;
@@ -256,8 +258,7 @@ static void test_two_hosts_limits_and_reuse(void **state) {
     assert_non_null(pool);
     for (int i = 0; i < 40; i++) add_job(pool, t, i % 2 ? pb.proc.port : pa.proc.port, NULL);
     drive(pool);
-    smtp_pool_stats st;
-    smtp_pool_get_stats(pool, &st);
+    smtp_pool_get_stats(pool, st);
     smtp_pool_free(pool);
 
     for (int i = 0; i < 40; i++) {
@@ -274,27 +275,46 @@ static void test_two_hosts_limits_and_reuse(void **state) {
     assert_int_equal(check_spool(&b, t, 20, seen), 20);
     for (int i = 0; i < 40; i++) assert_int_equal(seen[i], 1);
 
-    proxy_stats sa = proxy_read(&pa), sb = proxy_read(&pb);
-    print_message(
-        "host A: %ld connections, at most %ld at once; host B: %ld, %ld; pool: %lu opened, max %u\n",
-        sa.total, sa.max, sb.total, sb.max, st.connections_opened, st.max_open);
-    assert_int_equal(sa.current, 0);
-    assert_int_equal(sb.current, 0);
-    /* The per-host limit, seen by each server; the total limit, seen by the pool. */
-    assert_true(sa.max >= 1 && sa.max <= 3);
-    assert_true(sb.max >= 1 && sb.max <= 3);
-    assert_true(st.max_open <= 5);
-    /* Reuse: 20 messages per server over a handful of connections. */
-    assert_true(sa.total >= 1 && sa.total <= 6);
-    assert_true(sb.total >= 1 && sb.total <= 6);
-    assert_int_equal((long)st.connections_opened, sa.total + sb.total);
-    assert_int_equal(st.connections_failed, 0);
+    *sa = proxy_read(&pa);
+    *sb = proxy_read(&pb);
+    print_message("limits %u per host, %u in all: host A saw %ld connections, at most %ld at once; host B "
+                  "%ld, %ld; the pool opened %lu, at most %u at once\n",
+                  per_host, total, sa->total, sa->max, sb->total, sb->max, st->connections_opened,
+                  st->max_open);
+    assert_int_equal(sa->current, 0);
+    assert_int_equal(sb->current, 0);
+    assert_int_equal((long)st->connections_opened, sa->total + sb->total);
+    assert_int_equal(st->connections_failed, 0);
 
     free(t);
     proxy_stop(&pa);
     proxy_stop(&pb);
     itest_stop(&a);
     itest_stop(&b);
+}
+
+static void test_per_host_limit_and_reuse(void **state) {
+    (void)state;
+    proxy_stats sa, sb;
+    smtp_pool_stats st;
+    two_hosts(3, 20, &sa, &sb, &st); /* the total does not bind: 2 x 3 < 20 */
+    /* Never more than 3 at once at either server, and more than one (the work was spread). */
+    assert_true(sa.max >= 2 && sa.max <= 3);
+    assert_true(sb.max >= 2 && sb.max <= 3);
+    /* Reuse: 20 messages per server over its few connections. */
+    assert_true(sa.total <= 6);
+    assert_true(sb.total <= 6);
+}
+
+static void test_total_limit(void **state) {
+    (void)state;
+    proxy_stats sa, sb;
+    smtp_pool_stats st;
+    two_hosts(10, 4, &sa, &sb, &st); /* the per-host limit does not bind: 4 < 10 */
+    assert_true(st.max_open <= 4);
+    assert_true(sa.max <= 4 && sb.max <= 4);
+    assert_true(sa.max >= 1 && sb.max >= 1); /* both hosts served from the start: shared fairly */
+    assert_true(sa.total + sb.total <= 10);
 }
 
 static void test_dead_hosts(void **state) {
@@ -524,8 +544,11 @@ int main(void) {
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_hosts_limits_and_reuse), cmocka_unit_test(test_dead_hosts),
-        cmocka_unit_test(test_silent_host_times_out),      cmocka_unit_test(test_recipient_refused),
+        cmocka_unit_test(test_per_host_limit_and_reuse),
+        cmocka_unit_test(test_total_limit),
+        cmocka_unit_test(test_dead_hosts),
+        cmocka_unit_test(test_silent_host_times_out),
+        cmocka_unit_test(test_recipient_refused),
         cmocka_unit_test(test_cut_connection_retried),
     };
     return cmocka_run_group_tests_name("multi", tests, NULL, NULL);
