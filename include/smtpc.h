@@ -1495,7 +1495,7 @@ typedef enum smtpc_tls_policy {
      * TLS failure (handshake, alert) is still an error, with no plaintext fallback.
      */
     SMTPC_TLS_OPPORTUNISTIC = 2,
-    /** STARTTLS or fail with SMTPC_ETLS_REQUIRED before anything but EHLO/HELO is sent. */
+    /** STARTTLS or fail with SMTPC_ETLS_REQUIRED before anything but EHLO/HELO (and QUIT) is sent. */
     SMTPC_TLS_REQUIRED = 3,
     /** TLS from the first byte (RFC 8314, smtplib's SMTP_SSL); default port 465 for SMTP. */
     SMTPC_TLS_IMPLICIT = 4
@@ -1511,8 +1511,10 @@ SMTPC_API smtpc_status smtpc_client_set_tls_config(smtpc_client *client, smtpc_t
 /**
  * Set when TLS is used, for connect (SMTPC_TLS_IMPLICIT) and for the high-level calls that say
  * hello on their own (smtpc_client_ehlo_or_helo_if_needed(), smtpc_client_sendmail(), ...). With
- * SMTPC_TLS_REQUIRED (or AUTO to a remote peer), MAIL, RCPT and DATA are also refused with
- * SMTPC_ETLS_REQUIRED on a connection that is not encrypted. The policy also decides what a failed
+ * SMTPC_TLS_REQUIRED (or AUTO to a remote peer), MAIL, RCPT, DATA and the commands sent by hand
+ * (NOOP, RSET, VRFY, EXPN, HELP, docmd, send_raw) are also refused with SMTPC_ETLS_REQUIRED, and the
+ * connection closed, on a connection that is not encrypted: only EHLO/HELO, STARTTLS and QUIT go out
+ * before the handshake. The policy also decides what a failed
  * certificate verification does, for smtpc_client_starttls() too: an error (SMTPC_ETLS_VERIFY,
  * connection closed) except under SMTPC_TLS_OPPORTUNISTIC (or AUTO to a loopback address).
  * @return SMTPC_OK; SMTPC_EINVAL (NULL client or unknown policy).

@@ -630,6 +630,7 @@ smtpc_status Client::simple_k(Cmd cmd, std::string_view verb, std::string_view a
 
 smtpc_status Client::simple(Cmd cmd, std::string_view verb, std::string_view arg, const char *what) {
     if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
+    if (smtpc_status st = plaintext_guard(); st != SMTPC_OK) return st;
     return end_call(simple_k(cmd, verb, arg, what, {}));
 }
 
@@ -690,6 +691,15 @@ smtpc_status Client::tls_required_guard() {
     drop_connection();  // as every SMTPC_ETLS_REQUIRED: nothing more goes out in plaintext
     return record(SMTPC_ETLS_REQUIRED, "TLS is required and the connection is not encrypted; "
                                        "use starttls or ehlo_or_helo_if_needed first");
+}
+
+// The commands a caller sends by hand (NOOP, RSET, VRFY, EXPN, HELP, docmd, raw bytes) go out in
+// plaintext only when TLS is not required: under REQUIRED nothing but EHLO/HELO, STARTTLS and QUIT
+// precedes the handshake (VRFY and EXPN carry addresses; raw bytes could carry anything).
+smtpc_status Client::plaintext_guard() {
+    if (!stream_ || !tls_required_now()) return SMTPC_OK;
+    if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return st;  // closed is reported as closed
+    return tls_required_guard();
 }
 
 // Upgrades the connection as the TLS policy says, then says hello again over TLS.
@@ -776,6 +786,7 @@ smtpc_status Client::docmd(std::string_view cmd, std::string_view args) {
     if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (Check c = check_hostname(cmd); !c)
         return record(Check::invalid("command must be one word without control characters"));
+    if (smtpc_status st = plaintext_guard(); st != SMTPC_OK) return st;
     return end_call(simple_k(Cmd::Other, cmd, args, "command arguments", {}));
 }
 
@@ -811,6 +822,7 @@ smtpc_status Client::send_raw(std::string_view bytes) {
     if (smtpc_status st = op_guard(); st != SMTPC_OK) return st;
     if (smtpc_status st = queue_busy(); st != SMTPC_OK) return st;
     if (!stream_) return record(SMTPC_ENOTCONN, "not connected; call connect first");
+    if (smtpc_status st = plaintext_guard(); st != SMTPC_OK) return st;
     return end_call(run_k(engine_.begin_raw(bytes), nullptr, {}));
 }
 

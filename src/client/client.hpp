@@ -212,6 +212,7 @@ class Client final : private TraceSink {
     smtpc_status authenticate(std::unique_ptr<SaslMechanism> mech, bool initial_response_ok);
     smtpc_status apply_tls_policy();
     smtpc_status tls_required_guard();
+    smtpc_status plaintext_guard();
     bool tls_required_now() const;
     smtpc_tls_policy effective_tls_policy() const;
     smtpc_status start_tls_on_stream_k(const Deadline &deadline, Then k);

@@ -237,31 +237,45 @@ static void test_stripped_ehlo_or_helo_if_needed(void **state) {
     stripped_check(f, smtpc_client_ehlo_or_helo_if_needed(f->client));
 }
 
-/* The low-level calls after a plain EHLO, one connection each: MAIL, RCPT and DATA are refused with
- * SMTPC_ETLS_REQUIRED before anything is sent, and (the documented contract of that status) the
- * connection is closed; a second call then gets SMTPC_ENOTCONN. */
+/* The low-level calls after a plain EHLO, one connection each: MAIL, RCPT, DATA and every command
+ * sent by hand (NOOP, RSET, VRFY, EXPN, HELP, docmd, raw bytes) are refused with SMTPC_ETLS_REQUIRED
+ * before anything is sent (VRFY and EXPN would carry an address in plaintext), and (the documented
+ * contract of that status) the connection is closed; a second call then gets SMTPC_ENOTCONN. */
+#define LOWLEVEL_CALLS 10
+static smtpc_status lowlevel_call(smtpc_client *c, int i) {
+    switch (i) {
+    case 0: return smtpc_client_mail(c, "s@example.org", SMTPC_NTS, NULL, 0);
+    case 1: return smtpc_client_rcpt(c, "r1@example.org", SMTPC_NTS, NULL, 0);
+    case 2: return smtpc_client_data(c, TF_MSG, SMTPC_NTS);
+    case 3: return smtpc_client_noop(c);
+    case 4: return smtpc_client_rset(c);
+    case 5: return smtpc_client_vrfy(c, "secret@example.org", SMTPC_NTS);
+    case 6: return smtpc_client_expn(c, "staff", SMTPC_NTS);
+    case 7: return smtpc_client_help(c, NULL, 0);
+    case 8: return smtpc_client_docmd(c, "XCLIENT", SMTPC_NTS, "NAME=x", SMTPC_NTS);
+    default: return smtpc_client_send_raw(c, "VRFY secret@example.org\r\n", SMTPC_NTS);
+    }
+}
+
 static void test_stripped_lowlevel_refused(void **state) {
     fault_fixture *f = *state;
     sc_send(f, RPL_GREETING);
     sc_expect(f, "EHLO ");
     sc_send(f, "250-fault.test\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n");
     sc_expect_eof(f, 5.0);
-    tf_server_connections(f, 3);
+    tf_server_connections(f, LOWLEVEL_CALLS);
     fault_start(f);
     tf_client(f, SMTPC_TLS_REQUIRED, 5000, 5000);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < LOWLEVEL_CALLS; i++) {
         ASSERT_STATUS(f, fault_connect(f), SMTPC_OK);
         ASSERT_STATUS(f, smtpc_client_ehlo(f->client, NULL, 0), SMTPC_OK);
-        smtpc_status st = i == 0   ? smtpc_client_mail(f->client, "s@example.org", SMTPC_NTS, NULL, 0)
-                          : i == 1 ? smtpc_client_rcpt(f->client, "r1@example.org", SMTPC_NTS, NULL, 0)
-                                   : smtpc_client_data(f->client, TF_MSG, SMTPC_NTS);
-        ASSERT_STATUS(f, st, SMTPC_ETLS_REQUIRED);
+        ASSERT_STATUS(f, lowlevel_call(f->client, i), SMTPC_ETLS_REQUIRED);
         tf_assert_connected(f, 0);
-        ASSERT_STATUS(f, smtpc_client_mail(f->client, "s@example.org", SMTPC_NTS, NULL, 0), SMTPC_ENOTCONN);
+        ASSERT_STATUS(f, smtpc_client_noop(f->client), SMTPC_ENOTCONN);
         smtpc_client_close(f->client);
     }
     assert_int_equal(fault_finish(f, 0), 0);
-    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_EHLO W_EHLO);
+    FAULT_ASSERT_TRANSCRIPT(f, W_EHLO W_EHLO W_EHLO W_EHLO W_EHLO W_EHLO W_EHLO W_EHLO W_EHLO W_EHLO);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
