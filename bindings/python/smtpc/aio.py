@@ -537,8 +537,8 @@ class SMTP:
             elif self.cert_bundle or self.client_cert:
                 cfg = TLSConfig(cafile=self.cert_bundle, certfile=self.client_cert, keyfile=self.client_key,
                                 verify=bool(self.validate_certs), check_hostname=bool(self.validate_certs))
-            if cfg is not None:
-                _n.client_set_tls_config(p, cfg.ptr)
+            if cfg is not None or self._tls_config is not None:
+                _n.client_set_tls_config(p, cfg.ptr if cfg is not None else None)  # None: the defaults
             self._tls_config = cfg
             _n.client_set_tls_insecure_skip_verify_for_testing(p, 1 if skip else 0)
             self._tls_key = key
