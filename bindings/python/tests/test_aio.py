@@ -567,3 +567,20 @@ def test_progress_callback_aborts(server):
     loop_thread = run(go())
     assert calls and calls[0][0] == loop_thread
     assert server.messages(timeout=0.5) == []
+
+
+def test_unix_socket_and_lmtp(aiosmtpd, tmp_path):
+    """socket_path (a Unix socket) and LMTP (lmtp=True): a recipient the message failed for after
+    DATA is in the refusal dictionary with its own reply, the others are delivered."""
+    path = tmp_path / "lmtp.sock"
+    srv = aiosmtpd("--mode", "lmtp", "--unix", path)
+
+    async def go():
+        async with aio.SMTP(hostname=None, socket_path=path, lmtp=True, local_hostname=LOCAL) as smtp:
+            return await smtp.sendmail("a@example.org", ["ok@example.org", "fail@example.org"],
+                                       b"Subject: lmtp\r\n\r\nx\r\n")
+    errors, _ = run(go())
+    assert list(errors) == ["fail@example.org"] and errors["fail@example.org"].code == 550
+    got = srv.messages(1)[0]
+    assert got["mode"] == "lmtp" and got["helo"] == LOCAL
+    assert bytes.fromhex(got["content_hex"]) == b"Subject: lmtp\r\n\r\nx\r\n"
