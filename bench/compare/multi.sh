@@ -8,7 +8,8 @@
 #   BUILD_DIR: a build with -DSMTPC_BUILD_BENCH=ON (default: build-bench, configured and built here)
 #   OUT_CSV:   default bench/results/multi.csv (overwritten)
 # env: COUNT (20000) messages per run; SIZE (1024) body bytes; CONNECTIONS (200); REPEAT (3) runs
-#      per case, the median (by messages per second) is kept.
+#      per case, the median (by messages per second) is kept; SWEEP ("1 4 16 64 200"): connection
+#      counts for a last series (one sink, no pinning; SWEEP= to skip it).
 #
 # Cases: the single connection and the CONNECTIONS connections, each with the client and the sink
 # on separate CPUs (taskset: client CPU 0, sink CPU 1), sharing one CPU (both on CPU 0), and free
@@ -26,6 +27,7 @@ COUNT="${COUNT:-20000}"
 SIZE="${SIZE:-1024}"
 CONNECTIONS="${CONNECTIONS:-200}"
 REPEAT="${REPEAT:-3}"
+SWEEP="${SWEEP-1 4 16 64 200}"
 
 if [ ! -x "$BUILD/bench/smtpc-bench-multi" ]; then
   cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSMTPC_BUILD_BENCH=ON -DSMTPC_BUILD_TESTS=OFF \
@@ -41,8 +43,10 @@ command -v taskset >/dev/null || { echo "taskset not found (util-linux)" >&2; ex
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 CPUs (the client and the sink on separate ones)" >&2; exit 1; }
 
 # Each connection is a descriptor on both sides; smtp-sink's listen backlog is its last argument.
-ulimit -n $((CONNECTIONS * 2 + 256))
-BACKLOG=$((CONNECTIONS + 100))
+max_conns=$CONNECTIONS
+for c in $SWEEP; do [ "$c" -gt "$max_conns" ] && max_conns=$c; done
+ulimit -n $((max_conns * 2 + 256))
+BACKLOG=$((max_conns + 100))
 
 tmp="$(mktemp -d)"
 sink_pids=()
@@ -83,7 +87,7 @@ run() {  # case client-cpus sink-cpus ports-csv connections
   for _ in $(seq "$REPEAT"); do
     local before after status=0 out secs cpu
     before="$(sink_ticks)"
-    if [ "$conns" = 1 ]; then
+    if [ "$name" = single ]; then
       out="$("$TIME" -f 'cpu=%U %S' -o "$tmp/time" "${pin[@]}" "$BUILD/bench/smtpc-bench-client" 127.0.0.1 "$ports" "$COUNT" "$SIZE")" || status=$?
     else
       out="$("$TIME" -f 'cpu=%U %S' -o "$tmp/time" "${pin[@]}" "$BUILD/bench/smtpc-bench-multi" 127.0.0.1 "$ports" "$conns" "$COUNT" "$SIZE")" || status=$?
@@ -117,4 +121,9 @@ start_sink 0 "$P1"
 start_sink 1 "$P2"
 run multi-2-sinks all "0;1" "$P1,$P2" "$CONNECTIONS"
 stop_sinks
+if [ -n "$SWEEP" ]; then
+  start_sink 0,1 "$P1"
+  for c in $SWEEP; do run "sweep-$c" all all "$P1" "$c"; done
+  stop_sinks
+fi
 echo "written: $OUT" >&2
