@@ -1272,8 +1272,10 @@ SMTPC_API const smtpc_reply *smtpc_message_result_reply(const smtpc_message_resu
  *  - Borrowed data (a message body given to sendmail, data, send_message or an smtpc_message, and
  *    the body reader) must stay valid until the operation ends; envelopes and credentials are copied.
  *  - The descriptor may change between steps (connect tries several addresses; while a name is being
- *    resolved on a helper thread it is a pipe's): re-read smtpc_client_fd() after every step and
- *    re-register it if it changed. Do not read, write or close it.
+ *    resolved on a helper thread it is a socket the thread wakes): re-read smtpc_client_fd() after
+ *    every step and re-register it if it changed. Do not read, write or close it. A descriptor that
+ *    changed was closed by the step (epoll forgets it by itself): do not pass it to epoll_ctl or
+ *    poll again, its number may already be in use elsewhere (another thread's file).
  *  - smtpc_client_next_result() returns SMTPC_EAGAIN while the oldest message has no result: step
  *    until step returns SMTPC_OK, then call next_result again. smtpc_client_enqueue() returns
  *    SMTPC_EAGAIN when the window is full (the message is queued): step until SMTPC_OK before the
@@ -1310,7 +1312,7 @@ SMTPC_API int smtpc_client_nonblocking(const smtpc_client *client);
 
 /**
  * The descriptor the operation in progress waits on (the connection's socket, or while a host name
- * is resolved, a pipe the resolver thread writes to), else the connection's socket, or -1 when there
+ * is resolved, a socket the resolver thread writes to), else the connection's socket, or -1 when there
  * is none (and for NULL). Owned by the client: watch it, never read, write or close it.
  */
 SMTPC_API int smtpc_client_fd(const smtpc_client *client);

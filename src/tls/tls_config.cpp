@@ -3,6 +3,7 @@
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <ctime>
@@ -24,6 +25,21 @@ int password_cb(char *buf, int size, int, void *userdata) {
     if (!pw || pw->size() > static_cast<std::size_t>(size)) return -1;
     pw->copy(buf, pw->size());
     return static_cast<int>(pw->size());
+}
+
+// Fills a certificate's cached X509v3 data (key identifiers, extension flags) now. OpenSSL fills it
+// lazily, at the first verification that looks at the certificate, behind a per-certificate lock
+// with a lock-free fast path; trust anchors are shared by handshakes on any number of threads, so
+// it is done once here, before the certificate is published to them (ThreadSanitizer reported the
+// lazy fill racing a concurrent handshake's read: tests/nonblocking, nonblocking_threads).
+void cache_x509_extensions(X509 *x) {
+    if (x) (void)X509_check_purpose(x, -1, 0);
+}
+
+void cache_store_extensions(X509_STORE *store) {
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
+        cache_x509_extensions(X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i)));
 }
 
 // The ex_data index under which each SSL carries its SessionSlot.
@@ -154,6 +170,7 @@ X509_STORE *system_trust_store(std::string &error, bool &loaded_now) {
         return nullptr;
     }
     ERR_clear_error();  // a missing default file or directory is not an error (as in OpenSSL)
+    cache_store_extensions(store);
     holder.store = store;
     g_store_loads.fetch_add(1, std::memory_order_relaxed);
     loaded_now = true;
@@ -272,6 +289,7 @@ std::size_t TlsConfig::saved_sessions() {
 SSL_CTX *TlsConfig::use() {
     if (!in_use_.load(std::memory_order_acquire)) {
         std::lock_guard<std::mutex> lock(mutex_);  // waits for a change in progress
+        if (!in_use_.load(std::memory_order_relaxed)) cache_store_extensions(SSL_CTX_get_cert_store(ctx_));
         in_use_.store(true, std::memory_order_release);
     }
     return ctx_;
@@ -348,6 +366,7 @@ X509 *parse_ca_der(const unsigned char *der, std::size_t len) {
         X509_free(cert);
         return nullptr;
     }
+    cache_x509_extensions(cert);  // before other threads can see it
     std::lock_guard<std::mutex> lock(cache.mutex);
     try {
         if (cache.certs.size() < kMaxCached && cache.certs.emplace(std::move(key), cert).second)

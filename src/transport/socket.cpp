@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace smtpc::detail {
@@ -448,18 +449,19 @@ ConnectResult connect_socket(const ConnectSpec &spec, const Deadline &deadline) 
 namespace smtpc::detail {
 
 // What the resolver thread shares with the connector: it may outlive the connector (getaddrinfo
-// cannot be interrupted), so it owns its result and its wake-up pipe, and the last owner frees them.
+// cannot be interrupted), so the last owner frees the result. The wake-up descriptors are not
+// shared: the connector owns the end the loop watches and closes it on its own thread (never
+// another thread, which could close it while the loop has it registered, or after its number was
+// reused: ThreadSanitizer saw the thread's last reference close it); the thread owns the other end,
+// writes one byte to it (a socket: MSG_NOSIGNAL, no SIGPIPE when the connector is gone) and closes it.
 struct Resolution {
     std::mutex mutex;
     bool done = false;
     int rc = 0;
     addrinfo *list = nullptr;
     std::unique_ptr<SourceAddrs> source;  // resolved by the thread, for the destination's families
-    int pipe_r = -1, pipe_w = -1;         // the thread writes one byte when done: the loop watches pipe_r
     ~Resolution() {
         if (list) ::freeaddrinfo(list);
-        if (pipe_r >= 0) ::close(pipe_r);
-        if (pipe_w >= 0) ::close(pipe_w);
     }
 };
 
@@ -479,11 +481,14 @@ struct Connector::State {
     ConnectResult early;  // a failure found by start()
     bool failed_early = false;
     std::unique_ptr<SourceAddrs> source;  // resolved before the first connect() (never on step())
+    int wake_fd = -1;                     // while resolving: readable when the thread is done
 
     ~State() { clear(); }
     void clear() {
         if (fd >= 0) ::close(fd);
         fd = -1;
+        if (wake_fd >= 0) ::close(wake_fd);
+        wake_fd = -1;
         if (list) ::freeaddrinfo(list);
         list = nullptr;
         cur = nullptr;
@@ -504,7 +509,7 @@ void Connector::reset() {
 bool Connector::active() const { return s_->phase != State::Phase::Done; }
 
 int Connector::fd() const {
-    if (s_->phase == State::Phase::Resolving) return s_->resolution ? s_->resolution->pipe_r : -1;
+    if (s_->phase == State::Phase::Resolving) return s_->wake_fd;
     return s_->fd;
 }
 
@@ -567,15 +572,14 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
     // The destination's name, or the source's, or both, on the thread.
     auto r = std::make_shared<Resolution>();
     int p[2];
-    if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p) != 0) {
         s.failed_early = true;
         s.early.status = SMTPC_ERESOLVE;
         s.early.os_error = errno;
-        s.early.message = "cannot resolve " + spec.host + ": pipe: " + os_message(errno);
+        s.early.message = "cannot resolve " + spec.host + ": socketpair: " + os_message(errno);
         return;
     }
-    r->pipe_r = p[0];
-    r->pipe_w = p[1];
+    int wake_w = p[1];
     std::string host = spec.host;
     // The families of a literal destination, for the source (a name) to be resolved in.
     int families = 0;
@@ -587,28 +591,40 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
     std::uint16_t source_port = source ? source->port : 0;
     // Detached: the connector (and its client) may be freed while getaddrinfo runs; the thread then
     // finishes on its own and the last reference frees the result.
-    std::thread([r, host, port, resolve_dest, families, want_source, source_host, source_port] {
-        addrinfo *list = nullptr;
-        int rc = resolve_dest ? resolve(host, port, 0, &list) : 0;
-        std::unique_ptr<SourceAddrs> src;
-        if (want_source && rc == 0) {
-            src = std::make_unique<SourceAddrs>(source_host, source_port);
-            if (resolve_dest) src->resolve_for(list);
-            if (families & 1) src->resolve(AF_INET);
-            if (families & 2) src->resolve(AF_INET6);
-        }
-        {
-            std::lock_guard<std::mutex> lock(r->mutex);
-            r->rc = rc;
-            r->list = list;
-            r->source = std::move(src);
-            r->done = true;
-        }
-        char c = 1;
-        ssize_t n;
-        do n = ::write(r->pipe_w, &c, 1);
-        while (n < 0 && errno == EINTR);
-    }).detach();
+    try {
+        std::thread([r, host, port, resolve_dest, families, want_source, source_host, source_port, wake_w] {
+            addrinfo *list = nullptr;
+            int rc = resolve_dest ? resolve(host, port, 0, &list) : 0;
+            std::unique_ptr<SourceAddrs> src;
+            if (want_source && rc == 0) {
+                src = std::make_unique<SourceAddrs>(source_host, source_port);
+                if (resolve_dest) src->resolve_for(list);
+                if (families & 1) src->resolve(AF_INET);
+                if (families & 2) src->resolve(AF_INET6);
+            }
+            {
+                std::lock_guard<std::mutex> lock(r->mutex);
+                r->rc = rc;
+                r->list = list;
+                r->source = std::move(src);
+                r->done = true;
+            }
+            char c = 1;
+            ssize_t n;
+            do n = ::send(wake_w, &c, 1, MSG_NOSIGNAL);
+            while (n < 0 && errno == EINTR);
+            ::close(wake_w);
+        }).detach();
+    } catch (const std::system_error &e) {  // no thread to be had (resource limits)
+        ::close(p[0]);
+        ::close(p[1]);
+        s.failed_early = true;
+        s.early.status = SMTPC_ERESOLVE;
+        s.early.os_error = e.code().value();
+        s.early.message = "cannot resolve " + spec.host + ": cannot start the resolver thread: " + e.what();
+        return;
+    }
+    s.wake_fd = p[0];
     s.resolution = std::move(r);
     s.phase = State::Phase::Resolving;
 }
@@ -635,6 +651,10 @@ ConnectResult Connector::step() {
                 }
                 s.source = std::move(s.resolution->source);
             }
+        }
+        if (done && s.wake_fd >= 0) {  // the loop's descriptor changes with this step
+            ::close(s.wake_fd);
+            s.wake_fd = -1;
         }
         if (!done) {
             if (!s.deadline.expired()) {

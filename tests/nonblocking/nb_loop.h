@@ -33,13 +33,16 @@ static inline int64_t nb_now_ms(void) {
 
 /* Registers (or re-registers) the slot's descriptor for what its client wants. Always after a step:
  * the library may have closed the descriptor and opened another with the same number, which epoll
- * has forgotten (MOD then fails with ENOENT, and ADD registers the new one). */
+ * has forgotten (MOD then fails with ENOENT, and ADD registers the new one). A descriptor the client
+ * no longer has was closed by the library (and so left epoll): it is not passed to epoll_ctl again,
+ * since in a program with other threads its number may already be theirs. */
 static inline void nb_watch(int ep, nb_slot *s) {
-    int fd = s->busy ? smtpc_client_fd(s->c) : -1;
+    int cur = smtpc_client_fd(s->c);
+    int fd = s->busy ? cur : -1;
     int w = s->busy ? smtpc_client_wants(s->c) : 0;
     uint32_t ev =
         (uint32_t)((w & SMTPC_WANT_READ) ? EPOLLIN : 0) | (uint32_t)((w & SMTPC_WANT_WRITE) ? EPOLLOUT : 0);
-    if (s->fd >= 0 && (fd != s->fd || !ev)) epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
+    if (s->fd >= 0 && s->fd == cur && (fd != s->fd || !ev)) epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
     if (fd < 0 || !ev) {
         s->fd = -1;
         s->events = 0;
@@ -110,7 +113,7 @@ static inline smtpc_status nb_finish(nb_slot *s, smtpc_status started, int limit
     nb_started(ep, s, started);
     int64_t end = nb_now_ms() + limit_ms;
     while (s->busy && nb_now_ms() < end) nb_turn(ep, s, 1, 100);
-    if (s->fd >= 0) epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
+    if (s->fd >= 0 && s->fd == smtpc_client_fd(s->c)) epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
     s->fd = -1;
     close(ep);
     return s->busy ? SMTPC_EAGAIN : s->last;

@@ -225,6 +225,72 @@ static void test_loops_in_threads(void **state) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* First handshakes of a configuration at once                                                    */
+/* ---------------------------------------------------------------------------------------------- */
+
+#define N_CONFIGS 6
+#define N_AT_ONCE 3
+
+typedef struct first_use {
+    smtpc_tls_config *cfg;
+    pthread_barrier_t *barrier;
+    char why[300];
+} first_use;
+
+/* One client with the configuration, released together with the others at the barrier: connect,
+ * STARTTLS (ehlo_or_helo_if_needed under REQUIRED), QUIT, through its own loop. */
+static void *first_use_main(void *arg) {
+    first_use *u = arg;
+    smtpc_client *c = itest_client(SMTPC_PROTOCOL_SMTP, TLS_CLIENT_NAME);
+    if (!c || smtpc_client_set_tls_config(c, u->cfg) != SMTPC_OK ||
+        smtpc_client_set_tls_policy(c, SMTPC_TLS_REQUIRED) != SMTPC_OK ||
+        smtpc_client_set_nonblocking(c, 1) != SMTPC_OK) {
+        snprintf(u->why, sizeof u->why, "client set-up failed");
+        pthread_barrier_wait(u->barrier);
+        smtpc_client_free(c);
+        return NULL;
+    }
+    pthread_barrier_wait(u->barrier);
+    nb_slot s = {c, 0, SMTPC_OK, -1, 0, 0};
+    smtpc_status st =
+        nb_finish(&s, smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_srv.proc.port), LIMIT_MS);
+    if (st == SMTPC_OK) st = nb_finish(&s, smtpc_client_ehlo_or_helo_if_needed(c), LIMIT_MS);
+    if (st == SMTPC_OK && !smtpc_client_tls_verified(c)) snprintf(u->why, sizeof u->why, "not verified");
+    if (st == SMTPC_OK) st = nb_finish(&s, smtpc_client_quit(c), LIMIT_MS);
+    if (st != SMTPC_OK)
+        snprintf(u->why, sizeof u->why, "%s (%s)", smtpc_status_name(st), smtpc_client_errmsg(c));
+    smtpc_client_free(c);
+    return NULL;
+}
+
+/* A configuration's first handshakes are where it is frozen and its trust anchors first used (OpenSSL
+ * caches each certificate's extensions on first use): several at once on several threads, for
+ * several fresh configurations. */
+static void test_first_handshakes_at_once(void **state) {
+    (void)state;
+    for (int k = 0; k < N_CONFIGS; k++) {
+        smtpc_tls_config *cfg = NULL;
+        assert_int_equal(smtpc_tls_config_new(&cfg), SMTPC_OK);
+        assert_int_equal(smtpc_tls_config_set_ca_file(cfg, tls_pki("ca.pem"), SMTPC_NTS), SMTPC_OK);
+        pthread_barrier_t barrier;
+        assert_int_equal(pthread_barrier_init(&barrier, NULL, N_AT_ONCE), 0);
+        first_use u[N_AT_ONCE];
+        pthread_t th[N_AT_ONCE];
+        for (int i = 0; i < N_AT_ONCE; i++) {
+            memset(&u[i], 0, sizeof u[i]);
+            u[i].cfg = cfg;
+            u[i].barrier = &barrier;
+            assert_int_equal(pthread_create(&th[i], NULL, first_use_main, &u[i]), 0);
+        }
+        for (int i = 0; i < N_AT_ONCE; i++) pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&barrier);
+        smtpc_tls_config_free(cfg);
+        for (int i = 0; i < N_AT_ONCE; i++)
+            if (u[i].why[0]) fail_msg("configuration %d, client %d: %s", k, i, u[i].why);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 /* smtpc_client_cancel() from another thread                                                      */
 /* ---------------------------------------------------------------------------------------------- */
 
@@ -255,7 +321,7 @@ static void *cancel_loop(void *arg) {
         nb_step(ep, &s);
         if (s.steps > 2) atomic_store(&r->waiting, 1);
     }
-    if (s.fd >= 0) epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, NULL);
+    if (s.fd >= 0 && s.fd == smtpc_client_fd(c)) epoll_ctl(ep, EPOLL_CTL_DEL, s.fd, NULL);
     close(ep);
     r->st = s.busy ? SMTPC_EAGAIN : s.last;
     atomic_store(&r->waiting, 1);
@@ -347,6 +413,7 @@ static void test_free_while_resolving(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loops_in_threads),
+        cmocka_unit_test(test_first_handshakes_at_once),
         cmocka_unit_test_setup_teardown(test_cancel_from_another_thread, fault_setup, fault_teardown),
         cmocka_unit_test(test_free_while_resolving),
     };
