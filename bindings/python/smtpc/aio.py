@@ -96,9 +96,13 @@ def _response(r: Any) -> Optional[SMTPResponse]:
     return SMTPResponse(_n.reply_code(r), _n.reply_text(r))
 
 
-class SMTPTimeoutError(SMTPException, TimeoutError):
-    """An operation's deadline passed (the connection is closed). Also a TimeoutError, which is
-    what smtpc.Client raises for the same status."""
+# asyncio.TimeoutError is the built-in TimeoutError from Python 3.11 on, a class of its own before.
+_TIMEOUT_BASES = (TimeoutError,) if asyncio.TimeoutError is TimeoutError else (TimeoutError, asyncio.TimeoutError)
+
+
+class SMTPTimeoutError(SMTPException, *_TIMEOUT_BASES):  # type: ignore[misc]
+    """An operation's deadline passed (the connection is closed). Also a TimeoutError (what
+    smtpc.Client raises for the same status) and an asyncio.TimeoutError, as aiosmtplib's is."""
 
 
 class SMTPConnectTimeoutError(SMTPTimeoutError):
