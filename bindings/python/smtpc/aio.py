@@ -239,8 +239,11 @@ class _Driver:
     next while it asks for the same events; between operations a readiness event (the server
     closed, or spoke out of turn) removes it, and the next operation finds out what happened.
     It is removed as soon as an operation leaves the client without that descriptor (closed), in
-    the same callback, before anything else can reuse the number. One timer per connection,
-    moved only when a deadline comes nearer."""
+    the same callback: asyncio has no way to forget a descriptor without epoll_ctl(DEL), which then
+    finds nothing (the kernel dropped the closed file from the epoll set; selectors ignores the
+    error), and cannot touch another file that took the number meanwhile: only this thread adds to
+    this loop's epoll, and it has not run in between. One timer per connection, moved only when a
+    deadline comes nearer."""
 
     __slots__ = ("native", "loop", "fut", "fd", "wants", "timer", "when", "stepping", "borrowed", "stable")
 
