@@ -8,6 +8,8 @@
 #                   libasan preloaded into the interpreter) and the format check (label "style": it
 #                   reads sources only, and stage 1 ran it); Go, Ruby and SWIG tests are not
 #                   registered in a sanitizer build for the same reason as Python.
+# Then a ThreadSanitizer build of the library and its threaded tests (scripts/tsan.sh) and the fuzz
+# smoke run (scripts/fuzz-smoke.sh); each skips (77) when the compiler lacks what it needs.
 # Exits non-zero on the first failure. Build directories can be moved with BUILD_DIR/ASAN_BUILD_DIR.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -45,6 +47,9 @@ cmake --build "$asan_dir" --parallel "$jobs"
 echo "=== [2/2] ctest ($asan_dir)"
 (cd "$asan_dir" && ctest --output-on-failure --no-tests=error --timeout 600 --label-exclude "python|style")
 
+echo "=== ThreadSanitizer (${TSAN_BUILD_DIR:-build-tsan})"
+bash scripts/tsan.sh "${TSAN_BUILD_DIR:-build-tsan}" || { rc=$?; [[ $rc -eq 77 ]] || exit "$rc"; }
+
 bash scripts/fuzz-smoke.sh "${FUZZ_BUILD_DIR:-build-fuzz}" || { rc=$?; [[ $rc -eq 77 ]] || exit "$rc"; }
 
-echo "=== all tests passed (normal and sanitizer builds)"
+echo "=== all tests passed (normal, AddressSanitizer and ThreadSanitizer builds, fuzz smoke)"
