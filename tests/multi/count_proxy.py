@@ -9,13 +9,16 @@ Listens on a free loopback port, prints "READY <port>" (flushed) and forwards ea
 127.0.0.1:PORT. After every connection opened or closed it rewrites FILE (atomically) with one JSON
 object: {"total": connections accepted, "current": open now, "max": the most open at once}, so the
 test reads, on the server's side, how many connections the client made and how many it held at once.
+A connection counts as closed when the server side closes it (421, cut) or sees the client's close;
+in the second case the client may have opened its next connection a moment before the proxy saw
+the close, so "max" can exceed the client's own count by the connections closing at that instant.
 
 --reply-421: no target; each connection gets "220" then, after its first line (EHLO), "421 4.3.2"
 and is closed (a server that turns every session away). --silent: no target; each connection is
-accepted and never answered (a server that hangs), until the client closes it. --record FILE appends every byte received
-from clients there. --cut-first BYTES: the first connection is closed (both sides) once BYTES bytes
-from the client have been forwarded, in the middle of whatever was being sent.
-Stops on SIGTERM.
+accepted and never answered (a server that hangs) until the client closes it. --record FILE
+appends every byte received from clients there. --cut-first BYTES: the first connection is closed
+(both sides) once BYTES bytes from the client have been forwarded, in the middle of whatever was
+being sent. Stops on SIGTERM.
 """
 
 import argparse
@@ -71,7 +74,15 @@ async def handle(creader, cwriter):
     STATE["current"] += 1
     STATE["max"] = max(STATE["max"], STATE["current"])
     number = STATE["total"]
+    counted = [True]
     write_stats()
+
+    def closing():  # counted as closed from the moment the server decides to close it
+        if counted[0]:
+            counted[0] = False
+            STATE["current"] -= 1
+            write_stats()
+
     try:
         if ARGS.silent:
             while True:
@@ -84,6 +95,9 @@ async def handle(creader, cwriter):
             await cwriter.drain()
             line = await asyncio.wait_for(creader.readline(), 10)
             record(line)
+            # Closed before the client can see the 421: the client cannot open its next connection
+            # before this one is counted closed, so "max" is exact.
+            closing()
             cwriter.write(b"421 4.3.2 Service not available, closing channel\r\n")
             await cwriter.drain()
             try:  # whatever the client sends after the 421 is recorded too (it should send nothing)
@@ -96,6 +110,7 @@ async def handle(creader, cwriter):
         limit = ARGS.cut_first if number == 1 and ARGS.cut_first else None
 
         def cut():
+            closing()
             for w in (cwriter, swriter):
                 w.transport.abort()
 
@@ -107,8 +122,7 @@ async def handle(creader, cwriter):
             cwriter.close()
         except (ConnectionError, OSError):
             pass
-        STATE["current"] -= 1
-        write_stats()
+        closing()
 
 
 async def main():

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -383,7 +384,8 @@ static void test_dead_hosts(void **state) {
         assert_memory_equal(line, "EHLO pool.example.com\r\n", 23);
         line = nl + 1;
     }
-    assert_int_equal(len, (size_t)s.total * 23);
+    /* One EHLO per connection that got as far (the last may have been closed with the pool first). */
+    assert_true(len % 23 == 0 && len / 23 >= 3 && len / 23 <= (size_t)s.total);
     free(rec);
 
     free(t);
@@ -433,11 +435,118 @@ static void test_silent_host_times_out(void **state) {
      * been waiting (freed with the pool). */
     assert_true(st.connections_opened >= 2 && st.connections_opened <= 3);
     proxy_stats s = proxy_read(&silent);
-    assert_int_equal(s.total, (long)st.connections_opened);
-    assert_true(s.max <= 2);
+    /* A third connection closed with the pool may still be in the listen backlog, not yet seen. */
+    assert_true(s.total >= 2 && s.total <= (long)st.connections_opened);
+    /* The server learns of a close only after the client made it, and the client may already have
+     * opened the next connection: one more than the limit may be seen for that instant. */
+    assert_true(s.max <= 3);
     free(t);
     proxy_stop(&silent);
 }
+
+/* AUTH after EHLO on every connection (the pool's credentials); a wrong password ends the
+ * destination after max_attempts connections, its jobs reported with the AUTH failure. */
+static void test_login(void **state) {
+    (void)state;
+    static const char *const extra[] = {"--auth", "user:secret", "--auth-plaintext", NULL};
+    itest_server a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(itest_start_aiosmtpd(&a, 0, extra), 0);
+    for (int wrong = 0; wrong < 2; wrong++) {
+        run *t = calloc(1, sizeof *t);
+        smtp_pool_options opt;
+        memset(&opt, 0, sizeof opt);
+        opt.max_per_host = 2;
+        opt.max_attempts = 2;
+        opt.username = "user";
+        opt.password = wrong ? "not-the-password" : "secret";
+        opt.on_result = on_result;
+        opt.result_arg = t;
+        opt.setup = setup_client;
+        smtp_pool *pool = smtp_pool_new(&opt);
+        assert_non_null(pool);
+        for (int i = 0; i < 6; i++) add_job(pool, t, a.proc.port, NULL);
+        drive(pool);
+        smtp_pool_stats st;
+        smtp_pool_get_stats(pool, &st);
+        smtp_pool_free(pool);
+        for (int i = 0; i < 6; i++) {
+            assert_int_equal(t->out[i].reported, 1);
+            assert_int_equal(t->out[i].state, wrong ? SMTPC_MESSAGE_NOT_SENT : SMTPC_MESSAGE_DELIVERED);
+            if (wrong) {
+                assert_int_equal(t->out[i].status, SMTPC_EAUTH);
+                assert_int_equal(t->out[i].code, 535);
+            }
+        }
+        if (!wrong) {
+            int seen[MAX_JOBS] = {0};
+            assert_int_equal(check_spool(&a, t, 6, seen), 6);
+            /* Every connection logged in before its first MAIL. */
+            for (size_t k = 0; k < st.connections_opened; k++) {
+                char *raw = NULL;
+                size_t len = 0;
+                assert_int_equal(itest_load_session(&a, k, 5000, &raw, &len), 0);
+                const char *auth = strstr(raw, "AUTH PLAIN "), *mail = strstr(raw, "MAIL FROM:");
+                assert_non_null(auth);
+                assert_true(!mail || auth < mail);
+                free(raw);
+            }
+        } else {
+            assert_true(st.connections_failed >= 2 && st.connections_failed <= 3);
+            assert_int_equal(itest_msg_count(&a), 6); /* nothing more */
+        }
+        free(t);
+    }
+    itest_stop(&a);
+}
+
+#ifdef MULTI_SEND
+/* The example program: one line per message, exit status 0 only when all were accepted. */
+static void test_multi_send_program(void **state) {
+    (void)state;
+    itest_server a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(itest_start_aiosmtpd(&a, 0, NULL), 0);
+    int dead = refused_port();
+    char cmd[1024], line[512];
+    for (int with_dead = 0; with_dead < 2; with_dead++) {
+        if (with_dead)
+            snprintf(cmd, sizeof cmd,
+                     "%s --per-host 2 --timeout 5000 127.0.0.1:%d,127.0.0.1:%d 6 2>/dev/null", MULTI_SEND,
+                     a.proc.port, dead);
+        else
+            snprintf(cmd, sizeof cmd, "%s --per-host 2 --timeout 5000 127.0.0.1:%d 6 2>/dev/null", MULTI_SEND,
+                     a.proc.port);
+        FILE *f = popen(cmd, "r");
+        int seen[6] = {0};
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f)) {
+            int index = -1, port = 0, code = -1;
+            char status[64];
+            assert_int_equal(sscanf(line, "%d 127.0.0.1:%d %63s %d", &index, &port, status, &code), 4);
+            assert_true(index >= 0 && index < 6);
+            seen[index]++;
+            if (with_dead && index % 2) {
+                assert_int_equal(port, dead);
+                assert_string_equal(status, "SMTPC_ECONNECT");
+                assert_int_equal(code, 0);
+                assert_non_null(strstr(line, "Connection refused"));
+            } else {
+                assert_int_equal(port, a.proc.port);
+                assert_string_equal(status, "SMTPC_OK");
+                assert_int_equal(code, 250);
+            }
+        }
+        int rc = pclose(f);
+        assert_true(WIFEXITED(rc));
+        assert_int_equal(WEXITSTATUS(rc), with_dead ? 1 : 0);
+        for (int i = 0; i < 6; i++) assert_int_equal(seen[i], 1);
+    }
+    /* 6 from the first run, 3 from the second. */
+    assert_int_equal(itest_msg_count(&a), 9);
+    itest_stop(&a);
+}
+#endif
 
 static void test_recipient_refused(void **state) {
     (void)state;
@@ -549,6 +658,10 @@ int main(void) {
         cmocka_unit_test(test_dead_hosts),
         cmocka_unit_test(test_silent_host_times_out),
         cmocka_unit_test(test_recipient_refused),
+        cmocka_unit_test(test_login),
+#ifdef MULTI_SEND
+        cmocka_unit_test(test_multi_send_program),
+#endif
         cmocka_unit_test(test_cut_connection_retried),
     };
     return cmocka_run_group_tests_name("multi", tests, NULL, NULL);
