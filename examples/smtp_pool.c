@@ -171,14 +171,19 @@ static dest *dest_get(smtp_pool *p, const char *host, uint16_t port) {
  * the number (ENOENT: closed and reopened with the same number within the step).
  */
 static void conn_watch(conn *c) {
-    int fd = c->busy ? smtpc_client_fd(c->client) : -1;
+    int cur = smtpc_client_fd(c->client);
+    int fd = c->busy ? cur : -1;
     int w = c->busy ? smtpc_client_wants(c->client) : 0;
     uint32_t events = ((w & SMTPC_WANT_READ) ? EPOLLIN : 0) | ((w & SMTPC_WANT_WRITE) ? EPOLLOUT : 0);
     int ep = c->pool->ep;
-    if (c->fd >= 0 && fd != c->fd) c->fd = -1; /* closed by the library: epoll forgot it */
-    if (fd < 0 || !events) {
-        if (c->fd >= 0) epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->fd >= 0 && cur != c->fd) { /* closed by the library: epoll forgot it */
         c->fd = -1;
+        c->events = 0;
+    }
+    if (fd < 0 || !events) {
+        if (c->fd >= 0) epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL); /* still the client's */
+        c->fd = -1;
+        c->events = 0;
         return;
     }
     /* Once connected the descriptor stays the same until the operation fails: skip the system call
