@@ -79,6 +79,7 @@ sink_ticks() {  # utime + stime of every sink, in clock ticks
 }
 HZ="$(getconf CLK_TCK)"
 
+mkdir -p "$(dirname "$OUT")"
 echo "case,client_cpus,sink_cpus,connections,count,size,status,seconds,msg_per_s,client_cpu_us_per_msg,sink_cpu_us_per_msg" >"$OUT"
 
 run() {  # case client-cpus sink-cpus ports-csv connections
