@@ -500,6 +500,53 @@ static void test_login(void **state) {
     itest_stop(&a);
 }
 
+/* The set-up callback's TLS policy: TLS required from a server that offers no STARTTLS. Each
+ * connection fails before MAIL; the jobs are reported with the policy's status, nothing is sent. */
+static int setup_tls_required(void *arg, smtpc_client *c, const char *host, uint16_t port) {
+    return setup_client(arg, c, host, port) || smtpc_client_set_tls_policy(c, SMTPC_TLS_REQUIRED) != SMTPC_OK;
+}
+
+static void test_tls_required(void **state) {
+    (void)state;
+    itest_server a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(itest_start_aiosmtpd(&a, 0, NULL), 0);
+    run *t = calloc(1, sizeof *t);
+    smtp_pool_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.max_per_host = 1;
+    opt.max_attempts = 2;
+    opt.on_result = on_result;
+    opt.result_arg = t;
+    opt.setup = setup_tls_required;
+    smtp_pool *pool = smtp_pool_new(&opt);
+    assert_non_null(pool);
+    for (int i = 0; i < 4; i++) add_job(pool, t, a.proc.port, NULL);
+    drive(pool);
+    smtp_pool_stats st;
+    smtp_pool_get_stats(pool, &st);
+    smtp_pool_free(pool);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(t->out[i].reported, 1);
+        assert_int_equal(t->out[i].state, SMTPC_MESSAGE_NOT_SENT);
+        assert_int_equal(t->out[i].status, SMTPC_ETLS_REQUIRED);
+        assert_int_equal(t->out[i].attempts, 0);
+    }
+    assert_int_equal(st.connections_opened, 2); /* one at a time: max_attempts, no more */
+    assert_int_equal(st.connections_failed, 2);
+    for (size_t k = 0; k < 2; k++) { /* nothing of a message went out in clear */
+        char *raw = NULL;
+        size_t len = 0;
+        assert_int_equal(itest_load_session(&a, k, 5000, &raw, &len), 0);
+        assert_null(strstr(raw, "MAIL FROM"));
+        assert_null(strstr(raw, "pool message"));
+        free(raw);
+    }
+    assert_int_equal(itest_msg_count(&a), 0);
+    free(t);
+    itest_stop(&a);
+}
+
 #ifdef MULTI_SEND
 /* The example program: one line per message, exit status 0 only when all were accepted. */
 static void test_multi_send_program(void **state) {
@@ -659,6 +706,7 @@ int main(void) {
         cmocka_unit_test(test_silent_host_times_out),
         cmocka_unit_test(test_recipient_refused),
         cmocka_unit_test(test_login),
+        cmocka_unit_test(test_tls_required),
 #ifdef MULTI_SEND
         cmocka_unit_test(test_multi_send_program),
 #endif
