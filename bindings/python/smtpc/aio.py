@@ -33,6 +33,7 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tu
 
 from . import smtpc_native as _n
 from ._core import Envelope, NativeClient, NativeError, TLSConfig, exception_from, to_bytes
+from .client import _ms  # seconds as the library's milliseconds; None (no limit) is 0
 from .errors import (
     SMTPAuthenticationError, SMTPConnectError, SMTPDataError, SMTPException, SMTPHeloError,
     SMTPNotSupportedError, SMTPRecipientsRefused, SMTPResponseException, SMTPSenderRefused,
@@ -206,15 +207,6 @@ def _flatten(message: email.message.Message, utf8: bool, cte_type: str) -> bytes
     with io.BytesIO() as buf:
         email.generator.BytesGenerator(buf, policy=policy).flatten(msg)
         return buf.getvalue()
-
-
-def _ms(seconds: Optional[float]) -> int:
-    """Seconds as the library's milliseconds; None (no limit) is 0."""
-    if seconds is None:
-        return 0
-    if seconds <= 0:
-        raise ValueError("timeout must be positive or None")
-    return max(1, int(round(seconds * 1000)))
 
 
 def _check_line(name: str, value: Optional[str]) -> None:
