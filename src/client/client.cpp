@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <chrono>
+#include <cstring>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,32 +23,7 @@ constexpr std::size_t kLookBeforeWrite = 16 * 1024;
 
 }  // namespace
 
-std::string default_local_hostname() {
-    char name[256] = {0};
-    if (::gethostname(name, sizeof name - 1) != 0) name[0] = '\0';
-    std::string fqdn = name;
-    addrinfo hints{};
-    hints.ai_flags = AI_CANONNAME;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo *res = nullptr;
-    if (name[0] && ::getaddrinfo(name, nullptr, &hints, &res) == 0 && res) {
-        if (res->ai_canonname) fqdn = res->ai_canonname;
-    }
-    if (fqdn.find('.') != std::string::npos) {
-        if (res) ::freeaddrinfo(res);
-        return fqdn;
-    }
-    std::string addr = "127.0.0.1";
-    for (addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET) continue;
-        char text[INET_ADDRSTRLEN];
-        auto *in = reinterpret_cast<sockaddr_in *>(ai->ai_addr);
-        if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) addr = text;
-        break;
-    }
-    if (res) ::freeaddrinfo(res);
-    return "[" + addr + "]";
-}
+std::string default_local_hostname() { return local_hostname_lookup(); }
 
 Client::Client(smtpc_protocol protocol) : engine_(protocol) { engine_.set_trace(this); }
 
@@ -124,8 +100,32 @@ smtpc_status Client::set_trace(int level, smtpc_trace_fn fn, void *userdata) {
 
 std::string Client::hello_name(std::string_view name) {
     if (!name.empty()) return std::string(name);
-    if (local_hostname_.empty()) local_hostname_ = default_local_hostname();
+    if (!local_hostname_.empty()) return local_hostname_;
+    // The lookup may ask DNS: never on the loop's thread in non-blocking mode, where the connect's
+    // resolver thread made it. A connection made otherwise (connected in blocking mode, or no thread
+    // to be had) gets the name without a lookup, not kept: the next hello may find the real one.
+    if (!nonblocking_) local_hostname_ = default_local_hostname();
+    else if (!local_hostname_cached(local_hostname_)) return hostname_without_lookup();
     return local_hostname_;
+}
+
+// gethostname() when it is qualified, else the address literal of our end of the connection.
+std::string Client::hostname_without_lookup() const {
+    char name[256] = {0};
+    if (::gethostname(name, sizeof name - 1) == 0 && std::strchr(name, '.')) return name;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    char text[INET6_ADDRSTRLEN] = {0};
+    int fd = stream_ ? stream_->native_handle() : -1;
+    if (fd >= 0 && ::getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len) == 0) {
+        if (ss.ss_family == AF_INET &&
+            ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(&ss)->sin_addr, text, sizeof text))
+            return std::string("[") + text + "]";
+        if (ss.ss_family == AF_INET6 &&
+            ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_addr, text, sizeof text))
+            return std::string("[IPv6:") + text + "]";
+    }
+    return "[127.0.0.1]";
 }
 
 void Client::drop_connection() {
@@ -250,6 +250,7 @@ smtpc_status Client::connect(std::string_view host_in, std::uint16_t port) {
                     (tls_policy_ == SMTPC_TLS_AUTO && spec.port == 465 && spec.host.front() != '/');
     spec.source_host = source_host_;
     spec.source_port = source_port_;
+    spec.local_hostname = nonblocking_ && local_hostname_.empty();
 
     engine_.clear_result();
     if (cancel_.take())

@@ -172,6 +172,7 @@ class Client final : private TraceSink {
     void trace(smtpc_trace_kind kind, std::string_view text) override;
     void info(const std::string &text) { trace(SMTPC_TRACE_INFO, text); }
     smtpc_status ready_for_command();
+    std::string hostname_without_lookup() const;
     // An operation is in progress (non-blocking mode): no other may start.
     smtpc_status op_guard();
     // A public call's status: SMTPC_EAGAIN is recorded as such.

@@ -102,9 +102,11 @@ class TlsStream final : public Stream {
             if (n > 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
             int e = SSL_get_error(ssl_, n);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                int w = wait_for(native_handle(), e, deadline);
-                if (w == 0 && deadline.is_immediate())
+                // Non-blocking mode: the socket said EAGAIN, the caller's loop does the waiting; a
+                // zero-timeout poll would only repeat what it said (the step checks for a cancel).
+                if (deadline.is_immediate())
                     return IoResult::again(e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN);
+                int w = wait_for(native_handle(), e, deadline);
                 if (w == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
                 if (w < 0) return {SMTPC_EIO, 0, errno, "poll failed"};
                 continue;

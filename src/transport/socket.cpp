@@ -43,14 +43,27 @@ class SocketStream final : public Stream {
     // client reads; one on another CPU or machine has not), so the stream learns it: it receives
     // first while that finds data, and after a receive that found nothing it polls first for the
     // next kPollFirstReads reads before it tries again. A receive that filled the buffer is always
-    // followed by a receive: more is probably waiting.
+    // followed by a receive: more is probably waiting. With an immediate deadline (non-blocking
+    // mode) there is no poll at all: a zero-timeout poll costs a system call as a receive that finds
+    // nothing does, and only repeats what the caller's loop already said; one receive, then EAGAIN.
+    // Nor, in that mode, a receive right after a send (a command written, its reply awaited): the
+    // reply is almost never there yet, and a receive that finds nothing costs a system call where
+    // the caller's loop waits anyway. Safe for an edge-triggered loop too: the last receive drained
+    // the socket (it did not fill its buffer), so whatever arrives now raises a new edge.
     IoResult read(char *buf, std::size_t cap, const Deadline &deadline) override {
-        bool try_first = more_waiting_ || poll_first_left_ == 0;
+        const bool immediate = deadline.is_immediate();
+        const bool after_send = sent_last_;
+        sent_last_ = false;
+        if (immediate && after_send && !more_waiting_) return IoResult::again(POLLIN);
+        bool try_first = immediate || more_waiting_ || poll_first_left_ == 0;
         if (!try_first) --poll_first_left_;
         for (;;) {
             if (!try_first) {
+                if (immediate) {
+                    // A cancel is seen by the caller's step (one atomic exchange per step).
+                    return IoResult::again(POLLIN);
+                }
                 int ev = poll_until(fd_, POLLIN, deadline);
-                if (ev == 0 && deadline.is_immediate()) return IoResult::again(POLLIN);
                 if (ev == 0) return {SMTPC_ETIMEOUT, 0, 0, "timed out waiting for the server's reply"};
                 if (ev < 0) return fail(errno, "poll");
             }
@@ -75,7 +88,10 @@ class SocketStream final : public Stream {
         readable = false;
         for (;;) {
             ssize_t n = ::send(fd_, buf, len, MSG_NOSIGNAL);
-            if (n >= 0) return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
+            if (n >= 0) {
+                sent_last_ = true;
+                return {SMTPC_OK, static_cast<std::size_t>(n), 0, {}};
+            }
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(errno, "send");
             short events = static_cast<short>(POLLOUT | (also_readable ? POLLIN : 0));
@@ -87,6 +103,7 @@ class SocketStream final : public Stream {
             // Input first, even when the socket is also writable: a server that refused the message
             // part-way and keeps draining it would otherwise receive all of it before we looked.
             if (also_readable && (ev & POLLIN)) {
+                sent_last_ = false;  // the reader must receive: input is known to be there
                 readable = true;
                 return {SMTPC_OK, 0, 0, {}};
             }
@@ -95,6 +112,7 @@ class SocketStream final : public Stream {
 
     int peek_idle() override {
         char c;
+        sent_last_ = false;  // a look: what the next read finds is known, it must receive
         for (;;) {
             ssize_t n = ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT);
             if (n > 0) return 1;
@@ -132,6 +150,7 @@ class SocketStream final : public Stream {
     static constexpr int kPollFirstReads = 8;
     bool more_waiting_ = false;  // the last receive filled its buffer
     int poll_first_left_ = 0;    // reads left that poll before they receive
+    bool sent_last_ = false;     // the last call was a send (no receive since)
 };
 
 smtpc_status connect_status(int err) {
@@ -278,8 +297,15 @@ int resolve(const std::string &host, const std::string &port, int extra_flags, a
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG | extra_flags;
+    // An address literal first, without AI_ADDRCONFIG: that flag costs an interface dump (a netlink
+    // socket, about 7 system calls) at every call, and a literal is one address, which AI_ADDRCONFIG
+    // could only refuse (and the refusal is retried without it below). No system call, no lookup;
+    // scope ids (fe80::1%lo) and the inet_aton forms are read as before.
+    hints.ai_flags = AI_NUMERICHOST | extra_flags;
     int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, list);
+    if (rc == 0 || (extra_flags & AI_NUMERICHOST)) return rc;
+    hints.ai_flags = AI_ADDRCONFIG | extra_flags;
+    rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, list);
     if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY) {
         // AI_ADDRCONFIG hides ::1 on hosts without a global IPv6 address; ask again without it.
         hints.ai_flags = extra_flags;
@@ -298,6 +324,58 @@ std::string connect_failure_text(const ConnectSpec &spec, int err, const std::st
 }
 
 }  // namespace
+
+namespace {
+
+std::mutex local_name_mutex;
+std::string local_name;  // empty: not looked up yet
+
+std::string local_fqdn() {
+    char name[256] = {0};
+    if (::gethostname(name, sizeof name - 1) != 0) name[0] = '\0';
+    std::string fqdn = name;
+    addrinfo hints{};
+    hints.ai_flags = AI_CANONNAME;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo *res = nullptr;
+    if (name[0] && ::getaddrinfo(name, nullptr, &hints, &res) == 0 && res) {
+        if (res->ai_canonname) fqdn = res->ai_canonname;
+    }
+    if (fqdn.find('.') != std::string::npos) {
+        if (res) ::freeaddrinfo(res);
+        return fqdn;
+    }
+    std::string addr = "127.0.0.1";
+    for (addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET) continue;
+        char text[INET_ADDRSTRLEN];
+        auto *in = reinterpret_cast<sockaddr_in *>(ai->ai_addr);
+        if (::inet_ntop(AF_INET, &in->sin_addr, text, sizeof text)) addr = text;
+        break;
+    }
+    if (res) ::freeaddrinfo(res);
+    return "[" + addr + "]";
+}
+
+}  // namespace
+
+bool local_hostname_cached(std::string &out) {
+    std::lock_guard<std::mutex> lock(local_name_mutex);
+    if (local_name.empty()) return false;
+    out = local_name;
+    return true;
+}
+
+std::string local_hostname_lookup() {
+    std::string name;
+    if (local_hostname_cached(name)) return name;
+    // Not under the lock: a slow resolver must not hold up the callers that only look at the cache.
+    // Two first lookups at once give the same name; the first stored is kept.
+    name = local_fqdn();
+    std::lock_guard<std::mutex> lock(local_name_mutex);
+    if (local_name.empty()) local_name = name;
+    return local_name;
+}
 
 int poll_until(int fd, short events, const Deadline &deadline) {
     const CancelSignal *cancel = deadline.cancel();
@@ -526,7 +604,12 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
     s.last_err = 0;
     s.last_what.clear();
     s.phase = State::Phase::Connecting;
-    if (spec.host.front() == '/') {
+    // The process's EHLO name, still unknown: the thread looks it up too, even for a literal or a
+    // path, so that the loop's thread never waits for the resolver (the next connects find it kept).
+    std::string known_name;
+    const bool want_name = spec.local_hostname && !local_hostname_cached(known_name);
+    const bool is_path = spec.host.front() == '/';
+    if (is_path) {
         s.sun = sockaddr_un{};
         s.sun.sun_family = AF_UNIX;
         if (spec.host.size() >= sizeof s.sun.sun_path) {
@@ -542,10 +625,10 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
         s.unix_ai.ai_addr = reinterpret_cast<sockaddr *>(&s.sun);
         s.unix_ai.ai_addrlen = sizeof s.sun;
         s.cur = &s.unix_ai;
-        return;
+        if (!want_name) return;
     }
     std::string port = std::to_string(spec.port);
-    std::unique_ptr<SourceAddrs> source = source_of(spec);
+    std::unique_ptr<SourceAddrs> source = is_path ? nullptr : source_of(spec);
     // A source given as a name is resolved with the destination, on the resolver thread; a literal
     // (or none: any address, a port alone) needs no resolver.
     bool source_literal = !source || source->host.empty();
@@ -558,18 +641,18 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
         if (probe) ::freeaddrinfo(probe);
     }
     // An address literal needs no resolver: no thread for it.
-    if (resolve(spec.host, port, AI_NUMERICHOST, &s.list) == 0 && s.list) {
+    if (!is_path && resolve(spec.host, port, AI_NUMERICHOST, &s.list) == 0 && s.list) {
         s.cur = s.list;
         if (source_literal) {
             if (source) source->resolve_for(s.list);
             s.source = std::move(source);
-            return;
+            if (!want_name) return;
         }
     } else {
         if (s.list) ::freeaddrinfo(s.list);
         s.list = nullptr;
     }
-    // The destination's name, or the source's, or both, on the thread.
+    // The destination's name, or the source's, or the EHLO name, or several, on the thread.
     auto r = std::make_shared<Resolution>();
     int p[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p) != 0) {
@@ -585,16 +668,18 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
     int families = 0;
     for (const addrinfo *ai = s.list; ai; ai = ai->ai_next)
         families |= ai->ai_family == AF_INET6 ? 2 : ai->ai_family == AF_INET ? 1 : 0;
-    bool resolve_dest = s.list == nullptr;
+    bool resolve_dest = s.list == nullptr && !is_path;
     bool want_source = source != nullptr;
     std::string source_host = source ? source->host : std::string();
     std::uint16_t source_port = source ? source->port : 0;
     // Detached: the connector (and its client) may be freed while getaddrinfo runs; the thread then
     // finishes on its own and the last reference frees the result.
     try {
-        std::thread([r, host, port, resolve_dest, families, want_source, source_host, source_port, wake_w] {
+        std::thread([r, host, port, resolve_dest, families, want_source, source_host, source_port, want_name,
+                     wake_w] {
             addrinfo *list = nullptr;
             int rc = resolve_dest ? resolve(host, port, 0, &list) : 0;
+            if (want_name && rc == 0) (void)local_hostname_lookup();  // kept for the client's EHLO
             std::unique_ptr<SourceAddrs> src;
             if (want_source && rc == 0) {
                 src = std::make_unique<SourceAddrs>(source_host, source_port);
@@ -668,14 +753,14 @@ ConnectResult Connector::step() {
             return res;
         }
         s.resolution.reset();
-        if (rc != 0 || !s.list) {
+        if (rc != 0 || (!s.list && s.cur != &s.unix_ai)) {
             s.clear();
             s.phase = State::Phase::Done;
             res.status = SMTPC_ERESOLVE;
             res.message = "cannot resolve " + s.spec.host + ": " + gai_strerror(rc);
             return res;
         }
-        s.cur = s.list;
+        if (s.list) s.cur = s.list;  // else a Unix socket path (the thread looked up the EHLO name)
         s.phase = State::Phase::Connecting;
     }
     if (s.phase != State::Phase::Connecting) {

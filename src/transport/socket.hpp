@@ -16,7 +16,17 @@ struct ConnectSpec {
     std::uint16_t port = 0;
     std::string source_host;  // empty: any
     std::uint16_t source_port = 0;
+    // Non-blocking connect: the process's EHLO name is not known yet and the client will need it,
+    // so the resolver thread looks it up too (local_hostname_lookup), literals and paths included.
+    bool local_hostname = false;
 };
+
+// The name a client gives in EHLO when none was set: this machine's fully qualified name, or
+// "[a.b.c.d]" when it has none (smtplib's rule). Looked up once per process (a blocking
+// getaddrinfo with AI_CANONNAME, which may ask DNS) and kept; thread-safe.
+std::string local_hostname_lookup();
+// The kept name without a lookup: false when it has not been looked up yet.
+bool local_hostname_cached(std::string &out);
 
 struct ConnectResult {
     smtpc_status status = SMTPC_OK;  // SMTPC_OK, SMTPC_EINVAL, SMTPC_ERESOLVE, SMTPC_ECONNECT, SMTPC_ETIMEOUT
