@@ -48,8 +48,9 @@ class SocketStream final : public Stream {
     // nothing does, and only repeats what the caller's loop already said; one receive, then EAGAIN.
     // Nor, in that mode, a receive right after a send (a command written, its reply awaited): the
     // reply is almost never there yet, and a receive that finds nothing costs a system call where
-    // the caller's loop waits anyway. Safe for an edge-triggered loop too: the last receive drained
-    // the socket (it did not fill its buffer), so whatever arrives now raises a new edge.
+    // the caller's loop waits anyway; nor for the first read of a connection just made (the server's
+    // greeting). Safe for an edge-triggered loop too: the last receive (if any) drained the socket
+    // (it did not fill its buffer), so whatever arrives now raises a new edge.
     IoResult read(char *buf, std::size_t cap, const Deadline &deadline) override {
         const bool immediate = deadline.is_immediate();
         const bool after_send = sent_last_;
@@ -150,7 +151,7 @@ class SocketStream final : public Stream {
     static constexpr int kPollFirstReads = 8;
     bool more_waiting_ = false;  // the last receive filled its buffer
     int poll_first_left_ = 0;    // reads left that poll before they receive
-    bool sent_last_ = false;     // the last call was a send (no receive since)
+    bool sent_last_ = true;      // the last call was a send, or none yet (no receive since)
 };
 
 smtpc_status connect_status(int err) {
