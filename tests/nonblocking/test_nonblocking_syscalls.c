@@ -36,8 +36,9 @@
 #define SLOW_LOOKUP_MS 1000
 
 static pthread_t main_thread;
-static atomic_int canon_calls;        /* getaddrinfo with AI_CANONNAME (the EHLO name) */
-static atomic_int canon_on_main;      /* ... on the thread that drives the loop */
+static int over_unix;            /* the EHLO name case over a Unix socket (a path: no resolution otherwise) */
+static atomic_int canon_calls;   /* getaddrinfo with AI_CANONNAME (the EHLO name) */
+static atomic_int canon_on_main; /* ... on the thread that drives the loop */
 static atomic_int literal_addrconfig; /* getaddrinfo("127.0.0.1") with AI_ADDRCONFIG */
 static atomic_int polls;              /* poll() on the client's descriptor */
 static atomic_int recvs;              /* recv() on it without MSG_PEEK */
@@ -149,6 +150,7 @@ static void session_without_name(int nonblocking, char *ehlo, size_t cap, long l
     sc_send(f, RPL_EHLO);
     sc_expect(f, "QUIT");
     sc_send(f, RPL_BYE);
+    f->use_unix = over_unix;
     fault_start(f);
     assert_int_equal(smtpc_client_new(&f->client, SMTPC_PROTOCOL_SMTP), SMTPC_OK);
     assert_int_equal(smtpc_client_set_nonblocking(f->client, nonblocking), SMTPC_OK);
@@ -267,8 +269,13 @@ static void test_command_reads(void **state) {
     fault_assert_transcript(f, want, strlen(want));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     main_thread = pthread_self();
+    if (argc > 1 && strcmp(argv[1], "unix") == 0) { /* the EHLO name is looked up once per process */
+        over_unix = 1;
+        const struct CMUnitTest unix_tests[] = {cmocka_unit_test(test_ehlo_name_looked_up_off_the_loop)};
+        return cmocka_run_group_tests(unix_tests, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ehlo_name_looked_up_off_the_loop),
         cmocka_unit_test(test_literal_without_addrconfig),
