@@ -5,7 +5,8 @@
 #   nonblocking_threads   epoll loops in several threads, a shared TLS configuration (session cache)
 #                         and the process-wide default one, cancel from another thread, clients freed
 #                         while the resolver thread runs
-#   nonblocking_fault, nonblocking_servers, nonblocking_tls   the resolver thread, the loops
+#   nonblocking_servers, nonblocking_tls   the resolver thread, the loops (nonblocking_fault, one
+#                         thread and ~35 s under TSan, is left to the other builds: CI time)
 #   tls_session_cache     the session cache under concurrent use
 #   test_api_cancel       smtpc_client_cancel() from other threads and signal handlers (run on its
 #                         own: see below)
@@ -42,7 +43,7 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DSMTPC_WERROR=ON -DSMTPC_SA
     -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DSMTPC_BUILD_PYTHON=OFF \
     -DSMTPC_BUILD_EXAMPLES=OFF -DSMTPC_INSTALL=OFF -DSMTPC_BUILD_FUZZERS=OFF -DSMTPC_BUILD_BENCH=OFF >/dev/null
 
-targets=(test_nonblocking_threads test_nonblocking_fault test_nonblocking_servers test_nonblocking_tls
+targets=(test_nonblocking_threads test_nonblocking_servers test_nonblocking_tls
     test_tls_session_cache test_api_cancel)
 cmake --build "$build_dir" -j"$jobs" --target "${targets[@]}"
 
@@ -50,7 +51,7 @@ cmake --build "$build_dir" -j"$jobs" --target "${targets[@]}"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 ${TSAN_OPTIONS:-}"
 status=0
 ctest --test-dir "$build_dir" --output-on-failure -j"$jobs" \
-    -R '^(nonblocking_threads|nonblocking_fault|nonblocking_servers|nonblocking_tls|tls_session_cache)$' || status=1
+    -R '^(nonblocking_threads|nonblocking_servers|nonblocking_tls|tls_session_cache)$' || status=1
 
 # test_api_cancel cancels at fixed moments (300-500 ms into a call); under ThreadSanitizer a call is
 # several times slower, so a cancel meant for the middle of a 32 MiB body write can land before the
