@@ -328,8 +328,15 @@ std::string connect_failure_text(const ConnectSpec &spec, int err, const std::st
 
 namespace {
 
-std::mutex local_name_mutex;
-std::string local_name;  // empty: not looked up yet
+// Never destroyed: a detached resolver thread may still store the name while the process exits.
+struct LocalName {
+    std::mutex mutex;
+    std::string name;  // empty: not looked up yet
+};
+LocalName &local_name_state() {
+    static LocalName *state = new LocalName;
+    return *state;
+}
 
 std::string local_fqdn() {
     char name[256] = {0};
@@ -361,9 +368,10 @@ std::string local_fqdn() {
 }  // namespace
 
 bool local_hostname_cached(std::string &out) {
-    std::lock_guard<std::mutex> lock(local_name_mutex);
-    if (local_name.empty()) return false;
-    out = local_name;
+    LocalName &st = local_name_state();
+    std::lock_guard<std::mutex> lock(st.mutex);
+    if (st.name.empty()) return false;
+    out = st.name;
     return true;
 }
 
@@ -373,9 +381,10 @@ std::string local_hostname_lookup() {
     // Not under the lock: a slow resolver must not hold up the callers that only look at the cache.
     // Two first lookups at once give the same name; the first stored is kept.
     name = local_fqdn();
-    std::lock_guard<std::mutex> lock(local_name_mutex);
-    if (local_name.empty()) local_name = name;
-    return local_name;
+    LocalName &st = local_name_state();
+    std::lock_guard<std::mutex> lock(st.mutex);
+    if (st.name.empty()) st.name = name;
+    return st.name;
 }
 
 int poll_until(int fd, short events, const Deadline &deadline) {
@@ -656,7 +665,11 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
     // The destination's name, or the source's, or the EHLO name, or several, on the thread.
     auto r = std::make_shared<Resolution>();
     int p[2];
+    // Only the EHLO name wanted: without a thread the connect goes on (the client then says a name
+    // found without a lookup).
+    const bool name_only = (is_path || s.list) && !source;
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, p) != 0) {
+        if (name_only) return;
         s.failed_early = true;
         s.early.status = SMTPC_ERESOLVE;
         s.early.os_error = errno;
@@ -704,6 +717,7 @@ void Connector::start(const ConnectSpec &spec, const Deadline &deadline) {
     } catch (const std::system_error &e) {  // no thread to be had (resource limits)
         ::close(p[0]);
         ::close(p[1]);
+        if (name_only) return;
         s.failed_early = true;
         s.early.status = SMTPC_ERESOLVE;
         s.early.os_error = e.code().value();
