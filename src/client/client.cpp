@@ -23,8 +23,6 @@ constexpr std::size_t kLookBeforeWrite = 16 * 1024;
 
 }  // namespace
 
-std::string default_local_hostname() { return local_hostname_lookup(); }
-
 Client::Client(smtpc_protocol protocol) : engine_(protocol) { engine_.set_trace(this); }
 
 Client::~Client() { drop_connection(); }
@@ -104,7 +102,7 @@ std::string Client::hello_name(std::string_view name) {
     // The lookup may ask DNS: never on the loop's thread in non-blocking mode, where the connect's
     // resolver thread made it. A connection made otherwise (connected in blocking mode, or no thread
     // to be had) gets the name without a lookup, not kept: the next hello may find the real one.
-    if (!nonblocking_) local_hostname_ = default_local_hostname();
+    if (!nonblocking_) local_hostname_ = local_hostname_lookup();
     else if (!local_hostname_cached(local_hostname_)) return hostname_without_lookup();
     return local_hostname_;
 }

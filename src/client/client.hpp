@@ -300,7 +300,4 @@ class Client final : private TraceSink {
     std::string auth_mechanism_;  // after a successful AUTH on this connection
 };
 
-// This machine's fully qualified name, or "[a.b.c.d]" when it has none (smtplib's rule).
-std::string default_local_hostname();
-
 }  // namespace smtpc::detail
