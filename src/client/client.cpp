@@ -906,16 +906,14 @@ smtpc_status Client::queue_busy() {
     return record(SMTPC_ESTATE, kQueueBusy);
 }
 
-// Drives the queue until `until` holds: marks the messages concluded by a cancel.
+// Drives the queue until `until` holds: marks the messages concluded by a cancel (those concluded
+// during this drive, when it ends with a cancel).
 smtpc_status Client::drive_k(std::function<bool()> until, Then k) {
-    auto open = std::make_shared<std::vector<std::uint64_t>>();
-    for (const Queued &q : queue_)
-        if (!engine_.complete(q.id)) open->push_back(q.id);
-    return await_io(nullptr, nullptr, std::move(until), [this, open, k = std::move(k)](smtpc_status) {
+    std::uint64_t mark = engine_.conclusions();
+    return await_io(nullptr, nullptr, std::move(until), [this, mark, k = std::move(k)](smtpc_status) {
         if (cancel_.fired())
             for (Queued &q : queue_)
-                for (std::uint64_t id : *open)
-                    if (q.id == id && engine_.complete(id)) q.cancelled = true;
+                if (engine_.concluded_since(q.id, mark)) q.cancelled = true;
         return then(k, SMTPC_OK);
     });
 }

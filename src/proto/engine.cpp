@@ -234,25 +234,20 @@ Check Engine::enqueue(std::uint64_t id, const Envelope &env, std::optional<std::
     t->body_size = body_size;
     if (op_ != Op::Sendmail || done_) start(Op::Sendmail);  // idle: a new operation
     txns_.push_back(std::move(t));
+    ++unfinished_;
     advance();
     return {};
-}
-
-std::size_t Engine::unfinished() const {
-    std::size_t n = 0;
-    for (const auto &t : txns_) n += !t->done;
-    return n;
-}
-
-std::size_t Engine::in_flight() const {
-    std::size_t n = 0;
-    for (const auto &t : txns_) n += t->started && !t->done;
-    return n;
 }
 
 std::uint64_t Engine::body_id() const { return body_txn_ ? body_txn_->id : 0; }
 
 Engine::Txn *Engine::find(std::uint64_t id) const {
+    // Ids grow along the queue, usually one by one (a message is seldom taken out of order): look
+    // first where the id would be without gaps. The queue is looked up several times per message, and
+    // with many connections every look at a Txn is a cache miss.
+    if (txns_.empty() || id < txns_.front()->id) return nullptr;
+    std::uint64_t offset = id - txns_.front()->id;
+    if (offset < txns_.size() && txns_[offset]->id == id) return txns_[offset].get();
     for (const auto &t : txns_)
         if (t->id == id) return t.get();
     return nullptr;
@@ -261,6 +256,11 @@ Engine::Txn *Engine::find(std::uint64_t id) const {
 bool Engine::complete(std::uint64_t id) const {
     const Txn *t = find(id);
     return t && t->done;
+}
+
+bool Engine::concluded_since(std::uint64_t id, std::uint64_t mark) const {
+    const Txn *t = find(id);
+    return t && t->done && t->concluded_seq > mark;
 }
 
 bool Engine::oldest_complete(std::uint64_t &id) const {
@@ -304,17 +304,25 @@ void Engine::close_queue(smtpc_status status, const std::string &message) {
     pending_.clear();
 }
 
-// Whether `next` may go out now, behind what is in flight.
-bool Engine::can_start(const Txn &next) const {
-    const Txn *prev = nullptr;
-    std::size_t flying = 0;
-    std::uint64_t bytes = 0;
+std::uint64_t Engine::window_bytes_of(const Txn &t) {
+    return t.body_size > t.body_bytes ? t.body_size : t.body_bytes;
+}
+
+Engine::Flight Engine::flight() const {
+    Flight f;
     for (const auto &t : txns_) {
-        if (!t->started || t->done) continue;
-        prev = t.get();
-        ++flying;
-        bytes += t->body_size > t->body_bytes ? t->body_size : t->body_bytes;
+        if (!t->started && !t->done) break;  // messages start in order: none started past this one
+        if (t->done) continue;
+        f.last = t.get();
+        ++f.count;
+        f.bytes += window_bytes_of(*t);
     }
+    return f;
+}
+
+// Whether `next` may go out now, behind what is in flight.
+bool Engine::can_start(const Flight &f, const Txn &next) const {
+    const Txn *prev = f.last;
     if (!prev) return true;
     // Without PIPELINING one transaction at a time; a change of mode waits for the queue to drain.
     if (!prev->pipelined || !next.pipelined || prev->chunking != next.chunking) return false;
@@ -322,14 +330,12 @@ bool Engine::can_start(const Txn &next) const {
     // DATA (RFC 2920 section 3.1): behind the final dot of a message whose DATA got its 354, or behind
     // the RSET of a refused one, never into an open transaction. BDAT: behind the last chunk.
     if (!(prev->body_done || prev->body_stopped || prev->rset_queued)) return false;
-    return flying < window_messages_ && bytes < window_bytes_;
+    return f.count < window_messages_ && f.bytes < window_bytes_;
 }
 
-void Engine::start_txn(Txn &t) {
-    const Txn *prev = nullptr;
-    for (const auto &o : txns_)
-        if (o->started && !o->done) prev = o.get();
+void Engine::start_txn(Txn &t, const Txn *prev) {
     t.started = true;
+    ++in_flight_;
     // BDAT window: a message refused inside the window may have left its transaction open (MAIL
     // accepted, every RCPT refused, BDAT LAST refused), and this MAIL, its RCPTs and its chunks would
     // then meet it: 503 at best, at worst these RCPTs join that transaction and the message goes with
@@ -355,16 +361,28 @@ void Engine::start_txn(Txn &t) {
 
 void Engine::advance() {
     if (op_ != Op::Sendmail || done_) return;
-    if (!close_)
+    // Messages not started wait in order behind the started ones; one look at what is in flight serves
+    // them all (this runs after every reply).
+    if (!close_ && unfinished_ > in_flight_) {
+        Flight f = flight();
         for (auto &tp : txns_) {
             if (tp->done || tp->started) continue;
-            if (!can_start(*tp)) break;
-            start_txn(*tp);
+            if (!can_start(f, *tp)) break;
+            start_txn(*tp, f.last);
+            f.last = tp.get();
+            ++f.count;
+            f.bytes += window_bytes_of(*tp);
         }
-    if (unfinished() == 0 && pending_.empty()) done_ = true;
+    }
+    if (unfinished_ == 0 && pending_.empty()) done_ = true;
 }
 
 void Engine::conclude(Txn &t, smtpc_status status, std::string message) {
+    if (!t.done) {
+        --unfinished_;
+        if (t.started) --in_flight_;
+        t.concluded_seq = ++conclusions_;
+    }
     t.done = true;
     t.status = status;
     t.message = std::move(message);

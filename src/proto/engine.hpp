@@ -105,8 +105,8 @@ class Engine {
         window_bytes_ = bytes ? bytes : 1;
     }
     // Messages queued or in flight (without a result yet), and of those, in flight.
-    std::size_t unfinished() const;
-    std::size_t in_flight() const;
+    std::size_t unfinished() const { return unfinished_; }
+    std::size_t in_flight() const { return in_flight_; }
     // The message whose body want() == Body asks for.
     std::uint64_t body_id() const;
     // The outcome of one message, once complete.
@@ -123,6 +123,9 @@ class Engine {
     // taking the oldest is cheap).
     bool complete(std::uint64_t id) const;
     bool oldest_complete(std::uint64_t &id) const;
+    // Messages concluded so far, and whether message `id` was concluded after `mark` such messages.
+    std::uint64_t conclusions() const { return conclusions_; }
+    bool concluded_since(std::uint64_t id, std::uint64_t mark) const;
     Outcome take(std::uint64_t id);
     // Makes message `id`'s per-recipient result the session's last result (result()).
     void publish_result(std::uint64_t id);
@@ -223,8 +226,18 @@ class Engine {
     // `t` failed in a way that ends the connection; the others are lost with `rest`.
     void txn_fatal(Txn &t, smtpc_status status, std::string message, smtpc_status rest,
                    const std::string &rest_message);
-    bool can_start(const Txn &next) const;
-    void start_txn(Txn &t);
+    // What is in flight (started, not done): the last of them, how many, their bodies' bytes.
+    struct Flight {
+        const Txn *last = nullptr;
+        std::size_t count = 0;
+        std::uint64_t bytes = 0;
+    };
+    Flight flight() const;
+    // What `t` counts towards the window's bytes: its declared size, or what is encoded if more.
+    static std::uint64_t window_bytes_of(const Txn &t);
+    bool can_start(const Flight &in_flight, const Txn &next) const;
+    // `prev`: the last message in flight before `t`, if any.
+    void start_txn(Txn &t, const Txn *prev);
     // Starts what may start, and ends the operation when nothing is left.
     void advance();
     Txn *find(std::uint64_t id) const;
@@ -294,11 +307,15 @@ class Engine {
         std::optional<Reply> decisive;
         // Outcome, once done.
         bool done = false;
+        std::uint64_t concluded_seq = 0;  // conclusions_ when it was concluded
         smtpc_message_state state = SMTPC_MESSAGE_NOT_SENT;
         smtpc_status status = SMTPC_OK;
         std::string message;
     };
     std::deque<std::unique_ptr<Txn>> txns_;  // in order: done ones wait there until taken
+    std::size_t unfinished_ = 0;             // of txns_, not done
+    std::size_t in_flight_ = 0;              // of txns_, started and not done
+    std::uint64_t conclusions_ = 0;          // messages concluded so far
     Txn *body_txn_ = nullptr;                // the message whose body is wanted (queue mode)
     Txn *last_finished_ = nullptr;           // the message that ended the operation, for trailing data
     std::size_t window_messages_ = 32;
