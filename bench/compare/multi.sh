@@ -9,7 +9,8 @@
 #   OUT_CSV:   default bench/results/multi.csv (overwritten)
 # env: COUNT (20000) messages per run; SIZE (1024) body bytes; CONNECTIONS (200); REPEAT (3) runs
 #      per case, the median (by messages per second) is kept; SWEEP ("1 4 16 64 200"): connection
-#      counts for a last series (one sink, no pinning; SWEEP= to skip it).
+#      counts for a last series, one sink, unpinned and then client CPU 0 / sink CPU 1 (SWEEP= to
+#      skip it).
 #
 # Cases: the single connection and the CONNECTIONS connections, each with the client and the sink
 # on separate CPUs (taskset: client CPU 0, sink CPU 1), sharing one CPU (both on CPU 0), and free
@@ -125,6 +126,10 @@ stop_sinks
 if [ -n "$SWEEP" ]; then
   start_sink 0,1 "$P1"
   for c in $SWEEP; do run "sweep-$c" all all "$P1" "$c"; done
+  stop_sinks
+  # The same series with the client and the sink on separate CPUs: which side saturates first.
+  start_sink 1 "$P1"
+  for c in $SWEEP; do run "sweep-$c" 0 1 "$P1" "$c"; done
   stop_sinks
 fi
 echo "written: $OUT" >&2

@@ -96,6 +96,9 @@ int main(int argc, char **argv) {
     opt.on_result = on_result;
     opt.result_arg = &t;
     opt.setup = setup;
+    /* SMTPC_BENCH_WINDOW: messages queued per connection (the driver's default: 32). */
+    const char *window = getenv("SMTPC_BENCH_WINDOW");
+    if (window) opt.window = (unsigned)strtoul(window, NULL, 10);
     smtp_pool *pool = smtp_pool_new(&opt);
     if (!msg || !pool || smtpc_envelope_new(&env) != SMTPC_OK ||
         smtpc_envelope_set_sender(env, BENCH_SENDER, SMTPC_NTS) != SMTPC_OK ||

@@ -228,7 +228,8 @@ class Client final : private TraceSink {
 
     Engine engine_;
     std::unique_ptr<Stream> stream_;
-    std::string buffer_;  // receive and message-source buffer
+    std::unique_ptr<char[]> buffer_;  // receive and message-source buffer (io_buffer())
+    char *io_buffer();
 
     smtpc_status status_ = SMTPC_OK;
     std::string errmsg_;
