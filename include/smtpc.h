@@ -602,9 +602,10 @@ typedef enum smtpc_protocol {
  * as smtplib does: when it has no dot, the literal "[a.b.c.d]" of the local address is used);
  * connect timeout 30 s; command timeout 300 s; no source address; no trace.
  * @param[out] out the new client, owned by the caller; release with smtpc_client_free().
- * @return SMTPC_OK; SMTPC_EINVAL (out NULL or unknown protocol); SMTPC_ENOMEM; SMTPC_EIO when no file
- *         descriptor is left for the wake-up of smtpc_client_cancel() (each client holds one eventfd,
- *         close-on-exec).
+ * A client holds no descriptor until it connects; the first wait that sleeps (blocking mode) makes
+ * the eventfd (close-on-exec) through which smtpc_client_cancel() wakes it, kept until the client is
+ * freed. A client in non-blocking mode never makes one.
+ * @return SMTPC_OK; SMTPC_EINVAL (out NULL or unknown protocol); SMTPC_ENOMEM.
  */
 SMTPC_API smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol);
 
@@ -1025,9 +1026,10 @@ SMTPC_API smtpc_status smtpc_client_set_progress(smtpc_client *client, smtpc_pro
  * likewise work that does not wait (the process's first load of the system trust store, a key
  * exchange) finishes first. The connection is closed; see SMTPC_ECANCELLED for a message being sent.
  *
- * Safe from any thread, from a signal handler (async-signal-safe: an atomic flag and a write() to a
- * descriptor the client made at creation; errno is kept) and from the client's own callbacks. The
- * handle must stay valid until smtpc_client_cancel() returns.
+ * Safe from any thread, from a signal handler (async-signal-safe: an atomic flag and a write() to
+ * the descriptor the client's first sleeping wait made; errno is kept) and from the client's own
+ * callbacks. When no descriptor could be made for it (none left), a wait looks at the request every
+ * 50 ms. The handle must stay valid until smtpc_client_cancel() returns.
  *
  * A cancel with no call in progress is not lost: the next call that would talk to the server
  * (connect, a command, sendmail, ...) returns SMTPC_ECANCELLED at once, before it sends anything, and

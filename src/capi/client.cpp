@@ -97,10 +97,6 @@ smtpc_status smtpc_client_new(smtpc_client **out, smtpc_protocol protocol) {
         // A close or free asked for by a callback aborts a queued message's reader at its next block.
         c->impl.set_stop_check(
             [](const void *h) { return stop_requested(static_cast<const smtpc_client *>(h)); }, c);
-        if (!c->impl.cancel_ready()) {  // no descriptor left for smtpc_client_cancel()'s wake-up
-            delete c;
-            return SMTPC_EIO;
-        }
         *out = c;
         return SMTPC_OK;
     });

@@ -53,7 +53,6 @@ class Client final : private TraceSink {
     }
 
     // --- cancel (smtpc_client_cancel): any thread, signal handlers included
-    bool cancel_ready() const { return cancel_.ready(); }
     void cancel() noexcept { cancel_.raise(); }
 
     // --- AUTH

@@ -11,34 +11,45 @@
 
 namespace smtpc::detail {
 
-CancelSignal::CancelSignal() {
-#ifdef __linux__
-    read_fd_ = write_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-#else
-    int p[2];
-    if (::pipe(p) == 0) {
-        for (int fd : p) {
-            ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-            ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-        }
-        read_fd_ = p[0];
-        write_fd_ = p[1];
-    }
-#endif
+CancelSignal::~CancelSignal() {
+    int r = read_fd_.load(), w = write_fd_.load();
+    if (r >= 0) ::close(r);
+    if (w >= 0 && w != r) ::close(w);
 }
 
-CancelSignal::~CancelSignal() {
-    if (read_fd_ >= 0) ::close(read_fd_);
-    if (write_fd_ >= 0 && write_fd_ != read_fd_) ::close(write_fd_);
+int CancelSignal::wake_fd() const noexcept {
+    int fd = read_fd_.load();
+    if (fd >= 0 || failed_) return fd;
+    int saved = errno;
+#ifdef __linux__
+    int r = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), w = r;
+#else
+    int p[2] = {-1, -1};
+    if (::pipe(p) == 0)
+        for (int d : p) {
+            ::fcntl(d, F_SETFD, FD_CLOEXEC);
+            ::fcntl(d, F_SETFL, ::fcntl(d, F_GETFL) | O_NONBLOCK);
+        }
+    int r = p[0], w = p[1];
+#endif
+    errno = saved;
+    if (r < 0) {
+        failed_ = true;
+        return -1;
+    }
+    read_fd_.store(r);
+    write_fd_.store(w);  // from here raise() writes: the caller looks at the flag after this
+    return r;
 }
 
 void CancelSignal::raise() noexcept {
     flag_.store(true);
-    if (write_fd_ < 0) return;
+    int fd = write_fd_.load();
+    if (fd < 0) return;  // no wait has slept yet: the flag is enough
     int saved = errno;
     std::uint64_t one = 1;  // an eventfd takes 8 bytes; a pipe just as well
     ssize_t n;
-    do n = ::write(write_fd_, &one, sizeof one);
+    do n = ::write(fd, &one, sizeof one);
     while (n < 0 && errno == EINTR);  // EAGAIN: a wake-up is already pending, which is enough
     errno = saved;
 }
@@ -53,10 +64,11 @@ bool CancelSignal::take() const noexcept {
 }
 
 void CancelSignal::drain() const noexcept {
-    if (read_fd_ < 0) return;
+    int fd = read_fd_.load();
+    if (fd < 0) return;
     int saved = errno;
     char buf[64];
-    while (::read(read_fd_, buf, sizeof buf) > 0) {
+    while (::read(fd, buf, sizeof buf) > 0) {
     }
     errno = saved;
 }

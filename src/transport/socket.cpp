@@ -389,14 +389,20 @@ std::string local_hostname_lookup() {
 
 int poll_until(int fd, short events, const Deadline &deadline) {
     const CancelSignal *cancel = deadline.cancel();
+    // A wait that may sleep needs the wake-up descriptor, made before the flag is looked at below.
+    int wake = cancel && deadline.poll_timeout() != 0 ? cancel->wake_fd() : -1;
     for (;;) {
         if (cancel && cancel->take()) {
             errno = ECANCELED;
             return -1;
         }
+        int timeout = deadline.poll_timeout();
+        // No descriptor could be made (none left): the flag is looked at now and then instead.
+        if (cancel && wake < 0 && (timeout < 0 || timeout > CancelSignal::kSliceMs))
+            timeout = CancelSignal::kSliceMs;
         // The wake-up descriptor rides along in the same poll: no extra system call per wait.
-        pollfd p[2] = {{fd, events, 0}, {cancel ? cancel->fd() : -1, POLLIN, 0}};
-        int n = ::poll(p, cancel && cancel->fd() >= 0 ? 2 : 1, deadline.poll_timeout());
+        pollfd p[2] = {{fd, events, 0}, {wake, POLLIN, 0}};
+        int n = ::poll(p, wake >= 0 ? 2 : 1, timeout);
         if (n > 0) {
             if (p[1].revents) {  // a request (taken at the top of the loop) or a stale wake-up
                 if (!cancel->take()) cancel->drain();

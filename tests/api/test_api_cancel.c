@@ -8,7 +8,8 @@
  * from one of the client's own callbacks. Each returns SMTPC_ECANCELLED with the connection closed,
  * and the latency from the cancel to the return is printed ("cancel latency: ... ms"). A message is
  * reported as not sent (recipients accepted, no end of data on the wire) or delivery unknown.
- * A cancel with no call running stops the next call before it sends anything, once.
+ * A cancel with no call running stops the next call before it sends anything, once. With no
+ * descriptor left for the wake-up, a cancel still stops a reply wait promptly.
  *
  * Progress: monotonic counts ending at the total, at most one call per block; a non-zero return
  * aborts with SMTPC_EUSER, the connection closed without the end of data, nothing delivered.
@@ -17,7 +18,9 @@
 #include "fault_common.h"
 #include "tls_common.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -163,6 +167,72 @@ static void test_cancel_reply_wait(void **state) {
     cancel_later(&k, f->client, CANCEL_AFTER_MS);
     smtpc_status st = smtpc_client_noop(f->client);
     check_latency(&k, now_us(), "reply wait");
+    assert_cancelled(f, st);
+    assert_int_equal(fault_finish(f, 10000), 0);
+    FAULT_ASSERT_TRANSCRIPT(f, W_NOOP);
+}
+
+/* Descriptors of this process that are eventfds. */
+static int count_eventfds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        if (len <= 0) continue;
+        target[len] = '\0';
+        n += strcmp(target, "anon_inode:[eventfd]") == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* No descriptor left for the wake-up when the client's first wait sleeps (its socket took the last
+ * one): the waits look at the request every 50 ms instead, and the cancel still stops the reply wait
+ * promptly. */
+static void test_cancel_without_wakeup_descriptor(void **state) {
+    fault_fixture *f = *state;
+    enum { MAX_FILL = 4096 };
+    sc_send(f, RPL_GREETING);
+    sc_expect(f, "NOOP");
+    sc_expect_eof(f, 20.0); /* never answers */
+    fault_start(f);
+    fault_client(f, 30000, 30000);
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    if (low.rlim_cur > 1024) low.rlim_cur = 1024; /* filling a large limit would take long */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    static int fill[MAX_FILL];
+    int n = 0;
+    while (n < MAX_FILL) {
+        int d = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (d < 0) break;
+        fill[n++] = d;
+    }
+    int full = n > 0 && n < MAX_FILL && errno == EMFILE;
+    if (full) close(fill[--n]); /* one left: the client's socket */
+    smtpc_status st_connect = full ? fault_connect(f) : SMTPC_EINTERNAL;
+    canceller k;
+    smtpc_status st = SMTPC_EINTERNAL;
+    long long returned = 0;
+    int wakeups = -1;
+    if (st_connect == SMTPC_OK) {
+        cancel_later(&k, f->client, CANCEL_AFTER_MS + 25); /* between two looks at the flag */
+        st = smtpc_client_noop(f->client);
+        returned = now_us();
+        close(fill[--n]); /* one for reading the descriptor list */
+        wakeups = count_eventfds();
+    }
+    for (int i = 0; i < n; i++) close(fill[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    if (!full) fail_msg("could not use up the descriptors (%d opened)", n);
+    ASSERT_STATUS(f, st_connect, SMTPC_OK);
+    check_latency(&k, returned, "reply wait, no wake-up descriptor");
+    assert_int_equal(wakeups, 0); /* the case meant: the waits had no eventfd */
     assert_cancelled(f, st);
     assert_int_equal(fault_finish(f, 10000), 0);
     FAULT_ASSERT_TRANSCRIPT(f, W_NOOP);
@@ -538,6 +608,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancel_body_write, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_after_end_of_data, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_tls_handshake, cancel_setup, fault_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_without_wakeup_descriptor, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_from_signal_handler, cancel_setup, fault_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_idle_stops_next_call_once, cancel_setup,
                                         fault_teardown),

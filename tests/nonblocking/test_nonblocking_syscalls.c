@@ -13,6 +13,8 @@
  *   about 7 system calls, at every connect), blocking and non-blocking.
  * - A command in non-blocking mode: no poll() (the caller's loop said the socket was ready), and no
  *   receive right after its write (its reply is not there yet): one receive, which finds the reply.
+ * - The eventfd through which smtpc_client_cancel() wakes a wait (seen through eventfd()) is made by
+ *   the first wait that sleeps: once per blocking client, never for a non-blocking one.
  */
 #define _GNU_SOURCE
 #include "fault_common.h"
@@ -45,10 +47,12 @@ static atomic_int recvs;              /* recv() on it without MSG_PEEK */
 static atomic_int empty_recvs;        /* ... that found nothing (EAGAIN) */
 static atomic_int any_empty_recvs;    /* recv() without MSG_PEEK that found nothing, any descriptor */
 static atomic_int watched_fd = -1;    /* the client's descriptor, -1 none */
+static atomic_int eventfds;           /* eventfd() calls */
 
 typedef int (*getaddrinfo_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
+typedef int (*eventfd_fn)(unsigned int, int);
 
 /* The C library's function (ISO C has no cast from an object pointer to a function pointer). */
 static void next_symbol(const char *name, void *fn, size_t size) {
@@ -93,6 +97,13 @@ ssize_t recv(int fd, void *buf, size_t len, int flags) {
     }
     errno = saved;
     return r;
+}
+
+int eventfd(unsigned int initval, int flags) {
+    static eventfd_fn real;
+    if (!real) next_symbol("eventfd", &real, sizeof real);
+    atomic_fetch_add(&eventfds, 1);
+    return real(initval, flags);
 }
 
 static void reset_counts(int fd) {
@@ -269,6 +280,40 @@ static void test_command_reads(void **state) {
     fault_assert_transcript(f, want, strlen(want));
 }
 
+/* A session of several commands and a cancel in between, blocking and non-blocking: the blocking
+ * client makes one eventfd (at its first wait), the non-blocking one none; both honour the cancel. */
+static void test_wakeup_descriptor_made_by_a_sleeping_wait(void **state) {
+    (void)state;
+    for (int nonblocking = 0; nonblocking < 2; nonblocking++) {
+        void *fx = NULL;
+        assert_int_equal(fault_setup(&fx), 0);
+        fault_fixture *f = fx;
+        sc_hello(f, 0);
+        sc_expect(f, "NOOP");
+        sc_send(f, RPL_OK);
+        sc_expect_eof(f, 5.0); /* the cancelled NOOP is never sent: the client closes */
+        fault_start(f);
+        atomic_store(&eventfds, 0);
+        fault_client(f, 5000, 5000);
+        assert_int_equal(smtpc_client_set_nonblocking(f->client, nonblocking), SMTPC_OK);
+        assert_int_equal(atomic_load(&eventfds), 0); /* none at creation */
+        nb_slot s = {f->client, 0, SMTPC_OK, -1, 0, 0};
+        assert_int_equal(nb_finish(&s, fault_connect(f), LIMIT_MS), SMTPC_OK);
+        assert_int_equal(nb_finish(&s, smtpc_client_ehlo(f->client, NULL, SMTPC_NTS), LIMIT_MS), SMTPC_OK);
+        assert_int_equal(nb_finish(&s, smtpc_client_noop(f->client), LIMIT_MS), SMTPC_OK);
+        smtpc_client_cancel(f->client);
+        smtpc_status st = smtpc_client_noop(f->client);
+        assert_int_equal(nb_finish(&s, st, LIMIT_MS), SMTPC_ECANCELLED);
+        if (atomic_load(&eventfds) != (nonblocking ? 0 : 1))
+            fail_msg("%s client: %d eventfd() calls, expected %d", nonblocking ? "non-blocking" : "blocking",
+                     atomic_load(&eventfds), nonblocking ? 0 : 1);
+        assert_int_equal(fault_finish(f, 5000), 0);
+        const char want[] = W_EHLO W_NOOP;
+        fault_assert_transcript(f, want, strlen(want));
+        fault_teardown(&fx);
+    }
+}
+
 int main(int argc, char **argv) {
     main_thread = pthread_self();
     if (argc > 1 && strcmp(argv[1], "unix") == 0) { /* the EHLO name is looked up once per process */
@@ -280,6 +325,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_ehlo_name_looked_up_off_the_loop),
         cmocka_unit_test(test_literal_without_addrconfig),
         cmocka_unit_test_setup_teardown(test_command_reads, fault_setup, fault_teardown),
+        cmocka_unit_test(test_wakeup_descriptor_made_by_a_sleeping_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
