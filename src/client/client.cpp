@@ -855,7 +855,7 @@ smtpc_status Client::data(std::string_view msg) {
 // The common path of sendmail, sendmail_stream, send_message and enqueue: checks a message against
 // the session (EHLO first on an idle connection, which may wait) and queues it in the engine.
 smtpc_status Client::admit_k(std::shared_ptr<Admission> a, std::shared_ptr<BodySource> body, Then k) {
-    if (a->env.recipients.empty()) return then(k, record(Check::invalid("no recipients")));
+    if (a->env->recipients.empty()) return then(k, record(Check::invalid("no recipients")));
     bool idle = engine_.unfinished() == 0;
     if (!idle && !stream_) return then(k, record(SMTPC_ENOTCONN, "not connected; call connect first"));
     // A connection the server closed is reported as closed, before any other judgement of it. With
@@ -863,12 +863,14 @@ smtpc_status Client::admit_k(std::shared_ptr<Admission> a, std::shared_ptr<BodyS
     if (idle)
         if (smtpc_status st = ready_for_command(); st != SMTPC_OK) return then(k, st);
     // REQUIRETLS: the policy is REQUIRED for as long as this message is being admitted.
-    require_tls_for_message_ = a->env.ext.requiretls;
+    require_tls_for_message_ = a->env->ext.requiretls;
     Then done = [this, k = std::move(k)](smtpc_status st) {
         require_tls_for_message_ = false;
         return then(k, st);
     };
     if (!idle) return done(admit_checked(*a, *body));
+    // The hello may wait, and in non-blocking mode the call then returns before the message is checked.
+    if (nonblocking_) a->own();
     std::uint64_t step = engine_.step();
     return ehlo_or_helo_if_needed_k([this, a, body, done, step](smtpc_status st) {
         if (st != SMTPC_OK) return done(st);
@@ -882,7 +884,7 @@ smtpc_status Client::admit_k(std::shared_ptr<Admission> a, std::shared_ptr<BodyS
 }
 
 smtpc_status Client::admit_checked(const Admission &a, const BodySource &body) {
-    const Envelope &env = a.env;
+    const Envelope &env = *a.env;
     std::optional<std::uint64_t> size = a.size;
     SessionFacts session{&engine_.features(), engine_.does_esmtp(), chunking_};
     if (Check c = check_requiretls(env, session, tls_active(), tls_facts_ && tls_facts_->verified); !c)
@@ -972,14 +974,14 @@ smtpc_status Client::enqueue(const MessageSpec &m) {
                 Check::invalid("the envelope can be taken from the headers only for a body in memory"));
         OutgoingMessage prepared;
         if (Check c = prepare_message(m.body, m.env, prepared); !c) return record(c);
-        a->env = std::move(prepared.envelope);
+        a->own(std::move(prepared.envelope));
         body->memory = std::move(prepared.pieces);
         body->total = 0;
         for (std::string_view piece : body->memory) body->total += piece.size();
     } else if (!m.env) {
         return record(Check::invalid("the message has no envelope"));
     } else {
-        a->env = *m.env;
+        a->env = m.env;
     }
     if (m.read && m.size_hint) a->size = m.size_hint;
     a->tag = m.tag;
@@ -1031,7 +1033,7 @@ smtpc_status Client::sendmail(const Envelope &env, std::string_view msg) {
     auto body = std::make_shared<BodySource>(BodySource{{msg}, nullptr, nullptr});
     body->total = msg.size();
     auto a = std::make_shared<Admission>();
-    a->env = env;
+    a->env = &env;
     return end_call(transact_k(a, body));
 }
 
@@ -1042,7 +1044,7 @@ smtpc_status Client::sendmail_stream(const Envelope &env, smtpc_read_fn read, vo
     auto body = std::make_shared<BodySource>(BodySource{{}, read, userdata});
     body->total = size_hint;
     auto a = std::make_shared<Admission>();
-    a->env = env;
+    a->env = &env;
     if (size_hint) a->size = size_hint;
     return end_call(transact_k(a, body));
 }
@@ -1222,7 +1224,7 @@ smtpc_status Client::send_message(const Envelope *given, std::string_view msg) {
     OutgoingMessage prepared;
     if (Check c = prepare_message(msg, given, prepared); !c) return record(c);
     auto a = std::make_shared<Admission>();
-    a->env = std::move(prepared.envelope);
+    a->own(std::move(prepared.envelope));
     auto body = std::make_shared<BodySource>();
     body->memory = std::move(prepared.pieces);
     for (std::string_view piece : body->memory) body->total += piece.size();

@@ -153,7 +153,18 @@ class Client final : private TraceSink {
     // A message being admitted: owned here, since admission may wait (EHLO, STARTTLS) while the
     // caller's envelope is gone.
     struct Admission {
-        Envelope env;
+        // The caller's envelope, borrowed while the admission runs within the call; copied (own())
+        // before it may go on after the call returned (the hello first, non-blocking).
+        const Envelope *env = nullptr;
+        std::optional<Envelope> owned;
+        void own() {
+            if (!owned) owned = *env;
+            env = &*owned;
+        }
+        void own(Envelope &&e) {
+            owned = std::move(e);
+            env = &*owned;
+        }
         std::optional<std::uint64_t> size;
         std::uint64_t id = 0;
         std::uint64_t tag = 0;

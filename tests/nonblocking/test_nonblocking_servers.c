@@ -4,7 +4,8 @@
  * messages and their results, QUIT) is run once with blocking calls, then by N clients at once from
  * one epoll loop. Every non-blocking session must send exactly the blocking session's bytes, every
  * operation must end as the blocking one did, and the spool must hold every message byte for byte.
- * A host name is resolved off the loop (the descriptor is the resolver's pipe meanwhile).
+ * A host name is resolved off the loop (the descriptor is the resolver's pipe meanwhile). An
+ * envelope may be freed as soon as the call that took it returned SMTPC_EAGAIN.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -320,6 +321,45 @@ static void test_callbacks_outlive_the_call(void **state) {
     session_free(&x);
 }
 
+/* An envelope built for one call, freed (and its memory reused) as soon as sendmail returned
+ * SMTPC_EAGAIN on a connection that must say EHLO first: the library copied it (include/smtpc.h,
+ * non-blocking mode), and the message goes with that envelope. */
+static void test_envelope_freed_after_the_call(void **state) {
+    (void)state;
+    size_t before = itest_msg_count(&g_aio);
+    session x;
+    session_init(&x, 1);
+    smtpc_client *c = x.slot.c;
+    assert_int_equal(nb_finish(&x.slot,
+                               smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_aio.proc.port),
+                               LIMIT_MS),
+                     SMTPC_OK);
+    g_aio.connections++;
+    smtpc_envelope *env = NULL;
+    assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_sender(env, "once@example.com", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(env, "copied@example.org", SMTPC_NTS), SMTPC_OK);
+    smtpc_status st = smtpc_client_sendmail(c, env, kBodies[2], SMTPC_NTS);
+    assert_int_equal(st, SMTPC_EAGAIN); /* EHLO first: the check of the message waits for it */
+    smtpc_envelope_free(env);
+    /* Freed memory of the same sizes, written over. */
+    smtpc_envelope *other = NULL;
+    assert_int_equal(smtpc_envelope_new(&other), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_set_sender(other, "wrong@example.net", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(smtpc_envelope_add_recipient(other, "wrong@example.net", SMTPC_NTS), SMTPC_OK);
+    assert_int_equal(nb_finish(&x.slot, st, LIMIT_MS), SMTPC_OK);
+    smtpc_envelope_free(other);
+    assert_int_equal(nb_finish(&x.slot, smtpc_client_quit(c), LIMIT_MS), SMTPC_OK);
+    itest_msg m;
+    assert_int_equal(itest_load_msg(&g_aio, before, 10000, &m), 0);
+    ITEST_ASSERT_BYTES(m.mail_from, m.mail_from_len, "once@example.com", strlen("once@example.com"));
+    assert_int_equal(m.rcpt_count, 1);
+    assert_string_equal(m.rcpt_tos[0], "copied@example.org");
+    ITEST_ASSERT_BYTES(m.content, m.content_len, kBodies[2], strlen(kBodies[2]));
+    itest_msg_free(&m);
+    session_free(&x);
+}
+
 /* A host name: resolved on a helper thread while the loop watches its pipe. */
 static void test_resolve_off_the_loop(void **state) {
     (void)state;
@@ -389,6 +429,7 @@ int main(void) {
         cmocka_unit_test(test_many_clients_one_loop),
         cmocka_unit_test(test_resolve_off_the_loop),
         cmocka_unit_test(test_callbacks_outlive_the_call),
+        cmocka_unit_test(test_envelope_freed_after_the_call),
         cmocka_unit_test(test_postfix_many_clients),
     };
     return cmocka_run_group_tests_name("nonblocking_servers", tests, group_setup, group_teardown);
