@@ -98,8 +98,13 @@ ReplyParser::Result ReplyParser::feed(const char *data, std::size_t len, std::si
 }
 
 ReplyParser::Result ReplyParser::end_line() {
-    std::string line = std::move(line_);
-    line_.clear();
+    // The line is judged in place and cleared on every way out: line_ keeps its capacity from one
+    // line to the next (moving it out cost an allocation per line).
+    struct ClearOnExit {
+        std::string &s;
+        ~ClearOnExit() { s.clear(); }
+    } clear_on_exit{line_};
+    std::string &line = line_;
     reply_bytes_ += line.size() + 2;
     if (on_line_) {
         line.append("\r\n");
@@ -121,7 +126,8 @@ ReplyParser::Result ReplyParser::end_line() {
         return fail("reply longer than " + std::to_string(limits_.max_reply) + " octets");
     current_.code = code;
     bool last = line.size() == 3 || line[3] == ' ';
-    current_.lines.emplace_back(line.size() > 4 ? line.substr(4) : std::string());
+    if (line.size() > 4) current_.lines.emplace_back(line, 4);
+    else current_.lines.emplace_back();
     if (!last) return Result::NeedMore;
     finish_reply(current_);
     return Result::Complete;
