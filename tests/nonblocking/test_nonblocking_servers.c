@@ -292,17 +292,21 @@ static __attribute__((noinline)) void scribble_stack(void) {
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (char)0xA5;
 }
 
+/* A non-blocking session connected to aiosmtpd (no EHLO yet). */
+static smtpc_client *connected_session(session *x) {
+    session_init(x, 1);
+    smtpc_client *c = x->slot.c;
+    smtpc_status st = smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_aio.proc.port);
+    assert_int_equal(nb_finish(&x->slot, st, LIMIT_MS), SMTPC_OK);
+    g_aio.connections++;
+    return c;
+}
+
 static void test_callbacks_outlive_the_call(void **state) {
     (void)state;
     size_t before = itest_msg_count(&g_aio);
     session x;
-    session_init(&x, 1);
-    smtpc_client *c = x.slot.c;
-    assert_int_equal(nb_finish(&x.slot,
-                               smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_aio.proc.port),
-                               LIMIT_MS),
-                     SMTPC_OK);
-    g_aio.connections++;
+    smtpc_client *c = connected_session(&x);
     int calls = 0;
     smtpc_status st = start_auth(c, &calls);
     scribble_stack();
@@ -328,13 +332,7 @@ static void test_envelope_freed_after_the_call(void **state) {
     (void)state;
     size_t before = itest_msg_count(&g_aio);
     session x;
-    session_init(&x, 1);
-    smtpc_client *c = x.slot.c;
-    assert_int_equal(nb_finish(&x.slot,
-                               smtpc_client_connect(c, "127.0.0.1", SMTPC_NTS, (uint16_t)g_aio.proc.port),
-                               LIMIT_MS),
-                     SMTPC_OK);
-    g_aio.connections++;
+    smtpc_client *c = connected_session(&x);
     smtpc_envelope *env = NULL;
     assert_int_equal(smtpc_envelope_new(&env), SMTPC_OK);
     assert_int_equal(smtpc_envelope_set_sender(env, "once@example.com", SMTPC_NTS), SMTPC_OK);
