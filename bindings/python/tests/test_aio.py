@@ -411,6 +411,48 @@ def test_silent_server_read_timeout(fault):
     assert srv.transcript() == b"EHLO client.test\r\n"
 
 
+_GREET = [{"send": "220 fault ESMTP\r\n"}, {"expect": "EHLO"}]
+_MESSAGE = [{"send": "250 fault\r\n"}, {"expect": "MAIL"}, {"send": "250 ok\r\n"}, {"expect": "RCPT"},
+            {"send": "250 ok\r\n"}, {"expect": "DATA"}, {"send": "354 go\r\n"},
+            {"read_until": "\r\n.\r\n"}, {"send": "250 queued as X1\r\n"}, {"expect": "QUIT"}]
+
+
+_HELO_REFUSED = _GREET + [{"send": "502 no\r\n"}, {"expect": "HELO"}, {"send": "502 no\r\n"}]
+
+
+@pytest.mark.parametrize("case,start_tls,steps,outcome", [
+    # The hello fails inside a chain: EHLO and then HELO refused. With start_tls=False it goes with
+    # the message, and the refusal is followed by QUIT; with start_tls=None (opportunistic) it goes
+    # with the connect, as part of connecting, and the connection is closed.
+    ("hello refused, with the message", False,
+     _HELO_REFUSED + [{"expect": "QUIT", "timeout": 3}, {"send": "221 bye\r\n"}], "SMTPHeloError 502"),
+    ("hello refused, with the connect", None, _HELO_REFUSED + [{"expect_eof": True, "timeout": 3}],
+     "SMTPHeloError 502"),
+    # QUIT, the end of the last chain, unanswered or refused: the message's result stands.
+    ("quit closed", False, _GREET + _MESSAGE + [{"close": True}], "({}, 'queued as X1')"),
+    ("quit refused", None, _GREET + _MESSAGE + [{"send": "500 what\r\n"}], "({}, 'queued as X1')"),
+])
+def test_send_chain_ends_side_by_side(fault, case, start_tls, steps, outcome):
+    """send() runs its operations in chains (connect and the hello, or the hello, the message and
+    QUIT): a failure at each point ends it as aiosmtplib.send ends, the same bytes on the wire."""
+    ours, theirs = fault(steps), fault(steps)
+
+    async def one(lib, port):
+        try:
+            r = await lib.send(b"Subject: x\r\n\r\nbody\r\n", sender="a@example.org",
+                               recipients=["b@example.org"], hostname=HOST, port=port,
+                               local_hostname=LOCAL, start_tls=start_tls, timeout=5)
+            return repr((r[0], r[1]))
+        except lib.SMTPHeloError as e:
+            return f"SMTPHeloError {e.code}"
+
+    async def both():
+        return await one(aio, ours.port), await one(aiosmtplib, theirs.port)
+    a, b = run(both())
+    assert a == b == outcome, case
+    assert ours.transcript() == theirs.transcript()
+
+
 def test_cancel_mid_data_leaves_nothing(fault):
     """wait_for() cancels sendmail() while the body is going out to a server that stopped reading:
     the connection is closed, no reader or writer stays registered, the end of data never went out."""
