@@ -237,8 +237,7 @@ class _Driver:
     this loop's epoll, and it has not run in between. One timer per connection, moved only when a
     deadline comes nearer."""
 
-    __slots__ = ("native", "loop", "fut", "fd", "wants", "timer", "when", "stepping", "borrowed", "stable",
-                 "chain", "done_ops")
+    __slots__ = ("native", "loop", "fut", "fd", "wants", "timer", "when", "stepping", "borrowed", "stable")
 
     def __init__(self, native: NativeClient) -> None:
         self.native = native
@@ -251,35 +250,30 @@ class _Driver:
         self.stepping = False
         self.borrowed: Any = None
         self.stable = False
-        self.chain: Tuple[Any, ...] = ()
-        self.done_ops = 0
 
     async def run(self, fn: Any, *args: Any, borrowed: Any = None, stable: bool = True) -> None:
         """fn(client, *args), then steps until it ends. Raises NativeError for a failure (never
         SMTPC_EAGAIN), or what a callback raised. `stable`: false for connect (see above)."""
-        await self.run_chain(((fn, args, stable, None),), borrowed)
-
-    async def run_chain(self, ops: Tuple[Any, ...], borrowed: Any = None) -> None:
-        """Runs operations (fn, args, stable, after) one after the other as run() does one: each
-        starts as soon as the one before ended with SMTPC_OK, from the callback that ended it (one
-        future and one await for all); `after(p)`, when not None, is called as its operation ends
-        (to keep what the next one replaces). Raises as run() for the first that fails; `done_ops`
-        then says how many ended before it."""
         p = self.native.ptr
         loop = asyncio.get_running_loop()
         if loop is not self.loop:
             self.release()
             self.loop = loop
-        self.chain = ops
-        self.done_ops = 0
+        if not stable:
+            self._unwatch()
         try:
-            if self._start_next(p):
+            fn(p, *args)
+            self._settle(p)
+            return
+        except NativeError as e:
+            if e.args[0] != _EAGAIN:
                 self._settle(p)
-                return
+                raise
         except BaseException:
             self._settle(p)
             raise
         fut = self.fut = loop.create_future()
+        self.stable = stable or bool(_n.client_is_connected(p))
         # The library borrows message bodies until the operation ends.
         self.borrowed = borrowed
         try:
@@ -298,30 +292,6 @@ class _Driver:
             if self.fut is fut:
                 self.fut = None
             self.borrowed = None
-
-    def _start_next(self, p: Any) -> bool:
-        """Starts the chain's operations from done_ops on: True when they all ended, False when one
-        is in progress (it returned SMTPC_EAGAIN). Raises what a start raised."""
-        ops = self.chain
-        while self.done_ops < len(ops):
-            fn, args, stable, _ = ops[self.done_ops]
-            if not stable:
-                self._unwatch()
-            try:
-                fn(p, *args)
-            except NativeError as e:
-                if e.args[0] != _EAGAIN:
-                    raise
-                self.stable = stable or bool(_n.client_is_connected(p))
-                return False
-            self._ended(p)
-        return True
-
-    def _ended(self, p: Any) -> None:
-        after = self.chain[self.done_ops][3]
-        self.done_ops += 1
-        if after is not None:
-            after(p)
 
     def _settle(self, p: Any) -> None:
         """An operation ended: drop the watch and the timer when the connection is gone."""
@@ -416,15 +386,6 @@ class _Driver:
                 _n.client_close(p)
             self._finish(fut, e)
         else:
-            # This operation ended; the chain's next ones start here, without a trip through the loop.
-            try:
-                self._ended(p)
-                if not self._start_next(p):
-                    self._watch(p)
-                    return
-            except BaseException as e:  # noqa: BLE001 - a failure, or a callback raised at the start
-                self._finish(fut, e)
-                return
             self._finish(fut, None)
         finally:
             self.stepping = False
@@ -713,9 +674,7 @@ class SMTP:
         async with self._lock_for():
             return await self._connect()
 
-    async def _connect(self, hello: bool = False) -> SMTPResponse:
-        """`hello` (send()): the EHLO (or HELO) that follows the connect for STARTTLS goes in the same
-        chain as the connect; what is returned is then its reply, not the greeting."""
+    async def _connect(self) -> SMTPResponse:
         p = self._c.ptr
         if self.socket_path is not None:
             host, port_n = os.fsdecode(os.fspath(self.socket_path)), 0
@@ -738,24 +697,15 @@ class SMTP:
             self._apply_tls()
         except NativeError as e:
             raise self._exc(e) from None
-        hello = hello and self._start_tls_on_connect is None and not self.use_tls
-        ops: Tuple[Any, ...] = ((_n.client_connect, (host, port_n), False, None),)
-        if hello:
-            ops += ((_n.client_ehlo_or_helo_if_needed, (), True, None),)
         try:
-            await self._d.run_chain(ops)
+            await self._op(_n.client_connect, host, port_n, stable=False)
         except NativeError as e:
-            if self._d.done_ops == 0:
-                exc = self._exc(e, connecting=True)  # before close(), which clears the OS error
-                self._close()
-                raise exc from None
-            self._note_local_hostname()
-            raise self._exc(e) from None  # the hello failed, as _ehlo_or_helo_if_needed() says it
+            exc = self._exc(e, connecting=True)  # before close(), which clears the OS error
+            self._close()
+            raise exc from None
         except BaseException:
             self._close()
             raise
-        if hello:
-            self._note_local_hostname()
         greeting = self._last()
         if self._start_tls_on_connect is True:
             await self._starttls()
@@ -1110,45 +1060,6 @@ class SMTP:
         env, body, recipients = self._envelope(sender, recipients, flat, mail_options, rcpt_options)
         return await self._sendmail(env, body, sender, recipients, timeout)
 
-    async def _sendmail_then_quit(self, env: Envelope, body: bytes, sender: str,
-                                  recipients: List[str]) -> Tuple[Dict[str, SMTPResponse], str]:
-        """send(): the hello if not said yet, the message and QUIT in one chain; the result is taken
-        as the message ends (QUIT replaces the last reply). A failed hello or message raises as
-        _sendmail() does; a failed QUIT is ignored as send() ignores it."""
-        p = self._c.ptr
-        got: List[Any] = []
-
-        def keep(p: Any) -> None:
-            got.append((self._refused(recipients), self._last().message))
-
-        ops: Tuple[Any, ...] = ((_n.client_sendmail, (env.ptr, body), True, keep), (_n.client_quit, (), True, None))
-        hello = not (_n.client_does_esmtp(p) or _n.client_helo_reply(p) is not None)
-        if hello:
-            if not _n.client_is_connected(p):
-                raise SMTPServerDisconnected("Server not connected")
-            ops = ((_n.client_ehlo_or_helo_if_needed, (), True, None),) + ops
-        try:
-            await self._d.run_chain(ops, borrowed=(env, body))
-        except NativeError as e:
-            failed = self._d.done_ops - hello
-            if failed < 0:
-                self._note_local_hostname()
-                raise self._exc(e) from None  # the hello, as _ehlo_or_helo_if_needed() says it
-            if failed == 0:
-                raise self._send_failed(e, sender, recipients) from None
-            if e.args[1] in ("SMTPC_EREPLY", "SMTPC_ECLOSING"):
-                pass  # QUIT refused: as _quit() through send(), ignored
-            else:
-                exc = self._exc(e)
-                if not isinstance(exc, (SMTPServerDisconnected, SMTPResponseException, SMTPTimeoutError)):
-                    raise exc from None
-        finally:
-            if hello and self._d.done_ops >= 1:
-                self._note_local_hostname()
-            if self._d.done_ops >= 1 + hello:
-                self._close()  # after QUIT, whatever its reply (as _quit())
-        return got[0]
-
     def __del__(self) -> None:
         d = getattr(self, "_d", None)
         if d is not None:
@@ -1192,17 +1103,15 @@ async def send(message: Union[email.message.Message, str, bytes], sender: Option
                   password=password, **smtpc_options)
     if not is_msg:  # checked before connecting
         env, body, rcpts = client._envelope(sender, recipients, message, mail_options, rcpt_options)  # type: ignore[arg-type]
-    # The object is this call's own: its methods' lock is not needed. Its operations go in two
-    # chains (the connect, with the hello when STARTTLS may follow; the hello if not said yet, the
-    # message and QUIT), one await each (docs/python-aio.md).
+    # The object is this call's own: its methods' lock is not needed.
     try:
-        await client._connect(hello=True)
+        await client._connect()
         try:
             if is_msg:
                 result = await client.send_message(message, sender=sender, recipients=recipients,  # type: ignore[arg-type]
                                                    mail_options=mail_options, rcpt_options=rcpt_options)
             else:
-                return await client._sendmail_then_quit(env, body, sender, rcpts)  # type: ignore[arg-type]
+                result = await client._sendmail(env, body, sender, rcpts, _default)  # type: ignore[arg-type]
         except (ConnectionError, TimeoutError, asyncio.CancelledError):
             raise
         except BaseException:

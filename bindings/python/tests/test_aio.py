@@ -421,20 +421,21 @@ _HELO_REFUSED = _GREET + [{"send": "502 no\r\n"}, {"expect": "HELO"}, {"send": "
 
 
 @pytest.mark.parametrize("case,start_tls,steps,outcome", [
-    # The hello fails inside a chain: EHLO and then HELO refused. With start_tls=False it goes with
-    # the message, and the refusal is followed by QUIT; with start_tls=None (opportunistic) it goes
-    # with the connect, as part of connecting, and the connection is closed.
+    # EHLO and then HELO refused. With start_tls=False the hello goes with the message, and the
+    # refusal is followed by QUIT; with start_tls=None (opportunistic STARTTLS) it is part of
+    # connecting, and the connection is closed.
     ("hello refused, with the message", False,
      _HELO_REFUSED + [{"expect": "QUIT", "timeout": 3}, {"send": "221 bye\r\n"}], "SMTPHeloError 502"),
     ("hello refused, with the connect", None, _HELO_REFUSED + [{"expect_eof": True, "timeout": 3}],
      "SMTPHeloError 502"),
-    # QUIT, the end of the last chain, unanswered or refused: the message's result stands.
+    # QUIT unanswered or refused: the message's result stands.
     ("quit closed", False, _GREET + _MESSAGE + [{"close": True}], "({}, 'queued as X1')"),
     ("quit refused", None, _GREET + _MESSAGE + [{"send": "500 what\r\n"}], "({}, 'queued as X1')"),
 ])
-def test_send_chain_ends_side_by_side(fault, case, start_tls, steps, outcome):
-    """send() runs its operations in chains (connect and the hello, or the hello, the message and
-    QUIT): a failure at each point ends it as aiosmtplib.send ends, the same bytes on the wire."""
+def test_send_failure_points_side_by_side(fault, case, start_tls, steps, outcome):
+    """send() fails at the hello (with start_tls=False after the connect, with the message; with
+    start_tls=None as part of connecting) or at QUIT as aiosmtplib.send does, the same bytes on the
+    wire."""
     ours, theirs = fault(steps), fault(steps)
 
     async def one(lib, port):
