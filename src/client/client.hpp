@@ -150,11 +150,10 @@ class Client final : private TraceSink {
     using Then = std::function<smtpc_status(smtpc_status)>;
     static smtpc_status then(const Then &k, smtpc_status st) { return k ? k(st) : st; }
     enum class Wait { None, Io, Connect, Handshake };
-    // A message being admitted: owned here, since admission may wait (EHLO, STARTTLS) while the
-    // caller's envelope is gone.
+    // A message being admitted. Its envelope is the caller's, borrowed while the admission runs
+    // within the call; own() copies it before the admission may go on after the call returned
+    // (EHLO or STARTTLS first, in non-blocking mode), or takes one made here.
     struct Admission {
-        // The caller's envelope, borrowed while the admission runs within the call; copied (own())
-        // before it may go on after the call returned (the hello first, non-blocking).
         const Envelope *env = nullptr;
         std::optional<Envelope> owned;
         void own() {

@@ -314,7 +314,6 @@ Engine::Flight Engine::flight() const {
         if (!t->started && !t->done) break;  // messages start in order: none started past this one
         if (t->done) continue;
         f.last = t.get();
-        ++f.count;
         f.bytes += window_bytes_of(*t);
     }
     return f;
@@ -330,7 +329,7 @@ bool Engine::can_start(const Flight &f, const Txn &next) const {
     // DATA (RFC 2920 section 3.1): behind the final dot of a message whose DATA got its 354, or behind
     // the RSET of a refused one, never into an open transaction. BDAT: behind the last chunk.
     if (!(prev->body_done || prev->body_stopped || prev->rset_queued)) return false;
-    return f.count < window_messages_ && f.bytes < window_bytes_;
+    return in_flight_ < window_messages_ && f.bytes < window_bytes_;
 }
 
 void Engine::start_txn(Txn &t, const Txn *prev) {
@@ -370,7 +369,6 @@ void Engine::advance() {
             if (!can_start(f, *tp)) break;
             start_txn(*tp, f.last);
             f.last = tp.get();
-            ++f.count;
             f.bytes += window_bytes_of(*tp);
         }
     }

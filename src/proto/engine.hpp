@@ -226,10 +226,10 @@ class Engine {
     // `t` failed in a way that ends the connection; the others are lost with `rest`.
     void txn_fatal(Txn &t, smtpc_status status, std::string message, smtpc_status rest,
                    const std::string &rest_message);
-    // What is in flight (started, not done): the last of them, how many, their bodies' bytes.
+    // What is in flight (started, not done; in_flight_ counts them): the last of them, their bodies'
+    // bytes.
     struct Flight {
         const Txn *last = nullptr;
-        std::size_t count = 0;
         std::uint64_t bytes = 0;
     };
     Flight flight() const;
